@@ -1,0 +1,30 @@
+// Package facts is everything the attribution engine, explain and the estate export read: every
+// versioned fact of the directory, the estate, access and links, as one in-memory Snapshot.
+package facts
+
+import (
+	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/link"
+)
+
+// Snapshot holds facts with their windows. Loaded for a period it holds every version whose
+// window overlaps the period; loaded whole it holds the complete history.
+type Snapshot struct {
+	Organisations    []directory.Organisation // with their Locations
+	Tenants          []estate.Tenant
+	ManagementGroups []estate.ManagementGroup
+	Subscriptions    []estate.Subscription
+	DPOR             []estate.DPOR
+	Principals       []estate.Principal
+	Memberships      []estate.Membership
+	RoleDefinitions  []access.RoleDefinition
+	Assignments      []access.RoleAssignment // with Activations
+	Delegations      []access.Delegation     // with Authorizations
+	Links            []link.Span
+	TrackingIDs      []estate.TrackingID
+	Deployments      []estate.Deployment
+	// EligibilityOverrides are the operator's per-role-name overrides of the eligibility table.
+	EligibilityOverrides map[string]bool
+}
