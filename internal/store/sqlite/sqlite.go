@@ -1,0 +1,226 @@
+// Package sqlite is the embedded storage engine: pure-Go SQLite (modernc.org/sqlite), one
+// file, WAL mode, immediate write transactions and a busy timeout so concurrent writers queue
+// instead of failing.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/partnerlink/partnerlink/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+type dialect struct{}
+
+func (dialect) Name() string { return store.SQLite }
+
+func (dialect) Migrations() fs.FS {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return sub
+}
+
+// Open opens (creating if needed) the database file at path. It does not migrate.
+func Open(ctx context.Context, path string) (*store.DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: empty SQLite path; give a file path such as ./partnerlink.db", store.ErrInvalid)
+	}
+	if path != ":memory:" {
+		dir := filepath.Dir(path)
+		st, err := os.Stat(dir)
+		if err != nil {
+			return nil, store.NewError(store.ErrUnavailable, fmt.Sprintf("cannot use SQLite database %q: directory %q does not exist; create it or pass another --db path", path, dir), nil)
+		}
+		if !st.IsDir() {
+			return nil, store.NewError(store.ErrUnavailable, fmt.Sprintf("cannot use SQLite database %q: %q is not a directory", path, dir), nil)
+		}
+		if st, err := os.Stat(path); err == nil && st.IsDir() {
+			return nil, store.NewError(store.ErrUnavailable, fmt.Sprintf("cannot use SQLite database %q: it is a directory; pass a file path", path), nil)
+		}
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + path + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, store.NewError(store.ErrUnavailable, fmt.Sprintf("cannot open SQLite database %q", path), nil)
+	}
+	if path == ":memory:" {
+		db.SetMaxOpenConns(1) // each connection would otherwise get its own empty database
+	}
+	// A write needs the file to be writable; checking here turns "attempt to write a readonly
+	// database" deep inside a command into one clear line at start.
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`); err != nil {
+		db.Close()
+		return nil, store.NewError(store.ErrUnavailable, fmt.Sprintf("cannot write SQLite database %q (%s); check the file and its directory are writable, or pass another --db path", path, reason(err)), nil)
+	}
+	return store.New(db, dialect{}, path), nil
+}
+
+func reason(err error) string {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_READONLY:
+			return "read-only"
+		case sqlite3.SQLITE_CANTOPEN:
+			return "cannot open file"
+		case sqlite3.SQLITE_NOTADB:
+			return "not an SQLite database"
+		case sqlite3.SQLITE_CORRUPT:
+			return "file is corrupt"
+		case sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH:
+			return "permission denied"
+		}
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return "permission denied"
+	}
+	return "not usable"
+}
+
+func (dialect) Retryable(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+func (dialect) Translate(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err // not the driver's: an application error passes through
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CONSTRAINT:
+		return store.NewError(store.ErrConflict, "conflicts with an existing record", err)
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return store.NewError(store.ErrUnavailable, "the database is busy; try again", err)
+	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
+		sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_PERM:
+		return store.NewError(store.ErrUnavailable, "the database file cannot be used ("+reason(err)+")", err)
+	}
+	return store.NewError(store.ErrInternal, "internal storage error", err)
+}
+
+type loader struct{ tx *sql.Tx }
+
+func (dialect) Load(ctx context.Context, db *sql.DB, fn func(store.Loader) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(loader{tx}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (l loader) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := l.tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// SQLite allows 32766 bound variables per statement; batches stay well below.
+const maxVars = 30000
+
+func (l loader) Insert(ctx context.Context, table string, columns []string, rows [][]any, skipConflicts bool) (int64, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	per := maxVars / len(columns)
+	if per > 500 {
+		per = 500
+	}
+	var total int64
+	var stmt *sql.Stmt
+	defer func() {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}()
+	args := make([]any, 0, per*len(columns))
+	for start := 0; start < len(rows); start += per {
+		end := min(start+per, len(rows))
+		batch := rows[start:end]
+		var st *sql.Stmt
+		if len(batch) == per {
+			if stmt == nil {
+				s, err := l.tx.PrepareContext(ctx, insertSQL(table, columns, per, skipConflicts))
+				if err != nil {
+					return total, err
+				}
+				stmt = s
+			}
+			st = stmt
+		} else {
+			s, err := l.tx.PrepareContext(ctx, insertSQL(table, columns, len(batch), skipConflicts))
+			if err != nil {
+				return total, err
+			}
+			defer s.Close()
+			st = s
+		}
+		args = args[:0]
+		for _, r := range batch {
+			if len(r) != len(columns) {
+				return total, fmt.Errorf("insert into %s: row has %d values for %d columns", table, len(r), len(columns))
+			}
+			args = append(args, r...)
+		}
+		res, err := st.ExecContext(ctx, args...)
+		if err != nil {
+			return total, err
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}
+
+func insertSQL(table string, columns []string, n int, skip bool) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES ")
+	p := 1
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for j := range columns {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "$%d", p)
+			p++
+		}
+		b.WriteByte(')')
+	}
+	if skip {
+		b.WriteString(" ON CONFLICT DO NOTHING")
+	}
+	return b.String()
+}
