@@ -1,0 +1,22 @@
+// Package api holds what every HTTP surface shares: the dependencies handed to each API
+// package (ARM, native v1, dashboard) when the server is assembled.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/store"
+)
+
+// Deps are the server's shared dependencies.
+type Deps struct {
+	DB  *store.DB
+	Log *slog.Logger
+	// Now is the clock; business logic never calls time.Now directly.
+	Now func() time.Time
+	// Authenticate verifies the request's credentials and returns the request with the
+	// identity in its context (auth.FromContext), or an error for a 401. Set by the server.
+	Authenticate func(r *http.Request) (*http.Request, error)
+}

@@ -1,0 +1,9 @@
+package v1
+
+import (
+	"net/http"
+
+	"github.com/partnerlink/partnerlink/internal/api"
+)
+
+func registerDirectoryAndLinks(mux *http.ServeMux, d api.Deps) {}

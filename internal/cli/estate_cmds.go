@@ -1,0 +1,3 @@
+package cli
+
+func addEstateCommands(app *App, p Parents) {}

@@ -1,0 +1,3 @@
+package cli
+
+func addLinkCommands(app *App, p Parents) {}

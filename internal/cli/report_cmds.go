@@ -1,0 +1,3 @@
+package cli
+
+func addReportCommands(app *App, p Parents) {}

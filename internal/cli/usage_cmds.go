@@ -1,0 +1,3 @@
+package cli
+
+func addUsageCommands(app *App, p Parents) {}
