@@ -1,0 +1,199 @@
+package usage
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/money"
+)
+
+// mapper turns one CSV row into a Record. It returns the offending column and a reason when
+// the row is bad.
+type mapper interface {
+	mapRow(fields []string, rec *Record) (column, reason string)
+}
+
+// columns finds header columns by name, case-insensitively (Azure writes both PascalCase and
+// camelCase headers).
+type columns map[string]int
+
+func indexHeader(header []string) columns {
+	c := make(columns, len(header))
+	for i, h := range header {
+		k := strings.ToLower(h)
+		if _, dup := c[k]; !dup {
+			c[k] = i
+		}
+	}
+	return c
+}
+
+// find returns the index of the first of names present, or -1.
+func (c columns) find(names ...string) int {
+	for _, n := range names {
+		if i, ok := c[strings.ToLower(n)]; ok {
+			return i
+		}
+	}
+	return -1
+}
+
+func detect(header []string) string {
+	c := indexHeader(header)
+	if c.find("ChargePeriodStart") >= 0 {
+		return FormatFOCUS
+	}
+	if c.find("Date", "UsageDate") >= 0 && c.find("ChargeType", "MeterCategory", "SubscriptionId") >= 0 {
+		return FormatAzureCost
+	}
+	return ""
+}
+
+func missing(format string, names []string) error {
+	return fmt.Errorf("header lacks the %s column(s) %s; check the export's schema or pass the right --format", format, strings.Join(names, ", "))
+}
+
+// keyer derives a record key: the ID column when the row has one, else a hash of the
+// normalised row. The hash covers the mapped fields in normalised form and every other column
+// by name (sorted), so the same charge in a re-export with reordered columns keeps its key,
+// while two distinct charges that differ only in an unmapped column (a meter, a tag) do not
+// collapse into one.
+type keyer struct {
+	idCol  int
+	others []int // unmapped columns, by lower-cased name
+	names  []string
+}
+
+func newKeyer(header []string, idCol int, mapped map[int]bool) keyer {
+	k := keyer{idCol: idCol}
+	for i, h := range header {
+		// x_Reject* columns are what a rejects file adds; a fixed rejects file re-imports with
+		// the keys the rows would have had.
+		if !mapped[i] && i != idCol && !strings.HasPrefix(strings.ToLower(h), "x_reject") {
+			k.others = append(k.others, i)
+		}
+	}
+	sort.SliceStable(k.others, func(a, b int) bool {
+		return strings.ToLower(header[k.others[a]]) < strings.ToLower(header[k.others[b]])
+	})
+	for _, i := range k.others {
+		k.names = append(k.names, strings.ToLower(header[i]))
+	}
+	return k
+}
+
+func (k keyer) key(fields []string, r *Record) string {
+	if k.idCol >= 0 {
+		if id := strings.TrimSpace(fields[k.idCol]); id != "" {
+			return id
+		}
+	}
+	h := sha256.New()
+	var buf []byte
+	buf = fmt.Appendf(buf, "%d\x1f%d\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f",
+		r.Start, r.End, r.SubscriptionID, ResourceKey(r.ResourceID), r.Service, r.ServiceCategory,
+		r.ChargeCategory, r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency)
+	buf = r.Cost.Append(buf)
+	for j, i := range k.others {
+		buf = append(buf, 0x1e)
+		buf = append(buf, k.names[j]...)
+		buf = append(buf, 0x1f)
+		buf = append(buf, strings.TrimSpace(fields[i])...)
+	}
+	h.Write(buf)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// ResourceKey is the case-insensitive key of a resource ID: lower-case, no trailing slash.
+func ResourceKey(id string) string {
+	return strings.TrimRight(strings.ToLower(strings.TrimSpace(id)), "/")
+}
+
+// NormalizeSubscription accepts a bare GUID or /subscriptions/<guid> and returns the lower-case
+// GUID.
+func NormalizeSubscription(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) > len("/subscriptions/") && strings.EqualFold(s[:len("/subscriptions/")], "/subscriptions/") {
+		s = strings.TrimRight(s[len("/subscriptions/"):], "/")
+	}
+	s = strings.ToLower(s)
+	return s, isGUID(s)
+}
+
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func normCurrency(s string) (string, string) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if s == "" {
+		return "", "currency is missing; every cost needs its currency (an ISO 4217 code such as USD)"
+	}
+	if len(s) != 3 || strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return "", fmt.Sprintf("currency %q is not a 3-letter ISO 4217 code such as USD", s)
+	}
+	return s, ""
+}
+
+func parseCost(s string) (money.Nanos, string) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, "amount is empty; write 0 for a free row"
+	}
+	n, err := money.Parse(s)
+	if err != nil {
+		return 0, fmt.Sprintf("amount %q is not a decimal number (%v)", s, err)
+	}
+	return n, ""
+}
+
+// timeLayouts are the timestamp spellings seen in FOCUS exports; all are read as UTC.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04Z", "2006-01-02"}
+
+func parseTime(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UnixNano(), true
+		}
+	}
+	return 0, false
+}
+
+var categories = map[string]string{
+	"usage": CategoryUsage, "purchase": CategoryPurchase, "tax": CategoryTax,
+	"credit": CategoryCredit, "adjustment": CategoryAdjustment,
+}
+
+// pricingCategories maps FOCUS 1.0 and 1.1+ spellings onto the 1.1+ values.
+var pricingCategories = map[string]string{
+	"": "", "standard": "Standard", "on-demand": "Standard", "dynamic": "Dynamic",
+	"committed": "Committed", "commitment-based": "Committed", "other": "Other",
+}
+
+func field(fields []string, i int) string {
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimSpace(fields[i])
+}

@@ -1,0 +1,258 @@
+package usage
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// Formats of usage files.
+const (
+	FormatFOCUS     = "focus"
+	FormatAzureCost = "azure-cost"
+)
+
+// Measures: which cost column is attributed.
+const (
+	MeasureBilled    = "billed"
+	MeasureEffective = "effective"
+)
+
+// ReadOptions choose the format (empty: detect from the header) and the measure.
+type ReadOptions struct {
+	Format  string // "", FormatFOCUS or FormatAzureCost
+	Measure string // "", MeasureBilled (default) or MeasureEffective
+}
+
+func (o ReadOptions) measure() string {
+	if o.Measure == "" {
+		return MeasureBilled
+	}
+	return o.Measure
+}
+
+// Validate reports an option value that is not one of the accepted ones.
+func (o ReadOptions) Validate() error {
+	switch o.Format {
+	case "", FormatFOCUS, FormatAzureCost:
+	default:
+		return fmt.Errorf("format %q is not supported; use %s or %s (or leave it out to detect it from the header)", o.Format, FormatFOCUS, FormatAzureCost)
+	}
+	switch o.Measure {
+	case "", MeasureBilled, MeasureEffective:
+	default:
+		return fmt.Errorf("measure %q is not supported; use %s or %s", o.Measure, MeasureBilled, MeasureEffective)
+	}
+	return nil
+}
+
+// RowError is one bad row: where it is, which column, what is wrong, and the row as it was
+// written (for the rejects file).
+type RowError struct {
+	File   string
+	Line   int
+	Column string // empty when the problem is the whole row
+	Reason string
+	Raw    string // the row's bytes as read, without the line end
+}
+
+func (e *RowError) Error() string {
+	if e.Column == "" {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
+	}
+	return fmt.Sprintf("%s:%d: column %s: %s", e.File, e.Line, e.Column, e.Reason)
+}
+
+// FileError is a problem with a whole file (not CSV, unknown format, missing column).
+type FileError struct {
+	File   string
+	Reason string
+}
+
+func (e *FileError) Error() string { return e.File + ": " + e.Reason }
+
+// Reader streams records from one usage CSV (plain or gzip). Memory stays constant whatever
+// the file size: one record and the CSV reader's buffer at a time.
+type Reader struct {
+	name   string
+	src    *rawTee
+	csv    *csv.Reader
+	m      mapper
+	format string
+	header []string
+	line   int // line of the last record read
+}
+
+// NewReader reads the header of r and prepares the column mapping. name is used in errors.
+func NewReader(r io.Reader, name string, opts ReadOptions) (*Reader, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, &FileError{name, fmt.Sprintf("looks like gzip but cannot be read (%v); is the file complete?", err)}
+		}
+		br = bufio.NewReaderSize(gz, 64<<10)
+	}
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
+		br.Discard(3)
+	}
+	tee := &rawTee{r: br}
+	cr := csv.NewReader(tee)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = 0 // the header's count; a row with another count is a bad row
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, &FileError{name, "is empty; a usage file starts with a header row (FOCUS: ChargePeriodStart,...; Azure cost details: Date,...)"}
+	}
+	if err != nil {
+		return nil, &FileError{name, fmt.Sprintf("is not a CSV file (%s); export usage as FOCUS or Azure cost-details CSV", csvReason(err))}
+	}
+	header = append([]string(nil), header...)
+	for i, h := range header {
+		if !utf8.ValidString(h) || strings.ContainsRune(h, 0) {
+			return nil, &FileError{name, fmt.Sprintf("is not a CSV file: header field %d is not text", i+1)}
+		}
+		header[i] = strings.TrimSpace(h)
+	}
+	format := opts.Format
+	if format == "" {
+		format = detect(header)
+		if format == "" {
+			return nil, &FileError{name, fmt.Sprintf("header has neither FOCUS columns (ChargePeriodStart, ChargePeriodEnd, BilledCost, ...) nor Azure cost-details columns (Date, SubscriptionId, ChargeType, ...); found %s. Export usage as FOCUS or Azure cost details, or pass --format", preview(header))}
+		}
+	}
+	var m mapper
+	switch format {
+	case FormatFOCUS:
+		m, err = newFOCUSMapper(header, opts.measure())
+	case FormatAzureCost:
+		m, err = newAzureMapper(header, opts.measure())
+	}
+	if err != nil {
+		return nil, &FileError{name, err.Error()}
+	}
+	tee.mark(cr.InputOffset())
+	return &Reader{name: name, src: tee, csv: cr, m: m, format: format, header: header}, nil
+}
+
+// Format is the detected or chosen format.
+func (r *Reader) Format() string { return r.format }
+
+// Header is the file's header row.
+func (r *Reader) Header() []string { return r.header }
+
+// Next returns the next record, or a bad row (rec nil, bad set), or io.EOF at the end. Any
+// other error means the file cannot be read further.
+func (r *Reader) Next() (rec *Record, bad *RowError, err error) {
+	for {
+		fields, err := r.csv.Read()
+		raw := r.src.take(r.csv.InputOffset())
+		if err == io.EOF {
+			return nil, nil, io.EOF
+		}
+		line, _ := r.csv.FieldPos(0)
+		r.line = line
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				if pe.Err == csv.ErrFieldCount {
+					return nil, r.bad(pe.StartLine, "", fmt.Sprintf("has %d columns, the header has %d", len(fields), len(r.header)), raw), nil
+				}
+				return nil, r.bad(pe.StartLine, "", csvReason(err)+"; quote fields that contain commas, quotes or line breaks", raw), nil
+			}
+			return nil, nil, fmt.Errorf("%s: reading line %d: %w", r.name, r.line+1, err)
+		}
+		if blank(fields) {
+			continue
+		}
+		for i, f := range fields {
+			if !utf8.ValidString(f) {
+				return nil, r.bad(line, r.header[i], "is not valid UTF-8; save the file as UTF-8", raw), nil
+			}
+		}
+		rec := new(Record)
+		if col, reason := r.m.mapRow(fields, rec); reason != "" {
+			return nil, r.bad(line, col, reason, raw), nil
+		}
+		return rec, nil, nil
+	}
+}
+
+func (r *Reader) bad(line int, col, reason string, raw []byte) *RowError {
+	return &RowError{File: r.name, Line: line, Column: col, Reason: reason, Raw: string(bytes.TrimRight(raw, "\r\n"))}
+}
+
+// BytesRead is how many (decompressed) bytes have been parsed so far.
+func (r *Reader) BytesRead() int64 { return r.csv.InputOffset() }
+
+func blank(fields []string) bool {
+	for _, f := range fields {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func csvReason(err error) string {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("line %d column %d: %v", pe.Line, pe.Column, pe.Err)
+	}
+	return err.Error()
+}
+
+func preview(header []string) string {
+	if len(header) > 6 {
+		return strings.Join(header[:6], ",") + ",..."
+	}
+	return strings.Join(header, ",")
+}
+
+// rawTee keeps the bytes the CSV reader has consumed since the last record, so a bad row can be
+// written to the rejects file exactly as it was read. It holds at most one record plus the CSV
+// reader's read-ahead, and compacts only when half of it is spent, so rows are not copied.
+type rawTee struct {
+	r     io.Reader
+	buf   []byte
+	start int   // buf[start:] is not yet taken
+	base  int64 // stream offset of buf[0]
+}
+
+func (t *rawTee) Read(p []byte) (int, error) {
+	if t.start > 64<<10 && t.start > len(t.buf)/2 {
+		t.buf = append(t.buf[:0], t.buf[t.start:]...)
+		t.base += int64(t.start)
+		t.start = 0
+	}
+	n, err := t.r.Read(p)
+	t.buf = append(t.buf, p[:n]...)
+	return n, err
+}
+
+// mark drops everything before stream offset off.
+func (t *rawTee) mark(off int64) { t.take(off) }
+
+// take returns the bytes from the previous mark up to stream offset off. The slice is valid
+// until the next Read.
+func (t *rawTee) take(off int64) []byte {
+	n := int(off - t.base)
+	if n > len(t.buf) {
+		n = len(t.buf)
+	}
+	if n < t.start {
+		n = t.start
+	}
+	out := t.buf[t.start:n]
+	t.start = n
+	return out
+}
