@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"math/bits"
 	"strings"
+	"unicode/utf8"
 )
 
 // Nanos is an amount in nano-units of its currency: 1 unit = 1e9 Nanos.
@@ -57,7 +58,8 @@ func Parse(s string) (Nanos, error) {
 	digits := intPart + frac
 	for i := 0; i < len(digits); i++ {
 		if digits[i] < '0' || digits[i] > '9' {
-			return 0, fmt.Errorf("%w: %q contains %q", ErrSyntax, str, digits[i])
+			r, _ := utf8.DecodeRuneInString(digits[i:])
+			return 0, fmt.Errorf("%w: %q contains %q (U+%04X); write digits with one '.' and no thousands separators", ErrSyntax, str, r, r)
 		}
 	}
 	// value = digits * 10^(exp - len(frac)); we want value * 1e9.

@@ -162,7 +162,7 @@ func parseCost(s string) (money.Nanos, string) {
 	}
 	n, err := money.Parse(s)
 	if err != nil {
-		return 0, fmt.Sprintf("amount %q is not a decimal number (%v)", s, err)
+		return 0, err.Error()
 	}
 	return n, ""
 }

@@ -159,8 +159,6 @@ func (r *Reader) Next() (rec *Record, bad *RowError, err error) {
 		if err == io.EOF {
 			return nil, nil, io.EOF
 		}
-		line, _ := r.csv.FieldPos(0)
-		r.line = line
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -169,11 +167,13 @@ func (r *Reader) Next() (rec *Record, bad *RowError, err error) {
 				}
 				return nil, r.bad(pe.StartLine, "", csvReason(err)+"; quote fields that contain commas, quotes or line breaks", raw), nil
 			}
-			return nil, nil, fmt.Errorf("%s: reading line %d: %w", r.name, r.line+1, err)
+			return nil, nil, fmt.Errorf("%s: reading after line %d: %w", r.name, r.line, err)
 		}
 		if blank(fields) {
 			continue
 		}
+		line, _ := r.csv.FieldPos(0)
+		r.line = line
 		for i, f := range fields {
 			if !utf8.ValidString(f) {
 				return nil, r.bad(line, r.header[i], "is not valid UTF-8; save the file as UTF-8", raw), nil

@@ -122,21 +122,44 @@ func (dialect) Translate(err error) error {
 	return store.NewError(store.ErrInternal, "internal storage error", err)
 }
 
-type loader struct{ tx *sql.Tx }
+// loader keeps its prepared multi-row INSERTs for the whole load: preparing a statement with
+// thousands of parameters costs more than running it.
+type loader struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (l *loader) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := l.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := l.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	l.stmts[q] = st
+	return st, nil
+}
 
 func (dialect) Load(ctx context.Context, db *sql.DB, fn func(store.Loader) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(loader{tx}); err != nil {
+	l := &loader{tx: tx, stmts: map[string]*sql.Stmt{}}
+	defer func() {
+		for _, st := range l.stmts {
+			st.Close()
+		}
+	}()
+	if err := fn(l); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()
 }
 
-func (l loader) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+func (l *loader) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	res, err := l.tx.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, err
@@ -147,7 +170,7 @@ func (l loader) Exec(ctx context.Context, query string, args ...any) (int64, err
 // SQLite allows 32766 bound variables per statement; batches stay well below.
 const maxVars = 30000
 
-func (l loader) Insert(ctx context.Context, table string, columns []string, rows [][]any, skipConflicts bool) (int64, error) {
+func (l *loader) Insert(ctx context.Context, table string, columns []string, rows [][]any, skipConflicts bool) (int64, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
@@ -156,33 +179,13 @@ func (l loader) Insert(ctx context.Context, table string, columns []string, rows
 		per = 500
 	}
 	var total int64
-	var stmt *sql.Stmt
-	defer func() {
-		if stmt != nil {
-			stmt.Close()
-		}
-	}()
 	args := make([]any, 0, per*len(columns))
 	for start := 0; start < len(rows); start += per {
 		end := min(start+per, len(rows))
 		batch := rows[start:end]
-		var st *sql.Stmt
-		if len(batch) == per {
-			if stmt == nil {
-				s, err := l.tx.PrepareContext(ctx, insertSQL(table, columns, per, skipConflicts))
-				if err != nil {
-					return total, err
-				}
-				stmt = s
-			}
-			st = stmt
-		} else {
-			s, err := l.tx.PrepareContext(ctx, insertSQL(table, columns, len(batch), skipConflicts))
-			if err != nil {
-				return total, err
-			}
-			defer s.Close()
-			st = s
+		st, err := l.prepare(ctx, insertSQL(table, columns, len(batch), skipConflicts))
+		if err != nil {
+			return total, err
 		}
 		args = args[:0]
 		for _, r := range batch {
@@ -204,7 +207,6 @@ func (l loader) Insert(ctx context.Context, table string, columns []string, rows
 func insertSQL(table string, columns []string, n int, skip bool) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES ")
-	p := 1
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
@@ -214,8 +216,9 @@ func insertSQL(table string, columns []string, n int, skip bool) string {
 			if j > 0 {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, "$%d", p)
-			p++
+			// Positional '?': SQLite treats $N as a named parameter, and binding thousands of
+			// names is quadratic.
+			b.WriteByte('?')
 		}
 		b.WriteByte(')')
 	}

@@ -1,0 +1,273 @@
+package usage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/store/storetest"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+var clock = func() time.Time { return time.Date(2026, 4, 2, 9, 0, 0, 0, time.UTC) }
+
+func importString(t *testing.T, db *store.DB, name, body string, opts ImportOptions) (*Import, error) {
+	t.Helper()
+	opts.Now = clock
+	return ImportReader(context.Background(), db, strings.NewReader(body), name, opts)
+}
+
+func exportCSV(t *testing.T, db *store.DB) string {
+	t.Helper()
+	var b bytes.Buffer
+	w, _ := NewWriter(&b, "csv")
+	if err := Records(context.Background(), db, timeline.Always(), w.Write); err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	w.Close()
+	return b.String()
+}
+
+func count(t *testing.T, db *store.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM usage_records`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func row(day int, cost string, resource string) string {
+	return fmt.Sprintf("2026-03-%02dT00:00:00Z,2026-03-%02dT00:00:00Z,%s,USD,11111111-2222-3333-4444-555555555555,Usage,%s\n", day, day+1, cost, resource)
+}
+
+func TestImportIsIdempotent(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		first := focusHeader + row(1, "1.5", "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/A") + row(2, "2.25", "r2")
+		imp, err := importString(t, db, "march.csv", first, ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if imp.RowsRead != 2 || imp.RowsAdded != 2 || imp.RowsDuplicate != 0 || imp.Status != "done" || len(imp.SHA256) != 64 {
+			t.Fatalf("first import = %+v", imp)
+		}
+		before := exportCSV(t, db)
+		again, err := importString(t, db, "march.csv", first, ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.RowsAdded != 0 || again.RowsDuplicate != 2 || again.SHA256 != imp.SHA256 {
+			t.Fatalf("re-import = %+v, want 0 added, 2 duplicate, same hash", again)
+		}
+		// An overlapping file: one old row (with other spelling of the resource's case is a
+		// different row only if the key differs; here it is the same row) and one new.
+		overlap := focusHeader + row(2, "2.25", "r2") + row(3, "4", "r3")
+		o, err := importString(t, db, "overlap.csv", overlap, ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.RowsAdded != 1 || o.RowsDuplicate != 1 {
+			t.Fatalf("overlapping import = %+v, want 1 added 1 duplicate", o)
+		}
+		after := exportCSV(t, db)
+		if !strings.HasPrefix(after, strings.SplitN(before, "\n", 2)[0]) || count(t, db) != 3 {
+			t.Fatalf("stored %d records, want 3", count(t, db))
+		}
+		imps, err := Imports(context.Background(), db, 10)
+		if err != nil || len(imps) != 3 {
+			t.Fatalf("import history: %d records, err %v", len(imps), err)
+		}
+	})
+}
+
+func TestBadFileImportsNothing(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		var body strings.Builder
+		body.WriteString(focusHeader)
+		for i := 1; i <= 20; i++ {
+			body.WriteString(row(i%28+1, "1", fmt.Sprintf("r%d", i)))
+		}
+		body.WriteString(row(5, "one", "bad1"))
+		body.WriteString("2026-03-01T00:00:00Z,2026-03-02T00:00:00Z,1,,11111111-2222-3333-4444-555555555555,Usage,bad2\n")
+		_, err := importString(t, db, "march.csv", body.String(), ImportOptions{MaxListed: 1})
+		var rej *RejectedError
+		if !errors.As(err, &rej) || rej.Total != 2 || len(rej.Rows) != 1 {
+			t.Fatalf("err = %v, want a RejectedError with 2 bad rows, 1 listed", err)
+		}
+		msg := err.Error()
+		for _, want := range []string{"march.csv: 2 bad row(s), nothing imported", "march.csv:22: column BilledCost", "... and 1 more"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("message lacks %q:\n%s", want, msg)
+			}
+		}
+		if n := count(t, db); n != 0 {
+			t.Fatalf("%d records stored from a rejected file", n)
+		}
+		imps, _ := Imports(context.Background(), db, 10)
+		if len(imps) != 1 || imps[0].Status != "rejected" || imps[0].RowsRejected != 2 {
+			t.Fatalf("the rejected attempt is not in the history: %+v", imps)
+		}
+	})
+}
+
+func TestSkipBadWritesRejects(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		bad := "2026-03-01T00:00:00Z,2026-03-02T00:00:00Z,\"1,5\",USD,11111111-2222-3333-4444-555555555555,Usage,\"r, with comma\""
+		body := focusHeader + row(1, "1", "r1") + bad + "\n" + row(2, "2", "r2")
+		var rejects bytes.Buffer
+		imp, err := importString(t, db, "march.csv", body, ImportOptions{SkipBad: true, Rejects: &rejects})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if imp.RowsAdded != 2 || imp.RowsRejected != 1 {
+			t.Fatalf("import = %+v", imp)
+		}
+		lines := strings.Split(strings.TrimSpace(rejects.String()), "\n")
+		if len(lines) != 2 || !strings.HasSuffix(lines[0], ",x_RejectLine,x_RejectReason") ||
+			!strings.HasPrefix(lines[1], bad+",3,") || !strings.Contains(lines[1], "column BilledCost") {
+			t.Fatalf("rejects file:\n%s", rejects.String())
+		}
+		// Fixing the row in the rejects file and importing it adds exactly that row.
+		fixed := strings.Replace(rejects.String(), `"1,5"`, "1.5", 1)
+		imp2, err := importString(t, db, "rejects-fixed.csv", fixed, ImportOptions{})
+		if err != nil || imp2.RowsAdded != 1 {
+			t.Fatalf("fixed rejects: %+v, %v", imp2, err)
+		}
+		if _, err := importString(t, db, "x.csv", body, ImportOptions{SkipBad: true}); err == nil {
+			t.Fatal("--skip-bad without a rejects writer was accepted")
+		}
+	})
+}
+
+// cancelAfter cancels the import's context once n bytes have been read: a crash half-way.
+type cancelAfter struct {
+	r      io.Reader
+	n      int
+	cancel func()
+}
+
+func (c *cancelAfter) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		c.cancel()
+	}
+	if len(p) > 512 {
+		p = p[:512]
+	}
+	k, err := c.r.Read(p)
+	c.n -= k
+	return k, err
+}
+
+func TestInterruptedImportLeavesNothing(t *testing.T) {
+	body := randomFOCUS(rand.New(rand.NewPCG(7, 7)), 20000, nil)
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := ImportReader(ctx, db, &cancelAfter{r: strings.NewReader(body), n: len(body) / 2, cancel: cancel}, "big.csv", ImportOptions{Now: clock})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("interrupted import returned %v, want context.Canceled", err)
+		}
+		if n := count(t, db); n != 0 {
+			t.Fatalf("%d records left by an interrupted import", n)
+		}
+		if _, err := importString(t, db, "big.csv", body, ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		clean := storetest.SQLite(t)
+		if _, err := importString(t, clean, "big.csv", body, ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if exportCSV(t, db) != exportCSV(t, clean) {
+			t.Fatal("records after an interrupted and a repeated import differ from one clean import")
+		}
+	})
+}
+
+// randomFOCUS writes n rows with random amounts of up to 9 fraction digits, and adds each
+// amount's exact value to sum when sum is not nil.
+func randomFOCUS(rng *rand.Rand, n int, sum *big.Rat) string {
+	var b strings.Builder
+	b.WriteString("ChargePeriodStart,ChargePeriodEnd,BilledCost,BillingCurrency,SubAccountId,ChargeCategory,ResourceId,x_RecordId\n")
+	for i := 0; i < n; i++ {
+		whole := rng.Int64N(100000)
+		frac := rng.Int64N(1_000_000_000)
+		digits := 1 + rng.IntN(9)
+		fs := fmt.Sprintf("%09d", frac)[:digits]
+		amount := fmt.Sprintf("%d.%s", whole, fs)
+		if rng.IntN(10) == 0 {
+			amount = "-" + amount
+		}
+		if sum != nil {
+			v, _ := new(big.Rat).SetString(amount)
+			sum.Add(sum, v)
+		}
+		day := 1 + rng.IntN(28)
+		fmt.Fprintf(&b, "2026-02-%02dT00:00:00Z,2026-02-%02dT01:00:00Z,%s,USD,/subscriptions/%08x-0000-4000-8000-000000000000,Usage,/subscriptions/x/resourceGroups/rg%d,rec-%07d\n",
+			day, day, amount, rng.IntN(50), rng.IntN(100), i)
+	}
+	return b.String()
+}
+
+func TestSumsAreExact(t *testing.T) {
+	want := new(big.Rat)
+	body := randomFOCUS(rand.New(rand.NewPCG(1, 2)), 100000, want)
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		imp, err := importString(t, db, "random.csv", body, ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if imp.RowsAdded != 100000 {
+			t.Fatalf("added %d rows, want 100000", imp.RowsAdded)
+		}
+		// Sum in Go over exact int64s (SQL SUM of BIGINT could overflow into NUMERIC/float).
+		total := new(big.Int)
+		err = Records(context.Background(), db, timeline.Always(), func(r *Record) error {
+			total.Add(total, big.NewInt(int64(r.Cost)))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := new(big.Rat).SetFrac(total, big.NewInt(1_000_000_000))
+		if got.Cmp(want) != 0 {
+			t.Fatalf("stored total %s, exact total of the input %s", got.FloatString(9), want.FloatString(9))
+		}
+	})
+}
+
+func TestStreamOrderAndWindow(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f, _ := os.ReadFile("testdata/focus-azure-1.0.csv")
+		if _, err := importString(t, db, "focus.csv", string(f), ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		march2, _ := timeline.ParseDateOrTime("2026-03-02")
+		march3, _ := timeline.ParseDateOrTime("2026-03-03")
+		var got []*Record
+		err := Stream(context.Background(), db, timeline.Window{From: march2, To: march3}, func(r *Record) error {
+			got = append(got, r)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The purchase starts on March 1st and is outside the window; the other 8 are inside.
+		if len(got) != 8 {
+			t.Fatalf("streamed %d records, want 8", len(got))
+		}
+		for i := 1; i < len(got); i++ {
+			a, b := got[i-1], got[i]
+			if a.SubscriptionID > b.SubscriptionID || a.SubscriptionID == b.SubscriptionID && a.Key >= b.Key {
+				t.Fatalf("records not ordered by subscription and key at %d", i)
+			}
+		}
+	})
+}
