@@ -123,7 +123,9 @@ attribution or missing attribution.`,
 		Report: &cobra.Command{Use: "report", Short: "Reports of attribution and incentive results",
 			Example: "  partnerlink report attributions --from 2026-03-01 --to 2026-04-01 --format csv"},
 	}
-	root.AddCommand(newVersionCmd(app), newMigrateCmd(app), newServeCmd(app), newDemoCmd(app), p.Import, p.Export, p.Report)
+	bench := newBenchCmd()
+	bench.AddCommand(newBenchUsageCmd(app))
+	root.AddCommand(newVersionCmd(app), newMigrateCmd(app), newServeCmd(app), newDemoCmd(app), p.Import, p.Export, p.Report, bench)
 	addLinkCommands(app, p)        // link_cmds.go: token, bench api
 	addEstateCommands(app, p)      // estate_cmds.go: import estate / azure-*, export estate, roles
 	addUsageCommands(app, p)       // usage_cmds.go: import usage, export usage

@@ -82,11 +82,12 @@ func Parse(s string) (Nanos, error) {
 		}
 		return Nanos(v), nil
 	}
-	if shift < -400 || shift > 400 {
-		if shift < 0 {
-			return 0, nil // far below a nano-unit: rounds to zero
-		}
+	// The value in nano-units has len(digits)+shift integer digits: more than 19 cannot fit in
+	// an int64, and fewer than 0 is below half a nano-unit, which rounds to zero.
+	if mag := len(digits) + shift; mag > 19 {
 		return 0, fmt.Errorf("%w: %q is out of range (at most 9223372036.854775807)", ErrSyntax, str)
+	} else if mag < 0 {
+		return 0, nil
 	}
 	n, _ := new(big.Int).SetString(digits, 10)
 	var q *big.Int

@@ -3,6 +3,7 @@ package money
 import (
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,10 @@ func TestParse(t *testing.T) {
 		{"5.", 5_000_000_000},
 		{"0.0000000005", 0}, // half to even: 0
 		{"0.0000000015", 2}, // half to even: 2
+		{"1" + strings.Repeat("0", 500) + "e-491", 1_000_000_000_000_000_000}, // many digits, large negative exponent
+		{"1e-400", 0},
+		{"5e-10", 0}, // exactly half a nano-unit: to even
+		{"6e-10", 1},
 		{"0.0000000025", 2}, // half to even: 2
 		{"0.00000000250001", 3},
 		{"-0.0000000025", -2},

@@ -14,7 +14,7 @@ type azureMapper struct {
 	resource, service, serviceCat, pricing, benefit, reservation int
 	publisherType, publisher                                     int
 	costName                                                     string
-	keyer                                                        keyer
+	keyer                                                        *keyer
 }
 
 func newAzureMapper(header []string, measure string) (*azureMapper, error) {

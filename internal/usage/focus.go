@@ -13,7 +13,7 @@ type focusMapper struct {
 	resource, service, serviceCat, pricing, commitment int
 	provider, publisher                                int
 	costName                                           string
-	keyer                                              keyer
+	keyer                                              *keyer
 }
 
 func newFOCUSMapper(header []string, measure string) (*focusMapper, error) {

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,15 +63,18 @@ func missing(format string, names []string) error {
 // normalised row. The hash covers the mapped fields in normalised form and every other column
 // by name (sorted), so the same charge in a re-export with reordered columns keeps its key,
 // while two distinct charges that differ only in an unmapped column (a meter, a tag) do not
-// collapse into one.
+// collapse into one. One keyer serves one reader, so it reuses its buffers.
 type keyer struct {
 	idCol  int
 	others []int // unmapped columns, by lower-cased name
 	names  []string
+	buf    []byte
+	h      hash.Hash
+	sum    []byte
 }
 
-func newKeyer(header []string, idCol int, mapped map[int]bool) keyer {
-	k := keyer{idCol: idCol}
+func newKeyer(header []string, idCol int, mapped map[int]bool) *keyer {
+	k := &keyer{idCol: idCol, h: sha256.New()}
 	for i, h := range header {
 		// x_Reject* columns are what a rejects file adds; a fixed rejects file re-imports with
 		// the keys the rows would have had.
@@ -86,31 +91,57 @@ func newKeyer(header []string, idCol int, mapped map[int]bool) keyer {
 	return k
 }
 
-func (k keyer) key(fields []string, r *Record) string {
+func (k *keyer) key(fields []string, r *Record) string {
 	if k.idCol >= 0 {
 		if id := strings.TrimSpace(fields[k.idCol]); id != "" {
 			return id
 		}
 	}
-	h := sha256.New()
-	var buf []byte
-	buf = fmt.Appendf(buf, "%d\x1f%d\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f",
-		r.Start, r.End, r.SubscriptionID, ResourceKey(r.ResourceID), r.Service, r.ServiceCategory,
-		r.ChargeCategory, r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency)
-	buf = r.Cost.Append(buf)
-	for j, i := range k.others {
-		buf = append(buf, 0x1e)
-		buf = append(buf, k.names[j]...)
-		buf = append(buf, 0x1f)
-		buf = append(buf, strings.TrimSpace(fields[i])...)
+	b := k.buf[:0]
+	b = strconv.AppendInt(b, r.Start, 10)
+	b = append(b, 0x1f)
+	b = strconv.AppendInt(b, r.End, 10)
+	for _, s := range [...]string{r.SubscriptionID, r.Service, r.ServiceCategory, r.ChargeCategory,
+		r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency} {
+		b = append(b, 0x1f)
+		b = append(b, s...)
 	}
-	h.Write(buf)
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	b = append(b, 0x1f)
+	b = appendResourceKey(b, r.ResourceID)
+	b = append(b, 0x1f)
+	b = r.Cost.Append(b)
+	for j, i := range k.others {
+		b = append(b, 0x1e)
+		b = append(b, k.names[j]...)
+		b = append(b, 0x1f)
+		b = append(b, strings.TrimSpace(fields[i])...)
+	}
+	k.buf = b
+	k.h.Reset()
+	k.h.Write(b)
+	k.sum = k.h.Sum(k.sum[:0])
+	return hex.EncodeToString(k.sum[:16])
+}
+
+// appendResourceKey appends ResourceKey(id) without allocating.
+func appendResourceKey(b []byte, id string) []byte {
+	id = strings.TrimSpace(id)
+	for len(id) > 0 && id[len(id)-1] == '/' {
+		id = id[:len(id)-1]
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // ResourceKey is the case-insensitive key of a resource ID: lower-case, no trailing slash.
 func ResourceKey(id string) string {
-	return strings.TrimRight(strings.ToLower(strings.TrimSpace(id)), "/")
+	return string(appendResourceKey(make([]byte, 0, len(id)), id))
 }
 
 // NormalizeSubscription accepts a bare GUID or /subscriptions/<guid> and returns the lower-case

@@ -28,6 +28,8 @@ const (
 type ReadOptions struct {
 	Format  string // "", FormatFOCUS or FormatAzureCost
 	Measure string // "", MeasureBilled (default) or MeasureEffective
+
+	lineOffset int // added to line numbers in errors (NDJSON has no header line)
 }
 
 func (o ReadOptions) measure() string {
@@ -87,6 +89,7 @@ type Reader struct {
 	format string
 	header []string
 	line   int // line of the last record read
+	offset int
 }
 
 // NewReader reads the header of r and prepares the column mapping. name is used in errors.
@@ -141,7 +144,7 @@ func NewReader(r io.Reader, name string, opts ReadOptions) (*Reader, error) {
 		return nil, &FileError{name, err.Error()}
 	}
 	tee.mark(cr.InputOffset())
-	return &Reader{name: name, src: tee, csv: cr, m: m, format: format, header: header}, nil
+	return &Reader{name: name, src: tee, csv: cr, m: m, format: format, header: header, offset: opts.lineOffset}, nil
 }
 
 // Format is the detected or chosen format.
@@ -162,6 +165,10 @@ func (r *Reader) Next() (rec *Record, bad *RowError, err error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
+				if pe.Err == csv.ErrFieldCount && r.offset != 0 && len(fields) == 1 {
+					// NDJSON: the converter put the reason for a bad line in its only field.
+					return nil, r.bad(pe.StartLine, "", fields[0], raw), nil
+				}
 				if pe.Err == csv.ErrFieldCount {
 					return nil, r.bad(pe.StartLine, "", fmt.Sprintf("has %d columns, the header has %d", len(fields), len(r.header)), raw), nil
 				}
@@ -174,9 +181,11 @@ func (r *Reader) Next() (rec *Record, bad *RowError, err error) {
 		}
 		line, _ := r.csv.FieldPos(0)
 		r.line = line
-		for i, f := range fields {
-			if !utf8.ValidString(f) {
-				return nil, r.bad(line, r.header[i], "is not valid UTF-8; save the file as UTF-8", raw), nil
+		if !utf8.Valid(raw) { // one check of the row; find the column only when it fails
+			for i, f := range fields {
+				if !utf8.ValidString(f) {
+					return nil, r.bad(line, r.header[i], "is not valid UTF-8; save the file as UTF-8", raw), nil
+				}
 			}
 		}
 		rec := new(Record)
@@ -188,7 +197,7 @@ func (r *Reader) Next() (rec *Record, bad *RowError, err error) {
 }
 
 func (r *Reader) bad(line int, col, reason string, raw []byte) *RowError {
-	return &RowError{File: r.name, Line: line, Column: col, Reason: reason, Raw: string(bytes.TrimRight(raw, "\r\n"))}
+	return &RowError{File: r.name, Line: line + r.offset, Column: col, Reason: reason, Raw: string(bytes.TrimRight(raw, "\r\n"))}
 }
 
 // BytesRead is how many (decompressed) bytes have been parsed so far.

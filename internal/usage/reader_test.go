@@ -295,3 +295,18 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkReader(b *testing.B) {
+	var file bytes.Buffer
+	if err := GenerateFOCUS(&file, 20000, 1); err != nil {
+		b.Fatal(err)
+	}
+	data := file.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := readAll(b.Context(), bytes.NewReader(data), "bench.csv", ReadOptions{}, func(*Record) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -76,7 +76,7 @@ var columnsStored = []string{"record_key", "charge_start", "charge_end", "subscr
 	"resource_key", "service", "service_category", "charge_category", "pricing_category",
 	"commitment_discount_id", "provider", "publisher", "currency", "cost_nanos", "cost_raw", "measure", "import_id"}
 
-const batchRows = 2000
+const batchRows = 10000
 
 // ImportFiles imports each file in its own transaction: a file is imported whole or not at
 // all. It stops at the first file that fails and returns the imports done so far.

@@ -271,3 +271,20 @@ func TestStreamOrderAndWindow(t *testing.T) {
 		}
 	})
 }
+
+func BenchmarkImportSQLite(b *testing.B) {
+	var file bytes.Buffer
+	if err := GenerateFOCUS(&file, 50000, 1); err != nil {
+		b.Fatal(err)
+	}
+	data := file.Bytes()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		b.StopTimer()
+		db := storetest.SQLite(b)
+		b.StartTimer()
+		if _, err := ImportReader(b.Context(), db, bytes.NewReader(data), "bench.csv", ImportOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
