@@ -141,3 +141,9 @@ func parseAzureDate(s string) (time.Time, bool) {
 }
 
 func lower(s string) string { return strings.ToLower(s) }
+
+func (m *azureMapper) clone() mapper {
+	c := *m
+	c.keyer = m.keyer.clone()
+	return &c
+}

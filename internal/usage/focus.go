@@ -96,3 +96,9 @@ func (m *focusMapper) mapRow(f []string, r *Record) (string, string) {
 	r.Key = m.keyer.key(f, r)
 	return "", ""
 }
+
+func (m *focusMapper) clone() mapper {
+	c := *m
+	c.keyer = m.keyer.clone()
+	return &c
+}

@@ -17,6 +17,8 @@ import (
 // the row is bad.
 type mapper interface {
 	mapRow(fields []string, rec *Record) (column, reason string)
+	// clone returns a mapper for another goroutine (mappers keep per-row buffers).
+	clone() mapper
 }
 
 // columns finds header columns by name, case-insensitively (Azure writes both PascalCase and
@@ -89,6 +91,12 @@ func newKeyer(header []string, idCol int, mapped map[int]bool) *keyer {
 		k.names = append(k.names, strings.ToLower(header[i]))
 	}
 	return k
+}
+
+func (k *keyer) clone() *keyer {
+	c := *k
+	c.buf, c.sum, c.h = nil, nil, sha256.New()
+	return &c
 }
 
 func (k *keyer) key(fields []string, r *Record) string {

@@ -156,44 +156,74 @@ func (r *Reader) Header() []string { return r.header }
 // Next returns the next record, or a bad row (rec nil, bad set), or io.EOF at the end. Any
 // other error means the file cannot be read further.
 func (r *Reader) Next() (rec *Record, bad *RowError, err error) {
+	row, err := r.readRow()
+	if err != nil {
+		return nil, nil, err
+	}
+	if row.bad != nil {
+		return nil, row.bad, nil
+	}
+	rec = new(Record)
+	if bad := r.mapRow(r.m, &row, rec); bad != nil {
+		return nil, bad, nil
+	}
+	return rec, nil, nil
+}
+
+// row is one CSV record before mapping: its fields, line and bytes as read, or the reason the
+// CSV layer already rejected it.
+type row struct {
+	fields []string
+	line   int
+	raw    []byte
+	bad    *RowError
+}
+
+// readRow reads the next non-blank CSV record. raw is only valid until the next call unless
+// the caller copies it.
+func (r *Reader) readRow() (row, error) {
 	for {
 		fields, err := r.csv.Read()
 		raw := r.src.take(r.csv.InputOffset())
 		if err == io.EOF {
-			return nil, nil, io.EOF
+			return row{}, io.EOF
 		}
 		if err != nil {
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				if pe.Err == csv.ErrFieldCount && r.offset != 0 && len(fields) == 1 {
-					// NDJSON: the converter put the reason for a bad line in its only field.
-					return nil, r.bad(pe.StartLine, "", fields[0], raw), nil
-				}
-				if pe.Err == csv.ErrFieldCount {
-					return nil, r.bad(pe.StartLine, "", fmt.Sprintf("has %d columns, the header has %d", len(fields), len(r.header)), raw), nil
-				}
-				return nil, r.bad(pe.StartLine, "", csvReason(err)+"; quote fields that contain commas, quotes or line breaks", raw), nil
+			if !errors.As(err, &pe) {
+				return row{}, fmt.Errorf("%s: reading after line %d: %w", r.name, r.line, err)
 			}
-			return nil, nil, fmt.Errorf("%s: reading after line %d: %w", r.name, r.line, err)
+			reason := csvReason(err) + "; quote fields that contain commas, quotes or line breaks"
+			switch {
+			case pe.Err == csv.ErrFieldCount && r.offset != 0 && len(fields) == 1:
+				reason = fields[0] // NDJSON: the converter put the reason for a bad line in its only field
+			case pe.Err == csv.ErrFieldCount:
+				reason = fmt.Sprintf("has %d columns, the header has %d", len(fields), len(r.header))
+			}
+			return row{bad: r.bad(pe.StartLine, "", reason, raw)}, nil
 		}
 		if blank(fields) {
 			continue
 		}
 		line, _ := r.csv.FieldPos(0)
 		r.line = line
-		if !utf8.Valid(raw) { // one check of the row; find the column only when it fails
-			for i, f := range fields {
-				if !utf8.ValidString(f) {
-					return nil, r.bad(line, r.header[i], "is not valid UTF-8; save the file as UTF-8", raw), nil
-				}
+		return row{fields: fields, line: line, raw: raw}, nil
+	}
+}
+
+// mapRow checks the row's encoding and maps it with m into rec.
+func (r *Reader) mapRow(m mapper, row *row, rec *Record) *RowError {
+	if !utf8.Valid(row.raw) { // one check of the row; find the column only when it fails
+		for i, f := range row.fields {
+			if !utf8.ValidString(f) {
+				return r.bad(row.line, r.header[i], "is not valid UTF-8; save the file as UTF-8", row.raw)
 			}
 		}
-		rec := new(Record)
-		if col, reason := r.m.mapRow(fields, rec); reason != "" {
-			return nil, r.bad(line, col, reason, raw), nil
-		}
-		return rec, nil, nil
 	}
+	if col, reason := m.mapRow(row.fields, rec); reason != "" {
+		return r.bad(row.line, col, reason, row.raw)
+	}
+	return nil
 }
 
 func (r *Reader) bad(line int, col, reason string, raw []byte) *RowError {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/money"
@@ -100,13 +101,13 @@ func ImportFiles(ctx context.Context, db *store.DB, paths []string, opts ImportO
 type countingReader struct {
 	r io.Reader
 	h hash.Hash
-	n int64
+	n atomic.Int64 // read by the progress callback while the parser's goroutine reads
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.h.Write(p[:n])
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
@@ -155,22 +156,10 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 			batch = batch[:0]
 			return nil
 		}
-		for {
-			rec, bad, err := rd.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return err
-			}
+		err := rd.Each(ctx, func(rec *Record, bad *RowError) error {
 			imp.RowsRead++
-			if imp.RowsRead%batchRows == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				if opts.Progress != nil {
-					opts.Progress(imp.RowsRead, src.n)
-				}
+			if imp.RowsRead%batchRows == 0 && opts.Progress != nil {
+				opts.Progress(imp.RowsRead, src.n.Load())
 			}
 			if bad != nil {
 				imp.RowsRejected++
@@ -181,29 +170,30 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 						}
 						rejectsHeader = true
 					}
-					if err := writeReject(opts.Rejects, bad); err != nil {
-						return err
-					}
-				} else if len(listed) < maxListed {
+					return writeReject(opts.Rejects, bad)
+				}
+				if len(listed) < maxListed {
 					listed = append(listed, bad)
 				}
-				continue
+				return nil
 			}
 			batch = append(batch, []any{rec.Key, rec.Start, rec.End, rec.SubscriptionID, rec.ResourceID,
 				ResourceKey(rec.ResourceID), rec.Service, rec.ServiceCategory, rec.ChargeCategory,
 				rec.PricingCategory, rec.CommitmentDiscountID, rec.Provider, rec.Publisher, rec.Currency,
 				int64(rec.Cost), rec.CostRaw, imp.Measure, imp.ID})
 			if len(batch) == batchRows {
-				if err := flush(); err != nil {
-					return err
-				}
+				return flush()
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if err := flush(); err != nil {
 			return err
 		}
 		if opts.Progress != nil {
-			opts.Progress(imp.RowsRead, src.n)
+			opts.Progress(imp.RowsRead, src.n.Load())
 		}
 		if imp.RowsRejected > 0 && !opts.SkipBad {
 			return errRejected
@@ -216,7 +206,7 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 		imp.RowsDuplicate = imp.RowsRead - imp.RowsRejected - imp.RowsAdded
 		imp.FinishedAt = now().UTC()
 		imp.Status = "done"
-		_, err := l.Exec(ctx, insertImport, importArgs(imp)...)
+		_, err = l.Exec(ctx, insertImport, importArgs(imp)...)
 		return err
 	})
 	if errors.Is(err, errRejected) {
@@ -408,24 +398,10 @@ func readAll(ctx context.Context, r io.Reader, name string, opts ReadOptions, fn
 	if err != nil {
 		return err
 	}
-	for n := 0; ; n++ {
-		if n%batchRows == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, bad, err := rd.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return rd.Each(ctx, func(rec *Record, bad *RowError) error {
 		if bad != nil {
 			return bad
 		}
-		if err := fn(rec); err != nil {
-			return err
-		}
-	}
+		return fn(rec)
+	})
 }

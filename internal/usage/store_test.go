@@ -46,13 +46,13 @@ func count(t *testing.T, db *store.DB) int {
 	return n
 }
 
-func row(day int, cost string, resource string) string {
+func focusRow(day int, cost string, resource string) string {
 	return fmt.Sprintf("2026-03-%02dT00:00:00Z,2026-03-%02dT00:00:00Z,%s,USD,11111111-2222-3333-4444-555555555555,Usage,%s\n", day, day+1, cost, resource)
 }
 
 func TestImportIsIdempotent(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
-		first := focusHeader + row(1, "1.5", "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/A") + row(2, "2.25", "r2")
+		first := focusHeader + focusRow(1, "1.5", "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/A") + focusRow(2, "2.25", "r2")
 		imp, err := importString(t, db, "march.csv", first, ImportOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +70,7 @@ func TestImportIsIdempotent(t *testing.T) {
 		}
 		// An overlapping file: one old row (with other spelling of the resource's case is a
 		// different row only if the key differs; here it is the same row) and one new.
-		overlap := focusHeader + row(2, "2.25", "r2") + row(3, "4", "r3")
+		overlap := focusHeader + focusRow(2, "2.25", "r2") + focusRow(3, "4", "r3")
 		o, err := importString(t, db, "overlap.csv", overlap, ImportOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -94,9 +94,9 @@ func TestBadFileImportsNothing(t *testing.T) {
 		var body strings.Builder
 		body.WriteString(focusHeader)
 		for i := 1; i <= 20; i++ {
-			body.WriteString(row(i%28+1, "1", fmt.Sprintf("r%d", i)))
+			body.WriteString(focusRow(i%28+1, "1", fmt.Sprintf("r%d", i)))
 		}
-		body.WriteString(row(5, "one", "bad1"))
+		body.WriteString(focusRow(5, "one", "bad1"))
 		body.WriteString("2026-03-01T00:00:00Z,2026-03-02T00:00:00Z,1,,11111111-2222-3333-4444-555555555555,Usage,bad2\n")
 		_, err := importString(t, db, "march.csv", body.String(), ImportOptions{MaxListed: 1})
 		var rej *RejectedError
@@ -122,7 +122,7 @@ func TestBadFileImportsNothing(t *testing.T) {
 func TestSkipBadWritesRejects(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		bad := "2026-03-01T00:00:00Z,2026-03-02T00:00:00Z,\"1,5\",USD,11111111-2222-3333-4444-555555555555,Usage,\"r, with comma\""
-		body := focusHeader + row(1, "1", "r1") + bad + "\n" + row(2, "2", "r2")
+		body := focusHeader + focusRow(1, "1", "r1") + bad + "\n" + focusRow(2, "2", "r2")
 		var rejects bytes.Buffer
 		imp, err := importString(t, db, "march.csv", body, ImportOptions{SkipBad: true, Rejects: &rejects})
 		if err != nil {
@@ -168,7 +168,7 @@ func (c *cancelAfter) Read(p []byte) (int, error) {
 }
 
 func TestInterruptedImportLeavesNothing(t *testing.T) {
-	body := randomFOCUS(rand.New(rand.NewPCG(7, 7)), 20000, nil)
+	body := randomFOCUS(rand.New(rand.NewPCG(7, 7)), 5000, nil)
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx, cancel := context.WithCancel(context.Background())
 		_, err := ImportReader(ctx, db, &cancelAfter{r: strings.NewReader(body), n: len(body) / 2, cancel: cancel}, "big.csv", ImportOptions{Now: clock})
