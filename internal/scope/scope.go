@@ -1,0 +1,142 @@
+// Package scope parses Azure Resource Manager scopes and resource IDs: the tenant root "/",
+// management groups, subscriptions, resource groups, resources and child resources. IDs
+// compare case-insensitively through Key; Raw keeps the spelling for display.
+package scope
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind is the level of a scope.
+type Kind int
+
+const (
+	Root Kind = iota
+	ManagementGroup
+	Subscription
+	ResourceGroup
+	Resource
+)
+
+func (k Kind) String() string {
+	return [...]string{"tenant root", "management group", "subscription", "resource group", "resource"}[k]
+}
+
+// Scope is a parsed scope or resource ID.
+type Scope struct {
+	Raw             string // as given, trimmed
+	Key             string // canonical: lower case, no trailing slash ("/" for the root)
+	Kind            Kind
+	ManagementGroup string // management group ID (Kind ManagementGroup)
+	Subscription    string // lower-case subscription GUID
+	ResourceGroup   string // as spelled
+	Provider        string // resource provider namespace of a resource, e.g. Microsoft.Compute
+}
+
+// Key is the canonical form of any scope or resource ID: lower case, one leading slash, no
+// trailing slash. It does not validate; use Parse for that.
+func Key(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimRight(s, "/")
+	if s == "" {
+		return "/"
+	}
+	if s[0] != '/' {
+		s = "/" + s
+	}
+	return s
+}
+
+// PrefixCovers reports whether the scope with key scopeKey covers the resource with key
+// resourceKey by ARM-ID prefix on a segment boundary (a scope covers itself). The tenant root
+// and management groups cover by tenant and ancestry, which only the estate knows; they are
+// not handled here.
+func PrefixCovers(scopeKey, resourceKey string) bool {
+	return resourceKey == scopeKey ||
+		len(resourceKey) > len(scopeKey) && resourceKey[len(scopeKey)] == '/' && resourceKey[:len(scopeKey)] == scopeKey
+}
+
+// Parse validates s as a scope or resource ID.
+func Parse(s string) (Scope, error) {
+	raw := strings.TrimSpace(s)
+	sc := Scope{Raw: raw, Key: Key(raw)}
+	if raw == "/" {
+		return sc, nil
+	}
+	if raw == "" {
+		return sc, fmt.Errorf("scope is empty; use / for the tenant root or an ARM ID such as /subscriptions/<GUID>")
+	}
+	if raw[0] != '/' {
+		return sc, fmt.Errorf("scope %q must start with /, e.g. /subscriptions/<GUID>", raw)
+	}
+	segs := strings.Split(strings.TrimRight(raw[1:], "/"), "/")
+	for i, seg := range segs {
+		if seg == "" {
+			return sc, fmt.Errorf("scope %q has an empty segment at position %d", raw, i+1)
+		}
+	}
+	bad := func(why string) (Scope, error) { return sc, fmt.Errorf("scope %q: %s", raw, why) }
+	switch {
+	case strings.EqualFold(segs[0], "providers"):
+		if len(segs) == 4 && strings.EqualFold(segs[1], "Microsoft.Management") && strings.EqualFold(segs[2], "managementGroups") {
+			sc.Kind, sc.ManagementGroup = ManagementGroup, segs[3]
+			return sc, nil
+		}
+		return bad("a tenant-level scope must be /providers/Microsoft.Management/managementGroups/<ID>")
+	case strings.EqualFold(segs[0], "subscriptions"):
+	default:
+		return bad("must begin with /subscriptions/<GUID> or /providers/Microsoft.Management/managementGroups/<ID>")
+	}
+	if len(segs) < 2 || !IsGUID(segs[1]) {
+		return bad("the subscription must be a GUID such as 00000000-0000-0000-0000-000000000000")
+	}
+	sc.Kind, sc.Subscription = Subscription, strings.ToLower(segs[1])
+	rest := segs[2:]
+	if len(rest) == 0 {
+		return sc, nil
+	}
+	if strings.EqualFold(rest[0], "resourceGroups") {
+		if len(rest) < 2 {
+			return bad("resourceGroups must be followed by the group's name")
+		}
+		sc.Kind, sc.ResourceGroup = ResourceGroup, rest[1]
+		rest = rest[2:]
+		if len(rest) == 0 {
+			return sc, nil
+		}
+	}
+	// providers/<Namespace>/<type>/<name>[/<type>/<name>...]
+	if !strings.EqualFold(rest[0], "providers") || len(rest) < 4 {
+		return bad("a resource must continue with providers/<Namespace>/<type>/<name>")
+	}
+	if !strings.Contains(rest[1], ".") {
+		return bad(fmt.Sprintf("provider namespace %q should look like Microsoft.Compute", rest[1]))
+	}
+	if (len(rest)-2)%2 != 0 {
+		return bad("resource types and names must come in pairs (<type>/<name>)")
+	}
+	sc.Kind, sc.Provider = Resource, rest[1]
+	return sc, nil
+}
+
+// IsGUID reports whether s is a GUID in the 8-4-4-4-12 hex form (any case).
+func IsGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
