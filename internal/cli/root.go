@@ -131,6 +131,7 @@ attribution or missing attribution.`,
 	addUsageCommands(app, p)       // usage_cmds.go: import usage, export usage
 	addAttributionCommands(app, p) // attribution_cmds.go: attribute, report attributions|incentives, explain, synth
 	addReportCommands(app, p)      // report_cmds.go: report partner|customer|operator
+	addSynthCommand(app, p)        // synth_cmd.go: synth
 	return root
 }
 

@@ -90,6 +90,9 @@ type RoleDefinition struct {
 	RoleName    string       `json:"roleName"`
 	Type        string       `json:"type,omitempty"`
 	Permissions []Permission `json:"permissions"`
+	// From and To are optional: the window of this version of the definition (export writes them).
+	From *string `json:"from,omitempty"`
+	To   *string `json:"to,omitempty"`
 }
 
 type Permission struct {

@@ -1,0 +1,585 @@
+package estatefile
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+// Options control an estate import.
+type Options struct {
+	AsOf   int64 // when changes take effect (Unix ns); 0 means now
+	Strict bool  // unknown fields are errors
+	DryRun bool  // compute and report the changes, write nothing
+	Now    func() time.Time
+}
+
+// Counts are the changes to one kind of entity.
+type Counts struct {
+	Created int `json:"created"`
+	Changed int `json:"changed"`
+	Closed  int `json:"closed"`
+}
+
+// Report says what an import changed (or, in a dry run, would change).
+type Report struct {
+	ImportID string             `json:"importId,omitempty"`
+	DryRun   bool               `json:"dryRun"`
+	Kinds    map[string]*Counts `json:"kinds"`
+	Warnings []Problem          `json:"-"`
+}
+
+func (r *Report) count(kind string) *Counts {
+	c := r.Kinds[kind]
+	if c == nil {
+		c = &Counts{}
+		r.Kinds[kind] = c
+	}
+	return c
+}
+
+// Summary lists the counts per kind, one line each, in a stable order.
+func (r *Report) Summary() string {
+	kinds := make([]string, 0, len(r.Kinds))
+	for k := range r.Kinds {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	var b strings.Builder
+	for _, k := range kinds {
+		c := r.Kinds[k]
+		fmt.Fprintf(&b, "%-26s %6d created %6d changed %6d closed\n", k, c.Created, c.Changed, c.Closed)
+	}
+	if len(kinds) == 0 {
+		b.WriteString("no changes\n")
+	}
+	return b.String()
+}
+
+// InvalidError lists every problem of a rejected file; nothing was written.
+type InvalidError struct {
+	File     string
+	Problems []Problem
+}
+
+func (e *InvalidError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d problem(s), nothing imported:", e.File, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+func (e *InvalidError) Unwrap() error { return store.ErrInvalid }
+
+var errDryRun = errors.New("dry run")
+
+// Import applies an estate file in one transaction: a file with any problem changes nothing.
+// Entities are upserted with history: the same values change nothing; other values close the
+// stored version at AsOf and open a new one; explicit windows in the file win; an entity seen
+// for the first time without a "from" is valid from the beginning of time. Lists present in
+// the file are snapshots within the tenants they mention: subscriptions, principals, role
+// assignments, delegations and management groups that the database has open in those tenants
+// but the file lacks are closed at AsOf.
+func Import(ctx context.Context, db *store.DB, r io.Reader, name string, opts Options) (*Report, error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	asOf := opts.AsOf
+	if asOf == 0 {
+		asOf = now().UnixNano()
+	}
+	h := sha256.New()
+	f, warnings, err := Decode(io.TeeReader(r, h), name, opts.Strict)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{DryRun: opts.DryRun, Warnings: warnings}
+	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		rep.Kinds = map[string]*Counts{}
+		k, err := loadKnown(ctx, tx)
+		if err != nil {
+			return err
+		}
+		p := build(f, k)
+		if len(p.errs) > 0 {
+			return &InvalidError{File: name, Problems: p.errs}
+		}
+		a := &applier{ctx: ctx, tx: tx, asOf: asOf, rep: rep}
+		if err := a.apply(p); err != nil {
+			return err
+		}
+		if opts.DryRun {
+			return errDryRun
+		}
+		rep.ImportID = store.NewID()
+		summary, _ := json.Marshal(rep.Kinds)
+		_, err = tx.ExecContext(ctx, `INSERT INTO imports (id, kind, file_name, file_hash, rows_read, rows_added, summary, started_at, finished_at, status)
+			VALUES ($1, 'estate', $2, $3, $4, $5, $6, $7, $8, 'done')`,
+			rep.ImportID, name, hex.EncodeToString(h.Sum(nil)), int64(entities(f)), int64(a.written), string(summary), now().UnixNano(), now().UnixNano())
+		return err
+	})
+	if errors.Is(err, errDryRun) {
+		return rep, nil
+	}
+	var inv *InvalidError
+	if errors.As(err, &inv) {
+		return nil, inv
+	}
+	if err != nil {
+		return nil, db.Translate(err)
+	}
+	return rep, nil
+}
+
+func entities(f *File) int {
+	n := len(f.Partners) + len(f.Tenants) + len(f.Subscriptions) + len(f.Principals) + len(f.RoleDefinitions) +
+		len(f.RoleAssignments) + len(f.Delegations) + len(f.Links) + len(f.TrackingIDs) + len(f.Deployments)
+	return n
+}
+
+func loadKnown(ctx context.Context, q store.Querier) (*known, error) {
+	k := &known{tenants: map[string]bool{}, mgs: map[string]bool{}, locations: map[string]string{},
+		orgs: map[string][]string{}, principals: map[string]string{}, roles: map[string]bool{}, tracking: map[string]bool{}}
+	queries := []struct {
+		sql string
+		fn  func(a, b, c string)
+	}{
+		{`SELECT id, '', '' FROM tenants`, func(a, _, _ string) { k.tenants[a] = true }},
+		{`SELECT tenant_id, id, '' FROM management_groups`, func(a, b, _ string) { k.mgs[a+"\x00"+b] = true }},
+		{`SELECT id, '', '' FROM partner_orgs`, func(a, _, _ string) {
+			if _, ok := k.orgs[a]; !ok {
+				k.orgs[a] = nil
+			}
+		}},
+		{`SELECT id, org_id, '' FROM partner_locations ORDER BY id`, func(a, b, _ string) { k.locations[a] = b; k.orgs[b] = append(k.orgs[b], a) }},
+		{`SELECT tenant_id, object_id, type FROM principals ORDER BY valid_from`, func(a, b, c string) { k.principals[a+"\x00"+b] = c }},
+		{`SELECT id, '', '' FROM role_definitions`, func(a, _, _ string) { k.roles[a] = true }},
+		{`SELECT guid, '', '' FROM tracking_ids`, func(a, _, _ string) { k.tracking[a] = true }},
+	}
+	for _, qr := range queries {
+		rows, err := q.QueryContext(ctx, qr.sql)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var a, b, c string
+			if err := rows.Scan(&a, &b, &c); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			qr.fn(a, b, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+type applier struct {
+	ctx     context.Context
+	tx      *sql.Tx
+	asOf    int64
+	rep     *Report
+	written int
+}
+
+// kindNames are the names used in reports, per table.
+var kindNames = map[*table]string{
+	tManagementGroups: "management groups", tSubscriptions: "subscriptions", tDPOR: "DPOR windows",
+	tPrincipals: "principals", tMemberships: "group memberships", tRoleDefinitions: "role definitions",
+	tAssignments: "role assignments", tActivations: "PIM activations", tDelegations: "delegations",
+	tAuthorizations: "delegation authorizations", tLocationActive: "location status windows", tLinkSpans: "links",
+}
+
+func (a *applier) exec(q string, args ...any) error {
+	_, err := a.tx.ExecContext(a.ctx, q, args...)
+	return err
+}
+
+func (a *applier) apply(p *plan) error {
+	if err := a.simple(p); err != nil {
+		return err
+	}
+	for _, t := range versionedTables {
+		changedLinks, err := a.versioned(t, p.versions[t], p.scopes[t])
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", t.name, err)
+		}
+		if t == tLinkSpans {
+			if err := a.currentLinks(changedLinks); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// simple writes the tables without windows: organisations, locations, tenants, CUA.
+func (a *applier) simple(p *plan) error {
+	upsert := func(kind, table string, keyCols, valCols []string, rows [][]string) error {
+		existing := map[string]string{}
+		cols := append(append([]string{}, keyCols...), valCols...)
+		rs, err := a.tx.QueryContext(a.ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+table)
+		if err != nil {
+			return err
+		}
+		for rs.Next() {
+			vals := make([]string, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rs.Scan(ptrs...); err != nil {
+				rs.Close()
+				return err
+			}
+			existing[strings.Join(vals[:len(keyCols)], "\x00")] = strings.Join(vals, "\x00")
+		}
+		rs.Close()
+		set := make([]string, len(valCols))
+		for i, c := range valCols {
+			set[i] = c + " = excluded." + c
+		}
+		ph := make([]string, len(cols))
+		for i := range cols {
+			ph[i] = fmt.Sprintf("$%d", i+1)
+		}
+		q := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES (` + strings.Join(ph, ", ") + `) ON CONFLICT (` + strings.Join(keyCols, ", ") + `) DO `
+		if len(valCols) == 0 {
+			q += `NOTHING`
+		} else {
+			q += `UPDATE SET ` + strings.Join(set, ", ")
+		}
+		for _, row := range rows {
+			old, ok := existing[strings.Join(row[:len(keyCols)], "\x00")]
+			switch {
+			case !ok:
+				a.rep.count(kind).Created++
+			case old != strings.Join(row, "\x00"):
+				a.rep.count(kind).Changed++
+			default:
+				continue
+			}
+			args := make([]any, len(row))
+			for i, v := range row {
+				args[i] = v
+			}
+			if err := a.exec(q, args...); err != nil {
+				return err
+			}
+			a.written++
+		}
+		return nil
+	}
+	var orgs, orgTenants, locs, tenants [][]string
+	for _, o := range p.orgs {
+		orgs = append(orgs, []string{o.id, o.name})
+		for _, t := range o.tenantIDs {
+			orgTenants = append(orgTenants, []string{o.id, t})
+		}
+		for _, l := range o.locations {
+			locs = append(locs, l[:])
+		}
+	}
+	for _, t := range p.tenants {
+		tenants = append(tenants, t[:])
+	}
+	var tracking [][]string
+	for _, t := range p.tracking {
+		tracking = append(tracking, t[:])
+	}
+	if err := upsert("partner organisations", "partner_orgs", []string{"id"}, []string{"name"}, orgs); err != nil {
+		return err
+	}
+	if err := upsert("partner organisation tenants", "partner_org_tenants", []string{"org_id", "tenant_id"}, nil, orgTenants); err != nil {
+		return err
+	}
+	if err := upsert("partner locations", "partner_locations", []string{"id"}, []string{"org_id", "name", "country"}, locs); err != nil {
+		return err
+	}
+	if err := upsert("tenants", "tenants", []string{"id"}, []string{"name"}, tenants); err != nil {
+		return err
+	}
+	if err := upsert("tracking IDs", "tracking_ids", []string{"guid"}, []string{"location_id"}, tracking); err != nil {
+		return err
+	}
+	for _, d := range p.deploys {
+		res, err := a.tx.ExecContext(a.ctx, `INSERT INTO deployments (resource_id, resource_key, tracking_guid, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+			d.resourceID, strings.ToLower(strings.TrimRight(d.resourceID, "/")), d.guid, d.at)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			a.rep.count("deployments").Created++
+			a.written++
+		}
+	}
+	return nil
+}
+
+func (a *applier) stored(t *table) (map[string][]version, error) { return a.storedFrom(a.tx, t) }
+
+func (a *applier) storedFrom(q store.Querier, t *table) (map[string][]version, error) {
+	cols := append(append([]string{}, t.keyCols...), t.valCols...)
+	rows, err := q.QueryContext(a.ctx, `SELECT `+strings.Join(cols, ", ")+`, valid_from, valid_to FROM `+t.name+` ORDER BY valid_from`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]version{}
+	for rows.Next() {
+		v := version{cols: make([]string, len(cols))}
+		ptrs := make([]any, len(cols)+2)
+		for i := range v.cols {
+			ptrs[i] = &v.cols[i]
+		}
+		ptrs[len(cols)], ptrs[len(cols)+1] = &v.from, &v.to
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		k := t.key(v.cols)
+		out[k] = append(out[k], v)
+	}
+	return out, rows.Err()
+}
+
+// versioned writes one table's versions and returns the keys it changed.
+func (a *applier) versioned(t *table, file map[string][]version, scopes map[string]bool) ([]string, error) {
+	stored, err := a.stored(t)
+	if err != nil {
+		return nil, err
+	}
+	kind := kindNames[t]
+	var changed []string
+	keys := make([]string, 0, len(file))
+	for k := range file {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		old := stored[k]
+		want := resolve(t, old, file[k], a.asOf)
+		if sameVersions(old, want) {
+			continue
+		}
+		switch {
+		case len(old) == 0:
+			a.rep.count(kind).Created++
+		default:
+			a.rep.count(kind).Changed++
+		}
+		if err := a.replace(t, k, want); err != nil {
+			return nil, err
+		}
+		changed = append(changed, k)
+	}
+	// Snapshot: close what the file no longer lists, within the tenants it speaks about.
+	if !t.child && t.scopeCol >= 0 && len(scopes) > 0 {
+		skeys := make([]string, 0, len(stored))
+		for k := range stored {
+			skeys = append(skeys, k)
+		}
+		sort.Strings(skeys)
+		for _, k := range skeys {
+			vs := stored[k]
+			if _, listed := file[k]; listed {
+				continue
+			}
+			last := vs[len(vs)-1]
+			if last.to != timeline.Max || !scopes[last.cols[t.scopeCol]] {
+				continue
+			}
+			want := append([]version(nil), vs[:len(vs)-1]...)
+			if last.from < a.asOf {
+				last.to = a.asOf
+				want = append(want, last)
+			}
+			a.rep.count(kind).Closed++
+			if err := a.replace(t, k, want); err != nil {
+				return nil, err
+			}
+			changed = append(changed, k)
+		}
+	}
+	return changed, nil
+}
+
+// resolve computes the versions a key should have after the import.
+func resolve(t *table, old, file []version, asOf int64) []version {
+	if t.child || len(file) > 1 || len(old) == 0 {
+		return file // explicit windows win; a new key is as the file says
+	}
+	f := file[0]
+	out := append([]version(nil), old...)
+	cur := -1
+	for i, v := range out {
+		if v.from <= asOf && asOf < v.to {
+			cur = i
+		}
+	}
+	same := func(v version) bool { return strings.Join(v.cols, "\x00") == strings.Join(f.cols, "\x00") }
+	if cur >= 0 && same(out[cur]) {
+		if f.fromSet && (cur == 0 || out[cur-1].to <= f.from) {
+			out[cur].from = f.from
+		}
+		out[cur].to = f.to
+		return dropEmpty(out)
+	}
+	start := asOf
+	if f.fromSet && f.from > start {
+		start = f.from
+	}
+	if cur >= 0 {
+		if out[cur].from >= start {
+			out = out[:cur]
+		} else {
+			out[cur].to = start
+			out = out[:cur+1]
+		}
+	} else if last := out[len(out)-1]; last.to > start {
+		start = last.to
+	}
+	out = append(out, version{cols: f.cols, from: start, to: f.to})
+	return dropEmpty(out)
+}
+
+func dropEmpty(vs []version) []version {
+	out := vs[:0]
+	for _, v := range vs {
+		if v.from < v.to {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func sameVersions(a, b []version) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	sort.SliceStable(b, func(i, j int) bool {
+		if b[i].from != b[j].from {
+			return b[i].from < b[j].from
+		}
+		return strings.Join(b[i].cols, "\x00") < strings.Join(b[j].cols, "\x00")
+	})
+	sort.SliceStable(a, func(i, j int) bool {
+		if a[i].from != a[j].from {
+			return a[i].from < a[j].from
+		}
+		return strings.Join(a[i].cols, "\x00") < strings.Join(a[j].cols, "\x00")
+	})
+	for i := range a {
+		if a[i].from != b[i].from || a[i].to != b[i].to || strings.Join(a[i].cols, "\x00") != strings.Join(b[i].cols, "\x00") {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *applier) replace(t *table, key string, want []version) error {
+	kv := strings.Split(key, "\x00")
+	where := make([]string, len(t.keyCols))
+	args := make([]any, len(kv))
+	for i, c := range t.keyCols {
+		where[i] = fmt.Sprintf("%s = $%d", c, i+1)
+		args[i] = kv[i]
+	}
+	if err := a.exec(`DELETE FROM `+t.name+` WHERE `+strings.Join(where, " AND "), args...); err != nil {
+		return err
+	}
+	cols := append(append(append([]string{}, t.keyCols...), t.valCols...), "valid_from", "valid_to")
+	ph := make([]string, len(cols))
+	for i := range cols {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	q := `INSERT INTO ` + t.name + ` (` + strings.Join(cols, ", ") + `) VALUES (` + strings.Join(ph, ", ") + `)`
+	for _, v := range want {
+		args := make([]any, 0, len(cols))
+		for _, c := range v.cols {
+			args = append(args, c)
+		}
+		args = append(args, v.from, v.to)
+		if err := a.exec(q, args...); err != nil {
+			return err
+		}
+		a.written++
+	}
+	return nil
+}
+
+// currentLinks keeps the ARM-visible link record in step with backfilled spans: an open span
+// makes the principal's link Active at that location; none makes an active link Deleted. Each
+// change is a history row by "import".
+func (a *applier) currentLinks(keys []string) error {
+	for _, k := range keys {
+		kv := strings.Split(k, "\x00")
+		tid, oid := kv[0], kv[1]
+		var open string
+		var openFrom int64
+		err := a.tx.QueryRowContext(a.ctx, `SELECT location_id, valid_from FROM link_spans WHERE tenant_id = $1 AND object_id = $2 AND valid_to = $3`,
+			tid, oid, timeline.Max).Scan(&open, &openFrom)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var loc, state string
+		var version int64
+		err = a.tx.QueryRowContext(a.ctx, `SELECT location_id, state, version FROM links WHERE tenant_id = $1 AND object_id = $2`, tid, oid).Scan(&loc, &state, &version)
+		exists := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var action, from, to, newState string
+		switch {
+		case open != "" && !exists:
+			action, to, newState = "backfill", open, "Active"
+		case open != "" && (state != "Active" || loc != open):
+			action, from, to, newState = "backfill", loc, open, "Active"
+		case open == "" && exists && state == "Active":
+			action, from, to, newState = "backfill", loc, "", "Deleted"
+		default:
+			continue
+		}
+		version++
+		created := openFrom
+		if created == timeline.Min || created == 0 {
+			created = a.asOf
+		}
+		if !exists {
+			err = a.exec(`INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				tid, oid, to, version, newState, created, a.asOf)
+		} else {
+			target := to
+			if target == "" {
+				target = loc
+			}
+			err = a.exec(`UPDATE links SET location_id = $3, version = $4, state = $5, updated_at = $6 WHERE tenant_id = $1 AND object_id = $2`,
+				tid, oid, target, version, newState, a.asOf)
+		}
+		if err != nil {
+			return err
+		}
+		if err := a.exec(`INSERT INTO link_history (id, tenant_id, object_id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'import', '')`, store.NewID(), tid, oid, action, from, to, version, a.asOf); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package estatefile
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+// Export writes the whole stored estate as an estate file with explicit windows, in a
+// deterministic order: importing it into an empty database and exporting again gives the
+// same bytes.
+func Export(ctx context.Context, q store.Querier, w io.Writer) error {
+	f, err := read(ctx, q)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(f)
+}
+
+func bound(ns int64) *string {
+	if ns == timeline.Min || ns == timeline.Max {
+		return nil
+	}
+	s := timeline.Format(ns)
+	return &s
+}
+
+func rowsOf(ctx context.Context, q store.Querier, query string, n int) ([][]string, error) {
+	rs, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out [][]string
+	for rs.Next() {
+		vals := make([]string, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out = append(out, vals)
+	}
+	return out, rs.Err()
+}
+
+func read(ctx context.Context, q store.Querier) (*File, error) {
+	a := &applier{ctx: ctx}
+	all := map[*table][]version{}
+	for _, t := range versionedTables {
+		byKey, err := a.storedFrom(q, t)
+		if err != nil {
+			return nil, err
+		}
+		var vs []version
+		for _, v := range byKey {
+			vs = append(vs, v...)
+		}
+		sort.Slice(vs, func(i, j int) bool {
+			ki, kj := t.key(vs[i].cols), t.key(vs[j].cols)
+			if ki != kj {
+				return ki < kj
+			}
+			if vs[i].from != vs[j].from {
+				return vs[i].from < vs[j].from
+			}
+			return strings.Join(vs[i].cols, "\x00") < strings.Join(vs[j].cols, "\x00")
+		})
+		all[t] = vs
+	}
+	f := &File{}
+	children := func(t *table, key string) []version {
+		var out []version
+		for _, v := range all[t] {
+			if t.key(v.cols) == key {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	// Partners.
+	orgs, err := rowsOf(ctx, q, `SELECT id, name FROM partner_orgs ORDER BY id`, 2)
+	if err != nil {
+		return nil, err
+	}
+	orgTenants, err := rowsOf(ctx, q, `SELECT org_id, tenant_id FROM partner_org_tenants ORDER BY org_id, tenant_id`, 2)
+	if err != nil {
+		return nil, err
+	}
+	locs, err := rowsOf(ctx, q, `SELECT id, org_id, name, country FROM partner_locations ORDER BY id`, 4)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range orgs {
+		p := Partner{ID: o[0], Name: o[1]}
+		for _, t := range orgTenants {
+			if t[0] == o[0] {
+				p.TenantIDs = append(p.TenantIDs, t[1])
+			}
+		}
+		for _, l := range locs {
+			if l[1] != o[0] {
+				continue
+			}
+			loc := Location{ID: l[0], Name: l[2], Country: l[3]}
+			for _, v := range children(tLocationActive, l[0]) {
+				loc.Active = append(loc.Active, Window{From: bound(v.from), To: bound(v.to)})
+			}
+			p.Locations = append(p.Locations, loc)
+		}
+		f.Partners = append(f.Partners, p)
+	}
+	// Tenants and their management groups.
+	tenants, err := rowsOf(ctx, q, `SELECT id, name FROM tenants ORDER BY id`, 2)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tenants {
+		tn := Tenant{ID: t[0], Name: t[1]}
+		for _, v := range all[tManagementGroups] {
+			if v.cols[0] != t[0] {
+				continue
+			}
+			mg := ManagementGroup{ID: v.cols[1], From: bound(v.from), To: bound(v.to)}
+			if v.cols[2] != "" {
+				parent := v.cols[2]
+				mg.Parent = &parent
+			}
+			tn.ManagementGroups = append(tn.ManagementGroups, mg)
+		}
+		f.Tenants = append(f.Tenants, tn)
+	}
+	// Children go with the first version of their parent.
+	first := map[string]bool{}
+	isFirst := func(t *table, v version) bool {
+		k := t.name + "\x00" + t.key(v.cols)
+		if first[k] {
+			return false
+		}
+		first[k] = true
+		return true
+	}
+	for _, v := range all[tSubscriptions] {
+		s := Subscription{ID: v.cols[0], TenantID: v.cols[1], Name: v.cols[2], Offer: v.cols[3], ManagementGroup: v.cols[4],
+			CSPPartnerID: v.cols[5], From: bound(v.from), To: bound(v.to)}
+		if isFirst(tSubscriptions, v) {
+			for _, d := range children(tDPOR, v.cols[0]) {
+				s.DPOR = append(s.DPOR, DPOR{PartnerID: d.cols[1], From: bound(d.from), To: bound(d.to)})
+			}
+		}
+		f.Subscriptions = append(f.Subscriptions, s)
+	}
+	for _, v := range all[tPrincipals] {
+		p := Principal{TenantID: v.cols[0], ObjectID: v.cols[1], Type: v.cols[2], DisplayName: v.cols[3], HomeTenantID: v.cols[4],
+			From: bound(v.from), To: bound(v.to)}
+		if isFirst(tPrincipals, v) {
+			for _, m := range children(tMemberships, v.cols[0]+"\x00"+v.cols[1]) {
+				p.MemberOf = append(p.MemberOf, Membership{GroupID: m.cols[2], From: bound(m.from), To: bound(m.to)})
+			}
+		}
+		f.Principals = append(f.Principals, p)
+	}
+	for _, v := range all[tRoleDefinitions] {
+		d := RoleDefinition{ID: v.cols[0], RoleName: v.cols[1], Type: v.cols[2], From: bound(v.from), To: bound(v.to)}
+		if err := json.Unmarshal([]byte(v.cols[3]), &d.Permissions); err != nil {
+			return nil, err
+		}
+		f.RoleDefinitions = append(f.RoleDefinitions, d)
+	}
+	activationsDone := map[string]bool{}
+	for _, v := range all[tAssignments] {
+		a := RoleAssignment{ID: v.cols[0], TenantID: v.cols[1], PrincipalID: v.cols[2], RoleDefinitionID: v.cols[3], Scope: v.cols[4],
+			Kind: v.cols[6], From: bound(v.from), To: bound(v.to)}
+		if a.Kind == "eligible" && !activationsDone[a.ID] {
+			activationsDone[a.ID] = true
+			for _, w := range children(tActivations, a.ID) {
+				a.Activations = append(a.Activations, Window{From: bound(w.from), To: bound(w.to)})
+			}
+		}
+		f.RoleAssignments = append(f.RoleAssignments, a)
+	}
+	for _, v := range all[tDelegations] {
+		d := Delegation{ID: v.cols[0], CustomerTenantID: v.cols[1], Scope: v.cols[2], ManagingTenantID: v.cols[4], From: bound(v.from), To: bound(v.to)}
+		if isFirst(tDelegations, v) {
+			for _, w := range children(tAuthorizations, d.ID) {
+				d.Authorizations = append(d.Authorizations, Authorization{PrincipalID: w.cols[1], RoleDefinitionID: w.cols[2], From: bound(w.from), To: bound(w.to)})
+			}
+		}
+		f.Delegations = append(f.Delegations, d)
+	}
+	for _, v := range all[tLinkSpans] {
+		f.Links = append(f.Links, Link{TenantID: v.cols[0], ObjectID: v.cols[1], PartnerID: v.cols[2], From: bound(v.from), To: bound(v.to)})
+	}
+	tracking, err := rowsOf(ctx, q, `SELECT guid, location_id FROM tracking_ids ORDER BY guid`, 2)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tracking {
+		f.TrackingIDs = append(f.TrackingIDs, TrackingID{GUID: t[0], PartnerID: t[1]})
+	}
+	deps, err := q.QueryContext(ctx, `SELECT resource_id, tracking_guid, at FROM deployments ORDER BY resource_key, at, tracking_guid`)
+	if err != nil {
+		return nil, err
+	}
+	defer deps.Close()
+	for deps.Next() {
+		var d Deployment
+		var at int64
+		if err := deps.Scan(&d.ResourceID, &d.TrackingID, &at); err != nil {
+			return nil, err
+		}
+		d.At = timeline.Format(at)
+		f.Deployments = append(f.Deployments, d)
+	}
+	return f, deps.Err()
+}

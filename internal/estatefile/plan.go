@@ -1,0 +1,537 @@
+package estatefile
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/scope"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+// A version is one row of a table with a validity window: its column values (key columns
+// first) and where in the file it came from.
+type version struct {
+	cols           []string
+	from, to       int64
+	fromSet, toSet bool
+	path           string
+}
+
+// table describes a table with windows: key columns identify an entity; a row is one version.
+type table struct {
+	name    string
+	keyCols []string
+	valCols []string
+	// scopeCol is the column (an index into keyCols+valCols) whose value limits a snapshot's
+	// closing: entities missing from the file are closed only in the tenants the file speaks
+	// about. -1: never close missing entities (upsert only).
+	scopeCol int
+	// child tables are replaced per parent (the key) by the file's list when it is non-empty.
+	child bool
+}
+
+var (
+	tManagementGroups = &table{name: "management_groups", keyCols: []string{"tenant_id", "id"}, valCols: []string{"parent_id"}, scopeCol: 0}
+	tSubscriptions    = &table{name: "subscriptions", keyCols: []string{"id"}, valCols: []string{"tenant_id", "name", "offer", "management_group_id", "csp_location_id"}, scopeCol: 1}
+	tPrincipals       = &table{name: "principals", keyCols: []string{"tenant_id", "object_id"}, valCols: []string{"type", "display_name", "home_tenant_id"}, scopeCol: 0}
+	tRoleDefinitions  = &table{name: "role_definitions", keyCols: []string{"id"}, valCols: []string{"role_name", "role_type", "permissions"}, scopeCol: -1}
+	tAssignments      = &table{name: "role_assignments", keyCols: []string{"id"}, valCols: []string{"tenant_id", "principal_id", "role_definition_id", "scope", "scope_key", "kind"}, scopeCol: 1}
+	tDelegations      = &table{name: "delegations", keyCols: []string{"id"}, valCols: []string{"customer_tenant_id", "scope", "scope_key", "managing_tenant_id"}, scopeCol: 1}
+	tDPOR             = &table{name: "subscription_dpor", keyCols: []string{"subscription_id"}, valCols: []string{"location_id"}, child: true}
+	tMemberships      = &table{name: "group_memberships", keyCols: []string{"tenant_id", "member_id"}, valCols: []string{"group_id"}, child: true}
+	tActivations      = &table{name: "pim_activations", keyCols: []string{"assignment_id"}, child: true}
+	tAuthorizations   = &table{name: "delegation_authorizations", keyCols: []string{"delegation_id"}, valCols: []string{"principal_id", "role_definition_id"}, child: true}
+	tLocationActive   = &table{name: "partner_location_active", keyCols: []string{"location_id"}, child: true}
+	tLinkSpans        = &table{name: "link_spans", keyCols: []string{"tenant_id", "object_id"}, valCols: []string{"location_id"}, child: true}
+
+	// versionedTables in the order they are written and exported.
+	versionedTables = []*table{tManagementGroups, tSubscriptions, tDPOR, tPrincipals, tMemberships,
+		tRoleDefinitions, tAssignments, tActivations, tDelegations, tAuthorizations, tLocationActive, tLinkSpans}
+)
+
+func (t *table) key(cols []string) string { return strings.Join(cols[:len(t.keyCols)], "\x00") }
+
+// plan is what the file asks for, table by table, after validation.
+type plan struct {
+	versions map[*table]map[string][]version
+	// scopes: per table, the values of scopeCol the file speaks about (tenants).
+	scopes   map[*table]map[string]bool
+	orgs     []orgRow
+	tenants  [][2]string // id, name
+	tracking [][2]string // guid, location
+	deploys  []deployRow
+	errs     []Problem
+}
+
+type orgRow struct {
+	id, name  string
+	tenantIDs []string
+	locations [][4]string // id, org, name, country
+}
+
+type deployRow struct {
+	resourceID, guid string
+	at               int64
+}
+
+func (p *plan) fail(path, format string, args ...any) {
+	p.errs = append(p.errs, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *plan) add(t *table, v version) {
+	if p.versions[t] == nil {
+		p.versions[t] = map[string][]version{}
+	}
+	k := t.key(v.cols)
+	p.versions[t][k] = append(p.versions[t][k], v)
+	if t.scopeCol >= 0 {
+		if p.scopes[t] == nil {
+			p.scopes[t] = map[string]bool{}
+		}
+		p.scopes[t][v.cols[t.scopeCol]] = true
+	}
+}
+
+// window reads an optional from/to pair; unset bounds are open.
+func (p *plan) window(path string, from, to *string) (version, bool) {
+	v := version{from: timeline.Min, to: timeline.Max, path: path}
+	ok := true
+	if from != nil {
+		t, err := timeline.Parse(*from)
+		if err != nil {
+			p.fail(path+".from", "%v", err)
+			ok = false
+		}
+		v.from, v.fromSet = t, true
+	}
+	if to != nil {
+		t, err := timeline.Parse(*to)
+		if err != nil {
+			p.fail(path+".to", "%v", err)
+			ok = false
+		}
+		v.to, v.toSet = t, true
+	}
+	if ok && v.to <= v.from {
+		p.fail(path+".to", "%s is not after from %s; a window is [from, to) and must not be empty", *to, timeline.FormatBound(v.from))
+		ok = false
+	}
+	return v, ok
+}
+
+// known is what the database already holds, for checking references.
+type known struct {
+	tenants    map[string]bool
+	mgs        map[string]bool   // tenant \x00 id
+	locations  map[string]string // location -> org
+	orgs       map[string][]string
+	principals map[string]string // tenant \x00 object -> type
+	roles      map[string]bool
+	tracking   map[string]bool
+}
+
+func lowerGUID(p *plan, path, what, s string) (string, bool) {
+	if !scope.IsGUID(s) {
+		p.fail(path, "%s %q is not a GUID (8-4-4-4-12 hex digits)", what, s)
+		return "", false
+	}
+	return strings.ToLower(s), true
+}
+
+// build validates the file against itself and the database and turns it into a plan.
+func build(f *File, k *known) *plan {
+	p := &plan{versions: map[*table]map[string][]version{}, scopes: map[*table]map[string]bool{}}
+	// What the file defines is known to the rest of the file.
+	for i, o := range f.Partners {
+		path := fmt.Sprintf("partners[%d]", i)
+		if o.ID == "" {
+			p.fail(path+".id", "the organisation ID is empty")
+			continue
+		}
+		if _, isLoc := k.locations[o.ID]; isLoc {
+			p.fail(path+".id", "%q is already a location ID; an organisation needs its own ID", o.ID)
+		}
+		row := orgRow{id: o.ID, name: o.Name}
+		for j, t := range o.TenantIDs {
+			if g, ok := lowerGUID(p, fmt.Sprintf("%s.tenantIds[%d]", path, j), "tenant ID", t); ok {
+				row.tenantIDs = append(row.tenantIDs, g)
+			}
+		}
+		var locs []string
+		for j, l := range o.Locations {
+			lp := fmt.Sprintf("%s.locations[%d]", path, j)
+			if l.ID == "" {
+				p.fail(lp+".id", "the location ID is empty")
+				continue
+			}
+			if l.ID == o.ID {
+				p.fail(lp+".id", "location ID %q equals its organisation's ID; locations need IDs of their own", l.ID)
+			}
+			if org, ok := k.locations[l.ID]; ok && org != o.ID {
+				p.fail(lp+".id", "location %q already belongs to organisation %q", l.ID, org)
+			}
+			k.locations[l.ID] = o.ID
+			locs = append(locs, l.ID)
+			row.locations = append(row.locations, [4]string{l.ID, o.ID, l.Name, l.Country})
+			for m, a := range l.Active {
+				if v, ok := p.window(fmt.Sprintf("%s.active[%d]", lp, m), a.From, a.To); ok {
+					v.cols = []string{l.ID}
+					p.add(tLocationActive, v)
+				}
+			}
+		}
+		k.orgs[o.ID] = locs
+		p.orgs = append(p.orgs, row)
+	}
+	for i, t := range f.Tenants {
+		path := fmt.Sprintf("tenants[%d]", i)
+		id, ok := lowerGUID(p, path+".id", "tenant ID", t.ID)
+		if !ok {
+			continue
+		}
+		k.tenants[id] = true
+		p.tenants = append(p.tenants, [2]string{id, t.Name})
+		for j, mg := range t.ManagementGroups {
+			if mg.ID != "" {
+				k.mgs[id+"\x00"+strings.ToLower(mg.ID)] = true
+			}
+			_ = j
+		}
+	}
+	for i, t := range f.Tenants {
+		id := strings.ToLower(t.ID)
+		for j, mg := range t.ManagementGroups {
+			path := fmt.Sprintf("tenants[%d].managementGroups[%d]", i, j)
+			if mg.ID == "" {
+				p.fail(path+".id", "the management group ID is empty")
+				continue
+			}
+			parent := ""
+			if mg.Parent != nil && *mg.Parent != "" {
+				parent = strings.ToLower(*mg.Parent)
+				if !k.mgs[id+"\x00"+parent] {
+					p.fail(path+".parent", "management group %q names parent %q, which tenant %s does not have", mg.ID, *mg.Parent, id)
+				}
+			}
+			if v, ok := p.window(path, mg.From, mg.To); ok {
+				v.cols = []string{id, strings.ToLower(mg.ID), parent}
+				p.add(tManagementGroups, v)
+			}
+		}
+	}
+	p.principals(f, k)
+	p.roleDefinitions(f, k)
+	p.subscriptions(f, k)
+	p.assignments(f, k)
+	p.delegations(f, k)
+	p.links(f, k)
+	p.cua(f, k)
+	p.checkOverlaps()
+	return p
+}
+
+func (p *plan) location(path, id, what string, k *known) bool {
+	if _, ok := k.locations[id]; ok {
+		return true
+	}
+	if locs, ok := k.orgs[id]; ok {
+		p.fail(path, "%s %q is a partner organisation ID; use one of its location IDs (%s)", what, id, strings.Join(locs, ", "))
+		return false
+	}
+	p.fail(path, "%s %q is not a known partner location; add it under partners[].locations", what, id)
+	return false
+}
+
+func (p *plan) tenant(path, id string, k *known) (string, bool) {
+	g, ok := lowerGUID(p, path, "tenant ID", id)
+	if ok && !k.tenants[g] {
+		p.fail(path, "tenant %s is not known; add it to tenants", g)
+		return g, false
+	}
+	return g, ok
+}
+
+func (p *plan) principals(f *File, k *known) {
+	for i, pr := range f.Principals {
+		path := fmt.Sprintf("principals[%d]", i)
+		if g, ok := lowerGUID(p, path+".objectId", "object ID", pr.ObjectID); ok {
+			k.principals[strings.ToLower(pr.TenantID)+"\x00"+g] = pr.Type
+		}
+	}
+	for i, pr := range f.Principals {
+		path := fmt.Sprintf("principals[%d]", i)
+		tid, ok1 := p.tenant(path+".tenantId", pr.TenantID, k)
+		oid, ok2 := lowerGUID(p, path+".objectId", "object ID", pr.ObjectID)
+		if !estate.PrincipalType(pr.Type).Valid() {
+			p.fail(path+".type", "type %q is not one of User, ServicePrincipal, Group, ForeignGroup", pr.Type)
+			ok1 = false
+		}
+		home := ""
+		if pr.HomeTenantID != "" {
+			home, _ = lowerGUID(p, path+".homeTenantId", "home tenant ID", pr.HomeTenantID)
+		}
+		if !ok1 || !ok2 {
+			continue
+		}
+		if v, ok := p.window(path, pr.From, pr.To); ok {
+			v.cols = []string{tid, oid, pr.Type, pr.DisplayName, home}
+			p.add(tPrincipals, v)
+		}
+		for j, m := range pr.MemberOf {
+			mp := fmt.Sprintf("%s.memberOf[%d]", path, j)
+			gid, ok := lowerGUID(p, mp+".groupId", "group ID", m.GroupID)
+			if !ok {
+				continue
+			}
+			if typ, found := k.principals[tid+"\x00"+gid]; !found {
+				p.fail(mp+".groupId", "principal %s is a member of group %s, which is not a principal of tenant %s", oid, gid, tid)
+				continue
+			} else if !estate.PrincipalType(typ).IsGroup() {
+				p.fail(mp+".groupId", "principal %s is a member of %s, which is a %s, not a group", oid, gid, typ)
+				continue
+			}
+			if v, ok := p.window(mp, m.From, m.To); ok {
+				v.cols = []string{tid, oid, gid}
+				p.add(tMemberships, v)
+			}
+		}
+	}
+}
+
+func (p *plan) roleDefinitions(f *File, k *known) {
+	for i, d := range f.RoleDefinitions {
+		path := fmt.Sprintf("roleDefinitions[%d]", i)
+		id, ok := lowerGUID(p, path+".id", "role definition ID", d.ID)
+		if !ok {
+			continue
+		}
+		k.roles[id] = true
+		if d.RoleName == "" {
+			p.fail(path+".roleName", "role definition %s has no roleName", id)
+			continue
+		}
+		typ := d.Type
+		if typ == "" {
+			typ = "CustomRole"
+		}
+		perms := d.Permissions
+		if perms == nil {
+			perms = []Permission{}
+		}
+		b, _ := json.Marshal(perms)
+		if v, ok := p.window(path, d.From, d.To); ok {
+			v.cols = []string{id, d.RoleName, typ, string(b)}
+			p.add(tRoleDefinitions, v)
+		}
+	}
+}
+
+func (p *plan) subscriptions(f *File, k *known) {
+	for i, s := range f.Subscriptions {
+		path := fmt.Sprintf("subscriptions[%d]", i)
+		id, ok1 := lowerGUID(p, path+".id", "subscription ID", s.ID)
+		tid, ok2 := p.tenant(path+".tenantId", s.TenantID, k)
+		ok := ok1 && ok2
+		if !estate.Offer(s.Offer).Valid() {
+			p.fail(path+".offer", "offer %q is not one of csp, ea, mca, payg", s.Offer)
+			ok = false
+		}
+		mg := strings.ToLower(s.ManagementGroup)
+		if mg != "" && !k.mgs[tid+"\x00"+mg] {
+			p.fail(path+".managementGroup", "subscription %s names management group %q, which tenant %s does not have", id, s.ManagementGroup, tid)
+			ok = false
+		}
+		switch {
+		case s.Offer == "csp" && s.CSPPartnerID == "":
+			p.fail(path+".cspPartnerId", "a csp subscription needs its reseller's location ID in cspPartnerId")
+			ok = false
+		case s.Offer != "csp" && s.CSPPartnerID != "":
+			p.fail(path+".cspPartnerId", "only csp subscriptions have a reseller; remove cspPartnerId or set offer to csp")
+			ok = false
+		case s.CSPPartnerID != "" && !p.location(path+".cspPartnerId", s.CSPPartnerID, "reseller", k):
+			ok = false
+		}
+		if !ok {
+			continue
+		}
+		if v, okw := p.window(path, s.From, s.To); okw {
+			v.cols = []string{id, tid, s.Name, s.Offer, mg, s.CSPPartnerID}
+			p.add(tSubscriptions, v)
+		}
+		for j, d := range s.DPOR {
+			dp := fmt.Sprintf("%s.dpor[%d]", path, j)
+			if !p.location(dp+".partnerId", d.PartnerID, "DPOR partner", k) {
+				continue
+			}
+			if v, ok := p.window(dp, d.From, d.To); ok {
+				v.cols = []string{id, d.PartnerID}
+				p.add(tDPOR, v)
+			}
+		}
+	}
+}
+
+func (p *plan) assignments(f *File, k *known) {
+	for i, a := range f.RoleAssignments {
+		path := fmt.Sprintf("roleAssignments[%d]", i)
+		id, ok := lowerGUID(p, path+".id", "assignment ID", a.ID)
+		tid, okT := p.tenant(path+".tenantId", a.TenantID, k)
+		pid, okP := lowerGUID(p, path+".principalId", "principal ID", a.PrincipalID)
+		rid, okR := lowerGUID(p, path+".roleDefinitionId", "role definition ID", a.RoleDefinitionID)
+		ok = ok && okT && okP && okR
+		if okT && okP {
+			if _, found := k.principals[tid+"\x00"+pid]; !found {
+				p.fail(path+".principalId", "assignment %s is for principal %s, which is not a principal of tenant %s; add it to principals", a.ID, pid, tid)
+				ok = false
+			}
+		}
+		if okR && !k.roles[rid] {
+			p.fail(path+".roleDefinitionId", "assignment %s uses role definition %s, which is not defined; add it to roleDefinitions or run import azure-role-definitions", a.ID, rid)
+			ok = false
+		}
+		sc, err := scope.Parse(a.Scope)
+		if err != nil {
+			p.fail(path+".scope", "%v", err)
+			ok = false
+		}
+		if a.Kind != "active" && a.Kind != "eligible" {
+			p.fail(path+".kind", "kind %q is not active or eligible", a.Kind)
+			ok = false
+		}
+		if a.Kind == "active" && len(a.Activations) > 0 {
+			p.fail(path+".activations", "only eligible (PIM) assignments have activations; an active assignment is in force for its whole window")
+			ok = false
+		}
+		if !ok {
+			continue
+		}
+		if v, okw := p.window(path, a.From, a.To); okw {
+			v.cols = []string{id, tid, pid, rid, sc.Raw, sc.Key, a.Kind}
+			p.add(tAssignments, v)
+		}
+		for j, w := range a.Activations {
+			if v, ok := p.window(fmt.Sprintf("%s.activations[%d]", path, j), w.From, w.To); ok {
+				v.cols = []string{id}
+				p.add(tActivations, v)
+			}
+		}
+	}
+}
+
+func (p *plan) delegations(f *File, k *known) {
+	for i, d := range f.Delegations {
+		path := fmt.Sprintf("delegations[%d]", i)
+		id, ok := lowerGUID(p, path+".id", "delegation ID", d.ID)
+		ct, okC := p.tenant(path+".customerTenantId", d.CustomerTenantID, k)
+		mt, okM := lowerGUID(p, path+".managingTenantId", "managing tenant ID", d.ManagingTenantID)
+		sc, err := scope.Parse(d.Scope)
+		if err != nil {
+			p.fail(path+".scope", "%v", err)
+		} else if sc.Kind != scope.Subscription && sc.Kind != scope.ResourceGroup {
+			p.fail(path+".scope", "Lighthouse delegates a subscription or a resource group, not a %s", sc.Kind)
+			err = fmt.Errorf("kind")
+		}
+		if !ok || !okC || !okM || err != nil {
+			continue
+		}
+		if v, okw := p.window(path, d.From, d.To); okw {
+			v.cols = []string{id, ct, sc.Raw, sc.Key, mt}
+			p.add(tDelegations, v)
+		}
+		for j, a := range d.Authorizations {
+			ap := fmt.Sprintf("%s.authorizations[%d]", path, j)
+			pid, okP := lowerGUID(p, ap+".principalId", "principal ID", a.PrincipalID)
+			rid, okR := lowerGUID(p, ap+".roleDefinitionId", "role definition ID", a.RoleDefinitionID)
+			if okR && !k.roles[rid] {
+				p.fail(ap+".roleDefinitionId", "authorization of delegation %s uses role definition %s, which is not defined; add it to roleDefinitions", id, rid)
+				okR = false
+			}
+			if !okP || !okR {
+				continue
+			}
+			if v, ok := p.window(ap, a.From, a.To); ok {
+				v.cols = []string{id, pid, rid}
+				p.add(tAuthorizations, v)
+			}
+		}
+	}
+}
+
+func (p *plan) links(f *File, k *known) {
+	for i, l := range f.Links {
+		path := fmt.Sprintf("links[%d]", i)
+		tid, okT := lowerGUID(p, path+".tenantId", "tenant ID", l.TenantID)
+		oid, okO := lowerGUID(p, path+".objectId", "object ID", l.ObjectID)
+		okL := p.location(path+".partnerId", l.PartnerID, "link partner", k)
+		if typ, found := k.principals[tid+"\x00"+oid]; found && estate.PrincipalType(typ).IsGroup() {
+			p.fail(path+".objectId", "principal %s is a group; groups cannot be linked, link its users or service principals", oid)
+			okO = false
+		}
+		if !okT || !okO || !okL {
+			continue
+		}
+		if v, ok := p.window(path, l.From, l.To); ok {
+			v.cols = []string{tid, oid, l.PartnerID}
+			p.add(tLinkSpans, v)
+		}
+	}
+}
+
+func (p *plan) cua(f *File, k *known) {
+	for i, t := range f.TrackingIDs {
+		path := fmt.Sprintf("trackingIds[%d]", i)
+		g, ok := lowerGUID(p, path+".guid", "tracking GUID", t.GUID)
+		if ok && p.location(path+".partnerId", t.PartnerID, "tracking ID partner", k) {
+			k.tracking[g] = true
+			p.tracking = append(p.tracking, [2]string{g, t.PartnerID})
+		}
+	}
+	for i, d := range f.Deployments {
+		path := fmt.Sprintf("deployments[%d]", i)
+		sc, err := scope.Parse(d.ResourceID)
+		if err != nil {
+			p.fail(path+".resourceId", "%v", err)
+			continue
+		}
+		g, ok := lowerGUID(p, path+".trackingId", "tracking GUID", d.TrackingID)
+		if ok && !k.tracking[g] {
+			p.fail(path+".trackingId", "deployment of %s carries tracking ID %s, which is not registered; add it to trackingIds", d.ResourceID, g)
+			continue
+		}
+		at, err := timeline.Parse(d.At)
+		if err != nil {
+			p.fail(path+".at", "%v", err)
+			continue
+		}
+		if ok {
+			p.deploys = append(p.deploys, deployRow{resourceID: sc.Raw, guid: g, at: at})
+		}
+	}
+}
+
+// checkOverlaps rejects two versions of one key whose windows overlap: which one would hold?
+func (p *plan) checkOverlaps() {
+	var errs []Problem
+	for t, byKey := range p.versions {
+		for _, vs := range byKey {
+			sort.SliceStable(vs, func(i, j int) bool { return vs[i].from < vs[j].from })
+			for i := 1; i < len(vs); i++ {
+				a, b := vs[i-1], vs[i]
+				same := !t.child || strings.Join(a.cols, "\x00") == strings.Join(b.cols, "\x00") || t == tLinkSpans || t == tDPOR
+				if same && b.from < a.to {
+					errs = append(errs, problemf(b.path, "its window [%s, %s) overlaps %s's [%s, %s) for the same %s; close one before the other starts",
+						timeline.FormatBound(b.from), timeline.FormatBound(b.to), a.path, timeline.FormatBound(a.from), timeline.FormatBound(a.to), t.name))
+				}
+			}
+		}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
+	p.errs = append(p.errs, errs...)
+}
+
+func problemf(path, format string, args ...any) Problem {
+	return Problem{Path: path, Msg: fmt.Sprintf(format, args...)}
+}
