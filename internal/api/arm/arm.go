@@ -1,12 +1,198 @@
 // Package arm serves the Microsoft.ManagementPartner-compatible API
-// (/providers/Microsoft.ManagementPartner, api-version 2018-02-01).
+// (/providers/Microsoft.ManagementPartner, api-version 2018-02-01), so that Azure's own
+// clients (SDKs, az managementpartner, PowerShell) work against partnerlink unchanged.
+//
+// Roles: every operation acts on the caller's own link (role principal: any authenticated
+// identity); nobody, not even an operator, can change another principal's link here.
 package arm
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/partnerlink/partnerlink/internal/api"
+	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/link"
 )
 
+// APIVersion is the only version the real service offers.
+const APIVersion = "2018-02-01"
+
+const prefix = "/providers/microsoft.managementpartner"
+
 // Register adds the ARM routes to mux.
-func Register(mux *http.ServeMux, d api.Deps) {}
+func Register(mux *http.ServeMux, d api.Deps) {
+	svc := &link.Service{DB: d.DB, Now: d.Now}
+	mux.Handle("/providers/", handler{d: d, svc: svc})
+}
+
+type handler struct {
+	d   api.Deps
+	svc *link.Service
+}
+
+type armError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e armError
+	e.Error.Code, e.Error.Message = code, msg
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(e)
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := newRequestID()
+	corr := r.Header.Get("x-ms-correlation-request-id")
+	if corr == "" {
+		corr = reqID
+	}
+	w.Header().Set("x-ms-request-id", reqID)
+	w.Header().Set("x-ms-correlation-request-id", corr)
+
+	path := strings.TrimRight(strings.ToLower(r.URL.Path), "/")
+	rest, ok := strings.CutPrefix(path, prefix)
+	if !ok {
+		writeError(w, http.StatusNotFound, "InvalidResourceNamespace", "the resource namespace in "+r.URL.Path+" is not served here; use /providers/Microsoft.ManagementPartner")
+		return
+	}
+	if v := r.URL.Query().Get("api-version"); v != APIVersion {
+		writeError(w, http.StatusBadRequest, "InvalidApiVersionParameter",
+			"the api-version '"+v+"' is invalid. The supported version is '"+APIVersion+"'.")
+		return
+	}
+	if rest == "/operations" && r.Method == http.MethodGet {
+		h.operations(w)
+		return
+	}
+	if h.d.Authenticate == nil {
+		writeError(w, http.StatusUnauthorized, "Unauthorized", "authentication is not configured on this server")
+		return
+	}
+	r2, err := h.d.Authenticate(r)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, "Unauthorized", err.Error())
+		return
+	}
+	id, _ := auth.FromContext(r2.Context())
+	caller := link.Caller{TenantID: id.TenantID, ObjectID: id.ObjectID, IDType: id.Type, RequestID: reqID}
+	ctx := r2.Context()
+
+	var partnerID string
+	switch {
+	case rest == "/partners":
+	case strings.HasPrefix(rest, "/partners/") && !strings.Contains(rest[len("/partners/"):], "/"):
+		// The ID keeps the caller's spelling (IDs are digits; case does not matter).
+		partnerID = r.URL.Path[strings.LastIndex(strings.TrimRight(r.URL.Path, "/"), "/")+1:]
+		partnerID = strings.TrimRight(partnerID, "/")
+	default:
+		writeError(w, http.StatusNotFound, "NotFound", "no such resource: "+r.URL.Path)
+		return
+	}
+	if partnerID == "" && r.Method != http.MethodGet {
+		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" needs a partner ID: /providers/Microsoft.ManagementPartner/partners/{partnerId}")
+		return
+	}
+	var l *link.Link
+	switch r.Method {
+	case http.MethodGet:
+		l, err = h.svc.Get(ctx, caller, partnerID)
+	case http.MethodPut:
+		l, err = h.svc.Create(ctx, caller, partnerID)
+	case http.MethodPatch:
+		l, err = h.svc.Update(ctx, caller, partnerID)
+	case http.MethodDelete:
+		if err = h.svc.Delete(ctx, caller, partnerID); err == nil {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+	default:
+		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not supported; use GET, PUT, PATCH or DELETE")
+		return
+	}
+	var le *link.Error
+	switch {
+	case errors.As(err, &le):
+		status := map[string]int{link.CodeBadRequest: 400, link.CodeNotFound: 404, link.CodeConflict: 409}[le.Code]
+		writeError(w, status, le.Code, le.Msg)
+	case err != nil:
+		h.d.Log.Error("link request failed", "err", err, "request", reqID)
+		writeError(w, http.StatusInternalServerError, "InternalServerError", "the request failed; the server log has the details (request "+reqID+")")
+	default:
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_ = json.NewEncoder(w).Encode(response(l))
+	}
+}
+
+type properties struct {
+	PartnerID   string `json:"partnerId"`
+	PartnerName string `json:"partnerName"`
+	TenantID    string `json:"tenantId"`
+	ObjectID    string `json:"objectId"`
+	Version     int64  `json:"version"`
+	CreatedTime string `json:"createdTime"`
+	UpdatedTime string `json:"updatedTime"`
+	State       string `json:"state"`
+}
+
+type partnerResponse struct {
+	ID         string     `json:"id"`
+	Type       string     `json:"type"`
+	Name       string     `json:"name"`
+	Etag       int64      `json:"etag"`
+	Properties properties `json:"properties"`
+}
+
+func response(l *link.Link) partnerResponse {
+	return partnerResponse{
+		ID: prefix + "/partners/" + strings.ToLower(l.PartnerID), Type: "Microsoft.ManagementPartner/partners", Name: l.PartnerID,
+		Etag: l.Version,
+		Properties: properties{PartnerID: l.PartnerID, PartnerName: l.PartnerName, TenantID: l.TenantID, ObjectID: l.ObjectID,
+			Version: l.Version, CreatedTime: l.CreatedTime.UTC().Format(time.RFC3339Nano), UpdatedTime: l.UpdatedTime.UTC().Format(time.RFC3339Nano), State: l.State},
+	}
+}
+
+func (h handler) operations(w http.ResponseWriter) {
+	type display struct {
+		Provider    string `json:"provider"`
+		Resource    string `json:"resource"`
+		Operation   string `json:"operation"`
+		Description string `json:"description"`
+	}
+	type op struct {
+		Name    string  `json:"name"`
+		Display display `json:"display"`
+	}
+	mk := func(verb, operation, description string) op {
+		return op{"Microsoft.ManagementPartner/partners/" + verb, display{"Microsoft ManagementPartner", "ManagementPartner", operation, description}}
+	}
+	body := struct {
+		Value    []op    `json:"value"`
+		NextLink *string `json:"nextLink"`
+	}{Value: []op{
+		mk("read", "Get ManagementPartner", "Read All ManagementPartner"),
+		mk("write", "Create ManagementPartner", "Create any ManagementPartner"),
+		mk("action", "Update ManagementPartner", "Update any ManagementPartner"),
+		mk("delete", "Delete ManagementPartner", "Delete any ManagementPartner"),
+	}}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(body)
+}

@@ -1,0 +1,260 @@
+package link
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+// Error codes, as the ARM API reports them.
+const (
+	CodeBadRequest = "BadRequest"
+	CodeNotFound   = "NotFound"
+	CodeConflict   = "Conflict"
+)
+
+// Error is a refusal with an ARM error code and a message that says what to do.
+type Error struct {
+	Code string
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Caller is the principal acting on its own link: only a principal may change its link.
+type Caller struct {
+	TenantID, ObjectID string
+	IDType             string // "user" or "app" (a group cannot hold a token, but check anyway)
+	RequestID          string
+}
+
+// Service changes links: every change writes the current record, the link windows that
+// attribution reads, an append-only history row and an event, in one transaction.
+type Service struct {
+	DB  *store.DB
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now().UTC()
+	}
+	return s.Now().UTC()
+}
+
+type current struct {
+	Link
+	exists bool
+}
+
+// lock reads the caller's current record, creating an empty one first so that concurrent
+// requests for one principal queue on the row lock (PostgreSQL) or the write lock (SQLite).
+func (s *Service) lock(ctx context.Context, tx *sql.Tx, c Caller) (current, error) {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
+		VALUES ($1, $2, '', 0, $3, 0, 0) ON CONFLICT DO NOTHING`, c.TenantID, c.ObjectID, StateDeleted); err != nil {
+		return current{}, err
+	}
+	q := `SELECT location_id, version, state, created_at, updated_at FROM links WHERE tenant_id = $1 AND object_id = $2`
+	if s.DB.Engine() == store.Postgres {
+		q += ` FOR UPDATE`
+	}
+	var cur current
+	var created, updated int64
+	err := tx.QueryRowContext(ctx, q, c.TenantID, c.ObjectID).Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated)
+	if err != nil {
+		return cur, err
+	}
+	cur.TenantID, cur.ObjectID = c.TenantID, c.ObjectID
+	cur.CreatedTime, cur.UpdatedTime = timeline.Time(created), timeline.Time(updated)
+	cur.exists = cur.Version > 0
+	return cur, nil
+}
+
+func (s *Service) checkCaller(ctx context.Context, q store.Querier, c Caller) error {
+	if c.IDType == "group" {
+		return &Error{CodeBadRequest, "groups cannot be linked; link the users or service principals that hold the group's roles"}
+	}
+	var typ string
+	err := q.QueryRowContext(ctx, `SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1`, c.TenantID, c.ObjectID).Scan(&typ)
+	if err == nil && (typ == "Group" || typ == "ForeignGroup") {
+		return &Error{CodeBadRequest, "groups cannot be linked; link the users or service principals that hold the group's roles"}
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	return nil
+}
+
+func (s *Service) target(ctx context.Context, q store.Querier, partnerID string, at time.Time) (*directory.Location, error) {
+	loc, err := directory.Linkable(ctx, q, partnerID, at.UnixNano())
+	var nl *directory.NotLinkableError
+	if errors.As(err, &nl) {
+		return nil, &Error{CodeBadRequest, nl.Reason}
+	}
+	return loc, err
+}
+
+// Create links the caller to partnerID. Linking again to the same ID returns the record
+// unchanged; a caller linked to another ID gets a Conflict (use Update to move).
+func (s *Service) Create(ctx context.Context, c Caller, partnerID string) (*Link, error) {
+	return s.change(ctx, c, partnerID, "create")
+}
+
+// Update moves the caller's link to partnerID.
+func (s *Service) Update(ctx context.Context, c Caller, partnerID string) (*Link, error) {
+	return s.change(ctx, c, partnerID, "update")
+}
+
+// Delete removes the caller's link to partnerID; the history is kept.
+func (s *Service) Delete(ctx context.Context, c Caller, partnerID string) error {
+	_, err := s.change(ctx, c, partnerID, "delete")
+	return err
+}
+
+// Get returns the caller's active link; with partnerID set, only if it is to that ID.
+func (s *Service) Get(ctx context.Context, c Caller, partnerID string) (*Link, error) {
+	var l Link
+	var created, updated int64
+	err := s.DB.QueryRowContext(ctx, `SELECT location_id, version, state, created_at, updated_at FROM links WHERE tenant_id = $1 AND object_id = $2`,
+		c.TenantID, c.ObjectID).Scan(&l.PartnerID, &l.Version, &l.State, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && l.State != StateActive {
+		return nil, &Error{CodeNotFound, "this identity is not linked to a partner; PUT /providers/Microsoft.ManagementPartner/partners/{partnerId} creates the link"}
+	}
+	if err != nil {
+		return nil, s.DB.Translate(err)
+	}
+	if partnerID != "" && partnerID != l.PartnerID {
+		return nil, &Error{CodeNotFound, fmt.Sprintf("this identity is not linked to %s (it is linked to %s)", partnerID, l.PartnerID)}
+	}
+	l.TenantID, l.ObjectID = c.TenantID, c.ObjectID
+	l.CreatedTime, l.UpdatedTime = timeline.Time(created), timeline.Time(updated)
+	l.PartnerName = s.partnerName(ctx, l.PartnerID)
+	return &l, nil
+}
+
+func (s *Service) partnerName(ctx context.Context, id string) string {
+	var name string
+	_ = s.DB.QueryRowContext(ctx, `SELECT name FROM partner_locations WHERE id = $1`, id).Scan(&name)
+	return name
+}
+
+func (s *Service) change(ctx context.Context, c Caller, partnerID, action string) (*Link, error) {
+	var out *Link
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		now := s.now()
+		if err := s.checkCaller(ctx, tx, c); err != nil {
+			return err
+		}
+		cur, err := s.lock(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		active := cur.exists && cur.State == StateActive
+		var loc *directory.Location
+		switch action {
+		case "create":
+			if active && cur.PartnerID == partnerID {
+				cur.PartnerName = s.partnerName(ctx, partnerID)
+				out = &cur.Link
+				return nil // unchanged
+			}
+			if active {
+				return &Error{CodeConflict, fmt.Sprintf("this identity is already linked to %s; use PATCH /providers/Microsoft.ManagementPartner/partners/%s to move the link", cur.PartnerID, partnerID)}
+			}
+			if loc, err = s.target(ctx, tx, partnerID, now); err != nil {
+				return err
+			}
+		case "update":
+			if !active {
+				return &Error{CodeNotFound, "this identity has no link to move; create one with PUT"}
+			}
+			if cur.PartnerID == partnerID {
+				cur.PartnerName = s.partnerName(ctx, partnerID)
+				out = &cur.Link
+				return nil
+			}
+			if loc, err = s.target(ctx, tx, partnerID, now); err != nil {
+				return err
+			}
+		case "delete":
+			if !active || cur.PartnerID != partnerID {
+				return &Error{CodeNotFound, fmt.Sprintf("this identity has no link to %s", partnerID)}
+			}
+		}
+		ns := now.UnixNano()
+		// Windows must not be empty: a change in the same nanosecond as the previous one (fast
+		// clients, coarse clocks) takes effect one nanosecond later.
+		var lastFrom sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2`,
+			c.TenantID, c.ObjectID).Scan(&lastFrom); err != nil {
+			return err
+		}
+		if lastFrom.Valid && ns <= lastFrom.Int64 {
+			ns = lastFrom.Int64 + 1
+			now = timeline.Time(ns)
+		}
+		next := cur.Link
+		next.Version = cur.Version + 1
+		next.UpdatedTime = now
+		if action == "delete" {
+			next.State = StateDeleted
+		} else {
+			next.State, next.PartnerID, next.PartnerName = StateActive, loc.ID, loc.Name
+			if !active {
+				next.CreatedTime = now
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE links SET location_id = $3, version = $4, state = $5, created_at = $6, updated_at = $7
+			WHERE tenant_id = $1 AND object_id = $2`, c.TenantID, c.ObjectID, next.PartnerID, next.Version, next.State,
+			next.CreatedTime.UnixNano(), ns); err != nil {
+			return err
+		}
+		// Close the open window, open the new one: attribution reads these.
+		if _, err := tx.ExecContext(ctx, `UPDATE link_spans SET valid_to = $3 WHERE tenant_id = $1 AND object_id = $2 AND valid_to = $4`,
+			c.TenantID, c.ObjectID, ns, timeline.Max); err != nil {
+			return err
+		}
+		if action != "delete" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO link_spans (tenant_id, object_id, location_id, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5)`,
+				c.TenantID, c.ObjectID, next.PartnerID, ns, timeline.Max); err != nil {
+				return err
+			}
+		}
+		from := ""
+		if active {
+			from = cur.PartnerID
+		}
+		to := next.PartnerID
+		if action == "delete" {
+			to = ""
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO link_history (id, tenant_id, object_id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, store.NewID(), c.TenantID, c.ObjectID, action, from, to, next.Version, ns, c.ObjectID, c.RequestID); err != nil {
+			return err
+		}
+		payload, _ := json.Marshal(map[string]any{"tenantId": c.TenantID, "objectId": c.ObjectID, "action": action,
+			"fromPartnerId": from, "toPartnerId": to, "version": next.Version, "at": timeline.Format(ns), "requestId": c.RequestID})
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, tenant_id, type, occurred_at, payload) VALUES ($1, $2, $3, $4, $5)`,
+			store.NewID(), c.TenantID, "link."+action+"d", ns, string(payload)); err != nil {
+			return err
+		}
+		out = &next
+		return nil
+	})
+	var le *Error
+	if errors.As(err, &le) {
+		return nil, le
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
