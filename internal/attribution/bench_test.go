@@ -1,0 +1,84 @@
+package attribution
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/link"
+	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
+)
+
+// benchEstate: 20 tenants × 10 subscriptions, 5 assignments and 2 links per subscription,
+// 10 organisations × 2 locations, DPOR on every third subscription.
+func benchEstate() (*facts.Snapshot, []*usage.Record) {
+	s := &facts.Snapshot{RoleDefinitions: []access.RoleDefinition{roleOwner, roleReader, roleCustom}}
+	for o := 0; o < 10; o++ {
+		org := directory.Organisation{ID: fmt.Sprintf("org%d", o), TenantIDs: []string{fmt.Sprintf("pt%d", o)}}
+		for l := 0; l < 2; l++ {
+			org.Locations = append(org.Locations, directory.Location{ID: fmt.Sprint(4100000 + o*10 + l), OrgID: org.ID, Active: []timeline.Window{timeline.Always()}})
+		}
+		s.Organisations = append(s.Organisations, org)
+	}
+	var recs []*usage.Record
+	n := 0
+	for t := 0; t < 20; t++ {
+		tenant := fmt.Sprintf("t%02d", t)
+		for k := 0; k < 10; k++ {
+			sub := fmt.Sprintf("00000000-0000-0000-%04d-%012d", t, k)
+			offer := []estate.Offer{estate.OfferCSP, estate.OfferEA, estate.OfferMCA}[k%3]
+			sv := estate.Subscription{ID: sub, TenantID: tenant, Offer: offer, Valid: timeline.Always()}
+			if offer == estate.OfferCSP {
+				sv.CSPLocationID = fmt.Sprint(4100000 + (t%10)*10)
+			}
+			s.Subscriptions = append(s.Subscriptions, sv)
+			if k%3 == 1 {
+				s.DPOR = append(s.DPOR, estate.DPOR{SubscriptionID: sub, LocationID: fmt.Sprint(4100001 + (k%10)*10), Valid: timeline.Since(h(100))})
+			}
+			for a := 0; a < 5; a++ {
+				p := fmt.Sprintf("p-%d-%d-%d", t, k, a)
+				s.Assignments = append(s.Assignments, access.RoleAssignment{ID: p, TenantID: tenant, PrincipalID: p, RoleDefinitionID: roleOwner.ID,
+					Scope: fmt.Sprintf("/subscriptions/%s/resourceGroups/rg%d", sub, a), Kind: access.Active, Valid: timeline.Since(h(a * 10))})
+				if a < 2 {
+					s.Links = append(s.Links, link.Span{TenantID: tenant, ObjectID: p, LocationID: fmt.Sprint(4100000 + ((t+a)%10)*10 + a%2), Valid: timeline.Since(h(a * 50))})
+				}
+			}
+			for r := 0; r < 1000; r++ {
+				n++
+				recs = append(recs, &usage.Record{Key: fmt.Sprintf("r%08d", n), Start: h(r % 720), End: h(r%720 + 1), SubscriptionID: sub,
+					ResourceID: fmt.Sprintf("/subscriptions/%s/resourceGroups/rg%d/providers/p/vm/v%d", sub, r%7, r%13), Service: "vm",
+					ChargeCategory: usage.CategoryUsage, PricingCategory: "Standard", Currency: "USD", Cost: money.Nanos(1_234_567_891 + int64(r))})
+			}
+		}
+	}
+	return s, recs
+}
+
+func BenchmarkCompute(b *testing.B) {
+	s, recs := benchEstate()
+	period := timeline.Window{From: h(0), To: h(800)}
+	b.ResetTimer()
+	var rows int64
+	for i := 0; i < b.N; i++ {
+		st, err := Compute(context.Background(), s, nil, period, func(yield func(*usage.Record) error) error {
+			for _, r := range recs {
+				if err := yield(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, func(_ *usage.Record, rs []Row, _ []Incentive) error { rows += int64(len(rs)); return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = st
+	}
+	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(rows)/float64(b.N), "rows/op")
+}

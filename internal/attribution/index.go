@@ -1,0 +1,460 @@
+package attribution
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+// grantKind says how a grant gives access.
+type grantKind int
+
+const (
+	grantPAL        grantKind = iota // a principal linked to a location holds an eligible role
+	grantAOBO                        // a ForeignGroup from one of the organisation's tenants
+	grantLighthouse                  // a Lighthouse authorisation from one of the organisation's tenants
+)
+
+// grant is "org (and, for PAL, location) holds role on scope during set" in one customer
+// tenant. It is the unit of the index: everything per record is a lookup of grants.
+type grant struct {
+	kind     grantKind
+	loc      string // PAL only
+	org      string
+	scopeKey string
+	set      timeline.Set
+	role     string
+	// provenance for explain
+	principal  string // linked (or foreign / authorised) principal
+	via        string // group through which the principal holds the role, "" if direct
+	assignment string // role assignment or delegation ID
+}
+
+type tenantGrants struct {
+	root  []*grant
+	mg    map[string][]*grant // management group ID -> grants
+	bySub map[string][]*grant // subscription ID -> grants at or below it
+}
+
+type locInfo struct {
+	id, org string
+	active  timeline.Set
+}
+
+type locSet struct {
+	loc string
+	set timeline.Set
+}
+
+type deployment struct {
+	loc string
+	at  int64
+}
+
+// index is everything the engine needs about the estate for one period. It is built once and
+// read concurrently by the workers: its size depends on the estate, never on usage volume.
+type index struct {
+	locs       map[string]*locInfo
+	orgTenants map[string]map[string]bool // org -> its own tenant IDs
+	subs       map[string][]estate.Subscription
+	subMG      map[string]map[string]timeline.Set // sub -> management group -> time it is an ancestor
+	subMGList  map[string][]locSet                // the same sorted by group (locSet.loc = group ID)
+	dpor       map[string]map[string]timeline.Set // sub -> location -> time it is DPOR
+	dporList   map[string][]locSet                // the same, sorted by location
+	deploys    map[string][]deployment            // resource key -> deployments with a known GUID
+	grants     map[string]*tenantGrants           // customer tenant -> grants
+	roleNames  map[string]string                  // role definition key -> name
+}
+
+func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func (ix *index) tenant(t string) *tenantGrants {
+	tg := ix.grants[t]
+	if tg == nil {
+		tg = &tenantGrants{mg: map[string][]*grant{}, bySub: map[string][]*grant{}}
+		ix.grants[t] = tg
+	}
+	return tg
+}
+
+func (ix *index) add(tenant string, g *grant) {
+	if len(g.set) == 0 {
+		return
+	}
+	tg := ix.tenant(tenant)
+	kind, id := classify(g.scopeKey, tenant)
+	switch kind {
+	case scopeRoot:
+		tg.root = append(tg.root, g)
+	case scopeMG:
+		tg.mg[id] = append(tg.mg[id], g)
+	case scopeSub:
+		tg.bySub[id] = append(tg.bySub[id], g)
+	}
+}
+
+type memberEdge struct {
+	group string
+	set   timeline.Set
+}
+
+type roleVersion struct {
+	name string
+	from int64        // start of the version the name comes from (the latest wins)
+	set  timeline.Set // when the definition exists and is eligible
+}
+
+// build constructs the index from a snapshot.
+func build(s *facts.Snapshot) *index {
+	ix := &index{
+		locs:       map[string]*locInfo{},
+		orgTenants: map[string]map[string]bool{},
+		subs:       map[string][]estate.Subscription{},
+		subMG:      map[string]map[string]timeline.Set{},
+		dpor:       map[string]map[string]timeline.Set{},
+		deploys:    map[string][]deployment{},
+		grants:     map[string]*tenantGrants{},
+		roleNames:  map[string]string{},
+	}
+	for _, o := range s.Organisations {
+		ts := map[string]bool{}
+		for _, t := range o.TenantIDs {
+			ts[lower(t)] = true
+		}
+		ix.orgTenants[o.ID] = ts
+		for _, l := range o.Locations {
+			org := l.OrgID
+			if org == "" {
+				org = o.ID
+			}
+			ix.locs[l.ID] = &locInfo{id: l.ID, org: org, active: timeline.Union(l.Active...)}
+		}
+	}
+	for _, sub := range s.Subscriptions {
+		id := lower(sub.ID)
+		ix.subs[id] = append(ix.subs[id], sub)
+	}
+	for id := range ix.subs {
+		vs := ix.subs[id]
+		sort.SliceStable(vs, func(a, b int) bool { return vs[a].Valid.From < vs[b].Valid.From })
+	}
+	// Management-group ancestry of each subscription over time.
+	type mgKey struct{ tenant, id string }
+	mgs := map[mgKey][]estate.ManagementGroup{}
+	for _, m := range s.ManagementGroups {
+		k := mgKey{lower(m.TenantID), lower(m.ID)}
+		mgs[k] = append(mgs[k], m)
+	}
+	for id, vs := range ix.subs {
+		anc := map[string]timeline.Set{}
+		var walk func(tenant, mg string, set timeline.Set, depth int)
+		walk = func(tenant, mg string, set timeline.Set, depth int) {
+			if mg == "" || len(set) == 0 || depth > 64 || mg == tenant {
+				return
+			}
+			anc[mg] = timeline.Union(append(anc[mg], set...)...)
+			for _, v := range mgs[mgKey{tenant, mg}] {
+				walk(tenant, lower(v.ParentID), set.Clip(v.Valid), depth+1)
+			}
+		}
+		for _, v := range vs {
+			walk(lower(v.TenantID), lower(v.ManagementGroupID), timeline.Union(v.Valid), 0)
+		}
+		if len(anc) > 0 {
+			ix.subMG[id] = anc
+		}
+	}
+	for _, d := range s.DPOR {
+		sub := lower(d.SubscriptionID)
+		m := ix.dpor[sub]
+		if m == nil {
+			m = map[string]timeline.Set{}
+			ix.dpor[sub] = m
+		}
+		m[d.LocationID] = m[d.LocationID].Add(d.Valid)
+	}
+	ix.subMGList = map[string][]locSet{}
+	for sub, m := range ix.subMG {
+		for _, mg := range sortedKeys(m) {
+			ix.subMGList[sub] = append(ix.subMGList[sub], locSet{mg, m[mg]})
+		}
+	}
+	ix.dporList = map[string][]locSet{}
+	for sub, m := range ix.dpor {
+		for _, loc := range sortedKeys(m) {
+			ix.dporList[sub] = append(ix.dporList[sub], locSet{loc, m[loc]})
+		}
+	}
+	guids := map[string]string{}
+	for _, t := range s.TrackingIDs {
+		guids[lower(t.GUID)] = t.LocationID
+	}
+	for _, d := range s.Deployments {
+		if loc, ok := guids[lower(d.TrackingGUID)]; ok {
+			k := key(d.ResourceID)
+			ix.deploys[k] = append(ix.deploys[k], deployment{loc: loc, at: d.At})
+		}
+	}
+
+	// Roles: when each definition is eligible.
+	roles := map[string]roleVersion{}
+	for _, def := range s.RoleDefinitions {
+		k := roleKey(def.ID)
+		rv := roles[k]
+		if rv.name == "" || def.Valid.From >= rv.from {
+			rv.name, rv.from = def.RoleName, def.Valid.From
+		}
+		if ok, _ := eligibleRole(def, s.EligibilityOverrides); ok {
+			rv.set = rv.set.Add(def.Valid)
+		}
+		roles[k] = rv
+		ix.roleNames[k] = rv.name
+	}
+
+	// Group membership edges per tenant.
+	edges := map[string]map[string][]memberEdge{} // tenant -> member -> edges
+	for _, m := range s.Memberships {
+		t := lower(m.TenantID)
+		if edges[t] == nil {
+			edges[t] = map[string][]memberEdge{}
+		}
+		mem := lower(m.MemberID)
+		edges[t][mem] = append(edges[t][mem], memberEdge{group: lower(m.GroupID), set: timeline.Union(m.Valid)})
+	}
+	groupsOf := func(tenant, x string) map[string]timeline.Set {
+		return closure(edges[tenant], x)
+	}
+
+	// Assignments per tenant and principal, with the time they grant an eligible role.
+	type held struct {
+		a   *access.RoleAssignment
+		set timeline.Set
+	}
+	byPrincipal := map[string]map[string][]held{} // tenant -> principal -> assignments
+	for i := range s.Assignments {
+		a := &s.Assignments[i]
+		set := timeline.Union(a.Valid)
+		if a.Kind != access.Active {
+			set = set.Intersect(timeline.Union(a.Activations...))
+		}
+		set = set.Intersect(roles[roleKey(a.RoleDefinitionID)].set)
+		if len(set) == 0 {
+			continue
+		}
+		t := lower(a.TenantID)
+		if byPrincipal[t] == nil {
+			byPrincipal[t] = map[string][]held{}
+		}
+		p := lower(a.PrincipalID)
+		byPrincipal[t][p] = append(byPrincipal[t][p], held{a, set})
+	}
+	// holds lists, for principal x in tenant t, every assignment x holds (directly or through
+	// a group) and when, intersected with within.
+	holds := func(t, x string, within timeline.Set, emit func(a *access.RoleAssignment, via string, set timeline.Set)) {
+		for _, h := range byPrincipal[t][x] {
+			if set := h.set.Intersect(within); len(set) > 0 {
+				emit(h.a, "", set)
+			}
+		}
+		gs := groupsOf(t, x)
+		for _, g := range sortedKeys(gs) {
+			for _, h := range byPrincipal[t][g] {
+				if set := h.set.Intersect(gs[g]).Intersect(within); len(set) > 0 {
+					emit(h.a, g, set)
+				}
+			}
+		}
+	}
+	// authorised lists Lighthouse authorisations naming x (directly or through a group of the
+	// managing tenant) with an eligible role.
+	type delegAuth struct {
+		d    *access.Delegation
+		auth access.Authorization
+		set  timeline.Set
+	}
+	var das []delegAuth
+	byManaging := map[string][]int{}
+	for i := range s.Delegations {
+		d := &s.Delegations[i]
+		for _, au := range d.Authorizations {
+			set := timeline.Union(d.Valid).Clip(au.Valid).Intersect(roles[roleKey(au.RoleDefinitionID)].set)
+			if len(set) == 0 {
+				continue
+			}
+			byManaging[lower(d.ManagingTenantID)] = append(byManaging[lower(d.ManagingTenantID)], len(das))
+			das = append(das, delegAuth{d, au, set})
+		}
+	}
+	authorised := func(m, x string, within timeline.Set, emit func(da *delegAuth, via string, set timeline.Set)) {
+		gs := groupsOf(m, x)
+		for _, i := range byManaging[m] {
+			da := &das[i]
+			p := lower(da.auth.PrincipalID)
+			if p == x {
+				if set := da.set.Intersect(within); len(set) > 0 {
+					emit(da, "", set)
+				}
+			} else if gset, ok := gs[p]; ok {
+				if set := da.set.Intersect(gset).Intersect(within); len(set) > 0 {
+					emit(da, p, set)
+				}
+			}
+		}
+	}
+
+	// PAL grants: every link span of a principal that holds eligible roles.
+	for _, sp := range s.Links {
+		li := ix.locs[sp.LocationID]
+		if li == nil {
+			continue // unknown location: earns nothing (explain says the ID is unknown)
+		}
+		t, x := lower(sp.TenantID), lower(sp.ObjectID)
+		within := timeline.Union(sp.Valid)
+		holds(t, x, within, func(a *access.RoleAssignment, via string, set timeline.Set) {
+			ix.add(t, &grant{kind: grantPAL, loc: li.id, org: li.org, scopeKey: key(a.Scope), set: set,
+				role: ix.roleNames[roleKey(a.RoleDefinitionID)], principal: x, via: via, assignment: a.ID})
+		})
+		authorised(t, x, within, func(da *delegAuth, via string, set timeline.Set) {
+			ix.add(lower(da.d.CustomerTenantID), &grant{kind: grantPAL, loc: li.id, org: li.org, scopeKey: key(da.d.Scope), set: set,
+				role: ix.roleNames[roleKey(da.auth.RoleDefinitionID)], principal: x, via: via, assignment: da.d.ID})
+		})
+	}
+	// PEC admin access without a link: AOBO foreign groups and Lighthouse from the
+	// organisation's own tenants.
+	orgOfTenant := map[string][]string{}
+	for _, o := range s.Organisations {
+		for t := range ix.orgTenants[o.ID] {
+			orgOfTenant[t] = append(orgOfTenant[t], o.ID)
+		}
+	}
+	always := timeline.Set{timeline.Always()}
+	for _, p := range s.Principals {
+		if p.Type != estate.ForeignGroup {
+			continue
+		}
+		for _, org := range orgOfTenant[lower(p.HomeTenantID)] {
+			t, x := lower(p.TenantID), lower(p.ObjectID)
+			holds(t, x, always, func(a *access.RoleAssignment, via string, set timeline.Set) {
+				ix.add(t, &grant{kind: grantAOBO, org: org, scopeKey: key(a.Scope), set: set,
+					role: ix.roleNames[roleKey(a.RoleDefinitionID)], principal: x, via: via, assignment: a.ID})
+			})
+		}
+	}
+	for i := range das {
+		da := &das[i]
+		for _, org := range orgOfTenant[lower(da.d.ManagingTenantID)] {
+			ix.add(lower(da.d.CustomerTenantID), &grant{kind: grantLighthouse, org: org, scopeKey: key(da.d.Scope), set: da.set,
+				role: ix.roleNames[roleKey(da.auth.RoleDefinitionID)], principal: lower(da.auth.PrincipalID), assignment: da.d.ID})
+		}
+	}
+	return ix
+}
+
+// closure returns every group x is a member of, directly or transitively, with the time it is
+// one (membership windows intersect along a path; paths union). Cycles terminate because a
+// group is revisited only when its set grows.
+func closure(edges map[string][]memberEdge, x string) map[string]timeline.Set {
+	if len(edges[x]) == 0 {
+		return nil
+	}
+	out := map[string]timeline.Set{}
+	type item struct {
+		node string
+		set  timeline.Set
+	}
+	queue := []item{{x, timeline.Set{timeline.Always()}}}
+	for steps := 0; len(queue) > 0 && steps < 100000; steps++ {
+		it := queue[0]
+		queue = queue[1:]
+		for _, e := range edges[it.node] {
+			if e.group == x {
+				continue
+			}
+			add := it.set.Intersect(e.set)
+			if len(add) == 0 {
+				continue
+			}
+			old := out[e.group]
+			grown := timeline.Union(append(append(timeline.Set{}, old...), add...)...)
+			if sameSet(grown, old) {
+				continue
+			}
+			out[e.group] = grown
+			queue = append(queue, item{e.group, add})
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// subscriptionAt picks the subscription version for a record: the one valid at its start,
+// else the first overlapping its period, else the latest.
+func (ix *index) subscriptionAt(sub string, w timeline.Window) (estate.Subscription, bool) {
+	vs := ix.subs[sub]
+	if len(vs) == 0 {
+		return estate.Subscription{}, false
+	}
+	for _, v := range vs {
+		if v.Valid.Contains(w.From) {
+			return v, true
+		}
+	}
+	for _, v := range vs {
+		if v.Valid.Overlaps(w) {
+			return v, true
+		}
+	}
+	return vs[len(vs)-1], true
+}
+
+// covering calls fn for every grant of the tenant whose scope covers resource rk (a key or a
+// resourceRef) of
+// subscription sub, with the time the scope covers it (management groups only while they are
+// ancestors).
+func (ix *index) covering(tenant, sub, rk string, fn func(g *grant, set timeline.Set)) {
+	tg := ix.grants[tenant]
+	if tg == nil {
+		return
+	}
+	for _, g := range tg.root {
+		fn(g, g.set)
+	}
+	if len(tg.mg) > 0 {
+		for _, a := range ix.subMGList[sub] {
+			for _, g := range tg.mg[a.loc] {
+				if set := g.set.Intersect(a.set); len(set) > 0 {
+					fn(g, set)
+				}
+			}
+		}
+	}
+	for _, g := range tg.bySub[sub] {
+		if prefixCoversFold(g.scopeKey, rk) {
+			fn(g, g.set)
+		}
+	}
+}
+
+func sameSet(a, b timeline.Set) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,185 @@
+package attribution
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/link"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/store/storetest"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
+)
+
+const subA = "00000000-0000-0000-0000-00000000000a"
+
+// baseEstate: organisation org-a with locations 1 and 2 in partner tenant pt0; customer tenant
+// t1 with an EA subscription; u1 (linked to location 1) is Owner on the subscription and u2
+// (not linked yet) is Contributor on a resource group.
+func baseEstate() *facts.Snapshot {
+	contributor := access.RoleDefinition{ID: "b24988ac-6180-42a0-ab88-20f7382dd24c", RoleName: "Contributor", RoleType: "BuiltInRole", Valid: timeline.Always()}
+	return &facts.Snapshot{
+		Organisations: []directory.Organisation{{ID: "org-a", TenantIDs: []string{"pt0"}, Locations: []directory.Location{
+			{ID: "1", OrgID: "org-a", Active: []timeline.Window{timeline.Always()}},
+			{ID: "2", OrgID: "org-a", Active: []timeline.Window{timeline.Always()}},
+		}}},
+		Tenants:         []estate.Tenant{{ID: "t1"}},
+		Subscriptions:   []estate.Subscription{{ID: subA, TenantID: "t1", Offer: estate.OfferEA, Valid: timeline.Always()}},
+		RoleDefinitions: []access.RoleDefinition{roleOwner, contributor},
+		Assignments: []access.RoleAssignment{
+			{ID: "a1", TenantID: "t1", PrincipalID: "u1", RoleDefinitionID: roleOwner.ID, Scope: "/subscriptions/" + subA, Kind: access.Active, Valid: timeline.Always()},
+			{ID: "a2", TenantID: "t1", PrincipalID: "u2", RoleDefinitionID: contributor.ID, Scope: "/subscriptions/" + subA + "/resourceGroups/rg1", Kind: access.Active, Valid: timeline.Always()},
+		},
+		Links: []link.Span{{TenantID: "t1", ObjectID: "u1", LocationID: "1", Valid: timeline.Since(h(0))}},
+	}
+}
+
+func insertUsage(t *testing.T, db *store.DB, recs ...*usage.Record) {
+	t.Helper()
+	err := db.Load(context.Background(), func(l store.Loader) error {
+		var rows [][]any
+		for _, r := range recs {
+			rows = append(rows, []any{r.Key, r.Start, r.End, r.SubscriptionID, r.ResourceID, key(r.ResourceID), r.Service, "",
+				r.ChargeCategory, r.PricingCategory, "", "", "", r.Currency, int64(r.Cost), r.Cost.String(), "billed", "test"})
+		}
+		_, err := l.Insert(context.Background(), "usage_records", []string{"record_key", "charge_start", "charge_end", "subscription_id",
+			"resource_id", "resource_key", "service", "service_category", "charge_category", "pricing_category", "commitment_discount_id",
+			"provider", "publisher", "currency", "cost_nanos", "cost_raw", "measure", "import_id"}, rows, false)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func dailyRecord(k string, dayN int, res string, cost int64) *usage.Record {
+	return &usage.Record{Key: k, Start: h(24 * dayN), End: h(24 * (dayN + 1)), SubscriptionID: subA, ResourceID: res,
+		Service: "vm", ChargeCategory: usage.CategoryUsage, PricingCategory: "Standard", Currency: "USD", Cost: mustMoney(cost)}
+}
+
+func storedRows(t *testing.T, db *store.DB) []Row {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), `SELECT record_key, location_id, association, org_id, coverage_nanos, amount_nanos,
+		admin_role, duplicate_at_org FROM attributions ORDER BY record_key, location_id, association`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []Row
+	for rows.Next() {
+		var r Row
+		var amount int64
+		var dup store.Bool
+		if err := rows.Scan(&r.RecordKey, &r.LocationID, &r.Association, &r.OrgID, &r.Coverage, &amount, &r.AdminRole, &dup); err != nil {
+			t.Fatal(err)
+		}
+		r.Amount = mustMoney(amount)
+		r.DuplicateAtOrg = bool(dup)
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestRunRestatement(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		res := "/subscriptions/" + subA + "/resourceGroups/rg1/providers/p/vm/v1"
+		insertUsage(t, db, dailyRecord("r1", 0, res, 100_000_000_000), dailyRecord("r2", 1, res, 50_000_000_000),
+			&usage.Record{Key: "r3", Start: h(30), End: h(31), SubscriptionID: subA, ResourceID: res, ChargeCategory: "Purchase", Currency: "USD", Cost: 7})
+		period := timeline.Window{From: h(0), To: h(72)}
+		clock := func() time.Time { return time.Unix(1_800_000_000, 0) }
+		snap := baseEstate()
+		r1, err := Run(ctx, db, RunOptions{Period: period, Snapshot: snap, Now: clock, RequestedBy: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := storedRows(t, db)
+		if len(first) != 2 || first[0].LocationID != "1" || first[0].Amount != 100_000_000_000 || first[0].AdminRole != "Owner" {
+			t.Fatalf("first run rows: %+v", first)
+		}
+		if r1.Stats.NotConsumption != 1 || r1.PreviousRunID != "" {
+			t.Fatalf("first run: %+v", r1)
+		}
+		// Unchanged re-run: identical rows, empty diff.
+		r2, err := Run(ctx, db, RunOptions{Period: period, Snapshot: snap, Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := storedRows(t, db); !reflect.DeepEqual(got, first) {
+			t.Fatalf("re-run changed rows:\n%+v\n%+v", got, first)
+		}
+		if len(r2.Diff) != 0 || r2.PreviousRunID != r1.RunID || r2.InputsHash != r1.InputsHash {
+			t.Fatalf("re-run diff %+v prev %q hash %q/%q", r2.Diff, r2.PreviousRunID, r2.InputsHash, r1.InputsHash)
+		}
+		// Late link backfill: u2 linked to location 2 from day 1 noon. Only location 2's rows
+		// appear; location 1's are untouched; the diff names location 2 only.
+		snap.Links = append(snap.Links, link.Span{TenantID: "t1", ObjectID: "u2", LocationID: "2", Valid: timeline.Since(h(36))})
+		r3, err := Run(ctx, db, RunOptions{Period: period, Snapshot: snap, Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := storedRows(t, db)
+		if len(got) != 3 || got[0] != first[0] || got[1] != first[1] {
+			t.Fatalf("after backfill: %+v", got)
+		}
+		want := Row{RecordKey: "r2", LocationID: "2", Association: AssocPAL, OrgID: "org-a", Coverage: 500_000_000, Amount: 25_000_000_000,
+			AdminRole: "Contributor", DuplicateAtOrg: true}
+		if got[2] != want {
+			t.Fatalf("backfilled row %+v, want %+v", got[2], want)
+		}
+		if len(r3.Diff) != 1 || r3.Diff["2"]["PAL"]["USD"] != "25" {
+			t.Fatalf("diff %+v", r3.Diff)
+		}
+		// Rollups: org_amount counts the record once.
+		var amount, orgAmount int64
+		if err := db.QueryRowContext(ctx, `SELECT SUM(amount_nanos), SUM(org_amount_nanos) FROM rollup_daily WHERE day = $1`, h(24)).Scan(&amount, &orgAmount); err != nil {
+			t.Fatal(err)
+		}
+		if amount != 75_000_000_000 || orgAmount != 50_000_000_000 {
+			t.Fatalf("rollup day 1: amount %d org %d", amount, orgAmount)
+		}
+		// Late usage: one more record; only its row is added.
+		insertUsage(t, db, dailyRecord("r4", 2, res, 30_000_000_000))
+		r4, err := Run(ctx, db, RunOptions{Period: period, Snapshot: snap, Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = storedRows(t, db)
+		if len(got) != 5 || got[0] != first[0] || got[1] != first[1] || got[3].RecordKey != "r4" || got[4].RecordKey != "r4" {
+			t.Fatalf("after late usage: %+v", got)
+		}
+		if len(r4.Diff) != 2 || r4.Diff["1"]["PAL"]["USD"] != "30" || r4.Diff["2"]["PAL"]["USD"] != "30" || r4.InputsHash == r3.InputsHash {
+			t.Fatalf("late usage diff %+v", r4.Diff)
+		}
+		// Corrected assignment: u2's Contributor was on another resource group all along, so
+		// location 2 loses its rows and nothing else changes.
+		snap.Assignments[1].Scope = "/subscriptions/" + subA + "/resourceGroups/rg2"
+		r5, err := Run(ctx, db, RunOptions{Period: period, Snapshot: snap, Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := storedRows(t, db)
+		if len(after) != 3 || after[0] != first[0] || after[1] != first[1] || after[2] != got[3] {
+			t.Fatalf("after correction: %+v", after)
+		}
+		if len(r5.Diff) != 1 || r5.Diff["2"]["PAL"]["USD"] != "-55" {
+			t.Fatalf("correction diff %+v", r5.Diff)
+		}
+		var runs int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM attribution_runs`).Scan(&runs); err != nil || runs != 5 {
+			t.Fatalf("runs %d %v", runs, err)
+		}
+		var diffJSON string
+		if err := db.QueryRowContext(ctx, `SELECT diff FROM attribution_runs WHERE id = $1`, r5.RunID).Scan(&diffJSON); err != nil ||
+			!strings.Contains(diffJSON, `"previous_run_id":"`+r4.RunID+`"`) || !strings.Contains(diffJSON, `"-55"`) {
+			t.Fatalf("stored diff %s %v", diffJSON, err)
+		}
+	})
+}
