@@ -14,6 +14,8 @@ import (
 func addEstateCommands(app *App, p Parents) {
 	p.Import.AddCommand(newImportEstateCmd(app))
 	p.Export.AddCommand(newExportEstateCmd(app))
+	p.Root.AddCommand(newRolesCmd(app))
+	addAzureCommands(app, p)
 }
 
 func newImportEstateCmd(app *App) *cobra.Command {

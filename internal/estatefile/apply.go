@@ -23,6 +23,14 @@ type Options struct {
 	Strict bool  // unknown fields are errors
 	DryRun bool  // compute and report the changes, write nothing
 	Now    func() time.Time
+
+	// closeRule, when set, decides which stored open versions missing from the file are
+	// closed (the Azure adapters' snapshot rules); nil keeps the estate file's rule.
+	closeRule func(t *table, cols []string) bool
+	// ensureOnly tables are only created where missing, never changed (adapters name
+	// principals they reference but know nothing else about).
+	ensureOnly map[*table]bool
+	kind       string // the imports.kind recorded; "estate" when empty
 }
 
 // Counts are the changes to one kind of entity.
@@ -108,8 +116,16 @@ func Import(ctx context.Context, db *store.DB, r io.Reader, name string, opts Op
 	if err != nil {
 		return nil, err
 	}
+	return importFile(ctx, db, f, warnings, name, hex.EncodeToString(h.Sum(nil)), asOf, now, opts)
+}
+
+func importFile(ctx context.Context, db *store.DB, f *File, warnings []Problem, name, hash string, asOf int64, now func() time.Time, opts Options) (*Report, error) {
+	kind := opts.kind
+	if kind == "" {
+		kind = "estate"
+	}
 	rep := &Report{DryRun: opts.DryRun, Warnings: warnings}
-	err = db.Tx(ctx, func(tx *sql.Tx) error {
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
 		rep.Kinds = map[string]*Counts{}
 		k, err := loadKnown(ctx, tx)
 		if err != nil {
@@ -119,7 +135,7 @@ func Import(ctx context.Context, db *store.DB, r io.Reader, name string, opts Op
 		if len(p.errs) > 0 {
 			return &InvalidError{File: name, Problems: p.errs}
 		}
-		a := &applier{ctx: ctx, tx: tx, asOf: asOf, rep: rep}
+		a := &applier{ctx: ctx, tx: tx, asOf: asOf, rep: rep, closeRule: opts.closeRule, ensureOnly: opts.ensureOnly}
 		if err := a.apply(p); err != nil {
 			return err
 		}
@@ -129,8 +145,8 @@ func Import(ctx context.Context, db *store.DB, r io.Reader, name string, opts Op
 		rep.ImportID = store.NewID()
 		summary, _ := json.Marshal(rep.Kinds)
 		_, err = tx.ExecContext(ctx, `INSERT INTO imports (id, kind, file_name, file_hash, rows_read, rows_added, summary, started_at, finished_at, status)
-			VALUES ($1, 'estate', $2, $3, $4, $5, $6, $7, $8, 'done')`,
-			rep.ImportID, name, hex.EncodeToString(h.Sum(nil)), int64(entities(f)), int64(a.written), string(summary), now().UnixNano(), now().UnixNano())
+			VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'done')`,
+			rep.ImportID, name, hash, int64(entities(f)), int64(a.written), string(summary), now().UnixNano(), now().UnixNano(), kind)
 		return err
 	})
 	if errors.Is(err, errDryRun) {
@@ -193,11 +209,13 @@ func loadKnown(ctx context.Context, q store.Querier) (*known, error) {
 }
 
 type applier struct {
-	ctx     context.Context
-	tx      *sql.Tx
-	asOf    int64
-	rep     *Report
-	written int
+	closeRule  func(t *table, cols []string) bool
+	ensureOnly map[*table]bool
+	ctx        context.Context
+	tx         *sql.Tx
+	asOf       int64
+	rep        *Report
+	written    int
 }
 
 // kindNames are the names used in reports, per table.
@@ -375,6 +393,9 @@ func (a *applier) versioned(t *table, file map[string][]version, scopes map[stri
 	sort.Strings(keys)
 	for _, k := range keys {
 		old := stored[k]
+		if a.ensureOnly[t] && len(old) > 0 {
+			continue
+		}
 		want := resolve(t, old, file[k], a.asOf)
 		if sameVersions(old, want) {
 			continue
@@ -391,7 +412,7 @@ func (a *applier) versioned(t *table, file map[string][]version, scopes map[stri
 		changed = append(changed, k)
 	}
 	// Snapshot: close what the file no longer lists, within the tenants it speaks about.
-	if !t.child && t.scopeCol >= 0 && len(scopes) > 0 {
+	if !t.child && t.scopeCol >= 0 && (len(scopes) > 0 || a.closeRule != nil) {
 		skeys := make([]string, 0, len(stored))
 		for k := range stored {
 			skeys = append(skeys, k)
@@ -403,7 +424,10 @@ func (a *applier) versioned(t *table, file map[string][]version, scopes map[stri
 				continue
 			}
 			last := vs[len(vs)-1]
-			if last.to != timeline.Max || !scopes[last.cols[t.scopeCol]] {
+			if last.to != timeline.Max {
+				continue
+			}
+			if a.closeRule != nil && !a.closeRule(t, last.cols) || a.closeRule == nil && !scopes[last.cols[t.scopeCol]] {
 				continue
 			}
 			want := append([]version(nil), vs[:len(vs)-1]...)
