@@ -1,11 +1,65 @@
-// Package web serves the dashboard at /: server-rendered pages, embedded assets, no CDN.
+// Package web serves the dashboard at /: server-rendered pages (html/template), assets
+// embedded with go:embed (no CDN; works offline), sign-in with a pasted token kept in an
+// HttpOnly, SameSite=Strict cookie, and CSRF tokens bound to the session on every form.
+//
+// Pages reuse the report package's tables, so the dashboard shows exactly what the CLI and the
+// API report. Every page states its role: partner pages need a partner token for that ID (or
+// an operator), customer pages a customer admin of that tenant, operator pages an operator.
 package web
 
 import (
+	"crypto/rand"
+	"embed"
+	"html/template"
+	"io/fs"
 	"net/http"
 
 	"github.com/partnerlink/partnerlink/internal/api"
 )
 
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// server holds the dashboard's state: the shared deps, templates and the CSRF key.
+type server struct {
+	d    api.Deps
+	tmpl *template.Template
+	// csrfKey signs CSRF tokens (HMAC of the session). It is random per process: a restart
+	// invalidates open forms, never sessions (the session is the caller's own token).
+	csrfKey []byte
+	// explain serves GET /v1/explain for the explain search box (see explain.go).
+	explain http.Handler
+}
+
 // Register adds the dashboard routes to mux.
-func Register(mux *http.ServeMux, d api.Deps) {}
+func Register(mux *http.ServeMux, d api.Deps) {
+	s := &server{d: d, tmpl: template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")), csrfKey: make([]byte, 32)}
+	if _, err := rand.Read(s.csrfKey); err != nil {
+		panic("web: no randomness for the CSRF key: " + err.Error()) // crypto/rand never fails on supported systems
+	}
+	s.explain = mux
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("GET /signin", s.signinPage)
+	mux.HandleFunc("POST /signin", s.signin)
+	mux.HandleFunc("POST /signout", s.page(anyRole, s.signout))
+	mux.HandleFunc("GET /partners/{id}", s.page(anyRole, s.partnerPage))
+	mux.HandleFunc("GET /partners/{id}/explain", s.page(anyRole, s.explainPage))
+	mux.HandleFunc("POST /partners/{id}/explain", s.page(anyRole, s.explainPage))
+	mux.HandleFunc("GET /customers/{tenant}", s.page(anyRole, s.customerPage))
+	mux.HandleFunc("POST /customers/{tenant}/webhooks", s.page(anyRole, s.addWebhook))
+	mux.HandleFunc("POST /customers/{tenant}/webhooks/{wid}/delete", s.page(anyRole, s.deleteWebhook))
+	mux.HandleFunc("GET /operator", s.page(anyRole, s.operatorPage))
+}
+
+func cacheStatic(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
+}

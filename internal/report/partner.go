@@ -1,0 +1,400 @@
+package report
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math/big"
+	"sort"
+	"strings"
+
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+// PartnerKind says whether a partner ID names one location or a whole organisation.
+const (
+	KindLocation     = "location"
+	KindOrganisation = "organisation"
+)
+
+// Partner is the partner report of one location or one whole organisation.
+//
+// For a location every amount is the location's own (amount_nanos). For an organisation every
+// amount counts a consumption row once even when several of its locations were credited for it
+// (org_amount_nanos, i.e. rows with duplicate_at_org=false), so the organisation's totals are
+// not inflated; SumOfLocations then shows the undeduplicated sum for comparison.
+type Partner struct {
+	PartnerID string `json:"partnerId"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	OrgID     string `json:"orgId"`
+	// From and To bound the report (RFC 3339, empty = open).
+	From string `json:"from"`
+	To   string `json:"to"`
+
+	Totals         []Amount        `json:"totals"`
+	SumOfLocations []Amount        `json:"sumOfLocations,omitempty"`
+	Months         []MonthRow      `json:"months"`
+	Change         []ChangeRow     `json:"monthOverMonth"`
+	Customers      []GroupRow      `json:"customers"`
+	Subscriptions  []GroupRow      `json:"subscriptions"`
+	Services       []GroupRow      `json:"services"`
+	AdminRoles     []GroupRow      `json:"palAdminRoles"`
+	Incentives     []GroupRow      `json:"incentives"`
+	Locations      []GroupRow      `json:"locations,omitempty"`
+	Records        int64           `json:"records"`
+	monthly        map[string]sums // month -> (association, currency) -> nanos
+}
+
+// MonthRow is the consumption of one month, association and currency.
+type MonthRow struct {
+	Month       string `json:"month"`
+	Association string `json:"association"`
+	Currency    string `json:"currency"`
+	Amount      string `json:"amount"`
+	Nanos       int64  `json:"-"`
+}
+
+// ChangeRow is one month's total against the previous month of the report, per currency.
+type ChangeRow struct {
+	Month    string `json:"month"`
+	Currency string `json:"currency"`
+	Amount   string `json:"amount"`
+	Previous string `json:"previous"`
+	Change   string `json:"change"`
+	// Percent is the change in per cent rounded to two decimals (trailing zeros trimmed),
+	// empty for the first month of a currency and when the previous month is 0.
+	Percent string `json:"percent"`
+}
+
+// GroupRow is one amount of a breakdown (customer, subscription, service, role, program).
+type GroupRow struct {
+	Key      string `json:"key"`
+	Name     string `json:"name,omitempty"`
+	Currency string `json:"currency"`
+	Amount   string `json:"amount"`
+}
+
+// PartnerQuery selects a partner report.
+type PartnerQuery struct {
+	// PartnerID is a location ID or an organisation ID.
+	PartnerID string
+	// Period bounds the consumption by charge start (zero value = everything).
+	Period timeline.Window
+}
+
+// ResolvePartner says whether id is a location or an organisation and returns its org ID and
+// name; store.ErrNotFound when it is neither.
+func ResolvePartner(ctx context.Context, db *store.DB, id string) (kind, orgID, name string, err error) {
+	err = db.QueryRowContext(ctx, `SELECT org_id, name FROM partner_locations WHERE id = $1`, id).Scan(&orgID, &name)
+	if err == nil {
+		return KindLocation, orgID, name, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", "", "", queryErr(db, "partner lookup", err)
+	}
+	err = db.QueryRowContext(ctx, `SELECT name FROM partner_orgs WHERE id = $1`, id).Scan(&name)
+	if err == nil {
+		return KindOrganisation, id, name, nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", "", store.NewError(store.ErrNotFound, "partner ID "+quote(id)+" is neither a location nor an organisation in the directory; check it against the partner directory (`partnerlink report operator` lists it)", nil)
+	}
+	return "", "", "", queryErr(db, "partner lookup", err)
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+// PartnerReport builds the partner report from rollup_daily (the fast path: one indexed range
+// scan on (location_id, day) or (org_id, day)) and incentives.
+func PartnerReport(ctx context.Context, db *store.DB, q PartnerQuery) (*Partner, error) {
+	kind, orgID, name, err := ResolvePartner(ctx, db, q.PartnerID)
+	if err != nil {
+		return nil, err
+	}
+	from, to := bound(q.Period)
+	p := &Partner{PartnerID: q.PartnerID, Kind: kind, Name: name, OrgID: orgID, From: when(from), To: when(to), monthly: map[string]sums{}}
+
+	col, amountCol := "location_id", "amount_nanos"
+	if kind == KindOrganisation {
+		col, amountCol = "org_id", "org_amount_nanos"
+	}
+	total, sumLoc := sums{}, sums{}
+	customers, subs, services, roles, locs := sums{}, sums{}, sums{}, sums{}, sums{}
+	// Two grouped reads instead of one row per day and group: each follows the column order
+	// of an index of migration 0500 (covering, so the engine neither sorts nor visits the
+	// table), which keeps a year of a busy location well under the 200 ms budget. "+day" keeps
+	// SQLite from picking the (location_id, day) index for the grouped read, which would
+	// sort every day row (a unary plus is a no-op on PostgreSQL).
+	args := []any{q.PartnerID, from, to}
+	err = scanRows(ctx, db, "partner rollup by day", `SELECT day, association, currency, CAST(SUM(`+amountCol+`) AS BIGINT), CAST(SUM(amount_nanos) AS BIGINT), CAST(SUM(records) AS BIGINT)
+FROM rollup_daily WHERE `+col+` = $1 AND day >= $2 AND day < $3 GROUP BY day, association, currency`, args,
+		func(scan func(...any) error) error {
+			var d, amt, all, recs int64
+			var assoc, cur string
+			if err := scan(&d, &assoc, &cur, &amt, &all, &recs); err != nil {
+				return err
+			}
+			m := month(d)
+			if p.monthly[m] == nil {
+				p.monthly[m] = sums{}
+			}
+			p.monthly[m].add(assoc, cur, amt)
+			total.add("", cur, amt)
+			sumLoc.add("", cur, all)
+			p.Records += recs
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	err = scanRows(ctx, db, "partner rollup by group", `SELECT location_id, association, tenant_id, subscription_id, service, admin_role, currency, CAST(SUM(`+amountCol+`) AS BIGINT), CAST(SUM(amount_nanos) AS BIGINT)
+FROM rollup_daily WHERE `+col+` = $1 AND +day >= $2 AND +day < $3
+GROUP BY location_id, association, tenant_id, subscription_id, service, admin_role, currency`, args,
+		func(scan func(...any) error) error {
+			var amt, all int64
+			var loc, assoc, tenant, sub, svc, role, cur string
+			if err := scan(&loc, &assoc, &tenant, &sub, &svc, &role, &cur, &amt, &all); err != nil {
+				return err
+			}
+			customers.add(tenant, cur, amt)
+			subs.add(sub, cur, amt)
+			services.add(svc, cur, amt)
+			locs.add(loc, cur, all)
+			if assoc == "PAL" {
+				r := role
+				if r == "" {
+					r = "(unknown)"
+				}
+				roles.add(r, cur, amt)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	incentives := sums{}
+	err = scanRows(ctx, db, "partner incentives", `SELECT program, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM incentives
+WHERE `+col+` = $1 AND charge_start >= $2 AND charge_start < $3 GROUP BY program, currency`, []any{q.PartnerID, from, to},
+		func(scan func(...any) error) error {
+			var prog, cur string
+			var n int64
+			if err := scan(&prog, &cur, &n); err != nil {
+				return err
+			}
+			incentives.add(prog, cur, n)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	tenantNames, err := names(ctx, db, `SELECT id, name FROM tenants`)
+	if err != nil {
+		return nil, err
+	}
+	locNames, err := names(ctx, db, `SELECT id, name FROM partner_locations`)
+	if err != nil {
+		return nil, err
+	}
+	p.Totals = amounts(total)
+	if kind == KindOrganisation {
+		p.SumOfLocations = amounts(sumLoc)
+		p.Locations = groups(locs, locNames)
+	}
+	p.Customers = groups(customers, tenantNames)
+	p.Subscriptions = groups(subs, nil)
+	p.Services = groups(services, nil)
+	p.AdminRoles = groups(roles, nil)
+	p.Incentives = groups(incentives, nil)
+	p.Months, p.Change = p.monthRows()
+	return p, nil
+}
+
+// monthRows flattens the monthly sums in calendar and association order and computes the
+// month-over-month change of each currency's total. A month without consumption between two
+// months that have some is not invented: change compares adjacent months present in the data.
+func (p *Partner) monthRows() ([]MonthRow, []ChangeRow) {
+	months := make([]string, 0, len(p.monthly))
+	for m := range p.monthly {
+		months = append(months, m)
+	}
+	sort.Strings(months)
+	var rows []MonthRow
+	var change []ChangeRow
+	prev := map[string]int64{}
+	seen := map[string]bool{}
+	for _, m := range months {
+		s := p.monthly[m]
+		keys := make([]key2, 0, len(s))
+		for k := range s {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if keys[i].cur != keys[j].cur {
+				return keys[i].cur < keys[j].cur
+			}
+			return assocOrder(keys[i].k) < assocOrder(keys[j].k)
+		})
+		tot := map[string]int64{}
+		for _, k := range keys {
+			rows = append(rows, MonthRow{Month: m, Association: k.k, Currency: k.cur, Amount: nanos(s[k]), Nanos: s[k]})
+			tot[k.cur] += s[k]
+		}
+		curs := make([]string, 0, len(tot))
+		for c := range tot {
+			curs = append(curs, c)
+		}
+		sort.Strings(curs)
+		for _, c := range curs {
+			cr := ChangeRow{Month: m, Currency: c, Amount: nanos(tot[c]), Previous: nanos(prev[c]), Change: nanos(tot[c] - prev[c])}
+			if seen[c] && prev[c] != 0 {
+				cr.Percent = percent(tot[c]-prev[c], prev[c])
+			}
+			change = append(change, cr)
+			prev[c], seen[c] = tot[c], true
+		}
+		// currencies absent this month fall back to zero for the next comparison.
+		for c := range prev {
+			if _, ok := tot[c]; !ok {
+				prev[c] = 0
+			}
+		}
+	}
+	return rows, change
+}
+
+// percent returns 100·delta/prev exactly rounded to two decimals (halves away from zero,
+// big.Rat: no float), with trailing zeros trimmed like money amounts.
+func percent(delta, prev int64) string {
+	r := new(big.Rat).SetFrac(new(big.Int).Mul(big.NewInt(delta), big.NewInt(100)), big.NewInt(prev))
+	s := r.FloatString(2)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+func assocOrder(a string) int {
+	for i, x := range Associations {
+		if x == a {
+			return i
+		}
+	}
+	return len(Associations)
+}
+
+func amounts(s sums) []Amount {
+	out := []Amount{}
+	for _, k := range s.sorted() {
+		out = append(out, Amount{Currency: k.cur, Amount: nanos(s[k])})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Currency < out[j].Currency })
+	return out
+}
+
+func groups(s sums, nm map[string]string) []GroupRow {
+	out := []GroupRow{}
+	for _, k := range s.sorted() {
+		out = append(out, GroupRow{Key: k.k, Name: nm[k.k], Currency: k.cur, Amount: nanos(s[k])})
+	}
+	return out
+}
+
+func names(ctx context.Context, db *store.DB, q string) (map[string]string, error) {
+	m := map[string]string{}
+	err := scanRows(ctx, db, "names", q, nil, func(scan func(...any) error) error {
+		var id, n string
+		if err := scan(&id, &n); err != nil {
+			return err
+		}
+		m[id] = n
+		return nil
+	})
+	return m, err
+}
+
+// MonthSeries returns the chart series: the sorted months and, per association, one amount
+// string per month (empty when none) for the given currency.
+func (p *Partner) MonthSeries(currency string) (months []string, series map[string][]string) {
+	seen := map[string]bool{}
+	for _, r := range p.Months {
+		if r.Currency == currency && !seen[r.Month] {
+			seen[r.Month] = true
+			months = append(months, r.Month)
+		}
+	}
+	idx := map[string]int{}
+	for i, m := range months {
+		idx[m] = i
+	}
+	series = map[string][]string{}
+	for _, r := range p.Months {
+		if r.Currency != currency {
+			continue
+		}
+		if series[r.Association] == nil {
+			series[r.Association] = make([]string, len(months))
+		}
+		series[r.Association][idx[r.Month]] = r.Amount
+	}
+	return months, series
+}
+
+// Currencies lists the report's currencies in order.
+func (p *Partner) Currencies() []string {
+	var out []string
+	for _, a := range p.Totals {
+		out = append(out, a.Currency)
+	}
+	return out
+}
+
+// Tables renders the report as tables.
+func (p *Partner) Tables() []Table {
+	ts := []Table{{Name: "totals", Title: "Totals", Header: []string{"currency", "amount"}}}
+	for _, a := range p.Totals {
+		ts[0].Rows = append(ts[0].Rows, []string{a.Currency, a.Amount})
+	}
+	if p.Kind == KindOrganisation {
+		t := Table{Name: "sum-of-locations", Title: "Sum of locations (duplicates counted per location)", Header: []string{"currency", "amount"}}
+		for _, a := range p.SumOfLocations {
+			t.Rows = append(t.Rows, []string{a.Currency, a.Amount})
+		}
+		ts = append(ts, t)
+	}
+	m := Table{Name: "months", Title: "Consumption by month and association", Header: []string{"month", "association", "currency", "amount"}}
+	for _, r := range p.Months {
+		m.Rows = append(m.Rows, []string{r.Month, r.Association, r.Currency, r.Amount})
+	}
+	c := Table{Name: "month-over-month", Title: "Month-over-month change", Header: []string{"month", "currency", "amount", "previous", "change", "percent"}}
+	for _, r := range p.Change {
+		c.Rows = append(c.Rows, []string{r.Month, r.Currency, r.Amount, r.Previous, r.Change, r.Percent})
+	}
+	ts = append(ts, m, c,
+		groupTable("customers", "By customer tenant", "tenant", p.Customers, true),
+		groupTable("subscriptions", "By subscription", "subscription", p.Subscriptions, false),
+		groupTable("services", "By service", "service", p.Services, false),
+		groupTable("pal-admin-roles", "PAL consumption by admin role", "role", p.AdminRoles, false),
+		groupTable("incentives", "Incentives by program", "program", p.Incentives, false))
+	if p.Kind == KindOrganisation {
+		ts = append(ts, groupTable("locations", "By location (undeduplicated)", "location", p.Locations, true))
+	}
+	return ts
+}
+
+func groupTable(name, title, key string, rows []GroupRow, withName bool) Table {
+	t := Table{Name: name, Title: title, Header: []string{key, "currency", "amount"}}
+	if withName {
+		t.Header = []string{key, "name", "currency", "amount"}
+	}
+	for _, r := range rows {
+		if withName {
+			t.Rows = append(t.Rows, []string{r.Key, r.Name, r.Currency, r.Amount})
+		} else {
+			t.Rows = append(t.Rows, []string{r.Key, r.Currency, r.Amount})
+		}
+	}
+	return t
+}

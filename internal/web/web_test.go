@@ -1,0 +1,244 @@
+package web_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/api"
+	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/server"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/store/storetest"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/web"
+)
+
+const (
+	tenantA = "aaaaaaaa-0000-0000-0000-000000000001"
+	subA1   = "11111111-0000-0000-0000-000000000001"
+	userA   = "99999999-0000-0000-0000-000000000001"
+)
+
+// tokens stand in for the real token verification (tested in internal/auth): the dashboard
+// only needs api.Deps.Authenticate to turn a bearer token into an identity.
+var tokens = map[string]*auth.Identity{
+	"tok-partner":  {TenantID: "p-tenant", ObjectID: "p1", Roles: []auth.Role{auth.RolePartner}, PartnerIDs: []string{"L1"}},
+	"tok-partner2": {TenantID: "p-tenant", ObjectID: "p2", Roles: []auth.Role{auth.RolePartner}, PartnerIDs: []string{"L2"}},
+	"tok-admin":    {TenantID: tenantA, ObjectID: "admin", Roles: []auth.Role{auth.RoleCustomerAdmin}},
+	"tok-operator": {TenantID: "op", ObjectID: "op", Roles: []auth.Role{auth.RoleOperator}},
+}
+
+func day(s string) int64 {
+	t, _ := time.Parse("2006-01-02", s)
+	return t.UnixNano()
+}
+
+// seed writes a small attributed world: partner L1 (org O1) with PAL, CSP and DPOR
+// consumption over three months for tenant A; L2 of another organisation.
+func seed(t testing.TB, db *store.DB) {
+	t.Helper()
+	ctx := context.Background()
+	run := func(q string, args ...any) {
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	run(`INSERT INTO partner_orgs (id, name) VALUES ('O1', 'Contoso Group'), ('O2', 'Northwind')`)
+	run(`INSERT INTO partner_locations (id, org_id, name) VALUES ('L1', 'O1', 'Contoso DE'), ('L2', 'O2', 'Northwind UK')`)
+	run(`INSERT INTO tenants (id, name) VALUES ($1, 'Fabrikam')`, tenantA)
+	ins := `INSERT INTO rollup_daily (day, location_id, org_id, association, tenant_id, subscription_id, service, admin_role, currency, amount_nanos, org_amount_nanos, records) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'EUR',$9,$9,1)`
+	for i, m := range []string{"2026-01-10", "2026-02-10", "2026-03-10"} {
+		n := int64(i+1) * 10_000_000_000
+		run(ins, day(m), "L1", "O1", "PAL", tenantA, subA1, "Virtual Machines", "Owner", n)
+		run(ins, day(m), "L1", "O1", "CSP", tenantA, subA1, "Storage", "", n/2)
+		run(ins, day(m), "L2", "O2", "DPOR", tenantA, subA1, "Storage", "", n/4)
+	}
+	run(`INSERT INTO incentives (record_key, location_id, program, org_id, program_version, charge_start, currency, amount_nanos, run_id) VALUES ('k1','L1','PEC','O1','2026',$1,'EUR',1500000000,'r1')`, day("2026-01-10"))
+	run(`INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at) VALUES ($1,$2,'L1',1,'Active',$3,$3)`, tenantA, userA, day("2025-12-01"))
+	run(`INSERT INTO link_history (id, tenant_id, object_id, action, to_partner_id, version, at) VALUES ('h1',$1,$2,'create','L1',1,$3)`, tenantA, userA, day("2025-12-01"))
+	run(`INSERT INTO principals (tenant_id, object_id, type, display_name, valid_from, valid_to) VALUES ($1,$2,'User','Ana',$3,$4)`, tenantA, userA, timeline.Min, timeline.Max)
+	run(`INSERT INTO attribution_runs (id, period_from, period_to, started_at, finished_at, status) VALUES ('r1',$1,$2,$2,$2,'done')`, day("2026-01-01"), day("2026-04-01"))
+	run(`INSERT INTO imports (id, kind, file_name, started_at, status) VALUES ('i1','usage','q1.csv',$1,'done')`, day("2026-04-01"))
+}
+
+func newServer(t testing.TB, db *store.DB) *httptest.Server {
+	d := api.Deps{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: func() time.Time { return time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC) },
+		Authenticate: func(r *http.Request) (*http.Request, error) {
+			id, ok := tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+			if !ok {
+				return nil, errors.New("unknown token")
+			}
+			return r.WithContext(auth.WithIdentity(r.Context(), id)), nil
+		}}
+	srv := httptest.NewServer(server.Handler(d))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+// client signs in with token through the sign-in form and returns a cookie-carrying client.
+func signIn(t *testing.T, srv *httptest.Server, token string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	body := fetch(t, c, "GET", srv.URL+"/signin", nil, 200)
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no csrf token in sign-in page:\n%s", body)
+	}
+	fetch(t, c, "POST", srv.URL+"/signin", url.Values{"csrf": {m[1]}, "token": {token}}, 200)
+	return c
+}
+
+func fetch(t *testing.T, c *http.Client, method, u string, form url.Values, want int) string {
+	t.Helper()
+	var resp *http.Response
+	var err error
+	if method == "POST" {
+		resp, err = c.PostForm(u, form)
+	} else {
+		resp, err = c.Get(u)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s = %d, want %d\n%s", method, u, resp.StatusCode, want, b)
+	}
+	return string(b)
+}
+
+func TestSessionAndAccess(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		seed(t, db)
+		srv := newServer(t, db)
+
+		// Without a session every page sends the browser to the sign-in page.
+		anon := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := anon.Get(srv.URL + "/partners/L1")
+		if err != nil || resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" {
+			t.Fatalf("anonymous partner page: %v %v", resp, err)
+		}
+
+		// The sign-in form needs its CSRF token, and a bad token is refused.
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar}
+		fetch(t, c, "GET", srv.URL+"/signin", nil, 200)
+		fetch(t, c, "POST", srv.URL+"/signin", url.Values{"token": {"tok-partner"}}, 403)
+		body := fetch(t, c, "GET", srv.URL+"/signin", nil, 200)
+		fetch(t, c, "POST", srv.URL+"/signin", url.Values{"csrf": {csrfRE.FindStringSubmatch(body)[1]}, "token": {"wrong"}}, 401)
+
+		p := signIn(t, srv, "tok-partner")
+		u, _ := url.Parse(srv.URL)
+		var session *http.Cookie
+		for _, ck := range p.Jar.Cookies(u) {
+			if ck.Name == "partnerlink_session" {
+				session = ck
+			}
+		}
+		if session == nil {
+			t.Fatal("no session cookie")
+		}
+		body = fetch(t, p, "GET", srv.URL+"/partners/L1", nil, 200)
+		for _, want := range []string{"Contoso DE", `id="chart-data"`, "2026-03", "Virtual Machines", "PEC", ">60<"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("partner page lacks %q", want)
+			}
+		}
+		fetch(t, p, "GET", srv.URL+"/partners/L2", nil, 403)
+		fetch(t, p, "GET", srv.URL+"/partners/O1", nil, 403)
+		fetch(t, p, "GET", srv.URL+"/partners/nope", nil, 403)
+		fetch(t, p, "GET", srv.URL+"/operator", nil, 403)
+		fetch(t, p, "GET", srv.URL+"/customers/"+tenantA, nil, 403)
+
+		a := signIn(t, srv, "tok-admin")
+		body = fetch(t, a, "GET", srv.URL+"/customers/"+tenantA, nil, 200)
+		if !strings.Contains(body, "Contoso DE") || !strings.Contains(body, "Ana") {
+			t.Errorf("customer page lacks the attached partner:\n%s", body)
+		}
+		fetch(t, a, "GET", srv.URL+"/customers/bbbbbbbb-0000-0000-0000-000000000001", nil, 403)
+		token := csrfRE.FindStringSubmatch(body)[1]
+		// Forms without the session's CSRF token are refused, also with another session's token.
+		fetch(t, a, "POST", srv.URL+"/customers/"+tenantA+"/webhooks", url.Values{"url": {"https://hooks.example.com/x"}}, 403)
+		pbody := fetch(t, p, "GET", srv.URL+"/partners/L1", nil, 200)
+		fetch(t, a, "POST", srv.URL+"/customers/"+tenantA+"/webhooks", url.Values{"url": {"https://hooks.example.com/x"}, "csrf": {csrfRE.FindStringSubmatch(pbody)[1]}}, 403)
+		fetch(t, a, "POST", srv.URL+"/customers/"+tenantA+"/webhooks", url.Values{"url": {"http://example.com/x"}, "csrf": {token}}, 400)
+		body = fetch(t, a, "POST", srv.URL+"/customers/"+tenantA+"/webhooks", url.Values{"url": {"https://hooks.example.com/x"}, "csrf": {token}}, 200)
+		if !strings.Contains(body, "Signing secret") || !strings.Contains(body, "https://hooks.example.com/x") {
+			t.Fatalf("webhook not listed:\n%s", body)
+		}
+		var id string
+		if err := db.QueryRowContext(context.Background(), `SELECT id FROM webhooks WHERE tenant_id = $1`, tenantA).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		body = fetch(t, a, "POST", srv.URL+"/customers/"+tenantA+"/webhooks/"+id+"/delete", url.Values{"csrf": {token}}, 200)
+		if strings.Contains(body, "https://hooks.example.com/x") {
+			t.Fatal("webhook still listed after delete")
+		}
+
+		o := signIn(t, srv, "tok-operator")
+		body = fetch(t, o, "GET", srv.URL+"/operator", nil, 200)
+		for _, want := range []string{"Partner directory", "q1.csv", "Data-quality warnings", `href="/partners/L1"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("operator page lacks %q", want)
+			}
+		}
+		fetch(t, o, "GET", srv.URL+"/partners/L2", nil, 200)
+		fetch(t, o, "POST", srv.URL+"/signout", url.Values{"csrf": {csrfRE.FindStringSubmatch(body)[1]}}, 200)
+		fetch(t, o, "GET", srv.URL+"/static/vendor/uPlot.iife.min.js", nil, 200)
+	})
+}
+
+// TestExplainProxy: the explain box asks GET /v1/explain with the session's own token and the
+// page's partner ID, and shows what was found and why not.
+func TestExplainProxy(t *testing.T) {
+	db := storetest.SQLite(t)
+	seed(t, db)
+	d := api.Deps{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now,
+		Authenticate: func(r *http.Request) (*http.Request, error) {
+			id, ok := tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+			if !ok {
+				return nil, errors.New("unknown token")
+			}
+			return r.WithContext(auth.WithIdentity(r.Context(), id)), nil
+		}}
+	mux := http.NewServeMux()
+	var got url.Values
+	var gotAuth string
+	mux.HandleFunc("GET /v1/explain", func(w http.ResponseWriter, r *http.Request) {
+		got, gotAuth = r.URL.Query(), r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"partner":"L1","found":[{"location":"L1","association":"PAL","coverage":"1","admin_role":"Owner"}],"reasons":[{"location":"L1","code":"pim-not-activated","text":"eligible assignment never activated"}]}`)
+	})
+	web.Register(mux, d)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c := signIn(t, srv, "tok-partner")
+	page := fetch(t, c, "GET", srv.URL+"/partners/L1/explain", nil, 200)
+	token := csrfRE.FindStringSubmatch(page)[1]
+	fetch(t, c, "POST", srv.URL+"/partners/L1/explain", url.Values{"q": {subA1}}, 403) // no CSRF token
+	body := fetch(t, c, "POST", srv.URL+"/partners/L1/explain", url.Values{"q": {subA1}, "csrf": {token}}, 200)
+	if got.Get("partner") != "L1" || got.Get("subscription") != subA1 || gotAuth != "Bearer tok-partner" {
+		t.Fatalf("explain asked with %v, %q", got, gotAuth)
+	}
+	for _, want := range []string{"PAL for location L1, coverage 1, admin role Owner", "L1: eligible assignment never activated (pim-not-activated)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("explain page lacks %q:\n%s", want, body)
+		}
+	}
+	fetch(t, c, "POST", srv.URL+"/partners/L2/explain", url.Values{"q": {subA1}, "csrf": {token}}, 403)
+}
