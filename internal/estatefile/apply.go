@@ -135,7 +135,8 @@ func importFile(ctx context.Context, db *store.DB, f *File, warnings []Problem, 
 		if len(p.errs) > 0 {
 			return &InvalidError{File: name, Problems: p.errs}
 		}
-		a := &applier{ctx: ctx, tx: tx, asOf: asOf, rep: rep, closeRule: opts.closeRule, ensureOnly: opts.ensureOnly}
+		a := &applier{ctx: ctx, tx: tx, asOf: asOf, rep: rep, closeRule: opts.closeRule, ensureOnly: opts.ensureOnly,
+			pg: db.Engine() == store.Postgres}
 		if err := a.apply(p); err != nil {
 			return err
 		}
@@ -209,6 +210,8 @@ func loadKnown(ctx context.Context, q store.Querier) (*known, error) {
 }
 
 type applier struct {
+	pg         bool
+	pending    [][]any // rows queued for the table being written
 	closeRule  func(t *table, cols []string) bool
 	ensureOnly map[*table]bool
 	ctx        context.Context
@@ -406,7 +409,7 @@ func (a *applier) versioned(t *table, file map[string][]version, scopes map[stri
 		default:
 			a.rep.count(kind).Changed++
 		}
-		if err := a.replace(t, k, want); err != nil {
+		if err := a.replace(t, k, want, len(old) > 0); err != nil {
 			return nil, err
 		}
 		changed = append(changed, k)
@@ -436,13 +439,13 @@ func (a *applier) versioned(t *table, file map[string][]version, scopes map[stri
 				want = append(want, last)
 			}
 			a.rep.count(kind).Closed++
-			if err := a.replace(t, k, want); err != nil {
+			if err := a.replace(t, k, want, true); err != nil {
 				return nil, err
 			}
 			changed = append(changed, k)
 		}
 	}
-	return changed, nil
+	return changed, a.flush(t)
 }
 
 // resolve computes the versions a key should have after the import.
@@ -518,35 +521,69 @@ func sameVersions(a, b []version) bool {
 	return true
 }
 
-func (a *applier) replace(t *table, key string, want []version) error {
-	kv := strings.Split(key, "\x00")
-	where := make([]string, len(t.keyCols))
-	args := make([]any, len(kv))
-	for i, c := range t.keyCols {
-		where[i] = fmt.Sprintf("%s = $%d", c, i+1)
-		args[i] = kv[i]
-	}
-	if err := a.exec(`DELETE FROM `+t.name+` WHERE `+strings.Join(where, " AND "), args...); err != nil {
-		return err
-	}
-	cols := append(append(append([]string{}, t.keyCols...), t.valCols...), "valid_from", "valid_to")
-	ph := make([]string, len(cols))
-	for i := range cols {
-		ph[i] = fmt.Sprintf("$%d", i+1)
-	}
-	q := `INSERT INTO ` + t.name + ` (` + strings.Join(cols, ", ") + `) VALUES (` + strings.Join(ph, ", ") + `)`
-	for _, v := range want {
-		args := make([]any, 0, len(cols))
-		for _, c := range v.cols {
-			args = append(args, c)
+// replace deletes the stored versions of key (when there are any) and queues want for a
+// batched insert; flush writes the queue.
+func (a *applier) replace(t *table, key string, want []version, hadOld bool) error {
+	if hadOld {
+		kv := strings.Split(key, "\x00")
+		where := make([]string, len(t.keyCols))
+		args := make([]any, len(kv))
+		for i, c := range t.keyCols {
+			where[i] = fmt.Sprintf("%s = $%d", c, i+1)
+			args[i] = kv[i]
 		}
-		args = append(args, v.from, v.to)
-		if err := a.exec(q, args...); err != nil {
+		if err := a.exec(`DELETE FROM `+t.name+` WHERE `+strings.Join(where, " AND "), args...); err != nil {
 			return err
 		}
+	}
+	for _, v := range want {
+		row := make([]any, 0, len(v.cols)+2)
+		for _, c := range v.cols {
+			row = append(row, c)
+		}
+		a.pending = append(a.pending, append(row, v.from, v.to))
 		a.written++
 	}
+	if len(a.pending) >= 400 {
+		return a.flush(t)
+	}
 	return nil
+}
+
+// flush inserts the queued rows of t with multi-row INSERTs: one statement per few hundred
+// rows instead of one per row.
+func (a *applier) flush(t *table) error {
+	if len(a.pending) == 0 {
+		return nil
+	}
+	cols := append(append(append([]string{}, t.keyCols...), t.valCols...), "valid_from", "valid_to")
+	var b strings.Builder
+	b.WriteString(`INSERT INTO ` + t.name + ` (` + strings.Join(cols, ", ") + `) VALUES `)
+	args := make([]any, 0, len(a.pending)*len(cols))
+	n := 0
+	for i, row := range a.pending {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for j := range row {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			n++
+			// SQLite reads $N as a named parameter (slow to bind by the thousand); PostgreSQL
+			// wants $N.
+			if a.pg {
+				fmt.Fprintf(&b, "$%d", n)
+			} else {
+				b.WriteByte('?')
+			}
+		}
+		b.WriteByte(')')
+		args = append(args, row...)
+	}
+	a.pending = a.pending[:0]
+	return a.exec(b.String(), args...)
 }
 
 // currentLinks keeps the ARM-visible link record in step with backfilled spans: an open span
