@@ -1,31 +1,338 @@
 package cli
 
 import (
+	"bufio"
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/partnerlink/partnerlink/internal/api"
+	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/estatefile"
+	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/server"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/store/engines"
+	"github.com/partnerlink/partnerlink/internal/synth"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
-// demoPlan is what the demo does once every stage exists; until then it says so plainly.
-const demoPlan = `partnerlink demo is not complete yet. When it is, it will:
-  1. create ./partnerlink-demo.db (asking before it resets an existing one, or with --force)
-  2. generate a realistic synthetic estate and a month of FOCUS usage
-  3. import both, run attribution for the month
-  4. print the top partners by association type, one explained attribution and one explained
-     non-attribution, and the commands to try next
-Today you can already run: partnerlink import usage FILE.csv, partnerlink export usage,
-partnerlink serve, partnerlink migrate, partnerlink version.
-`
+// The demo always uses seed 1 at the demo scale, so that its summary (and the docs quoting it)
+// is the same on every machine.
+const demoSeed = 1
 
 func newDemoCmd(app *App) *cobra.Command {
-	return &cobra.Command{
-		Use:     "demo",
-		Short:   "Generate a realistic estate, import it, attribute it and explain the results",
-		Example: "  partnerlink demo\n  partnerlink demo --force --serve",
+	var force, serve bool
+	var addr, path string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Generate a realistic estate, import it, attribute it and explain the results",
+		Long: `demo creates ./partnerlink-demo.db (asking before it resets an existing one; --force resets
+without asking), generates a synthetic estate and a month of FOCUS usage, imports both, runs
+attribution for the month and prints the top partners by association type, one explained
+attribution and one explained non-attribution, and the commands to try next. With --serve it then
+serves the dashboard on that database and prints sign-in tokens for a partner, a customer
+administrator and an operator.`,
+		Example: "  partnerlink demo\n  partnerlink demo --force --serve\n  partnerlink demo --file /tmp/demo.db",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprint(app.Stdout, demoPlan)
-			return nil
+			ctx := cmd.Context()
+			if err := demoPrepareFile(app, path, force); err != nil {
+				return err
+			}
+			res, err := runDemo(ctx, app, path)
+			if err != nil {
+				return err
+			}
+			printDemo(app.Stdout, path, res)
+			if !serve {
+				return nil
+			}
+			db, err := engines.Open(ctx, path)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := printDemoTokens(ctx, app, db, res); err != nil {
+				return err
+			}
+			h, stop, err := buildServer(ctx, app, api.Deps{DB: db, Log: app.Log, Now: app.Now})
+			if err != nil {
+				return err
+			}
+			defer stop()
+			return server.Serve(ctx, addr, h, app.Stdout)
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "reset an existing demo database without asking")
+	cmd.Flags().BoolVar(&serve, "serve", false, "serve the dashboard on the demo database afterwards")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address for --serve")
+	cmd.Flags().StringVar(&path, "file", "partnerlink-demo.db", "the demo SQLite database to create")
+	return cmd
+}
+
+// demoPrepareFile removes an existing demo database after confirmation (or --force). Without a
+// terminal to ask on, it refuses rather than destroy data silently.
+func demoPrepareFile(app *App, path string, force bool) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if !force {
+		f, ok := app.Stdin.(*os.File)
+		if !ok || !term.IsTerminal(int(f.Fd())) {
+			return UsageError{fmt.Errorf("%s already exists; pass --force to reset it (or --file to use another path)", path)}
+		}
+		fmt.Fprintf(app.Stdout, "%s already exists. Reset it? [y/N] ", path)
+		line, _ := bufio.NewReader(f).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+			return fmt.Errorf("kept %s; nothing done", path)
+		}
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("resetting %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+type demoTop struct {
+	Association, OrgID, OrgName, Currency string
+	Amount                                money.Nanos
+}
+
+type demoResult struct {
+	Data                             *synth.Dataset
+	Period                           timeline.Window
+	ImportSeconds, AttributeSeconds  float64
+	UsageRows, AttRows, IncRows      int64
+	Top                              []demoTop
+	Explained, NotExplained, OrgIDEx string
+}
+
+// runDemo generates, imports and attributes the demo dataset into the database at path.
+func runDemo(ctx context.Context, app *App, path string) (*demoResult, error) {
+	d := synth.Generate(demoSeed, synth.Demo)
+	dir, err := os.MkdirTemp("", "partnerlink-demo-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	files := map[string]func(io.Writer) error{"estate.json": d.WriteEstate, "usage.csv": d.WriteUsage}
+	for name, fn := range files {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		err = fn(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	db, err := engines.Open(ctx, path)
+	if err != nil {
+		return nil, UsageError{err}
+	}
+	defer db.Close()
+	res := &demoResult{Data: d, Period: timeline.Window{From: timeline.Nanos(d.From), To: timeline.Nanos(d.To)}}
+	start := time.Now()
+	ef, err := os.Open(filepath.Join(dir, "estate.json"))
+	if err != nil {
+		return nil, err
+	}
+	_, err = estatefile.Import(ctx, db, ef, "estate.json", estatefile.Options{AsOf: timeline.Nanos(app.Now())})
+	ef.Close()
+	if err != nil {
+		return nil, fmt.Errorf("demo estate import: %w", err)
+	}
+	imps, err := usage.ImportFiles(ctx, db, []string{filepath.Join(dir, "usage.csv")}, usage.ImportOptions{Now: app.Now})
+	if err != nil {
+		return nil, fmt.Errorf("demo usage import: %w", err)
+	}
+	for _, i := range imps {
+		res.UsageRows += i.RowsAdded
+	}
+	res.ImportSeconds = time.Since(start).Seconds()
+	start = time.Now()
+	if _, err := attribution.Run(ctx, db, attribution.RunOptions{Period: res.Period, RequestedBy: "partnerlink demo", Now: app.Now}); err != nil {
+		return nil, fmt.Errorf("demo attribution: %w", err)
+	}
+	res.AttributeSeconds = time.Since(start).Seconds()
+	if err := demoQueries(ctx, db, res); err != nil {
+		return nil, err
+	}
+	res.Explained, res.NotExplained, res.OrgIDEx, err = demoExplain(ctx, db, res)
+	return res, err
+}
+
+// demoQueries reads the top three organisations per association type (organisation totals:
+// duplicates within an organisation counted once) and the row counts.
+func demoQueries(ctx context.Context, db *store.DB, res *demoResult) error {
+	w := res.Period
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM attributions WHERE charge_start >= $1 AND charge_start < $2`, w.From, w.To).Scan(&res.AttRows); err != nil {
+		return err
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM incentives WHERE charge_start >= $1 AND charge_start < $2`, w.From, w.To).Scan(&res.IncRows); err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT a.association, a.org_id, o.name, a.currency, CAST(sum(a.amount_nanos) AS BIGINT)
+		FROM attributions a JOIN partner_orgs o ON o.id = a.org_id
+		WHERE a.charge_start >= $1 AND a.charge_start < $2 AND a.duplicate_at_org = $3
+		GROUP BY a.association, a.org_id, o.name, a.currency`, w.From, w.To, false)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var all []demoTop
+	for rows.Next() {
+		var t demoTop
+		var n int64
+		if err := rows.Scan(&t.Association, &t.OrgID, &t.OrgName, &t.Currency, &n); err != nil {
+			return err
+		}
+		t.Amount = money.Nanos(n)
+		all = append(all, t)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	sort.Slice(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if a.Association != b.Association {
+			return demoAssocOrder(a.Association) < demoAssocOrder(b.Association)
+		}
+		if a.Currency != b.Currency {
+			return a.Currency > b.Currency // USD before EUR: most of the estate bills in USD
+		}
+		if a.Amount != b.Amount {
+			return a.Amount > b.Amount
+		}
+		return a.OrgID < b.OrgID
+	})
+	per := map[string]int{}
+	for _, t := range all {
+		if k := t.Association + t.Currency; t.Currency == "USD" && per[k] < 3 {
+			per[k]++
+			res.Top = append(res.Top, t)
+		}
+	}
+	return nil
+}
+
+func demoAssocOrder(a string) int { return strings.Index("PAL CSP DPOR CUA", a) }
+
+func printDemo(w io.Writer, path string, r *demoResult) {
+	e := r.Data.Estate
+	from, to := r.Data.From.Format("2006-01-02"), r.Data.To.Format("2006-01-02")
+	fmt.Fprintf(w, "partnerlink demo: %s\n\n", path)
+	fmt.Fprintf(w, "Generated (seed %d, scale %s): %d partner organisations, %d tenants, %d subscriptions, %d principals,\n",
+		r.Data.Seed, r.Data.Scale.Name, len(e.Partners), len(e.Tenants), len(e.Subscriptions), len(e.Principals))
+	fmt.Fprintf(w, "  %d role assignments, %d links and %d usage rows from %s to %s.\n", len(e.RoleAssignments), len(e.Links), r.UsageRows, from, to)
+	fmt.Fprintf(w, "Imported in %.1f s; attributed %s to %s in %.1f s: %d attribution rows, %d incentive rows.\n\n",
+		r.ImportSeconds, from, to, r.AttributeSeconds, r.AttRows, r.IncRows)
+	fmt.Fprintln(w, "Top partners by association type (USD, organisation totals: a record counted once per organisation)")
+	last := ""
+	rank := 0
+	for _, t := range r.Top {
+		label := ""
+		if t.Association != last {
+			label, last, rank = t.Association, t.Association, 0
+		}
+		rank++
+		fmt.Fprintf(w, "  %-5s %d. %-28s %-8s %16s %s\n", label, rank, t.OrgName, t.OrgID, t.Amount.String(), t.Currency)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Explained: an attribution")
+	fmt.Fprintln(w, indent(r.Explained))
+	fmt.Fprintln(w, "Explained: no attribution (an eligible PIM role never activated)")
+	fmt.Fprintln(w, indent(r.NotExplained))
+	fmt.Fprintln(w, "Explained: no attribution (a partner used its organisation ID)")
+	fmt.Fprintln(w, indent(r.OrgIDEx))
+	c := r.Data.Cases
+	fmt.Fprintln(w, "Next commands to try:")
+	db := "--db " + path
+	fmt.Fprintf(w, "  partnerlink %s report attributions --from %s --to %s --partner %s\n", db, from, to, c.GroupChain.LocationID)
+	fmt.Fprintf(w, "  partnerlink %s report partner --partner %s --from %s --to %s\n", db, r.Data.Estate.Partners[0].ID, from, to)
+	fmt.Fprintf(w, "  partnerlink %s explain --partner %s --subscription %s --from %s --to %s\n", db, c.UnactivatedPIM.LocationID, c.UnactivatedPIM.SubscriptionID, from, to)
+	fmt.Fprintf(w, "  partnerlink %s report incentives --from %s --to %s --format csv\n", db, from, to)
+	fmt.Fprintf(w, "  partnerlink demo --force --serve\n")
+}
+
+func indent(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ") + "\n"
+}
+
+// demoExplain explains the three hand-placed cases of the synthetic estate over the month.
+func demoExplain(ctx context.Context, db *store.DB, res *demoResult) (found, missing, orgID string, err error) {
+	c := res.Data.Cases
+	q := attribution.ExplainQuery{Partner: c.GroupChain.LocationID, Resource: c.GroupChain.ResourceID, Period: res.Period}
+	ex, err := attribution.Explain(ctx, db, q)
+	if err != nil {
+		return "", "", "", fmt.Errorf("demo explain: %w", err)
+	}
+	found = ex.Text()
+	ex, err = attribution.Explain(ctx, db, attribution.ExplainQuery{Partner: c.UnactivatedPIM.LocationID, Subscription: c.UnactivatedPIM.SubscriptionID, Period: res.Period})
+	if err != nil {
+		return "", "", "", fmt.Errorf("demo explain: %w", err)
+	}
+	missing = ex.Text()
+	ex, err = attribution.Explain(ctx, db, attribution.ExplainQuery{Partner: c.OrgIDAttempt.OrgID, Subscription: c.OrgIDAttempt.SubscriptionID, Period: res.Period})
+	if err != nil {
+		return "", "", "", fmt.Errorf("demo explain: %w", err)
+	}
+	return found, missing, ex.Text(), nil
+}
+
+// printDemoTokens mints 12-hour sign-in tokens (with the server's signing key in the demo
+// database) for a partner organisation, the administrator of one of its customers' tenants and
+// an operator, and prints them.
+func printDemoTokens(ctx context.Context, app *App, db *store.DB, r *demoResult) error {
+	key, err := auth.LoadOrCreateKey(ctx, db, app.Now)
+	if err != nil {
+		return err
+	}
+	c := r.Data.Cases.GroupChain
+	var org, orgName, orgTenant string
+	for _, p := range r.Data.Estate.Partners {
+		for _, l := range p.Locations {
+			if l.ID == c.LocationID {
+				org, orgName, orgTenant = p.ID, p.Name, p.TenantIDs[0]
+			}
+		}
+	}
+	ids := []struct {
+		who    string
+		claims auth.Claims
+	}{
+		{fmt.Sprintf("partner %s (%s)", orgName, org), auth.Claims{TenantID: orgTenant, ObjectID: "00000000-0000-4000-8000-00000000d001", IDType: "user",
+			Roles: []string{string(auth.RolePartner)}, PartnerIDs: []string{org}}},
+		{"customer admin of tenant " + c.TenantID, auth.Claims{TenantID: c.TenantID, ObjectID: "00000000-0000-4000-8000-00000000d002", IDType: "user",
+			Roles: []string{string(auth.RoleCustomerAdmin)}}},
+		{"operator", auth.Claims{TenantID: orgTenant, ObjectID: "00000000-0000-4000-8000-00000000d003", IDType: "user",
+			Roles: []string{string(auth.RoleOperator)}}},
+	}
+	fmt.Fprintln(app.Stdout, "\nSign-in tokens (valid 12 hours; paste one on the sign-in page):")
+	for _, id := range ids {
+		tok, err := key.Mint(id.claims, app.Now(), 12*time.Hour)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(app.Stdout, "  %s:\n    %s\n", id.who, tok)
+	}
+	return nil
 }

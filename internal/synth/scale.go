@@ -28,7 +28,7 @@ type Scale struct {
 var (
 	Tiny  = Scale{Name: "tiny", Tenants: 10, Subscriptions: 20, Resources: 80, RoleAssignments: 120, Links: 40, Days: 3, UsageRows: 600}
 	Small = Scale{Name: "small", Tenants: 20, Subscriptions: 120, Resources: 1200, RoleAssignments: 1200, Links: 240, Days: 30, UsageRows: 40000}
-	Demo  = Scale{Name: "demo", Tenants: 40, Subscriptions: 400, Resources: 4000, RoleAssignments: 3000, Links: 600, Days: 30, UsageRows: 120000}
+	Demo  = Scale{Name: "demo", Tenants: 40, Subscriptions: 200, Resources: 1000, RoleAssignments: 2000, Links: 400, Days: 30, UsageRows: 30000}
 	Bench = Scale{Name: "bench", Tenants: 200, Subscriptions: 4000, Resources: 200000, RoleAssignments: 100000, Links: 20000, Days: 30, UsageRows: 10000000}
 )
 

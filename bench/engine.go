@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/estatefile"
+	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/sqlref"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/store/engines"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
+)
+
+var enginePhases = []phaseDef{
+	{"engine-memory", "engine, usage already in memory", true, phaseEngineMemory},
+	{"engine-sqlite", "engine end to end from usage stored in SQLite", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, sqlitePath(c)) }},
+	{"engine-postgres", "engine end to end from usage stored in PostgreSQL", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
+}
+
+// importDataset imports dir/estate.json and dir/usage.csv and returns the usage rows read.
+func importDataset(ctx context.Context, db *store.DB, dir string) (int64, error) {
+	f, err := os.Open(filepath.Join(dir, "estate.json"))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if _, err := estatefile.Import(ctx, db, f, "estate.json", estatefile.Options{AsOf: time.Now().UnixNano()}); err != nil {
+		return 0, fmt.Errorf("estate import: %w", err)
+	}
+	imps, err := usage.ImportFiles(ctx, db, []string{filepath.Join(dir, "usage.csv")}, usage.ImportOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("usage import: %w", err)
+	}
+	var n int64
+	for _, i := range imps {
+		n += i.RowsRead
+	}
+	return n, nil
+}
+
+// eligibleRoles decides eligibility in Go, with the engine's rule, for the SQL formulation.
+func eligibleRoles(ctx context.Context, db *store.DB) ([]string, error) {
+	snap, err := facts.Load(ctx, db, timeline.Always())
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, def := range snap.RoleDefinitions {
+		if ok, _ := attribution.Eligible(def, snap.EligibilityOverrides); ok && !seen[def.ID] {
+			seen[def.ID] = true
+			ids = append(ids, def.ID)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+func phaseEngineRun(ctx context.Context, c config, target string) (*result, error) {
+	db, err := engines.Open(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	w, sc := period(c)
+	start := time.Now()
+	if _, err := attribution.Run(ctx, db, attribution.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now}); err != nil {
+		return nil, err
+	}
+	r := &result{Seconds: time.Since(start).Seconds(), Rows: sc.UsageRows}
+	r.Totals, err = storedTotals(ctx, db, w)
+	for _, t := range r.Totals {
+		r.Attrs += t.Rows
+	}
+	return r, err
+}
+
+// storedTotals sums the attributions table per location, association and currency.
+func storedTotals(ctx context.Context, db *store.DB, w timeline.Window) ([]sqlref.Total, error) {
+	rows, err := db.QueryContext(ctx, `SELECT location_id, association, currency, CAST(sum(amount_nanos) AS BIGINT), count(*)
+		FROM attributions WHERE charge_start >= $1 AND charge_start < $2
+		GROUP BY location_id, association, currency ORDER BY location_id, association, currency`, w.From, w.To)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sqlref.Total
+	for rows.Next() {
+		var t sqlref.Total
+		if err := rows.Scan(&t.LocationID, &t.Association, &t.Currency, &t.Amount, &t.Rows); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// phaseEngineMemory loads the estate from the SQLite database and every usage row of the CSV
+// into memory (not timed), then times attribution.Compute over the in-memory rows. The sink
+// only adds up totals, so the measure is the engine itself.
+func phaseEngineMemory(ctx context.Context, c config) (*result, error) {
+	db, err := engines.Open(ctx, sqlitePath(c))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	w, _ := period(c)
+	snap, err := facts.Load(ctx, db, w)
+	if err != nil {
+		return nil, err
+	}
+	var recs []usage.Record
+	err = usage.ReadFiles(ctx, []string{filepath.Join(c.Dir, "usage.csv")}, usage.ReadOptions{}, func(r *usage.Record) error {
+		recs = append(recs, *r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	type key struct{ loc, assoc, cur string }
+	sums := map[key]*sqlref.Total{}
+	start := time.Now()
+	_, err = attribution.Compute(ctx, snap, nil, w, func(yield func(*usage.Record) error) error {
+		for i := range recs {
+			if err := yield(&recs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(rec *usage.Record, rows []attribution.Row, incs []attribution.Incentive) error {
+		for i := range rows {
+			r := &rows[i]
+			k := key{r.LocationID, r.Association, r.Currency}
+			t := sums[k]
+			if t == nil {
+				t = &sqlref.Total{LocationID: k.loc, Association: k.assoc, Currency: k.cur}
+				sums[k] = t
+			}
+			t.Amount += int64(r.Amount)
+			t.Rows++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := &result{Seconds: time.Since(start).Seconds(), Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
+	for _, t := range sums {
+		res.Totals = append(res.Totals, *t)
+		res.Attrs += t.Rows
+	}
+	sort.Slice(res.Totals, func(i, j int) bool {
+		a, b := res.Totals[i], res.Totals[j]
+		if a.LocationID != b.LocationID {
+			return a.LocationID < b.LocationID
+		}
+		if a.Association != b.Association {
+			return a.Association < b.Association
+		}
+		return a.Currency < b.Currency
+	})
+	return res, nil
+}
+
+// sqlPrograms hands the shipped program parameters to the SQL formulation.
+func sqlPrograms() sqlref.Programs {
+	p := attribution.DefaultPrograms()
+	if len(p.PEC) == 0 || len(p.PAL) == 0 {
+		return sqlref.DefaultPrograms
+	}
+	pec, pal := p.PEC[0], p.PAL[0]
+	return sqlref.Programs{PEC: sqlref.RateOf(int64(pec.Rate)), PALSingle: sqlref.RateOf(int64(pal.RateSingle)),
+		PALMulti: sqlref.RateOf(int64(pal.RateMulti)), PECVersion: pec.Version, PALVersion: pal.Version}
+}

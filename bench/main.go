@@ -1,0 +1,399 @@
+// Command bench measures the attribution engine against the SQL formulation of the same rules
+// on PostgreSQL and DuckDB, on a synthetic dataset. See README.md.
+//
+// Each measurement runs in a child process (this binary re-executed with -phase), so that its
+// peak memory (maximum resident set size) is its own.
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/sqlref"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/store/engines"
+	"github.com/partnerlink/partnerlink/internal/synth"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+type config struct {
+	Scale, Dir, PG, Only string
+	Seed                 int64
+}
+
+// result is what a phase reports to the parent.
+type result struct {
+	Name     string         `json:"name"`
+	Seconds  float64        `json:"seconds"`
+	Rows     int64          `json:"rows"` // usage rows processed
+	MaxRSSKB int64          `json:"maxRssKB"`
+	Totals   []sqlref.Total `json:"totals,omitempty"`
+	Note     string         `json:"note,omitempty"`
+	Attrs    int64          `json:"attributionRows,omitempty"`
+}
+
+func main() {
+	var c config
+	phase := flag.String("phase", "", "internal: run one measurement and print its JSON result")
+	flag.StringVar(&c.Scale, "scale", "bench", "dataset scale: tiny, small, demo, bench, a fraction such as bench/10, with optional ,rows=N")
+	flag.Int64Var(&c.Seed, "seed", 1, "synthetic dataset seed")
+	flag.StringVar(&c.Dir, "dir", filepath.Join(os.TempDir(), "partnerlink-bench"), "work directory (dataset files, SQLite and DuckDB databases)")
+	flag.StringVar(&c.PG, "pg", envOr("PARTNERLINK_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
+		"PostgreSQL server DSN; the benchmark creates and uses the database partnerlink_bench on it")
+	flag.StringVar(&c.Only, "only", "", "comma-separated phases to run (default all): "+strings.Join(phaseNames(), ","))
+	flag.Parse()
+	ctx := context.Background()
+	if *phase != "" {
+		r, err := runPhase(ctx, c, *phase)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", *phase, err)
+			os.Exit(1)
+		}
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		r.MaxRSSKB = ru.Maxrss
+		r.Name = *phase
+		_ = json.NewEncoder(os.Stdout).Encode(r)
+		return
+	}
+	if err := orchestrate(ctx, c); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(k, d string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return d
+}
+
+type phaseDef struct {
+	name, title string
+	compare     bool // its totals must equal the others'
+	fn          func(ctx context.Context, c config) (*result, error)
+}
+
+var phases []phaseDef
+
+func init() {
+	phases = []phaseDef{
+		{"generate", "generate estate.json + usage.csv", false, phaseGenerate},
+		{"import-sqlite", "import estate + usage into SQLite", false, func(ctx context.Context, c config) (*result, error) { return phaseImport(ctx, c, sqlitePath(c)) }},
+		{"import-postgres", "import estate + usage into PostgreSQL", false, func(ctx context.Context, c config) (*result, error) { return phaseImport(ctx, c, pgBenchDSN(c)) }},
+	}
+	phases = append(phases, enginePhases...)
+	phases = append(phases,
+		phaseDef{"sql-postgres", "SQL formulation, PostgreSQL (indexes, ANALYZE, parallel)", true, phaseSQLPostgres},
+		phaseDef{"sql-duckdb", "SQL formulation, DuckDB", true, phaseSQLDuckDB},
+	)
+}
+
+func phaseNames() []string {
+	var n []string
+	for _, p := range phases {
+		n = append(n, p.name)
+	}
+	return n
+}
+
+func sqlitePath(c config) string { return filepath.Join(c.Dir, "bench.db") }
+
+func pgBenchDSN(c config) string {
+	u, err := url.Parse(c.PG)
+	if err != nil {
+		return c.PG
+	}
+	u.Path = "/partnerlink_bench"
+	return u.String()
+}
+
+func period(c config) (timeline.Window, synth.Scale) {
+	sc, _ := synth.ParseScale(c.Scale)
+	from := timeline.Nanos(synth.PeriodStart)
+	return timeline.Window{From: from, To: from + int64(sc.Days)*int64(24*time.Hour)}, sc
+}
+
+func phaseGenerate(ctx context.Context, c config) (*result, error) {
+	sc, err := synth.ParseScale(c.Scale)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	d := synth.Generate(c.Seed, sc)
+	for _, out := range []struct {
+		name string
+		fn   func(io.Writer) error
+	}{{"estate.json", d.WriteEstate}, {"usage.csv", d.WriteUsage}} {
+		name, fn := out.name, out.fn
+		f, err := os.Create(filepath.Join(c.Dir, name))
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return &result{Seconds: time.Since(start).Seconds(), Rows: sc.UsageRows}, nil
+}
+
+// resetPostgres drops and creates the benchmark database.
+func resetPostgres(ctx context.Context, c config) error {
+	db, err := sql.Open("pgx", c.PG)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS partnerlink_bench WITH (FORCE)"); err != nil {
+		return fmt.Errorf("resetting partnerlink_bench on %s: %w", c.PG, err)
+	}
+	_, err = db.ExecContext(ctx, "CREATE DATABASE partnerlink_bench")
+	return err
+}
+
+func phaseImport(ctx context.Context, c config, target string) (*result, error) {
+	if strings.HasPrefix(target, "postgres") {
+		if err := resetPostgres(ctx, c); err != nil {
+			return nil, err
+		}
+	} else {
+		os.Remove(target)
+	}
+	db, err := engines.Open(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	start := time.Now()
+	rows, err := importDataset(ctx, db, c.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return &result{Seconds: time.Since(start).Seconds(), Rows: rows}, nil
+}
+
+func phaseSQLPostgres(ctx context.Context, c config) (*result, error) {
+	db, err := engines.Open(ctx, pgBenchDSN(c))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	// Tuning a data team would do: indexes on the join keys, fresh statistics, parallel workers.
+	for _, s := range []string{
+		"CREATE INDEX IF NOT EXISTS bench_ra_scope ON role_assignments (tenant_id, principal_id)",
+		"CREATE INDEX IF NOT EXISTS bench_gm_member ON group_memberships (tenant_id, member_id)",
+		"CREATE INDEX IF NOT EXISTS bench_ls_principal ON link_spans (tenant_id, object_id)",
+		"CREATE INDEX IF NOT EXISTS bench_dep_resource ON deployments (resource_key)",
+		"CREATE INDEX IF NOT EXISTS bench_dpor_sub ON subscription_dpor (subscription_id)",
+		"ANALYZE",
+	} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return nil, fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return runSQL(ctx, c, db.DB, "postgres", db, "SET max_parallel_workers_per_gather = 2; SET work_mem = '256MB'")
+}
+
+func phaseSQLDuckDB(ctx context.Context, c config) (*result, error) {
+	src, err := engines.Open(ctx, sqlitePath(c))
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	path := filepath.Join(c.Dir, "bench.duckdb")
+	os.Remove(path)
+	os.Remove(path + ".wal")
+	duck, err := copyToDuckDB(ctx, src.DB, path)
+	if err != nil {
+		return nil, err
+	}
+	defer duck.Close()
+	return runSQL(ctx, c, duck, "duckdb", src, "")
+}
+
+// runSQL times sqlref.Totals on db. Eligibility is decided from the roles in meta (a store
+// with the estate), as the engine decides it.
+func runSQL(ctx context.Context, c config, db *sql.DB, dialect string, meta *store.DB, setup string) (*result, error) {
+	w, sc := period(c)
+	elig, err := eligibleRoles(ctx, meta)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	for _, s := range strings.Split(setup, ";") {
+		if strings.TrimSpace(s) != "" {
+			if _, err := conn.ExecContext(ctx, s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	start := time.Now()
+	tot, err := sqlref.Totals(ctx, conn, sqlref.Dialect(dialect), sqlref.Options{Period: w, Eligible: elig, Programs: sqlPrograms()})
+	if err != nil {
+		return nil, err
+	}
+	r := &result{Seconds: time.Since(start).Seconds(), Rows: sc.UsageRows, Totals: tot, Note: "database server memory not included"}
+	for _, t := range tot {
+		r.Attrs += t.Rows
+	}
+	return r, nil
+}
+
+func orchestrate(ctx context.Context, c config) error {
+	if _, err := synth.ParseScale(c.Scale); err != nil {
+		return err
+	}
+	only := map[string]bool{}
+	for _, s := range strings.Split(c.Only, ",") {
+		if s != "" {
+			only[s] = true
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("partnerlink benchmark: scale %s, seed %d, %d CPUs, %s/%s, %s\n", c.Scale, c.Seed, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel())
+	var results []*result
+	var titles = map[string]string{}
+	var compare []*result
+	for _, p := range phases {
+		if len(only) > 0 && !only[p.name] {
+			continue
+		}
+		titles[p.name] = p.title
+		fmt.Printf("  %-18s ... ", p.name)
+		cmd := exec.CommandContext(ctx, self, "-phase", p.name, "-scale", c.Scale, "-seed", fmt.Sprint(c.Seed), "-dir", c.Dir, "-pg", c.PG)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("phase %s failed: %w", p.name, err)
+		}
+		var r result
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			return fmt.Errorf("phase %s printed %q: %w", p.name, out.String(), err)
+		}
+		fmt.Printf("%8.2f s, peak RSS %6d MB\n", r.Seconds, r.MaxRSSKB/1024)
+		results = append(results, &r)
+		if p.compare {
+			compare = append(compare, &r)
+		}
+	}
+	if err := checkTotals(compare); err != nil {
+		return err
+	}
+	printTable(results, titles, compare)
+	return nil
+}
+
+// checkTotals fails loudly when two measurements disagree on any total.
+func checkTotals(rs []*result) error {
+	if len(rs) < 2 {
+		return nil
+	}
+	key := func(t sqlref.Total) string { return t.LocationID + " " + t.Association + " " + t.Currency }
+	base := map[string]int64{}
+	for _, t := range rs[0].Totals {
+		base[key(t)] = t.Amount
+	}
+	var bad []string
+	for _, r := range rs[1:] {
+		got := map[string]int64{}
+		for _, t := range r.Totals {
+			got[key(t)] = t.Amount
+		}
+		for k, v := range base {
+			if got[k] != v {
+				bad = append(bad, fmt.Sprintf("%s: %s has %s, %s has %s", k, rs[0].Name, money.Nanos(v), r.Name, money.Nanos(got[k])))
+			}
+		}
+		for k, v := range got {
+			if _, ok := base[k]; !ok {
+				bad = append(bad, fmt.Sprintf("%s: %s has nothing, %s has %s", k, rs[0].Name, r.Name, money.Nanos(v)))
+			}
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		if len(bad) > 20 {
+			bad = append(bad[:20], fmt.Sprintf("... and %d more", len(bad)-20))
+		}
+		return fmt.Errorf("RESULTS DIFFER between implementations (totals per location, association, currency):\n  %s", strings.Join(bad, "\n  "))
+	}
+	fmt.Printf("  totals agree: %d (location, association, currency) totals identical across %d implementations\n", len(rs[0].Totals), len(rs))
+	return nil
+}
+
+func printTable(rs []*result, titles map[string]string, compare []*result) {
+	var ref *result
+	for _, r := range rs {
+		if strings.HasPrefix(r.Name, "engine-memory") {
+			ref = r
+		}
+	}
+	fmt.Println()
+	fmt.Println("| measurement | seconds | usage rows/s | peak RSS (MB) | time ÷ engine-memory time |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	for _, r := range rs {
+		rate := ""
+		if r.Seconds > 0 && r.Rows > 0 {
+			rate = fmt.Sprintf("%.0f", float64(r.Rows)/r.Seconds)
+		}
+		ratio := ""
+		if ref != nil && ref.Seconds > 0 && r != ref {
+			ratio = fmt.Sprintf("%.1f", r.Seconds/ref.Seconds)
+		}
+		fmt.Printf("| %s (%s) | %.2f | %s | %d | %s |\n", r.Name, titles[r.Name], r.Seconds, rate, r.MaxRSSKB/1024, ratio)
+	}
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			if _, v, ok := strings.Cut(l, ":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return "unknown CPU"
+}
+
+func runPhase(ctx context.Context, c config, name string) (*result, error) {
+	for _, p := range phases {
+		if p.name == name {
+			return p.fn(ctx, c)
+		}
+	}
+	return nil, fmt.Errorf("unknown phase %q; phases: %s", name, strings.Join(phaseNames(), ", "))
+}

@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/store/engines"
+	"github.com/partnerlink/partnerlink/internal/synth"
+)
+
+// The demo runs end to end on a temporary file, names the expected partners and its top totals
+// are the organisation totals stored in the attributions table.
+func TestDemoSummary(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "demo.db")
+	code, out, errOut := run(t, "demo", "--file", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"Top partners by association type", "PAL", "CSP", "DPOR", "CUA",
+		"Explained: an attribution", "Explained: no attribution", "Next commands to try", "partnerlink --db " + path} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	db, err := engines.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The first partner listed under each association is the organisation with the largest
+	// USD total of rows not duplicated within the organisation; its total is printed exactly.
+	for _, assoc := range []string{"PAL", "CSP", "DPOR", "CUA"} {
+		var org, name string
+		var total int64
+		err := db.QueryRowContext(context.Background(), `SELECT a.org_id, o.name, CAST(sum(a.amount_nanos) AS BIGINT) AS s
+			FROM attributions a JOIN partner_orgs o ON o.id = a.org_id
+			WHERE a.association = $1 AND a.currency = 'USD' AND a.duplicate_at_org = $2
+			GROUP BY a.org_id, o.name ORDER BY s DESC, a.org_id LIMIT 1`, assoc, false).Scan(&org, &name, &total)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := ""
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), assoc+" ") && strings.Contains(l, " 1. ") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, name) || !strings.Contains(line, org) || !strings.Contains(line, money.Nanos(total).String()) {
+			t.Errorf("%s: top line %q, want %s (%s) %s", assoc, line, name, org, money.Nanos(total))
+		}
+	}
+	// The tokens --serve prints verify with the demo database's key and carry the three roles.
+	var tb strings.Builder
+	app := &App{Stdout: &tb, Now: time.Now}
+	if err := printDemoTokens(context.Background(), app, db, &demoResult{Data: synth.Generate(demoSeed, synth.Demo)}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := auth.LoadOrCreateKey(context.Background(), db, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[auth.Role]bool{}
+	for _, l := range strings.Split(tb.String(), "\n") {
+		if l = strings.TrimSpace(l); strings.Count(l, ".") == 2 && !strings.Contains(l, " ") {
+			id, err := auth.NewVerifier(key, time.Now).Verify(l)
+			if err != nil {
+				t.Fatalf("token does not verify: %v", err)
+			}
+			for _, r := range id.Roles {
+				roles[r] = true
+			}
+		}
+	}
+	if !roles[auth.RolePartner] || !roles[auth.RoleCustomerAdmin] || !roles[auth.RoleOperator] {
+		t.Errorf("token roles %v from:\n%s", roles, tb.String())
+	}
+	// A second run without --force and without a terminal refuses to reset the file.
+	code, _, errOut = run(t, "demo", "--file", path)
+	if code != ExitUsage || !strings.Contains(errOut, "--force") {
+		t.Errorf("second run: exit %d, %s", code, errOut)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the demo database is gone: %v", err)
+	}
+}

@@ -1,0 +1,165 @@
+package sqlref_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/estatefile"
+	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/sqlref"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/store/storetest"
+	"github.com/partnerlink/partnerlink/internal/synth"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
+)
+
+// The SQL formulation and the engine give identical rows on a synthetic estate, on both
+// engines, after the real estate and usage imports.
+func TestSameRowsAsTheEngine(t *testing.T) {
+	d := synth.Generate(11, synth.Tiny)
+	dir := t.TempDir()
+	for name, fn := range map[string]func(w *os.File) error{
+		"estate.json": func(w *os.File) error { return d.WriteEstate(w) },
+		"usage.csv":   func(w *os.File) error { return d.WriteUsage(w) },
+	} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fn(f); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	now := func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) }
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f, err := os.Open(filepath.Join(dir, "estate.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := estatefile.Import(ctx, db, f, "estate.json", estatefile.Options{AsOf: timeline.Nanos(now())}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := usage.ImportFiles(ctx, db, []string{filepath.Join(dir, "usage.csv")}, usage.ImportOptions{Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		w := timeline.Window{From: timeline.Nanos(d.From), To: timeline.Nanos(d.To)}
+		if _, err := attribution.Run(ctx, db, attribution.RunOptions{Period: w, RequestedBy: "test", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := facts.Load(ctx, db, timeline.Always())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var elig []string
+		for _, def := range snap.RoleDefinitions {
+			if ok, _ := attribution.Eligible(def, snap.EligibilityOverrides); ok {
+				elig = append(elig, def.ID)
+			}
+		}
+		pp := attribution.DefaultPrograms()
+		progs := sqlref.Programs{PEC: sqlref.RateOf(int64(pp.PEC[0].Rate)), PALSingle: sqlref.RateOf(int64(pp.PAL[0].RateSingle)),
+			PALMulti: sqlref.RateOf(int64(pp.PAL[0].RateMulti)), PECVersion: pp.PEC[0].Version, PALVersion: pp.PAL[0].Version}
+		began := time.Now()
+		atts, incs, err := sqlref.Run(ctx, db, sqlref.Dialect(db.Engine()), sqlref.Options{Period: w, Eligible: elig, Programs: progs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		engAtts, engIncs := engineRows(t, db)
+		if len(atts) == 0 || len(incs) == 0 {
+			t.Fatalf("the synthetic month gave %d attribution and %d incentive rows; expected some of each", len(atts), len(incs))
+		}
+		per := map[string]int{}
+		for _, a := range atts {
+			per[a.Association]++
+		}
+		for _, i := range incs {
+			per["incentive "+i.Program]++
+		}
+		for _, k := range []string{"PAL", "CSP", "DPOR", "CUA", "incentive PEC", "incentive PAL"} {
+			if per[k] == 0 {
+				t.Errorf("no %s rows: the synthetic estate should exercise every rule (%v)", k, per)
+			}
+		}
+		t.Logf("SQL formulation took %v", time.Since(began))
+		t.Logf("%d attribution and %d incentive rows: %v", len(atts), len(incs), per)
+		diff(t, "attribution", lines(atts), lines(engAtts))
+		diff(t, "incentive", lines(incs), lines(engIncs))
+	})
+}
+
+func engineRows(t *testing.T, db *store.DB) ([]sqlref.Attribution, []sqlref.Incentive) {
+	ctx := context.Background()
+	rows, err := db.QueryContext(ctx, `SELECT record_key, location_id, association, org_id, coverage_nanos, amount_nanos, admin_role, duplicate_at_org
+		FROM attributions ORDER BY record_key, location_id, association`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var atts []sqlref.Attribution
+	for rows.Next() {
+		var a sqlref.Attribution
+		var dup store.Bool
+		if err := rows.Scan(&a.RecordKey, &a.LocationID, &a.Association, &a.OrgID, &a.Coverage, &a.Amount, &a.AdminRole, &dup); err != nil {
+			t.Fatal(err)
+		}
+		a.DuplicateAtOrg = bool(dup)
+		atts = append(atts, a)
+	}
+	rows.Close()
+	rows, err = db.QueryContext(ctx, `SELECT record_key, location_id, program, org_id, program_version, amount_nanos FROM incentives ORDER BY record_key, location_id, program`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var incs []sqlref.Incentive
+	for rows.Next() {
+		var i sqlref.Incentive
+		if err := rows.Scan(&i.RecordKey, &i.LocationID, &i.Program, &i.OrgID, &i.Version, &i.Amount); err != nil {
+			t.Fatal(err)
+		}
+		incs = append(incs, i)
+	}
+	return atts, incs
+}
+
+func lines[T any](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = fmt.Sprintf("%+v", x)
+	}
+	return out
+}
+
+// diff reports rows only one side has (both inputs sorted the same way).
+func diff(t *testing.T, what string, sqlRows, engRows []string) {
+	t.Helper()
+	in := map[string]int{}
+	for _, l := range engRows {
+		in[l]++
+	}
+	for _, l := range sqlRows {
+		in[l]--
+	}
+	n := 0
+	for l, c := range in {
+		if c != 0 && n < 15 {
+			side := "engine only"
+			if c < 0 {
+				side = "SQL only"
+			}
+			t.Errorf("%s row %s: %s", what, side, l)
+			n++
+		}
+	}
+	if n > 0 {
+		t.Errorf("%d %s rows from SQL, %d from the engine", len(sqlRows), what, len(engRows))
+	}
+}

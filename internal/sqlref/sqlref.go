@@ -1,0 +1,458 @@
+// Package sqlref is the attribution rules (docs/attribution.md) written as SQL over the core
+// tables, the way a data team would compute them in their own database. It exists to check the
+// engine (identical rows on the same data) and to benchmark it against SQL engines.
+//
+// Choices and limits, on purpose:
+//   - Time is measured in whole hours. Coverage is the number of hours of a record in which an
+//     association holds, so every window, activation, deployment time and charge period must lie
+//     on a whole UTC hour (internal/synth guarantees it). Run refuses usage records that do not.
+//   - Role eligibility (table, overrides, write-action rule) is decided in Go by the caller and
+//     handed to SQL as a list of eligible role definition IDs: parsing actions out of JSON is not
+//     what this formulation is meant to show.
+//   - A subscription's tenant, offer, reseller and management group are those of the version
+//     valid at the record's charge start.
+//   - Group nesting and management-group ancestry are followed 12 levels deep.
+//   - A deployment's tracking GUID credits the deployed resource and its child resources; PEC
+//     counts only time in which the reseller location is active (as the engine does).
+//   - The same SQL runs on SQLite, PostgreSQL and DuckDB; only integer division, collation,
+//     string search and the hour expansion differ (PostgreSQL uses generate_series per record,
+//     the others join a recursive CTE of the period's hours), see Dialect.
+package sqlref
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+// Dialect names: "sqlite", "postgres", "duckdb".
+type Dialect string
+
+// Rate is a rational rate num/den (15/100 = 15%).
+type Rate struct{ Num, Den int64 }
+
+// Programs are the incentive parameters the SQL applies (the shipped defaults: PEC 15%, PAL 6%
+// alone and 2% shared).
+type Programs struct {
+	PEC, PALSingle, PALMulti Rate
+	PECVersion, PALVersion   string
+}
+
+// DefaultPrograms mirrors the shipped program file (internal/attribution/programs_default.json).
+var DefaultPrograms = Programs{PEC: Rate{3, 20}, PALSingle: Rate{3, 50}, PALMulti: Rate{1, 50}, PECVersion: "PEC-1", PALVersion: "PAL-1"}
+
+// RateOf turns a rate in nano-units (0.15 = 150000000) into a reduced fraction, so that the
+// products in SQL stay far from int64 overflow.
+func RateOf(nanos int64) Rate {
+	a, b := nanos, int64(1_000_000_000)
+	for b != 0 {
+		a, b = b, a%b
+	}
+	if a == 0 {
+		return Rate{0, 1}
+	}
+	return Rate{nanos / a, 1_000_000_000 / a}
+}
+
+// Options of a run.
+type Options struct {
+	Period   timeline.Window
+	Eligible []string // eligible role definition IDs
+	Programs Programs
+}
+
+// Attribution is one attribution row.
+type Attribution struct {
+	RecordKey, LocationID, Association, OrgID string
+	Coverage, Amount                          int64 // coverage × 1e9; amount in nanos
+	AdminRole                                 string
+	DuplicateAtOrg                            bool
+}
+
+// Incentive is one incentive row.
+type Incentive struct {
+	RecordKey, LocationID, Program, OrgID, Version string
+	Amount                                         int64
+}
+
+const hour = int64(time.Hour)
+const day = 24 * hour
+const mgPrefix = "/providers/microsoft.management/managementgroups/"
+
+// Run computes the period's attribution and incentive rows with SQL on q, sorted like the
+// engine's output (record, location, association or program).
+func Run(ctx context.Context, q querier, d Dialect, o Options) ([]Attribution, []Incentive, error) {
+	maxEnd, ok, err := prepare(ctx, q, o)
+	if err != nil || !ok {
+		return nil, nil, err
+	}
+	text := Query(d, o, maxEnd)
+	var atts []Attribution
+	rows, err := q.QueryContext(ctx, text.Attributions)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlref: attributions query: %w", err)
+	}
+	for rows.Next() {
+		var a Attribution
+		var dup int64
+		if err := rows.Scan(&a.RecordKey, &a.LocationID, &a.Association, &a.OrgID, &a.Coverage, &a.Amount, &a.AdminRole, &dup); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		a.DuplicateAtOrg = dup != 0
+		atts = append(atts, a)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	var incs []Incentive
+	rows, err = q.QueryContext(ctx, text.Incentives)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlref: incentives query: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i Incentive
+		if err := rows.Scan(&i.RecordKey, &i.LocationID, &i.Program, &i.OrgID, &i.Version, &i.Amount); err != nil {
+			return nil, nil, err
+		}
+		incs = append(incs, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	// Sort in Go too: engines order text by their collation; the contract is byte order.
+	sort.Slice(atts, func(i, j int) bool {
+		a, b := atts[i], atts[j]
+		if a.RecordKey != b.RecordKey {
+			return a.RecordKey < b.RecordKey
+		}
+		if a.LocationID != b.LocationID {
+			return a.LocationID < b.LocationID
+		}
+		return a.Association < b.Association
+	})
+	sort.Slice(incs, func(i, j int) bool {
+		a, b := incs[i], incs[j]
+		if a.RecordKey != b.RecordKey {
+			return a.RecordKey < b.RecordKey
+		}
+		if a.LocationID != b.LocationID {
+			return a.LocationID < b.LocationID
+		}
+		return a.Program < b.Program
+	})
+	return atts, incs, nil
+}
+
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+// prepare checks the period's records lie on whole hours and returns their latest end.
+func prepare(ctx context.Context, q querier, o Options) (int64, bool, error) {
+	var bad int64
+	var maxEnd sql.NullInt64
+	err := q.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(CASE WHEN charge_start %% %[1]d <> 0 OR charge_end %% %[1]d <> 0 THEN 1 END), max(charge_end)
+		FROM usage_records WHERE charge_start >= %[2]d AND charge_start < %[3]d`, hour, o.Period.From, o.Period.To)).Scan(&bad, &maxEnd)
+	if err != nil {
+		return 0, false, fmt.Errorf("sqlref: reading the period's usage: %w", err)
+	}
+	if bad > 0 {
+		return 0, false, fmt.Errorf("sqlref: %d usage records of the period do not start and end on a whole hour; the SQL formulation measures time in hours (use internal/synth data)", bad)
+	}
+	return maxEnd.Int64, maxEnd.Valid, nil
+}
+
+// Total is the sum of amounts of one location, association and currency.
+type Total struct {
+	LocationID, Association, Currency string
+	Amount, Rows                      int64
+}
+
+// Totals runs the formulation in the database and returns only the totals per location,
+// association and currency (what the benchmark compares; rows never leave the server).
+func Totals(ctx context.Context, q querier, d Dialect, o Options) ([]Total, error) {
+	maxEnd, ok, err := prepare(ctx, q, o)
+	if err != nil || !ok {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, Query(d, o, maxEnd).Totals)
+	if err != nil {
+		return nil, fmt.Errorf("sqlref: totals query: %w", err)
+	}
+	defer rows.Close()
+	var out []Total
+	for rows.Next() {
+		var t Total
+		if err := rows.Scan(&t.LocationID, &t.Association, &t.Currency, &t.Amount, &t.Rows); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.LocationID != b.LocationID {
+			return a.LocationID < b.LocationID
+		}
+		if a.Association != b.Association {
+			return a.Association < b.Association
+		}
+		return a.Currency < b.Currency
+	})
+	return out, rows.Err()
+}
+
+// Text is the SQL of a run.
+type Text struct{ Attributions, Incentives, Totals string }
+
+func (d Dialect) div(a, b string) string {
+	if d == "duckdb" {
+		return "((" + a + ") // (" + b + "))"
+	}
+	return "((" + a + ") / (" + b + "))"
+}
+
+// rhe is round-half-even of n/den for den > 0, in integer arithmetic.
+func (d Dialect) rhe(n, den string) string {
+	q := d.div(n, den)
+	r := "((" + n + ") - " + q + " * (" + den + "))"
+	return fmt.Sprintf("(%s + CASE WHEN 2 * abs(%s) > (%s) OR (2 * abs(%s) = (%s) AND %s %% 2 <> 0) THEN (CASE WHEN (%s) < 0 THEN -1 ELSE 1 END) ELSE 0 END)",
+		q, r, den, r, den, q, n)
+}
+
+func (d Dialect) collate() string {
+	switch d {
+	case "postgres":
+		return ` COLLATE "C"`
+	}
+	return ""
+}
+
+func gt(a, b string) string {
+	return "CASE WHEN " + a + " > " + b + " THEN " + a + " ELSE " + b + " END"
+}
+func lt(a, b string) string {
+	return "CASE WHEN " + a + " < " + b + " THEN " + a + " ELSE " + b + " END"
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// recHours joins the hours of record r as hh(t). PostgreSQL gets a set-returning function per
+// record (its planner cannot range-join the recursive hours CTE well); the others join the CTE.
+func (d Dialect) recHours() string {
+	if d == "postgres" {
+		return fmt.Sprintf("JOIN LATERAL generate_series(r.charge_start, r.charge_end - %[1]d, %[1]d) AS hh(t) ON TRUE", hour)
+	}
+	return "JOIN hours hh ON hh.t >= r.charge_start AND hh.t < r.charge_end"
+}
+
+// dayHours joins the hours of the whole UTC days that record r touches as hh(t).
+func (d Dialect) dayHours() string {
+	if d == "postgres" {
+		return fmt.Sprintf("JOIN LATERAL generate_series(r.charge_start - r.charge_start %% %[1]d, r.charge_end + (%[1]d - r.charge_end %% %[1]d) %% %[1]d - %[2]d, %[2]d) AS hh(t) ON TRUE", day, hour)
+	}
+	return fmt.Sprintf("JOIN hours hh ON hh.t >= r.charge_start - r.charge_start %% %[1]d AND hh.t < r.charge_end + (%[1]d - r.charge_end %% %[1]d) %% %[1]d", day)
+}
+
+func (d Dialect) instr(h, n string) string {
+	if d == "postgres" {
+		return "strpos(" + h + ", " + n + ")"
+	}
+	return "instr(" + h + ", " + n + ")"
+}
+
+// Query builds the SQL for a period whose records end by maxEnd.
+func Query(d Dialect, o Options, maxEnd int64) Text {
+	p := o.Programs
+	if p.PEC.Den == 0 {
+		p = DefaultPrograms
+	}
+	from, to := o.Period.From, o.Period.To
+	h0 := from - mod(from, day)
+	h1 := maxEnd + (day-mod(maxEnd, day))%day
+	elig := []string{"('')"} // never matches, keeps VALUES non-empty
+	for _, id := range o.Eligible {
+		elig = append(elig, "("+quote(id)+")")
+	}
+	minS, maxS := "(-9223372036854775807-1)", "9223372036854775807"
+	w := `WITH RECURSIVE
+hours(t) AS (SELECT CAST(` + fmt.Sprint(h0) + ` AS BIGINT) UNION ALL SELECT t + ` + fmt.Sprint(hour) + ` FROM hours WHERE t + ` + fmt.Sprint(hour) + ` < ` + fmt.Sprint(h1) + `),
+eligible(id) AS (VALUES ` + strings.Join(elig, ", ") + `),
+role_names(id, role_name) AS (SELECT r.id, r.role_name FROM role_definitions r
+  WHERE r.valid_from = (SELECT max(r2.valid_from) FROM role_definitions r2 WHERE r2.id = r.id)),
+closure(tenant_id, member_id, group_id, f, t, depth) AS (
+  SELECT tenant_id, member_id, group_id, valid_from, valid_to, 1 FROM group_memberships
+  UNION ALL
+  SELECT c.tenant_id, c.member_id, m.group_id, ` + gt("c.f", "m.valid_from") + `, ` + lt("c.t", "m.valid_to") + `, c.depth + 1
+  FROM closure c JOIN group_memberships m ON m.tenant_id = c.tenant_id AND m.member_id = c.group_id
+  WHERE c.depth < 12 AND m.valid_from < c.t AND c.f < m.valid_to),
+mg_anc(tenant_id, mg, anc, f, t, depth) AS (
+  SELECT tenant_id, id, id, valid_from, valid_to, 1 FROM management_groups
+  UNION ALL
+  SELECT a.tenant_id, a.mg, m.parent_id, ` + gt("a.f", "m.valid_from") + `, ` + lt("a.t", "m.valid_to") + `, a.depth + 1
+  FROM mg_anc a JOIN management_groups m ON m.tenant_id = a.tenant_id AND m.id = a.anc
+  WHERE a.depth < 12 AND m.parent_id <> '' AND m.valid_from < a.t AND a.f < m.valid_to),
+holds(cust_tenant, x_tenant, x, role_id, scope_key, via, f, t) AS (
+  SELECT a.tenant_id, a.tenant_id, a.principal_id, a.role_definition_id, a.scope_key, 'direct', a.valid_from, a.valid_to
+  FROM role_assignments a JOIN eligible e ON e.id = a.role_definition_id WHERE a.kind = 'active'
+  UNION ALL
+  SELECT a.tenant_id, a.tenant_id, a.principal_id, a.role_definition_id, a.scope_key, 'direct', ` + gt("a.valid_from", "p.valid_from") + `, ` + lt("a.valid_to", "p.valid_to") + `
+  FROM role_assignments a JOIN eligible e ON e.id = a.role_definition_id JOIN pim_activations p ON p.assignment_id = a.id
+  WHERE a.kind = 'eligible' AND p.valid_from < a.valid_to AND a.valid_from < p.valid_to
+  UNION ALL
+  SELECT d.customer_tenant_id, d.managing_tenant_id, z.principal_id, z.role_definition_id, d.scope_key, 'lighthouse', ` + gt("d.valid_from", "z.valid_from") + `, ` + lt("d.valid_to", "z.valid_to") + `
+  FROM delegations d JOIN delegation_authorizations z ON z.delegation_id = d.id JOIN eligible e ON e.id = z.role_definition_id
+  WHERE z.valid_from < d.valid_to AND d.valid_from < z.valid_to),
+xholds(cust_tenant, x_tenant, x, role_id, scope_key, via, f, t) AS (
+  SELECT cust_tenant, x_tenant, x, role_id, scope_key, via, f, t FROM holds
+  UNION ALL
+  SELECT h.cust_tenant, h.x_tenant, c.member_id, h.role_id, h.scope_key, h.via, ` + gt("h.f", "c.f") + `, ` + lt("h.t", "c.t") + `
+  FROM holds h JOIN closure c ON c.tenant_id = h.x_tenant AND c.group_id = h.x WHERE c.f < h.t AND h.f < c.t),
+pal(cust_tenant, location_id, org_id, role_id, scope_key, f, t) AS (
+  SELECT xh.cust_tenant, l.location_id, pl.org_id, xh.role_id, xh.scope_key, ` + gt("xh.f", "l.valid_from") + `, ` + lt("xh.t", "l.valid_to") + `
+  FROM xholds xh JOIN link_spans l ON l.tenant_id = xh.x_tenant AND l.object_id = xh.x
+  JOIN partner_locations pl ON pl.id = l.location_id
+  WHERE l.valid_from < xh.t AND xh.f < l.valid_to),
+active(location_id, f, t) AS (
+  SELECT location_id, valid_from, valid_to FROM partner_location_active
+  UNION ALL
+  SELECT pl.id, ` + minS + `, ` + maxS + ` FROM partner_locations pl
+  WHERE NOT EXISTS (SELECT 1 FROM partner_location_active x WHERE x.location_id = pl.id)),
+rec AS (
+  SELECT u.record_key, u.subscription_id, u.currency, u.charge_start, u.charge_end, u.resource_key, u.cost_nanos, u.pricing_category,
+    u.commitment_discount_id, u.publisher, u.provider,
+    s.tenant_id, s.offer, s.csp_location_id, s.management_group_id AS mg,
+    ` + d.div("u.charge_end - u.charge_start", fmt.Sprint(hour)) + ` AS rh
+  FROM usage_records u JOIN subscriptions s ON s.id = u.subscription_id AND s.valid_from <= u.charge_start AND u.charge_start < s.valid_to
+  WHERE u.charge_start >= ` + fmt.Sprint(from) + ` AND u.charge_start < ` + fmt.Sprint(to) + ` AND u.charge_category = 'Usage'),
+rkeys AS (SELECT DISTINCT resource_key, tenant_id, mg FROM rec),
+res_pre(resource_key, pre, rest) AS (
+  SELECT resource_key, CAST('' AS TEXT), substr(resource_key, 2) FROM (SELECT DISTINCT resource_key FROM rec) x
+  UNION ALL
+  SELECT resource_key, pre || '/' || CASE WHEN ` + d.instr("rest", "'/'") + ` > 0 THEN substr(rest, 1, ` + d.instr("rest", "'/'") + ` - 1) ELSE rest END,
+    CASE WHEN ` + d.instr("rest", "'/'") + ` > 0 THEN substr(rest, ` + d.instr("rest", "'/'") + ` + 1) ELSE NULL END
+  FROM res_pre WHERE rest IS NOT NULL),
+rscope(resource_key, tenant_id, scope_key, f, t) AS (
+  SELECT rp.resource_key, rk.tenant_id, rp.pre, ` + minS + `, ` + maxS + ` FROM res_pre rp JOIN rkeys rk ON rk.resource_key = rp.resource_key WHERE rp.pre <> ''
+  UNION ALL
+  SELECT resource_key, tenant_id, '/', ` + minS + `, ` + maxS + ` FROM rkeys
+  UNION ALL
+  SELECT resource_key, tenant_id, '', ` + minS + `, ` + maxS + ` FROM rkeys
+  UNION ALL
+  SELECT rk.resource_key, rk.tenant_id, '` + mgPrefix + `' || lower(ma.anc), ma.f, ma.t
+  FROM rkeys rk JOIN mg_anc ma ON ma.tenant_id = rk.tenant_id AND ma.mg = rk.mg),
+res_grants(resource_key, tenant_id, location_id, org_id, role_id, f, t) AS (
+  SELECT rs.resource_key, rs.tenant_id, p.location_id, p.org_id, p.role_id, ` + gt("p.f", "rs.f") + `, ` + lt("p.t", "rs.t") + `
+  FROM rscope rs JOIN pal p ON p.cust_tenant = rs.tenant_id AND p.scope_key = rs.scope_key
+  WHERE p.f < rs.t AND rs.f < p.t),
+pal_hours(record_key, location_id, org_id, role_id, h) AS (
+  SELECT DISTINCT r.record_key, g.location_id, g.org_id, g.role_id, hh.t
+  FROM rec r JOIN res_grants g ON g.resource_key = r.resource_key AND g.tenant_id = r.tenant_id AND g.f < r.charge_end AND r.charge_start < g.t
+  ` + d.recHours() + ` AND g.f <= hh.t AND hh.t < g.t
+  JOIN active ac ON ac.location_id = g.location_id AND ac.f <= hh.t AND hh.t < ac.t
+  LEFT JOIN partner_locations csp ON r.offer = 'csp' AND csp.id = r.csp_location_id
+  WHERE csp.org_id IS NULL OR csp.org_id <> g.org_id),
+admin AS (
+  SELECT record_key, location_id, role_name FROM (
+    SELECT x.record_key, x.location_id, rn.role_name,
+      ROW_NUMBER() OVER (PARTITION BY x.record_key, x.location_id ORDER BY count(DISTINCT x.h) DESC, rn.role_name` + d.collate() + `) AS k
+    FROM pal_hours x JOIN role_names rn ON rn.id = x.role_id
+    GROUP BY x.record_key, x.location_id, rn.role_name) y WHERE k = 1),
+other_hours(record_key, location_id, association, h) AS (
+  SELECT r.record_key, r.csp_location_id, 'CSP', hh.t
+  FROM rec r ` + d.recHours() + `
+  WHERE r.offer = 'csp' AND r.csp_location_id <> ''
+  UNION
+  SELECT r.record_key, dp.location_id, 'DPOR', hh.t
+  FROM rec r ` + d.recHours() + `
+  JOIN subscription_dpor dp ON dp.subscription_id = r.subscription_id
+  WHERE dp.valid_from <= hh.t AND hh.t < dp.valid_to
+  UNION
+  SELECT r.record_key, ti.location_id, 'CUA', hh.t
+  FROM rec r JOIN res_pre rp ON rp.resource_key = r.resource_key AND rp.pre <> ''
+  JOIN deployments dep ON dep.resource_key = rp.pre JOIN tracking_ids ti ON ti.guid = dep.tracking_guid
+  ` + d.recHours() + ` AND hh.t >= dep.at),
+assoc AS (
+  SELECT x.record_key, x.location_id, x.association, count(DISTINCT x.h) AS hrs
+  FROM other_hours x JOIN active ac ON ac.location_id = x.location_id AND ac.f <= x.h AND x.h < ac.t
+  GROUP BY x.record_key, x.location_id, x.association
+  UNION ALL
+  SELECT record_key, location_id, 'PAL', count(DISTINCT h) FROM pal_hours GROUP BY record_key, location_id),
+att AS (
+  SELECT a.record_key, a.location_id, a.association, pl.org_id, r.offer, r.currency, r.cost_nanos, r.rh, a.hrs,
+    ` + d.rhe("a.hrs * 1000000000", "r.rh") + ` AS coverage,
+    ` + d.rhe("r.cost_nanos * a.hrs", "r.rh") + ` AS amount,
+    COALESCE(ad.role_name, '') AS admin_role,
+    CASE WHEN ROW_NUMBER() OVER (PARTITION BY a.record_key, pl.org_id, a.association
+      ORDER BY CASE WHEN ltrim(a.location_id, '0123456789') = '' THEN length(a.location_id) ELSE 0 END, a.location_id` + d.collate() + `) > 1 THEN 1 ELSE 0 END AS dup
+  FROM assoc a JOIN rec r ON r.record_key = a.record_key JOIN partner_locations pl ON pl.id = a.location_id
+  LEFT JOIN admin ad ON a.association = 'PAL' AND ad.record_key = a.record_key AND ad.location_id = a.location_id
+  WHERE a.hrs > 0)`
+	attributions := w + `
+SELECT record_key, location_id, association, org_id, coverage, amount, admin_role, dup FROM att`
+
+	// Incentives. PEC: admin access of the reseller's organisation, whole UTC days only.
+	inc := w + `,
+access(org_id, cust_tenant, scope_key, f, t) AS (
+  SELECT ot.org_id, xh.cust_tenant, xh.scope_key, ` + gt("xh.f", "pr.valid_from") + `, ` + lt("xh.t", "pr.valid_to") + `
+  FROM xholds xh JOIN principals pr ON pr.tenant_id = xh.cust_tenant AND pr.object_id = xh.x AND pr.type = 'ForeignGroup'
+  JOIN partner_org_tenants ot ON ot.tenant_id = pr.home_tenant_id
+  WHERE xh.via = 'direct' AND pr.valid_from < xh.t AND xh.f < pr.valid_to
+  UNION ALL
+  SELECT ot.org_id, xh.cust_tenant, xh.scope_key, xh.f, xh.t
+  FROM xholds xh JOIN partner_org_tenants ot ON ot.tenant_id = xh.x_tenant WHERE xh.via = 'lighthouse'
+  UNION ALL
+  SELECT org_id, cust_tenant, scope_key, f, t FROM pal),
+pec_rec AS (
+  SELECT r.*, pl.id AS location_id, pl.org_id FROM rec r JOIN partner_locations pl ON pl.id = r.csp_location_id
+  WHERE r.offer = 'csp' AND r.pricing_category <> 'Dynamic' AND r.commitment_discount_id = ''
+    AND NOT (r.publisher <> '' AND r.publisher <> r.provider)),
+res_access(resource_key, tenant_id, org_id, f, t) AS (
+  SELECT rs.resource_key, rs.tenant_id, a.org_id, ` + gt("a.f", "rs.f") + `, ` + lt("a.t", "rs.t") + `
+  FROM rscope rs JOIN access a ON a.cust_tenant = rs.tenant_id AND a.scope_key = rs.scope_key
+  WHERE a.f < rs.t AND rs.f < a.t),
+pec_cov(record_key, h) AS (
+  SELECT DISTINCT r.record_key, hh.t FROM pec_rec r
+  JOIN res_access a ON a.resource_key = r.resource_key AND a.tenant_id = r.tenant_id AND a.org_id = r.org_id
+  ` + d.dayHours() + `
+    AND a.f <= hh.t AND hh.t < a.t),
+pec_days(record_key, dstart) AS (
+  SELECT record_key, h - h % ` + fmt.Sprint(day) + ` FROM pec_cov GROUP BY record_key, h - h % ` + fmt.Sprint(day) + ` HAVING count(*) = 24),
+pec_q(record_key, qh) AS (
+  SELECT r.record_key, count(DISTINCT hh.t) FROM pec_rec r JOIN pec_days pd ON pd.record_key = r.record_key
+  ` + d.recHours() + ` AND hh.t >= pd.dstart AND hh.t < pd.dstart + ` + fmt.Sprint(day) + `
+  JOIN active ac ON ac.location_id = r.location_id AND ac.f <= hh.t AND hh.t < ac.t
+  GROUP BY r.record_key),
+pal_orgs(record_key, n) AS (
+  SELECT record_key, count(DISTINCT org_id) FROM att WHERE association = 'PAL' GROUP BY record_key)
+SELECT r.record_key, r.location_id, 'PEC', r.org_id, ` + quote(p.PECVersion) + `,
+  ` + d.rhe(fmt.Sprintf("r.cost_nanos * %d * q.qh", p.PEC.Num), fmt.Sprintf("%d * r.rh", p.PEC.Den)) + `
+FROM pec_rec r JOIN pec_q q ON q.record_key = r.record_key
+UNION ALL
+SELECT a.record_key, a.location_id, 'PAL', a.org_id, ` + quote(p.PALVersion) + `,
+  CASE WHEN po.n = 1 THEN ` + d.rhe(fmt.Sprintf("a.amount * %d", p.PALSingle.Num), fmt.Sprint(p.PALSingle.Den)) + `
+  ELSE ` + d.rhe(fmt.Sprintf("a.amount * %d", p.PALMulti.Num), fmt.Sprint(p.PALMulti.Den)) + ` END
+FROM att a JOIN pal_orgs po ON po.record_key = a.record_key
+WHERE a.association = 'PAL' AND a.dup = 0 AND a.offer IN ('ea', 'mca', 'payg')`
+	totals := w + `
+SELECT location_id, association, currency, CAST(sum(amount) AS BIGINT), count(*) FROM att GROUP BY location_id, association, currency`
+	return Text{Attributions: attributions, Incentives: inc, Totals: totals}
+}
+
+func mod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
