@@ -13,6 +13,7 @@ import (
 
 func addLinkCommands(app *App, p Parents) {
 	p.Root.AddCommand(newTokenCmd(app))
+	attachBenchAPI(app, p.Root) // bench_api.go: partnerlink bench api
 }
 
 func newTokenCmd(app *App) *cobra.Command {

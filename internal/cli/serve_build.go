@@ -18,5 +18,5 @@ func buildServer(ctx context.Context, app *App, d api.Deps) (http.Handler, func(
 		return nil, nil, err
 	}
 	d.Authenticate = auth.NewVerifier(key, app.Now).Authenticate
-	return server.Handler(d), func() {}, nil
+	return server.Handler(d), startWebhookWorker(app, d.DB), nil // webhook_worker.go
 }

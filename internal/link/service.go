@@ -135,13 +135,15 @@ func (s *Service) Get(ctx context.Context, c Caller, partnerID string) (*Link, e
 	}
 	l.TenantID, l.ObjectID = c.TenantID, c.ObjectID
 	l.CreatedTime, l.UpdatedTime = timeline.Time(created), timeline.Time(updated)
-	l.PartnerName = s.partnerName(ctx, l.PartnerID)
+	l.PartnerName = s.partnerName(ctx, s.DB, l.PartnerID)
 	return &l, nil
 }
 
-func (s *Service) partnerName(ctx context.Context, id string) string {
+// partnerName reads through q: inside a transaction it must be the tx, or 16+ concurrent
+// changes exhaust the connection pool waiting for each other (found by the concurrency test).
+func (s *Service) partnerName(ctx context.Context, q store.Querier, id string) string {
 	var name string
-	_ = s.DB.QueryRowContext(ctx, `SELECT name FROM partner_locations WHERE id = $1`, id).Scan(&name)
+	_ = q.QueryRowContext(ctx, `SELECT name FROM partner_locations WHERE id = $1`, id).Scan(&name)
 	return name
 }
 
@@ -162,7 +164,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		switch action {
 		case "create":
 			if active && cur.PartnerID == partnerID {
-				cur.PartnerName = s.partnerName(ctx, partnerID)
+				cur.PartnerName = s.partnerName(ctx, tx, partnerID)
 				out = &cur.Link
 				return nil // unchanged
 			}
@@ -177,7 +179,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 				return &Error{CodeNotFound, "this identity has no link to move; create one with PUT"}
 			}
 			if cur.PartnerID == partnerID {
-				cur.PartnerName = s.partnerName(ctx, partnerID)
+				cur.PartnerName = s.partnerName(ctx, tx, partnerID)
 				out = &cur.Link
 				return nil
 			}
@@ -199,6 +201,13 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		}
 		if lastFrom.Valid && ns <= lastFrom.Int64 {
 			ns = lastFrom.Int64 + 1
+			now = timeline.Time(ns)
+		}
+		// The previous change may also have been a delete that closed a window later than the
+		// clock reading taken before this transaction waited for the row lock: start after it,
+		// so windows never overlap and history times follow versions.
+		if last := cur.UpdatedTime.UnixNano(); cur.exists && ns <= last {
+			ns = last + 1
 			now = timeline.Time(ns)
 		}
 		next := cur.Link

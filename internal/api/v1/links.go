@@ -1,9 +1,493 @@
 package v1
 
 import (
+	"database/sql"
+	"encoding/json"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/api"
+	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/store"
 )
 
-func registerDirectoryAndLinks(mux *http.ServeMux, d api.Deps) {}
+// registerDirectoryAndLinks adds the directory, link views, events and webhooks routes and the
+// OpenAPI document. Roles per route are stated next to each registration and in
+// openapi/links.json.
+func registerDirectoryAndLinks(mux *http.ServeMux, d api.Deps) {
+	mux.HandleFunc("GET /v1/openapi.json", serveOpenAPI) // public: describes the API, holds no data
+
+	// Directory: operator manages; a partner reads its own organisation.
+	mux.Handle("GET /v1/partners", Authed(d, nil, listPartners(d)))
+	mux.Handle("GET /v1/partners/{id}", Authed(d, nil, getPartner(d)))
+	mux.Handle("PUT /v1/partners/{id}", Authed(d, isOperator, putPartner(d)))
+
+	// Links: the customer view (every link of a tenant: customer admin of that tenant) and the
+	// partner view (every principal linked to a location: that partner), plus history.
+	mux.Handle("GET /v1/tenants/{tenantId}/links", Authed(d, nil, tenantLinks(d)))
+	mux.Handle("GET /v1/tenants/{tenantId}/links/{objectId}/history", Authed(d, nil, linkHistory(d)))
+	mux.Handle("GET /v1/partners/{id}/links", Authed(d, nil, partnerLinks(d)))
+
+	// Events and webhooks: customer admin of the tenant (or operator).
+	mux.Handle("GET /v1/tenants/{tenantId}/events", Authed(d, nil, tenantEvents(d)))
+	mux.Handle("GET /v1/tenants/{tenantId}/webhooks", Authed(d, nil, listWebhooks(d)))
+	mux.Handle("POST /v1/tenants/{tenantId}/webhooks", Authed(d, nil, createWebhook(d)))
+	mux.Handle("DELETE /v1/tenants/{tenantId}/webhooks/{webhookId}", Authed(d, nil, deleteWebhook(d)))
+}
+
+func isOperator(id *auth.Identity) bool { return id.IsOperator() }
+
+// forbidden answers 403 in one wording for "not yours" and "does not exist", so callers cannot
+// probe which tenants or partners exist.
+func forbidden(w http.ResponseWriter, what string) {
+	WriteProblem(w, http.StatusForbidden, "this token may not read "+what+"; it needs the customer-admin role of that tenant, the partner role for that ID, or operator")
+}
+
+// pageParams reads ?after= (an opaque cursor: the last ID of the previous page) and ?limit=
+// (1..1000, default 100).
+func pageParams(w http.ResponseWriter, r *http.Request) (after string, limit int, ok bool) {
+	limit = 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			WriteProblem(w, http.StatusBadRequest, "limit="+s+" is not a number from 1 to 1000")
+			return "", 0, false
+		}
+		limit = n
+	}
+	return r.URL.Query().Get("after"), limit, true
+}
+
+// Page is a page of items; Next is the cursor for ?after= or empty on the last page.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+func rowsOf[T any](d api.Deps, r *http.Request, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	rows, err := d.DB.QueryContext(r.Context(), query, args...)
+	if err != nil {
+		return nil, d.DB.Translate(err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, d.DB.Translate(err)
+		}
+		out = append(out, v)
+	}
+	return out, d.DB.Translate(rows.Err())
+}
+
+// ---- directory ----
+
+// PartnerJSON is an organisation in the native API.
+type PartnerJSON struct {
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	TenantIDs []string       `json:"tenantIds"`
+	Locations []LocationJSON `json:"locations"`
+}
+
+// LocationJSON is a partner location; Active empty means active at all times.
+type LocationJSON struct {
+	ID      string       `json:"id"`
+	Name    string       `json:"name"`
+	Country string       `json:"country,omitempty"`
+	Active  []WindowJSON `json:"active,omitempty"`
+}
+
+// WindowJSON is a half-open window; null ends are unbounded.
+type WindowJSON struct {
+	From *string `json:"from"`
+	To   *string `json:"to"`
+}
+
+func partnerJSON(o directory.Organisation) PartnerJSON {
+	p := PartnerJSON{ID: o.ID, Name: o.Name, TenantIDs: o.TenantIDs, Locations: []LocationJSON{}}
+	if p.TenantIDs == nil {
+		p.TenantIDs = []string{}
+	}
+	for _, l := range o.Locations {
+		lj := LocationJSON{ID: l.ID, Name: l.Name, Country: l.Country}
+		for _, w := range l.Active {
+			lj.Active = append(lj.Active, WindowJSON{From: bound(w.From), To: bound(w.To)})
+		}
+		p.Locations = append(p.Locations, lj)
+	}
+	return p
+}
+
+func canReadOrg(id *auth.Identity, o directory.Organisation) bool {
+	if id.CanReadPartner("", o.ID) {
+		return true
+	}
+	for _, l := range o.Locations {
+		if id.CanReadPartner(l.ID, "") {
+			return true
+		}
+	}
+	return false
+}
+
+func listPartners(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
+	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+		if !id.IsOperator() && !id.Has(auth.RolePartner) {
+			forbidden(w, "the partner directory")
+			return
+		}
+		orgs, err := directory.List(r.Context(), d.DB)
+		if err != nil {
+			WriteError(w, d, err)
+			return
+		}
+		out := []PartnerJSON{}
+		for _, o := range orgs {
+			if canReadOrg(id, o) {
+				out = append(out, partnerJSON(o))
+			}
+		}
+		WriteJSON(w, http.StatusOK, Page[PartnerJSON]{Items: out})
+	}
+}
+
+func getPartner(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
+	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+		o, err := directory.Get(r.Context(), d.DB, r.PathValue("id"))
+		if err != nil && !id.IsOperator() {
+			forbidden(w, "partner "+r.PathValue("id"))
+			return
+		}
+		if err != nil {
+			WriteError(w, d, err)
+			return
+		}
+		if !canReadOrg(id, *o) {
+			forbidden(w, "partner "+o.ID)
+			return
+		}
+		WriteJSON(w, http.StatusOK, partnerJSON(*o))
+	}
+}
+
+func putPartner(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
+	return func(w http.ResponseWriter, r *http.Request, _ *auth.Identity) {
+		var in PartnerJSON
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			WriteProblem(w, http.StatusBadRequest, "request body: "+err.Error()+`; send {"name": ..., "tenantIds": [...], "locations": [{"id", "name", "country", "active": [{"from", "to"}]}]}`)
+			return
+		}
+		if in.ID != "" && in.ID != r.PathValue("id") {
+			WriteProblem(w, http.StatusBadRequest, "body id "+in.ID+" differs from the path ID "+r.PathValue("id")+"; omit it or make them equal")
+			return
+		}
+		org := directory.Organisation{ID: r.PathValue("id"), Name: in.Name, TenantIDs: in.TenantIDs}
+		for i, l := range in.Locations {
+			loc := directory.Location{ID: l.ID, OrgID: org.ID, Name: l.Name, Country: l.Country}
+			for j, wj := range l.Active {
+				win, err := parseWindow(wj)
+				if err != nil {
+					WriteProblem(w, http.StatusBadRequest, "locations["+strconv.Itoa(i)+"].active["+strconv.Itoa(j)+"]: "+err.Error())
+					return
+				}
+				loc.Active = append(loc.Active, win)
+			}
+			org.Locations = append(org.Locations, loc)
+		}
+		if err := directory.Put(r.Context(), d.DB, org); err != nil {
+			WriteError(w, d, err)
+			return
+		}
+		o, err := directory.Get(r.Context(), d.DB, org.ID)
+		if err != nil {
+			WriteError(w, d, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, partnerJSON(*o))
+	}
+}
+
+// ---- links ----
+
+// LinkJSON is one principal's current link.
+type LinkJSON struct {
+	TenantID    string `json:"tenantId"`
+	ObjectID    string `json:"objectId"`
+	PartnerID   string `json:"partnerId"`
+	PartnerName string `json:"partnerName,omitempty"`
+	Version     int64  `json:"version"`
+	State       string `json:"state"`
+	CreatedTime string `json:"createdTime"`
+	UpdatedTime string `json:"updatedTime"`
+}
+
+const linkSelect = `SELECT l.tenant_id, l.object_id, l.location_id, COALESCE(o.name, ''), l.version, l.state, l.created_at, l.updated_at
+FROM links l LEFT JOIN partner_locations pl ON pl.id = l.location_id LEFT JOIN partner_orgs o ON o.id = pl.org_id `
+
+func scanLink(r *sql.Rows) (LinkJSON, error) {
+	var l LinkJSON
+	var c, u int64
+	err := r.Scan(&l.TenantID, &l.ObjectID, &l.PartnerID, &l.PartnerName, &l.Version, &l.State, &c, &u)
+	l.CreatedTime, l.UpdatedTime = *bound(c), *bound(u)
+	return l, err
+}
+
+// stateFilter: ?state=Active (default), Deleted or all.
+func stateFilter(w http.ResponseWriter, r *http.Request) (string, bool) {
+	switch s := r.URL.Query().Get("state"); strings.ToLower(s) {
+	case "", "active":
+		return "Active", true
+	case "deleted":
+		return "Deleted", true
+	case "all":
+		return "", true
+	default:
+		WriteProblem(w, http.StatusBadRequest, "state="+s+" is not one of Active, Deleted, all")
+		return "", false
+	}
+}
+
+func tenantLinks(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
+	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+		tenant := strings.ToLower(r.PathValue("tenantId"))
+		if !id.CanReadTenant(tenant) {
+			forbidden(w, "tenant "+tenant)
+			return
+		}
+		state, ok := stateFilter(w, r)
+		after, limit, ok2 := pageParams(w, r)
+		if !ok || !ok2 {
+			return
+		}
+		items, err := rowsOf(d, r, linkSelect+`WHERE l.tenant_id = $1 AND l.version > 0 AND ($2 = '' OR l.state = $2) AND l.object_id > $3 ORDER BY l.object_id LIMIT $4`,
+			[]any{tenant, state, after, limit + 1}, scanLink)
+		if err != nil {
+			WriteError(w, d, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, page(items, limit, func(l LinkJSON) string { return l.ObjectID }))
+	}
+}
+
+func page[T any](items []T, limit int, key func(T) string) Page[T] {
+	if len(items) > limit {
+		items = items[:limit]
+		return Page[T]{Items: items, Next: key(items[limit-1])}
+	}
+	return Page[T]{Items: items}
+}
+
+func partnerLinks(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
+	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+		pid := r.PathValue("id")
+		// An organisation ID covers all its locations; a location ID only itself.
+		isOrg := false
+		if o, err := directory.Get(r.Context(), d.DB, pid); err == nil && o != nil {
+			isOrg = true
+		}
+		allowed := id.CanReadPartner(pid, "")
+		if isOrg {
+			allowed = id.CanReadPartner("", pid)
+		} else if !allowed {
+			var org string
+			_ = d.DB.QueryRowContext(r.Context(), `SELECT org_id FROM partner_locations WHERE id = $1`, pid).Scan(&org)
+			allowed = org != "" && id.CanReadPartner(pid, org)
+		}
+		if !allowed {
+			forbidden(w, "partner "+pid)
+			return
+		}
+		state, ok := stateFilter(w, r)
+		after, limit, ok2 := pageParams(w, r)
+		if !ok || !ok2 {
+			return
+		}
+		where := `WHERE l.location_id = $1`
+		if isOrg {
+			where = `WHERE pl.org_id = $1`
+		}
+		items, err := rowsOf(d, r, linkSelect+where+` AND ($2 = '' OR l.state = $2) AND l.tenant_id || '/' || l.object_id > $3
+ORDER BY l.tenant_id || '/' || l.object_id LIMIT $4`, []any{pid, state, after, limit + 1}, scanLink)
+		if err != nil {
+			WriteError(w, d, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, page(items, limit, func(l LinkJSON) string { return l.TenantID + "/" + l.ObjectID }))
+	}
+}
+
+// HistoryJSON is one append-only link change.
+type HistoryJSON struct {
+	ID            string `json:"id"`
+	Action        string `json:"action"`
+	FromPartnerID string `json:"fromPartnerId,omitempty"`
+	ToPartnerID   string `json:"toPartnerId,omitempty"`
+	Version       int64  `json:"version"`
+	At            string `json:"at"`
+	By            string `json:"byObjectId,omitempty"`
+	RequestID     string `json:"requestId,omitempty"`
+}
+
+func linkHistory(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
+	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+		tenant, object := strings.ToLower(r.PathValue("tenantId")), strings.ToLower(r.PathValue("objectId"))
+		self := strings.EqualFold(id.TenantID, tenant) && strings.EqualFold(id.ObjectID, object)
+		if !self && !id.CanReadTenant(tenant) {
+			forbidden(w, "the link history of "+tenant+"/"+object)
+			return
+		}
+		items, err := rowsOf(d, r, `SELECT id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id
+FROM link_history WHERE tenant_id = $1 AND object_id = $2 ORDER BY version, at, id`, []any{tenant, object}, func(rs *sql.Rows) (HistoryJSON, error) {
+			var h HistoryJSON
+			var at int64
+			err := rs.Scan(&h.ID, &h.Action, &h.FromPartnerID, &h.ToPartnerID, &h.Version, &at, &h.By, &h.RequestID)
+			h.At = *bound(at)
+			return h, err
+		})
+		if err != nil {
+			WriteError(w, d, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, Page[HistoryJSON]{Items: items})
+	}
+}
+
+// ---- events ----
+
+// EventJSON is one outbox event.
+type EventJSON struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	TenantID   string          `json:"tenantId"`
+	OccurredAt string          `json:"occurredAt"`
+	Data       json.RawMessage `json:"data"`
+}
+
+func tenantEvents(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
+	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+		tenant := strings.ToLower(r.PathValue("tenantId"))
+		if !id.CanReadTenant(tenant) {
+			forbidden(w, "the events of tenant "+tenant)
+			return
+		}
+		after, limit, ok := pageParams(w, r)
+		if !ok {
+			return
+		}
+		items, err := rowsOf(d, r, `SELECT id, type, tenant_id, occurred_at, payload FROM events
+WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, []any{tenant, after, limit + 1}, func(rs *sql.Rows) (EventJSON, error) {
+			var e EventJSON
+			var at int64
+			var payload string
+			err := rs.Scan(&e.ID, &e.Type, &e.TenantID, &at, &payload)
+			e.OccurredAt, e.Data = *bound(at), json.RawMessage(payload)
+			if !json.Valid(e.Data) {
+				e.Data = json.RawMessage("null")
+			}
+			return e, err
+		})
+		if err != nil {
+			WriteError(w, d, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, page(items, limit, func(e EventJSON) string { return e.ID }))
+	}
+}
+
+// ---- webhooks ----
+
+// WebhookJSON is a registered receiver. Secret is only returned when the webhook is created.
+type WebhookJSON struct {
+	ID          string `json:"id"`
+	URL         string `json:"url"`
+	Active      bool   `json:"active"`
+	CreatedTime string `json:"createdTime"`
+	Secret      string `json:"secret,omitempty"`
+}
+
+func listWebhooks(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
+	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+		tenant := strings.ToLower(r.PathValue("tenantId"))
+		if !id.CanReadTenant(tenant) {
+			forbidden(w, "the webhooks of tenant "+tenant)
+			return
+		}
+		items, err := rowsOf(d, r, `SELECT id, url, active, created_at FROM webhooks WHERE tenant_id = $1 ORDER BY created_at, id`, []any{tenant},
+			func(rs *sql.Rows) (WebhookJSON, error) {
+				var h WebhookJSON
+				var active store.Bool
+				var at int64
+				err := rs.Scan(&h.ID, &h.URL, &active, &at)
+				h.Active, h.CreatedTime = bool(active), *bound(at)
+				return h, err
+			})
+		if err != nil {
+			WriteError(w, d, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, Page[WebhookJSON]{Items: items})
+	}
+}
+
+func createWebhook(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
+	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+		tenant := strings.ToLower(r.PathValue("tenantId"))
+		if !id.CanReadTenant(tenant) {
+			forbidden(w, "the webhooks of tenant "+tenant)
+			return
+		}
+		var in struct {
+			URL string `json:"url"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&in); err != nil {
+			WriteProblem(w, http.StatusBadRequest, `request body: `+err.Error()+`; send {"url": "https://..."}`)
+			return
+		}
+		if err := checkReceiverURL(in.URL); err != nil {
+			WriteProblem(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		secret, err := newSecret()
+		if err != nil {
+			WriteError(w, d, err)
+			return
+		}
+		h := WebhookJSON{ID: store.NewID(), URL: in.URL, Active: true, Secret: secret}
+		now := d.Now().UnixNano()
+		h.CreatedTime = *bound(now)
+		if _, err := d.DB.ExecContext(r.Context(), `INSERT INTO webhooks (id, tenant_id, url, secret, active, created_at) VALUES ($1, $2, $3, $4, TRUE, $5)`,
+			h.ID, tenant, h.URL, secret, now); err != nil {
+			WriteError(w, d, d.DB.Translate(err))
+			return
+		}
+		w.Header().Set("Location", "/v1/tenants/"+tenant+"/webhooks/"+h.ID)
+		WriteJSON(w, http.StatusCreated, h)
+	}
+}
+
+func deleteWebhook(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
+	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+		tenant := strings.ToLower(r.PathValue("tenantId"))
+		if !id.CanReadTenant(tenant) {
+			forbidden(w, "the webhooks of tenant "+tenant)
+			return
+		}
+		// Deactivated, not deleted: its deliveries stay as the audit of what was sent.
+		res, err := d.DB.ExecContext(r.Context(), `UPDATE webhooks SET active = FALSE WHERE id = $1 AND tenant_id = $2`, r.PathValue("webhookId"), tenant)
+		if err != nil {
+			WriteError(w, d, d.DB.Translate(err))
+			return
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			WriteProblem(w, http.StatusNotFound, "tenant "+tenant+" has no webhook "+r.PathValue("webhookId"))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}

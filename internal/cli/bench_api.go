@@ -1,0 +1,183 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/partnerlink/partnerlink/internal/api"
+	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/store"
+)
+
+// attachBenchAPI adds `bench api` under the root's bench command (root.go creates it).
+func attachBenchAPI(app *App, root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() == "bench" {
+			c.AddCommand(newBenchAPICmd(app))
+			return
+		}
+	}
+}
+
+func newBenchAPICmd(app *App) *cobra.Command {
+	var concurrency int
+	var duration time.Duration
+	c := &cobra.Command{
+		Use:   "api",
+		Short: "Benchmark the ARM link API on loopback: req/s and p50/p99 for writes and GET",
+		Long: `api starts the full HTTP server on 127.0.0.1 against the database given by --db, seeds a
+bench partner organisation, and drives the ARM-compatible link API with --concurrency clients:
+first writes (each client cycles PUT, PATCH, DELETE on its own principal's link), then GET of the
+caller's link. It prints requests per second and p50/p99 latency per phase. It writes links,
+history and events of tenant "bench" into the database: use a scratch database.`,
+		Example: `  partnerlink bench api --db /tmp/bench.db --concurrency 32 --duration 10s
+  partnerlink bench api --db postgres://postgres@127.0.0.1:5432/bench --duration 5s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if concurrency < 1 || duration <= 0 {
+				return UsageError{fmt.Errorf("--concurrency must be at least 1 and --duration positive (got %d, %s)", concurrency, duration)}
+			}
+			return benchAPI(cmd.Context(), app, concurrency, duration)
+		},
+	}
+	c.Flags().IntVar(&concurrency, "concurrency", 32, "concurrent clients")
+	c.Flags().DurationVar(&duration, "duration", 10*time.Second, "total run time, split between the write and GET phases")
+	return c
+}
+
+func benchAPI(ctx context.Context, app *App, concurrency int, duration time.Duration) error {
+	db, err := app.OpenDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	org := directory.Organisation{ID: "bench-org", Name: "Bench Partner", Locations: []directory.Location{{ID: "bench-loc-1", Name: "Bench 1"}, {ID: "bench-loc-2", Name: "Bench 2"}}}
+	if err := directory.Put(ctx, db, org); err != nil {
+		return err
+	}
+	h, stop, err := buildServer(ctx, app, api.Deps{DB: db, Log: app.Log, Now: app.Now})
+	if err != nil {
+		return err
+	}
+	defer stop()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	key, err := auth.LoadOrCreateKey(ctx, db, app.Now)
+	if err != nil {
+		return err
+	}
+	tokens := make([]string, concurrency)
+	for i := range tokens {
+		if tokens[i], err = key.Mint(auth.Claims{TenantID: "bench", ObjectID: fmt.Sprintf("bench-%04d", i), IDType: "user"}, app.Now(), 2*time.Hour); err != nil {
+			return err
+		}
+	}
+	base := "http://" + ln.Addr().String() + "/providers/Microsoft.ManagementPartner/partners"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2}}
+	// Start from a known state: every bench principal unlinked.
+	for _, tok := range tokens {
+		for _, loc := range []string{"bench-loc-1", "bench-loc-2"} {
+			_, _ = call(ctx, client, "DELETE", base+"/"+loc, tok)
+		}
+	}
+	fmt.Fprintf(app.Stdout, "engine %s, concurrency %d, %s per phase\n", db.Engine(), concurrency, duration/2)
+	writes := []struct{ method, loc string }{{"PUT", "bench-loc-1"}, {"PATCH", "bench-loc-2"}, {"DELETE", "bench-loc-2"}}
+	err = benchPhase(ctx, app.Stdout, "write (PUT/PATCH/DELETE)", concurrency, duration/2, func(worker, i int) error {
+		w := writes[i%len(writes)]
+		return expectOK(call(ctx, client, w.method, base+"/"+w.loc, tokens[worker]))
+	})
+	if err != nil {
+		return err
+	}
+	for _, tok := range tokens {
+		_, _ = call(ctx, client, "DELETE", base+"/bench-loc-2", tok) // a client may have stopped mid-cycle
+		if err := expectOK(call(ctx, client, "PUT", base+"/bench-loc-1", tok)); err != nil {
+			return err
+		}
+	}
+	return benchPhase(ctx, app.Stdout, "GET", concurrency, duration/2, func(worker, _ int) error {
+		return expectOK(call(ctx, client, "GET", base+"/bench-loc-1", tokens[worker]))
+	})
+}
+
+func call(ctx context.Context, c *http.Client, method, url, token string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url+"?api-version=2018-02-01", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func expectOK(status int, err error) error {
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("the server answered %d, want 200", status)
+	}
+	return nil
+}
+
+// benchPhase runs fn from n workers for d and prints throughput and latency percentiles. The
+// first error stops the phase and is returned: a benchmark of failing requests measures nothing.
+func benchPhase(ctx context.Context, out io.Writer, name string, n int, d time.Duration, fn func(worker, i int) error) error {
+	var mu sync.Mutex
+	var all []time.Duration
+	var firstErr error
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() {
+			var lat []time.Duration
+			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+				t := time.Now()
+				if err := fn(w, i); err != nil {
+					mu.Lock()
+					firstErr = errors.Join(firstErr, fmt.Errorf("%s request %d of client %d: %w", name, i, w, err))
+					mu.Unlock()
+					return
+				}
+				lat = append(lat, time.Since(t))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return firstErr
+	}
+	if len(all) == 0 {
+		return store.NewError(store.ErrInternal, name+": no request completed", nil)
+	}
+	slices.Sort(all)
+	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(float64(len(all))*p))] }
+	fmt.Fprintf(out, "%-26s %8d requests  %9.0f req/s  p50 %8s  p99 %8s\n", name, len(all), float64(len(all))/elapsed.Seconds(),
+		pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
+	return nil
+}
