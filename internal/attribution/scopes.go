@@ -1,6 +1,10 @@
 package attribution
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/partnerlink/partnerlink/internal/scope"
+)
 
 // The engine resolves scopes itself in the same way as internal/scope (ARM-ID prefix on a
 // segment boundary, case-insensitive), plus what needs the estate: "/" (the tenant root) and
@@ -8,25 +12,12 @@ import "strings"
 
 const mgPrefix = "/providers/microsoft.management/managementgroups/"
 
-// key is the canonical form of a scope or resource ID: lower case, one leading slash, no
-// trailing slash.
-func key(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	s = strings.TrimRight(s, "/")
-	if s == "" {
-		return "/"
-	}
-	if s[0] != '/' {
-		s = "/" + s
-	}
-	return s
-}
-
-// prefixCovers reports whether scope key sk is resource key rk or an ancestor of it on a
-// segment boundary.
-func prefixCovers(sk, rk string) bool {
-	return rk == sk || (len(rk) > len(sk) && rk[len(sk)] == '/' && rk[:len(sk)] == sk)
-}
+// key and prefixCovers are internal/scope's: one notion of "the same resource" across the
+// importers and the engine.
+var (
+	key          = scope.Key
+	prefixCovers = scope.PrefixCovers
+)
 
 type scopeKind int
 

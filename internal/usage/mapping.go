@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/scope"
 )
 
 // mapper turns one CSV row into a Record. It returns the offending column and a reason when
@@ -160,27 +161,7 @@ func NormalizeSubscription(s string) (string, bool) {
 		s = strings.TrimRight(s[len("/subscriptions/"):], "/")
 	}
 	s = strings.ToLower(s)
-	return s, isGUID(s)
-}
-
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
+	return s, scope.IsGUID(s)
 }
 
 func normCurrency(s string) (string, string) {
