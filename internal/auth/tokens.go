@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -111,8 +112,9 @@ func (k *Key) Mint(c Claims, now time.Time, ttl time.Duration) (string, error) {
 // Verifier checks bearer tokens signed by the server's key. Only ES256 is accepted: "none",
 // HMAC and RSA tokens are rejected before any key is used.
 type Verifier struct {
-	key *Key
-	now func() time.Time
+	key  *Key
+	now  func() time.Time
+	oidc map[string]*oidc.IDTokenVerifier // by issuer URL
 }
 
 // NewVerifier verifies tokens of key at the clock now.
@@ -131,6 +133,11 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid token: %w", err)
 	}
+	return identityOf(c)
+}
+
+// identityOf maps verified claims to an identity: every caller is a principal; roles add to it.
+func identityOf(c Claims) (*Identity, error) {
 	if c.TenantID == "" || c.ObjectID == "" {
 		return nil, errors.New("invalid token: tid and oid are required")
 	}
@@ -157,7 +164,14 @@ func (v *Verifier) Authenticate(r *http.Request) (*http.Request, error) {
 		// browser. The dashboard turns its cookie into this header after its CSRF check.
 		return nil, errors.New("no bearer token: send Authorization: Bearer <token> (partnerlink token prints one for development)")
 	}
-	id, err := v.Verify(strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	var id *Identity
+	var err error
+	if iss := v.issuerOf(token); iss != Issuer && v.oidc[iss] != nil {
+		id, err = v.verifyOIDC(r.Context(), token)
+	} else {
+		id, err = v.Verify(token)
+	}
 	if err != nil {
 		return nil, err
 	}

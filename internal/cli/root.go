@@ -42,6 +42,8 @@ type App struct {
 	Stderr    io.Writer
 	Log       *slog.Logger
 	Now       func() time.Time
+	// OIDCIssuers are ISSUER-URL=AUDIENCE pairs whose tokens serve accepts.
+	OIDCIssuers []string
 }
 
 // OpenDB opens and migrates the database named by --db / PARTNERLINK_DB. A database that

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"os"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/partnerlink/partnerlink/internal/api"
@@ -32,5 +35,14 @@ connections and shuts down gracefully on SIGINT or SIGTERM.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().StringSliceVar(&app.OIDCIssuers, "oidc-issuer", splitEnv("PARTNERLINK_OIDC_ISSUERS"),
+		"also accept tokens of this identity provider: ISSUER-URL=AUDIENCE (repeatable; env PARTNERLINK_OIDC_ISSUERS, comma-separated)")
 	return cmd
+}
+
+func splitEnv(name string) []string {
+	if v := os.Getenv(name); v != "" {
+		return strings.Split(v, ",")
+	}
+	return nil
 }
