@@ -2,9 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/partnerlink/partnerlink/internal/estatefile"
@@ -50,7 +52,15 @@ explicit from/to windows in the file win.`,
 			}
 			defer db.Close()
 			opts.Now = app.Now
-			rep, err := estatefile.Import(cmd.Context(), db, f, filepath.Base(args[0]), opts)
+			var r io.Reader = f
+			if st, err := f.Stat(); err == nil {
+				if bar := app.newProgress(st.Size(), "reading "+filepath.Base(args[0])); bar != nil {
+					pr := progressbar.NewReader(f, bar)
+					r = &pr
+					defer bar.Finish()
+				}
+			}
+			rep, err := estatefile.Import(cmd.Context(), db, r, filepath.Base(args[0]), opts)
 			if err != nil {
 				return err
 			}
