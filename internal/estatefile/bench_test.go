@@ -17,9 +17,19 @@ import (
 // assignments) into a fresh database per iteration and reports entities/s and peak heap.
 //
 //	go test ./internal/estatefile -run XXX -bench ImportBenchEstate -benchtime 1x
-func BenchmarkImportBenchEstate(b *testing.B) {
+func BenchmarkImportBenchEstate(b *testing.B) { benchImport(b, synth.Bench) }
+
+// BenchmarkImportMillionAssignments is the size: the bench estate with 1,000,000 role
+// assignments.
+func BenchmarkImportMillionAssignments(b *testing.B) {
+	sc := synth.Bench
+	sc.RoleAssignments = 1_000_000
+	benchImport(b, sc)
+}
+
+func benchImport(b *testing.B, sc synth.Scale) {
 	var buf bytes.Buffer
-	if err := synth.Generate(1, synth.Bench).WriteEstate(&buf); err != nil {
+	if err := synth.Generate(1, sc).WriteEstate(&buf); err != nil {
 		b.Fatal(err)
 	}
 	var f estatefile.File
