@@ -1,37 +1,20 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
 func addAttributionCommands(app *App, p Parents) {
 	p.Root.AddCommand(newAttributeCmd(app), newExplainCmd(app))
 	p.Report.AddCommand(newReportAttributionsCmd(app), newReportIncentivesCmd(app))
-}
-
-// attrPeriod reads --from/--to (YYYY-MM-DD = UTC midnight, or RFC 3339).
-func attrPeriod(from, to string) (timeline.Window, error) {
-	if from == "" || to == "" {
-		return timeline.Window{}, UsageError{fmt.Errorf("--from and --to are both required (YYYY-MM-DD or RFC 3339)")}
-	}
-	f, err := timeline.ParseDateOrTime(from)
-	if err != nil {
-		return timeline.Window{}, UsageError{fmt.Errorf("--from %q: want YYYY-MM-DD or RFC 3339", from)}
-	}
-	t, err := timeline.ParseDateOrTime(to)
-	if err != nil {
-		return timeline.Window{}, UsageError{fmt.Errorf("--to %q: want YYYY-MM-DD or RFC 3339", to)}
-	}
-	if f >= t {
-		return timeline.Window{}, UsageError{fmt.Errorf("--from %s is not before --to %s", from, to)}
-	}
-	return timeline.Window{From: f, To: t}, nil
 }
 
 func newAttributeCmd(app *App) *cobra.Command {
@@ -51,7 +34,7 @@ nothing is written (what-if).`,
 			"  partnerlink attribute --from 2026-03-01 --to 2026-04-01 --usage march.csv",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			period, err := attrPeriod(from, to)
+			period, err := parsePeriod(from, to, true)
 			if err != nil {
 				return err
 			}
@@ -84,53 +67,37 @@ nothing is written (what-if).`,
 }
 
 func newReportAttributionsCmd(app *App) *cobra.Command {
-	var from, to, partner, format string
-	c := &cobra.Command{
-		Use:     "attributions",
-		Short:   "Attribution rows of a period (formats.md columns, sorted by record, partner, association)",
-		Example: "  partnerlink report attributions --from 2026-03-01 --to 2026-04-01 --partner 1234567 --format csv",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			period, err := attrPeriod(from, to)
-			if err != nil {
-				return err
-			}
-			tw, err := attribution.NewTableWriter(app.Stdout, format, attribution.RowHeader)
-			if err != nil {
-				return UsageError{err}
-			}
-			db, err := app.OpenDB(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := attribution.StoredRows(cmd.Context(), db, attribution.RowFilter{Period: period, Partner: partner},
-				func(r *attribution.Row) error { return tw.Write(r.Fields()) }); err != nil {
-				return db.Translate(err)
-			}
-			return tw.Close()
-		},
-	}
-	c.Flags().StringVar(&from, "from", "", "period start (charge start, YYYY-MM-DD or RFC 3339)")
-	c.Flags().StringVar(&to, "to", "", "period end, exclusive")
-	c.Flags().StringVar(&partner, "partner", "", "only this location (partner) ID or organisation ID")
-	c.Flags().StringVar(&format, "format", "csv", "csv or json")
-	return c
+	return newReportRowsCmd(app, "attributions",
+		"Attribution rows of a period (formats.md columns, sorted by record, partner, association)",
+		"  partnerlink report attributions --from 2026-03-01 --to 2026-04-01 --partner 1234567 --format csv",
+		attribution.RowHeader,
+		func(ctx context.Context, db *store.DB, f attribution.RowFilter, write func([]string) error) error {
+			return attribution.StoredRows(ctx, db, f, func(r *attribution.Row) error { return write(r.Fields()) })
+		})
 }
 
 func newReportIncentivesCmd(app *App) *cobra.Command {
+	return newReportRowsCmd(app, "incentives",
+		"Incentive rows of a period (formats.md columns, sorted by record, partner, program)",
+		"  partnerlink report incentives --from 2026-03-01 --to 2026-04-01 --format json",
+		attribution.IncentiveHeader,
+		func(ctx context.Context, db *store.DB, f attribution.RowFilter, write func([]string) error) error {
+			return attribution.StoredIncentives(ctx, db, f, func(i *attribution.Incentive) error { return write(i.Fields()) })
+		})
+}
+
+// newReportRowsCmd builds a command that writes stored result rows of a period as a table.
+func newReportRowsCmd(app *App, use, short, example string, header []string,
+	each func(context.Context, *store.DB, attribution.RowFilter, func([]string) error) error) *cobra.Command {
 	var from, to, partner, format string
 	c := &cobra.Command{
-		Use:     "incentives",
-		Short:   "Incentive rows of a period (formats.md columns, sorted by record, partner, program)",
-		Example: "  partnerlink report incentives --from 2026-03-01 --to 2026-04-01 --format json",
-		Args:    cobra.NoArgs,
+		Use: use, Short: short, Example: example, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			period, err := attrPeriod(from, to)
+			period, err := parsePeriod(from, to, true)
 			if err != nil {
 				return err
 			}
-			tw, err := attribution.NewTableWriter(app.Stdout, format, attribution.IncentiveHeader)
+			tw, err := attribution.NewTableWriter(app.Stdout, format, header)
 			if err != nil {
 				return UsageError{err}
 			}
@@ -139,8 +106,7 @@ func newReportIncentivesCmd(app *App) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			if err := attribution.StoredIncentives(cmd.Context(), db, attribution.RowFilter{Period: period, Partner: partner},
-				func(i *attribution.Incentive) error { return tw.Write(i.Fields()) }); err != nil {
+			if err := each(cmd.Context(), db, attribution.RowFilter{Period: period, Partner: partner}, tw.Write); err != nil {
 				return db.Translate(err)
 			}
 			return tw.Close()
@@ -184,7 +150,7 @@ func newExplainCmd(app *App) *cobra.Command {
 				}
 				q.At = t
 			default:
-				p, err := attrPeriod(from, to)
+				p, err := parsePeriod(from, to, true)
 				if err != nil {
 					return UsageError{fmt.Errorf("give --at TIME or --from and --to: %w", err)}
 				}

@@ -27,28 +27,8 @@ func (f *reportFlags) add(c *cobra.Command, period bool) {
 	c.Flags().StringVar(&f.format, "format", "text", "output: text, csv or json")
 }
 
-// window parses --from/--to; the zero window means everything.
-func (f *reportFlags) window() (timeline.Window, error) {
-	w := timeline.Always()
-	if f.from != "" {
-		v, err := timeline.ParseDateOrTime(f.from)
-		if err != nil {
-			return w, UsageError{fmt.Errorf("--from %q: %w; use YYYY-MM-DD or an RFC 3339 instant", f.from, err)}
-		}
-		w.From = v
-	}
-	if f.to != "" {
-		v, err := timeline.ParseDateOrTime(f.to)
-		if err != nil {
-			return w, UsageError{fmt.Errorf("--to %q: %w; use YYYY-MM-DD or an RFC 3339 instant", f.to, err)}
-		}
-		w.To = v
-	}
-	if w.From >= w.To {
-		return w, UsageError{fmt.Errorf("--from %s is not before --to %s; swap them", f.from, f.to)}
-	}
-	return w, nil
-}
+// window parses --from/--to; empty ends are open.
+func (f *reportFlags) window() (timeline.Window, error) { return parsePeriod(f.from, f.to, false) }
 
 func (f *reportFlags) checkFormat() error {
 	for _, x := range report.Formats {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
@@ -97,9 +96,9 @@ func newExportUsageCmd(app *App) *cobra.Command {
 			"  partnerlink export usage --from 2026-03-01 --to 2026-04-01 --format json --out march.json",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := periodFlags(from, to)
+			w, err := parsePeriod(from, to, false)
 			if err != nil {
-				return UsageError{err}
+				return err
 			}
 			db, err := app.OpenDB(cmd.Context())
 			if err != nil {
@@ -131,24 +130,4 @@ func newExportUsageCmd(app *App) *cobra.Command {
 	f.StringVar(&format, "format", "csv", "csv or json")
 	f.StringVar(&out, "out", "", "write to this file instead of stdout")
 	return c
-}
-
-// periodFlags turns optional --from/--to values into a window (open ends when empty).
-func periodFlags(from, to string) (timeline.Window, error) {
-	w := timeline.Always()
-	var err error
-	if from != "" {
-		if w.From, err = timeline.ParseDateOrTime(from); err != nil {
-			return w, fmt.Errorf("--from %q: %w", from, err)
-		}
-	}
-	if to != "" {
-		if w.To, err = timeline.ParseDateOrTime(to); err != nil {
-			return w, fmt.Errorf("--to %q: %w", to, err)
-		}
-	}
-	if w.To <= w.From {
-		return w, fmt.Errorf("--to %s is not after --from %s", to, from)
-	}
-	return w, nil
 }

@@ -24,14 +24,6 @@ func Export(ctx context.Context, q store.Querier, w io.Writer) error {
 	return enc.Encode(f)
 }
 
-func bound(ns int64) *string {
-	if ns == timeline.Min || ns == timeline.Max {
-		return nil
-	}
-	s := timeline.Format(ns)
-	return &s
-}
-
 func rowsOf(ctx context.Context, q store.Querier, query string, n int) ([][]string, error) {
 	rs, err := q.QueryContext(ctx, query)
 	if err != nil {
@@ -113,7 +105,7 @@ func read(ctx context.Context, q store.Querier) (*File, error) {
 			}
 			loc := Location{ID: l[0], Name: l[2], Country: l[3]}
 			for _, v := range children(tLocationActive, l[0]) {
-				loc.Active = append(loc.Active, Window{From: bound(v.from), To: bound(v.to)})
+				loc.Active = append(loc.Active, Window{From: timeline.FormatOrNil(v.from), To: timeline.FormatOrNil(v.to)})
 			}
 			p.Locations = append(p.Locations, loc)
 		}
@@ -130,7 +122,7 @@ func read(ctx context.Context, q store.Querier) (*File, error) {
 			if v.cols[0] != t[0] {
 				continue
 			}
-			mg := ManagementGroup{ID: v.cols[1], From: bound(v.from), To: bound(v.to)}
+			mg := ManagementGroup{ID: v.cols[1], From: timeline.FormatOrNil(v.from), To: timeline.FormatOrNil(v.to)}
 			if v.cols[2] != "" {
 				parent := v.cols[2]
 				mg.Parent = &parent
@@ -151,26 +143,26 @@ func read(ctx context.Context, q store.Querier) (*File, error) {
 	}
 	for _, v := range all[tSubscriptions] {
 		s := Subscription{ID: v.cols[0], TenantID: v.cols[1], Name: v.cols[2], Offer: v.cols[3], ManagementGroup: v.cols[4],
-			CSPPartnerID: v.cols[5], From: bound(v.from), To: bound(v.to)}
+			CSPPartnerID: v.cols[5], From: timeline.FormatOrNil(v.from), To: timeline.FormatOrNil(v.to)}
 		if isFirst(tSubscriptions, v) {
 			for _, d := range children(tDPOR, v.cols[0]) {
-				s.DPOR = append(s.DPOR, DPOR{PartnerID: d.cols[1], From: bound(d.from), To: bound(d.to)})
+				s.DPOR = append(s.DPOR, DPOR{PartnerID: d.cols[1], From: timeline.FormatOrNil(d.from), To: timeline.FormatOrNil(d.to)})
 			}
 		}
 		f.Subscriptions = append(f.Subscriptions, s)
 	}
 	for _, v := range all[tPrincipals] {
 		p := Principal{TenantID: v.cols[0], ObjectID: v.cols[1], Type: v.cols[2], DisplayName: v.cols[3], HomeTenantID: v.cols[4],
-			From: bound(v.from), To: bound(v.to)}
+			From: timeline.FormatOrNil(v.from), To: timeline.FormatOrNil(v.to)}
 		if isFirst(tPrincipals, v) {
 			for _, m := range children(tMemberships, v.cols[0]+"\x00"+v.cols[1]) {
-				p.MemberOf = append(p.MemberOf, Membership{GroupID: m.cols[2], From: bound(m.from), To: bound(m.to)})
+				p.MemberOf = append(p.MemberOf, Membership{GroupID: m.cols[2], From: timeline.FormatOrNil(m.from), To: timeline.FormatOrNil(m.to)})
 			}
 		}
 		f.Principals = append(f.Principals, p)
 	}
 	for _, v := range all[tRoleDefinitions] {
-		d := RoleDefinition{ID: v.cols[0], RoleName: v.cols[1], Type: v.cols[2], From: bound(v.from), To: bound(v.to)}
+		d := RoleDefinition{ID: v.cols[0], RoleName: v.cols[1], Type: v.cols[2], From: timeline.FormatOrNil(v.from), To: timeline.FormatOrNil(v.to)}
 		if err := json.Unmarshal([]byte(v.cols[3]), &d.Permissions); err != nil {
 			return nil, err
 		}
@@ -179,26 +171,26 @@ func read(ctx context.Context, q store.Querier) (*File, error) {
 	activationsDone := map[string]bool{}
 	for _, v := range all[tAssignments] {
 		a := RoleAssignment{ID: v.cols[0], TenantID: v.cols[1], PrincipalID: v.cols[2], RoleDefinitionID: v.cols[3], Scope: v.cols[4],
-			Kind: v.cols[6], From: bound(v.from), To: bound(v.to)}
+			Kind: v.cols[6], From: timeline.FormatOrNil(v.from), To: timeline.FormatOrNil(v.to)}
 		if a.Kind == "eligible" && !activationsDone[a.ID] {
 			activationsDone[a.ID] = true
 			for _, w := range children(tActivations, a.ID) {
-				a.Activations = append(a.Activations, Window{From: bound(w.from), To: bound(w.to)})
+				a.Activations = append(a.Activations, Window{From: timeline.FormatOrNil(w.from), To: timeline.FormatOrNil(w.to)})
 			}
 		}
 		f.RoleAssignments = append(f.RoleAssignments, a)
 	}
 	for _, v := range all[tDelegations] {
-		d := Delegation{ID: v.cols[0], CustomerTenantID: v.cols[1], Scope: v.cols[2], ManagingTenantID: v.cols[4], From: bound(v.from), To: bound(v.to)}
+		d := Delegation{ID: v.cols[0], CustomerTenantID: v.cols[1], Scope: v.cols[2], ManagingTenantID: v.cols[4], From: timeline.FormatOrNil(v.from), To: timeline.FormatOrNil(v.to)}
 		if isFirst(tDelegations, v) {
 			for _, w := range children(tAuthorizations, d.ID) {
-				d.Authorizations = append(d.Authorizations, Authorization{PrincipalID: w.cols[1], RoleDefinitionID: w.cols[2], From: bound(w.from), To: bound(w.to)})
+				d.Authorizations = append(d.Authorizations, Authorization{PrincipalID: w.cols[1], RoleDefinitionID: w.cols[2], From: timeline.FormatOrNil(w.from), To: timeline.FormatOrNil(w.to)})
 			}
 		}
 		f.Delegations = append(f.Delegations, d)
 	}
 	for _, v := range all[tLinkSpans] {
-		f.Links = append(f.Links, Link{TenantID: v.cols[0], ObjectID: v.cols[1], PartnerID: v.cols[2], From: bound(v.from), To: bound(v.to)})
+		f.Links = append(f.Links, Link{TenantID: v.cols[0], ObjectID: v.cols[1], PartnerID: v.cols[2], From: timeline.FormatOrNil(v.from), To: timeline.FormatOrNil(v.to)})
 	}
 	tracking, err := rowsOf(ctx, q, `SELECT guid, location_id FROM tracking_ids ORDER BY guid`, 2)
 	if err != nil {

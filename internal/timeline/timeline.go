@@ -93,6 +93,15 @@ func FormatBound(ns int64) string {
 	return Format(ns)
 }
 
+// FormatOrNil is Format for JSON bounds: the sentinels (open ends) become nil, i.e. null.
+func FormatOrNil(ns int64) *string {
+	if ns == Min || ns == Max {
+		return nil
+	}
+	s := Format(ns)
+	return &s
+}
+
 // Parse reads an RFC 3339 time (any offset) as an instant.
 func Parse(s string) (int64, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)

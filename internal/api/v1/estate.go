@@ -1,12 +1,10 @@
 package v1
 
 import (
-	"context"
 	"database/sql"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
@@ -28,32 +26,14 @@ func canReadTenant(id *auth.Identity, tenant string) bool {
 	return id.IsOperator() || id.Has(auth.RoleCustomerAdmin) && strings.EqualFold(id.TenantID, tenant)
 }
 
-type estatePage struct {
-	Items []map[string]any `json:"items"`
-	Next  string           `json:"next,omitempty"`
-}
-
-func estatePaging(r *http.Request) (limit int, after string, ok bool) {
-	limit = 100
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			return 0, "", false
-		}
-		limit = n
-	}
-	return limit, r.URL.Query().Get("after"), true
-}
-
 func listTenants(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
 	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
 		if !id.IsOperator() && !id.Has(auth.RoleCustomerAdmin) {
 			WriteProblem(w, http.StatusForbidden, "listing tenants needs the operator or customer-admin role")
 			return
 		}
-		limit, after, ok := estatePaging(r)
+		after, limit, ok := pageParams(w, r)
 		if !ok {
-			WriteProblem(w, http.StatusBadRequest, "limit must be a number from 1 to 1000")
 			return
 		}
 		q := `SELECT id, name FROM tenants WHERE id > $1`
@@ -63,7 +43,7 @@ func listTenants(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Iden
 			args = append(args, strings.ToLower(id.TenantID))
 		}
 		q += ` ORDER BY id LIMIT ` + strconv.Itoa(limit+1)
-		writePage(w, d, r.Context(), q, args, limit, []string{"id", "name"}, 0)
+		writePage(w, d, r, q, args, limit, []string{"id", "name"}, 0)
 	}
 }
 
@@ -97,9 +77,8 @@ func tenantList(d api.Deps, l estateList) func(http.ResponseWriter, *http.Reques
 			WriteProblem(w, http.StatusForbidden, "this token may read only its own tenant's estate")
 			return
 		}
-		limit, after, ok := estatePaging(r)
+		after, limit, ok := pageParams(w, r)
 		if !ok {
-			WriteProblem(w, http.StatusBadRequest, "limit must be a number from 1 to 1000")
 			return
 		}
 		at := d.Now().UnixNano()
@@ -124,53 +103,38 @@ func tenantList(d api.Deps, l estateList) func(http.ResponseWriter, *http.Reques
 			q += ` AND scope_key = $` + strconv.Itoa(len(args))
 		}
 		q += ` ORDER BY ` + l.cols[0] + ` LIMIT ` + strconv.Itoa(limit+1)
-		writePage(w, d, r.Context(), q, args, limit, l.names, 2)
+		writePage(w, d, r, q, args, limit, l.names, 2)
 	}
 }
 
-// writePage runs q and writes a page; the last windowCols columns are validity bounds.
-func writePage(w http.ResponseWriter, d api.Deps, ctx context.Context, q string, args []any, limit int, names []string, windowCols int) {
-	rows, err := d.DB.QueryContext(ctx, q, args...)
-	if err != nil {
-		WriteError(w, d, d.DB.Translate(err))
-		return
-	}
-	defer rows.Close()
-	p := estatePage{Items: []map[string]any{}}
-	for rows.Next() {
-		vals := make([]any, len(names))
-		strs := make([]sql.NullString, len(names)-windowCols)
+// writePage runs q (which asks for limit+1 rows) and writes a page of objects with names as
+// keys; the last windowCols columns are validity bounds (null when open).
+func writePage(w http.ResponseWriter, d api.Deps, r *http.Request, q string, args []any, limit int, names []string, windowCols int) {
+	items, err := rowsOf(d, r, q, args, func(rows *sql.Rows) (map[string]any, error) {
+		strs := make([]string, len(names)-windowCols)
 		bounds := make([]int64, windowCols)
+		dst := make([]any, 0, len(names))
 		for i := range strs {
-			vals[i] = &strs[i]
+			dst = append(dst, &strs[i])
 		}
 		for i := range bounds {
-			vals[len(strs)+i] = &bounds[i]
+			dst = append(dst, &bounds[i])
 		}
-		if err := rows.Scan(vals...); err != nil {
-			WriteError(w, d, err)
-			return
+		if err := rows.Scan(dst...); err != nil {
+			return nil, err
 		}
-		if len(p.Items) == limit {
-			p.Next = p.Items[len(p.Items)-1][names[0]].(string)
-			break
-		}
-		item := map[string]any{}
-		for i, s := range strs {
-			item[names[i]] = s.String
+		item := make(map[string]any, len(names))
+		for i, v := range strs {
+			item[names[i]] = v
 		}
 		for i, b := range bounds {
-			var v any
-			if b != timeline.Min && b != timeline.Max {
-				v = timeline.Time(b).Format(time.RFC3339Nano)
-			}
-			item[names[len(strs)+i]] = v
+			item[names[len(strs)+i]] = timeline.FormatOrNil(b)
 		}
-		p.Items = append(p.Items, item)
-	}
-	if err := rows.Err(); err != nil {
+		return item, nil
+	})
+	if err != nil {
 		WriteError(w, d, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, p)
+	WriteJSON(w, http.StatusOK, page(items, limit, func(m map[string]any) string { return m[names[0]].(string) }))
 }

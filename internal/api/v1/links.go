@@ -11,6 +11,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
 // registerDirectoryAndLinks adds the directory, link views, events and webhooks routes and the
@@ -115,7 +116,7 @@ func partnerJSON(o directory.Organisation) PartnerJSON {
 	for _, l := range o.Locations {
 		lj := LocationJSON{ID: l.ID, Name: l.Name, Country: l.Country}
 		for _, w := range l.Active {
-			lj.Active = append(lj.Active, WindowJSON{From: bound(w.From), To: bound(w.To)})
+			lj.Active = append(lj.Active, WindowJSON{From: timeline.FormatOrNil(w.From), To: timeline.FormatOrNil(w.To)})
 		}
 		p.Locations = append(p.Locations, lj)
 	}
@@ -234,7 +235,7 @@ func scanLink(r *sql.Rows) (LinkJSON, error) {
 	var l LinkJSON
 	var c, u int64
 	err := r.Scan(&l.TenantID, &l.ObjectID, &l.PartnerID, &l.PartnerName, &l.Version, &l.State, &c, &u)
-	l.CreatedTime, l.UpdatedTime = *bound(c), *bound(u)
+	l.CreatedTime, l.UpdatedTime = *timeline.FormatOrNil(c), *timeline.FormatOrNil(u)
 	return l, err
 }
 
@@ -347,7 +348,7 @@ FROM link_history WHERE tenant_id = $1 AND object_id = $2 ORDER BY version, at, 
 			var h HistoryJSON
 			var at int64
 			err := rs.Scan(&h.ID, &h.Action, &h.FromPartnerID, &h.ToPartnerID, &h.Version, &at, &h.By, &h.RequestID)
-			h.At = *bound(at)
+			h.At = *timeline.FormatOrNil(at)
 			return h, err
 		})
 		if err != nil {
@@ -386,7 +387,7 @@ WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, []any{tenant, after, lim
 			var at int64
 			var payload string
 			err := rs.Scan(&e.ID, &e.Type, &e.TenantID, &at, &payload)
-			e.OccurredAt, e.Data = *bound(at), json.RawMessage(payload)
+			e.OccurredAt, e.Data = *timeline.FormatOrNil(at), json.RawMessage(payload)
 			if !json.Valid(e.Data) {
 				e.Data = json.RawMessage("null")
 			}
@@ -424,7 +425,7 @@ func listWebhooks(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 				var active store.Bool
 				var at int64
 				err := rs.Scan(&h.ID, &h.URL, &active, &at)
-				h.Active, h.CreatedTime = bool(active), *bound(at)
+				h.Active, h.CreatedTime = bool(active), *timeline.FormatOrNil(at)
 				return h, err
 			})
 		if err != nil {
@@ -460,7 +461,7 @@ func createWebhook(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Id
 		}
 		h := WebhookJSON{ID: store.NewID(), URL: in.URL, Active: true, Secret: secret}
 		now := d.Now().UnixNano()
-		h.CreatedTime = *bound(now)
+		h.CreatedTime = *timeline.FormatOrNil(now)
 		if _, err := d.DB.ExecContext(r.Context(), `INSERT INTO webhooks (id, tenant_id, url, secret, active, created_at) VALUES ($1, $2, $3, $4, TRUE, $5)`,
 			h.ID, tenant, h.URL, secret, now); err != nil {
 			WriteError(w, d, d.DB.Translate(err))

@@ -11,15 +11,6 @@ import (
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
-// bound formats an instant; the open-end sentinels become null.
-func bound(ns int64) *string {
-	if ns == timeline.Min || ns == timeline.Max {
-		return nil
-	}
-	s := timeline.Format(ns)
-	return &s
-}
-
 func parseWindow(w WindowJSON) (timeline.Window, error) {
 	win := timeline.Always()
 	var err error
