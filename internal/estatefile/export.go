@@ -48,6 +48,7 @@ func rowsOf(ctx context.Context, q store.Querier, query string, n int) ([][]stri
 func read(ctx context.Context, q store.Querier) (*File, error) {
 	a := &applier{ctx: ctx}
 	all := map[*table][]version{}
+	keyed := map[*table]map[string][]version{} // the same, by key, in the same order
 	for _, t := range versionedTables {
 		byKey, err := a.storedFrom(q, t)
 		if err != nil {
@@ -68,17 +69,14 @@ func read(ctx context.Context, q store.Querier) (*File, error) {
 			return strings.Join(vs[i].cols, "\x00") < strings.Join(vs[j].cols, "\x00")
 		})
 		all[t] = vs
+		keyed[t] = map[string][]version{}
+		for _, v := range vs {
+			k := t.key(v.cols)
+			keyed[t][k] = append(keyed[t][k], v)
+		}
 	}
 	f := &File{}
-	children := func(t *table, key string) []version {
-		var out []version
-		for _, v := range all[t] {
-			if t.key(v.cols) == key {
-				out = append(out, v)
-			}
-		}
-		return out
-	}
+	children := func(t *table, key string) []version { return keyed[t][key] }
 	// Partners.
 	orgs, err := rowsOf(ctx, q, `SELECT id, name FROM partner_orgs ORDER BY id`, 2)
 	if err != nil {

@@ -21,7 +21,7 @@ func ImportNDJSON(ctx context.Context, db *store.DB, r io.Reader, name string, o
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(ndjsonToCSV(r, pw)) }()
 	defer pr.Close()
-	opts.lineOffset = -1 // CSV line N is JSON line N-1: the header line is ours
+	opts.fromNDJSON = true
 	return ImportReader(ctx, db, pr, name, opts)
 }
 

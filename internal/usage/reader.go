@@ -29,7 +29,9 @@ type ReadOptions struct {
 	Format  string // "", FormatFOCUS or FormatAzureCost
 	Measure string // "", MeasureBilled (default) or MeasureEffective
 
-	lineOffset int // added to line numbers in errors (NDJSON has no header line)
+	// fromNDJSON: the CSV comes from ImportNDJSON's converter, which adds a header line (so
+	// line numbers shift by one) and puts the reason for an unreadable line in its only field.
+	fromNDJSON bool
 }
 
 func (o ReadOptions) measure() string {
@@ -89,7 +91,7 @@ type Reader struct {
 	format string
 	header []string
 	line   int // line of the last record read
-	offset int
+	ndjson bool
 }
 
 // NewReader reads the header of r and prepares the column mapping. name is used in errors.
@@ -144,7 +146,7 @@ func NewReader(r io.Reader, name string, opts ReadOptions) (*Reader, error) {
 		return nil, &FileError{name, err.Error()}
 	}
 	tee.mark(cr.InputOffset())
-	return &Reader{name: name, src: tee, csv: cr, m: m, format: format, header: header, offset: opts.lineOffset}, nil
+	return &Reader{name: name, src: tee, csv: cr, m: m, format: format, header: header, ndjson: opts.fromNDJSON}, nil
 }
 
 // Format is the detected or chosen format.
@@ -195,7 +197,7 @@ func (r *Reader) readRow() (row, error) {
 			}
 			reason := csvReason(err) + "; quote fields that contain commas, quotes or line breaks"
 			switch {
-			case pe.Err == csv.ErrFieldCount && r.offset != 0 && len(fields) == 1:
+			case pe.Err == csv.ErrFieldCount && r.ndjson && len(fields) == 1:
 				reason = fields[0] // NDJSON: the converter put the reason for a bad line in its only field
 			case pe.Err == csv.ErrFieldCount:
 				reason = fmt.Sprintf("has %d columns, the header has %d", len(fields), len(r.header))
@@ -227,7 +229,10 @@ func (r *Reader) mapRow(m mapper, row *row, rec *Record) *RowError {
 }
 
 func (r *Reader) bad(line int, col, reason string, raw []byte) *RowError {
-	return &RowError{File: r.name, Line: line + r.offset, Column: col, Reason: reason, Raw: string(bytes.TrimRight(raw, "\r\n"))}
+	if r.ndjson {
+		line-- // the converter's header line is not in the JSON
+	}
+	return &RowError{File: r.name, Line: line, Column: col, Reason: reason, Raw: string(bytes.TrimRight(raw, "\r\n"))}
 }
 
 // BytesRead is how many (decompressed) bytes have been parsed so far.
