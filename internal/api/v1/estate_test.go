@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -14,18 +15,13 @@ import (
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
 )
 
-func estateGet(t *testing.T, url, token string) (int, map[string]any) {
+// getJSON is get with the body decoded.
+func getJSON(t *testing.T, srv *httptest.Server, token, path string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	code, body := get(t, srv, token, path)
 	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	json.Unmarshal([]byte(body), &out)
+	return code, out
 }
 
 func TestEstateAPI(t *testing.T) {
@@ -43,33 +39,33 @@ func TestEstateAPI(t *testing.T) {
 			"ann":      {TenantID: "11111111-0000-4000-8000-000000000001", ObjectID: "33333333-0000-4000-8000-000000000002", Roles: []auth.Role{auth.RolePrincipal}},
 		}
 		srv := testServer(t, db, ids)
-		base := srv.URL + "/v1/tenants/11111111-0000-4000-8000-000000000001/"
-		code, page := estateGet(t, base+"subscriptions?limit=1", "fabrikam")
+		base := "/v1/tenants/11111111-0000-4000-8000-000000000001/"
+		code, page := getJSON(t, srv, "fabrikam", base+"subscriptions?limit=1")
 		items, _ := page["items"].([]any)
 		if code != 200 || len(items) != 1 || page["next"] != "22222222-0000-4000-8000-000000000001" {
 			t.Fatalf("first page = %d %v", code, page)
 		}
-		code, page = estateGet(t, base+"subscriptions?limit=1&after=22222222-0000-4000-8000-000000000001", "fabrikam")
+		code, page = getJSON(t, srv, "fabrikam", base+"subscriptions?limit=1&after=22222222-0000-4000-8000-000000000001")
 		items, _ = page["items"].([]any)
 		if code != 200 || len(items) != 1 || page["next"] != nil || items[0].(map[string]any)["offer"] != "csp" {
 			t.Fatalf("second page = %d %v", code, page)
 		}
-		code, page = estateGet(t, base+"assignments?kind=eligible", "operator")
+		code, page = getJSON(t, srv, "operator", base+"assignments?kind=eligible")
 		items, _ = page["items"].([]any)
 		if code != 200 || len(items) != 1 || items[0].(map[string]any)["from"] != "2026-01-01T00:00:00Z" {
 			t.Fatalf("eligible assignments = %d %v", code, page)
 		}
-		code, page = estateGet(t, base+"principals?type=Group&at=2025-06-01", "operator")
+		code, page = getJSON(t, srv, "operator", base+"principals?type=Group&at=2025-06-01")
 		items, _ = page["items"].([]any)
 		if code != 200 || len(items) != 1 {
 			t.Fatalf("groups = %d %v", code, page)
 		}
 		for _, tok := range []string{"other", "partner", "ann"} {
-			if code, _ := estateGet(t, base+"principals", tok); code != http.StatusForbidden {
+			if code, _ := getJSON(t, srv, tok, base+"principals"); code != http.StatusForbidden {
 				t.Errorf("%s reading Fabrikam's principals: %d, want 403", tok, code)
 			}
 		}
-		code, page = estateGet(t, srv.URL+"/v1/tenants", "other")
+		code, page = getJSON(t, srv, "other", "/v1/tenants")
 		items, _ = page["items"].([]any)
 		if code != 200 || len(items) != 0 {
 			t.Errorf("another tenant's admin listing tenants: %d %v, want none", code, page)

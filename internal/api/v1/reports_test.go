@@ -3,17 +3,12 @@ package v1_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/partnerlink/partnerlink/internal/api"
-	v1 "github.com/partnerlink/partnerlink/internal/api/v1"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
@@ -28,24 +23,6 @@ var reportIDs = map[string]*auth.Identity{
 	"partner":     {TenantID: "t-p", ObjectID: "o-p", Roles: []auth.Role{auth.RolePartner}, PartnerIDs: []string{"4100001"}},
 	"org":         {TenantID: "t-p", ObjectID: "o-q", Roles: []auth.Role{auth.RolePartner}, PartnerIDs: []string{"ORG1"}},
 	"principal":   {TenantID: reportTenant, ObjectID: "o-u", Roles: []auth.Role{auth.RolePrincipal}},
-}
-
-func reportServer(t *testing.T, db *store.DB) *httptest.Server {
-	t.Helper()
-	d := api.Deps{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: func() time.Time { return time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC) },
-		Authenticate: func(r *http.Request) (*http.Request, error) {
-			id, ok := reportIDs[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
-			if !ok {
-				return nil, errors.New("no valid bearer token")
-			}
-			return r.WithContext(auth.WithIdentity(r.Context(), id)), nil
-		}}
-	mux := http.NewServeMux()
-	v1.Register(mux, d)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 func get(t *testing.T, srv *httptest.Server, token, path string) (int, string) {
@@ -76,7 +53,7 @@ func TestReportsAccess(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		srv := reportServer(t, db)
+		srv := testServer(t, db, reportIDs)
 		cases := []struct {
 			token, path string
 			want        int
