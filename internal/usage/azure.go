@@ -83,18 +83,8 @@ func (m *azureMapper) mapRow(f []string, r *Record) (string, string) {
 		return "ChargeType", fmt.Sprintf("%q is not a known Azure charge type; expected Usage, Purchase, Refund, Tax, RoundingAdjustment, UnusedReservation or UnusedSavingsPlan", ct)
 	}
 	r.ChargeCategory = cat
-	var reason string
-	if r.Cost, reason = parseCost(f[m.cost]); reason != "" {
-		return m.costName, reason
-	}
-	r.CostRaw = field(f, m.cost)
-	if r.Currency, reason = normCurrency(f[m.currency]); reason != "" {
-		return "BillingCurrency", reason
-	}
-	if sub := field(f, m.sub); sub != "" || cat == CategoryUsage {
-		if r.SubscriptionID, ok = NormalizeSubscription(sub); !ok {
-			return "SubscriptionId", fmt.Sprintf("%q is not a subscription GUID", sub)
-		}
+	if col, reason := mapAmounts(f, m.cost, m.currency, m.sub, m.costName, "BillingCurrency", "SubscriptionId", r); reason != "" {
+		return col, reason
 	}
 	pm := field(f, m.pricing)
 	if r.PricingCategory, known = pricingModels[lower(pm)]; !known {

@@ -69,18 +69,8 @@ func (m *focusMapper) mapRow(f []string, r *Record) (string, string) {
 		return "ChargeCategory", fmt.Sprintf("%q is not a FOCUS charge category; use Usage, Purchase, Tax, Credit or Adjustment", f[m.category])
 	}
 	r.ChargeCategory = cat
-	var reason string
-	if r.Cost, reason = parseCost(f[m.cost]); reason != "" {
-		return m.costName, reason
-	}
-	r.CostRaw = field(f, m.cost)
-	if r.Currency, reason = normCurrency(f[m.currency]); reason != "" {
-		return "BillingCurrency", reason
-	}
-	if sub := field(f, m.sub); sub != "" || cat == CategoryUsage {
-		if r.SubscriptionID, ok = NormalizeSubscription(sub); !ok {
-			return "SubAccountId", fmt.Sprintf("%q is not a subscription; use its GUID or /subscriptions/<GUID>", sub)
-		}
+	if col, reason := mapAmounts(f, m.cost, m.currency, m.sub, m.costName, "BillingCurrency", "SubAccountId", r); reason != "" {
+		return col, reason
 	}
 	pc, known := pricingCategories[lower(field(f, m.pricing))]
 	if !known {

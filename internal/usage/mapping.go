@@ -217,3 +217,25 @@ func field(fields []string, i int) string {
 	}
 	return strings.TrimSpace(fields[i])
 }
+
+// mapAmounts reads what both formats map alike: the cost (and its text, for audit), the
+// currency and the subscription, which only Usage rows must have (purchases and taxes may
+// belong to the billing account). r.ChargeCategory must be set. It returns the offending
+// column (named as the format names it) and the reason.
+func mapAmounts(f []string, cost, currency, sub int, costCol, currencyCol, subCol string, r *Record) (string, string) {
+	var reason string
+	if r.Cost, reason = parseCost(f[cost]); reason != "" {
+		return costCol, reason
+	}
+	r.CostRaw = field(f, cost)
+	if r.Currency, reason = normCurrency(f[currency]); reason != "" {
+		return currencyCol, reason
+	}
+	if s := field(f, sub); s != "" || r.ChargeCategory == CategoryUsage {
+		var ok bool
+		if r.SubscriptionID, ok = NormalizeSubscription(s); !ok {
+			return subCol, fmt.Sprintf("%q is not a subscription; use its GUID or /subscriptions/<GUID>", s)
+		}
+	}
+	return "", ""
+}
