@@ -69,6 +69,11 @@ func Open(ctx context.Context, path string) (*store.DB, error) {
 	}
 	if path == ":memory:" {
 		db.SetMaxOpenConns(1) // each connection would otherwise get its own empty database
+	} else {
+		// Keep connections open: the default of two idle connections made a server under
+		// concurrent load open and close a connection (file, pragmas, page cache) per request.
+		db.SetMaxOpenConns(16)
+		db.SetMaxIdleConns(16)
 	}
 	// A write needs the file to be writable; checking here turns "attempt to write a readonly
 	// database" deep inside a command into one clear line at start.
