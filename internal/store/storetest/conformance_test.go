@@ -184,3 +184,36 @@ func TestBoolScansOnBothEngines(t *testing.T) {
 		}
 	})
 }
+
+// Prepared statements bound to a transaction must see its uncommitted rows and nothing of
+// them after a rollback; the same query text is reused on the pool afterwards.
+func TestPreparedFollowsTheTransaction(t *testing.T) {
+	Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const count = `SELECT COUNT(*) FROM tenants WHERE id = $1`
+		rollback := errors.New("roll back")
+		err := db.Tx(ctx, func(sqlTx *sql.Tx) error {
+			tx := db.Prepared(sqlTx)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, name) VALUES ($1, $2)`, "t1", "Contoso"); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, count, "t1").Scan(&n); err != nil || n != 1 {
+				t.Errorf("inside the transaction: %d rows, %v; want 1", n, err)
+			}
+			return rollback
+		})
+		if !errors.Is(err, rollback) {
+			t.Fatal(err)
+		}
+		var n int
+		if err := db.Prepared(db).QueryRowContext(ctx, count, "t1").Scan(&n); err != nil || n != 0 {
+			t.Fatalf("after rollback: %d rows, %v; want 0", n, err)
+		}
+		var name string
+		err = db.Prepared(db).QueryRowContext(ctx, `SELECT name FROM no_such_table`).Scan(&name)
+		if err == nil {
+			t.Fatal("a statement on a missing table succeeded")
+		}
+	})
+}
