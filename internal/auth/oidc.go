@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/golang-jwt/jwt/v5"
@@ -39,24 +40,26 @@ func (v *Verifier) AddOIDC(ctx context.Context, iss OIDCIssuer) error {
 }
 
 // verifyOIDC checks a token of a configured issuer and maps its Entra-style claims.
-func (v *Verifier) verifyOIDC(ctx context.Context, token string) (*Identity, error) {
+// It also returns when the token expires, for the cache.
+func (v *Verifier) verifyOIDC(ctx context.Context, token string) (*Identity, time.Time, error) {
 	var unverified jwt.RegisteredClaims
 	if _, _, err := jwt.NewParser().ParseUnverified(token, &unverified); err != nil {
-		return nil, fmt.Errorf("invalid token: %w", err)
+		return nil, time.Time{}, fmt.Errorf("invalid token: %w", err)
 	}
 	ver, ok := v.oidc[unverified.Issuer]
 	if !ok {
-		return nil, fmt.Errorf("invalid token: issuer %q is not trusted by this server", unverified.Issuer)
+		return nil, time.Time{}, fmt.Errorf("invalid token: issuer %q is not trusted by this server", unverified.Issuer)
 	}
 	t, err := ver.Verify(ctx, token)
 	if err != nil {
-		return nil, fmt.Errorf("invalid token: %w", err)
+		return nil, time.Time{}, fmt.Errorf("invalid token: %w", err)
 	}
 	var c Claims
 	if err := t.Claims(&c); err != nil {
-		return nil, fmt.Errorf("invalid token: %w", err)
+		return nil, time.Time{}, fmt.Errorf("invalid token: %w", err)
 	}
-	return identityOf(c)
+	id, err := identityOf(c)
+	return id, t.Expiry, err
 }
 
 func (v *Verifier) issuerOf(token string) string {

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"database/sql"
 	"encoding/pem"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -112,9 +114,10 @@ func (k *Key) Mint(c Claims, now time.Time, ttl time.Duration) (string, error) {
 // Verifier checks bearer tokens signed by the server's key. Only ES256 is accepted: "none",
 // HMAC and RSA tokens are rejected before any key is used.
 type Verifier struct {
-	key  *Key
-	now  func() time.Time
-	oidc map[string]*oidc.IDTokenVerifier // by issuer URL
+	key   *Key
+	now   func() time.Time
+	oidc  map[string]*oidc.IDTokenVerifier // by issuer URL
+	cache tokenCache
 }
 
 // NewVerifier verifies tokens of key at the clock now.
@@ -122,6 +125,12 @@ func NewVerifier(key *Key, now func() time.Time) *Verifier { return &Verifier{ke
 
 // Verify parses and checks a token and returns the caller's identity.
 func (v *Verifier) Verify(token string) (*Identity, error) {
+	id, _, err := v.verify(token)
+	return id, err
+}
+
+// verify also returns when the token expires, for the cache.
+func (v *Verifier) verify(token string) (*Identity, time.Time, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		if kid, _ := t.Header["kid"].(string); kid != v.key.ID {
@@ -131,9 +140,10 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithAudience(Audience), jwt.WithIssuer(Issuer),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(v.now), jwt.WithLeeway(30*time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("invalid token: %w", err)
+		return nil, time.Time{}, fmt.Errorf("invalid token: %w", err)
 	}
-	return identityOf(c)
+	id, err := identityOf(c)
+	return id, c.ExpiresAt.Time, err // ExpiresAt is required above
 }
 
 // identityOf maps verified claims to an identity: every caller is a principal; roles add to it.
@@ -165,17 +175,61 @@ func (v *Verifier) Authenticate(r *http.Request) (*http.Request, error) {
 		return nil, errors.New("no bearer token: send Authorization: Bearer <token> (partnerlink token prints one for development)")
 	}
 	token = strings.TrimSpace(token)
-	var id *Identity
-	var err error
-	if iss := v.issuerOf(token); iss != Issuer && v.oidc[iss] != nil {
-		id, err = v.verifyOIDC(r.Context(), token)
-	} else {
-		id, err = v.Verify(token)
+	key := sha256.Sum256([]byte(token))
+	now := v.now()
+	id, ok := v.cache.get(key, now)
+	if !ok {
+		var expires time.Time
+		var err error
+		if iss := v.issuerOf(token); iss != Issuer && v.oidc[iss] != nil {
+			id, expires, err = v.verifyOIDC(r.Context(), token)
+		} else {
+			id, expires, err = v.verify(token)
+		}
+		if err != nil {
+			return nil, err
+		}
+		v.cache.put(key, id, expires)
 	}
-	if err != nil {
-		return nil, err
+	cp := *id // handlers get their own copy; the cached identity is shared
+	return r.WithContext(WithIdentity(r.Context(), &cp)), nil
+}
+
+// tokenCache remembers identities of tokens that verified, until they expire. Verifying an
+// ES256 signature costs about as much CPU as the rest of a link request; a client sends the
+// same token for its whole lifetime. Entries are keyed by the token's SHA-256, so only the
+// exact bytes that verified hit, and are never used at or after the token's expiry (the
+// verifier's leeway is not extended to cached entries).
+type tokenCache struct {
+	mu      sync.RWMutex
+	entries map[[32]byte]cachedIdentity
+}
+
+type cachedIdentity struct {
+	id      *Identity
+	expires time.Time
+}
+
+// maxCachedTokens bounds the cache; when full it is emptied (tokens are re-verified once).
+const maxCachedTokens = 1 << 16
+
+func (c *tokenCache) get(key [32]byte, now time.Time) (*Identity, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[key]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.expires) {
+		return nil, false
 	}
-	return r.WithContext(WithIdentity(r.Context(), id)), nil
+	return e.id, true
+}
+
+func (c *tokenCache) put(key [32]byte, id *Identity, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxCachedTokens {
+		c.entries = make(map[[32]byte]cachedIdentity)
+	}
+	c.entries[key] = cachedIdentity{id: id, expires: expires}
 }
 
 // SignRaw signs a token built by the caller with the server's key (tests build tokens with
