@@ -54,27 +54,33 @@ type current struct {
 	exists bool
 }
 
-// lock reads the caller's current record, creating an empty one first so that concurrent
-// requests for one principal queue on the row lock (PostgreSQL) or the write lock (SQLite).
-func (s *Service) lock(ctx context.Context, tx *sql.Tx, c Caller) (current, error) {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
-		VALUES ($1, $2, '', 0, $3, 0, 0) ON CONFLICT DO NOTHING`, c.TenantID, c.ObjectID, StateDeleted); err != nil {
-		return current{}, err
-	}
-	q := `SELECT location_id, version, state, created_at, updated_at FROM links WHERE tenant_id = $1 AND object_id = $2`
-	if s.DB.Engine() == store.Postgres {
-		q += ` FOR UPDATE`
-	}
+// lock reads the caller's current record and locks it, creating an empty one first so that
+// concurrent requests for one principal queue on the row lock (PostgreSQL) or the write lock
+// (SQLite). It also returns the start of the caller's newest link window, if any. The
+// upsert's no-op update takes the row lock that SELECT ... FOR UPDATE would take.
+func (s *Service) lock(ctx context.Context, tx store.Querier, c Caller) (current, sql.NullInt64, error) {
 	var cur current
+	var lastFrom sql.NullInt64
 	var created, updated int64
-	err := tx.QueryRowContext(ctx, q, c.TenantID, c.ObjectID).Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated)
+	err := tx.QueryRowContext(ctx, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
+		VALUES ($1, $2, '', 0, $3, 0, 0)
+		ON CONFLICT (tenant_id, object_id) DO UPDATE SET version = links.version
+		RETURNING location_id, version, state, created_at, updated_at`,
+		c.TenantID, c.ObjectID, StateDeleted).Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated)
 	if err != nil {
-		return cur, err
+		return cur, lastFrom, err
+	}
+	// A statement of its own, after the lock: on PostgreSQL a subquery of the upsert would
+	// read the snapshot taken before waiting for the lock and miss the window the previous
+	// holder just opened (the concurrency test caught exactly that).
+	if err := tx.QueryRowContext(ctx, `SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2`,
+		c.TenantID, c.ObjectID).Scan(&lastFrom); err != nil {
+		return cur, lastFrom, err
 	}
 	cur.TenantID, cur.ObjectID = c.TenantID, c.ObjectID
 	cur.CreatedTime, cur.UpdatedTime = timeline.Time(created), timeline.Time(updated)
 	cur.exists = cur.Version > 0
-	return cur, nil
+	return cur, lastFrom, nil
 }
 
 func (s *Service) checkCaller(ctx context.Context, q store.Querier, c Caller) error {
@@ -122,8 +128,10 @@ func (s *Service) Delete(ctx context.Context, c Caller, partnerID string) error 
 func (s *Service) Get(ctx context.Context, c Caller, partnerID string) (*Link, error) {
 	var l Link
 	var created, updated int64
-	err := s.DB.QueryRowContext(ctx, `SELECT location_id, version, state, created_at, updated_at FROM links WHERE tenant_id = $1 AND object_id = $2`,
-		c.TenantID, c.ObjectID).Scan(&l.PartnerID, &l.Version, &l.State, &created, &updated)
+	err := s.DB.Prepared(s.DB).QueryRowContext(ctx, `SELECT l.location_id, l.version, l.state, l.created_at, l.updated_at, COALESCE(p.name, '')
+		FROM links l LEFT JOIN partner_locations p ON p.id = l.location_id
+		WHERE l.tenant_id = $1 AND l.object_id = $2`,
+		c.TenantID, c.ObjectID).Scan(&l.PartnerID, &l.Version, &l.State, &created, &updated, &l.PartnerName)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && l.State != StateActive {
 		return nil, &Error{CodeNotFound, "this identity is not linked to a partner; PUT /providers/Microsoft.ManagementPartner/partners/{partnerId} creates the link"}
 	}
@@ -135,7 +143,6 @@ func (s *Service) Get(ctx context.Context, c Caller, partnerID string) (*Link, e
 	}
 	l.TenantID, l.ObjectID = c.TenantID, c.ObjectID
 	l.CreatedTime, l.UpdatedTime = timeline.Time(created), timeline.Time(updated)
-	l.PartnerName = s.partnerName(ctx, s.DB, l.PartnerID)
 	return &l, nil
 }
 
@@ -148,14 +155,27 @@ func (s *Service) partnerName(ctx context.Context, q store.Querier, id string) s
 }
 
 func (s *Service) change(ctx context.Context, c Caller, partnerID, action string) (*Link, error) {
-	var out *Link
-	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		out = nil
-		now := s.now()
-		if err := s.checkCaller(ctx, tx, c); err != nil {
-			return err
+	// The caller's type and the target's status are read before the transaction: they change
+	// rarely, and on SQLite every statement inside it holds the single write lock.
+	pool := s.DB.Prepared(s.DB)
+	if err := s.checkCaller(ctx, pool, c); err != nil {
+		return nil, err
+	}
+	var target *directory.Location
+	var targetErr error
+	if action != "delete" {
+		target, targetErr = s.target(ctx, pool, partnerID, s.now())
+		var le *Error
+		if targetErr != nil && !errors.As(targetErr, &le) {
+			return nil, targetErr
 		}
-		cur, err := s.lock(ctx, tx, c)
+	}
+	var out *Link
+	err := s.DB.Tx(ctx, func(sqlTx *sql.Tx) error {
+		out = nil
+		tx := s.DB.Prepared(sqlTx)
+		now := s.now()
+		cur, lastFrom, err := s.lock(ctx, tx, c)
 		if err != nil {
 			return err
 		}
@@ -171,7 +191,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 			if active {
 				return &Error{CodeConflict, fmt.Sprintf("this identity is already linked to %s; use PATCH /providers/Microsoft.ManagementPartner/partners/%s to move the link", cur.PartnerID, partnerID)}
 			}
-			if loc, err = s.target(ctx, tx, partnerID, now); err != nil {
+			if loc, err = target, targetErr; err != nil {
 				return err
 			}
 		case "update":
@@ -183,7 +203,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 				out = &cur.Link
 				return nil
 			}
-			if loc, err = s.target(ctx, tx, partnerID, now); err != nil {
+			if loc, err = target, targetErr; err != nil {
 				return err
 			}
 		case "delete":
@@ -194,11 +214,6 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		ns := now.UnixNano()
 		// Windows must not be empty: a change in the same nanosecond as the previous one (fast
 		// clients, coarse clocks) takes effect one nanosecond later.
-		var lastFrom sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2`,
-			c.TenantID, c.ObjectID).Scan(&lastFrom); err != nil {
-			return err
-		}
 		if lastFrom.Valid && ns <= lastFrom.Int64 {
 			ns = lastFrom.Int64 + 1
 			now = timeline.Time(ns)
@@ -227,9 +242,13 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 			return err
 		}
 		// Close the open window, open the new one: attribution reads these.
-		if _, err := tx.ExecContext(ctx, `UPDATE link_spans SET valid_to = $3 WHERE tenant_id = $1 AND object_id = $2 AND valid_to = $4`,
-			c.TenantID, c.ObjectID, ns, timeline.Max); err != nil {
-			return err
+		// Only the newest window can be open: address it by its key rather than scanning the
+		// principal's whole history for valid_to = Max.
+		if lastFrom.Valid {
+			if _, err := tx.ExecContext(ctx, `UPDATE link_spans SET valid_to = $3 WHERE tenant_id = $1 AND object_id = $2 AND valid_from = $4 AND valid_to = $5`,
+				c.TenantID, c.ObjectID, ns, lastFrom.Int64, timeline.Max); err != nil {
+				return err
+			}
 		}
 		if action != "delete" {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO link_spans (tenant_id, object_id, location_id, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5)`,
