@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -30,32 +32,48 @@ func attachBenchAPI(app *App, root *cobra.Command) {
 }
 
 func newBenchAPICmd(app *App) *cobra.Command {
-	var concurrency int
+	var concurrency, rate int
 	var duration time.Duration
+	var cpuProfile string
 	c := &cobra.Command{
 		Use:   "api",
-		Short: "Benchmark the ARM link API on loopback: req/s and p50/p99 for writes and GET",
+		Short: "Benchmark the ARM link API on loopback: req/s and p50/p99 for writes, GET and a paced mix",
 		Long: `api starts the full HTTP server on 127.0.0.1 against the database given by --db, seeds a
-bench partner organisation, and drives the ARM-compatible link API with --concurrency clients:
-first writes (each client cycles PUT, PATCH, DELETE on its own principal's link), then GET of the
-caller's link. It prints requests per second and p50/p99 latency per phase. It writes links,
-history and events of tenant "bench" into the database: use a scratch database.`,
-		Example: `  partnerlink bench api --db /tmp/bench.db --concurrency 32 --duration 10s
-  partnerlink bench api --db postgres://postgres@127.0.0.1:5432/bench --duration 5s`,
+bench partner organisation, and drives the ARM-compatible link API with --concurrency clients in
+three phases: writes as fast as possible (each client cycles PUT, PATCH, DELETE on its own
+principal's link), GETs of the caller's link as fast as possible, and a mix of three GETs to one
+write sent at a fixed --rate (open loop; latency counts from each request's scheduled time). It
+prints requests per second and p50/p99 latency per phase. It writes links, history and events of
+tenant "bench" into the database: use a scratch database.`,
+		Example: `  partnerlink bench api --db /tmp/bench.db --concurrency 32 --duration 15s
+  partnerlink bench api --db 'postgres://postgres@127.0.0.1:5432/bench?sslmode=disable' --rate 1000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if concurrency < 1 || duration <= 0 {
-				return UsageError{fmt.Errorf("--concurrency must be at least 1 and --duration positive (got %d, %s)", concurrency, duration)}
+			if concurrency < 1 || duration <= 0 || rate < 1 {
+				return UsageError{fmt.Errorf("--concurrency and --rate must be at least 1 and --duration positive (got %d, %d, %s)", concurrency, rate, duration)}
 			}
-			return benchAPI(cmd.Context(), app, concurrency, duration)
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			return benchAPI(cmd.Context(), app, concurrency, rate, duration)
 		},
 	}
 	c.Flags().IntVar(&concurrency, "concurrency", 32, "concurrent clients")
-	c.Flags().DurationVar(&duration, "duration", 10*time.Second, "total run time, split between the write and GET phases")
+	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (server and clients) to this file")
+	c.Flags().DurationVar(&duration, "duration", 15*time.Second, "total run time, split between the write, GET and mixed phases")
+	c.Flags().IntVar(&rate, "rate", 1000, "requests per second of the mixed phase (open loop)")
 	return c
 }
 
-func benchAPI(ctx context.Context, app *App, concurrency int, duration time.Duration) error {
+func benchAPI(ctx context.Context, app *App, concurrency, rate int, duration time.Duration) error {
 	db, err := app.OpenDB(ctx)
 	if err != nil {
 		return err
@@ -95,9 +113,10 @@ func benchAPI(ctx context.Context, app *App, concurrency int, duration time.Dura
 			_, _ = call(ctx, client, "DELETE", base+"/"+loc, tok)
 		}
 	}
-	fmt.Fprintf(app.Stdout, "engine %s, concurrency %d, %s per phase\n", db.Engine(), concurrency, duration/2)
+	fmt.Fprintf(app.Stdout, "engine %s, concurrency %d, %s per phase\n", db.Engine(), concurrency, duration/3)
 	writes := []struct{ method, loc string }{{"PUT", "bench-loc-1"}, {"PATCH", "bench-loc-2"}, {"DELETE", "bench-loc-2"}}
-	err = benchPhase(ctx, app.Stdout, "write (PUT/PATCH/DELETE)", concurrency, duration/2, func(worker, i int) error {
+	phase := duration / 3
+	err = benchPhase(ctx, app.Stdout, "write (PUT/PATCH/DELETE)", concurrency, phase, func(worker, i int) error {
 		w := writes[i%len(writes)]
 		return expectOK(call(ctx, client, w.method, base+"/"+w.loc, tokens[worker]))
 	})
@@ -110,9 +129,70 @@ func benchAPI(ctx context.Context, app *App, concurrency int, duration time.Dura
 			return err
 		}
 	}
-	return benchPhase(ctx, app.Stdout, "GET", concurrency, duration/2, func(worker, _ int) error {
+	err = benchPhase(ctx, app.Stdout, "GET", concurrency, phase, func(worker, _ int) error {
 		return expectOK(call(ctx, client, "GET", base+"/bench-loc-1", tokens[worker]))
 	})
+	if err != nil {
+		return err
+	}
+	// Mixed, at a fixed arrival rate: three GETs of a linked principal, then one write of the
+	// worker's own second principal (PUT, PATCH, DELETE in turn), so the write cycle stays valid.
+	writers := make([]string, concurrency)
+	for i := range writers {
+		if writers[i], err = key.Mint(auth.Claims{TenantID: "bench", ObjectID: fmt.Sprintf("bench-mixed-%04d", i), IDType: "user"}, app.Now(), 2*time.Hour); err != nil {
+			return err
+		}
+		for _, loc := range []string{"bench-loc-1", "bench-loc-2"} {
+			_, _ = call(ctx, client, "DELETE", base+"/"+loc, writers[i])
+		}
+	}
+	name := fmt.Sprintf("mixed 3:1 at %d req/s", rate)
+	return benchPaced(ctx, app.Stdout, name, concurrency, rate, phase, func(worker, i int) error {
+		if i%4 != 3 {
+			return expectOK(call(ctx, client, "GET", base+"/bench-loc-1", tokens[worker]))
+		}
+		w := writes[(i/4)%len(writes)]
+		return expectOK(call(ctx, client, w.method, base+"/"+w.loc, writers[worker]))
+	})
+}
+
+// benchPaced sends requests at a fixed total rate (open loop): worker w owns every n-th slot
+// of the schedule and sends its requests in order. Latency is measured from each request's
+// scheduled time, so a slow server shows as latency instead of silently lowering the rate.
+func benchPaced(ctx context.Context, out io.Writer, name string, n, rate int, d time.Duration, fn func(worker, i int) error) error {
+	start := time.Now()
+	interval := time.Second / time.Duration(rate)
+	var mu sync.Mutex
+	var all []time.Duration
+	var firstErr error
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() {
+			var lat []time.Duration
+			for i := 0; ctx.Err() == nil; i++ {
+				due := start.Add(time.Duration(i*n+w) * interval)
+				if due.Sub(start) >= d {
+					break
+				}
+				time.Sleep(time.Until(due))
+				if err := fn(w, i); err != nil {
+					mu.Lock()
+					firstErr = errors.Join(firstErr, fmt.Errorf("%s request %d of client %d: %w", name, i, w, err))
+					mu.Unlock()
+					return
+				}
+				lat = append(lat, time.Since(due))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return printLatencies(out, name, all, time.Since(start))
 }
 
 func call(ctx context.Context, c *http.Client, method, url, token string) (int, error) {
@@ -172,6 +252,10 @@ func benchPhase(ctx context.Context, out io.Writer, name string, n int, d time.D
 	if firstErr != nil {
 		return firstErr
 	}
+	return printLatencies(out, name, all, elapsed)
+}
+
+func printLatencies(out io.Writer, name string, all []time.Duration, elapsed time.Duration) error {
 	if len(all) == 0 {
 		return store.NewError(store.ErrInternal, name+": no request completed", nil)
 	}
