@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/store"
 )
 
@@ -19,4 +20,7 @@ type Deps struct {
 	// Authenticate verifies the request's credentials and returns the request with the
 	// identity in its context (auth.FromContext), or an error for a 401. Set by the server.
 	Authenticate func(r *http.Request) (*http.Request, error)
+	// LinkCache, if set, serves the ARM GET of a caller's link from memory; the server keeps
+	// it in step with the database (link.Cache.Listen).
+	LinkCache *link.Cache
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/server"
 )
 
@@ -31,5 +32,19 @@ func buildServer(ctx context.Context, app *App, d api.Deps) (http.Handler, func(
 		}
 	}
 	d.Authenticate = v.Authenticate
-	return server.Handler(d), startWebhookWorker(app, d.DB), nil // webhook_worker.go
+	// The link cache is enabled only while PostgreSQL delivers change notifications; on SQLite
+	// Listen returns at once and GETs read the database.
+	d.LinkCache = link.NewCache()
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		d.LinkCache.Listen(ctx, d.DB, app.Log)
+	}()
+	stopWebhooks := startWebhookWorker(app, d.DB) // webhook_worker.go
+	return server.Handler(d), func() {
+		cancel()
+		<-listening
+		stopWebhooks()
+	}, nil
 }

@@ -40,6 +40,8 @@ type Caller struct {
 type Service struct {
 	DB  *store.DB
 	Now func() time.Time
+	// Cache, if set, serves Get from memory (see Cache for when that is correct).
+	Cache *Cache
 }
 
 func (s *Service) now() time.Time {
@@ -126,24 +128,45 @@ func (s *Service) Delete(ctx context.Context, c Caller, partnerID string) error 
 
 // Get returns the caller's active link; with partnerID set, only if it is to that ID.
 func (s *Service) Get(ctx context.Context, c Caller, partnerID string) (*Link, error) {
-	var l Link
+	e, err := s.current(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	l := e.link
+	if !e.found || l.State != StateActive {
+		return nil, &Error{CodeNotFound, "this identity is not linked to a partner; PUT /providers/Microsoft.ManagementPartner/partners/{partnerId} creates the link"}
+	}
+	if partnerID != "" && partnerID != l.PartnerID {
+		return nil, &Error{CodeNotFound, fmt.Sprintf("this identity is not linked to %s (it is linked to %s)", partnerID, l.PartnerID)}
+	}
+	return &l, nil
+}
+
+// current reads the caller's links row with its partner name, from the cache when it has it.
+func (s *Service) current(ctx context.Context, c Caller) (cached, error) {
+	k := cacheKey{c.TenantID, c.ObjectID}
+	if e, ok := s.Cache.get(k); ok {
+		return e, nil
+	}
+	seq, caching := s.Cache.begin()
+	e := cached{found: true}
+	l := &e.link
 	var created, updated int64
 	err := s.DB.Prepared(s.DB).QueryRowContext(ctx, `SELECT l.location_id, l.version, l.state, l.created_at, l.updated_at, COALESCE(p.name, '')
 		FROM links l LEFT JOIN partner_locations p ON p.id = l.location_id
 		WHERE l.tenant_id = $1 AND l.object_id = $2`,
 		c.TenantID, c.ObjectID).Scan(&l.PartnerID, &l.Version, &l.State, &created, &updated, &l.PartnerName)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && l.State != StateActive {
-		return nil, &Error{CodeNotFound, "this identity is not linked to a partner; PUT /providers/Microsoft.ManagementPartner/partners/{partnerId} creates the link"}
-	}
-	if err != nil {
-		return nil, s.DB.Translate(err)
-	}
-	if partnerID != "" && partnerID != l.PartnerID {
-		return nil, &Error{CodeNotFound, fmt.Sprintf("this identity is not linked to %s (it is linked to %s)", partnerID, l.PartnerID)}
+	if errors.Is(err, sql.ErrNoRows) {
+		e = cached{}
+	} else if err != nil {
+		return e, s.DB.Translate(err)
 	}
 	l.TenantID, l.ObjectID = c.TenantID, c.ObjectID
 	l.CreatedTime, l.UpdatedTime = timeline.Time(created), timeline.Time(updated)
-	return &l, nil
+	if caching {
+		s.Cache.put(k, seq, e)
+	}
+	return e, nil
 }
 
 // partnerName reads through q: inside a transaction it must be the tx, or 16+ concurrent
@@ -171,6 +194,8 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		}
 	}
 	var out *Link
+	// Forget the cached record whatever the outcome: a failed commit may still have landed.
+	defer s.Cache.invalidate(cacheKey{c.TenantID, c.ObjectID})
 	err := s.DB.Tx(ctx, func(sqlTx *sql.Tx) error {
 		out = nil
 		tx := s.DB.Prepared(sqlTx)
@@ -236,26 +261,6 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 				next.CreatedTime = now
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE links SET location_id = $3, version = $4, state = $5, created_at = $6, updated_at = $7
-			WHERE tenant_id = $1 AND object_id = $2`, c.TenantID, c.ObjectID, next.PartnerID, next.Version, next.State,
-			next.CreatedTime.UnixNano(), ns); err != nil {
-			return err
-		}
-		// Close the open window, open the new one: attribution reads these.
-		// Only the newest window can be open: address it by its key rather than scanning the
-		// principal's whole history for valid_to = Max.
-		if lastFrom.Valid {
-			if _, err := tx.ExecContext(ctx, `UPDATE link_spans SET valid_to = $3 WHERE tenant_id = $1 AND object_id = $2 AND valid_from = $4 AND valid_to = $5`,
-				c.TenantID, c.ObjectID, ns, lastFrom.Int64, timeline.Max); err != nil {
-				return err
-			}
-		}
-		if action != "delete" {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO link_spans (tenant_id, object_id, location_id, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5)`,
-				c.TenantID, c.ObjectID, next.PartnerID, ns, timeline.Max); err != nil {
-				return err
-			}
-		}
 		from := ""
 		if active {
 			from = cur.PartnerID
@@ -264,14 +269,15 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		if action == "delete" {
 			to = ""
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO link_history (id, tenant_id, object_id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, store.NewID(), c.TenantID, c.ObjectID, action, from, to, next.Version, ns, c.ObjectID, c.RequestID); err != nil {
-			return err
-		}
 		payload, _ := json.Marshal(map[string]any{"tenantId": c.TenantID, "objectId": c.ObjectID, "action": action,
 			"fromPartnerId": from, "toPartnerId": to, "version": next.Version, "at": timeline.Format(ns), "requestId": c.RequestID})
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, tenant_id, type, occurred_at, payload) VALUES ($1, $2, $3, $4, $5)`,
-			store.NewID(), c.TenantID, "link."+action+"d", ns, string(payload)); err != nil {
+		w := write{c: c, next: next, at: ns, lastFrom: lastFrom, action: action, from: from, to: to, payload: string(payload)}
+		if s.DB.Engine() == store.Postgres {
+			err = w.postgres(ctx, tx)
+		} else {
+			err = w.statements(ctx, tx)
+		}
+		if err != nil {
 			return err
 		}
 		out = &next
@@ -285,4 +291,66 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		return nil, err
 	}
 	return out, nil
+}
+
+// write is one link change: the current record, the link windows attribution reads (close
+// the open one, open the new one), the history row and the event.
+type write struct {
+	c                Caller
+	next             Link
+	at               int64
+	lastFrom         sql.NullInt64 // start of the newest window: the only one that can be open
+	action, from, to string
+	payload          string
+}
+
+// statements writes with one statement per table (SQLite, where statements cost no round trip).
+func (w write) statements(ctx context.Context, tx store.Querier) error {
+	c, next := w.c, w.next
+	if _, err := tx.ExecContext(ctx, `UPDATE links SET location_id = $3, version = $4, state = $5, created_at = $6, updated_at = $7
+		WHERE tenant_id = $1 AND object_id = $2`, c.TenantID, c.ObjectID, next.PartnerID, next.Version, next.State,
+		next.CreatedTime.UnixNano(), w.at); err != nil {
+		return err
+	}
+	if w.lastFrom.Valid {
+		if _, err := tx.ExecContext(ctx, `UPDATE link_spans SET valid_to = $3 WHERE tenant_id = $1 AND object_id = $2 AND valid_from = $4 AND valid_to = $5`,
+			c.TenantID, c.ObjectID, w.at, w.lastFrom.Int64, timeline.Max); err != nil {
+			return err
+		}
+	}
+	if w.action != "delete" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO link_spans (tenant_id, object_id, location_id, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5)`,
+			c.TenantID, c.ObjectID, next.PartnerID, w.at, timeline.Max); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO link_history (id, tenant_id, object_id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, store.NewID(), c.TenantID, c.ObjectID, w.action, w.from, w.to, next.Version, w.at, c.ObjectID, c.RequestID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO events (id, tenant_id, type, occurred_at, payload) VALUES ($1, $2, $3, $4, $5)`,
+		store.NewID(), c.TenantID, "link."+w.action+"d", w.at, w.payload)
+	return err
+}
+
+// postgres writes the same rows in one statement of data-modifying CTEs: on PostgreSQL each
+// statement is a network round trip, and five of them were most of a link write's time.
+// The parts touch different rows, so reading one snapshot is safe.
+func (w write) postgres(ctx context.Context, tx store.Querier) error {
+	c, next := w.c, w.next
+	_, err := tx.ExecContext(ctx, `WITH
+		cur AS (UPDATE links SET location_id = $3, version = $4, state = $5, created_at = $6, updated_at = $7
+			WHERE tenant_id = $1 AND object_id = $2),
+		closed AS (UPDATE link_spans SET valid_to = $7
+			WHERE tenant_id = $1 AND object_id = $2 AND valid_from = $8 AND valid_to = $9),
+		opened AS (INSERT INTO link_spans (tenant_id, object_id, location_id, valid_from, valid_to)
+			SELECT $1, $2, $3, $7, $9 WHERE $10),
+		history AS (INSERT INTO link_history (id, tenant_id, object_id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id)
+			VALUES ($11, $1, $2, $12, $13, $14, $4, $7, $2, $15))
+		INSERT INTO events (id, tenant_id, type, occurred_at, payload) VALUES ($16, $1, $17, $7, $18)`,
+		c.TenantID, c.ObjectID, next.PartnerID, next.Version, next.State, next.CreatedTime.UnixNano(), w.at,
+		w.lastFrom, timeline.Max, w.action != "delete",
+		store.NewID(), w.action, w.from, w.to, c.RequestID,
+		store.NewID(), "link."+w.action+"d", w.payload)
+	return err
 }

@@ -226,6 +226,25 @@ func (db *DB) Load(ctx context.Context, fn func(Loader) error) error {
 	return db.Translate(db.Dialect.Load(ctx, db.DB, fn))
 }
 
+// ErrNoNotifications is returned by Listen on engines without notifications (SQLite).
+var ErrNoNotifications = errors.New("this database engine does not deliver notifications")
+
+// notifier is implemented by dialects with notifications (PostgreSQL's LISTEN/NOTIFY).
+type notifier interface {
+	Listen(ctx context.Context, db *sql.DB, channel string, ready func(), fn func(payload string)) error
+}
+
+// Listen calls fn with the payload of every notification on channel until ctx ends or the
+// connection fails (the error says which). ready is called once notifications are delivered.
+// Engines without notifications return ErrNoNotifications at once.
+func (db *DB) Listen(ctx context.Context, channel string, ready func(), fn func(payload string)) error {
+	n, ok := db.Dialect.(notifier)
+	if !ok {
+		return ErrNoNotifications
+	}
+	return n.Listen(ctx, db.DB, channel, ready, fn)
+}
+
 // Querier is what store functions take, so the same function runs on the pool or inside a
 // transaction (*sql.DB and *sql.Tx both satisfy it).
 type Querier interface {

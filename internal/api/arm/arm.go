@@ -27,7 +27,7 @@ const prefix = "/providers/microsoft.managementpartner"
 
 // Register adds the ARM routes to mux.
 func Register(mux *http.ServeMux, d api.Deps) {
-	svc := &link.Service{DB: d.DB, Now: d.Now}
+	svc := &link.Service{DB: d.DB, Now: d.Now, Cache: d.LinkCache}
 	mux.Handle("/providers/", handler{d: d, svc: svc})
 }
 

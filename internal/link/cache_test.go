@@ -1,0 +1,143 @@
+package link
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/store/storetest"
+)
+
+func cacheFixture(t *testing.T, db *store.DB) (context.Context, Caller) {
+	t.Helper()
+	ctx := context.Background()
+	org := directory.Organisation{ID: "4000000", Name: "Contoso", Locations: []directory.Location{
+		{ID: "4000001", Name: "Contoso East"}, {ID: "4000002", Name: "Contoso West"}}}
+	if err := directory.Put(ctx, db, org); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, Caller{TenantID: "t1", ObjectID: "u1", IDType: "user", RequestID: "r"}
+}
+
+func mustGet(t *testing.T, s *Service, ctx context.Context, c Caller) *Link {
+	t.Helper()
+	l, err := s.Get(ctx, c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// An enabled cache answers from memory, and this process's own changes replace what it holds.
+func TestCacheServesAndForgetsOwnChanges(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx, c := cacheFixture(t, db)
+		s := &Service{DB: db, Cache: NewCache()}
+		s.Cache.reset(true) // as Listen does once subscribed
+		if _, err := s.Create(ctx, c, "4000001"); err != nil {
+			t.Fatal(err)
+		}
+		if l := mustGet(t, s, ctx, c); l.Version != 1 || l.PartnerName != "Contoso East" {
+			t.Fatalf("first GET: %+v", l)
+		}
+		// A change behind the cache's back (no notification without Listen) is not seen...
+		if _, err := db.ExecContext(ctx, `UPDATE links SET version = 99 WHERE object_id = 'u1'`); err != nil {
+			t.Fatal(err)
+		}
+		if l := mustGet(t, s, ctx, c); l.Version != 1 {
+			t.Fatalf("GET after a silent change: version %d; want the cached 1", l.Version)
+		}
+		// ...but a change through the service is, at once.
+		if _, err := s.Update(ctx, c, "4000002"); err != nil {
+			t.Fatal(err)
+		}
+		if l := mustGet(t, s, ctx, c); l.Version != 100 || l.PartnerID != "4000002" || l.PartnerName != "Contoso West" {
+			t.Fatalf("GET after own update: %+v; want version 100 at 4000002", l)
+		}
+		if err := s.Delete(ctx, c, "4000002"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, c, ""); err == nil {
+			t.Fatal("GET after delete found a link")
+		}
+	})
+}
+
+// A read that started before a change must not put its old answer into the cache.
+func TestCacheDropsReadsOverlappingAChange(t *testing.T) {
+	c := NewCache()
+	c.reset(true)
+	k := cacheKey{"t1", "u1"}
+	seq, ok := c.begin()
+	if !ok {
+		t.Fatal("cache not enabled")
+	}
+	c.invalidate(k) // a change commits while the read is in flight
+	c.put(k, seq, cached{found: true, link: Link{Version: 1}})
+	if _, ok := c.get(k); ok {
+		t.Fatal("a read that overlapped a change was cached")
+	}
+	c.reset(false)
+	if _, ok := c.get(k); ok {
+		t.Fatal("a disabled cache answered")
+	}
+}
+
+// On PostgreSQL, changes made by another process (here: another service without the cache, and
+// plain SQL) reach the cache through notifications.
+func TestCacheHearsOtherProcessesOnPostgres(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx, c := cacheFixture(t, db)
+	events := make(chan string, 1024)
+	cached := &Service{DB: db, Cache: &Cache{observe: events}}
+	other := &Service{DB: db}
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cached.Cache.Listen(lctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	defer func() { stop(); <-done }()
+	// Other tests share the database and its notification channel, so foreign notifications
+	// arrive too: wait until the cache gives the expected answer, re-checking after each
+	// notification applied, and fail if none comes for 30 s.
+	next := func() string {
+		t.Helper()
+		select {
+		case got := <-events:
+			return got
+		case <-time.After(30 * time.Second):
+			t.Fatal("no notification arrived for 30 s")
+			return ""
+		}
+	}
+	until := func(what string, ok func(l *Link) bool) {
+		t.Helper()
+		for {
+			l, err := cached.Get(ctx, c, "")
+			if err == nil && ok(l) {
+				return
+			}
+			t.Logf("waiting for %s: %+v, %v", what, l, err)
+			next()
+		}
+	}
+	for next() != "ready" {
+	}
+	if _, err := other.Create(ctx, c, "4000001"); err != nil {
+		t.Fatal(err)
+	}
+	until("the link created by another process", func(l *Link) bool { return l.Version == 1 })
+	if _, err := other.Update(ctx, c, "4000002"); err != nil {
+		t.Fatal(err)
+	}
+	until("the update by another process", func(l *Link) bool { return l.Version == 2 && l.PartnerID == "4000002" })
+	if _, err := db.ExecContext(ctx, `UPDATE partner_locations SET name = 'Contoso Renamed' WHERE id = '4000002'`); err != nil {
+		t.Fatal(err)
+	}
+	until("the renamed location", func(l *Link) bool { return l.PartnerName == "Contoso Renamed" })
+}
