@@ -22,27 +22,28 @@ func (e *NotLinkableError) Error() string { return e.Reason }
 // Linkable returns the location with id if a principal may link to it at instant at: it must be
 // a location (not an organisation) and active then.
 func Linkable(ctx context.Context, q store.Querier, id string, at int64) (*Location, error) {
-	var loc Location
-	err := q.QueryRowContext(ctx, `SELECT id, org_id, name, country FROM partner_locations WHERE id = $1`, id).
-		Scan(&loc.ID, &loc.OrgID, &loc.Name, &loc.Country)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notLocation(ctx, q, id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	rows, err := q.QueryContext(ctx, `SELECT valid_from, valid_to FROM partner_location_active WHERE location_id = $1 ORDER BY valid_from`, id)
+	// One query for the location and its status windows: a link write calls this on every
+	// request, and on PostgreSQL each query is a round trip.
+	rows, err := q.QueryContext(ctx, `SELECT l.id, l.org_id, l.name, l.country, a.valid_from, a.valid_to
+		FROM partner_locations l LEFT JOIN partner_location_active a ON a.location_id = l.id
+		WHERE l.id = $1 ORDER BY a.valid_from`, id)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	var loc Location
+	found, seen := false, false
 	var last timeline.Window
-	seen := false
 	for rows.Next() {
-		var w timeline.Window
-		if err := rows.Scan(&w.From, &w.To); err != nil {
+		var from, to sql.NullInt64
+		if err := rows.Scan(&loc.ID, &loc.OrgID, &loc.Name, &loc.Country, &from, &to); err != nil {
 			return nil, err
 		}
+		found = true
+		if !from.Valid {
+			continue // no status windows
+		}
+		w := timeline.Window{From: from.Int64, To: to.Int64}
 		seen = true
 		loc.Active = append(loc.Active, w)
 		if w.Contains(at) {
@@ -54,6 +55,10 @@ func Linkable(ctx context.Context, q store.Querier, id string, at int64) (*Locat
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	if !found {
+		rows.Close()
+		return nil, notLocation(ctx, q, id)
 	}
 	if !seen {
 		return &loc, nil // no status windows: always active
