@@ -75,16 +75,25 @@ func New(db *sql.DB, d Dialect, display string) *DB {
 	return out
 }
 
+// writeWait is how long a write waits for the SQLite write gate: SQLite's busy timeout
+// (internal/store/sqlite), so a transaction opened inside another fails as it did before the
+// gate instead of waiting forever.
+const writeWait = 10 * time.Second
+
 // acquireWrite waits for the SQLite write gate (no-op on PostgreSQL) and returns its release.
 func (db *DB) acquireWrite(ctx context.Context) (func(), error) {
 	if db.writer == nil {
 		return func() {}, nil
 	}
+	t := time.NewTimer(writeWait)
+	defer t.Stop()
 	select {
 	case db.writer <- struct{}{}:
 		return func() { <-db.writer }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-t.C:
+		return nil, NewError(ErrUnavailable, fmt.Sprintf("the database is busy: no write turn within %s; try again", writeWait), nil)
 	}
 }
 
