@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -34,6 +35,9 @@ import (
 type config struct {
 	Scale, Dir, PG, Only string
 	Seed                 int64
+	// Profile, when set, is a directory where each phase writes its CPU profile
+	// (PHASE.cpu) for go tool pprof.
+	Profile string
 }
 
 // result is what a phase reports to the parent.
@@ -56,10 +60,17 @@ func main() {
 	flag.StringVar(&c.PG, "pg", envOr("PARTNERLINK_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
 		"PostgreSQL server DSN; the benchmark creates and uses the database partnerlink_bench on it")
 	flag.StringVar(&c.Only, "only", "", "comma-separated phases to run (default all): "+strings.Join(phaseNames(), ","))
+	flag.StringVar(&c.Profile, "cpuprofile", "", "directory to write each phase's CPU profile to (PHASE.cpu)")
 	flag.Parse()
 	ctx := context.Background()
 	if *phase != "" {
+		stop, err := startProfile(c.Profile, *phase)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", *phase, err)
+			os.Exit(1)
+		}
 		r, err := runPhase(ctx, c, *phase)
+		stop()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", *phase, err)
 			os.Exit(1)
@@ -290,7 +301,8 @@ func orchestrate(ctx context.Context, c config) error {
 		}
 		titles[p.name] = p.title
 		fmt.Printf("  %-18s ... ", p.name)
-		cmd := exec.CommandContext(ctx, self, "-phase", p.name, "-scale", c.Scale, "-seed", fmt.Sprint(c.Seed), "-dir", c.Dir, "-pg", c.PG)
+		cmd := exec.CommandContext(ctx, self, "-phase", p.name, "-scale", c.Scale, "-seed", fmt.Sprint(c.Seed), "-dir", c.Dir, "-pg", c.PG,
+			"-cpuprofile", c.Profile)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -387,6 +399,29 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// startProfile starts a CPU profile of the phase in dir (nothing when dir is empty) and
+// returns the function that stops it.
+func startProfile(dir, phase string) (func(), error) {
+	if dir == "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(dir, phase+".cpu"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func runPhase(ctx context.Context, c config, name string) (*result, error) {

@@ -3,8 +3,10 @@ package attribution
 import (
 	"context"
 	"errors"
+	"hash/maphash"
+	"math"
+	"math/bits"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 
@@ -67,117 +69,167 @@ type Stats struct {
 }
 
 // Sink receives the rows of each record, in the order the records were given, from one
-// goroutine at a time.
+// goroutine at a time. rows and incs are valid only during the call: the engine reuses their
+// memory for later records, so a sink copies what it keeps (append(dst, rows...) does).
 type Sink func(rec *usage.Record, rows []Row, incs []Incentive) error
 
 // Records yields usage records to the engine (usage.Stream and usage.ReadFiles fit it).
 type Records func(yield func(*usage.Record) error) error
 
-const batchSize = 512
+// chunkSize is how many consecutive input records travel together from the reader to the
+// workers and on to the sink: large enough that handing a chunk over costs little per record,
+// small enough that the chunks in flight hold a few megabytes.
+const chunkSize = 2048
+
+// chunk is a run of consecutive input records and the results of computing them. Each worker
+// computes the records it owns into its own part; the consumer then calls the sink in input
+// order. Chunks are recycled, so their buffers are reused and memory stays bounded.
+type chunk struct {
+	recs    []*usage.Record
+	owner   []uint8 // the worker that computes recs[i]
+	unknown []bool  // recs[i] names a subscription the estate does not know
+	parts   []chunkPart
+	done    sync.WaitGroup
+}
+
+// chunkPart holds one worker's results for a chunk: the rows and incentives of its records
+// back to back, and where each record's end.
+type chunkPart struct {
+	rows   []Row
+	incs   []Incentive
+	rowEnd []int32
+	incEnd []int32
+	st     Stats
+}
 
 // Compute is the pure engine: it attributes every record whose charge period starts in period
 // against the snapshot and programs (nil = shipped default), calling out for each record in
-// input order. Work is spread over GOMAXPROCS workers; memory holds the index plus a bounded
-// number of in-flight batches, never the whole usage.
+// input order.
+//
+// Work is spread over GOMAXPROCS workers. Records are dealt to workers by a hash of their
+// resource ID, so each worker resolves a resource once (see worker) and keeps it; memory holds
+// the index, those resolutions (bounded by the estate's resources and a cap) and a fixed number
+// of in-flight chunks, never the whole usage.
 func Compute(ctx context.Context, s *facts.Snapshot, progs *Programs, period timeline.Window, each Records, out Sink) (*Stats, error) {
 	if progs == nil {
 		progs = DefaultPrograms()
 	}
 	e := &engine{ix: build(s), progs: progs}
-	workers := runtime.GOMAXPROCS(0)
+	nw := min(runtime.GOMAXPROCS(0), 64)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	type result struct {
-		recs []*usage.Record
-		rows [][]Row
-		incs [][]Incentive
-		st   Stats
+	// Every chunk is always in exactly one place: free, or queued for the workers and the
+	// consumer. The queues can hold every chunk, so only taking a free chunk ever waits.
+	nchunks := 4 * nw
+	free := make(chan *chunk, nchunks)
+	for i := 0; i < nchunks; i++ {
+		free <- &chunk{parts: make([]chunkPart, nw)}
 	}
-	type job struct {
-		recs []*usage.Record
-		res  chan *result
-	}
-	jobs := make(chan *job, workers*2)
-	order := make(chan *job, workers*4)
+	order := make(chan *chunk, nchunks)
+	inbox := make([]chan *chunk, nw)
 	var wg sync.WaitGroup
-	for i := 0; i < workers; i++ {
+	for w := range inbox {
+		inbox[w] = make(chan *chunk, nchunks)
 		wg.Add(1)
-		go func() {
+		go func(w int) {
 			defer wg.Done()
-			for j := range jobs {
-				r := &result{recs: j.recs, rows: make([][]Row, len(j.recs)), incs: make([][]Incentive, len(j.recs))}
-				for k, rec := range j.recs {
-					r.rows[k], r.incs[k] = e.record(rec, &r.st)
-				}
-				j.res <- r
+			wk := e.newWorker()
+			for c := range inbox[w] {
+				wk.compute(c, uint8(w))
+				c.done.Done()
 			}
-		}()
+		}(w)
 	}
+
 	var total Stats
 	unknown := map[string]bool{}
 	consumeErr := make(chan error, 1)
 	go func() {
 		var err error
-		for j := range order {
-			r := <-j.res
-			if err != nil {
-				continue // drain
-			}
-			addStats(&total, &r.st)
-			for k, rec := range r.recs {
-				if r.st.UnknownSubscription > 0 && len(r.rows[k]) == 0 {
-					if _, ok := e.ix.subs[lower(rec.SubscriptionID)]; !ok && len(unknown) < 20 && isUsage(rec) && period.Contains(rec.Start) {
-						unknown[lower(rec.SubscriptionID)] = true
+		var cur [64]int
+		for c := range order {
+			c.done.Wait()
+			if err == nil {
+				clear(cur[:nw])
+				for w := range c.parts {
+					addStats(&total, &c.parts[w].st)
+				}
+				for i, rec := range c.recs {
+					w := c.owner[i]
+					p := &c.parts[w]
+					k := cur[w]
+					cur[w]++
+					r0, i0 := int32(0), int32(0)
+					if k > 0 {
+						r0, i0 = p.rowEnd[k-1], p.incEnd[k-1]
+					}
+					r1, i1 := p.rowEnd[k], p.incEnd[k]
+					if c.unknown[i] {
+						if sub := lower(rec.SubscriptionID); !unknown[sub] && len(unknown) < 20 {
+							unknown[sub] = true
+						}
+					}
+					if out != nil {
+						// Capacity-limited, so a sink that appends cannot overwrite the next record's rows.
+						if err = out(rec, p.rows[r0:r1:r1], p.incs[i0:i1:i1]); err != nil {
+							cancel()
+							break
+						}
 					}
 				}
-				if out != nil {
-					if err = out(rec, r.rows[k], r.incs[k]); err != nil {
-						cancel()
-						break
-					}
-				}
 			}
+			free <- c
 		}
 		consumeErr <- err
 	}()
 
-	var batch []*usage.Record
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	seed := maphash.MakeSeed()
+	var outside int64
+	var c *chunk
+	dispatch := func() {
+		c.done.Add(nw)
+		for w := range inbox {
+			inbox[w] <- c
 		}
-		j := &job{recs: batch, res: make(chan *result, 1)}
-		batch = nil
-		select {
-		case order <- j:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		select {
-		case jobs <- j:
-		case <-ctx.Done():
-			// The consumer waits for every ordered job: answer this one empty.
-			j.res <- &result{}
-			return ctx.Err()
-		}
-		return nil
+		order <- c
+		c = nil
 	}
 	prodErr := each(func(rec *usage.Record) error {
 		if !period.Contains(rec.Start) {
-			total.OutsidePeriod++
+			outside++
 			return nil
 		}
-		batch = append(batch, rec)
-		if len(batch) >= batchSize {
-			return flush()
+		if c == nil {
+			select {
+			case c = <-free:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			c.recs, c.owner, c.unknown = c.recs[:0], c.owner[:0], c.unknown[:0]
+		}
+		var w uint8
+		if nw > 1 {
+			w = uint8(maphash.String(seed, rec.ResourceID) % uint64(nw))
+		}
+		c.recs = append(c.recs, rec)
+		c.owner = append(c.owner, w)
+		c.unknown = append(c.unknown, false)
+		if len(c.recs) >= chunkSize {
+			dispatch()
 		}
 		return ctx.Err()
 	})
-	if prodErr == nil {
-		prodErr = flush()
+	if c != nil {
+		if prodErr == nil {
+			dispatch()
+		} else {
+			free <- c
+		}
 	}
-	close(jobs)
+	for w := range inbox {
+		close(inbox[w])
+	}
 	wg.Wait()
 	close(order)
 	cerr := <-consumeErr
@@ -190,8 +242,25 @@ func Compute(ctx context.Context, s *facts.Snapshot, progs *Programs, period tim
 		}
 		return nil, prodErr
 	}
+	total.OutsidePeriod = outside
 	total.UnknownSubscriptions = sortedKeys(unknown)
 	return &total, nil
+}
+
+// compute attributes the records of c that worker w owns into c.parts[w].
+func (wk *worker) compute(c *chunk, w uint8) {
+	p := &c.parts[w]
+	p.rows, p.incs, p.rowEnd, p.incEnd, p.st = p.rows[:0], p.incs[:0], p.rowEnd[:0], p.incEnd[:0], Stats{}
+	for i, rec := range c.recs {
+		if c.owner[i] != w {
+			continue
+		}
+		var unknown bool
+		p.rows, p.incs, unknown = wk.record(rec, &p.st, p.rows, p.incs)
+		c.unknown[i] = unknown
+		p.rowEnd = append(p.rowEnd, int32(len(p.rows)))
+		p.incEnd = append(p.incEnd, int32(len(p.incs)))
+	}
 }
 
 func addStats(a, b *Stats) {
@@ -210,189 +279,98 @@ type engine struct {
 	progs *Programs
 }
 
-// palAcc accumulates one location's PAL time on a record.
-type palAcc struct {
-	loc   string
-	set   timeline.Set
-	roles []roleTime
-}
-
-type roleTime struct {
-	role string
-	set  timeline.Set
-}
-
-// record attributes one record. It is the hot path: per-record work avoids maps and keeps
-// allocations to the rows themselves and the few time sets that need building.
+// record attributes one record with a fresh worker (explain's single probes).
 func (e *engine) record(r *usage.Record, st *Stats) ([]Row, []Incentive) {
-	st.Records++
-	if !isUsage(r) {
-		st.NotConsumption++
-		return nil, nil
-	}
-	sub := lowerFast(r.SubscriptionID)
-	sv, ok := e.ix.subscriptionAt(sub, timeline.Window{From: r.Start, To: r.End})
-	if !ok {
-		st.UnknownSubscription++
-		return nil, nil
-	}
-	if r.End <= r.Start {
-		st.EmptyPeriod++
-		return nil, nil
-	}
-	per := timeline.Window{From: r.Start, To: r.End}
-	length := r.End - r.Start
-	tenant := lowerFast(sv.TenantID)
-	rk := resourceRef(r.ResourceID, sub)
-	var rows []Row
-	emit := func(assoc, loc string, set timeline.Set, role string) {
-		li := e.ix.locs[loc]
-		if li == nil {
-			return
-		}
-		covered := coveredLen(set, per, li.active)
-		if covered <= 0 {
-			return
-		}
-		rows = append(rows, Row{RecordKey: r.Key, LocationID: loc, Association: assoc, OrgID: li.org,
-			Start: r.Start, End: r.End, TenantID: tenant, SubscriptionID: sub, ResourceID: r.ResourceID,
-			Service: r.Service, Currency: r.Currency, Cost: r.Cost,
-			Coverage: money.Ratio(covered, length), Amount: money.MulDiv(r.Cost, covered, length), AdminRole: role})
-	}
-	csp := sv.Offer == "csp" && sv.CSPLocationID != ""
-	cspOrg := ""
-	if csp {
-		if li := e.ix.locs[sv.CSPLocationID]; li != nil {
-			cspOrg = li.org
-		}
-		emit(AssocCSP, sv.CSPLocationID, timeline.Set{per}, "")
-	}
-	for _, d := range e.ix.dporList[sub] {
-		emit(AssocDPOR, d.loc, d.set, "")
-	}
-	if len(e.ix.deploys) > 0 {
-		var cua map[string]timeline.Set
-		for k := key(rk); ; {
-			for _, d := range e.ix.deploys[k] {
-				if cua == nil {
-					cua = map[string]timeline.Set{}
-				}
-				cua[d.loc] = cua[d.loc].Add(timeline.Since(d.at))
-			}
-			i := strings.LastIndexByte(k, '/')
-			if i <= 0 {
-				break
-			}
-			k = k[:i]
-		}
-		for _, loc := range sortedKeys(cua) {
-			emit(AssocCUA, loc, cua[loc], "")
-		}
-	}
-	var pal []palAcc
-	e.ix.covering(tenant, sub, rk, func(g *grant, set timeline.Set) {
-		if g.kind != grantPAL {
-			return
-		}
-		set = set.Clip(per)
-		if len(set) == 0 {
-			return
-		}
-		k := -1
-		for i := range pal {
-			if pal[i].loc == g.loc {
-				k = i
-				break
-			}
-		}
-		if k < 0 {
-			pal = append(pal, palAcc{loc: g.loc})
-			k = len(pal) - 1
-		}
-		a := &pal[k]
-		a.set = unionInto(a.set, set)
-		for i := range a.roles {
-			if a.roles[i].role == g.role {
-				a.roles[i].set = unionInto(a.roles[i].set, set)
-				return
-			}
-		}
-		a.roles = append(a.roles, roleTime{g.role, set})
-	})
-	for i := range pal {
-		a := &pal[i]
-		li := e.ix.locs[a.loc]
-		if li == nil || (cspOrg != "" && li.org == cspOrg) {
-			continue // CSP precedence: the reseller's organisation is credited as CSP
-		}
-		best, bestLen := "", int64(-1)
-		for _, rt := range a.roles {
-			n := coveredLen(rt.set, per, li.active)
-			if n > bestLen || (n == bestLen && rt.role < best) {
-				best, bestLen = rt.role, n
-			}
-		}
-		emit(AssocPAL, a.loc, a.set, best)
-	}
-	markDuplicates(rows)
-	st.Rows += int64(len(rows))
-	incs := e.incentives(r, string(sv.Offer), sv.CSPLocationID, tenant, sub, rk, rows)
-	st.Incentives += int64(len(incs))
+	rows, incs, _ := e.newWorker().record(r, st, nil, nil)
 	return rows, incs
 }
 
-// unionInto returns a ∪ b; a may be reused.
-func unionInto(a, b timeline.Set) timeline.Set {
-	if len(a) == 0 {
-		return append(timeline.Set(nil), b...)
+// record attributes one record, appending its rows and incentives; unknown reports a record
+// whose subscription the estate does not know. It is the hot path: everything that depends
+// only on the resource is resolved once (resolve) and per record only the charge period is
+// measured against those sets, without allocating beyond the appended rows.
+func (wk *worker) record(r *usage.Record, st *Stats, rows []Row, incs []Incentive) (_ []Row, _ []Incentive, unknown bool) {
+	st.Records++
+	if !isUsage(r) {
+		st.NotConsumption++
+		return rows, incs, false
 	}
-	return timeline.Union(append(a, b...)...)
+	ent := wk.entry(r.SubscriptionID, r.ResourceID)
+	if len(ent.vs) == 0 {
+		st.UnknownSubscription++
+		return rows, incs, true
+	}
+	if r.End <= r.Start {
+		st.EmptyPeriod++
+		return rows, incs, false
+	}
+	info := wk.info(ent, timeline.Window{From: r.Start, To: r.End})
+	a, b := r.Start, r.End
+	length := b - a
+	if cap(wk.seen) < info.groups {
+		wk.seen = make([]bool, info.groups)
+	}
+	seen := wk.seen[:info.groups]
+	clear(seen)
+	base := len(rows)
+	for i := range info.cands {
+		c := &info.cands[i]
+		covered := coveredIn(c.set, a, b)
+		if covered <= 0 {
+			continue
+		}
+		row := Row{RecordKey: r.Key, LocationID: c.li.id, Association: c.assoc, OrgID: c.li.org,
+			Start: a, End: b, TenantID: info.tenant, SubscriptionID: info.sub, ResourceID: r.ResourceID,
+			Service: r.Service, Currency: r.Currency, Cost: r.Cost, Coverage: money.Scale, Amount: r.Cost,
+			DuplicateAtOrg: seen[c.group]}
+		if covered != length {
+			row.Coverage, row.Amount = money.Ratio(covered, length), money.MulDiv(r.Cost, covered, length)
+		}
+		if c.pal {
+			row.AdminRole = c.adminRole(a, b, covered)
+		}
+		seen[c.group] = true
+		rows = append(rows, row)
+	}
+	st.Rows += int64(len(rows) - base)
+	n := len(incs)
+	incs = wk.e.incentives(r, info, rows[base:], incs)
+	st.Incentives += int64(len(incs) - n)
+	return rows, incs, false
 }
 
-// coveredLen is |a ∩ w ∩ b| without allocating (a and b are normalised sets).
-func coveredLen(a timeline.Set, w timeline.Window, b timeline.Set) int64 {
+// coveredIn is |s ∩ [a, b)| for a normalised set.
+func coveredIn(s timeline.Set, a, b int64) int64 {
 	var n int64
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		x := a[i].Intersect(b[j]).Intersect(w)
-		if !x.Empty() {
-			n += x.Length()
+	for _, w := range s {
+		if w.To <= a {
+			continue
 		}
-		if a[i].To < b[j].To {
-			i++
-		} else {
-			j++
+		if w.From >= b {
+			break
 		}
+		n += min(w.To, b) - max(w.From, a)
 	}
 	return n
 }
 
-// markDuplicates sets duplicate_at_org on all but the lowest location per organisation and
-// association, and sorts rows by location and association for stable output.
-func markDuplicates(rows []Row) {
-	if len(rows) < 2 {
-		return
+// adminRole is the eligible role that gave the most of the covered time (ties: the
+// alphabetically first; roles are sorted by name, and none can give more than covered).
+func (c *cand) adminRole(a, b, covered int64) string {
+	if len(c.roles) == 1 {
+		return c.roles[0].role
 	}
-	less := func(a, b *Row) bool {
-		if a.LocationID != b.LocationID {
-			return lessLocation(a.LocationID, b.LocationID)
+	best, bestLen := "", int64(-1)
+	for _, rt := range c.roles {
+		n := coveredIn(rt.set, a, b)
+		if n == covered {
+			return rt.role
 		}
-		return a.Association < b.Association
-	}
-	// Insertion sort: a record has a handful of rows, and sort.Slice allocates.
-	for i := 1; i < len(rows); i++ {
-		for j := i; j > 0 && less(&rows[j], &rows[j-1]); j-- {
-			rows[j], rows[j-1] = rows[j-1], rows[j]
+		if n > bestLen {
+			best, bestLen = rt.role, n
 		}
 	}
-	for i := range rows {
-		for j := 0; j < i; j++ {
-			if rows[j].OrgID == rows[i].OrgID && rows[j].Association == rows[i].Association {
-				rows[i].DuplicateAtOrg = true
-				break
-			}
-		}
-	}
+	return best
 }
 
 const day = int64(86400) * 1_000_000_000
@@ -418,21 +396,23 @@ func pecExcluded(r *usage.Record) string {
 	return ""
 }
 
-func (e *engine) incentives(r *usage.Record, off string, cspLoc, tenant, sub, rk string, rows []Row) []Incentive {
-	var out []Incentive
-	if v := at(e.progs.PEC, r.Start); v != nil && v.Offers[off] && cspLoc != "" && pecExcluded(r) == "" {
-		if li := e.ix.locs[cspLoc]; li != nil {
-			if q := e.pecTime(r, li, tenant, sub, rk); q > 0 {
-				out = append(out, Incentive{RecordKey: r.Key, LocationID: cspLoc, Program: ProgramPEC, OrgID: li.org,
+// incentives appends the record's incentive rows (rows are its attribution rows), sorted by
+// location and program.
+func (e *engine) incentives(r *usage.Record, info *resInfo, rows []Row, out []Incentive) []Incentive {
+	base := len(out)
+	if info.pec != nil {
+		if v := at(e.progs.PEC, r.Start); v != nil && v.Offers[info.offer] && pecExcluded(r) == "" {
+			if q := coveredIn(info.pecSet, r.Start, r.End); q > 0 {
+				out = append(out, Incentive{RecordKey: r.Key, LocationID: info.pec.id, Program: ProgramPEC, OrgID: info.pec.org,
 					ProgramVersion: v.Version, Start: r.Start, Currency: r.Currency,
-					Amount: money.MulDiv2(r.Cost, int64(v.Rate), money.Scale, q, r.End-r.Start)})
+					Amount: mulDiv2(r.Cost, int64(v.Rate), money.Scale, q, r.End-r.Start)})
 			}
 		}
 	}
-	if v := at(e.progs.PAL, r.Start); v != nil && v.Offers[off] {
+	if v := at(e.progs.PAL, r.Start); v != nil && v.Offers[info.offer] {
 		orgs, first := 0, ""
-		for _, row := range rows {
-			if row.Association == AssocPAL && row.OrgID != first {
+		for i := range rows {
+			if row := &rows[i]; row.Association == AssocPAL && row.OrgID != first {
 				if orgs == 0 {
 					first = row.OrgID
 				}
@@ -443,24 +423,59 @@ func (e *engine) incentives(r *usage.Record, off string, cspLoc, tenant, sub, rk
 		if orgs == 1 {
 			rate = v.RateSingle
 		}
-		for _, row := range rows {
-			if row.Association == AssocPAL && !row.DuplicateAtOrg {
+		for i := range rows {
+			if row := &rows[i]; row.Association == AssocPAL && !row.DuplicateAtOrg {
 				out = append(out, Incentive{RecordKey: r.Key, LocationID: row.LocationID, Program: ProgramPAL, OrgID: row.OrgID,
 					ProgramVersion: v.Version, Start: r.Start, Currency: r.Currency,
 					Amount: money.MulDiv(row.Amount, int64(rate), money.Scale)})
 			}
 		}
 	}
-	if len(out) < 2 {
-		return out
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].LocationID != out[j].LocationID {
-			return lessLocation(out[i].LocationID, out[j].LocationID)
+	// Insertion sort: a handful of rows, already almost in order (rows are sorted by location).
+	incs := out[base:]
+	for i := 1; i < len(incs); i++ {
+		for j := i; j > 0 && lessIncentive(&incs[j], &incs[j-1]); j-- {
+			incs[j], incs[j-1] = incs[j-1], incs[j]
 		}
-		return out[i].Program < out[j].Program
-	})
+	}
 	return out
+}
+
+func lessIncentive(a, b *Incentive) bool {
+	if a.LocationID != b.LocationID {
+		return lessLocation(a.LocationID, b.LocationID)
+	}
+	return a.Program < b.Program
+}
+
+// mulDiv2 is money.MulDiv2 (round_half_even(n × a/c × b/d), one rounding) without its
+// big-integer detour in the common case: it first cancels the common factors of the two
+// fractions, which leaves the same rational number, so the result is identical.
+func mulDiv2(n money.Nanos, a, c, b, d int64) money.Nanos {
+	if a >= 0 && b >= 0 && c > 0 && d > 0 {
+		g := gcd(a, c)
+		a, c = a/g, c/g
+		g = gcd(b, d)
+		b, d = b/g, d/g
+		g = gcd(a, d)
+		a, d = a/g, d/g
+		g = gcd(b, c)
+		b, c = b/g, c/g
+		hi, num := bits.Mul64(uint64(a), uint64(b))
+		hi2, den := bits.Mul64(uint64(c), uint64(d))
+		if hi == 0 && hi2 == 0 && num <= math.MaxInt64 && den <= math.MaxInt64 {
+			return money.MulDiv(n, int64(num), int64(den))
+		}
+	}
+	return money.MulDiv2(n, a, c, b, d)
+}
+
+// gcd of a ≥ 0 and b > 0 (or a > 0 and b ≥ 0).
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // orgAccess is the time the organisation holds an eligible role on a scope covering the
@@ -475,19 +490,32 @@ func (e *engine) orgAccess(org, tenant, sub, rk string) timeline.Set {
 	return timeline.Union(acc...)
 }
 
-// pecTime is the time of the record's period, while the reseller location is active, that lies
-// in whole UTC days on which the organisation had admin access for the entire day.
-func (e *engine) pecTime(r *usage.Record, li *locInfo, tenant, sub, rk string) int64 {
-	acc := e.orgAccess(li.org, tenant, sub, rk)
-	if len(acc) == 0 {
-		return 0
-	}
-	var full timeline.Set
-	for d := floorDay(r.Start); d < r.End; d += day {
-		w := timeline.Window{From: d, To: d + day}
-		if acc.Clip(w).Length() == day {
-			full = append(full, w)
+// fullDays is the union of the whole UTC days [d, d+24h) that lie inside the normalised set s.
+// PEC pays for the part of a record's period in such days; a whole day lies inside one window
+// of s because its windows are separated by gaps.
+func fullDays(s timeline.Set) timeline.Set {
+	var out timeline.Set
+	for _, w := range s {
+		from, to := w.From, w.To
+		if from != timeline.Min {
+			d := from / day * day // rounds toward zero: up for instants before 1970, down after
+			if d < from {
+				if d > timeline.Max-day {
+					continue
+				}
+				d += day
+			}
+			from = d
+		}
+		if to != timeline.Max {
+			if to < timeline.Min+day {
+				continue
+			}
+			to = floorDay(to)
+		}
+		if from < to {
+			out = append(out, timeline.Window{From: from, To: to})
 		}
 	}
-	return timeline.Union(full...).Clip(timeline.Window{From: r.Start, To: r.End}).Intersect(li.active).Length()
+	return out
 }

@@ -1,0 +1,279 @@
+package attribution
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+// Everything the rules need about a record except its charge period depends only on its
+// subscription version and resource: which locations could be credited, through which
+// association, when, with which admin roles, and when the reseller had whole days of admin
+// access. The engine resolves that once per resource (resolve) and keeps it in its worker, so
+// that per record it only measures the charge period against a few prepared time sets. A
+// month of usage names each resource tens of times, so this replaces a scope walk, set unions
+// and a sort per record with a map lookup.
+
+// maxCachedResources bounds a worker's resolved resources. Usage names the estate's resources,
+// so the cache is bounded by the estate; the cap keeps memory bounded even for usage that names
+// an unbounded number of distinct resources (the cache then starts over).
+const maxCachedResources = 1 << 17
+
+// worker is one goroutine's engine state. It is not shared, so its cache needs no locking.
+type worker struct {
+	e     *engine
+	cache map[resKey]*resEntry
+	infos map[infoKey]*resInfo
+	seen  []bool // per record: which (organisation, association) already has a row
+}
+
+func (e *engine) newWorker() *worker {
+	return &worker{e: e, cache: map[resKey]*resEntry{}, infos: map[infoKey]*resInfo{}}
+}
+
+// infoKey identifies a resolution: resources of one subscription version whose deepest scope
+// with a grant (grantRep) and deepest ID with a CUA deployment (cuaRep) are the same resolve
+// identically, so they share one resInfo (most resources have no grant or deployment of their
+// own and share their resource group's).
+type infoKey struct {
+	sub              string
+	version          int
+	grantRep, cuaRep string
+}
+
+// resKey is a resource as a record names it (subscription and resource ID as given).
+type resKey struct{ sub, res string }
+
+// resEntry is a resource's resolution, per version of its subscription.
+type resEntry struct {
+	sub, res         string                // subscription ID in lower case; resource ID as given
+	vs               []estate.Subscription // the subscription's versions; empty when it is unknown
+	infos            []*resInfo            // per version, resolved on first use
+	grantRep, cuaRep string                // see infoKey; set with the first resolution
+	reps             bool
+}
+
+// resInfo is what the rules need about a resource under one subscription version.
+type resInfo struct {
+	tenant, sub, offer string
+	// cands are the possible attribution rows, sorted by location and association as rows
+	// are output: a record gets the row of each candidate whose set meets its period.
+	cands  []cand
+	groups int // distinct (organisation, association) among cands
+	// pec is the reseller location that may earn PEC, and pecSet the whole UTC days in which
+	// its organisation had admin access while it was active; nil when it cannot earn any.
+	pec    *locInfo
+	pecSet timeline.Set
+}
+
+// cand is one location credited through one association while its set holds (association time
+// already intersected with the location's active time).
+type cand struct {
+	pal   bool
+	assoc string
+	li    *locInfo
+	set   timeline.Set
+	roles []roleTime // PAL: each eligible role's time (∩ active), sorted by role name
+	group int        // index of (organisation, association) for duplicate_at_org
+}
+
+type roleTime struct {
+	role string
+	set  timeline.Set
+}
+
+// entry returns the cached entry of a resource, creating it (unresolved) on first sight.
+func (wk *worker) entry(sub, res string) *resEntry {
+	k := resKey{sub, res}
+	if ent := wk.cache[k]; ent != nil {
+		return ent
+	}
+	if len(wk.cache) >= maxCachedResources {
+		clear(wk.cache)
+		clear(wk.infos)
+	}
+	ls := lowerFast(sub)
+	vs := wk.e.ix.subs[ls]
+	ent := &resEntry{sub: ls, res: res, vs: vs, infos: make([]*resInfo, len(vs))}
+	wk.cache[k] = ent
+	return ent
+}
+
+// info returns the resolution for the subscription version that applies to period w.
+func (wk *worker) info(ent *resEntry, w timeline.Window) *resInfo {
+	v := versionAt(ent.vs, w)
+	if info := ent.infos[v]; info != nil {
+		return info
+	}
+	ix := wk.e.ix
+	if !ent.reps {
+		rk := resourceRef(ent.res, ent.sub)
+		ent.grantRep = deepest(asciiLower(rk), func(p string) bool { return ix.subScopes[ent.sub][p] })
+		ent.cuaRep = deepest(key(rk), func(p string) bool { return len(ix.deploys[p]) > 0 })
+		ent.reps = true
+	}
+	k := infoKey{ent.sub, v, ent.grantRep, ent.cuaRep}
+	info := wk.infos[k]
+	if info == nil {
+		info = wk.e.resolve(&ent.vs[v], ent.sub, ent.grantRep, ent.cuaRep)
+		wk.infos[k] = info
+	}
+	ent.infos[v] = info
+	return info
+}
+
+// deepest returns the longest of k and its prefixes that end before a '/' for which has is
+// true, "" if none: the prefixes are exactly the scopes that cover k by ARM-ID prefix.
+func deepest(k string, has func(string) bool) string {
+	for {
+		if has(k) {
+			return k
+		}
+		i := strings.LastIndexByte(k, '/')
+		if i <= 0 {
+			return ""
+		}
+		k = k[:i]
+	}
+}
+
+// asciiLower lowers ASCII letters only: the folding prefixCoversFold applies, so that
+// PrefixCovers(sk, asciiLower(r)) == prefixCoversFold(sk, r).
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; 'A' <= c && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// resolve gathers every association that could credit a location for usage under
+// subscription version sv of a resource whose deepest scope with grants is grantRep and
+// deepest ID with CUA deployments is cuaRep ("" when there is none), with the time it holds.
+// Matching grants against grantRep instead of the resource gives the same grants: every
+// grant that covers the resource has a scope that is a prefix of grantRep.
+func (e *engine) resolve(sv *estate.Subscription, sub, grantRep, cuaRep string) *resInfo {
+	ix := e.ix
+	info := &resInfo{tenant: lowerFast(sv.TenantID), sub: sub, offer: string(sv.Offer)}
+	var cs []cand
+	add := func(assoc string, li *locInfo, set timeline.Set) bool {
+		set = set.Intersect(li.active)
+		if len(set) == 0 {
+			return false
+		}
+		cs = append(cs, cand{pal: assoc == AssocPAL, assoc: assoc, li: li, set: set})
+		return true
+	}
+	cspOrg := ""
+	if sv.Offer == estate.OfferCSP && sv.CSPLocationID != "" {
+		if li := ix.locs[sv.CSPLocationID]; li != nil {
+			cspOrg = li.org
+			add(AssocCSP, li, timeline.Set{timeline.Always()})
+		}
+	}
+	for _, d := range ix.dporList[sub] {
+		if li := ix.locs[d.loc]; li != nil {
+			add(AssocDPOR, li, d.set)
+		}
+	}
+	if cuaRep != "" {
+		var cua map[string]timeline.Set
+		for k := cuaRep; ; {
+			for _, d := range ix.deploys[k] {
+				if cua == nil {
+					cua = map[string]timeline.Set{}
+				}
+				cua[d.loc] = cua[d.loc].Add(timeline.Since(d.at))
+			}
+			i := strings.LastIndexByte(k, '/')
+			if i <= 0 {
+				break
+			}
+			k = k[:i]
+		}
+		for _, loc := range sortedKeys(cua) {
+			if li := ix.locs[loc]; li != nil {
+				add(AssocCUA, li, cua[loc])
+			}
+		}
+	}
+	// PAL: per location, the union of its grants' time and, per role, the role's.
+	type palAcc struct {
+		loc   string
+		set   []timeline.Window
+		roles map[string][]timeline.Window
+	}
+	var pal []palAcc
+	ix.covering(info.tenant, sub, grantRep, func(g *grant, set timeline.Set) {
+		if g.kind != grantPAL {
+			return
+		}
+		k := -1
+		for i := range pal {
+			if pal[i].loc == g.loc {
+				k = i
+				break
+			}
+		}
+		if k < 0 {
+			pal = append(pal, palAcc{loc: g.loc, roles: map[string][]timeline.Window{}})
+			k = len(pal) - 1
+		}
+		pal[k].set = append(pal[k].set, set...)
+		pal[k].roles[g.role] = append(pal[k].roles[g.role], set...)
+	})
+	for _, a := range pal {
+		li := ix.locs[a.loc]
+		if li == nil || (cspOrg != "" && li.org == cspOrg) {
+			continue // CSP precedence: the reseller's organisation is credited as CSP
+		}
+		if !add(AssocPAL, li, timeline.Union(a.set...)) {
+			continue
+		}
+		c := &cs[len(cs)-1]
+		for _, role := range sortedKeys(a.roles) {
+			// A role without time here never gives the most coverage: the roles' sets
+			// together make up the location's set.
+			if set := timeline.Union(a.roles[role]...).Intersect(li.active); len(set) > 0 {
+				c.roles = append(c.roles, roleTime{role, set})
+			}
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].li.id != cs[j].li.id {
+			return lessLocation(cs[i].li.id, cs[j].li.id)
+		}
+		return cs[i].assoc < cs[j].assoc
+	})
+	for i := range cs {
+		cs[i].group = -1
+		for j := 0; j < i; j++ {
+			if cs[j].li.org == cs[i].li.org && cs[j].assoc == cs[i].assoc {
+				cs[i].group = cs[j].group
+				break
+			}
+		}
+		if cs[i].group < 0 {
+			cs[i].group = info.groups
+			info.groups++
+		}
+	}
+	info.cands = cs
+	if cl := sv.CSPLocationID; cl != "" {
+		if li := ix.locs[cl]; li != nil {
+			if set := fullDays(e.orgAccess(li.org, info.tenant, sub, grantRep)).Intersect(li.active); len(set) > 0 {
+				info.pec, info.pecSet = li, set
+			}
+		}
+	}
+	return info
+}
