@@ -79,15 +79,16 @@ type Records func(yield func(*usage.Record) error) error
 // chunkSize is how many consecutive input records travel together from the reader to the
 // workers and on to the sink: large enough that handing a chunk over costs little per record,
 // small enough that the chunks in flight hold a few megabytes.
-const chunkSize = 2048
+const chunkSize = 512
 
 // chunk is a run of consecutive input records and the results of computing them. Each worker
 // computes the records it owns into its own part; the consumer then calls the sink in input
 // order. Chunks are recycled, so their buffers are reused and memory stays bounded.
 type chunk struct {
 	recs    []*usage.Record
-	owner   []uint8 // the worker that computes recs[i]
-	unknown []bool  // recs[i] names a subscription the estate does not know
+	hash    []uint64 // hash of recs[i]'s resource ID (engine.seed): its worker and cache slot
+	owner   []uint8  // the worker that computes recs[i]
+	unknown []bool   // recs[i] names a subscription the estate does not know
 	parts   []chunkPart
 	done    sync.WaitGroup
 }
@@ -114,7 +115,7 @@ func Compute(ctx context.Context, s *facts.Snapshot, progs *Programs, period tim
 	if progs == nil {
 		progs = DefaultPrograms()
 	}
-	e := &engine{ix: build(s), progs: progs}
+	e := newEngine(build(s), progs)
 	nw := min(runtime.GOMAXPROCS(0), 64)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -184,7 +185,6 @@ func Compute(ctx context.Context, s *facts.Snapshot, progs *Programs, period tim
 		consumeErr <- err
 	}()
 
-	seed := maphash.MakeSeed()
 	var outside int64
 	var c *chunk
 	dispatch := func() {
@@ -206,14 +206,12 @@ func Compute(ctx context.Context, s *facts.Snapshot, progs *Programs, period tim
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			c.recs, c.owner, c.unknown = c.recs[:0], c.owner[:0], c.unknown[:0]
+			c.recs, c.hash, c.owner, c.unknown = c.recs[:0], c.hash[:0], c.owner[:0], c.unknown[:0]
 		}
-		var w uint8
-		if nw > 1 {
-			w = uint8(maphash.String(seed, rec.ResourceID) % uint64(nw))
-		}
+		h := maphash.String(e.seed, rec.ResourceID)
 		c.recs = append(c.recs, rec)
-		c.owner = append(c.owner, w)
+		c.hash = append(c.hash, h)
+		c.owner = append(c.owner, uint8(h%uint64(nw)))
 		c.unknown = append(c.unknown, false)
 		if len(c.recs) >= chunkSize {
 			dispatch()
@@ -256,7 +254,7 @@ func (wk *worker) compute(c *chunk, w uint8) {
 			continue
 		}
 		var unknown bool
-		p.rows, p.incs, unknown = wk.record(rec, &p.st, p.rows, p.incs)
+		p.rows, p.incs, unknown = wk.record(rec, c.hash[i], &p.st, p.rows, p.incs)
 		c.unknown[i] = unknown
 		p.rowEnd = append(p.rowEnd, int32(len(p.rows)))
 		p.incEnd = append(p.incEnd, int32(len(p.incs)))
@@ -277,11 +275,16 @@ func isUsage(r *usage.Record) bool { return r.ChargeCategory == usage.CategoryUs
 type engine struct {
 	ix    *index
 	progs *Programs
+	seed  maphash.Seed // hashes resource IDs (worker choice and cache)
+}
+
+func newEngine(ix *index, progs *Programs) *engine {
+	return &engine{ix: ix, progs: progs, seed: maphash.MakeSeed()}
 }
 
 // record attributes one record with a fresh worker (explain's single probes).
 func (e *engine) record(r *usage.Record, st *Stats) ([]Row, []Incentive) {
-	rows, incs, _ := e.newWorker().record(r, st, nil, nil)
+	rows, incs, _ := e.newWorker().record(r, maphash.String(e.seed, r.ResourceID), st, nil, nil)
 	return rows, incs
 }
 
@@ -289,13 +292,14 @@ func (e *engine) record(r *usage.Record, st *Stats) ([]Row, []Incentive) {
 // whose subscription the estate does not know. It is the hot path: everything that depends
 // only on the resource is resolved once (resolve) and per record only the charge period is
 // measured against those sets, without allocating beyond the appended rows.
-func (wk *worker) record(r *usage.Record, st *Stats, rows []Row, incs []Incentive) (_ []Row, _ []Incentive, unknown bool) {
+// h is maphash.String(engine.seed, r.ResourceID).
+func (wk *worker) record(r *usage.Record, h uint64, st *Stats, rows []Row, incs []Incentive) (_ []Row, _ []Incentive, unknown bool) {
 	st.Records++
 	if !isUsage(r) {
 		st.NotConsumption++
 		return rows, incs, false
 	}
-	ent := wk.entry(r.SubscriptionID, r.ResourceID)
+	ent := wk.entry(h, r.SubscriptionID, r.ResourceID)
 	if len(ent.vs) == 0 {
 		st.UnknownSubscription++
 		return rows, incs, true
@@ -315,7 +319,7 @@ func (wk *worker) record(r *usage.Record, st *Stats, rows []Row, incs []Incentiv
 	base := len(rows)
 	for i := range info.cands {
 		c := &info.cands[i]
-		covered := coveredIn(c.set, a, b)
+		covered := c.time.in(a, b)
 		if covered <= 0 {
 			continue
 		}
@@ -357,12 +361,16 @@ func coveredIn(s timeline.Set, a, b int64) int64 {
 // adminRole is the eligible role that gave the most of the covered time (ties: the
 // alphabetically first; roles are sorted by name, and none can give more than covered).
 func (c *cand) adminRole(a, b, covered int64) string {
+	if c.fixed != "" {
+		return c.fixed
+	}
 	if len(c.roles) == 1 {
 		return c.roles[0].role
 	}
 	best, bestLen := "", int64(-1)
-	for _, rt := range c.roles {
-		n := coveredIn(rt.set, a, b)
+	for i := range c.roles {
+		rt := &c.roles[i]
+		n := rt.time.in(a, b)
 		if n == covered {
 			return rt.role
 		}
@@ -400,16 +408,20 @@ func pecExcluded(r *usage.Record) string {
 // location and program.
 func (e *engine) incentives(r *usage.Record, info *resInfo, rows []Row, out []Incentive) []Incentive {
 	base := len(out)
+	pec := false
 	if info.pec != nil {
-		if v := at(e.progs.PEC, r.Start); v != nil && v.Offers[info.offer] && pecExcluded(r) == "" {
+		if i := atIndex(e.progs.PEC, r.Start); i >= 0 && info.pecOffer[i] && pecExcluded(r) == "" {
 			if q := coveredIn(info.pecSet, r.Start, r.End); q > 0 {
+				v := &e.progs.PEC[i]
 				out = append(out, Incentive{RecordKey: r.Key, LocationID: info.pec.id, Program: ProgramPEC, OrgID: info.pec.org,
 					ProgramVersion: v.Version, Start: r.Start, Currency: r.Currency,
 					Amount: mulDiv2(r.Cost, int64(v.Rate), money.Scale, q, r.End-r.Start)})
+				pec = true
 			}
 		}
 	}
-	if v := at(e.progs.PAL, r.Start); v != nil && v.Offers[info.offer] {
+	if i := atIndex(e.progs.PAL, r.Start); i >= 0 && info.palOffer[i] {
+		v := &e.progs.PAL[i]
 		orgs, first := 0, ""
 		for i := range rows {
 			if row := &rows[i]; row.Association == AssocPAL && row.OrgID != first {
@@ -431,14 +443,26 @@ func (e *engine) incentives(r *usage.Record, info *resInfo, rows []Row, out []In
 			}
 		}
 	}
-	// Insertion sort: a handful of rows, already almost in order (rows are sorted by location).
-	incs := out[base:]
-	for i := 1; i < len(incs); i++ {
-		for j := i; j > 0 && lessIncentive(&incs[j], &incs[j-1]); j-- {
-			incs[j], incs[j-1] = incs[j-1], incs[j]
+	// PAL incentives follow the rows, which are sorted by location with one PAL row per
+	// location: only a PEC row ahead of them may be out of place. Insertion sort moves it.
+	if incs := out[base:]; pec && len(incs) > 1 {
+		for i := 1; i < len(incs); i++ {
+			for j := i; j > 0 && lessIncentive(&incs[j], &incs[j-1]); j-- {
+				incs[j], incs[j-1] = incs[j-1], incs[j]
+			}
 		}
 	}
 	return out
+}
+
+// atIndex is the index of the version effective at t, or -1.
+func atIndex(vs []ProgramVersion, t int64) int {
+	for i := range vs {
+		if vs[i].Window.Contains(t) {
+			return i
+		}
+	}
+	return -1
 }
 
 func lessIncentive(a, b *Incentive) bool {

@@ -18,19 +18,24 @@ import (
 
 // maxCachedResources bounds a worker's resolved resources. Usage names the estate's resources,
 // so the cache is bounded by the estate; the cap keeps memory bounded even for usage that names
-// an unbounded number of distinct resources (the cache then starts over).
-const maxCachedResources = 1 << 17
+// an unbounded number of distinct resources (the cache then starts over). A variable so that
+// a test can shrink it.
+var maxCachedResources = 1 << 17
 
 // worker is one goroutine's engine state. It is not shared, so its cache needs no locking.
+//
+// Records find their resource by the hash of its resource ID (computed once, when the record
+// is dealt to a worker), so the hot path hashes no strings; byKey settles hash collisions.
 type worker struct {
-	e     *engine
-	cache map[resKey]*resEntry
-	infos map[infoKey]*resInfo
-	seen  []bool // per record: which (organisation, association) already has a row
+	e      *engine
+	byHash map[uint64]*resEntry
+	byKey  map[resKey]*resEntry
+	infos  map[infoKey]*resInfo
+	seen   []bool // per record: which (organisation, association) already has a row
 }
 
 func (e *engine) newWorker() *worker {
-	return &worker{e: e, cache: map[resKey]*resEntry{}, infos: map[infoKey]*resInfo{}}
+	return &worker{e: e, byHash: map[uint64]*resEntry{}, byKey: map[resKey]*resEntry{}, infos: map[infoKey]*resInfo{}}
 }
 
 // infoKey identifies a resolution: resources of one subscription version whose deepest scope
@@ -48,6 +53,7 @@ type resKey struct{ sub, res string }
 
 // resEntry is a resource's resolution, per version of its subscription.
 type resEntry struct {
+	rawSub           string                // subscription ID as given
 	sub, res         string                // subscription ID in lower case; resource ID as given
 	vs               []estate.Subscription // the subscription's versions; empty when it is unknown
 	infos            []*resInfo            // per version, resolved on first use
@@ -66,38 +72,82 @@ type resInfo struct {
 	// its organisation had admin access while it was active; nil when it cannot earn any.
 	pec    *locInfo
 	pecSet timeline.Set
+	// pecOffer and palOffer say, per program version, whether the offer takes part.
+	pecOffer, palOffer []bool
 }
 
-// cand is one location credited through one association while its set holds (association time
-// already intersected with the location's active time).
+// cand is one location credited through one association while its time holds (association
+// time already intersected with the location's active time).
 type cand struct {
 	pal   bool
 	assoc string
 	li    *locInfo
-	set   timeline.Set
-	roles []roleTime // PAL: each eligible role's time (∩ active), sorted by role name
-	group int        // index of (organisation, association) for duplicate_at_org
+	time  span
+	// PAL: the admin role. fixed is the answer for every record when one role alone gives
+	// all of the location's time and sorts first; otherwise roles holds each eligible role's
+	// time (∩ active), sorted by role name.
+	fixed string
+	roles []roleTime
+	group int // index of (organisation, association) for duplicate_at_org
 }
 
 type roleTime struct {
 	role string
-	set  timeline.Set
+	time span
 }
 
-// entry returns the cached entry of a resource, creating it (unresolved) on first sight.
-func (wk *worker) entry(sub, res string) *resEntry {
-	k := resKey{sub, res}
-	if ent := wk.cache[k]; ent != nil {
+// span is a normalised time set with its first window inline: the common one-window set is
+// measured without following a pointer on the hot path.
+type span struct {
+	first timeline.Window
+	rest  timeline.Set // the windows after first, nil when there are none
+}
+
+func newSpan(s timeline.Set) span {
+	if len(s) == 0 {
+		return span{}
+	}
+	sp := span{first: s[0]}
+	if len(s) > 1 {
+		sp.rest = s[1:]
+	}
+	return sp
+}
+
+// in is |s ∩ [a, b)|.
+func (s *span) in(a, b int64) int64 {
+	n := min(s.first.To, b) - max(s.first.From, a)
+	if n < 0 {
+		n = 0
+	}
+	if s.rest != nil {
+		n += coveredIn(s.rest, a, b)
+	}
+	return n
+}
+
+// entry returns the cached entry of a resource (h is the hash of res), creating it
+// (unresolved) on first sight.
+func (wk *worker) entry(h uint64, sub, res string) *resEntry {
+	if ent := wk.byHash[h]; ent != nil && ent.res == res && ent.rawSub == sub {
 		return ent
 	}
-	if len(wk.cache) >= maxCachedResources {
-		clear(wk.cache)
-		clear(wk.infos)
+	k := resKey{sub, res}
+	ent := wk.byKey[k]
+	if ent == nil {
+		if len(wk.byKey) >= maxCachedResources {
+			clear(wk.byHash)
+			clear(wk.byKey)
+			clear(wk.infos)
+		}
+		ls := lowerFast(sub)
+		vs := wk.e.ix.subs[ls]
+		ent = &resEntry{rawSub: sub, sub: ls, res: res, vs: vs, infos: make([]*resInfo, len(vs))}
+		wk.byKey[k] = ent
 	}
-	ls := lowerFast(sub)
-	vs := wk.e.ix.subs[ls]
-	ent := &resEntry{sub: ls, res: res, vs: vs, infos: make([]*resInfo, len(vs))}
-	wk.cache[k] = ent
+	if wk.byHash[h] == nil {
+		wk.byHash[h] = ent
+	}
 	return ent
 }
 
@@ -164,13 +214,19 @@ func asciiLower(s string) string {
 func (e *engine) resolve(sv *estate.Subscription, sub, grantRep, cuaRep string) *resInfo {
 	ix := e.ix
 	info := &resInfo{tenant: lowerFast(sv.TenantID), sub: sub, offer: string(sv.Offer)}
+	for _, v := range e.progs.PEC {
+		info.pecOffer = append(info.pecOffer, v.Offers[info.offer])
+	}
+	for _, v := range e.progs.PAL {
+		info.palOffer = append(info.palOffer, v.Offers[info.offer])
+	}
 	var cs []cand
 	add := func(assoc string, li *locInfo, set timeline.Set) bool {
 		set = set.Intersect(li.active)
 		if len(set) == 0 {
 			return false
 		}
-		cs = append(cs, cand{pal: assoc == AssocPAL, assoc: assoc, li: li, set: set})
+		cs = append(cs, cand{pal: assoc == AssocPAL, assoc: assoc, li: li, time: newSpan(set)})
 		return true
 	}
 	cspOrg := ""
@@ -236,16 +292,25 @@ func (e *engine) resolve(sv *estate.Subscription, sub, grantRep, cuaRep string) 
 		if li == nil || (cspOrg != "" && li.org == cspOrg) {
 			continue // CSP precedence: the reseller's organisation is credited as CSP
 		}
-		if !add(AssocPAL, li, timeline.Union(a.set...)) {
+		set := timeline.Union(a.set...)
+		if !add(AssocPAL, li, set) {
 			continue
 		}
+		set = set.Intersect(li.active)
 		c := &cs[len(cs)-1]
 		for _, role := range sortedKeys(a.roles) {
-			// A role without time here never gives the most coverage: the roles' sets
-			// together make up the location's set.
-			if set := timeline.Union(a.roles[role]...).Intersect(li.active); len(set) > 0 {
-				c.roles = append(c.roles, roleTime{role, set})
+			// A role without time here never gives the most coverage: the roles' times
+			// together make up the location's time.
+			if rs := timeline.Union(a.roles[role]...).Intersect(li.active); len(rs) > 0 {
+				if len(c.roles) == 0 && sameSet(rs, set) {
+					c.fixed = role // first by name and always the most: always the answer
+					break
+				}
+				c.roles = append(c.roles, roleTime{role, newSpan(rs)})
 			}
+		}
+		if c.fixed != "" {
+			c.roles = nil
 		}
 	}
 	sort.Slice(cs, func(i, j int) bool {
