@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
@@ -20,7 +21,8 @@ import (
 )
 
 var enginePhases = []phaseDef{
-	{"engine-memory", "engine, usage already in memory", true, phaseEngineMemory},
+	{"engine-memory", "engine, usage already in memory, every row written out to a summing sink", true, phaseEngineMemory},
+	{"engine-memory-sums", "engine, usage already in memory, totals only (ComputeSums)", true, phaseEngineMemorySums},
 	{"engine-sqlite", "engine end to end from usage stored in SQLite", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, sqlitePath(c)) }},
 	{"engine-postgres", "engine end to end from usage stored in PostgreSQL", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
 }
@@ -106,20 +108,78 @@ func storedTotals(ctx context.Context, db *store.DB, w timeline.Window) ([]sqlre
 // phaseEngineMemory loads the estate from the SQLite database and every usage row of the CSV
 // into memory (not timed), then times attribution.Compute over the in-memory rows. The sink
 // only adds up totals, so the measure is the engine itself.
-//
-// The rows are held as a data team would hold 10,000,000 of them in memory: the strings
-// that repeat across rows (subscription, resource, service, currency...) are stored once, and
-// CostRaw (the input text, which the engine does not read) is dropped.
 func phaseEngineMemory(ctx context.Context, c config) (*result, error) {
-	db, err := engines.Open(ctx, sqlitePath(c))
+	snap, recs, w, err := loadInMemory(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	w, _ := period(c)
-	snap, err := facts.Load(ctx, db, w)
+	var sums totals
+	start := time.Now()
+	_, err = attribution.Compute(ctx, snap, nil, w, yieldAll(recs), func(rec *usage.Record, rows []attribution.Row, incs []attribution.Incentive) error {
+		for i := range rows {
+			sums.add(&rows[i])
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
+	}
+	res := &result{Seconds: time.Since(start).Seconds(), Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
+	res.Totals = sums.list()
+	for _, t := range res.Totals {
+		res.Attrs += t.Rows
+	}
+	return res, nil
+}
+
+// phaseEngineMemorySums is phaseEngineMemory with attribution.ComputeSums: every row's
+// amount is computed, but added up in place instead of being written out.
+func phaseEngineMemorySums(ctx context.Context, c config) (*result, error) {
+	snap, recs, w, err := loadInMemory(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	_, sums, err := attribution.ComputeSums(ctx, snap, nil, w, yieldAll(recs))
+	if err != nil {
+		return nil, err
+	}
+	res := &result{Seconds: time.Since(start).Seconds(), Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
+	for _, x := range sums {
+		if strings.HasPrefix(x.Association, "incentive:") {
+			continue // the SQL formulation's totals are attribution rows only
+		}
+		res.Totals = append(res.Totals, sqlref.Total{LocationID: x.LocationID, Association: x.Association, Currency: x.Currency, Amount: int64(x.Amount), Rows: x.Rows})
+		res.Attrs += x.Rows
+	}
+	return res, nil
+}
+
+func yieldAll(recs []usage.Record) attribution.Records {
+	return func(yield func(*usage.Record) error) error {
+		for i := range recs {
+			if err := yield(&recs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// loadInMemory reads the estate from the SQLite database and every usage row of the CSV.
+// The rows are held as a data team would hold 10,000,000 of them in memory: the strings
+// that repeat across rows (subscription, resource, service, currency...) are stored once, and
+// CostRaw (the input text, which the engine does not read) is dropped.
+func loadInMemory(ctx context.Context, c config) (*facts.Snapshot, []usage.Record, timeline.Window, error) {
+	w, _ := period(c)
+	db, err := engines.Open(ctx, sqlitePath(c))
+	if err != nil {
+		return nil, nil, w, err
+	}
+	defer db.Close()
+	snap, err := facts.Load(ctx, db, w)
+	if err != nil {
+		return nil, nil, w, err
 	}
 	var recs []usage.Record
 	strs := map[string]string{}
@@ -139,34 +199,10 @@ func phaseEngineMemory(ctx context.Context, c config) (*result, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, w, err
 	}
-	strs = nil
-	runtime.GC()
-	var sums totals
-	start := time.Now()
-	_, err = attribution.Compute(ctx, snap, nil, w, func(yield func(*usage.Record) error) error {
-		for i := range recs {
-			if err := yield(&recs[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, func(rec *usage.Record, rows []attribution.Row, incs []attribution.Incentive) error {
-		for i := range rows {
-			sums.add(&rows[i])
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	res := &result{Seconds: time.Since(start).Seconds(), Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
-	res.Totals = sums.list()
-	for _, t := range res.Totals {
-		res.Attrs += t.Rows
-	}
-	return res, nil
+	runtime.GC() // the reading's garbage is not the engine's
+	return snap, recs, w, nil
 }
 
 // totals adds up attribution rows per location, association and currency. It is the sink of

@@ -364,25 +364,35 @@ func checkTotals(rs []*result) error {
 }
 
 func printTable(rs []*result, titles map[string]string, compare []*result) {
-	var ref *result
+	// Ratios are against both in-memory engine measurements: every row written out to a
+	// sink (engine-memory) and totals only (engine-memory-sums, the same output as the SQL).
+	refs := map[string]*result{}
 	for _, r := range rs {
-		if strings.HasPrefix(r.Name, "engine-memory") {
-			ref = r
+		if r.Name == "engine-memory" || r.Name == "engine-memory-sums" {
+			refs[r.Name] = r
 		}
 	}
+	ratio := func(r *result, name string) string {
+		ref := refs[name]
+		if ref == nil || ref.Seconds <= 0 || r == ref {
+			return ""
+		}
+		return fmt.Sprintf("%.1f", r.Seconds/ref.Seconds)
+	}
 	fmt.Println()
-	fmt.Println("| measurement | seconds | usage rows/s | peak RSS (MB) | time ÷ engine-memory time |")
-	fmt.Println("|---|---:|---:|---:|---:|")
+	fmt.Println("| measurement | seconds | usage rows/s | attribution rows | peak RSS (MB) | time ÷ engine-memory | time ÷ engine-memory-sums |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		rate := ""
 		if r.Seconds > 0 && r.Rows > 0 {
 			rate = fmt.Sprintf("%.0f", float64(r.Rows)/r.Seconds)
 		}
-		ratio := ""
-		if ref != nil && ref.Seconds > 0 && r != ref {
-			ratio = fmt.Sprintf("%.1f", r.Seconds/ref.Seconds)
+		attrs := ""
+		if r.Attrs > 0 {
+			attrs = fmt.Sprint(r.Attrs)
 		}
-		fmt.Printf("| %s (%s) | %.2f | %s | %d | %s |\n", r.Name, titles[r.Name], r.Seconds, rate, r.MaxRSSKB/1024, ratio)
+		fmt.Printf("| %s (%s) | %.2f | %s | %s | %d | %s | %s |\n", r.Name, titles[r.Name], r.Seconds, rate, attrs, r.MaxRSSKB/1024,
+			ratio(r, "engine-memory"), ratio(r, "engine-memory-sums"))
 	}
 }
 

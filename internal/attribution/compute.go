@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/bits"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 
@@ -115,7 +116,131 @@ func Compute(ctx context.Context, s *facts.Snapshot, progs *Programs, period tim
 	if progs == nil {
 		progs = DefaultPrograms()
 	}
+	st, _, err := newEngine(build(s), progs).run(ctx, period, each, out, false)
+	return st, err
+}
+
+// Sum is the total of one location, association and currency over a period's rows, with the
+// number of rows; incentive rows are summed under association "incentive:PEC" and
+// "incentive:PAL".
+type Sum struct {
+	LocationID, Association, Currency string
+	Amount                            money.Nanos
+	Rows                              int64
+}
+
+// ComputeSums is Compute for callers that need only totals (a dry run, the benchmark): it
+// computes every row's amount exactly as Compute does, but adds it up where it is computed
+// instead of writing the row out, and skips what no total needs (coverage as a ratio, admin
+// role). Sums are sorted by location, association and currency.
+func ComputeSums(ctx context.Context, s *facts.Snapshot, progs *Programs, period timeline.Window, each Records) (*Stats, []Sum, error) {
+	if progs == nil {
+		progs = DefaultPrograms()
+	}
 	e := newEngine(build(s), progs)
+	st, workers, err := e.run(ctx, period, each, nil, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, e.mergeSums(workers), nil
+}
+
+// The slots of the sums: per location, one per association and incentive program.
+var sumAssocs = []string{AssocCSP, AssocDPOR, AssocCUA, AssocPAL, "incentive:" + ProgramPEC, "incentive:" + ProgramPAL}
+
+const (
+	slotPEC = 4
+	slotPAL = 5
+)
+
+func sumSlot(li *locInfo, assoc string) int {
+	for i, a := range sumAssocs {
+		if a == assoc {
+			return li.idx*len(sumAssocs) + i
+		}
+	}
+	panic("attribution: no sum slot for association " + assoc)
+}
+
+// curSum is a slot's total in one currency.
+type curSum struct {
+	cur    string
+	amount money.Nanos
+	rows   int64
+}
+
+func (wk *worker) add(slot int, cur string, amount money.Nanos) {
+	if wk.sums == nil {
+		wk.sums = make([][]curSum, len(wk.e.ix.locList)*len(sumAssocs))
+	}
+	cs := wk.sums[slot]
+	for i := range cs {
+		if cs[i].cur == cur {
+			cs[i].amount += amount
+			cs[i].rows++
+			return
+		}
+	}
+	wk.sums[slot] = append(cs, curSum{cur, amount, 1})
+}
+
+// sum adds one record's rows and incentives to the worker's sums.
+func (wk *worker) sum(r *usage.Record, h uint64, st *Stats) (unknown bool) {
+	info, hs, is, unknown := wk.hits(r, h, st)
+	if info == nil {
+		return unknown
+	}
+	for i := range hs {
+		wk.add(hs[i].c.slot, r.Currency, hs[i].amount)
+	}
+	for i := range is {
+		slot := is[i].li.idx*len(sumAssocs) + slotPEC
+		if is[i].pal {
+			slot = is[i].li.idx*len(sumAssocs) + slotPAL
+		}
+		wk.add(slot, r.Currency, is[i].amount)
+	}
+	return false
+}
+
+func (e *engine) mergeSums(workers []*worker) []Sum {
+	type k struct {
+		slot int
+		cur  string
+	}
+	at := map[k]int{}
+	var out []Sum
+	for _, wk := range workers {
+		for slot, cs := range wk.sums {
+			for _, c := range cs {
+				i, ok := at[k{slot, c.cur}]
+				if !ok {
+					li := e.ix.locList[slot/len(sumAssocs)]
+					i = len(out)
+					at[k{slot, c.cur}] = i
+					out = append(out, Sum{LocationID: li.id, Association: sumAssocs[slot%len(sumAssocs)], Currency: c.cur})
+				}
+				out[i].Amount += c.amount
+				out[i].Rows += c.rows
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.LocationID != b.LocationID {
+			return a.LocationID < b.LocationID
+		}
+		if a.Association != b.Association {
+			return a.Association < b.Association
+		}
+		return a.Currency < b.Currency
+	})
+	return out
+}
+
+// run is the pipeline of Compute and ComputeSums; in sums mode workers add up instead of
+// writing rows, and it returns them.
+func (e *engine) run(ctx context.Context, period timeline.Window, each Records, out Sink, sums bool) (*Stats, []*worker, error) {
 	nw := min(runtime.GOMAXPROCS(0), 64)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -129,18 +254,19 @@ func Compute(ctx context.Context, s *facts.Snapshot, progs *Programs, period tim
 	}
 	order := make(chan *chunk, nchunks)
 	inbox := make([]chan *chunk, nw)
+	workers := make([]*worker, nw)
 	var wg sync.WaitGroup
 	for w := range inbox {
 		inbox[w] = make(chan *chunk, nchunks)
+		workers[w] = e.newWorker()
 		wg.Add(1)
-		go func(w int) {
+		go func(wk *worker, w uint8) {
 			defer wg.Done()
-			wk := e.newWorker()
 			for c := range inbox[w] {
-				wk.compute(c, uint8(w))
+				wk.compute(c, w, sums)
 				c.done.Done()
 			}
-		}(w)
+		}(workers[w], uint8(w))
 	}
 
 	var total Stats
@@ -232,21 +358,22 @@ func Compute(ctx context.Context, s *facts.Snapshot, progs *Programs, period tim
 	close(order)
 	cerr := <-consumeErr
 	if cerr != nil {
-		return nil, cerr
+		return nil, nil, cerr
 	}
 	if prodErr != nil {
 		if errors.Is(prodErr, context.Canceled) && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
-		return nil, prodErr
+		return nil, nil, prodErr
 	}
 	total.OutsidePeriod = outside
 	total.UnknownSubscriptions = sortedKeys(unknown)
-	return &total, nil
+	return &total, workers, nil
 }
 
-// compute attributes the records of c that worker w owns into c.parts[w].
-func (wk *worker) compute(c *chunk, w uint8) {
+// compute attributes the records of c that worker w owns into c.parts[w] (in sums mode, into
+// the worker's sums: the part then holds no rows).
+func (wk *worker) compute(c *chunk, w uint8, sums bool) {
 	p := &c.parts[w]
 	p.rows, p.incs, p.rowEnd, p.incEnd, p.st = p.rows[:0], p.incs[:0], p.rowEnd[:0], p.incEnd[:0], Stats{}
 	for i, rec := range c.recs {
@@ -254,7 +381,11 @@ func (wk *worker) compute(c *chunk, w uint8) {
 			continue
 		}
 		var unknown bool
-		p.rows, p.incs, unknown = wk.record(rec, c.hash[i], &p.st, p.rows, p.incs)
+		if sums {
+			unknown = wk.sum(rec, c.hash[i], &p.st)
+		} else {
+			p.rows, p.incs, unknown = wk.record(rec, c.hash[i], &p.st, p.rows, p.incs)
+		}
 		c.unknown[i] = unknown
 		p.rowEnd = append(p.rowEnd, int32(len(p.rows)))
 		p.incEnd = append(p.incEnd, int32(len(p.incs)))
@@ -288,27 +419,45 @@ func (e *engine) record(r *usage.Record, st *Stats) ([]Row, []Incentive) {
 	return rows, incs
 }
 
-// record attributes one record, appending its rows and incentives; unknown reports a record
-// whose subscription the estate does not know. It is the hot path: everything that depends
-// only on the resource is resolved once (resolve) and per record only the charge period is
-// measured against those sets, without allocating beyond the appended rows.
-// h is maphash.String(engine.seed, r.ResourceID).
-func (wk *worker) record(r *usage.Record, h uint64, st *Stats, rows []Row, incs []Incentive) (_ []Row, _ []Incentive, unknown bool) {
+// hit is one attribution row of a record before it is written out (or added up).
+type hit struct {
+	c       *cand
+	covered int64
+	amount  money.Nanos
+	dup     bool
+}
+
+// incHit is one incentive row of a record before it is written out (or added up).
+type incHit struct {
+	li      *locInfo
+	pal     bool // program PAL, else PEC
+	version string
+	amount  money.Nanos
+}
+
+// hits computes the attribution rows of a record (in output order) and its incentive rows,
+// into the worker's scratch slices, counting both in st. info is nil when the record yields
+// nothing; unknown reports a record whose subscription the estate does not know.
+//
+// It is the hot path: everything that depends only on the resource is resolved once
+// (resolve), and per record only the charge period is measured against prepared sets,
+// without allocating. h is maphash.String(engine.seed, r.ResourceID).
+func (wk *worker) hits(r *usage.Record, h uint64, st *Stats) (info *resInfo, hs []hit, is []incHit, unknown bool) {
 	st.Records++
 	if !isUsage(r) {
 		st.NotConsumption++
-		return rows, incs, false
+		return nil, nil, nil, false
 	}
 	ent := wk.entry(h, r.SubscriptionID, r.ResourceID)
 	if len(ent.vs) == 0 {
 		st.UnknownSubscription++
-		return rows, incs, true
+		return nil, nil, nil, true
 	}
 	if r.End <= r.Start {
 		st.EmptyPeriod++
-		return rows, incs, false
+		return nil, nil, nil, false
 	}
-	info := wk.info(ent, timeline.Window{From: r.Start, To: r.End})
+	info = wk.info(ent, timeline.Window{From: r.Start, To: r.End})
 	a, b := r.Start, r.End
 	length := b - a
 	if cap(wk.seen) < info.groups {
@@ -316,30 +465,59 @@ func (wk *worker) record(r *usage.Record, h uint64, st *Stats, rows []Row, incs 
 	}
 	seen := wk.seen[:info.groups]
 	clear(seen)
-	base := len(rows)
+	hs = wk.hitBuf[:0]
 	for i := range info.cands {
 		c := &info.cands[i]
 		covered := c.time.in(a, b)
 		if covered <= 0 {
 			continue
 		}
-		row := Row{RecordKey: r.Key, LocationID: c.li.id, Association: c.assoc, OrgID: c.li.org,
-			Start: a, End: b, TenantID: info.tenant, SubscriptionID: info.sub, ResourceID: r.ResourceID,
-			Service: r.Service, Currency: r.Currency, Cost: r.Cost, Coverage: money.Scale, Amount: r.Cost,
-			DuplicateAtOrg: seen[c.group]}
+		x := hit{c: c, covered: covered, amount: r.Cost, dup: seen[c.group]}
 		if covered != length {
-			row.Coverage, row.Amount = money.Ratio(covered, length), money.MulDiv(r.Cost, covered, length)
-		}
-		if c.pal {
-			row.AdminRole = c.adminRole(a, b, covered)
+			x.amount = money.MulDiv(r.Cost, covered, length)
 		}
 		seen[c.group] = true
+		hs = append(hs, x)
+	}
+	wk.hitBuf = hs
+	is = wk.e.incentives(r, info, hs, wk.incBuf[:0])
+	wk.incBuf = is
+	st.Rows += int64(len(hs))
+	st.Incentives += int64(len(is))
+	return info, hs, is, false
+}
+
+// record attributes one record, appending its rows and incentives.
+func (wk *worker) record(r *usage.Record, h uint64, st *Stats, rows []Row, incs []Incentive) (_ []Row, _ []Incentive, unknown bool) {
+	info, hs, is, unknown := wk.hits(r, h, st)
+	if info == nil {
+		return rows, incs, unknown
+	}
+	a, b := r.Start, r.End
+	for i := range hs {
+		x := &hs[i]
+		c := x.c
+		row := Row{RecordKey: r.Key, LocationID: c.li.id, Association: c.assoc, OrgID: c.li.org,
+			Start: a, End: b, TenantID: info.tenant, SubscriptionID: info.sub, ResourceID: r.ResourceID,
+			Service: r.Service, Currency: r.Currency, Cost: r.Cost, Coverage: money.Scale, Amount: x.amount,
+			DuplicateAtOrg: x.dup}
+		if x.covered != b-a {
+			row.Coverage = money.Ratio(x.covered, b-a)
+		}
+		if c.pal {
+			row.AdminRole = c.adminRole(a, b, x.covered)
+		}
 		rows = append(rows, row)
 	}
-	st.Rows += int64(len(rows) - base)
-	n := len(incs)
-	incs = wk.e.incentives(r, info, rows[base:], incs)
-	st.Incentives += int64(len(incs) - n)
+	for i := range is {
+		x := &is[i]
+		p := ProgramPEC
+		if x.pal {
+			p = ProgramPAL
+		}
+		incs = append(incs, Incentive{RecordKey: r.Key, LocationID: x.li.id, Program: p, OrgID: x.li.org,
+			ProgramVersion: x.version, Start: a, Currency: r.Currency, Amount: x.amount})
+	}
 	return rows, incs, false
 }
 
@@ -404,18 +582,15 @@ func pecExcluded(r *usage.Record) string {
 	return ""
 }
 
-// incentives appends the record's incentive rows (rows are its attribution rows), sorted by
+// incentives appends the record's incentive rows (hs are its attribution rows), sorted by
 // location and program.
-func (e *engine) incentives(r *usage.Record, info *resInfo, rows []Row, out []Incentive) []Incentive {
-	base := len(out)
+func (e *engine) incentives(r *usage.Record, info *resInfo, hs []hit, out []incHit) []incHit {
 	pec := false
 	if info.pec != nil {
 		if i := atIndex(e.progs.PEC, r.Start); i >= 0 && info.pecOffer[i] && pecExcluded(r) == "" {
 			if q := coveredIn(info.pecSet, r.Start, r.End); q > 0 {
 				v := &e.progs.PEC[i]
-				out = append(out, Incentive{RecordKey: r.Key, LocationID: info.pec.id, Program: ProgramPEC, OrgID: info.pec.org,
-					ProgramVersion: v.Version, Start: r.Start, Currency: r.Currency,
-					Amount: mulDiv2(r.Cost, int64(v.Rate), money.Scale, q, r.End-r.Start)})
+				out = append(out, incHit{li: info.pec, version: v.Version, amount: mulDiv2(r.Cost, int64(v.Rate), money.Scale, q, r.End-r.Start)})
 				pec = true
 			}
 		}
@@ -423,10 +598,10 @@ func (e *engine) incentives(r *usage.Record, info *resInfo, rows []Row, out []In
 	if i := atIndex(e.progs.PAL, r.Start); i >= 0 && info.palOffer[i] {
 		v := &e.progs.PAL[i]
 		orgs, first := 0, ""
-		for i := range rows {
-			if row := &rows[i]; row.Association == AssocPAL && row.OrgID != first {
+		for i := range hs {
+			if c := hs[i].c; c.pal && c.li.org != first {
 				if orgs == 0 {
-					first = row.OrgID
+					first = c.li.org
 				}
 				orgs++
 			}
@@ -435,24 +610,29 @@ func (e *engine) incentives(r *usage.Record, info *resInfo, rows []Row, out []In
 		if orgs == 1 {
 			rate = v.RateSingle
 		}
-		for i := range rows {
-			if row := &rows[i]; row.Association == AssocPAL && !row.DuplicateAtOrg {
-				out = append(out, Incentive{RecordKey: r.Key, LocationID: row.LocationID, Program: ProgramPAL, OrgID: row.OrgID,
-					ProgramVersion: v.Version, Start: r.Start, Currency: r.Currency,
-					Amount: money.MulDiv(row.Amount, int64(rate), money.Scale)})
+		for i := range hs {
+			if x := &hs[i]; x.c.pal && !x.dup {
+				out = append(out, incHit{li: x.c.li, pal: true, version: v.Version, amount: money.MulDiv(x.amount, int64(rate), money.Scale)})
 			}
 		}
 	}
 	// PAL incentives follow the rows, which are sorted by location with one PAL row per
 	// location: only a PEC row ahead of them may be out of place. Insertion sort moves it.
-	if incs := out[base:]; pec && len(incs) > 1 {
-		for i := 1; i < len(incs); i++ {
-			for j := i; j > 0 && lessIncentive(&incs[j], &incs[j-1]); j-- {
-				incs[j], incs[j-1] = incs[j-1], incs[j]
+	if pec && len(out) > 1 {
+		for i := 1; i < len(out); i++ {
+			for j := i; j > 0 && lessIncHit(&out[j], &out[j-1]); j-- {
+				out[j], out[j-1] = out[j-1], out[j]
 			}
 		}
 	}
 	return out
+}
+
+func lessIncHit(a, b *incHit) bool {
+	if a.li.id != b.li.id {
+		return lessLocation(a.li.id, b.li.id)
+	}
+	return a.pal && !b.pal // by program name: "PAL" before "PEC"
 }
 
 // atIndex is the index of the version effective at t, or -1.
@@ -463,13 +643,6 @@ func atIndex(vs []ProgramVersion, t int64) int {
 		}
 	}
 	return -1
-}
-
-func lessIncentive(a, b *Incentive) bool {
-	if a.LocationID != b.LocationID {
-		return lessLocation(a.LocationID, b.LocationID)
-	}
-	return a.Program < b.Program
 }
 
 // mulDiv2 is money.MulDiv2 (round_half_even(n × a/c × b/d), one rounding) without its

@@ -43,6 +43,7 @@ type tenantGrants struct {
 type locInfo struct {
 	id, org string
 	active  timeline.Set
+	idx     int // position in index.locList: ComputeSums adds up per location by it
 }
 
 type locSet struct {
@@ -59,6 +60,7 @@ type deployment struct {
 // read concurrently by the workers: its size depends on the estate, never on usage volume.
 type index struct {
 	locs       map[string]*locInfo
+	locList    []*locInfo
 	orgTenants map[string]map[string]bool // org -> its own tenant IDs
 	subs       map[string][]estate.Subscription
 	subMG      map[string]map[string]timeline.Set // sub -> management group -> time it is an ancestor
@@ -132,7 +134,9 @@ func build(s *facts.Snapshot) *index {
 			if org == "" {
 				org = o.ID
 			}
-			ix.locs[l.ID] = &locInfo{id: l.ID, org: org, active: timeline.Union(l.Active...)}
+			li := &locInfo{id: l.ID, org: org, active: timeline.Union(l.Active...), idx: len(ix.locList)}
+			ix.locs[l.ID] = li
+			ix.locList = append(ix.locList, li)
 		}
 	}
 	for _, sub := range s.Subscriptions {

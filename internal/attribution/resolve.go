@@ -31,7 +31,10 @@ type worker struct {
 	byHash map[uint64]*resEntry
 	byKey  map[resKey]*resEntry
 	infos  map[infoKey]*resInfo
-	seen   []bool // per record: which (organisation, association) already has a row
+	seen   []bool   // per record: which (organisation, association) already has a row
+	hitBuf []hit    // per record: its attribution rows before they are written out
+	incBuf []incHit // per record: its incentive rows before they are written out
+	sums   [][]curSum
 }
 
 func (e *engine) newWorker() *worker {
@@ -81,6 +84,7 @@ type resInfo struct {
 type cand struct {
 	pal   bool
 	assoc string
+	slot  int // sumSlot(li, association): where ComputeSums adds the row's amount
 	li    *locInfo
 	time  span
 	// PAL: the admin role. fixed is the answer for every record when one role alone gives
@@ -226,7 +230,7 @@ func (e *engine) resolve(sv *estate.Subscription, sub, grantRep, cuaRep string) 
 		if len(set) == 0 {
 			return false
 		}
-		cs = append(cs, cand{pal: assoc == AssocPAL, assoc: assoc, li: li, time: newSpan(set)})
+		cs = append(cs, cand{pal: assoc == AssocPAL, assoc: assoc, slot: sumSlot(li, assoc), li: li, time: newSpan(set)})
 		return true
 	}
 	cspOrg := ""

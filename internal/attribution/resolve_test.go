@@ -1,12 +1,14 @@
 package attribution
 
 import (
+	"context"
 	"math"
 	"reflect"
 	"testing"
 
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
 	"pgregory.net/rapid"
 )
 
@@ -97,6 +99,50 @@ func TestMulDiv2MatchesMoney(t *testing.T) {
 		}
 		if got, want := mulDiv2(n, a, c, b, d), money.MulDiv2(n, a, c, b, d); got != want {
 			t.Fatalf("mulDiv2(%d, %d/%d, %d/%d) = %d, money.MulDiv2 = %d", n, a, c, b, d, got, want)
+		}
+	})
+}
+
+// ComputeSums adds up exactly the rows and incentives Compute writes out.
+func TestComputeSumsMatchesRows(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := genSnapshot(t)
+		recs := genRecords(t)
+		progs := DefaultPrograms()
+		rows, incs, st := computeAll(t, s, progs, wide, recs)
+		want := totaller{}
+		count := map[[3]string]int64{}
+		for _, r := range rows {
+			want.add(r.LocationID, r.Association, r.Currency, r.Amount)
+			count[[3]string{r.LocationID, r.Association, r.Currency}]++
+		}
+		for _, i := range incs {
+			want.add(i.LocationID, "incentive:"+i.Program, i.Currency, i.Amount)
+			count[[3]string{i.LocationID, "incentive:" + i.Program, i.Currency}]++
+		}
+		st2, sums, err := ComputeSums(context.Background(), s, progs, wide, func(yield func(*usage.Record) error) error {
+			for _, r := range recs {
+				if err := yield(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := totaller{}
+		for _, x := range sums {
+			got.add(x.LocationID, x.Association, x.Currency, x.Amount)
+			if n := count[[3]string{x.LocationID, x.Association, x.Currency}]; n != x.Rows {
+				t.Fatalf("%+v: %d rows written out", x, n)
+			}
+		}
+		if !reflect.DeepEqual(got.strings(), want.strings()) {
+			t.Fatalf("sums %v\nrows %v", got.strings(), want.strings())
+		}
+		if !reflect.DeepEqual(st, st2) {
+			t.Fatalf("stats %+v vs %+v", st, st2)
 		}
 	})
 }
