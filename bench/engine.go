@@ -8,11 +8,13 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/sqlref"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/engines"
@@ -23,6 +25,7 @@ import (
 var enginePhases = []phaseDef{
 	{"engine-memory", "engine, usage already in memory, every row written out to a summing sink", true, phaseEngineMemory},
 	{"engine-memory-sums", "engine, usage already in memory, totals only (ComputeSums)", true, phaseEngineMemorySums},
+	{"engine-file", "engine streaming usage.csv (what-if run: estate from SQLite, nothing written)", true, phaseEngineFile},
 	{"engine-sqlite", "engine end to end from usage stored in SQLite", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, sqlitePath(c)) }},
 	{"engine-postgres", "engine end to end from usage stored in PostgreSQL", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
 }
@@ -85,6 +88,41 @@ func phaseEngineRun(ctx context.Context, c config, target string) (*result, erro
 	return r, err
 }
 
+// phaseEngineFile is a what-if run (attribution.Run with UsageFiles): the estate comes from
+// the SQLite database, usage is streamed from the CSV and nothing is written. Its peak memory
+// shows what the engine holds while usage streams through it.
+func phaseEngineFile(ctx context.Context, c config) (*result, error) {
+	db, err := engines.Open(ctx, sqlitePath(c))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	w, sc := period(c)
+	start := time.Now()
+	res, err := attribution.Run(ctx, db, attribution.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now,
+		UsageFiles: []string{filepath.Join(c.Dir, "usage.csv")}})
+	if err != nil {
+		return nil, err
+	}
+	r := &result{Seconds: time.Since(start).Seconds(), Rows: sc.UsageRows, Note: "includes parsing the CSV"}
+	for loc, as := range res.Totals {
+		for assoc, cs := range as {
+			if strings.HasPrefix(assoc, "incentive:") {
+				continue
+			}
+			for cur, amount := range cs {
+				n, err := money.Parse(amount)
+				if err != nil {
+					return nil, err
+				}
+				r.Totals = append(r.Totals, sqlref.Total{LocationID: loc, Association: assoc, Currency: cur, Amount: int64(n)})
+			}
+		}
+	}
+	r.Attrs = res.Stats.Rows
+	return r, nil
+}
+
 // storedTotals sums the attributions table per location, association and currency.
 func storedTotals(ctx context.Context, db *store.DB, w timeline.Window) ([]sqlref.Total, error) {
 	rows, err := db.QueryContext(ctx, `SELECT location_id, association, currency, CAST(sum(amount_nanos) AS BIGINT), count(*)
@@ -114,6 +152,7 @@ func phaseEngineMemory(ctx context.Context, c config) (*result, error) {
 		return nil, err
 	}
 	var sums totals
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	_, err = attribution.Compute(ctx, snap, nil, w, yieldAll(recs), func(rec *usage.Record, rows []attribution.Row, incs []attribution.Incentive) error {
 		for i := range rows {
@@ -124,7 +163,7 @@ func phaseEngineMemory(ctx context.Context, c config) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &result{Seconds: time.Since(start).Seconds(), Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
+	res := &result{Seconds: time.Since(start).Seconds(), CPUSeconds: cpuSeconds() - cpu0, Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
 	res.Totals = sums.list()
 	for _, t := range res.Totals {
 		res.Attrs += t.Rows
@@ -139,12 +178,13 @@ func phaseEngineMemorySums(ctx context.Context, c config) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	_, sums, err := attribution.ComputeSums(ctx, snap, nil, w, yieldAll(recs))
 	if err != nil {
 		return nil, err
 	}
-	res := &result{Seconds: time.Since(start).Seconds(), Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
+	res := &result{Seconds: time.Since(start).Seconds(), CPUSeconds: cpuSeconds() - cpu0, Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
 	for _, x := range sums {
 		if strings.HasPrefix(x.Association, "incentive:") {
 			continue // the SQL formulation's totals are attribution rows only
@@ -153,6 +193,14 @@ func phaseEngineMemorySums(ctx context.Context, c config) (*result, error) {
 		res.Attrs += x.Rows
 	}
 	return res, nil
+}
+
+// cpuSeconds is the user and system CPU time this process has used: on a shared machine it
+// varies less than wall time with what else runs.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func yieldAll(recs []usage.Record) attribution.Records {

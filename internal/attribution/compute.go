@@ -87,9 +87,8 @@ const chunkSize = 512
 // order. Chunks are recycled, so their buffers are reused and memory stays bounded.
 type chunk struct {
 	recs    []*usage.Record
-	hash    []uint64 // hash of recs[i]'s resource ID (engine.seed): its worker and cache slot
-	owner   []uint8  // the worker that computes recs[i]
-	unknown []bool   // recs[i] names a subscription the estate does not know
+	owner   []uint8 // the worker that computes recs[i]
+	unknown []bool  // recs[i] names a subscription the estate does not know
 	parts   []chunkPart
 	done    sync.WaitGroup
 }
@@ -191,12 +190,14 @@ func (wk *worker) sum(r *usage.Record, h uint64, st *Stats) (unknown bool) {
 		return unknown
 	}
 	for i := range hs {
-		wk.add(hs[i].c.slot, r.Currency, hs[i].amount)
+		wk.add(int(info.hot[hs[i].c].slot), r.Currency, hs[i].amount)
 	}
 	for i := range is {
-		slot := is[i].li.idx*len(sumAssocs) + slotPEC
-		if is[i].pal {
-			slot = is[i].li.idx*len(sumAssocs) + slotPAL
+		var slot int
+		if c := is[i].c; c >= 0 {
+			slot = int(info.hot[c].slot)/len(sumAssocs)*len(sumAssocs) + slotPAL
+		} else {
+			slot = info.pec.idx*len(sumAssocs) + slotPEC
 		}
 		wk.add(slot, r.Currency, is[i].amount)
 	}
@@ -332,12 +333,10 @@ func (e *engine) run(ctx context.Context, period timeline.Window, each Records, 
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			c.recs, c.hash, c.owner, c.unknown = c.recs[:0], c.hash[:0], c.owner[:0], c.unknown[:0]
+			c.recs, c.owner, c.unknown = c.recs[:0], c.owner[:0], c.unknown[:0]
 		}
-		h := maphash.String(e.seed, rec.ResourceID)
 		c.recs = append(c.recs, rec)
-		c.hash = append(c.hash, h)
-		c.owner = append(c.owner, uint8(h%uint64(nw)))
+		c.owner = append(c.owner, uint8(dealKey(rec)%uint64(nw)))
 		c.unknown = append(c.unknown, false)
 		if len(c.recs) >= chunkSize {
 			dispatch()
@@ -371,6 +370,25 @@ func (e *engine) run(ctx context.Context, period timeline.Window, each Records, 
 	return &total, workers, nil
 }
 
+// dealKey decides which worker computes a record: the same resource always goes to the same
+// worker, which resolves it once. It reads only the ends of the IDs (where resource IDs
+// differ: subscription GUID, resource name), because it runs in the one goroutine that reads
+// the records, ahead of the workers; the workers hash the whole ID for their caches.
+func dealKey(r *usage.Record) uint64 {
+	x := uint64(len(r.ResourceID))
+	for _, s := range []string{r.ResourceID[max(0, len(r.ResourceID)-16):], r.SubscriptionID[max(0, len(r.SubscriptionID)-8):]} {
+		for i := 0; i < len(s); i++ {
+			x = x*1099511628211 ^ uint64(s[i])
+		}
+	}
+	// splitmix64 finaliser: spreads the bits so that x % workers is balanced.
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
 // compute attributes the records of c that worker w owns into c.parts[w] (in sums mode, into
 // the worker's sums: the part then holds no rows).
 func (wk *worker) compute(c *chunk, w uint8, sums bool) {
@@ -381,10 +399,11 @@ func (wk *worker) compute(c *chunk, w uint8, sums bool) {
 			continue
 		}
 		var unknown bool
+		h := maphash.String(wk.e.seed, rec.ResourceID)
 		if sums {
-			unknown = wk.sum(rec, c.hash[i], &p.st)
+			unknown = wk.sum(rec, h, &p.st)
 		} else {
-			p.rows, p.incs, unknown = wk.record(rec, c.hash[i], &p.st, p.rows, p.incs)
+			p.rows, p.incs, unknown = wk.record(rec, h, &p.st, p.rows, p.incs)
 		}
 		c.unknown[i] = unknown
 		p.rowEnd = append(p.rowEnd, int32(len(p.rows)))
@@ -421,18 +440,25 @@ func (e *engine) record(r *usage.Record, st *Stats) ([]Row, []Incentive) {
 
 // hit is one attribution row of a record before it is written out (or added up).
 type hit struct {
-	c       *cand
+	c       int32 // the candidate (index in resInfo.cands and .hot)
+	dup     bool
 	covered int64
 	amount  money.Nanos
-	dup     bool
 }
 
 // incHit is one incentive row of a record before it is written out (or added up).
 type incHit struct {
-	li      *locInfo
-	pal     bool // program PAL, else PEC
+	c       int32 // PAL: the candidate of the PAL row; PEC: -1 (the reseller location)
 	version string
 	amount  money.Nanos
+}
+
+// loc is the location an incentive row credits.
+func (x *incHit) loc(info *resInfo) *locInfo {
+	if x.c < 0 {
+		return info.pec
+	}
+	return info.cands[x.c].li
 }
 
 // hits computes the attribution rows of a record (in output order) and its incentive rows,
@@ -466,13 +492,13 @@ func (wk *worker) hits(r *usage.Record, h uint64, st *Stats) (info *resInfo, hs 
 	seen := wk.seen[:info.groups]
 	clear(seen)
 	hs = wk.hitBuf[:0]
-	for i := range info.cands {
-		c := &info.cands[i]
-		covered := c.time.in(a, b)
+	for i := range info.hot {
+		c := &info.hot[i]
+		covered := c.in(a, b)
 		if covered <= 0 {
 			continue
 		}
-		x := hit{c: c, covered: covered, amount: r.Cost, dup: seen[c.group]}
+		x := hit{c: int32(i), covered: covered, amount: r.Cost, dup: seen[c.group]}
 		if covered != length {
 			x.amount = money.MulDiv(r.Cost, covered, length)
 		}
@@ -496,7 +522,7 @@ func (wk *worker) record(r *usage.Record, h uint64, st *Stats, rows []Row, incs 
 	a, b := r.Start, r.End
 	for i := range hs {
 		x := &hs[i]
-		c := x.c
+		c := &info.cands[x.c]
 		row := Row{RecordKey: r.Key, LocationID: c.li.id, Association: c.assoc, OrgID: c.li.org,
 			Start: a, End: b, TenantID: info.tenant, SubscriptionID: info.sub, ResourceID: r.ResourceID,
 			Service: r.Service, Currency: r.Currency, Cost: r.Cost, Coverage: money.Scale, Amount: x.amount,
@@ -512,10 +538,11 @@ func (wk *worker) record(r *usage.Record, h uint64, st *Stats, rows []Row, incs 
 	for i := range is {
 		x := &is[i]
 		p := ProgramPEC
-		if x.pal {
+		if x.c >= 0 {
 			p = ProgramPAL
 		}
-		incs = append(incs, Incentive{RecordKey: r.Key, LocationID: x.li.id, Program: p, OrgID: x.li.org,
+		li := x.loc(info)
+		incs = append(incs, Incentive{RecordKey: r.Key, LocationID: li.id, Program: p, OrgID: li.org,
 			ProgramVersion: x.version, Start: a, Currency: r.Currency, Amount: x.amount})
 	}
 	return rows, incs, false
@@ -590,18 +617,18 @@ func (e *engine) incentives(r *usage.Record, info *resInfo, hs []hit, out []incH
 		if i := atIndex(e.progs.PEC, r.Start); i >= 0 && info.pecOffer[i] && pecExcluded(r) == "" {
 			if q := coveredIn(info.pecSet, r.Start, r.End); q > 0 {
 				v := &e.progs.PEC[i]
-				out = append(out, incHit{li: info.pec, version: v.Version, amount: mulDiv2(r.Cost, int64(v.Rate), money.Scale, q, r.End-r.Start)})
+				out = append(out, incHit{c: -1, version: v.Version, amount: mulDiv2(r.Cost, int64(v.Rate), money.Scale, q, r.End-r.Start)})
 				pec = true
 			}
 		}
 	}
 	if i := atIndex(e.progs.PAL, r.Start); i >= 0 && info.palOffer[i] {
 		v := &e.progs.PAL[i]
-		orgs, first := 0, ""
+		orgs, first := 0, int32(-1)
 		for i := range hs {
-			if c := hs[i].c; c.pal && c.li.org != first {
+			if c := &info.hot[hs[i].c]; c.pal && c.org != first {
 				if orgs == 0 {
-					first = c.li.org
+					first = c.org
 				}
 				orgs++
 			}
@@ -611,8 +638,8 @@ func (e *engine) incentives(r *usage.Record, info *resInfo, hs []hit, out []incH
 			rate = v.RateSingle
 		}
 		for i := range hs {
-			if x := &hs[i]; x.c.pal && !x.dup {
-				out = append(out, incHit{li: x.c.li, pal: true, version: v.Version, amount: money.MulDiv(x.amount, int64(rate), money.Scale)})
+			if x := &hs[i]; info.hot[x.c].pal && !x.dup {
+				out = append(out, incHit{c: x.c, version: v.Version, amount: money.MulDiv(x.amount, int64(rate), money.Scale)})
 			}
 		}
 	}
@@ -620,7 +647,7 @@ func (e *engine) incentives(r *usage.Record, info *resInfo, hs []hit, out []incH
 	// location: only a PEC row ahead of them may be out of place. Insertion sort moves it.
 	if pec && len(out) > 1 {
 		for i := 1; i < len(out); i++ {
-			for j := i; j > 0 && lessIncHit(&out[j], &out[j-1]); j-- {
+			for j := i; j > 0 && lessIncHit(info, &out[j], &out[j-1]); j-- {
 				out[j], out[j-1] = out[j-1], out[j]
 			}
 		}
@@ -628,11 +655,11 @@ func (e *engine) incentives(r *usage.Record, info *resInfo, hs []hit, out []incH
 	return out
 }
 
-func lessIncHit(a, b *incHit) bool {
-	if a.li.id != b.li.id {
-		return lessLocation(a.li.id, b.li.id)
+func lessIncHit(info *resInfo, a, b *incHit) bool {
+	if la, lb := a.loc(info).id, b.loc(info).id; la != lb {
+		return lessLocation(la, lb)
 	}
-	return a.pal && !b.pal // by program name: "PAL" before "PEC"
+	return a.c >= 0 && b.c < 0 // by program name: "PAL" before "PEC"
 }
 
 // atIndex is the index of the version effective at t, or -1.

@@ -44,6 +44,7 @@ type locInfo struct {
 	id, org string
 	active  timeline.Set
 	idx     int // position in index.locList: ComputeSums adds up per location by it
+	orgIdx  int // the organisation as a number (same number, same organisation)
 }
 
 type locSet struct {
@@ -123,6 +124,7 @@ func build(s *facts.Snapshot) *index {
 		grants:     map[string]*tenantGrants{},
 		roleNames:  map[string]string{},
 	}
+	orgIdx := map[string]int{}
 	for _, o := range s.Organisations {
 		ts := map[string]bool{}
 		for _, t := range o.TenantIDs {
@@ -134,7 +136,10 @@ func build(s *facts.Snapshot) *index {
 			if org == "" {
 				org = o.ID
 			}
-			li := &locInfo{id: l.ID, org: org, active: timeline.Union(l.Active...), idx: len(ix.locList)}
+			if _, ok := orgIdx[org]; !ok {
+				orgIdx[org] = len(orgIdx)
+			}
+			li := &locInfo{id: l.ID, org: org, active: timeline.Union(l.Active...), idx: len(ix.locList), orgIdx: orgIdx[org]}
 			ix.locs[l.ID] = li
 			ix.locList = append(ix.locList, li)
 		}
