@@ -107,8 +107,8 @@ type chunkPart struct {
 // against the snapshot and programs (nil = shipped default), calling out for each record in
 // input order.
 //
-// Work is spread over GOMAXPROCS workers. Records are dealt to workers by a hash of their
-// resource ID, so each worker resolves a resource once (see worker) and keeps it; memory holds
+// Work is spread over GOMAXPROCS workers. Records are dealt to workers by subscription, so
+// each resource is resolved by one worker, once (see worker), and kept; memory holds
 // the index, those resolutions (bounded by the estate's resources and a cap) and a fixed number
 // of in-flight chunks, never the whole usage.
 func Compute(ctx context.Context, s *facts.Snapshot, progs *Programs, period timeline.Window, each Records, out Sink) (*Stats, error) {
@@ -370,16 +370,14 @@ func (e *engine) run(ctx context.Context, period timeline.Window, each Records, 
 	return &total, workers, nil
 }
 
-// dealKey decides which worker computes a record: the same resource always goes to the same
-// worker, which resolves it once. It reads only the ends of the IDs (where resource IDs
-// differ: subscription GUID, resource name), because it runs in the one goroutine that reads
-// the records, ahead of the workers; the workers hash the whole ID for their caches.
+// dealKey decides which worker computes a record: by subscription, so that the same resource
+// always goes to the same worker, which resolves it once. Subscription IDs are few and short,
+// so reading them stays in cache in the one goroutine that reads the records, ahead of the
+// workers (a resource ID is long and, with usage in memory, usually not in cache).
 func dealKey(r *usage.Record) uint64 {
-	x := uint64(len(r.ResourceID))
-	for _, s := range []string{r.ResourceID[max(0, len(r.ResourceID)-16):], r.SubscriptionID[max(0, len(r.SubscriptionID)-8):]} {
-		for i := 0; i < len(s); i++ {
-			x = x*1099511628211 ^ uint64(s[i])
-		}
+	x := uint64(14695981039346656037)
+	for i := 0; i < len(r.SubscriptionID); i++ {
+		x = (x ^ uint64(r.SubscriptionID[i])) * 1099511628211
 	}
 	// splitmix64 finaliser: spreads the bits so that x % workers is balanced.
 	x ^= x >> 30
