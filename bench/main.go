@@ -324,13 +324,66 @@ func orchestrate(ctx context.Context, c config) error {
 		results = append(results, &r)
 		if p.compare {
 			compare = append(compare, &r)
+			if err := saveResult(c, &r); err != nil {
+				return err
+			}
 		}
 	}
-	if err := checkTotals(compare); err != nil {
+	// Phases measured by earlier runs on the same dataset (-only) are compared too.
+	earlier, err := savedResults(c, compare)
+	if err != nil {
+		return err
+	}
+	if err := checkTotals(append(compare, earlier...)); err != nil {
 		return err
 	}
 	printTable(results, titles, compare)
 	return nil
+}
+
+// resultPath is where a phase's result (with its totals) is kept in the work directory, per
+// scale and seed, so that a later run with -only can compare against it.
+func resultPath(c config, phase string) string {
+	return filepath.Join(c.Dir, "results", fmt.Sprintf("%s.seed%d.%s.json", strings.ReplaceAll(c.Scale, "/", "_"), c.Seed, phase))
+}
+
+func saveResult(c config, r *result) error {
+	if err := os.MkdirAll(filepath.Join(c.Dir, "results"), 0o755); err != nil {
+		return err
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(resultPath(c, r.Name), b, 0o644)
+}
+
+// savedResults loads the saved results of compared phases that this run did not measure.
+func savedResults(c config, measured []*result) ([]*result, error) {
+	done := map[string]bool{}
+	for _, r := range measured {
+		done[r.Name] = true
+	}
+	var out []*result
+	for _, p := range phases {
+		if !p.compare || done[p.name] {
+			continue
+		}
+		b, err := os.ReadFile(resultPath(c, p.name))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var r result
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", resultPath(c, p.name), err)
+		}
+		r.Name += " (earlier run)"
+		out = append(out, &r)
+	}
+	return out, nil
 }
 
 // checkTotals fails loudly when two measurements disagree on any total.

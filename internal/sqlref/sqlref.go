@@ -274,14 +274,16 @@ func (d Dialect) least(xs ...string) string {
 
 // islands merges the windows [f, t) of src into disjoint windows per keys (the classic
 // "gaps and islands": a window starts a new island unless it begins by the latest end so far
-// in its group). It turns unions of time into rows that can be summed.
+// in its group). It turns unions of time into rows that can be summed. n is the number of
+// islands of the group: most groups are one window, and a record then meets at most one.
 func islands(src, keys string) string {
-	return `SELECT ` + keys + `, min(f) AS f, max(t) AS t FROM (
+	return `SELECT ` + keys + `, f, t, count(*) OVER (PARTITION BY ` + keys + `) AS n FROM (
+  SELECT ` + keys + `, min(f) AS f, max(t) AS t FROM (
     SELECT ` + keys + `, f, t, sum(brk) OVER (PARTITION BY ` + keys + ` ORDER BY f, t ROWS UNBOUNDED PRECEDING) AS isl FROM (
       SELECT ` + keys + `, f, t, CASE WHEN f <= max(t) OVER (PARTITION BY ` + keys + ` ORDER BY f, t ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
         THEN 0 ELSE 1 END AS brk
       FROM ` + src + `) x) y
-  GROUP BY ` + keys + `, isl`
+  GROUP BY ` + keys + `, isl) z`
 }
 
 // Query builds the SQL for a period.
@@ -349,7 +351,7 @@ active_raw(location_id, f, t) AS (
   UNION ALL
   SELECT pl.id, ` + minS + `, ` + maxS + ` FROM partner_locations pl
   WHERE NOT EXISTS (SELECT 1 FROM partner_location_active x WHERE x.location_id = pl.id)),
-active(location_id, f, t) AS (` + islands("active_raw", "location_id") + `),
+active(location_id, f, t, n) AS (` + islands("active_raw", "location_id") + `),
 rec AS (
   SELECT u.record_key, u.subscription_id, u.currency, u.charge_start, u.charge_end, u.resource_key, u.cost_nanos, u.pricing_category,
     u.commitment_discount_id, u.publisher, u.provider,
@@ -378,37 +380,40 @@ pal_piece(resource_key, tenant_id, location_id, role_id, f, t) AS (
   FROM rscope rs JOIN pal p ON p.cust_tenant = rs.tenant_id AND p.scope_key = rs.scope_key
   JOIN active ac ON ac.location_id = p.location_id
   WHERE p.f < rs.t AND rs.f < p.t AND ac.f < ` + d.least("p.t", "rs.t") + ` AND ` + d.greatest("p.f", "rs.f") + ` < ac.t),
-pal_isl(resource_key, tenant_id, location_id, f, t) AS (` + islands("pal_piece", "resource_key, tenant_id, location_id") + `),
+pal_isl(resource_key, tenant_id, location_id, f, t, n) AS (` + islands("pal_piece", "resource_key, tenant_id, location_id") + `),
 cua_piece(resource_key, location_id, f, t) AS (
   SELECT rp.resource_key, ti.location_id, ` + d.greatest("dep.at", "ac.f") + `, ac.t
   FROM res_pre rp JOIN deployments dep ON dep.resource_key = rp.pre JOIN tracking_ids ti ON ti.guid = dep.tracking_guid
   JOIN active ac ON ac.location_id = ti.location_id AND dep.at < ac.t
   WHERE rp.pre <> ''),
-cua_isl(resource_key, location_id, f, t) AS (` + islands("cua_piece", "resource_key, location_id") + `),
+cua_isl(resource_key, location_id, f, t, n) AS (` + islands("cua_piece", "resource_key, location_id") + `),
 dpor_piece(subscription_id, location_id, f, t) AS (
   SELECT dp.subscription_id, dp.location_id, ` + d.greatest("dp.valid_from", "ac.f") + `, ` + d.least("dp.valid_to", "ac.t") + `
   FROM subscription_dpor dp JOIN active ac ON ac.location_id = dp.location_id AND ac.f < dp.valid_to AND dp.valid_from < ac.t),
-dpor_isl(subscription_id, location_id, f, t) AS (` + islands("dpor_piece", "subscription_id, location_id") + `),
-cov(record_key, location_id, association, currency, cost_nanos, rh, offer, ns) AS (
-  SELECT r.record_key, r.csp_location_id, 'CSP', r.currency, r.cost_nanos, r.rh, r.offer, ` + overlap("i") + `
+dpor_isl(subscription_id, location_id, f, t, n) AS (` + islands("dpor_piece", "subscription_id, location_id") + `),
+cov(record_key, location_id, association, currency, cost_nanos, rh, offer, n, ns) AS (
+  SELECT r.record_key, r.csp_location_id, 'CSP', r.currency, r.cost_nanos, r.rh, r.offer, i.n, ` + overlap("i") + `
   FROM rec r JOIN active i ON i.location_id = r.csp_location_id AND ` + meets("i") + `
   WHERE r.offer = 'csp' AND r.csp_location_id <> ''
   UNION ALL
-  SELECT r.record_key, i.location_id, 'DPOR', r.currency, r.cost_nanos, r.rh, r.offer, ` + overlap("i") + `
+  SELECT r.record_key, i.location_id, 'DPOR', r.currency, r.cost_nanos, r.rh, r.offer, i.n, ` + overlap("i") + `
   FROM rec r JOIN dpor_isl i ON i.subscription_id = r.subscription_id AND ` + meets("i") + `
   UNION ALL
-  SELECT r.record_key, i.location_id, 'CUA', r.currency, r.cost_nanos, r.rh, r.offer, ` + overlap("i") + `
+  SELECT r.record_key, i.location_id, 'CUA', r.currency, r.cost_nanos, r.rh, r.offer, i.n, ` + overlap("i") + `
   FROM rec r JOIN cua_isl i ON i.resource_key = r.resource_key AND ` + meets("i") + `
   UNION ALL
-  SELECT r.record_key, i.location_id, 'PAL', r.currency, r.cost_nanos, r.rh, r.offer, ` + overlap("i") + `
+  SELECT r.record_key, i.location_id, 'PAL', r.currency, r.cost_nanos, r.rh, r.offer, i.n, ` + overlap("i") + `
   FROM rec r JOIN pal_isl i ON i.resource_key = r.resource_key AND i.tenant_id = r.tenant_id AND ` + meets("i") + `
   JOIN partner_locations pl ON pl.id = i.location_id
   LEFT JOIN partner_locations csp ON r.offer = 'csp' AND csp.id = r.csp_location_id
   WHERE csp.org_id IS NULL OR csp.org_id <> pl.org_id),
 assoc AS (
-  SELECT record_key, location_id, association, min(currency) AS currency, min(cost_nanos) AS cost_nanos, min(rh) AS rh, min(offer) AS offer,
-    ` + d.div("CAST(sum(ns) AS BIGINT)", hr) + ` AS hrs
-  FROM cov GROUP BY record_key, location_id, association),
+  -- A record meets at most one island of a one-island group: no aggregation needed there.
+  SELECT record_key, location_id, association, currency, cost_nanos, rh, offer, ` + d.div("ns", hr) + ` AS hrs FROM cov WHERE n = 1
+  UNION ALL
+  SELECT record_key, location_id, association, min(currency), min(cost_nanos), min(rh), min(offer),
+    ` + d.div("CAST(sum(ns) AS BIGINT)", hr) + `
+  FROM cov WHERE n > 1 GROUP BY record_key, location_id, association),
 att AS (
   SELECT a.record_key, a.location_id, a.association, pl.org_id, a.offer, a.currency, a.cost_nanos, a.rh, a.hrs,
     ` + d.rhe("a.hrs * 1000000000", "a.rh") + ` AS coverage,
@@ -420,7 +425,7 @@ att AS (
 	rowsW := w + `,
 role_piece(resource_key, tenant_id, location_id, role_name, f, t) AS (
   SELECT pp.resource_key, pp.tenant_id, pp.location_id, rn.role_name, pp.f, pp.t FROM pal_piece pp JOIN role_names rn ON rn.id = pp.role_id),
-role_isl(resource_key, tenant_id, location_id, role_name, f, t) AS (` + islands("role_piece", "resource_key, tenant_id, location_id, role_name") + `),
+role_isl(resource_key, tenant_id, location_id, role_name, f, t, n) AS (` + islands("role_piece", "resource_key, tenant_id, location_id, role_name") + `),
 admin AS (
   SELECT record_key, location_id, role_name FROM (
     SELECT r.record_key, i.location_id, i.role_name,
@@ -456,7 +461,7 @@ acc_piece(resource_key, tenant_id, org_id, f, t) AS (
   SELECT rs.resource_key, rs.tenant_id, a.org_id, ` + gt("a.f", "rs.f") + `, ` + lt("a.t", "rs.t") + `
   FROM rscope rs JOIN access a ON a.cust_tenant = rs.tenant_id AND a.scope_key = rs.scope_key
   WHERE a.f < rs.t AND rs.f < a.t),
-acc_isl(resource_key, tenant_id, org_id, f, t) AS (` + islands("acc_piece", "resource_key, tenant_id, org_id") + `),
+acc_isl(resource_key, tenant_id, org_id, f, t, n) AS (` + islands("acc_piece", "resource_key, tenant_id, org_id") + `),
 full_days(resource_key, tenant_id, org_id, f, t) AS (
   SELECT resource_key, tenant_id, org_id, f, t FROM (
     SELECT resource_key, tenant_id, org_id,
