@@ -276,13 +276,15 @@ func (d Dialect) least(xs ...string) string {
 // "gaps and islands": a window starts a new island unless it begins by the latest end so far
 // in its group). It turns unions of time into rows that can be summed. n is the number of
 // islands of the group: most groups are one window, and a record then meets at most one.
+// Equal windows are collapsed first: with ties in the ordering, the two window functions
+// could order them differently and put one into the previous island.
 func islands(src, keys string) string {
 	return `SELECT ` + keys + `, f, t, count(*) OVER (PARTITION BY ` + keys + `) AS n FROM (
   SELECT ` + keys + `, min(f) AS f, max(t) AS t FROM (
     SELECT ` + keys + `, f, t, sum(brk) OVER (PARTITION BY ` + keys + ` ORDER BY f, t ROWS UNBOUNDED PRECEDING) AS isl FROM (
       SELECT ` + keys + `, f, t, CASE WHEN f <= max(t) OVER (PARTITION BY ` + keys + ` ORDER BY f, t ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
         THEN 0 ELSE 1 END AS brk
-      FROM ` + src + `) x) y
+      FROM (SELECT DISTINCT ` + keys + `, f, t FROM ` + src + `) s) x) y
   GROUP BY ` + keys + `, isl) z`
 }
 
