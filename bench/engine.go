@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/sqlref"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/engines"
@@ -19,7 +23,9 @@ import (
 )
 
 var enginePhases = []phaseDef{
-	{"engine-memory", "engine, usage already in memory", true, phaseEngineMemory},
+	{"engine-memory", "engine, usage already in memory, every row written out to a summing sink", true, phaseEngineMemory},
+	{"engine-memory-sums", "engine, usage already in memory, totals only (ComputeSums)", true, phaseEngineMemorySums},
+	{"engine-file", "engine streaming usage.csv (what-if run: estate from SQLite, nothing written)", true, phaseEngineFile},
 	{"engine-sqlite", "engine end to end from usage stored in SQLite", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, sqlitePath(c)) }},
 	{"engine-postgres", "engine end to end from usage stored in PostgreSQL", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
 }
@@ -82,6 +88,41 @@ func phaseEngineRun(ctx context.Context, c config, target string) (*result, erro
 	return r, err
 }
 
+// phaseEngineFile is a what-if run (attribution.Run with UsageFiles): the estate comes from
+// the SQLite database, usage is streamed from the CSV and nothing is written. Its peak memory
+// shows what the engine holds while usage streams through it.
+func phaseEngineFile(ctx context.Context, c config) (*result, error) {
+	db, err := engines.Open(ctx, sqlitePath(c))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	w, sc := period(c)
+	start := time.Now()
+	res, err := attribution.Run(ctx, db, attribution.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now,
+		UsageFiles: []string{filepath.Join(c.Dir, "usage.csv")}})
+	if err != nil {
+		return nil, err
+	}
+	r := &result{Seconds: time.Since(start).Seconds(), Rows: sc.UsageRows, Note: "includes parsing the CSV"}
+	for loc, as := range res.Totals {
+		for assoc, cs := range as {
+			if strings.HasPrefix(assoc, "incentive:") {
+				continue
+			}
+			for cur, amount := range cs {
+				n, err := money.Parse(amount)
+				if err != nil {
+					return nil, err
+				}
+				r.Totals = append(r.Totals, sqlref.Total{LocationID: loc, Association: assoc, Currency: cur, Amount: int64(n)})
+			}
+		}
+	}
+	r.Attrs = res.Stats.Rows
+	return r, nil
+}
+
 // storedTotals sums the attributions table per location, association and currency.
 func storedTotals(ctx context.Context, db *store.DB, w timeline.Window) ([]sqlref.Total, error) {
 	rows, err := db.QueryContext(ctx, `SELECT location_id, association, currency, CAST(sum(amount_nanos) AS BIGINT), count(*)
@@ -106,58 +147,159 @@ func storedTotals(ctx context.Context, db *store.DB, w timeline.Window) ([]sqlre
 // into memory (not timed), then times attribution.Compute over the in-memory rows. The sink
 // only adds up totals, so the measure is the engine itself.
 func phaseEngineMemory(ctx context.Context, c config) (*result, error) {
-	db, err := engines.Open(ctx, sqlitePath(c))
+	snap, recs, w, err := loadInMemory(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	w, _ := period(c)
-	snap, err := facts.Load(ctx, db, w)
-	if err != nil {
-		return nil, err
-	}
-	var recs []usage.Record
-	err = usage.ReadFiles(ctx, []string{filepath.Join(c.Dir, "usage.csv")}, usage.ReadOptions{}, func(r *usage.Record) error {
-		recs = append(recs, *r)
+	var sums totals
+	cpu0 := cpuSeconds()
+	start := time.Now()
+	_, err = attribution.Compute(ctx, snap, nil, w, yieldAll(recs), func(rec *usage.Record, rows []attribution.Row, incs []attribution.Incentive) error {
+		for i := range rows {
+			sums.add(&rows[i])
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	type key struct{ loc, assoc, cur string }
-	sums := map[key]*sqlref.Total{}
+	res := &result{Seconds: time.Since(start).Seconds(), CPUSeconds: cpuSeconds() - cpu0, Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
+	res.Totals = sums.list()
+	for _, t := range res.Totals {
+		res.Attrs += t.Rows
+	}
+	return res, nil
+}
+
+// phaseEngineMemorySums is phaseEngineMemory with attribution.ComputeSums: every row's
+// amount is computed, but added up in place instead of being written out.
+func phaseEngineMemorySums(ctx context.Context, c config) (*result, error) {
+	snap, recs, w, err := loadInMemory(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	cpu0 := cpuSeconds()
 	start := time.Now()
-	_, err = attribution.Compute(ctx, snap, nil, w, func(yield func(*usage.Record) error) error {
+	_, sums, err := attribution.ComputeSums(ctx, snap, nil, w, yieldAll(recs))
+	if err != nil {
+		return nil, err
+	}
+	res := &result{Seconds: time.Since(start).Seconds(), CPUSeconds: cpuSeconds() - cpu0, Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
+	for _, x := range sums {
+		if strings.HasPrefix(x.Association, "incentive:") {
+			continue // the SQL formulation's totals are attribution rows only
+		}
+		res.Totals = append(res.Totals, sqlref.Total{LocationID: x.LocationID, Association: x.Association, Currency: x.Currency, Amount: int64(x.Amount), Rows: x.Rows})
+		res.Attrs += x.Rows
+	}
+	return res, nil
+}
+
+// cpuSeconds is the user and system CPU time this process has used: on a shared machine it
+// varies less than wall time with what else runs.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+func yieldAll(recs []usage.Record) attribution.Records {
+	return func(yield func(*usage.Record) error) error {
 		for i := range recs {
 			if err := yield(&recs[i]); err != nil {
 				return err
 			}
 		}
 		return nil
-	}, func(rec *usage.Record, rows []attribution.Row, incs []attribution.Incentive) error {
-		for i := range rows {
-			r := &rows[i]
-			k := key{r.LocationID, r.Association, r.Currency}
-			t := sums[k]
-			if t == nil {
-				t = &sqlref.Total{LocationID: k.loc, Association: k.assoc, Currency: k.cur}
-				sums[k] = t
-			}
-			t.Amount += int64(r.Amount)
-			t.Rows++
+	}
+}
+
+// loadInMemory reads the estate from the SQLite database and every usage row of the CSV.
+// The rows are held as a data team would hold 10,000,000 of them in memory: the strings
+// that repeat across rows (subscription, resource, service, currency...) are stored once, and
+// CostRaw (the input text, which the engine does not read) is dropped.
+func loadInMemory(ctx context.Context, c config) (*facts.Snapshot, []usage.Record, timeline.Window, error) {
+	w, _ := period(c)
+	db, err := engines.Open(ctx, sqlitePath(c))
+	if err != nil {
+		return nil, nil, w, err
+	}
+	defer db.Close()
+	snap, err := facts.Load(ctx, db, w)
+	if err != nil {
+		return nil, nil, w, err
+	}
+	var recs []usage.Record
+	strs := map[string]string{}
+	in := func(s string) string {
+		if v, ok := strs[s]; ok {
+			return v
 		}
+		strs[s] = s
+		return s
+	}
+	err = usage.ReadFiles(ctx, []string{filepath.Join(c.Dir, "usage.csv")}, usage.ReadOptions{}, func(r *usage.Record) error {
+		x := *r
+		x.SubscriptionID, x.ResourceID, x.Service, x.ServiceCategory = in(x.SubscriptionID), in(x.ResourceID), in(x.Service), in(x.ServiceCategory)
+		x.ChargeCategory, x.PricingCategory, x.CommitmentDiscountID = in(x.ChargeCategory), in(x.PricingCategory), in(x.CommitmentDiscountID)
+		x.Provider, x.Publisher, x.Currency, x.CostRaw = in(x.Provider), in(x.Publisher), in(x.Currency), ""
+		recs = append(recs, x)
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, w, err
 	}
-	res := &result{Seconds: time.Since(start).Seconds(), Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
-	for _, t := range sums {
-		res.Totals = append(res.Totals, *t)
-		res.Attrs += t.Rows
+	runtime.GC() // the reading's garbage is not the engine's
+	return snap, recs, w, nil
+}
+
+// totals adds up attribution rows per location, association and currency. It is the sink of
+// the in-memory measurement, so it keeps per row to one short map lookup, and none when a
+// record's rows name the location of the row before.
+type totals struct {
+	idx     map[string]int
+	byLoc   []*locTotals
+	lastLoc string
+	last    *locTotals
+}
+
+type locTotals struct {
+	loc string
+	t   []sqlref.Total // a few (association, currency) pairs
+}
+
+func (s *totals) add(r *attribution.Row) {
+	if s.last == nil || r.LocationID != s.lastLoc {
+		if s.idx == nil {
+			s.idx = map[string]int{}
+		}
+		i, ok := s.idx[r.LocationID]
+		if !ok {
+			i = len(s.byLoc)
+			s.idx[r.LocationID] = i
+			s.byLoc = append(s.byLoc, &locTotals{loc: r.LocationID})
+		}
+		s.lastLoc, s.last = r.LocationID, s.byLoc[i]
 	}
-	sort.Slice(res.Totals, func(i, j int) bool {
-		a, b := res.Totals[i], res.Totals[j]
+	lt := s.last
+	for i := range lt.t {
+		if t := &lt.t[i]; t.Association == r.Association && t.Currency == r.Currency {
+			t.Amount += int64(r.Amount)
+			t.Rows++
+			return
+		}
+	}
+	lt.t = append(lt.t, sqlref.Total{LocationID: r.LocationID, Association: r.Association, Currency: r.Currency, Amount: int64(r.Amount), Rows: 1})
+}
+
+// list returns the totals sorted by location, association and currency.
+func (s *totals) list() []sqlref.Total {
+	var out []sqlref.Total
+	for _, lt := range s.byLoc {
+		out = append(out, lt.t...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
 		if a.LocationID != b.LocationID {
 			return a.LocationID < b.LocationID
 		}
@@ -166,7 +308,7 @@ func phaseEngineMemory(ctx context.Context, c config) (*result, error) {
 		}
 		return a.Currency < b.Currency
 	})
-	return res, nil
+	return out
 }
 
 // sqlPrograms hands the shipped program parameters to the SQL formulation.

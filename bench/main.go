@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -34,17 +35,22 @@ import (
 type config struct {
 	Scale, Dir, PG, Only string
 	Seed                 int64
+	// Profile, when set, is a directory where each phase writes its CPU profile
+	// (PHASE.cpu) for go tool pprof.
+	Profile string
 }
 
 // result is what a phase reports to the parent.
 type result struct {
-	Name     string         `json:"name"`
-	Seconds  float64        `json:"seconds"`
-	Rows     int64          `json:"rows"` // usage rows processed
-	MaxRSSKB int64          `json:"maxRssKB"`
-	Totals   []sqlref.Total `json:"totals,omitempty"`
-	Note     string         `json:"note,omitempty"`
-	Attrs    int64          `json:"attributionRows,omitempty"`
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	// CPUSeconds is the CPU time of the measured part (engine phases in memory only).
+	CPUSeconds float64        `json:"cpuSeconds,omitempty"`
+	Rows       int64          `json:"rows"` // usage rows processed
+	MaxRSSKB   int64          `json:"maxRssKB"`
+	Totals     []sqlref.Total `json:"totals,omitempty"`
+	Note       string         `json:"note,omitempty"`
+	Attrs      int64          `json:"attributionRows,omitempty"`
 }
 
 func main() {
@@ -56,10 +62,17 @@ func main() {
 	flag.StringVar(&c.PG, "pg", envOr("PARTNERLINK_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
 		"PostgreSQL server DSN; the benchmark creates and uses the database partnerlink_bench on it")
 	flag.StringVar(&c.Only, "only", "", "comma-separated phases to run (default all): "+strings.Join(phaseNames(), ","))
+	flag.StringVar(&c.Profile, "cpuprofile", "", "directory to write each phase's CPU profile to (PHASE.cpu)")
 	flag.Parse()
 	ctx := context.Background()
 	if *phase != "" {
+		stop, err := startProfile(c.Profile, *phase)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", *phase, err)
+			os.Exit(1)
+		}
 		r, err := runPhase(ctx, c, *phase)
+		stop()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", *phase, err)
 			os.Exit(1)
@@ -231,7 +244,9 @@ func phaseSQLDuckDB(ctx context.Context, c config) (*result, error) {
 		return nil, err
 	}
 	defer duck.Close()
-	return runSQL(ctx, c, duck, "duckdb", src, "")
+	// Both cores, and a memory limit that leaves room for the rest of a shared machine:
+	// DuckDB spills what does not fit to its temporary directory.
+	return runSQL(ctx, c, duck, "duckdb", src, "SET threads = 2; SET memory_limit = '8GB'; SET temp_directory = '"+filepath.Join(c.Dir, "duckdb.tmp")+"'")
 }
 
 // runSQL times sqlref.Totals on db. Eligibility is decided from the roles in meta (a store
@@ -290,7 +305,8 @@ func orchestrate(ctx context.Context, c config) error {
 		}
 		titles[p.name] = p.title
 		fmt.Printf("  %-18s ... ", p.name)
-		cmd := exec.CommandContext(ctx, self, "-phase", p.name, "-scale", c.Scale, "-seed", fmt.Sprint(c.Seed), "-dir", c.Dir, "-pg", c.PG)
+		cmd := exec.CommandContext(ctx, self, "-phase", p.name, "-scale", c.Scale, "-seed", fmt.Sprint(c.Seed), "-dir", c.Dir, "-pg", c.PG,
+			"-cpuprofile", c.Profile)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -300,17 +316,74 @@ func orchestrate(ctx context.Context, c config) error {
 		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 			return fmt.Errorf("phase %s printed %q: %w", p.name, out.String(), err)
 		}
-		fmt.Printf("%8.2f s, peak RSS %6d MB\n", r.Seconds, r.MaxRSSKB/1024)
+		cpu := ""
+		if r.CPUSeconds > 0 {
+			cpu = fmt.Sprintf(" (CPU %.2f s)", r.CPUSeconds)
+		}
+		fmt.Printf("%8.2f s%s, peak RSS %6d MB\n", r.Seconds, cpu, r.MaxRSSKB/1024)
 		results = append(results, &r)
 		if p.compare {
 			compare = append(compare, &r)
+			if err := saveResult(c, &r); err != nil {
+				return err
+			}
 		}
 	}
-	if err := checkTotals(compare); err != nil {
+	// Phases measured by earlier runs on the same dataset (-only) are compared too.
+	earlier, err := savedResults(c, compare)
+	if err != nil {
+		return err
+	}
+	if err := checkTotals(append(compare, earlier...)); err != nil {
 		return err
 	}
 	printTable(results, titles, compare)
 	return nil
+}
+
+// resultPath is where a phase's result (with its totals) is kept in the work directory, per
+// scale and seed, so that a later run with -only can compare against it.
+func resultPath(c config, phase string) string {
+	return filepath.Join(c.Dir, "results", fmt.Sprintf("%s.seed%d.%s.json", strings.ReplaceAll(c.Scale, "/", "_"), c.Seed, phase))
+}
+
+func saveResult(c config, r *result) error {
+	if err := os.MkdirAll(filepath.Join(c.Dir, "results"), 0o755); err != nil {
+		return err
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(resultPath(c, r.Name), b, 0o644)
+}
+
+// savedResults loads the saved results of compared phases that this run did not measure.
+func savedResults(c config, measured []*result) ([]*result, error) {
+	done := map[string]bool{}
+	for _, r := range measured {
+		done[r.Name] = true
+	}
+	var out []*result
+	for _, p := range phases {
+		if !p.compare || done[p.name] {
+			continue
+		}
+		b, err := os.ReadFile(resultPath(c, p.name))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var r result
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", resultPath(c, p.name), err)
+		}
+		r.Name += " (earlier run)"
+		out = append(out, &r)
+	}
+	return out, nil
 }
 
 // checkTotals fails loudly when two measurements disagree on any total.
@@ -352,25 +425,35 @@ func checkTotals(rs []*result) error {
 }
 
 func printTable(rs []*result, titles map[string]string, compare []*result) {
-	var ref *result
+	// Ratios are against both in-memory engine measurements: every row written out to a
+	// sink (engine-memory) and totals only (engine-memory-sums, the same output as the SQL).
+	refs := map[string]*result{}
 	for _, r := range rs {
-		if strings.HasPrefix(r.Name, "engine-memory") {
-			ref = r
+		if r.Name == "engine-memory" || r.Name == "engine-memory-sums" {
+			refs[r.Name] = r
 		}
 	}
+	ratio := func(r *result, name string) string {
+		ref := refs[name]
+		if ref == nil || ref.Seconds <= 0 || r == ref {
+			return ""
+		}
+		return fmt.Sprintf("%.1f", r.Seconds/ref.Seconds)
+	}
 	fmt.Println()
-	fmt.Println("| measurement | seconds | usage rows/s | peak RSS (MB) | time ÷ engine-memory time |")
-	fmt.Println("|---|---:|---:|---:|---:|")
+	fmt.Println("| measurement | seconds | usage rows/s | attribution rows | peak RSS (MB) | time ÷ engine-memory | time ÷ engine-memory-sums |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		rate := ""
 		if r.Seconds > 0 && r.Rows > 0 {
 			rate = fmt.Sprintf("%.0f", float64(r.Rows)/r.Seconds)
 		}
-		ratio := ""
-		if ref != nil && ref.Seconds > 0 && r != ref {
-			ratio = fmt.Sprintf("%.1f", r.Seconds/ref.Seconds)
+		attrs := ""
+		if r.Attrs > 0 {
+			attrs = fmt.Sprint(r.Attrs)
 		}
-		fmt.Printf("| %s (%s) | %.2f | %s | %d | %s |\n", r.Name, titles[r.Name], r.Seconds, rate, r.MaxRSSKB/1024, ratio)
+		fmt.Printf("| %s (%s) | %.2f | %s | %s | %d | %s | %s |\n", r.Name, titles[r.Name], r.Seconds, rate, attrs, r.MaxRSSKB/1024,
+			ratio(r, "engine-memory"), ratio(r, "engine-memory-sums"))
 	}
 }
 
@@ -387,6 +470,29 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// startProfile starts a CPU profile of the phase in dir (nothing when dir is empty) and
+// returns the function that stops it.
+func startProfile(dir, phase string) (func(), error) {
+	if dir == "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(dir, phase+".cpu"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func runPhase(ctx context.Context, c config, name string) (*result, error) {

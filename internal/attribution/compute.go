@@ -3,6 +3,9 @@ package attribution
 import (
 	"context"
 	"errors"
+	"hash/maphash"
+	"math"
+	"math/bits"
 	"runtime"
 	"sort"
 	"strings"
@@ -67,131 +70,343 @@ type Stats struct {
 }
 
 // Sink receives the rows of each record, in the order the records were given, from one
-// goroutine at a time.
+// goroutine at a time. rows and incs are valid only during the call: the engine reuses their
+// memory for later records, so a sink copies what it keeps (append(dst, rows...) does).
 type Sink func(rec *usage.Record, rows []Row, incs []Incentive) error
 
 // Records yields usage records to the engine (usage.Stream and usage.ReadFiles fit it).
 type Records func(yield func(*usage.Record) error) error
 
-const batchSize = 512
+// chunkSize is how many consecutive input records travel together from the reader to the
+// workers and on to the sink: large enough that handing a chunk over costs little per record,
+// small enough that the chunks in flight hold a few megabytes.
+const chunkSize = 512
+
+// chunk is a run of consecutive input records and the results of computing them. Each worker
+// computes the records it owns into its own part; the consumer then calls the sink in input
+// order. Chunks are recycled, so their buffers are reused and memory stays bounded.
+type chunk struct {
+	recs    []*usage.Record
+	owner   []uint8 // the worker that computes recs[i]
+	unknown []bool  // recs[i] names a subscription the estate does not know
+	parts   []chunkPart
+	done    sync.WaitGroup
+}
+
+// chunkPart holds one worker's results for a chunk: the rows and incentives of its records
+// back to back, and where each record's end.
+type chunkPart struct {
+	rows   []Row
+	incs   []Incentive
+	rowEnd []int32
+	incEnd []int32
+	st     Stats
+}
 
 // Compute is the pure engine: it attributes every record whose charge period starts in period
 // against the snapshot and programs (nil = shipped default), calling out for each record in
-// input order. Work is spread over GOMAXPROCS workers; memory holds the index plus a bounded
-// number of in-flight batches, never the whole usage.
+// input order.
+//
+// Work is spread over GOMAXPROCS workers. Records are dealt to workers by subscription, so
+// each resource is resolved by one worker, once (see worker), and kept; memory holds
+// the index, those resolutions (bounded by the estate's resources and a cap) and a fixed number
+// of in-flight chunks, never the whole usage.
 func Compute(ctx context.Context, s *facts.Snapshot, progs *Programs, period timeline.Window, each Records, out Sink) (*Stats, error) {
 	if progs == nil {
 		progs = DefaultPrograms()
 	}
-	e := &engine{ix: build(s), progs: progs}
-	workers := runtime.GOMAXPROCS(0)
+	st, _, err := newEngine(build(s), progs).run(ctx, period, each, out, false)
+	return st, err
+}
+
+// Sum is the total of one location, association and currency over a period's rows, with the
+// number of rows; incentive rows are summed under association "incentive:PEC" and
+// "incentive:PAL".
+type Sum struct {
+	LocationID, Association, Currency string
+	Amount                            money.Nanos
+	Rows                              int64
+}
+
+// ComputeSums is Compute for callers that need only totals (a dry run, the benchmark): it
+// computes every row's amount exactly as Compute does, but adds it up where it is computed
+// instead of writing the row out, and skips what no total needs (coverage as a ratio, admin
+// role). Sums are sorted by location, association and currency.
+func ComputeSums(ctx context.Context, s *facts.Snapshot, progs *Programs, period timeline.Window, each Records) (*Stats, []Sum, error) {
+	if progs == nil {
+		progs = DefaultPrograms()
+	}
+	e := newEngine(build(s), progs)
+	st, workers, err := e.run(ctx, period, each, nil, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, e.mergeSums(workers), nil
+}
+
+// The slots of the sums: per location, one per association and incentive program.
+var sumAssocs = []string{AssocCSP, AssocDPOR, AssocCUA, AssocPAL, "incentive:" + ProgramPEC, "incentive:" + ProgramPAL}
+
+const (
+	slotPEC = 4
+	slotPAL = 5
+)
+
+func sumSlot(li *locInfo, assoc string) int {
+	for i, a := range sumAssocs {
+		if a == assoc {
+			return li.idx*len(sumAssocs) + i
+		}
+	}
+	panic("attribution: no sum slot for association " + assoc)
+}
+
+// curSum is a slot's total in one currency.
+type curSum struct {
+	cur    string
+	amount money.Nanos
+	rows   int64
+}
+
+func (wk *worker) add(slot int, cur string, amount money.Nanos) {
+	if wk.sums == nil {
+		wk.sums = make([][]curSum, len(wk.e.ix.locList)*len(sumAssocs))
+	}
+	cs := wk.sums[slot]
+	for i := range cs {
+		if cs[i].cur == cur {
+			cs[i].amount += amount
+			cs[i].rows++
+			return
+		}
+	}
+	wk.sums[slot] = append(cs, curSum{cur, amount, 1})
+}
+
+// sum adds one record's rows and incentives to the worker's sums.
+func (wk *worker) sum(r *usage.Record, h uint64, st *Stats) (unknown bool) {
+	info, hs, is, unknown := wk.hits(r, h, st)
+	if info == nil {
+		return unknown
+	}
+	for i := range hs {
+		wk.add(int(info.hot[hs[i].c].slot), r.Currency, hs[i].amount)
+	}
+	for i := range is {
+		var slot int
+		if c := is[i].c; c >= 0 {
+			slot = int(info.hot[c].slot)/len(sumAssocs)*len(sumAssocs) + slotPAL
+		} else {
+			slot = info.pec.idx*len(sumAssocs) + slotPEC
+		}
+		wk.add(slot, r.Currency, is[i].amount)
+	}
+	return false
+}
+
+func (e *engine) mergeSums(workers []*worker) []Sum {
+	type k struct {
+		slot int
+		cur  string
+	}
+	at := map[k]int{}
+	var out []Sum
+	for _, wk := range workers {
+		for slot, cs := range wk.sums {
+			for _, c := range cs {
+				i, ok := at[k{slot, c.cur}]
+				if !ok {
+					li := e.ix.locList[slot/len(sumAssocs)]
+					i = len(out)
+					at[k{slot, c.cur}] = i
+					out = append(out, Sum{LocationID: li.id, Association: sumAssocs[slot%len(sumAssocs)], Currency: c.cur})
+				}
+				out[i].Amount += c.amount
+				out[i].Rows += c.rows
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.LocationID != b.LocationID {
+			return a.LocationID < b.LocationID
+		}
+		if a.Association != b.Association {
+			return a.Association < b.Association
+		}
+		return a.Currency < b.Currency
+	})
+	return out
+}
+
+// run is the pipeline of Compute and ComputeSums; in sums mode workers add up instead of
+// writing rows, and it returns them.
+func (e *engine) run(ctx context.Context, period timeline.Window, each Records, out Sink, sums bool) (*Stats, []*worker, error) {
+	nw := min(runtime.GOMAXPROCS(0), 64)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	type result struct {
-		recs []*usage.Record
-		rows [][]Row
-		incs [][]Incentive
-		st   Stats
+	// Every chunk is always in exactly one place: free, or queued for the workers and the
+	// consumer. The queues can hold every chunk, so only taking a free chunk ever waits.
+	nchunks := 4 * nw
+	free := make(chan *chunk, nchunks)
+	for i := 0; i < nchunks; i++ {
+		free <- &chunk{parts: make([]chunkPart, nw)}
 	}
-	type job struct {
-		recs []*usage.Record
-		res  chan *result
-	}
-	jobs := make(chan *job, workers*2)
-	order := make(chan *job, workers*4)
+	order := make(chan *chunk, nchunks)
+	inbox := make([]chan *chunk, nw)
+	workers := make([]*worker, nw)
 	var wg sync.WaitGroup
-	for i := 0; i < workers; i++ {
+	for w := range inbox {
+		inbox[w] = make(chan *chunk, nchunks)
+		workers[w] = e.newWorker()
 		wg.Add(1)
-		go func() {
+		go func(wk *worker, w uint8) {
 			defer wg.Done()
-			for j := range jobs {
-				r := &result{recs: j.recs, rows: make([][]Row, len(j.recs)), incs: make([][]Incentive, len(j.recs))}
-				for k, rec := range j.recs {
-					r.rows[k], r.incs[k] = e.record(rec, &r.st)
-				}
-				j.res <- r
+			for c := range inbox[w] {
+				wk.compute(c, w, sums)
+				c.done.Done()
 			}
-		}()
+		}(workers[w], uint8(w))
 	}
+
 	var total Stats
 	unknown := map[string]bool{}
 	consumeErr := make(chan error, 1)
 	go func() {
 		var err error
-		for j := range order {
-			r := <-j.res
-			if err != nil {
-				continue // drain
-			}
-			addStats(&total, &r.st)
-			for k, rec := range r.recs {
-				if r.st.UnknownSubscription > 0 && len(r.rows[k]) == 0 {
-					if _, ok := e.ix.subs[lower(rec.SubscriptionID)]; !ok && len(unknown) < 20 && isUsage(rec) && period.Contains(rec.Start) {
-						unknown[lower(rec.SubscriptionID)] = true
+		var cur [64]int
+		for c := range order {
+			c.done.Wait()
+			if err == nil {
+				clear(cur[:nw])
+				for w := range c.parts {
+					addStats(&total, &c.parts[w].st)
+				}
+				for i, rec := range c.recs {
+					w := c.owner[i]
+					p := &c.parts[w]
+					k := cur[w]
+					cur[w]++
+					r0, i0 := int32(0), int32(0)
+					if k > 0 {
+						r0, i0 = p.rowEnd[k-1], p.incEnd[k-1]
+					}
+					r1, i1 := p.rowEnd[k], p.incEnd[k]
+					if c.unknown[i] {
+						if sub := lower(rec.SubscriptionID); !unknown[sub] && len(unknown) < 20 {
+							unknown[sub] = true
+						}
+					}
+					if out != nil {
+						// Capacity-limited, so a sink that appends cannot overwrite the next record's rows.
+						if err = out(rec, p.rows[r0:r1:r1], p.incs[i0:i1:i1]); err != nil {
+							cancel()
+							break
+						}
 					}
 				}
-				if out != nil {
-					if err = out(rec, r.rows[k], r.incs[k]); err != nil {
-						cancel()
-						break
-					}
-				}
 			}
+			free <- c
 		}
 		consumeErr <- err
 	}()
 
-	var batch []*usage.Record
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	var outside int64
+	var c *chunk
+	dispatch := func() {
+		c.done.Add(nw)
+		for w := range inbox {
+			inbox[w] <- c
 		}
-		j := &job{recs: batch, res: make(chan *result, 1)}
-		batch = nil
-		select {
-		case order <- j:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		select {
-		case jobs <- j:
-		case <-ctx.Done():
-			// The consumer waits for every ordered job: answer this one empty.
-			j.res <- &result{}
-			return ctx.Err()
-		}
-		return nil
+		order <- c
+		c = nil
 	}
 	prodErr := each(func(rec *usage.Record) error {
 		if !period.Contains(rec.Start) {
-			total.OutsidePeriod++
+			outside++
 			return nil
 		}
-		batch = append(batch, rec)
-		if len(batch) >= batchSize {
-			return flush()
+		if c == nil {
+			select {
+			case c = <-free:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			c.recs, c.owner, c.unknown = c.recs[:0], c.owner[:0], c.unknown[:0]
+		}
+		c.recs = append(c.recs, rec)
+		c.owner = append(c.owner, uint8(dealKey(rec)%uint64(nw)))
+		c.unknown = append(c.unknown, false)
+		if len(c.recs) >= chunkSize {
+			dispatch()
 		}
 		return ctx.Err()
 	})
-	if prodErr == nil {
-		prodErr = flush()
+	if c != nil {
+		if prodErr == nil {
+			dispatch()
+		} else {
+			free <- c
+		}
 	}
-	close(jobs)
+	for w := range inbox {
+		close(inbox[w])
+	}
 	wg.Wait()
 	close(order)
 	cerr := <-consumeErr
 	if cerr != nil {
-		return nil, cerr
+		return nil, nil, cerr
 	}
 	if prodErr != nil {
 		if errors.Is(prodErr, context.Canceled) && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
-		return nil, prodErr
+		return nil, nil, prodErr
 	}
+	total.OutsidePeriod = outside
 	total.UnknownSubscriptions = sortedKeys(unknown)
-	return &total, nil
+	return &total, workers, nil
+}
+
+// dealKey decides which worker computes a record: by subscription, so that the same resource
+// always goes to the same worker, which resolves it once. Subscription IDs are few and short,
+// so reading them stays in cache in the one goroutine that reads the records, ahead of the
+// workers (a resource ID is long and, with usage in memory, usually not in cache).
+func dealKey(r *usage.Record) uint64 {
+	x := uint64(14695981039346656037)
+	for i := 0; i < len(r.SubscriptionID); i++ {
+		x = (x ^ uint64(r.SubscriptionID[i])) * 1099511628211
+	}
+	// splitmix64 finaliser: spreads the bits so that x % workers is balanced.
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// compute attributes the records of c that worker w owns into c.parts[w] (in sums mode, into
+// the worker's sums: the part then holds no rows).
+func (wk *worker) compute(c *chunk, w uint8, sums bool) {
+	p := &c.parts[w]
+	p.rows, p.incs, p.rowEnd, p.incEnd, p.st = p.rows[:0], p.incs[:0], p.rowEnd[:0], p.incEnd[:0], Stats{}
+	for i, rec := range c.recs {
+		if c.owner[i] != w {
+			continue
+		}
+		var unknown bool
+		h := maphash.String(wk.e.seed, rec.ResourceID)
+		if sums {
+			unknown = wk.sum(rec, h, &p.st)
+		} else {
+			p.rows, p.incs, unknown = wk.record(rec, h, &p.st, p.rows, p.incs)
+		}
+		c.unknown[i] = unknown
+		p.rowEnd = append(p.rowEnd, int32(len(p.rows)))
+		p.incEnd = append(p.incEnd, int32(len(p.incs)))
+	}
 }
 
 func addStats(a, b *Stats) {
@@ -208,191 +423,165 @@ func isUsage(r *usage.Record) bool { return r.ChargeCategory == usage.CategoryUs
 type engine struct {
 	ix    *index
 	progs *Programs
+	seed  maphash.Seed // hashes resource IDs (worker choice and cache)
 }
 
-// palAcc accumulates one location's PAL time on a record.
-type palAcc struct {
-	loc   string
-	set   timeline.Set
-	roles []roleTime
+func newEngine(ix *index, progs *Programs) *engine {
+	return &engine{ix: ix, progs: progs, seed: maphash.MakeSeed()}
 }
 
-type roleTime struct {
-	role string
-	set  timeline.Set
-}
-
-// record attributes one record. It is the hot path: per-record work avoids maps and keeps
-// allocations to the rows themselves and the few time sets that need building.
+// record attributes one record with a fresh worker (explain's single probes).
 func (e *engine) record(r *usage.Record, st *Stats) ([]Row, []Incentive) {
-	st.Records++
-	if !isUsage(r) {
-		st.NotConsumption++
-		return nil, nil
-	}
-	sub := lowerFast(r.SubscriptionID)
-	sv, ok := e.ix.subscriptionAt(sub, timeline.Window{From: r.Start, To: r.End})
-	if !ok {
-		st.UnknownSubscription++
-		return nil, nil
-	}
-	if r.End <= r.Start {
-		st.EmptyPeriod++
-		return nil, nil
-	}
-	per := timeline.Window{From: r.Start, To: r.End}
-	length := r.End - r.Start
-	tenant := lowerFast(sv.TenantID)
-	rk := resourceRef(r.ResourceID, sub)
-	var rows []Row
-	emit := func(assoc, loc string, set timeline.Set, role string) {
-		li := e.ix.locs[loc]
-		if li == nil {
-			return
-		}
-		covered := coveredLen(set, per, li.active)
-		if covered <= 0 {
-			return
-		}
-		rows = append(rows, Row{RecordKey: r.Key, LocationID: loc, Association: assoc, OrgID: li.org,
-			Start: r.Start, End: r.End, TenantID: tenant, SubscriptionID: sub, ResourceID: r.ResourceID,
-			Service: r.Service, Currency: r.Currency, Cost: r.Cost,
-			Coverage: money.Ratio(covered, length), Amount: money.MulDiv(r.Cost, covered, length), AdminRole: role})
-	}
-	csp := sv.Offer == "csp" && sv.CSPLocationID != ""
-	cspOrg := ""
-	if csp {
-		if li := e.ix.locs[sv.CSPLocationID]; li != nil {
-			cspOrg = li.org
-		}
-		emit(AssocCSP, sv.CSPLocationID, timeline.Set{per}, "")
-	}
-	for _, d := range e.ix.dporList[sub] {
-		emit(AssocDPOR, d.loc, d.set, "")
-	}
-	if len(e.ix.deploys) > 0 {
-		var cua map[string]timeline.Set
-		for k := key(rk); ; {
-			for _, d := range e.ix.deploys[k] {
-				if cua == nil {
-					cua = map[string]timeline.Set{}
-				}
-				cua[d.loc] = cua[d.loc].Add(timeline.Since(d.at))
-			}
-			i := strings.LastIndexByte(k, '/')
-			if i <= 0 {
-				break
-			}
-			k = k[:i]
-		}
-		for _, loc := range sortedKeys(cua) {
-			emit(AssocCUA, loc, cua[loc], "")
-		}
-	}
-	var pal []palAcc
-	e.ix.covering(tenant, sub, rk, func(g *grant, set timeline.Set) {
-		if g.kind != grantPAL {
-			return
-		}
-		set = set.Clip(per)
-		if len(set) == 0 {
-			return
-		}
-		k := -1
-		for i := range pal {
-			if pal[i].loc == g.loc {
-				k = i
-				break
-			}
-		}
-		if k < 0 {
-			pal = append(pal, palAcc{loc: g.loc})
-			k = len(pal) - 1
-		}
-		a := &pal[k]
-		a.set = unionInto(a.set, set)
-		for i := range a.roles {
-			if a.roles[i].role == g.role {
-				a.roles[i].set = unionInto(a.roles[i].set, set)
-				return
-			}
-		}
-		a.roles = append(a.roles, roleTime{g.role, set})
-	})
-	for i := range pal {
-		a := &pal[i]
-		li := e.ix.locs[a.loc]
-		if li == nil || (cspOrg != "" && li.org == cspOrg) {
-			continue // CSP precedence: the reseller's organisation is credited as CSP
-		}
-		best, bestLen := "", int64(-1)
-		for _, rt := range a.roles {
-			n := coveredLen(rt.set, per, li.active)
-			if n > bestLen || (n == bestLen && rt.role < best) {
-				best, bestLen = rt.role, n
-			}
-		}
-		emit(AssocPAL, a.loc, a.set, best)
-	}
-	markDuplicates(rows)
-	st.Rows += int64(len(rows))
-	incs := e.incentives(r, string(sv.Offer), sv.CSPLocationID, tenant, sub, rk, rows)
-	st.Incentives += int64(len(incs))
+	rows, incs, _ := e.newWorker().record(r, maphash.String(e.seed, r.ResourceID), st, nil, nil)
 	return rows, incs
 }
 
-// unionInto returns a ∪ b; a may be reused.
-func unionInto(a, b timeline.Set) timeline.Set {
-	if len(a) == 0 {
-		return append(timeline.Set(nil), b...)
-	}
-	return timeline.Union(append(a, b...)...)
+// hit is one attribution row of a record before it is written out (or added up).
+type hit struct {
+	c       int32 // the candidate (index in resInfo.cands and .hot)
+	dup     bool
+	covered int64
+	amount  money.Nanos
 }
 
-// coveredLen is |a ∩ w ∩ b| without allocating (a and b are normalised sets).
-func coveredLen(a timeline.Set, w timeline.Window, b timeline.Set) int64 {
+// incHit is one incentive row of a record before it is written out (or added up).
+type incHit struct {
+	c       int32 // PAL: the candidate of the PAL row; PEC: -1 (the reseller location)
+	version string
+	amount  money.Nanos
+}
+
+// loc is the location an incentive row credits.
+func (x *incHit) loc(info *resInfo) *locInfo {
+	if x.c < 0 {
+		return info.pec
+	}
+	return info.cands[x.c].li
+}
+
+// hits computes the attribution rows of a record (in output order) and its incentive rows,
+// into the worker's scratch slices, counting both in st. info is nil when the record yields
+// nothing; unknown reports a record whose subscription the estate does not know.
+//
+// It is the hot path: everything that depends only on the resource is resolved once
+// (resolve), and per record only the charge period is measured against prepared sets,
+// without allocating. h is maphash.String(engine.seed, r.ResourceID).
+func (wk *worker) hits(r *usage.Record, h uint64, st *Stats) (info *resInfo, hs []hit, is []incHit, unknown bool) {
+	st.Records++
+	if !isUsage(r) {
+		st.NotConsumption++
+		return nil, nil, nil, false
+	}
+	ent := wk.entry(h, r.SubscriptionID, r.ResourceID)
+	if len(ent.vs) == 0 {
+		st.UnknownSubscription++
+		return nil, nil, nil, true
+	}
+	if r.End <= r.Start {
+		st.EmptyPeriod++
+		return nil, nil, nil, false
+	}
+	info = wk.info(ent, timeline.Window{From: r.Start, To: r.End})
+	a, b := r.Start, r.End
+	length := b - a
+	if cap(wk.seen) < info.groups {
+		wk.seen = make([]bool, info.groups)
+	}
+	seen := wk.seen[:info.groups]
+	clear(seen)
+	hs = wk.hitBuf[:0]
+	for i := range info.hot {
+		c := &info.hot[i]
+		covered := c.in(a, b)
+		if covered <= 0 {
+			continue
+		}
+		x := hit{c: int32(i), covered: covered, amount: r.Cost, dup: seen[c.group]}
+		if covered != length {
+			x.amount = money.MulDiv(r.Cost, covered, length)
+		}
+		seen[c.group] = true
+		hs = append(hs, x)
+	}
+	wk.hitBuf = hs
+	is = wk.e.incentives(r, info, hs, wk.incBuf[:0])
+	wk.incBuf = is
+	st.Rows += int64(len(hs))
+	st.Incentives += int64(len(is))
+	return info, hs, is, false
+}
+
+// record attributes one record, appending its rows and incentives.
+func (wk *worker) record(r *usage.Record, h uint64, st *Stats, rows []Row, incs []Incentive) (_ []Row, _ []Incentive, unknown bool) {
+	info, hs, is, unknown := wk.hits(r, h, st)
+	if info == nil {
+		return rows, incs, unknown
+	}
+	a, b := r.Start, r.End
+	for i := range hs {
+		x := &hs[i]
+		c := &info.cands[x.c]
+		row := Row{RecordKey: r.Key, LocationID: c.li.id, Association: c.assoc, OrgID: c.li.org,
+			Start: a, End: b, TenantID: info.tenant, SubscriptionID: info.sub, ResourceID: r.ResourceID,
+			Service: r.Service, Currency: r.Currency, Cost: r.Cost, Coverage: money.Scale, Amount: x.amount,
+			DuplicateAtOrg: x.dup}
+		if x.covered != b-a {
+			row.Coverage = money.Ratio(x.covered, b-a)
+		}
+		if c.pal {
+			row.AdminRole = c.adminRole(a, b, x.covered)
+		}
+		rows = append(rows, row)
+	}
+	for i := range is {
+		x := &is[i]
+		p := ProgramPEC
+		if x.c >= 0 {
+			p = ProgramPAL
+		}
+		li := x.loc(info)
+		incs = append(incs, Incentive{RecordKey: r.Key, LocationID: li.id, Program: p, OrgID: li.org,
+			ProgramVersion: x.version, Start: a, Currency: r.Currency, Amount: x.amount})
+	}
+	return rows, incs, false
+}
+
+// coveredIn is |s ∩ [a, b)| for a normalised set.
+func coveredIn(s timeline.Set, a, b int64) int64 {
 	var n int64
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		x := a[i].Intersect(b[j]).Intersect(w)
-		if !x.Empty() {
-			n += x.Length()
+	for _, w := range s {
+		if w.To <= a {
+			continue
 		}
-		if a[i].To < b[j].To {
-			i++
-		} else {
-			j++
+		if w.From >= b {
+			break
 		}
+		n += min(w.To, b) - max(w.From, a)
 	}
 	return n
 }
 
-// markDuplicates sets duplicate_at_org on all but the lowest location per organisation and
-// association, and sorts rows by location and association for stable output.
-func markDuplicates(rows []Row) {
-	if len(rows) < 2 {
-		return
+// adminRole is the eligible role that gave the most of the covered time (ties: the
+// alphabetically first; roles are sorted by name, and none can give more than covered).
+func (c *cand) adminRole(a, b, covered int64) string {
+	if c.fixed != "" {
+		return c.fixed
 	}
-	less := func(a, b *Row) bool {
-		if a.LocationID != b.LocationID {
-			return lessLocation(a.LocationID, b.LocationID)
+	if len(c.roles) == 1 {
+		return c.roles[0].role
+	}
+	best, bestLen := "", int64(-1)
+	for i := range c.roles {
+		rt := &c.roles[i]
+		n := rt.time.in(a, b)
+		if n == covered {
+			return rt.role
 		}
-		return a.Association < b.Association
-	}
-	// Insertion sort: a record has a handful of rows, and sort.Slice allocates.
-	for i := 1; i < len(rows); i++ {
-		for j := i; j > 0 && less(&rows[j], &rows[j-1]); j-- {
-			rows[j], rows[j-1] = rows[j-1], rows[j]
-		}
-	}
-	for i := range rows {
-		for j := 0; j < i; j++ {
-			if rows[j].OrgID == rows[i].OrgID && rows[j].Association == rows[i].Association {
-				rows[i].DuplicateAtOrg = true
-				break
-			}
+		if n > bestLen {
+			best, bestLen = rt.role, n
 		}
 	}
+	return best
 }
 
 const day = int64(86400) * 1_000_000_000
@@ -418,23 +607,26 @@ func pecExcluded(r *usage.Record) string {
 	return ""
 }
 
-func (e *engine) incentives(r *usage.Record, off string, cspLoc, tenant, sub, rk string, rows []Row) []Incentive {
-	var out []Incentive
-	if v := at(e.progs.PEC, r.Start); v != nil && v.Offers[off] && cspLoc != "" && pecExcluded(r) == "" {
-		if li := e.ix.locs[cspLoc]; li != nil {
-			if q := e.pecTime(r, li, tenant, sub, rk); q > 0 {
-				out = append(out, Incentive{RecordKey: r.Key, LocationID: cspLoc, Program: ProgramPEC, OrgID: li.org,
-					ProgramVersion: v.Version, Start: r.Start, Currency: r.Currency,
-					Amount: money.MulDiv2(r.Cost, int64(v.Rate), money.Scale, q, r.End-r.Start)})
+// incentives appends the record's incentive rows (hs are its attribution rows), sorted by
+// location and program.
+func (e *engine) incentives(r *usage.Record, info *resInfo, hs []hit, out []incHit) []incHit {
+	pec := false
+	if info.pec != nil {
+		if i := atIndex(e.progs.PEC, r.Start); i >= 0 && info.pecOffer[i] && pecExcluded(r) == "" {
+			if q := coveredIn(info.pecSet, r.Start, r.End); q > 0 {
+				v := &e.progs.PEC[i]
+				out = append(out, incHit{c: -1, version: v.Version, amount: mulDiv2(r.Cost, int64(v.Rate), money.Scale, q, r.End-r.Start)})
+				pec = true
 			}
 		}
 	}
-	if v := at(e.progs.PAL, r.Start); v != nil && v.Offers[off] {
-		orgs, first := 0, ""
-		for _, row := range rows {
-			if row.Association == AssocPAL && row.OrgID != first {
+	if i := atIndex(e.progs.PAL, r.Start); i >= 0 && info.palOffer[i] {
+		v := &e.progs.PAL[i]
+		orgs, first := 0, int32(-1)
+		for i := range hs {
+			if c := &info.hot[hs[i].c]; c.pal && c.org != first {
 				if orgs == 0 {
-					first = row.OrgID
+					first = c.org
 				}
 				orgs++
 			}
@@ -443,24 +635,69 @@ func (e *engine) incentives(r *usage.Record, off string, cspLoc, tenant, sub, rk
 		if orgs == 1 {
 			rate = v.RateSingle
 		}
-		for _, row := range rows {
-			if row.Association == AssocPAL && !row.DuplicateAtOrg {
-				out = append(out, Incentive{RecordKey: r.Key, LocationID: row.LocationID, Program: ProgramPAL, OrgID: row.OrgID,
-					ProgramVersion: v.Version, Start: r.Start, Currency: r.Currency,
-					Amount: money.MulDiv(row.Amount, int64(rate), money.Scale)})
+		for i := range hs {
+			if x := &hs[i]; info.hot[x.c].pal && !x.dup {
+				out = append(out, incHit{c: x.c, version: v.Version, amount: money.MulDiv(x.amount, int64(rate), money.Scale)})
 			}
 		}
 	}
-	if len(out) < 2 {
-		return out
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].LocationID != out[j].LocationID {
-			return lessLocation(out[i].LocationID, out[j].LocationID)
+	// PAL incentives follow the rows, which are sorted by location with one PAL row per
+	// location: only a PEC row ahead of them may be out of place. Insertion sort moves it.
+	if pec && len(out) > 1 {
+		for i := 1; i < len(out); i++ {
+			for j := i; j > 0 && lessIncHit(info, &out[j], &out[j-1]); j-- {
+				out[j], out[j-1] = out[j-1], out[j]
+			}
 		}
-		return out[i].Program < out[j].Program
-	})
+	}
 	return out
+}
+
+func lessIncHit(info *resInfo, a, b *incHit) bool {
+	if la, lb := a.loc(info).id, b.loc(info).id; la != lb {
+		return lessLocation(la, lb)
+	}
+	return a.c >= 0 && b.c < 0 // by program name: "PAL" before "PEC"
+}
+
+// atIndex is the index of the version effective at t, or -1.
+func atIndex(vs []ProgramVersion, t int64) int {
+	for i := range vs {
+		if vs[i].Window.Contains(t) {
+			return i
+		}
+	}
+	return -1
+}
+
+// mulDiv2 is money.MulDiv2 (round_half_even(n × a/c × b/d), one rounding) without its
+// big-integer detour in the common case: it first cancels the common factors of the two
+// fractions, which leaves the same rational number, so the result is identical.
+func mulDiv2(n money.Nanos, a, c, b, d int64) money.Nanos {
+	if a >= 0 && b >= 0 && c > 0 && d > 0 {
+		g := gcd(a, c)
+		a, c = a/g, c/g
+		g = gcd(b, d)
+		b, d = b/g, d/g
+		g = gcd(a, d)
+		a, d = a/g, d/g
+		g = gcd(b, c)
+		b, c = b/g, c/g
+		hi, num := bits.Mul64(uint64(a), uint64(b))
+		hi2, den := bits.Mul64(uint64(c), uint64(d))
+		if hi == 0 && hi2 == 0 && num <= math.MaxInt64 && den <= math.MaxInt64 {
+			return money.MulDiv(n, int64(num), int64(den))
+		}
+	}
+	return money.MulDiv2(n, a, c, b, d)
+}
+
+// gcd of a ≥ 0 and b > 0 (or a > 0 and b ≥ 0).
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // orgAccess is the time the organisation holds an eligible role on a scope covering the
@@ -475,19 +712,32 @@ func (e *engine) orgAccess(org, tenant, sub, rk string) timeline.Set {
 	return timeline.Union(acc...)
 }
 
-// pecTime is the time of the record's period, while the reseller location is active, that lies
-// in whole UTC days on which the organisation had admin access for the entire day.
-func (e *engine) pecTime(r *usage.Record, li *locInfo, tenant, sub, rk string) int64 {
-	acc := e.orgAccess(li.org, tenant, sub, rk)
-	if len(acc) == 0 {
-		return 0
-	}
-	var full timeline.Set
-	for d := floorDay(r.Start); d < r.End; d += day {
-		w := timeline.Window{From: d, To: d + day}
-		if acc.Clip(w).Length() == day {
-			full = append(full, w)
+// fullDays is the union of the whole UTC days [d, d+24h) that lie inside the normalised set s.
+// PEC pays for the part of a record's period in such days; a whole day lies inside one window
+// of s because its windows are separated by gaps.
+func fullDays(s timeline.Set) timeline.Set {
+	var out timeline.Set
+	for _, w := range s {
+		from, to := w.From, w.To
+		if from != timeline.Min {
+			d := from / day * day // rounds toward zero: up for instants before 1970, down after
+			if d < from {
+				if d > timeline.Max-day {
+					continue
+				}
+				d += day
+			}
+			from = d
+		}
+		if to != timeline.Max {
+			if to < timeline.Min+day {
+				continue
+			}
+			to = floorDay(to)
+		}
+		if from < to {
+			out = append(out, timeline.Window{From: from, To: to})
 		}
 	}
-	return timeline.Union(full...).Clip(timeline.Window{From: r.Start, To: r.End}).Intersect(li.active).Length()
+	return out
 }

@@ -160,7 +160,7 @@ func ExplainSnapshot(s *facts.Snapshot, q ExplainQuery, rec *usage.Record) (*Exp
 	}
 	ex.Tenant = lower(sv.TenantID)
 	probe := &usage.Record{Key: "explain", Start: w.From, End: w.To, SubscriptionID: sub, ResourceID: res, ChargeCategory: usage.CategoryUsage, Cost: money.Scale}
-	e := &engine{ix: ix, progs: DefaultPrograms()}
+	e := newEngine(ix, DefaultPrograms())
 	var st Stats
 	rows, _ := e.record(probe, &st)
 	rk := resourceKey(res, sub)

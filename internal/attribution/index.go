@@ -43,6 +43,8 @@ type tenantGrants struct {
 type locInfo struct {
 	id, org string
 	active  timeline.Set
+	idx     int // position in index.locList: ComputeSums adds up per location by it
+	orgIdx  int // the organisation as a number (same number, same organisation)
 }
 
 type locSet struct {
@@ -59,6 +61,7 @@ type deployment struct {
 // read concurrently by the workers: its size depends on the estate, never on usage volume.
 type index struct {
 	locs       map[string]*locInfo
+	locList    []*locInfo
 	orgTenants map[string]map[string]bool // org -> its own tenant IDs
 	subs       map[string][]estate.Subscription
 	subMG      map[string]map[string]timeline.Set // sub -> management group -> time it is an ancestor
@@ -67,6 +70,7 @@ type index struct {
 	dporList   map[string][]locSet                // the same, sorted by location
 	deploys    map[string][]deployment            // resource key -> deployments with a known GUID
 	grants     map[string]*tenantGrants           // customer tenant -> grants
+	subScopes  map[string]map[string]bool         // subscription -> scope keys of grants at or below it
 	roleNames  map[string]string                  // role definition key -> name
 }
 
@@ -120,6 +124,7 @@ func build(s *facts.Snapshot) *index {
 		grants:     map[string]*tenantGrants{},
 		roleNames:  map[string]string{},
 	}
+	orgIdx := map[string]int{}
 	for _, o := range s.Organisations {
 		ts := map[string]bool{}
 		for _, t := range o.TenantIDs {
@@ -131,7 +136,12 @@ func build(s *facts.Snapshot) *index {
 			if org == "" {
 				org = o.ID
 			}
-			ix.locs[l.ID] = &locInfo{id: l.ID, org: org, active: timeline.Union(l.Active...)}
+			if _, ok := orgIdx[org]; !ok {
+				orgIdx[org] = len(orgIdx)
+			}
+			li := &locInfo{id: l.ID, org: org, active: timeline.Union(l.Active...), idx: len(ix.locList), orgIdx: orgIdx[org]}
+			ix.locs[l.ID] = li
+			ix.locList = append(ix.locList, li)
 		}
 	}
 	for _, sub := range s.Subscriptions {
@@ -351,6 +361,19 @@ func build(s *facts.Snapshot) *index {
 				role: ix.roleNames[roleKey(da.auth.RoleDefinitionID)], principal: lower(da.auth.PrincipalID), assignment: da.d.ID})
 		}
 	}
+	ix.subScopes = map[string]map[string]bool{}
+	for _, tg := range ix.grants {
+		for sub, gs := range tg.bySub {
+			m := ix.subScopes[sub]
+			if m == nil {
+				m = map[string]bool{}
+				ix.subScopes[sub] = m
+			}
+			for _, g := range gs {
+				m[g.scopeKey] = true
+			}
+		}
+	}
 	return ix
 }
 
@@ -399,24 +422,29 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-// subscriptionAt picks the subscription version for a record: the one valid at its start,
-// else the first overlapping its period, else the latest.
+// subscriptionAt picks the subscription version for a record (see versionAt).
 func (ix *index) subscriptionAt(sub string, w timeline.Window) (estate.Subscription, bool) {
 	vs := ix.subs[sub]
 	if len(vs) == 0 {
 		return estate.Subscription{}, false
 	}
-	for _, v := range vs {
-		if v.Valid.Contains(w.From) {
-			return v, true
+	return vs[versionAt(vs, w)], true
+}
+
+// versionAt is the index of the version for a record's period w: the one valid at its start,
+// else the first overlapping it, else the latest. vs is not empty.
+func versionAt(vs []estate.Subscription, w timeline.Window) int {
+	for i := range vs {
+		if vs[i].Valid.Contains(w.From) {
+			return i
 		}
 	}
-	for _, v := range vs {
-		if v.Valid.Overlaps(w) {
-			return v, true
+	for i := range vs {
+		if vs[i].Valid.Overlaps(w) {
+			return i
 		}
 	}
-	return vs[len(vs)-1], true
+	return len(vs) - 1
 }
 
 // covering calls fn for every grant of the tenant whose scope covers resource rk (a key or a

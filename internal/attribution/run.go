@@ -197,12 +197,13 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 		res.Totals = totals.strings()
 	}
 	if opts.DryRun || len(opts.UsageFiles) > 0 {
-		st, err := Compute(ctx, snap, progs, opts.Period, source, func(_ *usage.Record, rows []Row, incs []Incentive) error {
-			count(rows, incs)
-			return nil
-		})
+		// Nothing is written, so only the totals are needed.
+		st, sums, err := ComputeSums(ctx, snap, progs, opts.Period, source)
 		if err != nil {
 			return nil, err
+		}
+		for _, x := range sums {
+			totals.add(x.LocationID, x.Association, x.Currency, x.Amount)
 		}
 		finish(st)
 		res.Diff = Totals{}

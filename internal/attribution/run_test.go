@@ -183,3 +183,32 @@ func TestRunRestatement(t *testing.T) {
 		}
 	})
 }
+
+// A dry run reports the totals and counts a stored run records, and writes nothing.
+func TestRunDryRunTotalsAsStored(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		res := "/subscriptions/" + subA + "/resourceGroups/rg1/providers/p/vm/v1"
+		insertUsage(t, db, dailyRecord("r1", 0, res, 100_000_000_000), dailyRecord("r2", 1, res, 50_000_000_003))
+		period := timeline.Window{From: h(0), To: h(72)}
+		snap := baseEstate()
+		snap.Links = append(snap.Links, link.Span{TenantID: "t1", ObjectID: "u2", LocationID: "2", Valid: timeline.Since(h(30))})
+		dry, err := Run(ctx, db, RunOptions{Period: period, Snapshot: snap, DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dry.Stored || len(storedRows(t, db)) != 0 {
+			t.Fatalf("dry run stored rows: %+v", dry)
+		}
+		stored, err := Run(ctx, db, RunOptions{Period: period, Snapshot: snap, RequestedBy: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(dry.Totals, stored.Totals) || dry.Stats.Rows != stored.Stats.Rows || dry.Stats.Incentives != stored.Stats.Incentives {
+			t.Fatalf("dry run %+v\nstored  %+v", dry, stored)
+		}
+		if len(dry.Totals["2"]) == 0 || dry.Totals["1"]["incentive:PAL"]["USD"] == "" {
+			t.Fatalf("expected PAL rows and incentives for both locations: %v", dry.Totals)
+		}
+	})
+}

@@ -3,9 +3,11 @@
 // engine (identical rows on the same data) and to benchmark it against SQL engines.
 //
 // Choices and limits, on purpose:
-//   - Time is measured in whole hours. Coverage is the number of hours of a record in which an
-//     association holds, so every window, activation, deployment time and charge period must lie
-//     on a whole UTC hour (internal/synth guarantees it). Run refuses usage records that do not.
+//   - Time is handled as windows, merged into disjoint islands per resource and location with
+//     window functions, and joined to records by overlap (no expansion to hours). Coverage is
+//     counted in whole hours at the end, so every window, activation, deployment time and
+//     charge period must lie on a whole UTC hour (internal/synth guarantees it). Run refuses
+//     usage records that do not.
 //   - Role eligibility (table, overrides, write-action rule) is decided in Go by the caller and
 //     handed to SQL as a list of eligible role definition IDs: parsing actions out of JSON is not
 //     what this formulation is meant to show.
@@ -14,9 +16,10 @@
 //   - Group nesting and management-group ancestry are followed 12 levels deep.
 //   - A deployment's tracking GUID credits the deployed resource and its child resources; PEC
 //     counts only time in which the reseller location is active (as the engine does).
+//   - Totals (what the benchmark times) computes every attribution row's amount but not its
+//     admin role or duplicate_at_org flag, which no total needs; Run computes those too.
 //   - The same SQL runs on SQLite, PostgreSQL and DuckDB; only integer division, collation,
-//     string search and the hour expansion differ (PostgreSQL uses generate_series per record,
-//     the others join a recursive CTE of the period's hours), see Dialect.
+//     string search and greatest/least differ, see Dialect.
 package sqlref
 
 import (
@@ -87,11 +90,11 @@ const mgPrefix = "/providers/microsoft.management/managementgroups/"
 // Run computes the period's attribution and incentive rows with SQL on q, sorted like the
 // engine's output (record, location, association or program).
 func Run(ctx context.Context, q querier, d Dialect, o Options) ([]Attribution, []Incentive, error) {
-	maxEnd, ok, err := prepare(ctx, q, o)
+	_, ok, err := prepare(ctx, q, o)
 	if err != nil || !ok {
 		return nil, nil, err
 	}
-	text := Query(d, o, maxEnd)
+	text := Query(d, o)
 	var atts []Attribution
 	rows, err := q.QueryContext(ctx, text.Attributions)
 	if err != nil {
@@ -182,11 +185,11 @@ type Total struct {
 // Totals runs the formulation in the database and returns only the totals per location,
 // association and currency (what the benchmark compares; rows never leave the server).
 func Totals(ctx context.Context, q querier, d Dialect, o Options) ([]Total, error) {
-	maxEnd, ok, err := prepare(ctx, q, o)
+	_, ok, err := prepare(ctx, q, o)
 	if err != nil || !ok {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, Query(d, o, maxEnd).Totals)
+	rows, err := q.QueryContext(ctx, Query(d, o).Totals)
 	if err != nil {
 		return nil, fmt.Errorf("sqlref: totals query: %w", err)
 	}
@@ -247,23 +250,6 @@ func lt(a, b string) string {
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// recHours joins the hours of record r as hh(t). PostgreSQL gets a set-returning function per
-// record (its planner cannot range-join the recursive hours CTE well); the others join the CTE.
-func (d Dialect) recHours() string {
-	if d == "postgres" {
-		return fmt.Sprintf("JOIN LATERAL generate_series(r.charge_start, r.charge_end - %[1]d, %[1]d) AS hh(t) ON TRUE", hour)
-	}
-	return "JOIN hours hh ON hh.t >= r.charge_start AND hh.t < r.charge_end"
-}
-
-// dayHours joins the hours of the whole UTC days that record r touches as hh(t).
-func (d Dialect) dayHours() string {
-	if d == "postgres" {
-		return fmt.Sprintf("JOIN LATERAL generate_series(r.charge_start - r.charge_start %% %[1]d, r.charge_end + (%[1]d - r.charge_end %% %[1]d) %% %[1]d - %[2]d, %[2]d) AS hh(t) ON TRUE", day, hour)
-	}
-	return fmt.Sprintf("JOIN hours hh ON hh.t >= r.charge_start - r.charge_start %% %[1]d AND hh.t < r.charge_end + (%[1]d - r.charge_end %% %[1]d) %% %[1]d", day)
-}
-
 func (d Dialect) instr(h, n string) string {
 	if d == "postgres" {
 		return "strpos(" + h + ", " + n + ")"
@@ -271,22 +257,61 @@ func (d Dialect) instr(h, n string) string {
 	return "instr(" + h + ", " + n + ")"
 }
 
-// Query builds the SQL for a period whose records end by maxEnd.
-func Query(d Dialect, o Options, maxEnd int64) Text {
+// greatest and least of several integer expressions (SQLite spells them max and min).
+func (d Dialect) greatest(xs ...string) string {
+	if d == "sqlite" {
+		return "max(" + strings.Join(xs, ", ") + ")"
+	}
+	return "GREATEST(" + strings.Join(xs, ", ") + ")"
+}
+
+func (d Dialect) least(xs ...string) string {
+	if d == "sqlite" {
+		return "min(" + strings.Join(xs, ", ") + ")"
+	}
+	return "LEAST(" + strings.Join(xs, ", ") + ")"
+}
+
+// islands merges the windows [f, t) of src into disjoint windows per keys (the classic
+// "gaps and islands": a window starts a new island unless it begins by the latest end so far
+// in its group). It turns unions of time into rows that can be summed. n is the number of
+// islands of the group: most groups are one window, and a record then meets at most one.
+// Equal windows are collapsed first: with ties in the ordering, the two window functions
+// could order them differently and put one into the previous island.
+func islands(src, keys string) string {
+	return `SELECT ` + keys + `, f, t, count(*) OVER (PARTITION BY ` + keys + `) AS n FROM (
+  SELECT ` + keys + `, min(f) AS f, max(t) AS t FROM (
+    SELECT ` + keys + `, f, t, sum(brk) OVER (PARTITION BY ` + keys + ` ORDER BY f, t ROWS UNBOUNDED PRECEDING) AS isl FROM (
+      SELECT ` + keys + `, f, t, CASE WHEN f <= max(t) OVER (PARTITION BY ` + keys + ` ORDER BY f, t ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+        THEN 0 ELSE 1 END AS brk
+      FROM (SELECT DISTINCT ` + keys + `, f, t FROM ` + src + `) s) x) y
+  GROUP BY ` + keys + `, isl) z`
+}
+
+// Query builds the SQL for a period.
+//
+// Time is handled as windows, never expanded to hours: each association's time per resource
+// (or subscription, or location) is first merged into disjoint islands, already intersected
+// with the location's active time; a record then joins the islands that overlap its charge
+// period and sums the overlaps. Only the final coverage is counted in hours.
+func Query(d Dialect, o Options) Text {
 	p := o.Programs
 	if p.PEC.Den == 0 {
 		p = DefaultPrograms
 	}
 	from, to := o.Period.From, o.Period.To
-	h0 := from - mod(from, day)
-	h1 := maxEnd + (day-mod(maxEnd, day))%day
 	elig := []string{"('')"} // never matches, keeps VALUES non-empty
 	for _, id := range o.Eligible {
 		elig = append(elig, "("+quote(id)+")")
 	}
 	minS, maxS := "(-9223372036854775807-1)", "9223372036854775807"
+	hr, dy := fmt.Sprint(hour), fmt.Sprint(day)
+	// overlap of island i with record r's charge period, in nanoseconds.
+	overlap := func(i string) string {
+		return d.least(i+".t", "r.charge_end") + " - " + d.greatest(i+".f", "r.charge_start")
+	}
+	meets := func(i string) string { return i + ".f < r.charge_end AND r.charge_start < " + i + ".t" }
 	w := `WITH RECURSIVE
-hours(t) AS (SELECT CAST(` + fmt.Sprint(h0) + ` AS BIGINT) UNION ALL SELECT t + ` + fmt.Sprint(hour) + ` FROM hours WHERE t + ` + fmt.Sprint(hour) + ` < ` + fmt.Sprint(h1) + `),
 eligible(id) AS (VALUES ` + strings.Join(elig, ", ") + `),
 role_names(id, role_name) AS (SELECT r.id, r.role_name FROM role_definitions r
   WHERE r.valid_from = (SELECT max(r2.valid_from) FROM role_definitions r2 WHERE r2.id = r.id)),
@@ -323,21 +348,22 @@ pal(cust_tenant, location_id, org_id, role_id, scope_key, f, t) AS (
   FROM xholds xh JOIN link_spans l ON l.tenant_id = xh.x_tenant AND l.object_id = xh.x
   JOIN partner_locations pl ON pl.id = l.location_id
   WHERE l.valid_from < xh.t AND xh.f < l.valid_to),
-active(location_id, f, t) AS (
+active_raw(location_id, f, t) AS (
   SELECT location_id, valid_from, valid_to FROM partner_location_active
   UNION ALL
   SELECT pl.id, ` + minS + `, ` + maxS + ` FROM partner_locations pl
   WHERE NOT EXISTS (SELECT 1 FROM partner_location_active x WHERE x.location_id = pl.id)),
+active(location_id, f, t, n) AS (` + islands("active_raw", "location_id") + `),
 rec AS (
   SELECT u.record_key, u.subscription_id, u.currency, u.charge_start, u.charge_end, u.resource_key, u.cost_nanos, u.pricing_category,
     u.commitment_discount_id, u.publisher, u.provider,
     s.tenant_id, s.offer, s.csp_location_id, s.management_group_id AS mg,
-    ` + d.div("u.charge_end - u.charge_start", fmt.Sprint(hour)) + ` AS rh
+    ` + d.div("u.charge_end - u.charge_start", hr) + ` AS rh
   FROM usage_records u JOIN subscriptions s ON s.id = u.subscription_id AND s.valid_from <= u.charge_start AND u.charge_start < s.valid_to
   WHERE u.charge_start >= ` + fmt.Sprint(from) + ` AND u.charge_start < ` + fmt.Sprint(to) + ` AND u.charge_category = 'Usage'),
 rkeys AS (SELECT DISTINCT resource_key, tenant_id, mg FROM rec),
 res_pre(resource_key, pre, rest) AS (
-  SELECT resource_key, CAST('' AS TEXT), substr(resource_key, 2) FROM (SELECT DISTINCT resource_key FROM rec) x
+  SELECT resource_key, CAST('' AS TEXT), substr(resource_key, 2) FROM (SELECT DISTINCT resource_key FROM rkeys) x
   UNION ALL
   SELECT resource_key, pre || '/' || CASE WHEN ` + d.instr("rest", "'/'") + ` > 0 THEN substr(rest, 1, ` + d.instr("rest", "'/'") + ` - 1) ELSE rest END,
     CASE WHEN ` + d.instr("rest", "'/'") + ` > 0 THEN substr(rest, ` + d.instr("rest", "'/'") + ` + 1) ELSE NULL END
@@ -351,58 +377,74 @@ rscope(resource_key, tenant_id, scope_key, f, t) AS (
   UNION ALL
   SELECT rk.resource_key, rk.tenant_id, '` + mgPrefix + `' || lower(ma.anc), ma.f, ma.t
   FROM rkeys rk JOIN mg_anc ma ON ma.tenant_id = rk.tenant_id AND ma.mg = rk.mg),
-res_grants(resource_key, tenant_id, location_id, org_id, role_id, f, t) AS (
-  SELECT rs.resource_key, rs.tenant_id, p.location_id, p.org_id, p.role_id, ` + gt("p.f", "rs.f") + `, ` + lt("p.t", "rs.t") + `
+pal_piece(resource_key, tenant_id, location_id, role_id, f, t) AS (
+  SELECT rs.resource_key, rs.tenant_id, p.location_id, p.role_id, ` + d.greatest("p.f", "rs.f", "ac.f") + `, ` + d.least("p.t", "rs.t", "ac.t") + `
   FROM rscope rs JOIN pal p ON p.cust_tenant = rs.tenant_id AND p.scope_key = rs.scope_key
-  WHERE p.f < rs.t AND rs.f < p.t),
-pal_hours(record_key, location_id, org_id, role_id, h) AS (
-  SELECT DISTINCT r.record_key, g.location_id, g.org_id, g.role_id, hh.t
-  FROM rec r JOIN res_grants g ON g.resource_key = r.resource_key AND g.tenant_id = r.tenant_id AND g.f < r.charge_end AND r.charge_start < g.t
-  ` + d.recHours() + ` AND g.f <= hh.t AND hh.t < g.t
-  JOIN active ac ON ac.location_id = g.location_id AND ac.f <= hh.t AND hh.t < ac.t
+  JOIN active ac ON ac.location_id = p.location_id
+  WHERE p.f < rs.t AND rs.f < p.t AND ac.f < ` + d.least("p.t", "rs.t") + ` AND ` + d.greatest("p.f", "rs.f") + ` < ac.t),
+pal_isl(resource_key, tenant_id, location_id, f, t, n) AS (` + islands("pal_piece", "resource_key, tenant_id, location_id") + `),
+cua_piece(resource_key, location_id, f, t) AS (
+  SELECT rp.resource_key, ti.location_id, ` + d.greatest("dep.at", "ac.f") + `, ac.t
+  FROM res_pre rp JOIN deployments dep ON dep.resource_key = rp.pre JOIN tracking_ids ti ON ti.guid = dep.tracking_guid
+  JOIN active ac ON ac.location_id = ti.location_id AND dep.at < ac.t
+  WHERE rp.pre <> ''),
+cua_isl(resource_key, location_id, f, t, n) AS (` + islands("cua_piece", "resource_key, location_id") + `),
+dpor_piece(subscription_id, location_id, f, t) AS (
+  SELECT dp.subscription_id, dp.location_id, ` + d.greatest("dp.valid_from", "ac.f") + `, ` + d.least("dp.valid_to", "ac.t") + `
+  FROM subscription_dpor dp JOIN active ac ON ac.location_id = dp.location_id AND ac.f < dp.valid_to AND dp.valid_from < ac.t),
+dpor_isl(subscription_id, location_id, f, t, n) AS (` + islands("dpor_piece", "subscription_id, location_id") + `),
+cov(record_key, location_id, association, currency, cost_nanos, rh, offer, n, ns) AS (
+  SELECT r.record_key, r.csp_location_id, 'CSP', r.currency, r.cost_nanos, r.rh, r.offer, i.n, ` + overlap("i") + `
+  FROM rec r JOIN active i ON i.location_id = r.csp_location_id AND ` + meets("i") + `
+  WHERE r.offer = 'csp' AND r.csp_location_id <> ''
+  UNION ALL
+  SELECT r.record_key, i.location_id, 'DPOR', r.currency, r.cost_nanos, r.rh, r.offer, i.n, ` + overlap("i") + `
+  FROM rec r JOIN dpor_isl i ON i.subscription_id = r.subscription_id AND ` + meets("i") + `
+  UNION ALL
+  SELECT r.record_key, i.location_id, 'CUA', r.currency, r.cost_nanos, r.rh, r.offer, i.n, ` + overlap("i") + `
+  FROM rec r JOIN cua_isl i ON i.resource_key = r.resource_key AND ` + meets("i") + `
+  UNION ALL
+  SELECT r.record_key, i.location_id, 'PAL', r.currency, r.cost_nanos, r.rh, r.offer, i.n, ` + overlap("i") + `
+  FROM rec r JOIN pal_isl i ON i.resource_key = r.resource_key AND i.tenant_id = r.tenant_id AND ` + meets("i") + `
+  JOIN partner_locations pl ON pl.id = i.location_id
   LEFT JOIN partner_locations csp ON r.offer = 'csp' AND csp.id = r.csp_location_id
-  WHERE csp.org_id IS NULL OR csp.org_id <> g.org_id),
+  WHERE csp.org_id IS NULL OR csp.org_id <> pl.org_id),
+assoc AS (
+  -- A record meets at most one island of a one-island group: no aggregation needed there.
+  SELECT record_key, location_id, association, currency, cost_nanos, rh, offer, ` + d.div("ns", hr) + ` AS hrs FROM cov WHERE n = 1
+  UNION ALL
+  SELECT record_key, location_id, association, min(currency), min(cost_nanos), min(rh), min(offer),
+    ` + d.div("CAST(sum(ns) AS BIGINT)", hr) + `
+  FROM cov WHERE n > 1 GROUP BY record_key, location_id, association),
+att AS (
+  SELECT a.record_key, a.location_id, a.association, pl.org_id, a.offer, a.currency, a.cost_nanos, a.rh, a.hrs,
+    ` + d.rhe("a.hrs * 1000000000", "a.rh") + ` AS coverage,
+    ` + d.rhe("a.cost_nanos * a.hrs", "a.rh") + ` AS amount
+  FROM assoc a JOIN partner_locations pl ON pl.id = a.location_id
+  WHERE a.hrs > 0)`
+
+	// Rows: the admin role (the role with the most time, ties by name) and duplicate_at_org.
+	rowsW := w + `,
+role_piece(resource_key, tenant_id, location_id, role_name, f, t) AS (
+  SELECT pp.resource_key, pp.tenant_id, pp.location_id, rn.role_name, pp.f, pp.t FROM pal_piece pp JOIN role_names rn ON rn.id = pp.role_id),
+role_isl(resource_key, tenant_id, location_id, role_name, f, t, n) AS (` + islands("role_piece", "resource_key, tenant_id, location_id, role_name") + `),
 admin AS (
   SELECT record_key, location_id, role_name FROM (
-    SELECT x.record_key, x.location_id, rn.role_name,
-      ROW_NUMBER() OVER (PARTITION BY x.record_key, x.location_id ORDER BY count(DISTINCT x.h) DESC, rn.role_name` + d.collate() + `) AS k
-    FROM pal_hours x JOIN role_names rn ON rn.id = x.role_id
-    GROUP BY x.record_key, x.location_id, rn.role_name) y WHERE k = 1),
-other_hours(record_key, location_id, association, h) AS (
-  SELECT r.record_key, r.csp_location_id, 'CSP', hh.t
-  FROM rec r ` + d.recHours() + `
-  WHERE r.offer = 'csp' AND r.csp_location_id <> ''
-  UNION
-  SELECT r.record_key, dp.location_id, 'DPOR', hh.t
-  FROM rec r ` + d.recHours() + `
-  JOIN subscription_dpor dp ON dp.subscription_id = r.subscription_id
-  WHERE dp.valid_from <= hh.t AND hh.t < dp.valid_to
-  UNION
-  SELECT r.record_key, ti.location_id, 'CUA', hh.t
-  FROM rec r JOIN res_pre rp ON rp.resource_key = r.resource_key AND rp.pre <> ''
-  JOIN deployments dep ON dep.resource_key = rp.pre JOIN tracking_ids ti ON ti.guid = dep.tracking_guid
-  ` + d.recHours() + ` AND hh.t >= dep.at),
-assoc AS (
-  SELECT x.record_key, x.location_id, x.association, count(DISTINCT x.h) AS hrs
-  FROM other_hours x JOIN active ac ON ac.location_id = x.location_id AND ac.f <= x.h AND x.h < ac.t
-  GROUP BY x.record_key, x.location_id, x.association
-  UNION ALL
-  SELECT record_key, location_id, 'PAL', count(DISTINCT h) FROM pal_hours GROUP BY record_key, location_id),
-att AS (
-  SELECT a.record_key, a.location_id, a.association, pl.org_id, r.offer, r.currency, r.cost_nanos, r.rh, a.hrs,
-    ` + d.rhe("a.hrs * 1000000000", "r.rh") + ` AS coverage,
-    ` + d.rhe("r.cost_nanos * a.hrs", "r.rh") + ` AS amount,
-    COALESCE(ad.role_name, '') AS admin_role,
-    CASE WHEN ROW_NUMBER() OVER (PARTITION BY a.record_key, pl.org_id, a.association
+    SELECT r.record_key, i.location_id, i.role_name,
+      ROW_NUMBER() OVER (PARTITION BY r.record_key, i.location_id ORDER BY sum(` + overlap("i") + `) DESC, i.role_name` + d.collate() + `) AS k
+    FROM rec r JOIN role_isl i ON i.resource_key = r.resource_key AND i.tenant_id = r.tenant_id AND ` + meets("i") + `
+    GROUP BY r.record_key, i.location_id, i.role_name) y WHERE k = 1),
+att_rows AS (
+  SELECT a.*, COALESCE(ad.role_name, '') AS admin_role,
+    CASE WHEN ROW_NUMBER() OVER (PARTITION BY a.record_key, a.org_id, a.association
       ORDER BY CASE WHEN ltrim(a.location_id, '0123456789') = '' THEN length(a.location_id) ELSE 0 END, a.location_id` + d.collate() + `) > 1 THEN 1 ELSE 0 END AS dup
-  FROM assoc a JOIN rec r ON r.record_key = a.record_key JOIN partner_locations pl ON pl.id = a.location_id
-  LEFT JOIN admin ad ON a.association = 'PAL' AND ad.record_key = a.record_key AND ad.location_id = a.location_id
-  WHERE a.hrs > 0)`
-	attributions := w + `
-SELECT record_key, location_id, association, org_id, coverage, amount, admin_role, dup FROM att`
+  FROM att a LEFT JOIN admin ad ON a.association = 'PAL' AND ad.record_key = a.record_key AND ad.location_id = a.location_id)`
+	attributions := rowsW + `
+SELECT record_key, location_id, association, org_id, coverage, amount, admin_role, dup FROM att_rows`
 
 	// Incentives. PEC: admin access of the reseller's organisation, whole UTC days only.
-	inc := w + `,
+	floorDay := func(x string) string { return "(" + x + " - ((" + x + " % " + dy + ") + " + dy + ") % " + dy + ")" }
+	inc := rowsW + `,
 access(org_id, cust_tenant, scope_key, f, t) AS (
   SELECT ot.org_id, xh.cust_tenant, xh.scope_key, ` + gt("xh.f", "pr.valid_from") + `, ` + lt("xh.t", "pr.valid_to") + `
   FROM xholds xh JOIN principals pr ON pr.tenant_id = xh.cust_tenant AND pr.object_id = xh.x AND pr.type = 'ForeignGroup'
@@ -417,42 +459,36 @@ pec_rec AS (
   SELECT r.*, pl.id AS location_id, pl.org_id FROM rec r JOIN partner_locations pl ON pl.id = r.csp_location_id
   WHERE r.offer = 'csp' AND r.pricing_category <> 'Dynamic' AND r.commitment_discount_id = ''
     AND NOT (r.publisher <> '' AND r.publisher <> r.provider)),
-res_access(resource_key, tenant_id, org_id, f, t) AS (
+acc_piece(resource_key, tenant_id, org_id, f, t) AS (
   SELECT rs.resource_key, rs.tenant_id, a.org_id, ` + gt("a.f", "rs.f") + `, ` + lt("a.t", "rs.t") + `
   FROM rscope rs JOIN access a ON a.cust_tenant = rs.tenant_id AND a.scope_key = rs.scope_key
   WHERE a.f < rs.t AND rs.f < a.t),
-pec_cov(record_key, h) AS (
-  SELECT DISTINCT r.record_key, hh.t FROM pec_rec r
-  JOIN res_access a ON a.resource_key = r.resource_key AND a.tenant_id = r.tenant_id AND a.org_id = r.org_id
-  ` + d.dayHours() + `
-    AND a.f <= hh.t AND hh.t < a.t),
-pec_days(record_key, dstart) AS (
-  SELECT record_key, h - h % ` + fmt.Sprint(day) + ` FROM pec_cov GROUP BY record_key, h - h % ` + fmt.Sprint(day) + ` HAVING count(*) = 24),
+acc_isl(resource_key, tenant_id, org_id, f, t, n) AS (` + islands("acc_piece", "resource_key, tenant_id, org_id") + `),
+full_days(resource_key, tenant_id, org_id, f, t) AS (
+  SELECT resource_key, tenant_id, org_id, f, t FROM (
+    SELECT resource_key, tenant_id, org_id,
+      CASE WHEN f = ` + minS + ` THEN f WHEN ` + floorDay("f") + ` = f THEN f ELSE ` + floorDay("f") + ` + ` + dy + ` END AS f,
+      CASE WHEN t = ` + maxS + ` THEN t ELSE ` + floorDay("t") + ` END AS t
+    FROM acc_isl) x WHERE f < t),
 pec_q(record_key, qh) AS (
-  SELECT r.record_key, count(DISTINCT hh.t) FROM pec_rec r JOIN pec_days pd ON pd.record_key = r.record_key
-  ` + d.recHours() + ` AND hh.t >= pd.dstart AND hh.t < pd.dstart + ` + fmt.Sprint(day) + `
-  JOIN active ac ON ac.location_id = r.location_id AND ac.f <= hh.t AND hh.t < ac.t
+  SELECT r.record_key, ` + d.div("CAST(sum("+d.least("fd.t", "ac.t", "r.charge_end")+" - "+d.greatest("fd.f", "ac.f", "r.charge_start")+") AS BIGINT)", hr) + `
+  FROM pec_rec r JOIN full_days fd ON fd.resource_key = r.resource_key AND fd.tenant_id = r.tenant_id AND fd.org_id = r.org_id AND ` + meets("fd") + `
+  JOIN active ac ON ac.location_id = r.location_id AND ` + meets("ac") + `
+  WHERE ` + d.greatest("fd.f", "ac.f") + ` < ` + d.least("fd.t", "ac.t") + `
   GROUP BY r.record_key),
 pal_orgs(record_key, n) AS (
-  SELECT record_key, count(DISTINCT org_id) FROM att WHERE association = 'PAL' GROUP BY record_key)
+  SELECT record_key, count(DISTINCT org_id) FROM att_rows WHERE association = 'PAL' GROUP BY record_key)
 SELECT r.record_key, r.location_id, 'PEC', r.org_id, ` + quote(p.PECVersion) + `,
   ` + d.rhe(fmt.Sprintf("r.cost_nanos * %d * q.qh", p.PEC.Num), fmt.Sprintf("%d * r.rh", p.PEC.Den)) + `
 FROM pec_rec r JOIN pec_q q ON q.record_key = r.record_key
+WHERE q.qh > 0
 UNION ALL
 SELECT a.record_key, a.location_id, 'PAL', a.org_id, ` + quote(p.PALVersion) + `,
   CASE WHEN po.n = 1 THEN ` + d.rhe(fmt.Sprintf("a.amount * %d", p.PALSingle.Num), fmt.Sprint(p.PALSingle.Den)) + `
   ELSE ` + d.rhe(fmt.Sprintf("a.amount * %d", p.PALMulti.Num), fmt.Sprint(p.PALMulti.Den)) + ` END
-FROM att a JOIN pal_orgs po ON po.record_key = a.record_key
+FROM att_rows a JOIN pal_orgs po ON po.record_key = a.record_key
 WHERE a.association = 'PAL' AND a.dup = 0 AND a.offer IN ('ea', 'mca', 'payg')`
 	totals := w + `
 SELECT location_id, association, currency, CAST(sum(amount) AS BIGINT), count(*) FROM att GROUP BY location_id, association, currency`
 	return Text{Attributions: attributions, Incentives: inc, Totals: totals}
-}
-
-func mod(a, b int64) int64 {
-	m := a % b
-	if m < 0 {
-		m += b
-	}
-	return m
 }

@@ -81,3 +81,33 @@ func TestRateOf(t *testing.T) {
 		t.Fatal(r)
 	}
 }
+
+// islands merges overlapping, touching and equal windows into disjoint ones per key; equal
+// windows once put a window into the previous island when the engine ordered ties
+// differently in its two window functions.
+func TestIslandsMergeEqualWindows(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		q := `WITH src(k, f, t) AS (VALUES ('a', 0, 10), ('a', 20, 30), ('a', 20, 30), ('a', 25, 40), ('a', 40, 45), ('a', 50, 60),
+			('b', 5, 6), ('b', 5, 6))
+SELECT k, f, t, n FROM (` + islands("src", "k") + `) i ORDER BY k, f`
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var k string
+			var f, to, n int64
+			if err := rows.Scan(&k, &f, &to, &n); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%s [%d,%d) of %d", k, f, to, n))
+		}
+		want := []string{"a [0,10) of 3", "a [20,45) of 3", "a [50,60) of 3", "b [5,6) of 1"}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("islands %v, want %v", got, want)
+		}
+	})
+}

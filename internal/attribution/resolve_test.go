@@ -1,0 +1,148 @@
+package attribution
+
+import (
+	"context"
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
+	"pgregory.net/rapid"
+)
+
+// The engine must give the reference's rows also when its per-worker cache of resolved
+// resources starts over at every new resource.
+func TestEngineMatchesReferenceWithTinyCache(t *testing.T) {
+	saved := maxCachedResources
+	maxCachedResources = 1
+	defer func() { maxCachedResources = saved }()
+	rapid.Check(t, func(t *rapid.T) {
+		s := genSnapshot(t)
+		recs := genRecords(t)
+		progs := DefaultPrograms()
+		rows, incs, _ := computeAll(t, s, progs, wide, recs)
+		x := &ref{s: s, progs: progs}
+		var wantRows []Row
+		var wantIncs []Incentive
+		for _, r := range recs {
+			rs, is := x.record(r)
+			wantRows = append(wantRows, rs...)
+			wantIncs = append(wantIncs, is...)
+		}
+		sortRows(wantRows)
+		sortIncs(wantIncs)
+		if !reflect.DeepEqual(rows, wantRows) {
+			t.Fatalf("rows differ\nengine:    %+v\nreference: %+v", rows, wantRows)
+		}
+		if !reflect.DeepEqual(incs, wantIncs) {
+			t.Fatalf("incentives differ\nengine:    %+v\nreference: %+v", incs, wantIncs)
+		}
+	})
+}
+
+// Two resources whose IDs hash alike still get their own entries.
+func TestWorkerEntryHashCollision(t *testing.T) {
+	e := newEngine(build(baseEstate()), DefaultPrograms())
+	wk := e.newWorker()
+	a := wk.entry(42, "sub-a", "/subscriptions/sub-a/resourceGroups/rg/providers/p/vm/a")
+	b := wk.entry(42, "sub-b", "/subscriptions/sub-b/resourceGroups/rg/providers/p/vm/b")
+	if a == b || a.res != "/subscriptions/sub-a/resourceGroups/rg/providers/p/vm/a" || b.res != "/subscriptions/sub-b/resourceGroups/rg/providers/p/vm/b" {
+		t.Fatalf("colliding hashes share an entry: %+v %+v", a, b)
+	}
+	if wk.entry(42, "sub-a", a.res) != a || wk.entry(42, "sub-b", b.res) != b {
+		t.Fatal("a second lookup does not find the same entries")
+	}
+	// The same resource ID under another subscription is another resource.
+	if c := wk.entry(42, "sub-c", a.res); c == a || c.rawSub != "sub-c" {
+		t.Fatalf("entry for sub-c = %+v", c)
+	}
+}
+
+// fullDays keeps exactly the whole UTC days that lie inside the set.
+func TestFullDaysMatchesDayByDay(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var ws []timeline.Window
+		for n := rapid.IntRange(0, 4).Draw(t, "n"); n > 0; n-- {
+			ws = append(ws, genWindow(t, "w"))
+		}
+		s := timeline.Union(ws...)
+		full := fullDays(s)
+		for d := floorDay(h(-48)); d < h(200); d += day {
+			whole := s.Clip(timeline.Window{From: d, To: d + day}).Length() == day
+			if got := full.Clip(timeline.Window{From: d, To: d + day}).Length(); (got == day) != whole || (got != 0 && got != day) {
+				t.Fatalf("day %s: set %v, full days %v", timeline.Format(d), s, full)
+			}
+		}
+	})
+	if got := fullDays(timeline.Set{timeline.Always()}); !reflect.DeepEqual(got, timeline.Set{timeline.Always()}) {
+		t.Errorf("fullDays(always) = %v", got)
+	}
+	if got := fullDays(timeline.Set{{From: timeline.Min + 1, To: timeline.Min + day/2}, {From: timeline.Max - day/2, To: timeline.Max - 1}}); len(got) != 0 {
+		t.Errorf("fullDays near the sentinels = %v, want none", got)
+	}
+}
+
+// mulDiv2 is money.MulDiv2, also when the products do not fit in 64 bits.
+func TestMulDiv2MatchesMoney(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := money.Nanos(rapid.Int64Range(-5_000_000_000_000, 5_000_000_000_000).Draw(t, "n"))
+		// Rates and shares in [0, 1], as PEC uses it: the result never exceeds |n|.
+		c := rapid.SampledFrom([]int64{money.Scale, 3, 1}).Draw(t, "c")
+		a := rapid.Int64Range(0, c).Draw(t, "a")
+		d := rapid.Int64Range(1, math.MaxInt64/2).Draw(t, "d")
+		b := rapid.Int64Range(0, d).Draw(t, "b")
+		if rapid.Bool().Draw(t, "hours") {
+			d = rapid.Int64Range(1, 24*60).Draw(t, "dh") * hour
+			b = rapid.Int64Range(0, d/hour).Draw(t, "bh") * hour
+		}
+		if got, want := mulDiv2(n, a, c, b, d), money.MulDiv2(n, a, c, b, d); got != want {
+			t.Fatalf("mulDiv2(%d, %d/%d, %d/%d) = %d, money.MulDiv2 = %d", n, a, c, b, d, got, want)
+		}
+	})
+}
+
+// ComputeSums adds up exactly the rows and incentives Compute writes out.
+func TestComputeSumsMatchesRows(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := genSnapshot(t)
+		recs := genRecords(t)
+		progs := DefaultPrograms()
+		rows, incs, st := computeAll(t, s, progs, wide, recs)
+		want := totaller{}
+		count := map[[3]string]int64{}
+		for _, r := range rows {
+			want.add(r.LocationID, r.Association, r.Currency, r.Amount)
+			count[[3]string{r.LocationID, r.Association, r.Currency}]++
+		}
+		for _, i := range incs {
+			want.add(i.LocationID, "incentive:"+i.Program, i.Currency, i.Amount)
+			count[[3]string{i.LocationID, "incentive:" + i.Program, i.Currency}]++
+		}
+		st2, sums, err := ComputeSums(context.Background(), s, progs, wide, func(yield func(*usage.Record) error) error {
+			for _, r := range recs {
+				if err := yield(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := totaller{}
+		for _, x := range sums {
+			got.add(x.LocationID, x.Association, x.Currency, x.Amount)
+			if n := count[[3]string{x.LocationID, x.Association, x.Currency}]; n != x.Rows {
+				t.Fatalf("%+v: %d rows written out", x, n)
+			}
+		}
+		if !reflect.DeepEqual(got.strings(), want.strings()) {
+			t.Fatalf("sums %v\nrows %v", got.strings(), want.strings())
+		}
+		if !reflect.DeepEqual(st, st2) {
+			t.Fatalf("stats %+v vs %+v", st, st2)
+		}
+	})
+}
