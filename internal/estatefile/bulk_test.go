@@ -1,0 +1,186 @@
+package estatefile_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/partnerlink/partnerlink/internal/estatefile"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/store/storetest"
+	"github.com/partnerlink/partnerlink/internal/synth"
+)
+
+// dumpTables lists every row an estate import may write, sorted, leaving out generated IDs.
+func dumpTables(t *testing.T, db *store.DB) string {
+	t.Helper()
+	var out []string
+	for _, table := range []string{"partner_orgs", "partner_org_tenants", "partner_locations", "partner_location_active",
+		"tenants", "management_groups", "subscriptions", "subscription_dpor", "principals", "group_memberships",
+		"role_definitions", "role_assignments", "pim_activations", "delegations", "delegation_authorizations",
+		"links", "link_spans", "link_history", "tracking_ids", "deployments", "imports"} {
+		rows, err := db.QueryContext(context.Background(), `SELECT * FROM `+table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			line := table
+			for i, c := range cols {
+				if c == "id" && (table == "link_history" || table == "imports") {
+					continue
+				}
+				if b, ok := vals[i].([]byte); ok {
+					vals[i] = string(b)
+				}
+				line += fmt.Sprintf(" %s=%v", c, vals[i])
+			}
+			out = append(out, line)
+		}
+		rows.Close()
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+// reorder writes the file's top-level lists in reverse order, so that every section that
+// refers to another comes before it.
+func reorder(t *testing.T, body string) string {
+	t.Helper()
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(body), &top); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"deployments", "trackingIds", "links", "delegations", "roleAssignments", "roleDefinitions", "principals", "subscriptions", "tenants", "partners"}
+	var b strings.Builder
+	b.WriteString("{")
+	for _, k := range keys {
+		if v, ok := top[k]; ok {
+			if b.Len() > 1 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "%q: %s", k, v)
+		}
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// TestBulkPathWritesWhatGeneralPathWrites: a first import takes the streaming bulk path; it
+// must store exactly the rows (and report exactly the counts) of the general path.
+func TestBulkPathWritesWhatGeneralPathWrites(t *testing.T) {
+	var gen bytes.Buffer
+	if err := synth.Generate(7, synth.Small).WriteEstate(&gen); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{
+		"snapshot1": snapshot1(t), "synth": gen.String(), "reordered": reorder(t, gen.String()),
+		"unknown field": strings.Replace(snapshot1(t), `"name": "Fabrikam"`, `"name": "Fabrikam", "region": "EU"`, 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T, db *store.DB) {
+				bulkRep, err := importFile(t, db, body, estatefile.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var general *store.DB
+				if db.Engine() == store.Postgres {
+					general = storetest.Postgres(t)
+				} else {
+					general = storetest.SQLite(t)
+				}
+				rep, err := importFile(t, general, body, estatefile.WithoutBulk(estatefile.Options{}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(bulkRep.Kinds, rep.Kinds) || !reflect.DeepEqual(bulkRep.Warnings, rep.Warnings) && name != "unknown field" {
+					t.Errorf("reports differ:\nbulk    %s\ngeneral %s", bulkRep.Summary(), rep.Summary())
+				}
+				if len(bulkRep.Warnings) != len(rep.Warnings) {
+					t.Errorf("warnings differ: bulk %v, general %v", bulkRep.Warnings, rep.Warnings)
+				}
+				if a, b := dumpTables(t, db), dumpTables(t, general); a != b {
+					t.Fatalf("the bulk path stored other rows than the general path:\n--- bulk\n%s\n--- general\n%s", a, b)
+				}
+				if a, b := export(t, db), export(t, general); a != b {
+					t.Fatal("exports differ")
+				}
+			})
+		})
+	}
+}
+
+// TestBulkDryRunWritesNothing: a dry run of a first import reports the counts of a real one
+// and leaves the database as it was.
+func TestBulkDryRunWritesNothing(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		dry, err := importFile(t, db, snapshot1(t), estatefile.Options{DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := dumpTables(t, db); d != "" {
+			t.Fatalf("a dry run wrote:\n%s", d)
+		}
+		real, err := importFile(t, db, snapshot1(t), estatefile.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !dry.DryRun || !reflect.DeepEqual(dry.Kinds, real.Kinds) {
+			t.Fatalf("dry run %s, real import %s", dry.Summary(), real.Summary())
+		}
+	})
+}
+
+// TestBulkErrorsInLateSections: a problem found after rows were already handed to the loader
+// (a broken reference in the last section, an overlap only visible at the end) still leaves
+// nothing written, and every problem is listed.
+func TestBulkErrorsInLateSections(t *testing.T) {
+	s1 := snapshot1(t)
+	body := strings.Replace(s1, `"trackingId": "`, `"trackingId": "0`, 1)
+	body = strings.Replace(body, `"activations": [{"from": "2026-03-02T08:00:00Z", "to": "2026-03-02T16:00:00Z"}]`,
+		`"activations": [{"from": "2026-03-02T08:00:00Z", "to": "2026-03-02T16:00:00Z"}, {"from": "2026-03-02T08:00:00Z", "to": "2026-03-02T09:00:00Z"}]`, 1)
+	if body == s1 {
+		t.Fatal("fixture changed")
+	}
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		_, err := importFile(t, db, body, estatefile.Options{})
+		if err == nil || !strings.Contains(err.Error(), "deployments[0].trackingId") || !strings.Contains(err.Error(), "activations[1]") {
+			t.Fatalf("err = %v", err)
+		}
+		if d := dumpTables(t, db); d != "" {
+			t.Fatalf("a rejected file wrote:\n%s", d)
+		}
+	})
+}
+
+// TestBulkJSONErrorsNamePlace: decoding errors in a streamed section name the line and the
+// element.
+func TestBulkJSONErrorsNamePlace(t *testing.T) {
+	db := storetest.SQLite(t)
+	body := strings.Replace(snapshot1(t), `"kind": "active"`, `"kind": 7`, 1)
+	_, err := importFile(t, db, body, estatefile.Options{})
+	line := strings.Count(body[:strings.Index(body, `"kind": 7`)], "\n") + 1
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("estate.json:%d:", line)) || !strings.Contains(err.Error(), "roleAssignments[0].kind") {
+		t.Fatalf("type error: %v (want line %d)", err, line)
+	}
+	body = strings.Replace(snapshot1(t), `"kind": "active"`, `"kind": "active",,`, 1)
+	if _, err := importFile(t, db, body, estatefile.Options{}); err == nil || !strings.Contains(err.Error(), "not valid JSON") || !strings.Contains(err.Error(), "roleAssignments[0]") {
+		t.Fatalf("syntax error: %v", err)
+	}
+	if d := dumpTables(t, db); d != "" {
+		t.Fatalf("a broken file wrote:\n%s", d)
+	}
+}
