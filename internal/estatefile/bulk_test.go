@@ -166,6 +166,38 @@ func TestBulkErrorsInLateSections(t *testing.T) {
 	})
 }
 
+// TestBulkOverlapOfOneEntity: two versions of one assignment (kept by the compact tracker, as
+// hashes) whose windows overlap are named by both paths; versions that follow each other are
+// the entity's history and are stored as given.
+func TestBulkOverlapOfOneEntity(t *testing.T) {
+	s1 := snapshot1(t)
+	first := `{"id": "44444444-0000-4000-8000-000000000001", "tenantId": "11111111-0000-4000-8000-000000000001",
+     "principalId": "33333333-0000-4000-8000-000000000001", "roleDefinitionId": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+     "scope": "/subscriptions/22222222-0000-4000-8000-000000000001/resourceGroups/Web", "kind": "active",
+     "from": "2026-01-01T00:00:00Z", "to": null}`
+	if !strings.Contains(s1, first) {
+		t.Fatal("fixture changed")
+	}
+	later := strings.Replace(strings.Replace(first, "2026-01-01", "2026-02-01", 1), "Web", "Api", 1)
+	overlapping := strings.Replace(s1, "}\n  ],\n  \"links\"", "},\n    "+later+"\n  ],\n  \"links\"", 1)
+	history := strings.Replace(overlapping, first, strings.Replace(first, `"to": null}`, `"to": "2026-02-01T00:00:00Z"}`, 1), 1)
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		_, err := importFile(t, db, overlapping, estatefile.Options{})
+		if err == nil || !strings.Contains(err.Error(), "roleAssignments[2]: its window [2026-02-01T00:00:00Z") || !strings.Contains(err.Error(), "overlaps roleAssignments[0]'s") {
+			t.Fatalf("err = %v", err)
+		}
+		rep, err := importFile(t, db, history, estatefile.Options{})
+		if err != nil || rep.Kinds["role assignments"].Created != 2 {
+			t.Fatalf("history: %+v, %v", rep, err)
+		}
+		var n int
+		db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM role_assignments WHERE id = $1`, "44444444-0000-4000-8000-000000000001").Scan(&n)
+		if n != 2 {
+			t.Fatalf("%d versions stored, want 2", n)
+		}
+	})
+}
+
 // TestBulkJSONErrorsNamePlace: decoding errors in a streamed section name the line and the
 // element.
 func TestBulkJSONErrorsNamePlace(t *testing.T) {

@@ -18,6 +18,9 @@ type version struct {
 	from, to       int64
 	fromSet, toSet bool
 	path           string
+	// elem is the element (and list entry) index for principals, role assignments and PIM
+	// activations, so the bulk path can rebuild path without keeping a string per entity.
+	elem [2]int32
 }
 
 // table describes a table with windows: key columns identify an entity; a row is one version.
@@ -310,6 +313,7 @@ func (p *plan) principal(i int, pr *Principal, k *known) (tid, oid string, ok bo
 	}
 	if v, ok := p.window(path, pr.From, pr.To); ok {
 		v.cols = []string{tid, oid, pr.Type, pr.DisplayName, home}
+		v.elem = [2]int32{int32(i), 0}
 		p.add(tPrincipals, v)
 	}
 	return tid, oid, true
@@ -445,11 +449,13 @@ func (p *plan) assignment(i int, a *RoleAssignment, k *known) {
 	}
 	if v, okw := p.window(path, a.From, a.To); okw {
 		v.cols = []string{id, tid, pid, rid, sc.Raw, sc.Key, a.Kind}
+		v.elem = [2]int32{int32(i), 0}
 		p.add(tAssignments, v)
 	}
 	for j, w := range a.Activations {
 		if v, ok := p.window(fmt.Sprintf("%s.activations[%d]", path, j), w.From, w.To); ok {
 			v.cols = []string{id}
+			v.elem = [2]int32{int32(i), int32(j)}
 			p.add(tActivations, v)
 		}
 	}

@@ -2,11 +2,14 @@ package estatefile
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -58,7 +61,8 @@ var sections = []*section{
 		}
 		s.p.partnerList(list, s.k)
 		s.entities += len(list)
-		err := s.whenValid(func() error { return s.simple.orgs(s.p.orgs) })
+		orgs := s.p.orgs
+		err := s.whenValid(func() error { return s.simple.orgs(orgs) })
 		s.p.orgs = nil
 		return err
 	}},
@@ -69,7 +73,8 @@ var sections = []*section{
 		}
 		s.p.tenantList(list, s.k)
 		s.entities += len(list)
-		err := s.whenValid(func() error { return s.simple.tenants(s.p.tenants) })
+		tenants := s.p.tenants
+		err := s.whenValid(func() error { return s.simple.tenants(tenants) })
 		s.p.tenants = nil
 		return err
 	}},
@@ -147,7 +152,8 @@ var sections = []*section{
 		}
 		s.p.trackingIDs(list, s.k)
 		s.entities += len(list)
-		err := s.whenValid(func() error { return s.simple.tracking(s.p.tracking) })
+		tracking := s.p.tracking
+		err := s.whenValid(func() error { return s.simple.tracking(tracking) })
 		s.p.tracking = nil
 		return err
 	}},
@@ -158,7 +164,8 @@ var sections = []*section{
 		}
 		s.p.deployments(list, s.k)
 		s.entities += len(list)
-		err := s.whenValid(s.writeDeployments)
+		deploys := s.p.deploys
+		err := s.whenValid(func() error { return s.writeDeployments(deploys) })
 		s.p.deploys = nil
 		return err
 	}},
@@ -197,6 +204,73 @@ func (o *overlapTracker) entities() int {
 	return len(o.first)
 }
 
+// compactTracker does the overlap tracker's job for the tables with an entry per entity
+// (principals, role assignments, PIM activations: millions of rows) without keeping a string
+// per entity: a 128-bit hash of the overlap key, the window and the element index, 40 bytes
+// without pointers. Sorting by hash then element groups each key's versions in file order.
+// Two different keys share both 64-bit hashes with a probability of about n²/2¹²⁹, nil.
+type compactTracker struct {
+	seeds [2]maphash.Seed
+	recs  []compactRec
+}
+
+type compactRec struct {
+	h        [2]uint64
+	from, to int64
+	elem     [2]int32
+}
+
+func (c *compactTracker) add(t *table, v version) {
+	k := overlapKey(t, v.cols)
+	c.recs = append(c.recs, compactRec{[2]uint64{maphash.String(c.seeds[0], k), maphash.String(c.seeds[1], k)}, v.from, v.to, v.elem})
+}
+
+// check sorts the records and returns the overlap problems and the number of distinct keys.
+func (c *compactTracker) check(t *table) ([]Problem, int) {
+	slices.SortFunc(c.recs, func(a, b compactRec) int {
+		if a.h != b.h {
+			if a.h[0] != b.h[0] {
+				return cmp.Compare(a.h[0], b.h[0])
+			}
+			return cmp.Compare(a.h[1], b.h[1])
+		}
+		if a.elem[0] != b.elem[0] {
+			return cmp.Compare(a.elem[0], b.elem[0])
+		}
+		return cmp.Compare(a.elem[1], b.elem[1])
+	})
+	var errs []Problem
+	keys := 0
+	for i := 0; i < len(c.recs); {
+		j := i + 1
+		for j < len(c.recs) && c.recs[j].h == c.recs[i].h {
+			j++
+		}
+		keys++
+		if j-i > 1 {
+			spans := make([]span, 0, j-i)
+			for _, r := range c.recs[i:j] {
+				spans = append(spans, span{r.from, r.to, elemPath(t, r.elem)})
+			}
+			errs = append(errs, overlapProblems(t, spans)...)
+		}
+		i = j
+	}
+	c.recs = nil
+	return errs, keys
+}
+
+// elemPath is the JSON path of a version the compact tracker kept.
+func elemPath(t *table, e [2]int32) string {
+	switch t {
+	case tPrincipals:
+		return fmt.Sprintf("principals[%d]", e[0])
+	case tActivations:
+		return fmt.Sprintf("roleAssignments[%d].activations[%d]", e[0], e[1])
+	}
+	return fmt.Sprintf("roleAssignments[%d]", e[0])
+}
+
 // streamer is one bulk import in progress.
 type streamer struct {
 	ctx    context.Context
@@ -212,11 +286,20 @@ type streamer struct {
 	pos    *posReader
 
 	overlaps map[*table]*overlapTracker
+	compact  map[*table]*compactTracker
 	pending  map[*table][][]any
-	writeErr error // the first write failure; writing stops, validation goes on
-	written  int
-	entities int
-	unknown  map[string]bool // unknown fields already warned about
+	// Writes run on their own goroutine, in the order queued, while decoding goes on: the
+	// loader (one connection, one transaction) is only ever used from there.
+	writes   chan func() error
+	wrote    chan struct{}
+	writeErr error // the first write failure (set by the writer); later writes are skipped
+	// skipConflicts: on SQLite INSERT OR IGNORE spares the statement journal. The tables are
+	// empty, so a conflict can only be two versions of one key with the same start, which the
+	// overlap check rejects, rolling everything back. PostgreSQL's plain COPY is its fastest.
+	skipConflicts bool
+	written       int
+	entities      int
+	unknown       map[string]bool // unknown fields already warned about
 	// openLinks: per principal (tenant \x00 object), the link span without an end.
 	openLinks map[string]openLink
 }
@@ -256,6 +339,10 @@ func bulkImport(ctx context.Context, db *store.DB, r io.Reader, name string, asO
 		s := &streamer{ctx: ctx, db: db, ld: ld, name: name, asOf: asOf, strict: opts.Strict, rep: rep, p: newPlan(), k: k,
 			overlaps: map[*table]*overlapTracker{}, pending: map[*table][][]any{}, unknown: map[string]bool{}, openLinks: map[string]openLink{}}
 		s.simple = &simpleWriter{ctx: ctx, q: db, rep: rep, exec: func(q string, args ...any) (int64, error) { return ld.Exec(ctx, q, args...) }}
+		s.compact = map[*table]*compactTracker{}
+		for _, t := range []*table{tPrincipals, tAssignments, tActivations} {
+			s.compact[t] = &compactTracker{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+		}
 		for _, t := range versionedTables {
 			o := &overlapTracker{first: map[string]span{}, more: map[string][]span{}}
 			if t == tMemberships || t == tAuthorizations {
@@ -264,6 +351,9 @@ func bulkImport(ctx context.Context, db *store.DB, r io.Reader, name string, asO
 			s.overlaps[t] = o
 		}
 		s.p.sink = s.add
+		s.skipConflicts = db.Engine() == store.SQLite
+		s.startWriter()
+		defer s.stopWriter()
 		if err := s.run(r); err != nil {
 			return err
 		}
@@ -507,25 +597,48 @@ func (s *streamer) jsonError(path string, dec *json.Decoder, start int64, err er
 	return fmt.Errorf("%s: %s%v", s.name, where, err)
 }
 
-// whenValid runs a write only while the file has no problems and nothing failed: after that
-// the import is rolled back anyway, and validation goes on to list every problem.
-func (s *streamer) whenValid(write func() error) error {
-	if len(s.p.errs) > 0 || s.writeErr != nil {
-		return nil
+func (s *streamer) startWriter() {
+	s.writes = make(chan func() error, 4)
+	s.wrote = make(chan struct{})
+	go func() {
+		defer close(s.wrote)
+		for w := range s.writes {
+			if s.writeErr == nil {
+				s.writeErr = w()
+			}
+		}
+	}()
+}
+
+// stopWriter waits for the queued writes; after it, writeErr is safe to read.
+func (s *streamer) stopWriter() {
+	if s.writes != nil {
+		close(s.writes)
+		<-s.wrote
+		s.writes = nil
 	}
-	if err := write(); err != nil {
-		s.writeErr = err
+}
+
+// whenValid queues a write only while the file has no problems: after one the import is
+// rolled back anyway, and validation goes on to list every problem.
+func (s *streamer) whenValid(write func() error) error {
+	if len(s.p.errs) == 0 {
+		s.writes <- write
 	}
 	return nil
 }
 
 // add receives every validated version: it is tracked for overlaps and queued for the loader.
 func (s *streamer) add(t *table, v version) {
-	s.overlaps[t].add(t, v)
+	if c := s.compact[t]; c != nil {
+		c.add(t, v)
+	} else {
+		s.overlaps[t].add(t, v)
+	}
 	if t == tLinkSpans && v.to == timeline.Max {
 		s.openLinks[t.key(v.cols)] = openLink{v.cols[2], v.from}
 	}
-	if len(s.p.errs) > 0 || s.writeErr != nil {
+	if len(s.p.errs) > 0 {
 		return
 	}
 	row := make([]any, 0, len(v.cols)+2)
@@ -535,26 +648,29 @@ func (s *streamer) add(t *table, v version) {
 	s.pending[t] = append(s.pending[t], append(row, v.from, v.to))
 	s.written++
 	if len(s.pending[t]) >= bulkBatch {
+		// The batch goes to the writer; the next one gets its own backing array.
 		s.flush(t)
 	}
 }
 
 func (s *streamer) flush(t *table) {
 	rows := s.pending[t]
-	s.pending[t] = rows[:0]
-	if len(rows) == 0 || len(s.p.errs) > 0 || s.writeErr != nil {
+	s.pending[t] = nil
+	if len(rows) == 0 || len(s.p.errs) > 0 {
 		return
 	}
 	cols := append(append(append([]string{}, t.keyCols...), t.valCols...), "valid_from", "valid_to")
-	if _, err := s.ld.Insert(s.ctx, t.name, cols, rows, false); err != nil {
-		s.writeErr = fmt.Errorf("writing %s: %w", t.name, err)
+	s.writes <- func() error {
+		if _, err := s.ld.Insert(s.ctx, t.name, cols, rows, s.skipConflicts); err != nil {
+			return fmt.Errorf("writing %s: %w", t.name, err)
+		}
+		return nil
 	}
-	clear(rows) // let the batch's strings go
 }
 
-func (s *streamer) writeDeployments() error {
-	rows := make([][]any, 0, len(s.p.deploys))
-	for _, d := range s.p.deploys {
+func (s *streamer) writeDeployments(deploys []deployRow) error {
+	rows := make([][]any, 0, len(deploys))
+	for _, d := range deploys {
 		rows = append(rows, []any{d.resourceID, resourceKey(d.resourceID), d.guid, d.at})
 	}
 	for start := 0; start < len(rows); start += bulkBatch {
@@ -576,11 +692,20 @@ func (s *streamer) finish() error {
 	for _, t := range versionedTables {
 		s.flush(t)
 	}
+	s.stopWriter()
 	var errs []Problem
+	created := map[*table]int{}
 	for _, t := range versionedTables {
+		if c := s.compact[t]; c != nil {
+			e, n := c.check(t)
+			errs = append(errs, e...)
+			created[t] = n
+			continue
+		}
 		for _, vs := range s.overlaps[t].more {
 			errs = append(errs, overlapProblems(t, vs)...)
 		}
+		created[t] = s.overlaps[t].entities()
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
 	s.p.errs = append(s.p.errs, errs...)
@@ -591,7 +716,7 @@ func (s *streamer) finish() error {
 		return s.writeErr
 	}
 	for _, t := range versionedTables {
-		if n := s.overlaps[t].entities(); n > 0 {
+		if n := created[t]; n > 0 {
 			s.rep.count(kindNames[t]).Created += n
 		}
 	}
