@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,16 +48,16 @@ var estateTables = []string{"partner_orgs", "partner_org_tenants", "partner_loca
 type section struct {
 	key  string
 	deps []string
-	read func(s *streamer, dec *json.Decoder) error
+	read func(s *streamer, sc *scanner) error
 }
 
 // sections in the order of the format (and of export). A section whose dependencies have not
 // all been seen when it is reached is kept as raw JSON and applied once they have been, or at
 // the end of the file, so any key order gives the result of the general path.
 var sections = []*section{
-	{key: "partners", read: func(s *streamer, dec *json.Decoder) error {
+	{key: "partners", read: func(s *streamer, sc *scanner) error {
 		var list []Partner
-		if err := s.decodeList(dec, "partners", &list); err != nil {
+		if err := s.decodeList(sc, "partners", &list); err != nil {
 			return err
 		}
 		s.p.partnerList(list, s.k)
@@ -66,9 +67,9 @@ var sections = []*section{
 		s.p.orgs = nil
 		return err
 	}},
-	{key: "tenants", read: func(s *streamer, dec *json.Decoder) error {
+	{key: "tenants", read: func(s *streamer, sc *scanner) error {
 		var list []Tenant
-		if err := s.decodeList(dec, "tenants", &list); err != nil {
+		if err := s.decodeList(sc, "tenants", &list); err != nil {
 			return err
 		}
 		s.p.tenantList(list, s.k)
@@ -78,16 +79,16 @@ var sections = []*section{
 		s.p.tenants = nil
 		return err
 	}},
-	{key: "subscriptions", deps: []string{"partners", "tenants"}, read: func(s *streamer, dec *json.Decoder) error {
+	{key: "subscriptions", deps: []string{"partners", "tenants"}, read: func(s *streamer, sc *scanner) error {
 		var list []Subscription
-		if err := s.decodeList(dec, "subscriptions", &list); err != nil {
+		if err := s.decodeList(sc, "subscriptions", &list); err != nil {
 			return err
 		}
 		s.p.subscriptions(list, s.k)
 		s.entities += len(list)
 		return nil
 	}},
-	{key: "principals", deps: []string{"tenants"}, read: func(s *streamer, dec *json.Decoder) error {
+	{key: "principals", deps: []string{"tenants"}, read: func(s *streamer, sc *scanner) error {
 		// Memberships may name groups listed later: they are checked at the end of the list.
 		type member struct {
 			i        int
@@ -96,7 +97,7 @@ var sections = []*section{
 		}
 		var members []member
 		var pr Principal
-		err := s.eachElement(dec, "principals", func(i int) any { pr = Principal{}; return &pr }, func(i int) {
+		err := s.eachElement(sc, "principals", func() any { pr = Principal{}; return &pr }, func(b []byte) bool { return parsePrincipal(b, &pr) }, func(i int) {
 			s.p.registerPrincipal(i, &pr, s.k)
 			if tid, oid, ok := s.p.principal(i, &pr, s.k); ok && len(pr.MemberOf) > 0 {
 				members = append(members, member{i, tid, oid, pr.MemberOf})
@@ -111,43 +112,43 @@ var sections = []*section{
 		}
 		return nil
 	}},
-	{key: "roleDefinitions", read: func(s *streamer, dec *json.Decoder) error {
+	{key: "roleDefinitions", read: func(s *streamer, sc *scanner) error {
 		var list []RoleDefinition
-		if err := s.decodeList(dec, "roleDefinitions", &list); err != nil {
+		if err := s.decodeList(sc, "roleDefinitions", &list); err != nil {
 			return err
 		}
 		s.p.roleDefinitions(list, s.k)
 		s.entities += len(list)
 		return nil
 	}},
-	{key: "roleAssignments", deps: []string{"tenants", "principals", "roleDefinitions"}, read: func(s *streamer, dec *json.Decoder) error {
+	{key: "roleAssignments", deps: []string{"tenants", "principals", "roleDefinitions"}, read: func(s *streamer, sc *scanner) error {
 		var a RoleAssignment
-		return s.eachElement(dec, "roleAssignments", func(i int) any { a = RoleAssignment{}; return &a }, func(i int) {
+		return s.eachElement(sc, "roleAssignments", func() any { a = RoleAssignment{}; return &a }, func(b []byte) bool { return parseAssignment(b, &a) }, func(i int) {
 			s.p.assignment(i, &a, s.k)
 			s.entities++
 		})
 	}},
-	{key: "delegations", deps: []string{"tenants", "roleDefinitions"}, read: func(s *streamer, dec *json.Decoder) error {
+	{key: "delegations", deps: []string{"tenants", "roleDefinitions"}, read: func(s *streamer, sc *scanner) error {
 		var list []Delegation
-		if err := s.decodeList(dec, "delegations", &list); err != nil {
+		if err := s.decodeList(sc, "delegations", &list); err != nil {
 			return err
 		}
 		s.p.delegations(list, s.k)
 		s.entities += len(list)
 		return nil
 	}},
-	{key: "links", deps: []string{"partners", "principals"}, read: func(s *streamer, dec *json.Decoder) error {
+	{key: "links", deps: []string{"partners", "principals"}, read: func(s *streamer, sc *scanner) error {
 		var list []Link
-		if err := s.decodeList(dec, "links", &list); err != nil {
+		if err := s.decodeList(sc, "links", &list); err != nil {
 			return err
 		}
 		s.p.links(list, s.k)
 		s.entities += len(list)
 		return nil
 	}},
-	{key: "trackingIds", deps: []string{"partners"}, read: func(s *streamer, dec *json.Decoder) error {
+	{key: "trackingIds", deps: []string{"partners"}, read: func(s *streamer, sc *scanner) error {
 		var list []TrackingID
-		if err := s.decodeList(dec, "trackingIds", &list); err != nil {
+		if err := s.decodeList(sc, "trackingIds", &list); err != nil {
 			return err
 		}
 		s.p.trackingIDs(list, s.k)
@@ -157,9 +158,9 @@ var sections = []*section{
 		s.p.tracking = nil
 		return err
 	}},
-	{key: "deployments", deps: []string{"trackingIds"}, read: func(s *streamer, dec *json.Decoder) error {
+	{key: "deployments", deps: []string{"trackingIds"}, read: func(s *streamer, sc *scanner) error {
 		var list []Deployment
-		if err := s.decodeList(dec, "deployments", &list); err != nil {
+		if err := s.decodeList(sc, "deployments", &list); err != nil {
 			return err
 		}
 		s.p.deployments(list, s.k)
@@ -283,7 +284,6 @@ type streamer struct {
 	p      *plan
 	k      *known
 	simple *simpleWriter
-	pos    *posReader
 
 	overlaps map[*table]*overlapTracker
 	compact  map[*table]*compactTracker
@@ -405,20 +405,24 @@ func estateEmpty(ctx context.Context, q store.Querier) (bool, error) {
 	return true, nil
 }
 
-// run decodes the top-level object section by section.
+// run reads the top-level object section by section.
 func (s *streamer) run(r io.Reader) error {
-	s.pos = &posReader{r: r}
-	dec := json.NewDecoder(s.pos)
-	dec.DisallowUnknownFields()
-	tok, err := dec.Token()
-	if err != nil {
-		return s.jsonError("", dec, 0, err)
-	}
-	if tok == nil {
-		return nil // null: an empty file, as the general path reads it
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("%s:1:1: an estate file is a JSON object with partners, tenants, ... lists, not a JSON %v", s.name, tok)
+	sc := newScanner(r, "")
+	switch sc.peek() {
+	case '{':
+		sc.pos++
+	case 'n':
+		if raw, _, err := sc.value(); err == nil && string(raw) == "null" {
+			return nil // null: an empty file, as the general path reads it
+		}
+		fallthrough
+	default:
+		raw, start, _ := sc.value()
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil || raw == nil {
+			return s.readError(sc, "$", raw, start, err)
+		}
+		return fmt.Errorf("%s:1:1: an estate file is a JSON object with partners, tenants, ... lists, not a JSON %T", s.name, v)
 	}
 	byKey := map[string]*section{}
 	for _, sec := range sections {
@@ -434,44 +438,56 @@ func (s *streamer) run(r io.Reader) error {
 		}
 		return true
 	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return s.jsonError("", dec, 0, err)
+	if sc.peek() == '}' {
+		return nil
+	}
+	for {
+		raw, start, err := sc.value()
+		var key string
+		if err == nil {
+			err = json.Unmarshal(raw, &key)
 		}
-		key, _ := tok.(string)
+		if err != nil || len(raw) == 0 || raw[0] != '"' || !sc.expect(':') {
+			return s.readError(sc, "$", raw, start, err)
+		}
 		sec := byKey[key]
-		if sec == nil {
+		switch {
+		case sec == nil:
 			if err := s.unknownField("$", key); err != nil {
 				return err
 			}
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return s.jsonError(key, dec, 0, err)
+			if raw, start, err := sc.value(); err != nil {
+				return s.readError(sc, key, raw, start, err)
 			}
+		case !ready(sec):
+			if seen[key] || deferred[key] != nil {
+				s.p.fail(key, "%s appears twice in the file; give each list once", key)
+			}
+			raw, start, err := sc.value()
+			if err != nil {
+				return s.readError(sc, key, raw, start, err)
+			}
+			deferred[key] = bytes.Clone(raw)
+		default:
+			if seen[key] || deferred[key] != nil {
+				s.p.fail(key, "%s appears twice in the file; give each list once", key)
+			}
+			if err := sec.read(s, sc); err != nil {
+				return err
+			}
+			seen[key] = true
+			if err := s.runDeferred(deferred, seen, ready, false); err != nil {
+				return err
+			}
+		}
+		sc.release()
+		if sc.expect(',') {
 			continue
 		}
-		if seen[key] || deferred[key] != nil {
-			s.p.fail(key, "%s appears twice in the file; give each list once", key)
+		if sc.expect('}') {
+			break
 		}
-		if !ready(sec) {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return s.jsonError(key, dec, 0, err)
-			}
-			deferred[key] = raw
-			continue
-		}
-		if err := sec.read(s, dec); err != nil {
-			return err
-		}
-		seen[key] = true
-		if err := s.runDeferred(deferred, seen, ready, false); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return s.jsonError("", dec, 0, err)
+		return fmt.Errorf("%s%s: not valid JSON: expected , or } after the value of %s", s.name, sc.position(sc.abs(sc.pos)), key)
 	}
 	// Sections whose dependencies the file lacks refer to what is stored: apply them now.
 	return s.runDeferred(deferred, seen, ready, true)
@@ -488,11 +504,8 @@ func (s *streamer) runDeferred(deferred map[string][]byte, seen map[string]bool,
 				continue
 			}
 			delete(deferred, sec.key)
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
 			// Positions inside a kept section are counted from its start.
-			s.pos = &posReader{r: bytes.NewReader(raw), base: sec.key}
-			if err := sec.read(s, dec); err != nil {
+			if err := sec.read(s, newScanner(bytes.NewReader(raw), sec.key)); err != nil {
 				return err
 			}
 			seen[sec.key] = true
@@ -502,60 +515,77 @@ func (s *streamer) runDeferred(deferred map[string][]byte, seen map[string]bool,
 	return nil
 }
 
-// decodeList decodes a whole (small) section.
-func (s *streamer) decodeList(dec *json.Decoder, key string, v any) error {
-	start := dec.InputOffset()
+// decode decodes one value with encoding/json, as the general path does: an unknown field is
+// a warning (the rest of the value is decoded) unless strict.
+func (s *streamer) decode(sc *scanner, path string, raw []byte, start int64, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	var te *json.UnmarshalTypeError
 	if err != nil && !errors.As(err, &te) {
 		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			// The rest of the value was decoded: an unknown field is a warning unless strict.
-			return s.unknownField(key, strings.Trim(msg, `"`))
+			return s.unknownField(path, strings.Trim(msg, `"`))
 		}
 	}
 	if err != nil {
-		return s.jsonError(key, dec, start, err)
+		return s.readError(sc, path, raw, start, err)
 	}
 	return nil
 }
 
-// eachElement decodes a (large) section one element at a time: elem returns where to decode
-// element i, done validates it.
-func (s *streamer) eachElement(dec *json.Decoder, key string, elem func(i int) any, done func(i int)) error {
-	tok, err := dec.Token()
+// decodeList decodes a whole (small) section.
+func (s *streamer) decodeList(sc *scanner, key string, v any) error {
+	raw, start, err := sc.value()
 	if err != nil {
-		return s.jsonError(key, dec, 0, err)
+		return s.readError(sc, key, raw, start, err)
 	}
-	if tok == nil {
+	return s.decode(sc, key, raw, start, v)
+}
+
+// eachElement reads a (large) section one element at a time: reset zeroes the element and
+// returns it, fast parses the plain shape into it, done validates element i.
+func (s *streamer) eachElement(sc *scanner, key string, reset func() any, fast func([]byte) bool, done func(i int)) error {
+	switch sc.peek() {
+	case 'n':
+		raw, start, err := sc.value()
+		if err != nil || string(raw) != "null" {
+			return s.readError(sc, key, raw, start, err)
+		}
+		return nil
+	case '[':
+		sc.pos++
+	default:
+		raw, start, err := sc.value()
+		if err != nil {
+			return s.readError(sc, key, raw, start, err)
+		}
+		return fmt.Errorf("%s%s: %s must be a list, not %.20s", s.name, sc.position(start), key, raw)
+	}
+	if sc.expect(']') {
 		return nil
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return fmt.Errorf("%s: %s must be a list, not a JSON %v", s.name, key, tok)
-	}
-	for i := 0; dec.More(); i++ {
-		start := dec.InputOffset()
-		if i > 0 {
-			start++ // the comma before the element
-		}
-		path := fmt.Sprintf("%s[%d]", key, i)
-		err := dec.Decode(elem(i))
+	for i := 0; ; i++ {
+		path := key + "[" + strconv.Itoa(i) + "]"
+		raw, start, err := sc.value()
 		if err != nil {
-			var te *json.UnmarshalTypeError
-			msg, unknown := strings.CutPrefix(err.Error(), "json: unknown field ")
-			if unknown && !errors.As(err, &te) {
-				if err := s.unknownField(path, strings.Trim(msg, `"`)); err != nil {
-					return err
-				}
-			} else {
-				return s.jsonError(path, dec, start, err)
+			return s.readError(sc, path, raw, start, err)
+		}
+		if !fast(raw) {
+			if err := s.decode(sc, path, raw, start, reset()); err != nil {
+				return err
 			}
 		}
 		done(i)
+		sc.release()
+		reset()
+		if sc.expect(',') {
+			continue
+		}
+		if sc.expect(']') {
+			return nil
+		}
+		return fmt.Errorf("%s%s: not valid JSON: expected , or ] after %s", s.name, sc.position(sc.abs(sc.pos)), path)
 	}
-	if _, err := dec.Token(); err != nil {
-		return s.jsonError(key, dec, 0, err)
-	}
-	return nil
 }
 
 // unknownField warns once per field name, or fails when strict (as the general path does).
@@ -571,30 +601,24 @@ func (s *streamer) unknownField(path, field string) error {
 	return nil
 }
 
-// jsonError names the file, line and column (and the section or element) of a decoding error.
-// start is the offset where the value being decoded began (type errors count from there).
-func (s *streamer) jsonError(path string, dec *json.Decoder, start int64, err error) error {
-	where := ""
-	if path != "" {
-		where = path + ": "
-	}
+// readError names the file, line and column, and the section or element, of a value that
+// could not be read or decoded. start is the value's file offset.
+func (s *streamer) readError(sc *scanner, path string, raw []byte, start int64, err error) error {
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
 		field := path
 		if te.Field != "" {
 			field += "." + te.Field
 		}
-		return fmt.Errorf("%s%s: %s must be %s, not a JSON %s", s.name, s.pos.position(start+te.Offset), strings.TrimPrefix(field, "."), te.Type, te.Value)
+		return fmt.Errorf("%s%s: %s must be %s, not a JSON %s", s.name, sc.position(start+te.Offset), strings.TrimPrefix(field, "$."), te.Type, te.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%s%s: %s: not valid JSON: the file ends in the middle of a value", s.name, sc.position(start), path)
+	case err != nil && !errors.As(err, &se):
+		return fmt.Errorf("reading %s: %w", s.name, err)
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%s: %snot valid JSON: the file ends in the middle of a value", s.name, where)
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		// The decoder stops at the start of the value it could not read.
-		return fmt.Errorf("%s%s: %snot valid JSON: %v", s.name, s.pos.position(dec.InputOffset()), where, se)
-	}
-	return fmt.Errorf("%s: %s%v", s.name, where, err)
+	return sc.syntaxError(s.name, path, raw, start)
 }
 
 func (s *streamer) startWriter() {
@@ -806,69 +830,4 @@ func (s *streamer) currentLinks() error {
 		}
 	}
 	return nil
-}
-
-// posReader passes a reader through, counting lines and keeping the last few chunks read, so
-// that a decoding error (which the decoder meets near what it read last) gets a line and
-// column without the file being held in memory.
-type posReader struct {
-	r      io.Reader
-	base   string // for a section kept and decoded later: its key (positions count from its start)
-	off    int64  // bytes read so far
-	lines  int64  // newlines read so far
-	lastNL int64  // offset of the last newline read, -1 for none
-	chunks [4]posChunk
-	next   int
-	init   bool
-}
-
-type posChunk struct {
-	start, lines, lastNL int64 // at the chunk's start
-	data                 []byte
-}
-
-func (p *posReader) Read(b []byte) (int, error) {
-	if !p.init {
-		p.lastNL, p.init = -1, true
-	}
-	n, err := p.r.Read(b)
-	if n > 0 {
-		c := &p.chunks[p.next]
-		p.next = (p.next + 1) % len(p.chunks)
-		c.start, c.lines, c.lastNL = p.off, p.lines, p.lastNL
-		c.data = append(c.data[:0], b[:n]...)
-		p.lines += int64(bytes.Count(b[:n], []byte{'\n'}))
-		if i := bytes.LastIndexByte(b[:n], '\n'); i >= 0 {
-			p.lastNL = p.off + int64(i)
-		}
-		p.off += int64(n)
-	}
-	return n, err
-}
-
-// position formats offset off as ":line:col" (or a byte offset when it is no longer kept).
-func (p *posReader) position(off int64) string {
-	line, col := int64(0), int64(0)
-	for _, c := range p.chunks {
-		if c.data == nil || off < c.start || off > c.start+int64(len(c.data)) {
-			continue
-		}
-		in := c.data[:off-c.start]
-		line = c.lines + int64(bytes.Count(in, []byte{'\n'})) + 1
-		if i := bytes.LastIndexByte(in, '\n'); i >= 0 {
-			col = int64(len(in) - i)
-		} else {
-			col = off - c.lastNL
-		}
-		break
-	}
-	switch {
-	case line == 0 && p.base != "":
-		return fmt.Sprintf(" (%s, byte %d of its value)", p.base, off)
-	case line == 0:
-		return fmt.Sprintf(" (byte %d)", off)
-	case p.base != "":
-		return fmt.Sprintf(" (%s, line %d column %d of its value)", p.base, line, col)
-	}
-	return fmt.Sprintf(":%d:%d", line, col)
 }
