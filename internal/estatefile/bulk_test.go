@@ -202,6 +202,31 @@ func TestBulkOverlapOfOneEntity(t *testing.T) {
 	})
 }
 
+// TestBulkMembershipOverlap: a member in one group twice at once is an error naming both
+// entries; in one group for two windows that follow each other, it is one member's history.
+func TestBulkMembershipOverlap(t *testing.T) {
+	s1 := snapshot1(t)
+	one := `"memberOf": [{"groupId": "33333333-0000-4000-8000-000000000001", "from": "2026-01-01T00:00:00Z", "to": null}]`
+	if !strings.Contains(s1, one) {
+		t.Fatal("fixture changed")
+	}
+	twice := strings.Replace(s1, one, `"memberOf": [{"groupId": "33333333-0000-4000-8000-000000000001", "from": "2026-01-01T00:00:00Z", "to": null},
+		{"groupId": "33333333-0000-4000-8000-000000000001", "from": "2026-02-01T00:00:00Z", "to": null}]`, 1)
+	history := strings.Replace(twice, `"to": null},
+		{"groupId"`, `"to": "2026-01-15T00:00:00Z"},
+		{"groupId"`, 1)
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		_, err := importFile(t, db, twice, estatefile.Options{})
+		if err == nil || !strings.Contains(err.Error(), "principals[1].memberOf[1]: its window") || !strings.Contains(err.Error(), "overlaps principals[1].memberOf[0]'s") {
+			t.Fatalf("err = %v", err)
+		}
+		rep, err := importFile(t, db, history, estatefile.Options{})
+		if err != nil || rep.Kinds["group memberships"].Created != 1 {
+			t.Fatalf("history: %+v, %v", rep, err)
+		}
+	})
+}
+
 // TestBulkJSONErrorsNamePlace: decoding errors in a streamed section name the line and the
 // element.
 func TestBulkJSONErrorsNamePlace(t *testing.T) {

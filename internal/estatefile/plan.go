@@ -18,8 +18,8 @@ type version struct {
 	from, to       int64
 	fromSet, toSet bool
 	path           string
-	// elem is the element (and list entry) index for principals, role assignments and PIM
-	// activations, so the bulk path can rebuild path without keeping a string per entity.
+	// elem is the element (and list entry) index for principals, group memberships, role
+	// assignments and PIM activations, so the bulk path can rebuild path without keeping a string per entity.
 	elem [2]int32
 }
 
@@ -336,6 +336,7 @@ func (p *plan) memberships(i int, tid, oid string, ms []Membership, k *known) {
 		}
 		if v, ok := p.window(mp, m.From, m.To); ok {
 			v.cols = []string{tid, oid, gid}
+			v.elem = [2]int32{int32(i), int32(j)}
 			p.add(tMemberships, v)
 		}
 	}

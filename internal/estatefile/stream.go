@@ -177,8 +177,8 @@ var sections = []*section{
 type overlapTracker struct {
 	first map[string]span
 	more  map[string][]span
-	// keys counts distinct entities where they differ from overlap groups (memberships and
-	// authorizations: one entity, the member or delegation, has several groups).
+	// keys counts distinct entities where they differ from overlap groups (authorizations:
+	// one delegation has several).
 	keys map[string]struct{}
 }
 
@@ -206,13 +206,17 @@ func (o *overlapTracker) entities() int {
 }
 
 // compactTracker does the overlap tracker's job for the tables with an entry per entity
-// (principals, role assignments, PIM activations: millions of rows) without keeping a string
+// (principals, group memberships, role assignments, PIM activations: millions of rows) without keeping a string
 // per entity: a 128-bit hash of the overlap key, the window and the element index, 40 bytes
 // without pointers. Sorting by hash then element groups each key's versions in file order.
 // Two different keys share both 64-bit hashes with a probability of about n²/2¹²⁹, nil.
 type compactTracker struct {
 	seeds [2]maphash.Seed
 	recs  []compactRec
+	// countKeys: entities are not overlap groups (group memberships: one member, several
+	// groups), so their key hashes are kept apart to count them.
+	countKeys bool
+	keys      [][2]uint64
 }
 
 type compactRec struct {
@@ -222,8 +226,28 @@ type compactRec struct {
 }
 
 func (c *compactTracker) add(t *table, v version) {
-	k := overlapKey(t, v.cols)
-	c.recs = append(c.recs, compactRec{[2]uint64{maphash.String(c.seeds[0], k), maphash.String(c.seeds[1], k)}, v.from, v.to, v.elem})
+	group := v.cols // overlapKey's columns, hashed without joining them into a string
+	if !t.child || t == tLinkSpans || t == tDPOR {
+		group = v.cols[:len(t.keyCols)]
+	}
+	c.recs = append(c.recs, compactRec{[2]uint64{hashCols(c.seeds[0], group), hashCols(c.seeds[1], group)}, v.from, v.to, v.elem})
+	if c.countKeys {
+		key := v.cols[:len(t.keyCols)]
+		c.keys = append(c.keys, [2]uint64{hashCols(c.seeds[0], key), hashCols(c.seeds[1], key)})
+	}
+}
+
+// hashCols hashes columns as overlapKey and table.key join them (separated by NUL).
+func hashCols(seed maphash.Seed, cols []string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	for i, c := range cols {
+		if i > 0 {
+			h.WriteByte(0)
+		}
+		h.WriteString(c)
+	}
+	return h.Sum64()
 }
 
 // check sorts the records and returns the overlap problems and the number of distinct keys.
@@ -258,6 +282,16 @@ func (c *compactTracker) check(t *table) ([]Problem, int) {
 		i = j
 	}
 	c.recs = nil
+	if c.countKeys {
+		slices.SortFunc(c.keys, func(a, b [2]uint64) int {
+			if a[0] != b[0] {
+				return cmp.Compare(a[0], b[0])
+			}
+			return cmp.Compare(a[1], b[1])
+		})
+		keys = len(slices.Compact(c.keys))
+		c.keys = nil
+	}
 	return errs, keys
 }
 
@@ -268,6 +302,8 @@ func elemPath(t *table, e [2]int32) string {
 		return fmt.Sprintf("principals[%d]", e[0])
 	case tActivations:
 		return fmt.Sprintf("roleAssignments[%d].activations[%d]", e[0], e[1])
+	case tMemberships:
+		return fmt.Sprintf("principals[%d].memberOf[%d]", e[0], e[1])
 	}
 	return fmt.Sprintf("roleAssignments[%d]", e[0])
 }
@@ -340,12 +376,12 @@ func bulkImport(ctx context.Context, db *store.DB, r io.Reader, name string, asO
 			overlaps: map[*table]*overlapTracker{}, pending: map[*table][][]any{}, unknown: map[string]bool{}, openLinks: map[string]openLink{}}
 		s.simple = &simpleWriter{ctx: ctx, q: db, rep: rep, exec: func(q string, args ...any) (int64, error) { return ld.Exec(ctx, q, args...) }}
 		s.compact = map[*table]*compactTracker{}
-		for _, t := range []*table{tPrincipals, tAssignments, tActivations} {
-			s.compact[t] = &compactTracker{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+		for _, t := range []*table{tPrincipals, tMemberships, tAssignments, tActivations} {
+			s.compact[t] = &compactTracker{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, countKeys: t == tMemberships}
 		}
 		for _, t := range versionedTables {
 			o := &overlapTracker{first: map[string]span{}, more: map[string][]span{}}
-			if t == tMemberships || t == tAuthorizations {
+			if t == tAuthorizations {
 				o.keys = map[string]struct{}{}
 			}
 			s.overlaps[t] = o
