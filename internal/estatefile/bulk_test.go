@@ -245,3 +245,40 @@ func TestBulkJSONErrorsNamePlace(t *testing.T) {
 		t.Fatalf("a broken file wrote:\n%s", d)
 	}
 }
+
+// TestBulkKeepsIndexes: on PostgreSQL the bulk path drops the secondary indexes of the
+// tables it loads and builds them again before committing; afterwards the schema is as the
+// migrations made it, and a rejected file leaves it so too.
+func TestBulkKeepsIndexes(t *testing.T) {
+	db := storetest.Postgres(t)
+	indexes := func() string {
+		rows, err := db.QueryContext(context.Background(), `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var defs []string
+		for rows.Next() {
+			var d string
+			rows.Scan(&d)
+			defs = append(defs, d)
+		}
+		return strings.Join(defs, "\n")
+	}
+	before := indexes()
+	if !strings.Contains(before, "role_assignments_principal") {
+		t.Fatalf("the migrations' indexes are not there:\n%s", before)
+	}
+	if _, err := importFile(t, db, strings.Replace(snapshot1(t), `"offer": "ea"`, `"offer": "enterprise"`, 1), estatefile.Options{}); err == nil {
+		t.Fatal("a bad offer was imported")
+	}
+	if after := indexes(); after != before {
+		t.Fatalf("a rejected import changed the indexes:\n%s\n----\n%s", before, after)
+	}
+	if _, err := importFile(t, db, snapshot1(t), estatefile.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if after := indexes(); after != before {
+		t.Fatalf("the import changed the indexes:\n%s\n----\n%s", before, after)
+	}
+}
