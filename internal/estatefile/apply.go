@@ -187,7 +187,7 @@ func entities(f *File) int {
 
 func loadKnown(ctx context.Context, q store.Querier) (*known, error) {
 	k := &known{tenants: map[string]bool{}, mgs: map[string]bool{}, locations: map[string]string{},
-		orgs: map[string][]string{}, principals: map[string]string{}, roles: map[string]bool{}, tracking: map[string]bool{}}
+		orgs: map[string][]string{}, roles: map[string]bool{}, tracking: map[string]bool{}}
 	queries := []struct {
 		sql string
 		fn  func(a, b, c string)
@@ -200,7 +200,7 @@ func loadKnown(ctx context.Context, q store.Querier) (*known, error) {
 			}
 		}},
 		{`SELECT id, org_id, '' FROM partner_locations ORDER BY id`, func(a, b, _ string) { k.locations[a] = b; k.orgs[b] = append(k.orgs[b], a) }},
-		{`SELECT tenant_id, object_id, type FROM principals ORDER BY valid_from`, func(a, b, c string) { k.principals[a+"\x00"+b] = c }},
+		{`SELECT tenant_id, object_id, type FROM principals ORDER BY valid_from`, func(a, b, c string) { k.principals.set(a, b, c) }},
 		{`SELECT id, '', '' FROM role_definitions`, func(a, _, _ string) { k.roles[a] = true }},
 		{`SELECT guid, '', '' FROM tracking_ids`, func(a, _, _ string) { k.tracking[a] = true }},
 	}

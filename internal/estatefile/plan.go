@@ -3,6 +3,7 @@ package estatefile
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -138,9 +139,91 @@ type known struct {
 	mgs        map[string]bool   // tenant \x00 id
 	locations  map[string]string // location -> org
 	orgs       map[string][]string
-	principals map[string]string // tenant \x00 object -> type
+	principals principalTypes
 	roles      map[string]bool
 	tracking   map[string]bool
+}
+
+// principalTypes maps a principal (tenant and object GUIDs) to its type. Keys are the
+// GUIDs' 32 bytes and values an index into the few type names, so the map holds no pointers:
+// with half a million principals it costs a third of string keys and nothing to the GC.
+// Only GUID pairs are kept: every lookup is made with checked GUIDs, so no other key could
+// ever be found.
+type principalTypes struct {
+	m     map[[32]byte]uint8
+	names []string
+}
+
+func guidBytes(dst []byte, s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	n := 0
+	for i := 0; i < 36; i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if s[i] != '-' {
+				return false
+			}
+			continue
+		}
+		hi, ok1 := hexVal(s[i])
+		lo, ok2 := hexVal(s[i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[n] = hi<<4 | lo
+		n++
+		i++
+	}
+	return true
+}
+
+func hexVal(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func principalKey(tenant, object string) ([32]byte, bool) {
+	var k [32]byte
+	return k, guidBytes(k[:16], tenant) && guidBytes(k[16:], object)
+}
+
+func (pt *principalTypes) set(tenant, object, typ string) {
+	k, ok := principalKey(tenant, object)
+	if !ok {
+		return
+	}
+	if pt.m == nil {
+		pt.m = map[[32]byte]uint8{}
+	}
+	i := slices.Index(pt.names, typ)
+	if i < 0 {
+		if len(pt.names) == 255 {
+			return // cannot happen with valid types; an invalid one is rejected anyway
+		}
+		pt.names = append(pt.names, typ)
+		i = len(pt.names) - 1
+	}
+	pt.m[k] = uint8(i)
+}
+
+func (pt *principalTypes) get(tenant, object string) (string, bool) {
+	k, ok := principalKey(tenant, object)
+	if !ok {
+		return "", false
+	}
+	i, found := pt.m[k]
+	if !found {
+		return "", false
+	}
+	return pt.names[i], true
 }
 
 func lowerGUID(p *plan, path, what, s string) (string, bool) {
@@ -290,7 +373,7 @@ func (p *plan) tenant(path, id string, k *known) (string, bool) {
 // assignments may name principals listed after them).
 func (p *plan) registerPrincipal(i int, pr *Principal, k *known) {
 	if g, ok := lowerGUID(p, fmt.Sprintf("principals[%d].objectId", i), "object ID", pr.ObjectID); ok {
-		k.principals[strings.ToLower(pr.TenantID)+"\x00"+g] = pr.Type
+		k.principals.set(pr.TenantID, g, pr.Type)
 	}
 }
 
@@ -327,7 +410,7 @@ func (p *plan) memberships(i int, tid, oid string, ms []Membership, k *known) {
 		if !ok {
 			continue
 		}
-		if typ, found := k.principals[tid+"\x00"+gid]; !found {
+		if typ, found := k.principals.get(tid, gid); !found {
 			p.fail(mp+".groupId", "principal %s is a member of group %s, which is not a principal of tenant %s", oid, gid, tid)
 			continue
 		} else if !estate.PrincipalType(typ).IsGroup() {
@@ -423,7 +506,7 @@ func (p *plan) assignment(i int, a *RoleAssignment, k *known) {
 	rid, okR := lowerGUID(p, path+".roleDefinitionId", "role definition ID", a.RoleDefinitionID)
 	ok = ok && okT && okP && okR
 	if okT && okP {
-		if _, found := k.principals[tid+"\x00"+pid]; !found {
+		if _, found := k.principals.get(tid, pid); !found {
 			p.fail(path+".principalId", "assignment %s is for principal %s, which is not a principal of tenant %s; add it to principals", a.ID, pid, tid)
 			ok = false
 		}
@@ -507,7 +590,7 @@ func (p *plan) links(list []Link, k *known) {
 		tid, okT := lowerGUID(p, path+".tenantId", "tenant ID", l.TenantID)
 		oid, okO := lowerGUID(p, path+".objectId", "object ID", l.ObjectID)
 		okL := p.location(path+".partnerId", l.PartnerID, "link partner", k)
-		if typ, found := k.principals[tid+"\x00"+oid]; found && estate.PrincipalType(typ).IsGroup() {
+		if typ, found := k.principals.get(tid, oid); found && estate.PrincipalType(typ).IsGroup() {
 			p.fail(path+".objectId", "principal %s is a group; groups cannot be linked, link its users or service principals", oid)
 			okO = false
 		}

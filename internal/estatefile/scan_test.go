@@ -101,3 +101,22 @@ func TestScannerValueBounds(t *testing.T) {
 		t.Fatal("a value cut short was read")
 	}
 }
+
+func TestPrincipalTypes(t *testing.T) {
+	var pt principalTypes
+	tenant, object := "11111111-0000-4000-8000-00000000000A", "33333333-0000-4000-8000-00000000000b"
+	pt.set(tenant, object, "Group")
+	pt.set("not-a-guid", object, "User")
+	pt.set(tenant, "33333333-0000-4000-8000-000000000002", "User")
+	if typ, ok := pt.get(strings.ToLower(tenant), strings.ToLower(object)); !ok || typ != "Group" {
+		t.Fatalf("get = %q, %v", typ, ok)
+	}
+	if typ, ok := pt.get(tenant, "33333333-0000-4000-8000-000000000002"); !ok || typ != "User" {
+		t.Fatalf("get = %q, %v", typ, ok)
+	}
+	for _, k := range [][2]string{{tenant, "33333333-0000-4000-8000-000000000003"}, {"not-a-guid", object}, {tenant, "33333333-0000-4000-8000-00000000000g"}} {
+		if typ, ok := pt.get(k[0], k[1]); ok {
+			t.Fatalf("get(%q, %q) = %q", k[0], k[1], typ)
+		}
+	}
+}
