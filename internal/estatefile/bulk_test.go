@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -280,5 +281,19 @@ func TestBulkKeepsIndexes(t *testing.T) {
 	}
 	if after := indexes(); after != before {
 		t.Fatalf("the import changed the indexes:\n%s\n----\n%s", before, after)
+	}
+}
+
+// TestBulkCanceled: a canceled import stops and writes nothing.
+func TestBulkCanceled(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := estatefile.Import(ctx, db, strings.NewReader(snapshot1(t)), "estate.json", estatefile.Options{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if d := dumpTables(t, db); d != "" {
+		t.Fatalf("a canceled import wrote:\n%s", d)
 	}
 }

@@ -654,6 +654,9 @@ func (s *streamer) eachElement(sc *scanner, key string, reset func() any, fast f
 		return nil
 	}
 	for i := 0; ; i++ {
+		if i%4096 == 0 && s.ctx.Err() != nil {
+			return s.ctx.Err() // interrupted: stop reading, the load rolls back
+		}
 		path := key + "[" + strconv.Itoa(i) + "]"
 		raw, start, err := sc.value()
 		if err != nil {
