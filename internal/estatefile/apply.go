@@ -31,6 +31,8 @@ type Options struct {
 	// principals they reference but know nothing else about).
 	ensureOnly map[*table]bool
 	kind       string // the imports.kind recorded; "estate" when empty
+	// noBulk keeps a first import on the general path (tests compare the two paths).
+	noBulk bool
 }
 
 // Counts are the changes to one kind of entity.
@@ -112,7 +114,21 @@ func Import(ctx context.Context, db *store.DB, r io.Reader, name string, opts Op
 		asOf = now().UnixNano()
 	}
 	h := sha256.New()
-	f, warnings, err := Decode(io.TeeReader(r, h), name, opts.Strict)
+	tee := io.TeeReader(r, h)
+	if !opts.noBulk {
+		// An estate with nothing stored yet (the first import) streams into the bulk loader.
+		hashAll := func() (string, error) {
+			if _, err := io.Copy(io.Discard, tee); err != nil {
+				return "", fmt.Errorf("reading %s: %w", name, err)
+			}
+			return hex.EncodeToString(h.Sum(nil)), nil
+		}
+		rep, err := bulkImport(ctx, db, tee, name, asOf, now, opts, hashAll)
+		if !errors.Is(err, errNotEmpty) {
+			return rep, err
+		}
+	}
+	f, warnings, err := Decode(tee, name, opts.Strict)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +187,7 @@ func entities(f *File) int {
 
 func loadKnown(ctx context.Context, q store.Querier) (*known, error) {
 	k := &known{tenants: map[string]bool{}, mgs: map[string]bool{}, locations: map[string]string{},
-		orgs: map[string][]string{}, principals: map[string]string{}, roles: map[string]bool{}, tracking: map[string]bool{}}
+		orgs: map[string][]string{}, roles: map[string]bool{}, tracking: map[string]bool{}}
 	queries := []struct {
 		sql string
 		fn  func(a, b, c string)
@@ -184,7 +200,7 @@ func loadKnown(ctx context.Context, q store.Querier) (*known, error) {
 			}
 		}},
 		{`SELECT id, org_id, '' FROM partner_locations ORDER BY id`, func(a, b, _ string) { k.locations[a] = b; k.orgs[b] = append(k.orgs[b], a) }},
-		{`SELECT tenant_id, object_id, type FROM principals ORDER BY valid_from`, func(a, b, c string) { k.principals[a+"\x00"+b] = c }},
+		{`SELECT tenant_id, object_id, type FROM principals ORDER BY valid_from`, func(a, b, c string) { k.principals.set(a, b, c) }},
 		{`SELECT id, '', '' FROM role_definitions`, func(a, _, _ string) { k.roles[a] = true }},
 		{`SELECT guid, '', '' FROM tracking_ids`, func(a, _, _ string) { k.tracking[a] = true }},
 	}
@@ -254,63 +270,115 @@ func (a *applier) apply(p *plan) error {
 
 // simple writes the tables without windows: organisations, locations, tenants, CUA.
 func (a *applier) simple(p *plan) error {
-	upsert := func(kind, table string, keyCols, valCols []string, rows [][]string) error {
-		existing := map[string]string{}
-		cols := append(append([]string{}, keyCols...), valCols...)
-		rs, err := a.tx.QueryContext(a.ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+table)
+	w := simpleWriter{ctx: a.ctx, q: a.tx, rep: a.rep, exec: func(q string, args ...any) (int64, error) {
+		res, err := a.tx.ExecContext(a.ctx, q, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}}
+	if err := w.orgs(p.orgs); err != nil {
+		return err
+	}
+	if err := w.tenants(p.tenants); err != nil {
+		return err
+	}
+	if err := w.tracking(p.tracking); err != nil {
+		return err
+	}
+	for _, d := range p.deploys {
+		n, err := w.exec(`INSERT INTO deployments (resource_id, resource_key, tracking_guid, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+			d.resourceID, resourceKey(d.resourceID), d.guid, d.at)
 		if err != nil {
 			return err
 		}
-		for rs.Next() {
-			vals := make([]string, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rs.Scan(ptrs...); err != nil {
-				rs.Close()
-				return err
-			}
-			existing[strings.Join(vals[:len(keyCols)], "\x00")] = strings.Join(vals, "\x00")
+		if n > 0 {
+			w.rep.count("deployments").Created++
+			w.written++
 		}
-		rs.Close()
-		set := make([]string, len(valCols))
-		for i, c := range valCols {
-			set[i] = c + " = excluded." + c
-		}
-		ph := make([]string, len(cols))
-		for i := range cols {
-			ph[i] = fmt.Sprintf("$%d", i+1)
-		}
-		q := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES (` + strings.Join(ph, ", ") + `) ON CONFLICT (` + strings.Join(keyCols, ", ") + `) DO `
-		if len(valCols) == 0 {
-			q += `NOTHING`
-		} else {
-			q += `UPDATE SET ` + strings.Join(set, ", ")
-		}
-		for _, row := range rows {
-			old, ok := existing[strings.Join(row[:len(keyCols)], "\x00")]
-			switch {
-			case !ok:
-				a.rep.count(kind).Created++
-			case old != strings.Join(row, "\x00"):
-				a.rep.count(kind).Changed++
-			default:
-				continue
-			}
-			args := make([]any, len(row))
-			for i, v := range row {
-				args[i] = v
-			}
-			if err := a.exec(q, args...); err != nil {
-				return err
-			}
-			a.written++
-		}
+	}
+	a.written += w.written
+	return nil
+}
+
+func resourceKey(id string) string { return strings.ToLower(strings.TrimRight(id, "/")) }
+
+// simpleWriter upserts the tables without windows. It reads what is stored through q and
+// writes through exec, so the same code serves a transaction (sql.Tx) and a bulk load
+// (reads from the pool while the load holds the tables locked).
+type simpleWriter struct {
+	ctx     context.Context
+	q       store.Querier
+	exec    func(q string, args ...any) (int64, error)
+	rep     *Report
+	written int
+}
+
+func (w *simpleWriter) upsert(kind, table string, keyCols, valCols []string, rows [][]string) error {
+	if len(rows) == 0 {
 		return nil
 	}
-	var orgs, orgTenants, locs, tenants [][]string
-	for _, o := range p.orgs {
+	existing := map[string]string{}
+	cols := append(append([]string{}, keyCols...), valCols...)
+	rs, err := w.q.QueryContext(w.ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+table)
+	if err != nil {
+		return err
+	}
+	for rs.Next() {
+		vals := make([]string, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			rs.Close()
+			return err
+		}
+		existing[strings.Join(vals[:len(keyCols)], "\x00")] = strings.Join(vals, "\x00")
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return err
+	}
+	set := make([]string, len(valCols))
+	for i, c := range valCols {
+		set[i] = c + " = excluded." + c
+	}
+	ph := make([]string, len(cols))
+	for i := range cols {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	q := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES (` + strings.Join(ph, ", ") + `) ON CONFLICT (` + strings.Join(keyCols, ", ") + `) DO `
+	if len(valCols) == 0 {
+		q += `NOTHING`
+	} else {
+		q += `UPDATE SET ` + strings.Join(set, ", ")
+	}
+	for _, row := range rows {
+		old, ok := existing[strings.Join(row[:len(keyCols)], "\x00")]
+		switch {
+		case !ok:
+			w.rep.count(kind).Created++
+		case old != strings.Join(row, "\x00"):
+			w.rep.count(kind).Changed++
+		default:
+			continue
+		}
+		args := make([]any, len(row))
+		for i, v := range row {
+			args[i] = v
+		}
+		if _, err := w.exec(q, args...); err != nil {
+			return err
+		}
+		w.written++
+	}
+	return nil
+}
+
+func (w *simpleWriter) orgs(list []orgRow) error {
+	var orgs, orgTenants, locs [][]string
+	for _, o := range list {
 		orgs = append(orgs, []string{o.id, o.name})
 		for _, t := range o.tenantIDs {
 			orgTenants = append(orgTenants, []string{o.id, t})
@@ -319,40 +387,29 @@ func (a *applier) simple(p *plan) error {
 			locs = append(locs, l[:])
 		}
 	}
-	for _, t := range p.tenants {
-		tenants = append(tenants, t[:])
-	}
-	var tracking [][]string
-	for _, t := range p.tracking {
-		tracking = append(tracking, t[:])
-	}
-	if err := upsert("partner organisations", "partner_orgs", []string{"id"}, []string{"name"}, orgs); err != nil {
+	if err := w.upsert("partner organisations", "partner_orgs", []string{"id"}, []string{"name"}, orgs); err != nil {
 		return err
 	}
-	if err := upsert("partner organisation tenants", "partner_org_tenants", []string{"org_id", "tenant_id"}, nil, orgTenants); err != nil {
+	if err := w.upsert("partner organisation tenants", "partner_org_tenants", []string{"org_id", "tenant_id"}, nil, orgTenants); err != nil {
 		return err
 	}
-	if err := upsert("partner locations", "partner_locations", []string{"id"}, []string{"org_id", "name", "country"}, locs); err != nil {
-		return err
+	return w.upsert("partner locations", "partner_locations", []string{"id"}, []string{"org_id", "name", "country"}, locs)
+}
+
+func (w *simpleWriter) tenants(list [][2]string) error {
+	var rows [][]string
+	for _, t := range list {
+		rows = append(rows, t[:])
 	}
-	if err := upsert("tenants", "tenants", []string{"id"}, []string{"name"}, tenants); err != nil {
-		return err
+	return w.upsert("tenants", "tenants", []string{"id"}, []string{"name"}, rows)
+}
+
+func (w *simpleWriter) tracking(list [][2]string) error {
+	var rows [][]string
+	for _, t := range list {
+		rows = append(rows, t[:])
 	}
-	if err := upsert("tracking IDs", "tracking_ids", []string{"guid"}, []string{"location_id"}, tracking); err != nil {
-		return err
-	}
-	for _, d := range p.deploys {
-		res, err := a.tx.ExecContext(a.ctx, `INSERT INTO deployments (resource_id, resource_key, tracking_guid, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			d.resourceID, strings.ToLower(strings.TrimRight(d.resourceID, "/")), d.guid, d.at)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			a.rep.count("deployments").Created++
-			a.written++
-		}
-	}
-	return nil
+	return w.upsert("tracking IDs", "tracking_ids", []string{"guid"}, []string{"location_id"}, rows)
 }
 
 func (a *applier) stored(t *table) (map[string][]version, error) { return a.storedFrom(a.tx, t) }

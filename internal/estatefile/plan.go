@@ -3,6 +3,7 @@ package estatefile
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -18,6 +19,9 @@ type version struct {
 	from, to       int64
 	fromSet, toSet bool
 	path           string
+	// elem is the element (and list entry) index for principals, group memberships, role
+	// assignments and PIM activations, so the bulk path can rebuild path without keeping a string per entity.
+	elem [2]int32
 }
 
 // table describes a table with windows: key columns identify an entity; a row is one version.
@@ -64,6 +68,9 @@ type plan struct {
 	tracking [][2]string // guid, location
 	deploys  []deployRow
 	errs     []Problem
+	// sink, when set, receives every version instead of versions/scopes (the streaming bulk
+	// import of an empty estate: nothing stored to diff against, so versions go straight out).
+	sink func(t *table, v version)
 }
 
 type orgRow struct {
@@ -82,6 +89,10 @@ func (p *plan) fail(path, format string, args ...any) {
 }
 
 func (p *plan) add(t *table, v version) {
+	if p.sink != nil {
+		p.sink(t, v)
+		return
+	}
 	if p.versions[t] == nil {
 		p.versions[t] = map[string][]version{}
 	}
@@ -128,9 +139,91 @@ type known struct {
 	mgs        map[string]bool   // tenant \x00 id
 	locations  map[string]string // location -> org
 	orgs       map[string][]string
-	principals map[string]string // tenant \x00 object -> type
+	principals principalTypes
 	roles      map[string]bool
 	tracking   map[string]bool
+}
+
+// principalTypes maps a principal (tenant and object GUIDs) to its type. Keys are the
+// GUIDs' 32 bytes and values an index into the few type names, so the map holds no pointers:
+// with half a million principals it costs a third of string keys and nothing to the GC.
+// Only GUID pairs are kept: every lookup is made with checked GUIDs, so no other key could
+// ever be found.
+type principalTypes struct {
+	m     map[[32]byte]uint8
+	names []string
+}
+
+func guidBytes(dst []byte, s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	n := 0
+	for i := 0; i < 36; i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if s[i] != '-' {
+				return false
+			}
+			continue
+		}
+		hi, ok1 := hexVal(s[i])
+		lo, ok2 := hexVal(s[i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[n] = hi<<4 | lo
+		n++
+		i++
+	}
+	return true
+}
+
+func hexVal(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func principalKey(tenant, object string) ([32]byte, bool) {
+	var k [32]byte
+	return k, guidBytes(k[:16], tenant) && guidBytes(k[16:], object)
+}
+
+func (pt *principalTypes) set(tenant, object, typ string) {
+	k, ok := principalKey(tenant, object)
+	if !ok {
+		return
+	}
+	if pt.m == nil {
+		pt.m = map[[32]byte]uint8{}
+	}
+	i := slices.Index(pt.names, typ)
+	if i < 0 {
+		if len(pt.names) == 255 {
+			return // cannot happen with valid types; an invalid one is rejected anyway
+		}
+		pt.names = append(pt.names, typ)
+		i = len(pt.names) - 1
+	}
+	pt.m[k] = uint8(i)
+}
+
+func (pt *principalTypes) get(tenant, object string) (string, bool) {
+	k, ok := principalKey(tenant, object)
+	if !ok {
+		return "", false
+	}
+	i, found := pt.m[k]
+	if !found {
+		return "", false
+	}
+	return pt.names[i], true
 }
 
 func lowerGUID(p *plan, path, what, s string) (string, bool) {
@@ -141,11 +234,39 @@ func lowerGUID(p *plan, path, what, s string) (string, bool) {
 	return strings.ToLower(s), true
 }
 
+func newPlan() *plan {
+	return &plan{versions: map[*table]map[string][]version{}, scopes: map[*table]map[string]bool{}}
+}
+
 // build validates the file against itself and the database and turns it into a plan.
 func build(f *File, k *known) *plan {
-	p := &plan{versions: map[*table]map[string][]version{}, scopes: map[*table]map[string]bool{}}
+	p := newPlan()
 	// What the file defines is known to the rest of the file.
-	for i, o := range f.Partners {
+	p.partnerList(f.Partners, k)
+	p.tenantList(f.Tenants, k)
+	for i := range f.Principals {
+		p.registerPrincipal(i, &f.Principals[i], k)
+	}
+	for i := range f.Principals {
+		if tid, oid, ok := p.principal(i, &f.Principals[i], k); ok {
+			p.memberships(i, tid, oid, f.Principals[i].MemberOf, k)
+		}
+	}
+	p.roleDefinitions(f.RoleDefinitions, k)
+	p.subscriptions(f.Subscriptions, k)
+	for i := range f.RoleAssignments {
+		p.assignment(i, &f.RoleAssignments[i], k)
+	}
+	p.delegations(f.Delegations, k)
+	p.links(f.Links, k)
+	p.trackingIDs(f.TrackingIDs, k)
+	p.deployments(f.Deployments, k)
+	p.checkOverlaps()
+	return p
+}
+
+func (p *plan) partnerList(partners []Partner, k *known) {
+	for i, o := range partners {
 		path := fmt.Sprintf("partners[%d]", i)
 		if o.ID == "" {
 			p.fail(path+".id", "the organisation ID is empty")
@@ -186,7 +307,10 @@ func build(f *File, k *known) *plan {
 		k.orgs[o.ID] = locs
 		p.orgs = append(p.orgs, row)
 	}
-	for i, t := range f.Tenants {
+}
+
+func (p *plan) tenantList(tenants []Tenant, k *known) {
+	for i, t := range tenants {
 		path := fmt.Sprintf("tenants[%d]", i)
 		id, ok := lowerGUID(p, path+".id", "tenant ID", t.ID)
 		if !ok {
@@ -201,7 +325,7 @@ func build(f *File, k *known) *plan {
 			_ = j
 		}
 	}
-	for i, t := range f.Tenants {
+	for i, t := range tenants {
 		id := strings.ToLower(t.ID)
 		for j, mg := range t.ManagementGroups {
 			path := fmt.Sprintf("tenants[%d].managementGroups[%d]", i, j)
@@ -222,15 +346,6 @@ func build(f *File, k *known) *plan {
 			}
 		}
 	}
-	p.principals(f, k)
-	p.roleDefinitions(f, k)
-	p.subscriptions(f, k)
-	p.assignments(f, k)
-	p.delegations(f, k)
-	p.links(f, k)
-	p.cua(f, k)
-	p.checkOverlaps()
-	return p
 }
 
 func (p *plan) location(path, id, what string, k *known) bool {
@@ -254,55 +369,64 @@ func (p *plan) tenant(path, id string, k *known) (string, bool) {
 	return g, ok
 }
 
-func (p *plan) principals(f *File, k *known) {
-	for i, pr := range f.Principals {
-		path := fmt.Sprintf("principals[%d]", i)
-		if g, ok := lowerGUID(p, path+".objectId", "object ID", pr.ObjectID); ok {
-			k.principals[strings.ToLower(pr.TenantID)+"\x00"+g] = pr.Type
-		}
+// registerPrincipal makes principal i known to the rest of the file (group memberships and
+// assignments may name principals listed after them).
+func (p *plan) registerPrincipal(i int, pr *Principal, k *known) {
+	if g, ok := lowerGUID(p, fmt.Sprintf("principals[%d].objectId", i), "object ID", pr.ObjectID); ok {
+		k.principals.set(pr.TenantID, g, pr.Type)
 	}
-	for i, pr := range f.Principals {
-		path := fmt.Sprintf("principals[%d]", i)
-		tid, ok1 := p.tenant(path+".tenantId", pr.TenantID, k)
-		oid, ok2 := lowerGUID(p, path+".objectId", "object ID", pr.ObjectID)
-		if !estate.PrincipalType(pr.Type).Valid() {
-			p.fail(path+".type", "type %q is not one of User, ServicePrincipal, Group, ForeignGroup", pr.Type)
-			ok1 = false
-		}
-		home := ""
-		if pr.HomeTenantID != "" {
-			home, _ = lowerGUID(p, path+".homeTenantId", "home tenant ID", pr.HomeTenantID)
-		}
-		if !ok1 || !ok2 {
+}
+
+// principal validates principal i and adds its version; memberships are checked separately
+// once every principal of the file is registered.
+func (p *plan) principal(i int, pr *Principal, k *known) (tid, oid string, ok bool) {
+	path := fmt.Sprintf("principals[%d]", i)
+	tid, ok1 := p.tenant(path+".tenantId", pr.TenantID, k)
+	oid, ok2 := lowerGUID(p, path+".objectId", "object ID", pr.ObjectID)
+	if !estate.PrincipalType(pr.Type).Valid() {
+		p.fail(path+".type", "type %q is not one of User, ServicePrincipal, Group, ForeignGroup", pr.Type)
+		ok1 = false
+	}
+	home := ""
+	if pr.HomeTenantID != "" {
+		home, _ = lowerGUID(p, path+".homeTenantId", "home tenant ID", pr.HomeTenantID)
+	}
+	if !ok1 || !ok2 {
+		return "", "", false
+	}
+	if v, ok := p.window(path, pr.From, pr.To); ok {
+		v.cols = []string{tid, oid, pr.Type, pr.DisplayName, home}
+		v.elem = [2]int32{int32(i), 0}
+		p.add(tPrincipals, v)
+	}
+	return tid, oid, true
+}
+
+// memberships validates and adds the group memberships of principal i (tid, oid).
+func (p *plan) memberships(i int, tid, oid string, ms []Membership, k *known) {
+	for j, m := range ms {
+		mp := fmt.Sprintf("principals[%d].memberOf[%d]", i, j)
+		gid, ok := lowerGUID(p, mp+".groupId", "group ID", m.GroupID)
+		if !ok {
 			continue
 		}
-		if v, ok := p.window(path, pr.From, pr.To); ok {
-			v.cols = []string{tid, oid, pr.Type, pr.DisplayName, home}
-			p.add(tPrincipals, v)
+		if typ, found := k.principals.get(tid, gid); !found {
+			p.fail(mp+".groupId", "principal %s is a member of group %s, which is not a principal of tenant %s", oid, gid, tid)
+			continue
+		} else if !estate.PrincipalType(typ).IsGroup() {
+			p.fail(mp+".groupId", "principal %s is a member of %s, which is a %s, not a group", oid, gid, typ)
+			continue
 		}
-		for j, m := range pr.MemberOf {
-			mp := fmt.Sprintf("%s.memberOf[%d]", path, j)
-			gid, ok := lowerGUID(p, mp+".groupId", "group ID", m.GroupID)
-			if !ok {
-				continue
-			}
-			if typ, found := k.principals[tid+"\x00"+gid]; !found {
-				p.fail(mp+".groupId", "principal %s is a member of group %s, which is not a principal of tenant %s", oid, gid, tid)
-				continue
-			} else if !estate.PrincipalType(typ).IsGroup() {
-				p.fail(mp+".groupId", "principal %s is a member of %s, which is a %s, not a group", oid, gid, typ)
-				continue
-			}
-			if v, ok := p.window(mp, m.From, m.To); ok {
-				v.cols = []string{tid, oid, gid}
-				p.add(tMemberships, v)
-			}
+		if v, ok := p.window(mp, m.From, m.To); ok {
+			v.cols = []string{tid, oid, gid}
+			v.elem = [2]int32{int32(i), int32(j)}
+			p.add(tMemberships, v)
 		}
 	}
 }
 
-func (p *plan) roleDefinitions(f *File, k *known) {
-	for i, d := range f.RoleDefinitions {
+func (p *plan) roleDefinitions(list []RoleDefinition, k *known) {
+	for i, d := range list {
 		path := fmt.Sprintf("roleDefinitions[%d]", i)
 		id, ok := lowerGUID(p, path+".id", "role definition ID", d.ID)
 		if !ok {
@@ -329,8 +453,8 @@ func (p *plan) roleDefinitions(f *File, k *known) {
 	}
 }
 
-func (p *plan) subscriptions(f *File, k *known) {
-	for i, s := range f.Subscriptions {
+func (p *plan) subscriptions(list []Subscription, k *known) {
+	for i, s := range list {
 		path := fmt.Sprintf("subscriptions[%d]", i)
 		id, ok1 := lowerGUID(p, path+".id", "subscription ID", s.ID)
 		tid, ok2 := p.tenant(path+".tenantId", s.TenantID, k)
@@ -374,55 +498,55 @@ func (p *plan) subscriptions(f *File, k *known) {
 	}
 }
 
-func (p *plan) assignments(f *File, k *known) {
-	for i, a := range f.RoleAssignments {
-		path := fmt.Sprintf("roleAssignments[%d]", i)
-		id, ok := lowerGUID(p, path+".id", "assignment ID", a.ID)
-		tid, okT := p.tenant(path+".tenantId", a.TenantID, k)
-		pid, okP := lowerGUID(p, path+".principalId", "principal ID", a.PrincipalID)
-		rid, okR := lowerGUID(p, path+".roleDefinitionId", "role definition ID", a.RoleDefinitionID)
-		ok = ok && okT && okP && okR
-		if okT && okP {
-			if _, found := k.principals[tid+"\x00"+pid]; !found {
-				p.fail(path+".principalId", "assignment %s is for principal %s, which is not a principal of tenant %s; add it to principals", a.ID, pid, tid)
-				ok = false
-			}
-		}
-		if okR && !k.roles[rid] {
-			p.fail(path+".roleDefinitionId", "assignment %s uses role definition %s, which is not defined; add it to roleDefinitions or run import azure-role-definitions", a.ID, rid)
+func (p *plan) assignment(i int, a *RoleAssignment, k *known) {
+	path := fmt.Sprintf("roleAssignments[%d]", i)
+	id, ok := lowerGUID(p, path+".id", "assignment ID", a.ID)
+	tid, okT := p.tenant(path+".tenantId", a.TenantID, k)
+	pid, okP := lowerGUID(p, path+".principalId", "principal ID", a.PrincipalID)
+	rid, okR := lowerGUID(p, path+".roleDefinitionId", "role definition ID", a.RoleDefinitionID)
+	ok = ok && okT && okP && okR
+	if okT && okP {
+		if _, found := k.principals.get(tid, pid); !found {
+			p.fail(path+".principalId", "assignment %s is for principal %s, which is not a principal of tenant %s; add it to principals", a.ID, pid, tid)
 			ok = false
 		}
-		sc, err := scope.Parse(a.Scope)
-		if err != nil {
-			p.fail(path+".scope", "%v", err)
-			ok = false
-		}
-		if a.Kind != "active" && a.Kind != "eligible" {
-			p.fail(path+".kind", "kind %q is not active or eligible", a.Kind)
-			ok = false
-		}
-		if a.Kind == "active" && len(a.Activations) > 0 {
-			p.fail(path+".activations", "only eligible (PIM) assignments have activations; an active assignment is in force for its whole window")
-			ok = false
-		}
-		if !ok {
-			continue
-		}
-		if v, okw := p.window(path, a.From, a.To); okw {
-			v.cols = []string{id, tid, pid, rid, sc.Raw, sc.Key, a.Kind}
-			p.add(tAssignments, v)
-		}
-		for j, w := range a.Activations {
-			if v, ok := p.window(fmt.Sprintf("%s.activations[%d]", path, j), w.From, w.To); ok {
-				v.cols = []string{id}
-				p.add(tActivations, v)
-			}
+	}
+	if okR && !k.roles[rid] {
+		p.fail(path+".roleDefinitionId", "assignment %s uses role definition %s, which is not defined; add it to roleDefinitions or run import azure-role-definitions", a.ID, rid)
+		ok = false
+	}
+	sc, err := scope.Parse(a.Scope)
+	if err != nil {
+		p.fail(path+".scope", "%v", err)
+		ok = false
+	}
+	if a.Kind != "active" && a.Kind != "eligible" {
+		p.fail(path+".kind", "kind %q is not active or eligible", a.Kind)
+		ok = false
+	}
+	if a.Kind == "active" && len(a.Activations) > 0 {
+		p.fail(path+".activations", "only eligible (PIM) assignments have activations; an active assignment is in force for its whole window")
+		ok = false
+	}
+	if !ok {
+		return
+	}
+	if v, okw := p.window(path, a.From, a.To); okw {
+		v.cols = []string{id, tid, pid, rid, sc.Raw, sc.Key, a.Kind}
+		v.elem = [2]int32{int32(i), 0}
+		p.add(tAssignments, v)
+	}
+	for j, w := range a.Activations {
+		if v, ok := p.window(fmt.Sprintf("%s.activations[%d]", path, j), w.From, w.To); ok {
+			v.cols = []string{id}
+			v.elem = [2]int32{int32(i), int32(j)}
+			p.add(tActivations, v)
 		}
 	}
 }
 
-func (p *plan) delegations(f *File, k *known) {
-	for i, d := range f.Delegations {
+func (p *plan) delegations(list []Delegation, k *known) {
+	for i, d := range list {
 		path := fmt.Sprintf("delegations[%d]", i)
 		id, ok := lowerGUID(p, path+".id", "delegation ID", d.ID)
 		ct, okC := p.tenant(path+".customerTenantId", d.CustomerTenantID, k)
@@ -460,13 +584,13 @@ func (p *plan) delegations(f *File, k *known) {
 	}
 }
 
-func (p *plan) links(f *File, k *known) {
-	for i, l := range f.Links {
+func (p *plan) links(list []Link, k *known) {
+	for i, l := range list {
 		path := fmt.Sprintf("links[%d]", i)
 		tid, okT := lowerGUID(p, path+".tenantId", "tenant ID", l.TenantID)
 		oid, okO := lowerGUID(p, path+".objectId", "object ID", l.ObjectID)
 		okL := p.location(path+".partnerId", l.PartnerID, "link partner", k)
-		if typ, found := k.principals[tid+"\x00"+oid]; found && estate.PrincipalType(typ).IsGroup() {
+		if typ, found := k.principals.get(tid, oid); found && estate.PrincipalType(typ).IsGroup() {
 			p.fail(path+".objectId", "principal %s is a group; groups cannot be linked, link its users or service principals", oid)
 			okO = false
 		}
@@ -480,8 +604,8 @@ func (p *plan) links(f *File, k *known) {
 	}
 }
 
-func (p *plan) cua(f *File, k *known) {
-	for i, t := range f.TrackingIDs {
+func (p *plan) trackingIDs(list []TrackingID, k *known) {
+	for i, t := range list {
 		path := fmt.Sprintf("trackingIds[%d]", i)
 		g, ok := lowerGUID(p, path+".guid", "tracking GUID", t.GUID)
 		if ok && p.location(path+".partnerId", t.PartnerID, "tracking ID partner", k) {
@@ -489,7 +613,10 @@ func (p *plan) cua(f *File, k *known) {
 			p.tracking = append(p.tracking, [2]string{g, t.PartnerID})
 		}
 	}
-	for i, d := range f.Deployments {
+}
+
+func (p *plan) deployments(list []Deployment, k *known) {
+	for i, d := range list {
 		path := fmt.Sprintf("deployments[%d]", i)
 		sc, err := scope.Parse(d.ResourceID)
 		if err != nil {
@@ -512,20 +639,59 @@ func (p *plan) cua(f *File, k *known) {
 	}
 }
 
-// checkOverlaps rejects two versions of one key whose windows overlap: which one would hold?
+// overlapKey groups the versions whose windows must not overlap: all versions of an entity;
+// for child lists, the entries with the same values (a principal may be in two groups at once,
+// but not twice in one), except links and DPOR, of which there is one at a time.
+func overlapKey(t *table, cols []string) string {
+	if !t.child || t == tLinkSpans || t == tDPOR {
+		return t.key(cols)
+	}
+	return strings.Join(cols, "\x00")
+}
+
+// span is a version's window and where in the file it came from, for overlap checks.
+type span struct {
+	from, to int64
+	path     string
+}
+
+// overlapProblems reports, for one overlap group (in file order), each version that starts
+// before the one before it (by start) ends: which one would hold?
+func overlapProblems(t *table, vs []span) []Problem {
+	sort.SliceStable(vs, func(i, j int) bool { return vs[i].from < vs[j].from })
+	var errs []Problem
+	for i := 1; i < len(vs); i++ {
+		a, b := vs[i-1], vs[i]
+		if b.from < a.to {
+			errs = append(errs, problemf(b.path, "its window [%s, %s) overlaps %s's [%s, %s) for the same %s; close one before the other starts",
+				timeline.FormatBound(b.from), timeline.FormatBound(b.to), a.path, timeline.FormatBound(a.from), timeline.FormatBound(a.to), t.name))
+		}
+	}
+	return errs
+}
+
+// checkOverlaps rejects two versions of one key whose windows overlap.
 func (p *plan) checkOverlaps() {
 	var errs []Problem
 	for t, byKey := range p.versions {
 		for _, vs := range byKey {
-			sort.SliceStable(vs, func(i, j int) bool { return vs[i].from < vs[j].from })
-			for i := 1; i < len(vs); i++ {
-				a, b := vs[i-1], vs[i]
-				same := !t.child || strings.Join(a.cols, "\x00") == strings.Join(b.cols, "\x00") || t == tLinkSpans || t == tDPOR
-				if same && b.from < a.to {
-					errs = append(errs, problemf(b.path, "its window [%s, %s) overlaps %s's [%s, %s) for the same %s; close one before the other starts",
-						timeline.FormatBound(b.from), timeline.FormatBound(b.to), a.path, timeline.FormatBound(a.from), timeline.FormatBound(a.to), t.name))
-				}
+			if len(vs) < 2 {
+				continue
 			}
+			groups := map[string][]span{}
+			var order []string
+			for _, v := range vs {
+				k := overlapKey(t, v.cols)
+				if _, ok := groups[k]; !ok {
+					order = append(order, k)
+				}
+				groups[k] = append(groups[k], span{v.from, v.to, v.path})
+			}
+			for _, k := range order {
+				errs = append(errs, overlapProblems(t, groups[k])...)
+			}
+			// Keep the versions sorted by start, as the appliers expect.
+			sort.SliceStable(vs, func(i, j int) bool { return vs[i].from < vs[j].from })
 		}
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })

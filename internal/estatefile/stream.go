@@ -1,0 +1,925 @@
+package estatefile
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+// The bulk path: importing an estate file into a database that holds no estate yet (no
+// versions in any table with windows). There is nothing to diff against, so every version
+// the file gives is written as it is, which is what the general path computes too (resolve
+// of a new key is the file's versions). The file is decoded as a stream, one section (and
+// for principals and role assignments one entity) at a time, and rows go to the engine's bulk
+// loader (COPY on PostgreSQL) in batches, all in one transaction: a problem anywhere in the
+// file rolls everything back. Memory holds the references later sections check (tenants,
+// principals, roles, ...) and one key per entity for the overlap check, not the file.
+
+// errNotEmpty means the bulk path does not apply: the estate has stored versions to diff.
+var errNotEmpty = errors.New("estate not empty")
+
+// bulkBatch is the number of rows handed to the loader at a time: large enough that COPY
+// and multi-row inserts run at full speed, small enough to keep memory flat.
+const bulkBatch = 5000
+
+// estateTables are the tables an estate import reads or writes. On PostgreSQL the bulk path
+// locks them against other writers so that what it reads through the pool (other
+// connections) stays what its transaction sees. SQLite's load holds the write lock already.
+var estateTables = []string{"partner_orgs", "partner_org_tenants", "partner_locations", "partner_location_active",
+	"tenants", "management_groups", "subscriptions", "subscription_dpor", "principals", "group_memberships",
+	"role_definitions", "role_assignments", "pim_activations", "delegations", "delegation_authorizations",
+	"links", "link_spans", "link_history", "tracking_ids", "deployments"}
+
+// A section of the estate file: its key, the sections whose entities it refers to (they must
+// be applied first), and how its value is decoded and validated.
+type section struct {
+	key  string
+	deps []string
+	read func(s *streamer, sc *scanner) error
+}
+
+// sections in the order of the format (and of export). A section whose dependencies have not
+// all been seen when it is reached is kept as raw JSON and applied once they have been, or at
+// the end of the file, so any key order gives the result of the general path.
+var sections = []*section{
+	{key: "partners", read: func(s *streamer, sc *scanner) error {
+		var list []Partner
+		if err := s.decodeList(sc, "partners", &list); err != nil {
+			return err
+		}
+		s.p.partnerList(list, s.k)
+		s.entities += len(list)
+		orgs := s.p.orgs
+		err := s.whenValid(func() error { return s.simple.orgs(orgs) })
+		s.p.orgs = nil
+		return err
+	}},
+	{key: "tenants", read: func(s *streamer, sc *scanner) error {
+		var list []Tenant
+		if err := s.decodeList(sc, "tenants", &list); err != nil {
+			return err
+		}
+		s.p.tenantList(list, s.k)
+		s.entities += len(list)
+		tenants := s.p.tenants
+		err := s.whenValid(func() error { return s.simple.tenants(tenants) })
+		s.p.tenants = nil
+		return err
+	}},
+	{key: "subscriptions", deps: []string{"partners", "tenants"}, read: func(s *streamer, sc *scanner) error {
+		var list []Subscription
+		if err := s.decodeList(sc, "subscriptions", &list); err != nil {
+			return err
+		}
+		s.p.subscriptions(list, s.k)
+		s.entities += len(list)
+		return nil
+	}},
+	{key: "principals", deps: []string{"tenants"}, read: func(s *streamer, sc *scanner) error {
+		// Memberships may name groups listed later: they are checked at the end of the list.
+		type member struct {
+			i        int
+			tid, oid string
+			of       []Membership
+		}
+		var members []member
+		var pr Principal
+		err := s.eachElement(sc, "principals", func() any { pr = Principal{}; return &pr }, func(b []byte) bool { return parsePrincipal(b, &pr) }, func(i int) {
+			s.p.registerPrincipal(i, &pr, s.k)
+			if tid, oid, ok := s.p.principal(i, &pr, s.k); ok && len(pr.MemberOf) > 0 {
+				members = append(members, member{i, tid, oid, pr.MemberOf})
+			}
+			s.entities++
+		})
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			s.p.memberships(m.i, m.tid, m.oid, m.of, s.k)
+		}
+		return nil
+	}},
+	{key: "roleDefinitions", read: func(s *streamer, sc *scanner) error {
+		var list []RoleDefinition
+		if err := s.decodeList(sc, "roleDefinitions", &list); err != nil {
+			return err
+		}
+		s.p.roleDefinitions(list, s.k)
+		s.entities += len(list)
+		return nil
+	}},
+	{key: "roleAssignments", deps: []string{"tenants", "principals", "roleDefinitions"}, read: func(s *streamer, sc *scanner) error {
+		var a RoleAssignment
+		return s.eachElement(sc, "roleAssignments", func() any { a = RoleAssignment{}; return &a }, func(b []byte) bool { return parseAssignment(b, &a) }, func(i int) {
+			s.p.assignment(i, &a, s.k)
+			s.entities++
+		})
+	}},
+	{key: "delegations", deps: []string{"tenants", "roleDefinitions"}, read: func(s *streamer, sc *scanner) error {
+		var list []Delegation
+		if err := s.decodeList(sc, "delegations", &list); err != nil {
+			return err
+		}
+		s.p.delegations(list, s.k)
+		s.entities += len(list)
+		return nil
+	}},
+	{key: "links", deps: []string{"partners", "principals"}, read: func(s *streamer, sc *scanner) error {
+		var list []Link
+		if err := s.decodeList(sc, "links", &list); err != nil {
+			return err
+		}
+		s.p.links(list, s.k)
+		s.entities += len(list)
+		return nil
+	}},
+	{key: "trackingIds", deps: []string{"partners"}, read: func(s *streamer, sc *scanner) error {
+		var list []TrackingID
+		if err := s.decodeList(sc, "trackingIds", &list); err != nil {
+			return err
+		}
+		s.p.trackingIDs(list, s.k)
+		s.entities += len(list)
+		tracking := s.p.tracking
+		err := s.whenValid(func() error { return s.simple.tracking(tracking) })
+		s.p.tracking = nil
+		return err
+	}},
+	{key: "deployments", deps: []string{"trackingIds"}, read: func(s *streamer, sc *scanner) error {
+		var list []Deployment
+		if err := s.decodeList(sc, "deployments", &list); err != nil {
+			return err
+		}
+		s.p.deployments(list, s.k)
+		s.entities += len(list)
+		deploys := s.p.deploys
+		err := s.whenValid(func() error { return s.writeDeployments(deploys) })
+		s.p.deploys = nil
+		return err
+	}},
+}
+
+// overlapTracker remembers, per overlap group (see overlapKey), the first version's window
+// and, only for groups with more than one version, all of them: most entities have one.
+type overlapTracker struct {
+	first map[string]span
+	more  map[string][]span
+	// keys counts distinct entities where they differ from overlap groups (authorizations:
+	// one delegation has several).
+	keys map[string]struct{}
+}
+
+func (o *overlapTracker) add(t *table, v version) {
+	k := overlapKey(t, v.cols)
+	sp := span{v.from, v.to, v.path}
+	if first, ok := o.first[k]; !ok {
+		o.first[k] = sp
+	} else {
+		if o.more[k] == nil {
+			o.more[k] = []span{first}
+		}
+		o.more[k] = append(o.more[k], sp)
+	}
+	if o.keys != nil {
+		o.keys[t.key(v.cols)] = struct{}{}
+	}
+}
+
+func (o *overlapTracker) entities() int {
+	if o.keys != nil {
+		return len(o.keys)
+	}
+	return len(o.first)
+}
+
+// compactTracker does the overlap tracker's job for the tables with an entry per entity
+// (principals, group memberships, role assignments, PIM activations: millions of rows) without keeping a string
+// per entity: a 128-bit hash of the overlap key, the window and the element index, 40 bytes
+// without pointers. Sorting by hash then element groups each key's versions in file order.
+// Two different keys share both 64-bit hashes with a probability of about n²/2¹²⁹, nil.
+type compactTracker struct {
+	seeds [2]maphash.Seed
+	recs  []compactRec
+	// countKeys: entities are not overlap groups (group memberships: one member, several
+	// groups), so their key hashes are kept apart to count them.
+	countKeys bool
+	keys      [][2]uint64
+}
+
+type compactRec struct {
+	h        [2]uint64
+	from, to int64
+	elem     [2]int32
+}
+
+func (c *compactTracker) add(t *table, v version) {
+	group := v.cols // overlapKey's columns, hashed without joining them into a string
+	if !t.child || t == tLinkSpans || t == tDPOR {
+		group = v.cols[:len(t.keyCols)]
+	}
+	c.recs = append(c.recs, compactRec{[2]uint64{hashCols(c.seeds[0], group), hashCols(c.seeds[1], group)}, v.from, v.to, v.elem})
+	if c.countKeys {
+		key := v.cols[:len(t.keyCols)]
+		c.keys = append(c.keys, [2]uint64{hashCols(c.seeds[0], key), hashCols(c.seeds[1], key)})
+	}
+}
+
+// hashCols hashes columns as overlapKey and table.key join them (separated by NUL).
+func hashCols(seed maphash.Seed, cols []string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	for i, c := range cols {
+		if i > 0 {
+			h.WriteByte(0)
+		}
+		h.WriteString(c)
+	}
+	return h.Sum64()
+}
+
+// check sorts the records and returns the overlap problems and the number of distinct keys.
+func (c *compactTracker) check(t *table) ([]Problem, int) {
+	slices.SortFunc(c.recs, func(a, b compactRec) int {
+		if a.h != b.h {
+			if a.h[0] != b.h[0] {
+				return cmp.Compare(a.h[0], b.h[0])
+			}
+			return cmp.Compare(a.h[1], b.h[1])
+		}
+		if a.elem[0] != b.elem[0] {
+			return cmp.Compare(a.elem[0], b.elem[0])
+		}
+		return cmp.Compare(a.elem[1], b.elem[1])
+	})
+	var errs []Problem
+	keys := 0
+	for i := 0; i < len(c.recs); {
+		j := i + 1
+		for j < len(c.recs) && c.recs[j].h == c.recs[i].h {
+			j++
+		}
+		keys++
+		if j-i > 1 {
+			spans := make([]span, 0, j-i)
+			for _, r := range c.recs[i:j] {
+				spans = append(spans, span{r.from, r.to, elemPath(t, r.elem)})
+			}
+			errs = append(errs, overlapProblems(t, spans)...)
+		}
+		i = j
+	}
+	c.recs = nil
+	if c.countKeys {
+		slices.SortFunc(c.keys, func(a, b [2]uint64) int {
+			if a[0] != b[0] {
+				return cmp.Compare(a[0], b[0])
+			}
+			return cmp.Compare(a[1], b[1])
+		})
+		keys = len(slices.Compact(c.keys))
+		c.keys = nil
+	}
+	return errs, keys
+}
+
+// elemPath is the JSON path of a version the compact tracker kept.
+func elemPath(t *table, e [2]int32) string {
+	switch t {
+	case tPrincipals:
+		return fmt.Sprintf("principals[%d]", e[0])
+	case tActivations:
+		return fmt.Sprintf("roleAssignments[%d].activations[%d]", e[0], e[1])
+	case tMemberships:
+		return fmt.Sprintf("principals[%d].memberOf[%d]", e[0], e[1])
+	}
+	return fmt.Sprintf("roleAssignments[%d]", e[0])
+}
+
+// streamer is one bulk import in progress.
+type streamer struct {
+	ctx    context.Context
+	db     *store.DB
+	ld     store.Loader
+	name   string
+	asOf   int64
+	strict bool
+	rep    *Report
+	p      *plan
+	k      *known
+	simple *simpleWriter
+
+	overlaps map[*table]*overlapTracker
+	compact  map[*table]*compactTracker
+	pending  map[*table][][]any
+	// Writes run on their own goroutine, in the order queued, while decoding goes on: the
+	// loader (one connection, one transaction) is only ever used from there.
+	writes   chan func() error
+	wrote    chan struct{}
+	writeErr error // the first write failure (set by the writer); later writes are skipped
+	// skipConflicts: on SQLite INSERT OR IGNORE spares the statement journal. The tables are
+	// empty, so a conflict can only be two versions of one key with the same start, which the
+	// overlap check rejects, rolling everything back. PostgreSQL's plain COPY is its fastest.
+	skipConflicts bool
+	written       int
+	entities      int
+	unknown       map[string]bool // unknown fields already warned about
+	// openLinks: per principal (tenant \x00 object), the link span without an end.
+	openLinks map[string]openLink
+}
+
+type openLink struct {
+	loc  string
+	from int64
+}
+
+// bulkImport is Import for a database without estate versions. It returns errNotEmpty,
+// having read nothing from r, when the estate has versions (the general path diffs them)
+// or when the pool cannot give a second connection for reads (an in-memory SQLite).
+func bulkImport(ctx context.Context, db *store.DB, r io.Reader, name string, asOf int64, now func() time.Time, opts Options, hashAll func() (string, error)) (*Report, error) {
+	if db.Stats().MaxOpenConnections == 1 {
+		return nil, errNotEmpty
+	}
+	rep := &Report{DryRun: opts.DryRun}
+	err := db.Load(ctx, func(ld store.Loader) error {
+		rep.Kinds = map[string]*Counts{}
+		rep.Warnings = nil
+		if db.Engine() == store.Postgres {
+			if _, err := ld.Exec(ctx, `LOCK TABLE `+strings.Join(estateTables, ", ")+` IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+		}
+		empty, err := estateEmpty(ctx, db)
+		if err != nil {
+			return err
+		}
+		if !empty {
+			return errNotEmpty
+		}
+		k, err := loadKnown(ctx, db)
+		if err != nil {
+			return err
+		}
+		// After this no read through the pool may touch a table with windows: the drop holds
+		// them locked against every other connection until the load commits.
+		var rebuild []string
+		if db.Engine() == store.Postgres {
+			if rebuild, err = dropSecondaryIndexes(ctx, db, ld); err != nil {
+				return err
+			}
+		}
+		s := &streamer{ctx: ctx, db: db, ld: ld, name: name, asOf: asOf, strict: opts.Strict, rep: rep, p: newPlan(), k: k,
+			overlaps: map[*table]*overlapTracker{}, pending: map[*table][][]any{}, unknown: map[string]bool{}, openLinks: map[string]openLink{}}
+		s.simple = &simpleWriter{ctx: ctx, q: db, rep: rep, exec: func(q string, args ...any) (int64, error) { return ld.Exec(ctx, q, args...) }}
+		s.compact = map[*table]*compactTracker{}
+		for _, t := range []*table{tPrincipals, tMemberships, tAssignments, tActivations} {
+			s.compact[t] = &compactTracker{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, countKeys: t == tMemberships}
+		}
+		for _, t := range versionedTables {
+			o := &overlapTracker{first: map[string]span{}, more: map[string][]span{}}
+			if t == tAuthorizations {
+				o.keys = map[string]struct{}{}
+			}
+			s.overlaps[t] = o
+		}
+		s.p.sink = s.add
+		s.skipConflicts = db.Engine() == store.SQLite
+		s.startWriter()
+		defer s.stopWriter()
+		if err := s.run(r); err != nil {
+			return err
+		}
+		if err := s.finish(); err != nil {
+			return err
+		}
+		for _, def := range rebuild {
+			if _, err := ld.Exec(ctx, def); err != nil {
+				return err
+			}
+		}
+		if opts.DryRun {
+			return errDryRun
+		}
+		hash, err := hashAll()
+		if err != nil {
+			return err
+		}
+		rep.ImportID = store.NewID()
+		summary, _ := json.Marshal(rep.Kinds)
+		_, err = ld.Exec(ctx, `INSERT INTO imports (id, kind, file_name, file_hash, rows_read, rows_added, summary, started_at, finished_at, status)
+			VALUES ($1, 'estate', $2, $3, $4, $5, $6, $7, $8, 'done')`,
+			rep.ImportID, name, hash, int64(s.entities), int64(s.written+s.simple.written), string(summary), now().UnixNano(), now().UnixNano())
+		return err
+	})
+	if errors.Is(err, errDryRun) {
+		return rep, nil
+	}
+	if errors.Is(err, errNotEmpty) {
+		return nil, errNotEmpty
+	}
+	var inv *InvalidError
+	if errors.As(err, &inv) {
+		return nil, inv
+	}
+	if err != nil {
+		return nil, db.Translate(err)
+	}
+	return rep, nil
+}
+
+// dropSecondaryIndexes drops, on PostgreSQL, the indexes of the tables with windows that back
+// no constraint, and returns their definitions, to be created again after the load: building
+// an index over loaded rows (one sort) costs far less than a million random index inserts
+// (PostgreSQL's "Populating a Database" advice; measured with psql on 1,000,000 assignment
+// rows: COPY with the indexes 39 s, COPY then CREATE INDEX 21 s). It is all one transaction:
+// no one sees the tables without their indexes. The drop takes the tables' ACCESS EXCLUSIVE
+// lock, so readers of the (empty) estate wait for the first import to finish.
+func dropSecondaryIndexes(ctx context.Context, db *store.DB, ld store.Loader) ([]string, error) {
+	names := make([]string, len(versionedTables))
+	for i, t := range versionedTables {
+		names[i] = "'" + t.name + "'"
+	}
+	rows, err := db.QueryContext(ctx, `SELECT i.indexname, i.indexdef FROM pg_indexes i
+		WHERE i.schemaname = current_schema() AND i.tablename IN (`+strings.Join(names, ", ")+`)
+		AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.connamespace = current_schema()::regnamespace)
+		ORDER BY i.indexname`)
+	if err != nil {
+		return nil, err
+	}
+	var drop, defs []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		drop, defs = append(drop, name), append(defs, def)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(drop) > 0 {
+		if _, err := ld.Exec(ctx, `DROP INDEX `+strings.Join(drop, ", ")); err != nil {
+			return nil, err
+		}
+	}
+	return defs, nil
+}
+
+// estateEmpty reports whether no table with windows holds a version.
+func estateEmpty(ctx context.Context, q store.Querier) (bool, error) {
+	for _, t := range versionedTables {
+		var n int
+		err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM `+t.name+` LIMIT 1) AS x`).Scan(&n)
+		if err != nil {
+			return false, err
+		}
+		if n > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// run reads the top-level object section by section.
+func (s *streamer) run(r io.Reader) error {
+	sc := newScanner(r, "")
+	switch sc.peek() {
+	case '{':
+		sc.pos++
+	case 'n':
+		if raw, _, err := sc.value(); err == nil && string(raw) == "null" {
+			return nil // null: an empty file, as the general path reads it
+		}
+		fallthrough
+	default:
+		raw, start, _ := sc.value()
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil || raw == nil {
+			return s.readError(sc, "$", raw, start, err)
+		}
+		return fmt.Errorf("%s:1:1: an estate file is a JSON object with partners, tenants, ... lists, not a JSON %T", s.name, v)
+	}
+	byKey := map[string]*section{}
+	for _, sec := range sections {
+		byKey[sec.key] = sec
+	}
+	seen := map[string]bool{}
+	deferred := map[string][]byte{}
+	ready := func(sec *section) bool {
+		for _, d := range sec.deps {
+			if !seen[d] {
+				return false
+			}
+		}
+		return true
+	}
+	if sc.peek() == '}' {
+		return nil
+	}
+	for {
+		raw, start, err := sc.value()
+		var key string
+		if err == nil {
+			err = json.Unmarshal(raw, &key)
+		}
+		if err != nil || len(raw) == 0 || raw[0] != '"' || !sc.expect(':') {
+			return s.readError(sc, "$", raw, start, err)
+		}
+		sec := byKey[key]
+		switch {
+		case sec == nil:
+			if err := s.unknownField("$", key); err != nil {
+				return err
+			}
+			if raw, start, err := sc.value(); err != nil {
+				return s.readError(sc, key, raw, start, err)
+			}
+		case !ready(sec):
+			if seen[key] || deferred[key] != nil {
+				s.p.fail(key, "%s appears twice in the file; give each list once", key)
+			}
+			raw, start, err := sc.value()
+			if err != nil {
+				return s.readError(sc, key, raw, start, err)
+			}
+			deferred[key] = bytes.Clone(raw)
+		default:
+			if seen[key] || deferred[key] != nil {
+				s.p.fail(key, "%s appears twice in the file; give each list once", key)
+			}
+			if err := sec.read(s, sc); err != nil {
+				return err
+			}
+			seen[key] = true
+			if err := s.runDeferred(deferred, seen, ready, false); err != nil {
+				return err
+			}
+		}
+		sc.release()
+		if sc.expect(',') {
+			continue
+		}
+		if sc.expect('}') {
+			break
+		}
+		return fmt.Errorf("%s%s: not valid JSON: expected , or } after the value of %s", s.name, sc.position(sc.abs(sc.pos)), key)
+	}
+	// Sections whose dependencies the file lacks refer to what is stored: apply them now.
+	return s.runDeferred(deferred, seen, ready, true)
+}
+
+// runDeferred applies kept sections, in the format's order, once their dependencies have been
+// applied (or, at the end of the file, all of them).
+func (s *streamer) runDeferred(deferred map[string][]byte, seen map[string]bool, ready func(*section) bool, all bool) error {
+	for progress := true; progress; {
+		progress = false
+		for _, sec := range sections {
+			raw, ok := deferred[sec.key]
+			if !ok || !all && !ready(sec) {
+				continue
+			}
+			delete(deferred, sec.key)
+			// Positions inside a kept section are counted from its start.
+			if err := sec.read(s, newScanner(bytes.NewReader(raw), sec.key)); err != nil {
+				return err
+			}
+			seen[sec.key] = true
+			progress = true
+		}
+	}
+	return nil
+}
+
+// decode decodes one value with encoding/json, as the general path does: an unknown field is
+// a warning (the rest of the value is decoded) unless strict.
+func (s *streamer) decode(sc *scanner, path string, raw []byte, start int64, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var te *json.UnmarshalTypeError
+	if err != nil && !errors.As(err, &te) {
+		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return s.unknownField(path, strings.Trim(msg, `"`))
+		}
+	}
+	if err != nil {
+		return s.readError(sc, path, raw, start, err)
+	}
+	return nil
+}
+
+// decodeList decodes a whole (small) section.
+func (s *streamer) decodeList(sc *scanner, key string, v any) error {
+	raw, start, err := sc.value()
+	if err != nil {
+		return s.readError(sc, key, raw, start, err)
+	}
+	return s.decode(sc, key, raw, start, v)
+}
+
+// eachElement reads a (large) section one element at a time: reset zeroes the element and
+// returns it, fast parses the plain shape into it, done validates element i.
+func (s *streamer) eachElement(sc *scanner, key string, reset func() any, fast func([]byte) bool, done func(i int)) error {
+	switch sc.peek() {
+	case 'n':
+		raw, start, err := sc.value()
+		if err != nil || string(raw) != "null" {
+			return s.readError(sc, key, raw, start, err)
+		}
+		return nil
+	case '[':
+		sc.pos++
+	default:
+		raw, start, err := sc.value()
+		if err != nil {
+			return s.readError(sc, key, raw, start, err)
+		}
+		return fmt.Errorf("%s%s: %s must be a list, not %.20s", s.name, sc.position(start), key, raw)
+	}
+	if sc.expect(']') {
+		return nil
+	}
+	for i := 0; ; i++ {
+		if i%4096 == 0 && s.ctx.Err() != nil {
+			return s.ctx.Err() // interrupted: stop reading, the load rolls back
+		}
+		path := key + "[" + strconv.Itoa(i) + "]"
+		raw, start, err := sc.value()
+		if err != nil {
+			return s.readError(sc, path, raw, start, err)
+		}
+		if !fast(raw) {
+			if err := s.decode(sc, path, raw, start, reset()); err != nil {
+				return err
+			}
+		}
+		done(i)
+		sc.release()
+		reset()
+		if sc.expect(',') {
+			continue
+		}
+		if sc.expect(']') {
+			return nil
+		}
+		return fmt.Errorf("%s%s: not valid JSON: expected , or ] after %s", s.name, sc.position(sc.abs(sc.pos)), path)
+	}
+}
+
+// unknownField warns once per field name, or fails when strict (as the general path does).
+func (s *streamer) unknownField(path, field string) error {
+	p := Problem{Path: path, Msg: fmt.Sprintf("unknown field %q (not in the estate format; check its spelling)", field)}
+	if s.strict {
+		return fmt.Errorf("%s: %s (--strict)", s.name, p)
+	}
+	if !s.unknown[field] {
+		s.unknown[field] = true
+		s.rep.Warnings = append(s.rep.Warnings, p)
+	}
+	return nil
+}
+
+// readError names the file, line and column, and the section or element, of a value that
+// could not be read or decoded. start is the value's file offset.
+func (s *streamer) readError(sc *scanner, path string, raw []byte, start int64, err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := path
+		if te.Field != "" {
+			field += "." + te.Field
+		}
+		return fmt.Errorf("%s%s: %s must be %s, not a JSON %s", s.name, sc.position(start+te.Offset), strings.TrimPrefix(field, "$."), te.Type, te.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%s%s: %s: not valid JSON: the file ends in the middle of a value", s.name, sc.position(start), path)
+	case err != nil && !errors.As(err, &se):
+		return fmt.Errorf("reading %s: %w", s.name, err)
+	}
+	return sc.syntaxError(s.name, path, raw, start)
+}
+
+func (s *streamer) startWriter() {
+	s.writes = make(chan func() error, 4)
+	s.wrote = make(chan struct{})
+	go func() {
+		defer close(s.wrote)
+		for w := range s.writes {
+			if s.writeErr == nil {
+				s.writeErr = w()
+			}
+		}
+	}()
+}
+
+// stopWriter waits for the queued writes; after it, writeErr is safe to read.
+func (s *streamer) stopWriter() {
+	if s.writes != nil {
+		close(s.writes)
+		<-s.wrote
+		s.writes = nil
+	}
+}
+
+// whenValid queues a write only while the file has no problems: after one the import is
+// rolled back anyway, and validation goes on to list every problem.
+func (s *streamer) whenValid(write func() error) error {
+	if len(s.p.errs) == 0 {
+		s.writes <- write
+	}
+	return nil
+}
+
+// add receives every validated version: it is tracked for overlaps and queued for the loader.
+func (s *streamer) add(t *table, v version) {
+	if c := s.compact[t]; c != nil {
+		c.add(t, v)
+	} else {
+		s.overlaps[t].add(t, v)
+	}
+	if t == tLinkSpans && v.to == timeline.Max {
+		s.openLinks[t.key(v.cols)] = openLink{v.cols[2], v.from}
+	}
+	if len(s.p.errs) > 0 {
+		return
+	}
+	row := make([]any, 0, len(v.cols)+2)
+	for _, c := range v.cols {
+		row = append(row, c)
+	}
+	s.pending[t] = append(s.pending[t], append(row, v.from, v.to))
+	s.written++
+	if len(s.pending[t]) >= bulkBatch {
+		// The batch goes to the writer; the next one gets its own backing array.
+		s.flush(t)
+	}
+}
+
+func (s *streamer) flush(t *table) {
+	rows := s.pending[t]
+	s.pending[t] = nil
+	if len(rows) == 0 || len(s.p.errs) > 0 {
+		return
+	}
+	cols := append(append(append([]string{}, t.keyCols...), t.valCols...), "valid_from", "valid_to")
+	s.writes <- func() error {
+		if _, err := s.ld.Insert(s.ctx, t.name, cols, rows, s.skipConflicts); err != nil {
+			return fmt.Errorf("writing %s: %w", t.name, err)
+		}
+		return nil
+	}
+}
+
+func (s *streamer) writeDeployments(deploys []deployRow) error {
+	rows := make([][]any, 0, len(deploys))
+	for _, d := range deploys {
+		rows = append(rows, []any{d.resourceID, resourceKey(d.resourceID), d.guid, d.at})
+	}
+	for start := 0; start < len(rows); start += bulkBatch {
+		n, err := s.ld.Insert(s.ctx, "deployments", []string{"resource_id", "resource_key", "tracking_guid", "at"}, rows[start:min(start+bulkBatch, len(rows))], true)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			s.rep.count("deployments").Created += int(n)
+			s.simple.written += int(n)
+		}
+	}
+	return nil
+}
+
+// finish writes what is queued, checks overlaps, counts, and brings the current links in
+// step with the link spans.
+func (s *streamer) finish() error {
+	for _, t := range versionedTables {
+		s.flush(t)
+	}
+	s.stopWriter()
+	var errs []Problem
+	created := map[*table]int{}
+	for _, t := range versionedTables {
+		if c := s.compact[t]; c != nil {
+			e, n := c.check(t)
+			errs = append(errs, e...)
+			created[t] = n
+			continue
+		}
+		for _, vs := range s.overlaps[t].more {
+			errs = append(errs, overlapProblems(t, vs)...)
+		}
+		created[t] = s.overlaps[t].entities()
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
+	s.p.errs = append(s.p.errs, errs...)
+	if len(s.p.errs) > 0 {
+		return &InvalidError{File: s.name, Problems: s.p.errs}
+	}
+	if s.writeErr != nil {
+		return s.writeErr
+	}
+	for _, t := range versionedTables {
+		if n := created[t]; n > 0 {
+			s.rep.count(kindNames[t]).Created += n
+		}
+	}
+	return s.currentLinks()
+}
+
+// currentLinks is applier.currentLinks for the bulk path: the link spans are the file's (the
+// table was empty), the current link records are read through the pool (locked), and new
+// records and their history rows go to the loader.
+func (s *streamer) currentLinks() error {
+	spans := s.overlaps[tLinkSpans]
+	if len(spans.first) == 0 {
+		return nil
+	}
+	type current struct {
+		loc, state string
+		version    int64
+	}
+	stored := map[string]current{}
+	rows, err := s.db.QueryContext(s.ctx, `SELECT tenant_id, object_id, location_id, state, version FROM links`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var tid, oid string
+		var c current
+		if err := rows.Scan(&tid, &oid, &c.loc, &c.state, &c.version); err != nil {
+			rows.Close()
+			return err
+		}
+		stored[tid+"\x00"+oid] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(spans.first))
+	for k := range spans.first {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var newLinks, history [][]any
+	for _, k := range keys {
+		tid, oid, _ := strings.Cut(k, "\x00")
+		o, isOpen := s.openLinks[k]
+		c, exists := stored[k]
+		var action, from, to, newState string
+		switch {
+		case isOpen && !exists:
+			action, to, newState = "backfill", o.loc, "Active"
+		case isOpen && (c.state != "Active" || c.loc != o.loc):
+			action, from, to, newState = "backfill", c.loc, o.loc, "Active"
+		case !isOpen && exists && c.state == "Active":
+			action, from, to, newState = "backfill", c.loc, "", "Deleted"
+		default:
+			continue
+		}
+		version := c.version + 1
+		created := o.from
+		if created == timeline.Min || created == 0 {
+			created = s.asOf
+		}
+		if !exists {
+			newLinks = append(newLinks, []any{tid, oid, to, version, newState, created, s.asOf})
+		} else {
+			target := to
+			if target == "" {
+				target = c.loc
+			}
+			if _, err := s.ld.Exec(s.ctx, `UPDATE links SET location_id = $3, version = $4, state = $5, updated_at = $6 WHERE tenant_id = $1 AND object_id = $2`,
+				tid, oid, target, version, newState, s.asOf); err != nil {
+				return err
+			}
+		}
+		history = append(history, []any{store.NewID(), tid, oid, action, from, to, version, s.asOf, "import", ""})
+	}
+	for start := 0; start < len(newLinks); start += bulkBatch {
+		if _, err := s.ld.Insert(s.ctx, "links", []string{"tenant_id", "object_id", "location_id", "version", "state", "created_at", "updated_at"},
+			newLinks[start:min(start+bulkBatch, len(newLinks))], false); err != nil {
+			return err
+		}
+	}
+	for start := 0; start < len(history); start += bulkBatch {
+		if _, err := s.ld.Insert(s.ctx, "link_history", []string{"id", "tenant_id", "object_id", "action", "from_partner_id", "to_partner_id", "version", "at", "by_object_id", "request_id"},
+			history[start:min(start+bulkBatch, len(history))], false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
