@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 func newBenchUsageCmd(app *App) *cobra.Command {
 	var rows int
 	var dir, pg, phase, file string
+	var only []string
 	c := &cobra.Command{
 		Use:   "usage",
 		Short: "Measure usage ingestion: raw CSV split, parse, import into SQLite and PostgreSQL",
@@ -41,13 +43,14 @@ and prints rows/s, peak memory and the parse/raw ratio.`,
 			if phase != "" {
 				return benchUsagePhase(cmd.Context(), app, phase, file, pg)
 			}
-			return benchUsage(cmd.Context(), app, rows, dir, pg)
+			return benchUsage(cmd.Context(), app, rows, dir, pg, only)
 		},
 	}
 	f := c.Flags()
 	f.IntVar(&rows, "rows", 1_000_000, "rows in the generated FOCUS file")
 	f.StringVar(&dir, "dir", os.TempDir(), "directory for the generated file and databases")
 	f.StringVar(&pg, "postgres", os.Getenv("PARTNERLINK_TEST_POSTGRES"), "PostgreSQL DSN for the postgres phase (empty: skip it)")
+	f.StringSliceVar(&only, "only", nil, "run only these phases (raw is always run: the others are compared with it)")
 	f.StringVar(&phase, "phase", "", "run one phase in this process (used by the benchmark itself)")
 	f.StringVar(&file, "file", "", "the file a --phase reads")
 	f.MarkHidden("phase")
@@ -62,7 +65,7 @@ type benchResult struct {
 	rssKB int64
 }
 
-func benchUsage(ctx context.Context, app *App, rows int, dir, pg string) error {
+func benchUsage(ctx context.Context, app *App, rows int, dir, pg string, only []string) error {
 	path := filepath.Join(dir, fmt.Sprintf("partnerlink-bench-focus-%d.csv", rows))
 	if _, err := os.Stat(path); err != nil {
 		fmt.Fprintf(app.Stderr, "generating %s ...\n", path)
@@ -78,6 +81,15 @@ func benchUsage(ctx context.Context, app *App, rows int, dir, pg string) error {
 	phases := []string{"raw", "parse", "sqlite"}
 	if pg != "" {
 		phases = append(phases, "postgres")
+	}
+	if len(only) > 0 {
+		keep := []string{"raw"}
+		for _, ph := range phases[1:] {
+			if slices.Contains(only, ph) {
+				keep = append(keep, ph)
+			}
+		}
+		phases = keep
 	}
 	var results []benchResult
 	for _, ph := range phases {
