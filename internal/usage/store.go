@@ -138,22 +138,49 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 	errRejected := errors.New("rejected")
 
 	err = db.Load(ctx, func(l store.Loader) error {
-		batch := make([][]any, 0, batchRows)
+		// Parsing and writing overlap: a full batch goes to a writer goroutine (the only user
+		// of l until it is done) while the next batch is parsed, so the database's work and
+		// the parser's share the machine instead of taking turns. The channel is unbuffered:
+		// two batches in memory at most.
+		batches := make(chan [][]any)
+		stop := make(chan struct{}) // closed when the writer fails
+		var writeErr error
+		var added int64
+		written := make(chan struct{})
+		go func() {
+			defer close(written)
+			for b := range batches {
+				if writeErr != nil {
+					continue // drain
+				}
+				if err := parts.ensure(ctx, l, b); err != nil {
+					writeErr = err
+				} else if n, err := l.Insert(ctx, "usage_records", columnsStored, b, true); err != nil {
+					writeErr = err
+				} else {
+					added += n
+				}
+				if writeErr != nil {
+					close(stop)
+				}
+			}
+		}()
+		errWriter := errors.New("writer failed")
+		measure, importID := any(imp.Measure), any(imp.ID) // boxed once, not per row
+		var batch [][]any
+		var vals []any // one array for the batch's values: one allocation, not one per row
 		flush := func() error {
 			if len(batch) == 0 {
 				return nil
 			}
 			if imp.RowsRejected == 0 || opts.SkipBad {
-				if err := parts.ensure(ctx, l, batch); err != nil {
-					return err
+				select {
+				case batches <- batch:
+				case <-stop:
+					return errWriter
 				}
-				n, err := l.Insert(ctx, "usage_records", columnsStored, batch, true)
-				if err != nil {
-					return err
-				}
-				imp.RowsAdded += n
 			}
-			batch = batch[:0]
+			batch, vals = nil, nil
 			return nil
 		}
 		err := rd.Each(ctx, func(rec *Record, bad *RowError) error {
@@ -177,21 +204,33 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 				}
 				return nil
 			}
-			batch = append(batch, []any{rec.Key, rec.Start, rec.End, rec.SubscriptionID, rec.ResourceID,
+			if batch == nil {
+				batch = make([][]any, 0, batchRows)
+				vals = make([]any, 0, batchRows*len(columnsStored))
+			}
+			n := len(vals)
+			vals = append(vals, rec.Key, rec.Start, rec.End, rec.SubscriptionID, rec.ResourceID,
 				ResourceKey(rec.ResourceID), rec.Service, rec.ServiceCategory, rec.ChargeCategory,
 				rec.PricingCategory, rec.CommitmentDiscountID, rec.Provider, rec.Publisher, rec.Currency,
-				int64(rec.Cost), rec.CostRaw, imp.Measure, imp.ID})
+				int64(rec.Cost), rec.CostRaw, measure, importID)
+			batch = append(batch, vals[n:len(vals):len(vals)])
 			if len(batch) == batchRows {
 				return flush()
 			}
 			return nil
 		})
+		if err == nil {
+			err = flush()
+		}
+		close(batches)
+		<-written
+		if writeErr != nil {
+			return writeErr
+		}
 		if err != nil {
 			return err
 		}
-		if err := flush(); err != nil {
-			return err
-		}
+		imp.RowsAdded = added
 		if opts.Progress != nil {
 			opts.Progress(imp.RowsRead, src.n.Load())
 		}

@@ -288,3 +288,22 @@ func BenchmarkImportSQLite(b *testing.B) {
 		}
 	}
 }
+
+// TestWriterFailureStopsImport: when the database rejects a batch, the import stops with the
+// database's error (not a hang, not a generic one), while the parser still has batches to give.
+func TestWriterFailureStopsImport(t *testing.T) {
+	body := randomFOCUS(rand.New(rand.NewPCG(3, 3)), 3*batchRows+17, nil)
+	db := storetest.SQLite(t)
+	if _, err := db.ExecContext(context.Background(), `CREATE TRIGGER usage_fail BEFORE INSERT ON usage_records
+		BEGIN SELECT RAISE(ABORT, 'usage_fail trigger'); END`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := importString(t, db, "big.csv", body, ImportOptions{})
+	var se *store.Error
+	if !errors.As(err, &se) || !strings.Contains(fmt.Sprint(se.Cause()), "usage_fail") {
+		t.Fatalf("import into a failing table returned %v, want the database's error", err)
+	}
+	if n := count(t, db); n != 0 {
+		t.Fatalf("%d records left by a failed import", n)
+	}
+}
