@@ -123,6 +123,9 @@ func benchUsage(ctx context.Context, app *App, rows int, dir, pg string, only []
 
 // benchUsagePhase runs one phase and prints "rows seconds".
 func benchUsagePhase(ctx context.Context, app *App, phase, file, pg string) error {
+	if phase != "raw" {
+		defer bulkGC()() // as `import usage` runs
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		return err
