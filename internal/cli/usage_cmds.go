@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,6 +39,7 @@ so importing a file twice adds nothing.`,
 			if opts.SkipBad != (rejects != "") {
 				return UsageError{fmt.Errorf("--skip-bad and --rejects FILE go together, so that no bad row is lost")}
 			}
+			defer bulkGC()()
 			db, err := app.OpenDB(cmd.Context())
 			if err != nil {
 				return err
@@ -130,4 +132,22 @@ func newExportUsageCmd(app *App) *cobra.Command {
 	f.StringVar(&format, "format", "csv", "csv or json")
 	f.StringVar(&out, "out", "", "write to this file instead of stdout")
 	return c
+}
+
+// bulkGC lets the garbage collector run less often during a bulk import and returns the
+// function that restores the settings. Parsing makes about 1.5 KB of short-lived garbage per
+// row; at the default GOGC=100 collection took a fifth of the parser's CPU. GOGC=400 with a
+// 96 MiB soft limit on the Go heap keeps collection rare while the heap (a few batches) is
+// small, and frequent again before memory grows past the limit, so peak memory stays flat
+// whatever the file size. A GOGC or GOMEMLIMIT set by the user wins.
+func bulkGC() func() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	pct := debug.SetGCPercent(400)
+	limit := debug.SetMemoryLimit(96 << 20)
+	return func() {
+		debug.SetGCPercent(pct)
+		debug.SetMemoryLimit(limit)
+	}
 }

@@ -64,7 +64,7 @@ func (m *focusMapper) mapRow(f []string, r *Record) (string, string) {
 		return "ChargePeriodEnd", fmt.Sprintf("%s is not after ChargePeriodStart %s; a charge period must have a positive length",
 			timeline.Format(r.End), timeline.Format(r.Start))
 	}
-	cat, known := categories[lower(field(f, m.category))]
+	cat, known := lookupFold(categories, field(f, m.category))
 	if !known {
 		return "ChargeCategory", fmt.Sprintf("%q is not a FOCUS charge category; use Usage, Purchase, Tax, Credit or Adjustment", f[m.category])
 	}
@@ -72,7 +72,7 @@ func (m *focusMapper) mapRow(f []string, r *Record) (string, string) {
 	if col, reason := mapAmounts(f, m.cost, m.currency, m.sub, m.costName, "BillingCurrency", "SubAccountId", r); reason != "" {
 		return col, reason
 	}
-	pc, known := pricingCategories[lower(field(f, m.pricing))]
+	pc, known := lookupFold(pricingCategories, field(f, m.pricing))
 	if !known {
 		return "PricingCategory", fmt.Sprintf("%q is not a FOCUS pricing category; use Standard, Dynamic or Committed", f[m.pricing])
 	}

@@ -123,7 +123,7 @@ func (k *keyer) key(fields []string, r *Record) string {
 		b = append(b, 0x1e)
 		b = append(b, k.names[j]...)
 		b = append(b, 0x1f)
-		b = append(b, strings.TrimSpace(fields[i])...)
+		b = append(b, trimSpace(fields[i])...)
 	}
 	k.buf = b
 	k.h.Reset()
@@ -156,27 +156,62 @@ func ResourceKey(id string) string {
 // NormalizeSubscription accepts a bare GUID or /subscriptions/<guid> and returns the lower-case
 // GUID.
 func NormalizeSubscription(s string) (string, bool) {
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	if len(s) > len("/subscriptions/") && strings.EqualFold(s[:len("/subscriptions/")], "/subscriptions/") {
 		s = strings.TrimRight(s[len("/subscriptions/"):], "/")
 	}
-	s = strings.ToLower(s)
-	return s, scope.IsGUID(s)
+	if !scope.IsGUID(s) {
+		return strings.ToLower(s), false
+	}
+	for i := 0; i < len(s); i++ {
+		if isUpper(s[i]) {
+			return strings.ToLower(s), true
+		}
+	}
+	return s, true // already lower case: no copy
 }
 
 func normCurrency(s string) (string, string) {
-	s = strings.ToUpper(strings.TrimSpace(s))
+	s = trimSpace(s)
+	if len(s) == 3 && isUpper(s[0]) && isUpper(s[1]) && isUpper(s[2]) {
+		return s, "" // the usual spelling, without ToUpper's scan and copy
+	}
+	s = strings.ToUpper(s)
 	if s == "" {
 		return "", "currency is missing; every cost needs its currency (an ISO 4217 code such as USD)"
 	}
-	if len(s) != 3 || strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+	if len(s) != 3 || !isUpper(s[0]) || !isUpper(s[1]) || !isUpper(s[2]) {
 		return "", fmt.Sprintf("currency %q is not a 3-letter ISO 4217 code such as USD", s)
 	}
 	return s, ""
 }
 
+func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
+
+// trimSpace is strings.TrimSpace with a fast exit for the common field that has no space at
+// either end (bytes of 0x80 and above may start a Unicode space, so they take the slow path).
+func trimSpace(s string) string {
+	if s == "" {
+		return s
+	}
+	if a, z := s[0], s[len(s)-1]; a > ' ' && a < 0x80 && z > ' ' && z < 0x80 {
+		return s
+	}
+	return strings.TrimSpace(s)
+}
+
+// lookupFold finds s in a map keyed by lower-case names: first as written (files mostly use
+// one spelling, which callers list too), then lower-cased.
+func lookupFold(m map[string]string, s string) (string, bool) {
+	if v, ok := m[s]; ok {
+		return v, true
+	}
+	v, ok := m[strings.ToLower(s)]
+	return v, ok
+}
+
 func parseCost(s string) (money.Nanos, string) {
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
 	if s == "" {
 		return 0, "amount is empty; write 0 for a free row"
 	}
@@ -191,7 +226,10 @@ func parseCost(s string) (money.Nanos, string) {
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04Z", "2006-01-02"}
 
 func parseTime(s string) (int64, bool) {
-	s = strings.TrimSpace(s)
+	s = trimSpace(s)
+	if ns, ok := parseUTCSeconds(s); ok {
+		return ns, true
+	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UnixNano(), true
@@ -200,22 +238,54 @@ func parseTime(s string) (int64, bool) {
 	return 0, false
 }
 
+// parseUTCSeconds reads the spelling nearly every export uses, YYYY-MM-DDTHH:MM:SSZ, without
+// time.Parse's generality. Anything else (other layouts, out-of-range fields such as month 13
+// or February 30) returns false and is left to time.Parse, which gives the same answer or
+// rejects it.
+func parseUTCSeconds(s string) (int64, bool) {
+	if len(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' {
+		return 0, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for j := i; j < i+n; j++ {
+			c := s[j]
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	y, mo, d, h, mi, sec := num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2)
+	if y < 0 || mo < 1 || mo > 12 || d < 1 || d > 28 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 {
+		return 0, false // days 29 to 31 depend on the month: time.Parse checks them
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC).UnixNano(), true
+}
+
 var categories = map[string]string{
 	"usage": CategoryUsage, "purchase": CategoryPurchase, "tax": CategoryTax,
 	"credit": CategoryCredit, "adjustment": CategoryAdjustment,
+	// The standard spellings, found without lower-casing (see lookupFold).
+	CategoryUsage: CategoryUsage, CategoryPurchase: CategoryPurchase, CategoryTax: CategoryTax,
+	CategoryCredit: CategoryCredit, CategoryAdjustment: CategoryAdjustment,
 }
 
 // pricingCategories maps FOCUS 1.0 and 1.1+ spellings onto the 1.1+ values.
 var pricingCategories = map[string]string{
 	"": "", "standard": "Standard", "on-demand": "Standard", "dynamic": "Dynamic",
 	"committed": "Committed", "commitment-based": "Committed", "other": "Other",
+	// The standard spellings, found without lower-casing (see lookupFold).
+	"Standard": "Standard", "On-Demand": "Standard", "Dynamic": "Dynamic", "Committed": "Committed",
+	"Commitment-Based": "Committed", "Other": "Other",
 }
 
 func field(fields []string, i int) string {
 	if i < 0 {
 		return ""
 	}
-	return strings.TrimSpace(fields[i])
+	return trimSpace(fields[i])
 }
 
 // mapAmounts reads what both formats map alike: the cost (and its text, for audit), the

@@ -30,17 +30,32 @@ func (r *Reader) Each(ctx context.Context, fn func(rec *Record, bad *RowError) e
 		defer close(work)
 		defer close(order)
 		for {
-			b := &batch{done: make(chan struct{})}
+			// The CSV reader reuses its field slice and the tee its buffer, so each batch
+			// copies them: the fields into one array, the bytes as read in one piece (the tee
+			// keeps the batch's bytes meanwhile). Two allocations per batch, not per row.
+			b := &batch{done: make(chan struct{}), rows: make([]row, 0, batchSize)}
+			fields := make([]string, 0, batchSize*len(r.header))
+			spans := make([][2]int, 0, batchSize) // each row's bytes within the batch's copy
+			r.src.pinBatch()
 			for len(b.rows) < batchSize {
 				rw, err := r.readRow()
 				if err != nil {
 					b.err = err
 					break
 				}
-				// The CSV reader reuses its field slice and the tee its buffer.
-				rw.fields = append([]string(nil), rw.fields...)
-				rw.raw = append([]byte(nil), rw.raw...)
+				if len(fields)+len(rw.fields) > cap(fields) { // bad rows may have more fields than the header
+					fields = make([]string, 0, max(cap(fields), len(rw.fields)))
+				}
+				n := len(fields)
+				fields = append(fields, rw.fields...)
+				rw.fields = fields[n:len(fields):len(fields)]
+				off := r.src.lastOffset()
+				spans = append(spans, [2]int{off, off + len(rw.raw)})
 				b.rows = append(b.rows, rw)
+			}
+			raw := r.src.unpinBatch()
+			for j, sp := range spans {
+				b.rows[j].raw = raw[sp[0]:sp[1]:sp[1]]
 			}
 			select {
 			case order <- b:

@@ -263,20 +263,26 @@ func preview(header []string) string {
 }
 
 // rawTee keeps the bytes the CSV reader has consumed since the last record, so a bad row can be
-// written to the rejects file exactly as it was read. It holds at most one record plus the CSV
-// reader's read-ahead, and compacts only when half of it is spent, so rows are not copied.
+// written to the rejects file exactly as it was read. It holds at most one record (or, while
+// pinned, one batch of records) plus the CSV reader's read-ahead, and compacts only when half
+// of it is spent, so rows are not copied.
 type rawTee struct {
-	r     io.Reader
-	buf   []byte
-	start int   // buf[start:] is not yet taken
-	base  int64 // stream offset of buf[0]
+	r      io.Reader
+	buf    []byte
+	start  int   // buf[start:] is not yet taken
+	last   int   // where the last take began
+	pinned int   // buf[pinned:] is kept; pinned == start unless a batch is pinned
+	pin    bool  // a batch is pinned (see pinBatch)
+	base   int64 // stream offset of buf[0]
 }
 
 func (t *rawTee) Read(p []byte) (int, error) {
-	if t.start > 64<<10 && t.start > len(t.buf)/2 {
-		t.buf = append(t.buf[:0], t.buf[t.start:]...)
-		t.base += int64(t.start)
-		t.start = 0
+	if t.pinned > 64<<10 && t.pinned > len(t.buf)/2 {
+		t.buf = append(t.buf[:0], t.buf[t.pinned:]...)
+		t.base += int64(t.pinned)
+		t.start -= t.pinned
+		t.last -= t.pinned
+		t.pinned = 0
 	}
 	n, err := t.r.Read(p)
 	t.buf = append(t.buf, p[:n]...)
@@ -297,6 +303,28 @@ func (t *rawTee) take(off int64) []byte {
 		n = t.start
 	}
 	out := t.buf[t.start:n]
+	t.last = t.start
 	t.start = n
+	if !t.pin {
+		t.pinned = n
+	}
+	return out
+}
+
+// pinBatch keeps every byte taken from now on until unpinBatch, so that a batch of rows is
+// copied out in one piece instead of row by row.
+func (t *rawTee) pinBatch() {
+	t.pinned = t.start
+	t.pin = true
+}
+
+// lastOffset is where the last take began, relative to the pinned batch.
+func (t *rawTee) lastOffset() int { return t.last - t.pinned }
+
+// unpinBatch returns a copy of the bytes taken since pinBatch and stops keeping them.
+func (t *rawTee) unpinBatch() []byte {
+	out := append([]byte(nil), t.buf[t.pinned:t.start]...)
+	t.pinned = t.start
+	t.pin = false
 	return out
 }

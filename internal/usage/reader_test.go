@@ -3,6 +3,7 @@ package usage
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -307,6 +308,29 @@ func BenchmarkReader(b *testing.B) {
 	for b.Loop() {
 		if err := readAll(b.Context(), bytes.NewReader(data), "bench.csv", ReadOptions{}, func(*Record) error { return nil }); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRawSplit is the raw limit BenchmarkReader is compared with: the standard library
+// splitting the same file into fields, no conversion.
+func BenchmarkRawSplit(b *testing.B) {
+	var file bytes.Buffer
+	if err := GenerateFOCUS(&file, 20000, 1); err != nil {
+		b.Fatal(err)
+	}
+	data := file.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		cr := csv.NewReader(bytes.NewReader(data))
+		cr.ReuseRecord = true
+		for {
+			if _, err := cr.Read(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }

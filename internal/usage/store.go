@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"io"
 	"os"
 	"path/filepath"
@@ -138,22 +139,49 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 	errRejected := errors.New("rejected")
 
 	err = db.Load(ctx, func(l store.Loader) error {
-		batch := make([][]any, 0, batchRows)
+		// Parsing and writing overlap: a full batch goes to a writer goroutine (the only user
+		// of l until it is done) while the next batch is parsed, so the database's work and
+		// the parser's share the machine instead of taking turns. The channel is unbuffered:
+		// two batches in memory at most.
+		batches := make(chan [][]any)
+		stop := make(chan struct{}) // closed when the writer fails
+		var writeErr error
+		var added int64
+		written := make(chan struct{})
+		go func() {
+			defer close(written)
+			for b := range batches {
+				if writeErr != nil {
+					continue // drain
+				}
+				if err := parts.ensure(ctx, l, b); err != nil {
+					writeErr = err
+				} else if n, err := parts.insert(ctx, l, b); err != nil {
+					writeErr = err
+				} else {
+					added += n
+				}
+				if writeErr != nil {
+					close(stop)
+				}
+			}
+		}()
+		errWriter := errors.New("writer failed")
+		measure, importID := any(imp.Measure), any(imp.ID) // boxed once, not per row
+		var batch [][]any
+		var vals []any // one array for the batch's values: one allocation, not one per row
 		flush := func() error {
 			if len(batch) == 0 {
 				return nil
 			}
 			if imp.RowsRejected == 0 || opts.SkipBad {
-				if err := parts.ensure(ctx, l, batch); err != nil {
-					return err
+				select {
+				case batches <- batch:
+				case <-stop:
+					return errWriter
 				}
-				n, err := l.Insert(ctx, "usage_records", columnsStored, batch, true)
-				if err != nil {
-					return err
-				}
-				imp.RowsAdded += n
 			}
-			batch = batch[:0]
+			batch, vals = nil, nil
 			return nil
 		}
 		err := rd.Each(ctx, func(rec *Record, bad *RowError) error {
@@ -177,21 +205,33 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 				}
 				return nil
 			}
-			batch = append(batch, []any{rec.Key, rec.Start, rec.End, rec.SubscriptionID, rec.ResourceID,
+			if batch == nil {
+				batch = make([][]any, 0, batchRows)
+				vals = make([]any, 0, batchRows*len(columnsStored))
+			}
+			n := len(vals)
+			vals = append(vals, rec.Key, rec.Start, rec.End, rec.SubscriptionID, rec.ResourceID,
 				ResourceKey(rec.ResourceID), rec.Service, rec.ServiceCategory, rec.ChargeCategory,
 				rec.PricingCategory, rec.CommitmentDiscountID, rec.Provider, rec.Publisher, rec.Currency,
-				int64(rec.Cost), rec.CostRaw, imp.Measure, imp.ID})
+				int64(rec.Cost), rec.CostRaw, measure, importID)
+			batch = append(batch, vals[n:len(vals):len(vals)])
 			if len(batch) == batchRows {
 				return flush()
 			}
 			return nil
 		})
+		if err == nil {
+			err = flush()
+		}
+		close(batches)
+		<-written
+		if writeErr != nil {
+			return writeErr
+		}
 		if err != nil {
 			return err
 		}
-		if err := flush(); err != nil {
-			return err
-		}
+		imp.RowsAdded = added
 		if opts.Progress != nil {
 			opts.Progress(imp.RowsRead, src.n.Load())
 		}
@@ -270,13 +310,29 @@ func csvQuote(s string) string {
 // month are written (SQLite has no partitions). Rows outside every partition would land in the
 // default partition; creating the month first keeps each month in its own table, so that a
 // period's scan and a month's deletion touch only that month.
+//
+// It also picks how a batch is written on PostgreSQL. The general way copies the batch into a
+// temporary table and moves it with INSERT ... ON CONFLICT DO NOTHING: every row is written
+// twice. When every row of a batch belongs to a month whose partition was empty when this
+// import locked it (the usual case: importing a new month), the only rows that can conflict
+// are ones this import wrote itself. Those are remembered in a Bloom filter, so the batch is
+// de-duplicated, the filter's few "maybe seen" keys are looked up, and when none is stored the
+// batch is copied straight into usage_records. Any doubt takes the general way, so what is
+// stored is exactly what the general way stores.
 type partitioner struct {
 	pg    bool
-	known map[int64]bool
+	known map[int64]bool // months whose partition exists
+	fresh map[int64]bool // months whose partition was empty when this import locked it
+	wrote *bloom         // the (record_key, charge_start) of every row this import wrote
 }
 
 func newPartitioner(db *store.DB) *partitioner {
-	return &partitioner{pg: db.Engine() == store.Postgres, known: map[int64]bool{}}
+	return &partitioner{pg: db.Engine() == store.Postgres, known: map[int64]bool{}, fresh: map[int64]bool{}}
+}
+
+func monthOf(ns int64) time.Time {
+	t := time.Unix(0, ns).UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
 func (p *partitioner) ensure(ctx context.Context, l store.Loader, batch [][]any) error {
@@ -284,8 +340,7 @@ func (p *partitioner) ensure(ctx context.Context, l store.Loader, batch [][]any)
 		return nil
 	}
 	for _, row := range batch {
-		t := time.Unix(0, row[1].(int64)).UTC()
-		month := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+		month := monthOf(row[1].(int64))
 		if p.known[month.UnixNano()] {
 			continue
 		}
@@ -297,9 +352,114 @@ func (p *partitioner) ensure(ctx context.Context, l store.Loader, batch [][]any)
 		if _, err := l.Exec(ctx, q); err != nil {
 			return fmt.Errorf("creating usage partition %s: %w", name, err)
 		}
+		// Other imports may read the month but not write it until this one commits, so "empty
+		// now" stays true of everything but this import's own rows.
+		if _, err := l.Exec(ctx, `LOCK TABLE `+name+` IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("locking usage partition %s: %w", name, err)
+		}
+		n, err := l.Exec(ctx, `SELECT 1 FROM `+name+` LIMIT 1`)
+		if err != nil {
+			return fmt.Errorf("reading usage partition %s: %w", name, err)
+		}
 		p.known[month.UnixNano()] = true
+		p.fresh[month.UnixNano()] = n == 0
 	}
 	return nil
+}
+
+type rowKey struct {
+	key   string
+	start int64
+}
+
+// insert writes a batch of usage rows and reports how many were new.
+func (p *partitioner) insert(ctx context.Context, l store.Loader, batch [][]any) (int64, error) {
+	if !p.pg {
+		return l.Insert(ctx, "usage_records", columnsStored, batch, true)
+	}
+	if p.wrote == nil {
+		p.wrote = newBloom()
+	}
+	n, err := p.insertPG(ctx, l, batch)
+	if err != nil {
+		return n, err
+	}
+	for _, row := range batch {
+		p.wrote.add(row[0].(string), row[1].(int64))
+	}
+	return n, nil
+}
+
+func (p *partitioner) insertPG(ctx context.Context, l store.Loader, batch [][]any) (int64, error) {
+	for _, row := range batch {
+		if !p.fresh[monthOf(row[1].(int64)).UnixNano()] {
+			return l.Insert(ctx, "usage_records", columnsStored, batch, true)
+		}
+	}
+	// Keep the first of rows with the same key, as INSERT ... ON CONFLICT DO NOTHING does.
+	inBatch := make(map[rowKey]bool, len(batch))
+	unique := make([][]any, 0, len(batch))
+	var maybeKeys []string
+	var maybeStarts []int64
+	for _, row := range batch {
+		k := rowKey{row[0].(string), row[1].(int64)}
+		if inBatch[k] {
+			continue
+		}
+		inBatch[k] = true
+		unique = append(unique, row)
+		if p.wrote.has(k.key, k.start) {
+			maybeKeys = append(maybeKeys, k.key)
+			maybeStarts = append(maybeStarts, k.start)
+		}
+	}
+	if len(maybeKeys) > 0 {
+		stored, err := l.Exec(ctx, `SELECT 1 FROM usage_records WHERE (record_key, charge_start) IN
+			(SELECT * FROM unnest($1::text[], $2::bigint[]))`, maybeKeys, maybeStarts)
+		if err != nil {
+			return 0, err
+		}
+		if stored > 0 {
+			return l.Insert(ctx, "usage_records", columnsStored, batch, true)
+		}
+	}
+	return l.Insert(ctx, "usage_records", columnsStored, unique, false)
+}
+
+// bloom is a fixed-size Bloom filter of (key, start) pairs: 16 MiB, so about 0.5% false
+// positives at 10 million rows, more beyond (a false positive only costs a lookup).
+type bloom struct {
+	bits []uint64
+	seed maphash.Seed
+}
+
+const bloomBits = 1 << 27
+
+func newBloom() *bloom { return &bloom{bits: make([]uint64, bloomBits/64), seed: maphash.MakeSeed()} }
+
+func (b *bloom) hashes(key string, start int64) (uint64, uint64) {
+	h1 := maphash.String(b.seed, key) ^ uint64(start)*0x9e3779b97f4a7c15
+	h2 := (h1 >> 29) | (h1 << 35) | 1
+	return h1, h2
+}
+
+func (b *bloom) add(key string, start int64) {
+	h1, h2 := b.hashes(key, start)
+	for i := uint64(0); i < 4; i++ {
+		bit := (h1 + i*h2) % bloomBits
+		b.bits[bit/64] |= 1 << (bit % 64)
+	}
+}
+
+func (b *bloom) has(key string, start int64) bool {
+	h1, h2 := b.hashes(key, start)
+	for i := uint64(0); i < 4; i++ {
+		bit := (h1 + i*h2) % bloomBits
+		if b.bits[bit/64]&(1<<(bit%64)) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 const selectRecords = `SELECT record_key, charge_start, charge_end, subscription_id, resource_id, service,

@@ -288,3 +288,112 @@ func BenchmarkImportSQLite(b *testing.B) {
 		}
 	}
 }
+
+// TestWriterFailureStopsImport: when the database rejects a batch, the import stops with the
+// database's error (not a hang, not a generic one), while the parser still has batches to give.
+func TestWriterFailureStopsImport(t *testing.T) {
+	body := randomFOCUS(rand.New(rand.NewPCG(3, 3)), 3*batchRows+17, nil)
+	db := storetest.SQLite(t)
+	if _, err := db.ExecContext(context.Background(), `CREATE TRIGGER usage_fail BEFORE INSERT ON usage_records
+		BEGIN SELECT RAISE(ABORT, 'usage_fail trigger'); END`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := importString(t, db, "big.csv", body, ImportOptions{})
+	var se *store.Error
+	if !errors.As(err, &se) || !strings.Contains(fmt.Sprint(se.Cause()), "usage_fail") {
+		t.Fatalf("import into a failing table returned %v, want the database's error", err)
+	}
+	if n := count(t, db); n != 0 {
+		t.Fatalf("%d records left by a failed import", n)
+	}
+}
+
+// TestDirectCopyWritesWhatStagingWrites: on PostgreSQL a batch for a month that was empty goes
+// straight to COPY (de-duplicated in the batch, checked against this import's earlier rows);
+// everything else takes INSERT ... ON CONFLICT DO NOTHING. Both must store, add and count
+// exactly the same, with repeats inside a batch, across batches, and on a re-import.
+func TestDirectCopyWritesWhatStagingWrites(t *testing.T) {
+	body := randomFOCUS(rand.New(rand.NewPCG(11, 11)), 2*batchRows+500, nil)
+	lines := strings.SplitAfter(body, "\n")
+	lines = lines[:len(lines)-1]
+	var b strings.Builder
+	for i, line := range lines {
+		b.WriteString(line)
+		if i == 5 || i == batchRows+3 {
+			b.WriteString(line) // repeated inside a batch
+		}
+	}
+	for _, line := range lines[10:20] {
+		b.WriteString(line) // repeated in a later batch
+	}
+	file := b.String()
+	ref := storetest.SQLite(t)
+	want, err := importString(t, ref, "f.csv", file, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.RowsDuplicate != 12 {
+		t.Fatalf("reference import counted %d duplicates, want 12", want.RowsDuplicate)
+	}
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		for round := 1; round <= 2; round++ {
+			imp, err := importString(t, db, "f.csv", file, ImportOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantAdded, wantDup := want.RowsAdded, want.RowsDuplicate
+			if round == 2 {
+				wantAdded, wantDup = 0, want.RowsRead
+			}
+			if imp.RowsAdded != wantAdded || imp.RowsDuplicate != wantDup {
+				t.Fatalf("import %d: added %d, duplicate %d; want %d, %d", round, imp.RowsAdded, imp.RowsDuplicate, wantAdded, wantDup)
+			}
+			if exportCSV(t, db) != exportCSV(t, ref) {
+				t.Fatalf("import %d stored other records than the reference", round)
+			}
+		}
+	})
+}
+
+// TestBloomDoubtTakesTheSafeWay drives the PostgreSQL writer directly: keys the filter only
+// thinks it has seen are looked up and copied, keys really stored send the batch the general
+// way, and either way the stored rows are exact.
+func TestBloomDoubtTakesTheSafeWay(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx := context.Background()
+	row := func(key string, start int64) []any {
+		return []any{key, start, start + 1, "11111111-2222-3333-4444-555555555555", "", "", "", "", "Usage",
+			"", "", "", "", "USD", int64(1), "0.000000001", "billed", "imp"}
+	}
+	start := time.Date(2026, 5, 3, 0, 0, 0, 0, time.UTC).UnixNano()
+	err := db.Load(ctx, func(l store.Loader) error {
+		p := newPartitioner(db)
+		first := [][]any{row("a", start), row("b", start)}
+		if err := p.ensure(ctx, l, first); err != nil {
+			return err
+		}
+		if !p.fresh[monthOf(start).UnixNano()] {
+			t.Fatal("a new month's partition is not fresh")
+		}
+		p.wrote = newBloom()
+		p.wrote.add("c", start) // a false positive: "c" is not stored
+		if n, err := p.insert(ctx, l, first); err != nil || n != 2 {
+			t.Fatalf("first batch: %d, %v", n, err)
+		}
+		// "c" is in the filter but not stored: looked up, then copied. "a" is stored: the
+		// batch with it goes the general way and only "d" is added.
+		if n, err := p.insert(ctx, l, [][]any{row("c", start), row("c", start)}); err != nil || n != 1 {
+			t.Fatalf("false positive batch: %d, %v", n, err)
+		}
+		if n, err := p.insert(ctx, l, [][]any{row("a", start), row("d", start)}); err != nil || n != 1 {
+			t.Fatalf("batch with a stored key: %d, %v", n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db); n != 4 {
+		t.Fatalf("%d rows stored, want 4 (a, b, c, d)", n)
+	}
+}

@@ -1,0 +1,142 @@
+package usage
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The hot-path shortcuts must answer exactly as the general code they bypass.
+
+func TestParseUTCSecondsAgreesWithTimeParse(t *testing.T) {
+	for _, s := range []string{
+		"2026-04-01T00:00:00Z", "2026-12-28T23:59:59Z", "2024-02-29T10:00:00Z", "2023-02-29T10:00:00Z",
+		"2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-04-31T00:00:00Z", "2026-04-01T24:00:00Z",
+		"2026-04-01T00:60:00Z", "2026-04-01T00:00:60Z", "2026-04-01 00:00:00Z", "2026-04-01T00:00:00z",
+		"2026-4-01T00:00:00Z", "2026-04-01T00:00:00+", "+026-04-01T00:00:00Z", "0000-01-01T00:00:00Z",
+	} {
+		want, err := time.Parse(time.RFC3339Nano, s)
+		got, ok := parseTime(s)
+		if (err == nil) != ok || (ok && got != want.UnixNano()) {
+			t.Errorf("parseTime(%q) = %d, %v; time.Parse gives %v, %v", s, got, ok, want, err)
+		}
+		if fast, ok := parseUTCSeconds(s); ok && (err != nil || fast != want.UnixNano()) {
+			t.Errorf("parseUTCSeconds(%q) = %d; time.Parse gives %v, %v", s, fast, want, err)
+		}
+	}
+}
+
+func TestTrimSpaceAgreesWithStrings(t *testing.T) {
+	for _, s := range []string{"", " ", "a", " a", "a ", "\ta\n", "\u00a0a", "a\u00a0", "\u0085x", "é", "x\u2003", "abc"} {
+		if got, want := trimSpace(s), strings.TrimSpace(s); got != want {
+			t.Errorf("trimSpace(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func TestNormalizeSubscriptionCases(t *testing.T) {
+	for in, want := range map[string]string{
+		"00000000-0000-4000-8000-00000000000A":                 "00000000-0000-4000-8000-00000000000a",
+		"/SUBSCRIPTIONS/00000000-0000-4000-8000-00000000000b/": "00000000-0000-4000-8000-00000000000b",
+		" 00000000-0000-4000-8000-00000000000c ":               "00000000-0000-4000-8000-00000000000c",
+	} {
+		if got, ok := NormalizeSubscription(in); !ok || got != want {
+			t.Errorf("NormalizeSubscription(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	if got, ok := NormalizeSubscription("NOT-A-GUID"); ok || got != "not-a-guid" {
+		t.Errorf("NormalizeSubscription(NOT-A-GUID) = %q, %v", got, ok)
+	}
+}
+
+func TestLookupFoldAcceptsAnyCase(t *testing.T) {
+	for _, s := range []string{"Usage", "usage", "USAGE", "uSaGe"} {
+		if v, ok := lookupFold(categories, s); !ok || v != CategoryUsage {
+			t.Errorf("lookupFold(%q) = %q, %v", s, v, ok)
+		}
+	}
+	if _, ok := lookupFold(categories, "Usages"); ok {
+		t.Error("lookupFold accepted Usages")
+	}
+}
+
+// TestEachAgreesWithNext: the batched pipeline (fields and bytes copied once per batch, the tee
+// pinned while a batch is read) yields exactly what reading row by row yields, bad rows' bytes
+// included, across many batches and tee compactions.
+func TestEachAgreesWithNext(t *testing.T) {
+	var b strings.Builder
+	if err := GenerateFOCUS(&b, 3000, 7); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(b.String(), "\n")
+	for i := 5; i < len(lines)-1; i += 397 { // spoil some rows: a bad time, a short row, bad UTF-8
+		switch i % 3 {
+		case 0:
+			lines[i] = strings.Replace(lines[i], "2026-04-", "2026-x4-", 1)
+		case 1:
+			lines[i] = "1,2,3\r\n"
+		default:
+			lines[i] = strings.Replace(lines[i], "vm", "v\xffm", 1)
+		}
+		lines[i+1] = "\n" + lines[i+1] // and a blank line after it
+	}
+	data := strings.Join(lines, "")
+	type out struct {
+		rec Record
+		bad RowError
+	}
+	var want []out
+	rd, err := NewReader(strings.NewReader(data), "f.csv", ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		rec, bad, err := rd.Next()
+		if err != nil {
+			break
+		}
+		var o out
+		if bad != nil {
+			o.bad = *bad
+		} else {
+			o.rec = *rec
+		}
+		want = append(want, o)
+	}
+	var got []out
+	rd, err = NewReader(strings.NewReader(data), "f.csv", ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = rd.Each(t.Context(), func(rec *Record, bad *RowError) error {
+		var o out
+		if bad != nil {
+			o.bad = *bad
+		} else {
+			o.rec = *rec
+		}
+		got = append(got, o)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || len(want) != 3000 {
+		t.Fatalf("Each gave %d rows, Next %d, file 3000", len(got), len(want))
+	}
+	bads := 0
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("row %d: Each gave %+v, Next %+v", i, got[i], want[i])
+		}
+		if want[i].bad.Line != 0 {
+			bads++
+			if !strings.Contains(data, want[i].bad.Raw+"\n") && !strings.Contains(data, want[i].bad.Raw+"\r\n") {
+				t.Fatalf("bad row %d raw %q is not a line of the file", i, want[i].bad.Raw)
+			}
+		}
+	}
+	if bads < 7 {
+		t.Fatalf("only %d bad rows seen", bads)
+	}
+}
