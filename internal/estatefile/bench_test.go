@@ -23,7 +23,7 @@ import (
 //
 //	go test ./internal/estatefile -run XXX -bench ImportBenchEstate -benchtime 1x
 //
-// Each import runs in a child process (this test binary, running TestImportChild) so that
+// Each import runs in a child process (this test binary, running BenchmarkImportChild) so that
 // peakRSS-MiB is the operating system's peak resident set size (VmHWM in /proc/self/status) of a
 // process that does nothing but open the database and import the file: not the harness's
 // generated file, not earlier imports. entities/s counts the file's entities (imports.rows_read)
@@ -62,7 +62,7 @@ func benchImport(b *testing.B, sc synth.Scale) {
 			var entities int64
 			var seconds, peak float64
 			for b.Loop() {
-				cmd := exec.Command(os.Args[0], "-test.run=^TestImportChild$", "-test.v")
+				cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkImportChild$", "-test.benchtime=1x")
 				cmd.Env = append(os.Environ(), childEnv+"="+engine+":"+path)
 				out, err := cmd.CombinedOutput()
 				if err != nil {
@@ -89,38 +89,39 @@ func benchImport(b *testing.B, sc synth.Scale) {
 	}
 }
 
-// TestImportChild is the benchmark's child process; it does nothing in a normal test run.
-func TestImportChild(t *testing.T) {
+// BenchmarkImportChild is the child process of the import benchmarks (a benchmark, so that a
+// test run never lists it); run alone, it skips.
+func BenchmarkImportChild(b *testing.B) {
 	spec := os.Getenv(childEnv)
 	if spec == "" {
-		t.Skip("only run by BenchmarkImport*")
+		b.Skip("only run by BenchmarkImportBenchEstate and BenchmarkImportMillionAssignments")
 	}
 	engine, path, _ := strings.Cut(spec, ":")
-	db := storetest.SQLite(t)
+	db := storetest.SQLite(b)
 	if engine == store.Postgres {
-		db = storetest.Postgres(t)
+		db = storetest.Postgres(b)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	defer f.Close()
 	runtime.GC()
 	start := time.Now()
 	if _, err := estatefile.Import(context.Background(), db, f, "bench.json", estatefile.Options{}); err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	elapsed := time.Since(start)
 	var n int64
 	if err := db.QueryRowContext(context.Background(), `SELECT rows_read FROM imports`).Scan(&n); err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	fmt.Printf("IMPORTED %d entities in %g s\n", n, elapsed.Seconds())
 	// Peak RSS of this process's memory since exec (getrusage's ru_maxrss would include the
 	// parent's, which a child inherits across fork and exec).
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	for _, line := range strings.Split(string(status), "\n") {
 		if strings.HasPrefix(line, "VmHWM:") {
