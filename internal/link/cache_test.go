@@ -88,7 +88,7 @@ func TestCacheDropsReadsOverlappingAChange(t *testing.T) {
 }
 
 // On PostgreSQL, changes made by another process (here: another service without the cache, and
-// plain SQL) reach the cache through notifications.
+// plain SQL) reach the cache through the triggers' notifications.
 func TestCacheHearsOtherProcessesOnPostgres(t *testing.T) {
 	db := storetest.Postgres(t)
 	ctx, c := cacheFixture(t, db)
@@ -136,6 +136,11 @@ func TestCacheHearsOtherProcessesOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	until("the update by another process", func(l *Link) bool { return l.Version == 2 && l.PartnerID == "4000002" })
+	// Writers other than the link service (imports, SQL by hand) are heard too.
+	if _, err := db.ExecContext(ctx, `UPDATE links SET version = 7 WHERE tenant_id = 't1' AND object_id = 'u1'`); err != nil {
+		t.Fatal(err)
+	}
+	until("the change made in SQL", func(l *Link) bool { return l.Version == 7 })
 	if _, err := db.ExecContext(ctx, `UPDATE partner_locations SET name = 'Contoso Renamed' WHERE id = '4000002'`); err != nil {
 		t.Fatal(err)
 	}
