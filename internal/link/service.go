@@ -56,49 +56,41 @@ type current struct {
 	exists bool
 }
 
-// lock reads the caller's current record and locks it, creating an empty one first so that
+// lockBatch reads and locks the caller's current record, creating an empty one first so that
 // concurrent requests for one principal queue on the row lock (PostgreSQL) or the write lock
-// (SQLite). It also returns the start of the caller's newest link window, if any. The
-// upsert's no-op update takes the row lock that SELECT ... FOR UPDATE would take.
-func (s *Service) lock(ctx context.Context, tx store.Querier, c Caller) (current, sql.NullInt64, error) {
-	var cur current
-	var lastFrom sql.NullInt64
-	var created, updated int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
+// (SQLite): the upsert's no-op update takes the lock SELECT ... FOR UPDATE would take. It also
+// reads the start of the caller's newest link window, in a statement of its own after the lock:
+// on PostgreSQL a subquery of the upsert would read the snapshot taken before waiting for the
+// lock and miss the window the previous holder just opened (the concurrency test caught that),
+// and the caller's directory type, so that a group is refused.
+func (s *Service) lockBatch(c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) *store.Batch {
+	var b store.Batch
+	b.QueryRow(func(r store.Row) error {
+		var created, updated int64
+		if err := r.Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated); err != nil {
+			return err
+		}
+		cur.TenantID, cur.ObjectID = c.TenantID, c.ObjectID
+		cur.CreatedTime, cur.UpdatedTime = timeline.Time(created), timeline.Time(updated)
+		cur.exists = cur.Version > 0
+		return nil
+	}, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
 		VALUES ($1, $2, '', 0, $3, 0, 0)
 		ON CONFLICT (tenant_id, object_id) DO UPDATE SET version = links.version
-		RETURNING location_id, version, state, created_at, updated_at`,
-		c.TenantID, c.ObjectID, StateDeleted).Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated)
-	if err != nil {
-		return cur, lastFrom, err
-	}
-	// A statement of its own, after the lock: on PostgreSQL a subquery of the upsert would
-	// read the snapshot taken before waiting for the lock and miss the window the previous
-	// holder just opened (the concurrency test caught exactly that).
-	if err := tx.QueryRowContext(ctx, `SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2`,
-		c.TenantID, c.ObjectID).Scan(&lastFrom); err != nil {
-		return cur, lastFrom, err
-	}
-	cur.TenantID, cur.ObjectID = c.TenantID, c.ObjectID
-	cur.CreatedTime, cur.UpdatedTime = timeline.Time(created), timeline.Time(updated)
-	cur.exists = cur.Version > 0
-	return cur, lastFrom, nil
+		RETURNING location_id, version, state, created_at, updated_at`, c.TenantID, c.ObjectID, StateDeleted)
+	b.QueryRow(func(r store.Row) error { return r.Scan(lastFrom) },
+		`SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2`, c.TenantID, c.ObjectID)
+	b.QueryRow(func(r store.Row) error {
+		err := r.Scan(principalType)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // not in the estate: a principal we do not know yet may link
+		}
+		return err
+	}, `SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1`, c.TenantID, c.ObjectID)
+	return &b
 }
 
-func (s *Service) checkCaller(ctx context.Context, q store.Querier, c Caller) error {
-	if c.IDType == "group" {
-		return &Error{CodeBadRequest, "groups cannot be linked; link the users or service principals that hold the group's roles"}
-	}
-	var typ string
-	err := q.QueryRowContext(ctx, `SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1`, c.TenantID, c.ObjectID).Scan(&typ)
-	if err == nil && (typ == "Group" || typ == "ForeignGroup") {
-		return &Error{CodeBadRequest, "groups cannot be linked; link the users or service principals that hold the group's roles"}
-	}
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	return nil
-}
+var errGroup = &Error{CodeBadRequest, "groups cannot be linked; link the users or service principals that hold the group's roles"}
 
 func (s *Service) target(ctx context.Context, q store.Querier, partnerID string, at time.Time) (*directory.Location, error) {
 	loc, err := directory.Linkable(ctx, q, partnerID, at.UnixNano())
@@ -169,25 +161,28 @@ func (s *Service) current(ctx context.Context, c Caller) (cached, error) {
 	return e, nil
 }
 
-// partnerName reads through q: inside a transaction it must be the tx, or 16+ concurrent
-// changes exhaust the connection pool waiting for each other (found by the concurrency test).
-func (s *Service) partnerName(ctx context.Context, q store.Querier, id string) string {
-	var name string
-	_ = q.QueryRowContext(ctx, `SELECT name FROM partner_locations WHERE id = $1`, id).Scan(&name)
-	return name
+// nameBatch reads the partner name of l's location into l.
+func (s *Service) nameBatch(l *Link) *store.Batch {
+	var b store.Batch
+	b.QueryRow(func(r store.Row) error {
+		if err := r.Scan(&l.PartnerName); !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		return nil
+	}, `SELECT name FROM partner_locations WHERE id = $1`, l.PartnerID)
+	return &b
 }
 
 func (s *Service) change(ctx context.Context, c Caller, partnerID, action string) (*Link, error) {
-	// The caller's type and the target's status are read before the transaction: they change
-	// rarely, and on SQLite every statement inside it holds the single write lock.
-	pool := s.DB.Prepared(s.DB)
-	if err := s.checkCaller(ctx, pool, c); err != nil {
-		return nil, err
+	if c.IDType == "group" {
+		return nil, errGroup
 	}
+	// The target's status is read before the transaction: it changes rarely, and on SQLite
+	// every statement inside it holds the single write lock.
 	var target *directory.Location
 	var targetErr error
 	if action != "delete" {
-		target, targetErr = s.target(ctx, pool, partnerID, s.now())
+		target, targetErr = s.target(ctx, s.DB.Prepared(s.DB), partnerID, s.now())
 		var le *Error
 		if targetErr != nil && !errors.As(targetErr, &le) {
 			return nil, targetErr
@@ -196,22 +191,27 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 	var out *Link
 	// Forget the cached record whatever the outcome: a failed commit may still have landed.
 	defer s.Cache.invalidate(cacheKey{c.TenantID, c.ObjectID})
-	err := s.DB.Tx(ctx, func(sqlTx *sql.Tx) error {
+	// Two batches: lock and read, then write and commit (two round trips on PostgreSQL).
+	err := s.DB.PipelineTx(ctx, func(p store.Pipe) error {
 		out = nil
-		tx := s.DB.Prepared(sqlTx)
 		now := s.now()
-		cur, lastFrom, err := s.lock(ctx, tx, c)
-		if err != nil {
+		var cur current
+		var lastFrom sql.NullInt64
+		var principalType string
+		if err := p.Send(ctx, s.lockBatch(c, &cur, &lastFrom, &principalType)); err != nil {
 			return err
+		}
+		if principalType == "Group" || principalType == "ForeignGroup" {
+			return errGroup
 		}
 		active := cur.exists && cur.State == StateActive
 		var loc *directory.Location
+		var err error
 		switch action {
 		case "create":
 			if active && cur.PartnerID == partnerID {
-				cur.PartnerName = s.partnerName(ctx, tx, partnerID)
 				out = &cur.Link
-				return nil // unchanged
+				return p.Commit(ctx, s.nameBatch(&cur.Link)) // unchanged
 			}
 			if active {
 				return &Error{CodeConflict, fmt.Sprintf("this identity is already linked to %s; use PATCH /providers/Microsoft.ManagementPartner/partners/%s to move the link", cur.PartnerID, partnerID)}
@@ -224,9 +224,8 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 				return &Error{CodeNotFound, "this identity has no link to move; create one with PUT"}
 			}
 			if cur.PartnerID == partnerID {
-				cur.PartnerName = s.partnerName(ctx, tx, partnerID)
 				out = &cur.Link
-				return nil
+				return p.Commit(ctx, s.nameBatch(&cur.Link))
 			}
 			if loc, err = target, targetErr; err != nil {
 				return err
@@ -272,12 +271,11 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		payload, _ := json.Marshal(map[string]any{"tenantId": c.TenantID, "objectId": c.ObjectID, "action": action,
 			"fromPartnerId": from, "toPartnerId": to, "version": next.Version, "at": timeline.Format(ns), "requestId": c.RequestID})
 		w := write{c: c, next: next, at: ns, lastFrom: lastFrom, action: action, from: from, to: to, payload: string(payload)}
+		b := w.statements()
 		if s.DB.Engine() == store.Postgres {
-			err = w.postgres(ctx, tx)
-		} else {
-			err = w.statements(ctx, tx)
+			b = w.postgres()
 		}
-		if err != nil {
+		if err := p.Commit(ctx, b); err != nil {
 			return err
 		}
 		out = &next
@@ -305,40 +303,33 @@ type write struct {
 }
 
 // statements writes with one statement per table (SQLite, where statements cost no round trip).
-func (w write) statements(ctx context.Context, tx store.Querier) error {
+func (w write) statements() *store.Batch {
 	c, next := w.c, w.next
-	if _, err := tx.ExecContext(ctx, `UPDATE links SET location_id = $3, version = $4, state = $5, created_at = $6, updated_at = $7
+	var b store.Batch
+	b.Exec(`UPDATE links SET location_id = $3, version = $4, state = $5, created_at = $6, updated_at = $7
 		WHERE tenant_id = $1 AND object_id = $2`, c.TenantID, c.ObjectID, next.PartnerID, next.Version, next.State,
-		next.CreatedTime.UnixNano(), w.at); err != nil {
-		return err
-	}
+		next.CreatedTime.UnixNano(), w.at)
 	if w.lastFrom.Valid {
-		if _, err := tx.ExecContext(ctx, `UPDATE link_spans SET valid_to = $3 WHERE tenant_id = $1 AND object_id = $2 AND valid_from = $4 AND valid_to = $5`,
-			c.TenantID, c.ObjectID, w.at, w.lastFrom.Int64, timeline.Max); err != nil {
-			return err
-		}
+		b.Exec(`UPDATE link_spans SET valid_to = $3 WHERE tenant_id = $1 AND object_id = $2 AND valid_from = $4 AND valid_to = $5`,
+			c.TenantID, c.ObjectID, w.at, w.lastFrom.Int64, timeline.Max)
 	}
 	if w.action != "delete" {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO link_spans (tenant_id, object_id, location_id, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5)`,
-			c.TenantID, c.ObjectID, next.PartnerID, w.at, timeline.Max); err != nil {
-			return err
-		}
+		b.Exec(`INSERT INTO link_spans (tenant_id, object_id, location_id, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5)`,
+			c.TenantID, c.ObjectID, next.PartnerID, w.at, timeline.Max)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO link_history (id, tenant_id, object_id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, store.NewID(), c.TenantID, c.ObjectID, w.action, w.from, w.to, next.Version, w.at, c.ObjectID, c.RequestID); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO events (id, tenant_id, type, occurred_at, payload) VALUES ($1, $2, $3, $4, $5)`,
+	b.Exec(`INSERT INTO link_history (id, tenant_id, object_id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, store.NewID(), c.TenantID, c.ObjectID, w.action, w.from, w.to, next.Version, w.at, c.ObjectID, c.RequestID)
+	b.Exec(`INSERT INTO events (id, tenant_id, type, occurred_at, payload) VALUES ($1, $2, $3, $4, $5)`,
 		store.NewID(), c.TenantID, "link."+w.action+"d", w.at, w.payload)
-	return err
+	return &b
 }
 
-// postgres writes the same rows in one statement of data-modifying CTEs: on PostgreSQL each
-// statement is a network round trip, and five of them were most of a link write's time.
-// The parts touch different rows, so reading one snapshot is safe.
-func (w write) postgres(ctx context.Context, tx store.Querier) error {
+// postgres writes the same rows in one statement of data-modifying CTEs, which PostgreSQL
+// plans and runs as one. The parts touch different rows, so reading one snapshot is safe.
+func (w write) postgres() *store.Batch {
 	c, next := w.c, w.next
-	_, err := tx.ExecContext(ctx, `WITH
+	var b store.Batch
+	b.Exec(`WITH
 		cur AS (UPDATE links SET location_id = $3, version = $4, state = $5, created_at = $6, updated_at = $7
 			WHERE tenant_id = $1 AND object_id = $2),
 		closed AS (UPDATE link_spans SET valid_to = $7
@@ -352,5 +343,5 @@ func (w write) postgres(ctx context.Context, tx store.Querier) error {
 		w.lastFrom, timeline.Max, w.action != "delete",
 		store.NewID(), w.action, w.from, w.to, c.RequestID,
 		store.NewID(), "link."+w.action+"d", w.payload)
-	return err
+	return &b
 }
