@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"time"
 )
 
 // Row is one result row to scan: *sql.Row and the PostgreSQL driver's rows both are.
@@ -61,24 +60,7 @@ func (db *DB) PipelineTx(ctx context.Context, fn func(Pipe) error) error {
 			return fn(sqlPipe{q: db.Prepared(tx)})
 		})
 	}
-	backoff := 2 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := p.PipelineTx(ctx, db.DB, fn)
-		if err == nil {
-			return nil
-		}
-		if attempt >= 10 || !db.Dialect.Retryable(err) || ctx.Err() != nil {
-			return db.Translate(err)
-		}
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return db.Translate(err)
-		}
-		if backoff < 200*time.Millisecond {
-			backoff *= 2
-		}
-	}
+	return db.retry(ctx, func() error { return p.PipelineTx(ctx, db.DB, fn) })
 }
 
 // sqlPipe runs batches statement by statement in a database/sql transaction.

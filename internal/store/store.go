@@ -122,9 +122,15 @@ func (db *DB) Engine() string { return db.Dialect.Name() }
 // failures and busy errors (with a short backoff), as distributed PostgreSQL-compatible
 // databases require. fn must be safe to run more than once. Errors are translated.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.retry(ctx, func() error { return db.tryTx(ctx, fn) })
+}
+
+// retry runs try until it succeeds, fails with an error the dialect does not retry, or has
+// failed ten times, backing off from 2 ms to 256 ms. Errors are translated.
+func (db *DB) retry(ctx context.Context, try func() error) error {
 	backoff := 2 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := db.tryTx(ctx, fn)
+		err := try()
 		if err == nil {
 			return nil
 		}

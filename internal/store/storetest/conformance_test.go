@@ -93,36 +93,16 @@ func TestTxRollsBackOnError(t *testing.T) {
 func TestConcurrentTransactionsDoNotLoseUpdates(t *testing.T) {
 	Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		if _, err := db.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('counter', '0')`); err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		errs := make(chan error, 40)
-		for i := 0; i < 40; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs <- db.Tx(ctx, func(tx *sql.Tx) error {
-					var v int
-					if err := tx.QueryRowContext(ctx, `UPDATE meta SET value = value WHERE name = 'counter' RETURNING value`).Scan(&v); err != nil {
-						return err
-					}
-					_, err := tx.ExecContext(ctx, `UPDATE meta SET value = $1 WHERE name = 'counter'`, fmt.Sprint(v+1))
+		countConcurrently(t, db, func() error {
+			return db.Tx(ctx, func(tx *sql.Tx) error {
+				var v int
+				if err := tx.QueryRowContext(ctx, `UPDATE meta SET value = value WHERE name = 'counter' RETURNING value`).Scan(&v); err != nil {
 					return err
-				})
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		var v string
-		if err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'counter'`).Scan(&v); err != nil || v != "40" {
-			t.Fatalf("counter = %s, %v; want 40", v, err)
-		}
+				}
+				_, err := tx.ExecContext(ctx, `UPDATE meta SET value = $1 WHERE name = 'counter'`, fmt.Sprint(v+1))
+				return err
+			})
+		})
 	})
 }
 
@@ -319,42 +299,52 @@ func TestPipelineTxBehavesLikeTx(t *testing.T) {
 		}
 
 		// Read-modify-write through the pipeline keeps every update.
-		if _, err := db.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('counter', '0')`); err != nil {
+		countConcurrently(t, db, func() error {
+			return db.PipelineTx(ctx, func(p store.Pipe) error {
+				var v string // text: PostgreSQL's driver does not convert it to a number as database/sql does
+				var b store.Batch
+				b.QueryRow(func(r store.Row) error { return r.Scan(&v) }, `UPDATE meta SET value = value WHERE name = 'counter' RETURNING value`)
+				if err := p.Send(ctx, &b); err != nil {
+					return err
+				}
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return err
+				}
+				var c store.Batch
+				c.Exec(`UPDATE meta SET value = $1 WHERE name = 'counter'`, strconv.Itoa(n+1))
+				return p.Commit(ctx, &c)
+			})
+		})
+	})
+}
+
+// countConcurrently runs increment, a read-modify-write of meta's counter, 40 times at once
+// and checks that no update was lost.
+func countConcurrently(t *testing.T, db *store.DB, increment func() error) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES ('counter', '0')`); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- increment()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		errs := make(chan error, 40)
-		for i := 0; i < 40; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs <- db.PipelineTx(ctx, func(p store.Pipe) error {
-					var v string // text: PostgreSQL's driver does not convert it to a number as database/sql does
-					var b store.Batch
-					b.QueryRow(func(r store.Row) error { return r.Scan(&v) }, `UPDATE meta SET value = value WHERE name = 'counter' RETURNING value`)
-					if err := p.Send(ctx, &b); err != nil {
-						return err
-					}
-					n, err := strconv.Atoi(v)
-					if err != nil {
-						return err
-					}
-					var c store.Batch
-					c.Exec(`UPDATE meta SET value = $1 WHERE name = 'counter'`, strconv.Itoa(n+1))
-					return p.Commit(ctx, &c)
-				})
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		var v string
-		if err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'counter'`).Scan(&v); err != nil || v != "40" {
-			t.Fatalf("counter = %s, %v; want 40", v, err)
-		}
-	})
+	}
+	var v string
+	if err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE name = 'counter'`).Scan(&v); err != nil || v != "40" {
+		t.Fatalf("counter = %s, %v; want 40", v, err)
+	}
 }
