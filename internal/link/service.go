@@ -271,11 +271,11 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		payload, _ := json.Marshal(map[string]any{"tenantId": c.TenantID, "objectId": c.ObjectID, "action": action,
 			"fromPartnerId": from, "toPartnerId": to, "version": next.Version, "at": timeline.Format(ns), "requestId": c.RequestID})
 		w := write{c: c, next: next, at: ns, lastFrom: lastFrom, action: action, from: from, to: to, payload: string(payload)}
-		b := w.statements()
+		writes := w.statements
 		if s.DB.Engine() == store.Postgres {
-			b = w.postgres()
+			writes = w.postgres
 		}
-		if err := p.Commit(ctx, b); err != nil {
+		if err := p.Commit(ctx, writes()); err != nil {
 			return err
 		}
 		out = &next
