@@ -228,6 +228,9 @@ type Loader interface {
 	// PostgreSQL, batched multi-row inserts on SQLite). With skipConflicts, rows whose primary
 	// key exists are skipped. It reports the rows inserted.
 	Insert(ctx context.Context, table string, columns []string, rows [][]any, skipConflicts bool) (int64, error)
+	// Query runs a query in the load's transaction (so it sees the load's own writes) and
+	// calls fn for each row with a function that scans it.
+	Query(ctx context.Context, query string, args []any, fn func(scan func(dest ...any) error) error) error
 }
 
 // Load runs fn with a Loader in one transaction (committed when fn returns nil). Not retried:

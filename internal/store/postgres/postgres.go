@@ -159,6 +159,20 @@ func (l loader) Exec(ctx context.Context, query string, args ...any) (int64, err
 	return tag.RowsAffected(), nil
 }
 
+func (l loader) Query(ctx context.Context, query string, args []any, fn func(scan func(dest ...any) error) error) error {
+	rows, err := l.tx.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Insert uses COPY. To skip conflicting rows it copies into a temporary table first and moves
 // the rows over with INSERT ... ON CONFLICT DO NOTHING.
 func (l loader) Insert(ctx context.Context, table string, columns []string, rows [][]any, skipConflicts bool) (int64, error) {

@@ -177,6 +177,20 @@ func (l *loader) Exec(ctx context.Context, query string, args ...any) (int64, er
 	return res.RowsAffected()
 }
 
+func (l *loader) Query(ctx context.Context, query string, args []any, fn func(scan func(dest ...any) error) error) error {
+	rows, err := l.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // SQLite allows 32766 bound variables per statement; batches stay well below.
 const maxVars = 30000
 
