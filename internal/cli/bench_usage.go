@@ -167,7 +167,7 @@ func benchUsagePhase(ctx context.Context, app *App, phase, file, pg string) erro
 		}
 		defer db.Close()
 		if phase == "postgres" {
-			if _, err := db.ExecContext(ctx, `TRUNCATE usage_records`); err != nil {
+			if _, err := db.ExecContext(ctx, `TRUNCATE usage_segments, usage_keys`); err != nil {
 				return err
 			}
 		}

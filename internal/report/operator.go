@@ -3,10 +3,12 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
 // Operator is the operator's overview.
@@ -174,20 +176,30 @@ FROM imports ORDER BY started_at DESC, id DESC LIMIT $1`, []any{o.Limit}, func(s
 }
 
 func (r *Operator) warnings(ctx context.Context, db *store.DB, o OperatorOptions) error {
-	err := scanRows(ctx, db, "warnings: unknown subscriptions", `SELECT u.subscription_id, COUNT(*), MIN(u.charge_start) FROM usage_records u
-WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = u.subscription_id)
-GROUP BY u.subscription_id ORDER BY u.subscription_id LIMIT $1`, []any{o.Limit}, func(scan func(...any) error) error {
-		var sub string
-		var n, first int64
-		if err := scan(&sub, &n, &first); err != nil {
+	subs, err := usage.Subscriptions(ctx, db)
+	if err != nil {
+		return fmt.Errorf("warnings: usage per subscription: %w", db.Translate(err))
+	}
+	known := map[string]bool{}
+	err = scanRows(ctx, db, "warnings: subscriptions", `SELECT DISTINCT id FROM subscriptions`, nil, func(scan func(...any) error) error {
+		var id string
+		if err := scan(&id); err != nil {
 			return err
 		}
-		r.Warnings = append(r.Warnings, Warning{Kind: WarnUnknownSubscription, Subject: sub,
-			Detail: itoa(n) + " usage rows since " + day(first) + " name a subscription the estate does not know; import the estate that holds it, or the usage is never attributed"})
+		known[id] = true
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	unknown := 0
+	for _, s := range subs {
+		if known[s.SubscriptionID] || unknown >= o.Limit {
+			continue
+		}
+		unknown++
+		r.Warnings = append(r.Warnings, Warning{Kind: WarnUnknownSubscription, Subject: s.SubscriptionID,
+			Detail: itoa(s.Records) + " usage rows since " + day(s.FirstStart) + " name a subscription the estate does not know; import the estate that holds it, or the usage is never attributed"})
 	}
 	err = scanRows(ctx, db, "warnings: unknown roles", `SELECT a.id, a.tenant_id, a.role_definition_id FROM role_assignments a
 WHERE NOT EXISTS (SELECT 1 FROM role_definitions d WHERE d.id = a.role_definition_id)

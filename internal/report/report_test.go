@@ -11,6 +11,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
 	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
 const (
@@ -69,9 +70,11 @@ func seed(t testing.TB, db *store.DB) {
 ('ra1',$1,$2,'owner-id','/subscriptions/x','/subscriptions/x','active',$3,$4), ('ra2',$1,$2,'missing-role','/subscriptions/x','/subscriptions/x','active',$3,$4)`, tenantA, userA, ns("2025-01-01"), timeline.Max)
 	exec(t, db, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at) VALUES ($1,$2,'L1',1,'Active',$3,$3), ($1,$4,'L2',1,'Active',$3,$3)`, tenantA, userA, ns("2025-02-01"), ghost)
 	exec(t, db, `INSERT INTO link_history (id, tenant_id, object_id, action, to_partner_id, version, at) VALUES ('h1',$1,$2,'create','L1',1,$3)`, tenantA, userA, ns("2025-02-01"))
-	exec(t, db, `INSERT INTO usage_records (record_key, charge_start, charge_end, subscription_id, resource_id, resource_key, charge_category, currency, cost_nanos, cost_raw, measure, import_id) VALUES
-('u1',$1,$2,'22222222-0000-0000-0000-00000000dead','/x','/x','Usage','EUR',1,'0.000000001','billed','i1')`, ns("2026-01-01"), ns("2026-01-02"))
-	exec(t, db, `INSERT INTO imports (id, kind, file_name, rows_read, rows_added, started_at, status) VALUES ('i1','usage','jan.csv',1,1,$1,'done')`, ns("2026-02-02"))
+	if _, err := usage.ImportRecords(context.Background(), db, "jan.csv", []usage.Record{{Key: "u1", Start: ns("2026-01-01"), End: ns("2026-01-02"),
+		SubscriptionID: "22222222-0000-0000-0000-00000000dead", ResourceID: "/x", ChargeCategory: "Usage", Currency: "EUR", Cost: 1}},
+		usage.ImportOptions{Now: func() time.Time { return timeline.Time(ns("2026-02-02")) }}); err != nil {
+		t.Fatal(err)
+	}
 	exec(t, db, `INSERT INTO attribution_runs (id, period_from, period_to, started_at, finished_at, attribution_rows, incentive_rows, diff, status) VALUES ('r1',$1,$2,$3,$3,6,3,'{"L1":"+1"}','done')`, ns("2026-01-01"), ns("2026-04-01"), ns("2026-04-02"))
 }
 

@@ -65,6 +65,9 @@ func TestSameRowsAsTheEngine(t *testing.T) {
 				elig = append(elig, def.ID)
 			}
 		}
+		if _, err := sqlref.LoadUsage(ctx, db, w); err != nil {
+			t.Fatal(err)
+		}
 		pp := attribution.DefaultPrograms()
 		progs := sqlref.Programs{PEC: sqlref.RateOf(int64(pp.PEC[0].Rate)), PALSingle: sqlref.RateOf(int64(pp.PAL[0].RateSingle)),
 			PALMulti: sqlref.RateOf(int64(pp.PAL[0].RateMulti)), PECVersion: pp.PEC[0].Version, PALVersion: pp.PAL[0].Version}

@@ -43,7 +43,7 @@ func SeedScenario(exec func(query string, args ...any) error) error {
 	}
 	h0, hr, minT, maxT := scenarioH0, hour, timeline.Min, timeline.Max
 	use := func(key, sub, res, cat string, start, end, cost int64) {
-		ins("usage_records", key, start, end, sub, res, strings.ToLower(res), "svc", "", cat, "Standard", "", "Microsoft", "Microsoft",
+		ins("sqlref_usage", key, start, end, sub, res, strings.ToLower(res), "svc", "", cat, "Standard", "", "Microsoft", "Microsoft",
 			"USD", cost, "x", "billed", "imp")
 	}
 

@@ -166,7 +166,7 @@ func prepare(ctx context.Context, q querier, o Options) (int64, bool, error) {
 	var bad int64
 	var maxEnd sql.NullInt64
 	err := q.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(CASE WHEN charge_start %% %[1]d <> 0 OR charge_end %% %[1]d <> 0 THEN 1 END), max(charge_end)
-		FROM usage_records WHERE charge_start >= %[2]d AND charge_start < %[3]d`, hour, o.Period.From, o.Period.To)).Scan(&bad, &maxEnd)
+		FROM sqlref_usage WHERE charge_start >= %[2]d AND charge_start < %[3]d`, hour, o.Period.From, o.Period.To)).Scan(&bad, &maxEnd)
 	if err != nil {
 		return 0, false, fmt.Errorf("sqlref: reading the period's usage: %w", err)
 	}
@@ -359,7 +359,7 @@ rec AS (
     u.commitment_discount_id, u.publisher, u.provider,
     s.tenant_id, s.offer, s.csp_location_id, s.management_group_id AS mg,
     ` + d.div("u.charge_end - u.charge_start", hr) + ` AS rh
-  FROM usage_records u JOIN subscriptions s ON s.id = u.subscription_id AND s.valid_from <= u.charge_start AND u.charge_start < s.valid_to
+  FROM sqlref_usage u JOIN subscriptions s ON s.id = u.subscription_id AND s.valid_from <= u.charge_start AND u.charge_start < s.valid_to
   WHERE u.charge_start >= ` + fmt.Sprint(from) + ` AND u.charge_start < ` + fmt.Sprint(to) + ` AND u.charge_category = 'Usage'),
 rkeys AS (SELECT DISTINCT resource_key, tenant_id, mg FROM rec),
 res_pre(resource_key, pre, rest) AS (

@@ -3,13 +3,11 @@ package usage
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
-	"hash/maphash"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -74,12 +71,6 @@ func (e *RejectedError) Error() string {
 	return b.String()
 }
 
-var columnsStored = []string{"record_key", "charge_start", "charge_end", "subscription_id", "resource_id",
-	"resource_key", "service", "service_category", "charge_category", "pricing_category",
-	"commitment_discount_id", "provider", "publisher", "currency", "cost_nanos", "cost_raw", "measure", "import_id"}
-
-const batchRows = 10000
-
 // ImportFiles imports each file in its own transaction: a file is imported whole or not at
 // all. It stops at the first file that fails and returns the imports done so far.
 func ImportFiles(ctx context.Context, db *store.DB, paths []string, opts ImportOptions) ([]*Import, error) {
@@ -113,8 +104,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // ImportReader imports one usage file from r in one transaction. Records whose key is already
-// stored are counted as duplicates and not written again, so re-importing a file, or a file
-// that overlaps an earlier one, adds nothing.
+// stored (with the same charge start) are counted as duplicates and not written again, so
+// re-importing a file, or a file that overlaps an earlier one, adds nothing.
 func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, opts ImportOptions) (*Import, error) {
 	if opts.SkipBad && opts.Rejects == nil {
 		return nil, errors.New("--skip-bad needs --rejects FILE, so that no bad row is lost")
@@ -135,123 +126,48 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 	imp := &Import{ID: store.NewID(), File: name, Format: rd.Format(), Measure: opts.measure(), StartedAt: now().UTC()}
 	var listed []*RowError
 	rejectsHeader := false
-	parts := newPartitioner(db)
-	errRejected := errors.New("rejected")
+	w := newSegWriter()
+	defer w.close()
 
-	err = db.Load(ctx, func(l store.Loader) error {
-		// Parsing and writing overlap: a full batch goes to a writer goroutine (the only user
-		// of l until it is done) while the next batch is parsed, so the database's work and
-		// the parser's share the machine instead of taking turns. The channel is unbuffered:
-		// two batches in memory at most.
-		batches := make(chan [][]any)
-		stop := make(chan struct{}) // closed when the writer fails
-		var writeErr error
-		var added int64
-		written := make(chan struct{})
-		go func() {
-			defer close(written)
-			for b := range batches {
-				if writeErr != nil {
-					continue // drain
-				}
-				if err := parts.ensure(ctx, l, b); err != nil {
-					writeErr = err
-				} else if n, err := parts.insert(ctx, l, b); err != nil {
-					writeErr = err
-				} else {
-					added += n
-				}
-				if writeErr != nil {
-					close(stop)
-				}
-			}
-		}()
-		errWriter := errors.New("writer failed")
-		measure, importID := any(imp.Measure), any(imp.ID) // boxed once, not per row
-		var batch [][]any
-		var vals []any // one array for the batch's values: one allocation, not one per row
-		flush := func() error {
-			if len(batch) == 0 {
-				return nil
-			}
-			if imp.RowsRejected == 0 || opts.SkipBad {
-				select {
-				case batches <- batch:
-				case <-stop:
-					return errWriter
-				}
-			}
-			batch, vals = nil, nil
-			return nil
-		}
-		err := rd.Each(ctx, func(rec *Record, bad *RowError) error {
-			imp.RowsRead++
-			if imp.RowsRead%batchRows == 0 && opts.Progress != nil {
-				opts.Progress(imp.RowsRead, src.n.Load())
-			}
-			if bad != nil {
-				imp.RowsRejected++
-				if opts.SkipBad {
-					if !rejectsHeader {
-						if err := writeRejectsHeader(opts.Rejects, rd.Header()); err != nil {
-							return err
-						}
-						rejectsHeader = true
-					}
-					return writeReject(opts.Rejects, bad)
-				}
-				if len(listed) < maxListed {
-					listed = append(listed, bad)
-				}
-				return nil
-			}
-			if batch == nil {
-				batch = make([][]any, 0, batchRows)
-				vals = make([]any, 0, batchRows*len(columnsStored))
-			}
-			n := len(vals)
-			vals = append(vals, rec.Key, rec.Start, rec.End, rec.SubscriptionID, rec.ResourceID,
-				ResourceKey(rec.ResourceID), rec.Service, rec.ServiceCategory, rec.ChargeCategory,
-				rec.PricingCategory, rec.CommitmentDiscountID, rec.Provider, rec.Publisher, rec.Currency,
-				int64(rec.Cost), rec.CostRaw, measure, importID)
-			batch = append(batch, vals[n:len(vals):len(vals)])
-			if len(batch) == batchRows {
-				return flush()
-			}
-			return nil
-		})
-		if err == nil {
-			err = flush()
-		}
-		close(batches)
-		<-written
-		if writeErr != nil {
-			return writeErr
-		}
-		if err != nil {
-			return err
-		}
-		imp.RowsAdded = added
-		if opts.Progress != nil {
+	// Pass 1: read and check every row; good rows wait in the writer, by day.
+	err = rd.Each(ctx, func(rec *Record, bad *RowError) error {
+		imp.RowsRead++
+		if imp.RowsRead%10000 == 0 && opts.Progress != nil {
 			opts.Progress(imp.RowsRead, src.n.Load())
 		}
+		if bad != nil {
+			imp.RowsRejected++
+			if opts.SkipBad {
+				if !rejectsHeader {
+					if err := writeRejectsHeader(opts.Rejects, rd.Header()); err != nil {
+						return err
+					}
+					rejectsHeader = true
+				}
+				return writeReject(opts.Rejects, bad)
+			}
+			if len(listed) < maxListed {
+				listed = append(listed, bad)
+			}
+			return nil
+		}
 		if imp.RowsRejected > 0 && !opts.SkipBad {
-			return errRejected
+			return nil // the file will not be imported: only its bad rows are still of interest
 		}
-		// Drain what the CSV reader did not need (a trailing newline) so the hash is the file's.
-		if _, err := io.Copy(io.Discard, src); err != nil {
-			return err
-		}
-		imp.SHA256 = hex.EncodeToString(src.h.Sum(nil))
-		imp.RowsDuplicate = imp.RowsRead - imp.RowsRejected - imp.RowsAdded
-		imp.FinishedAt = now().UTC()
-		imp.Status = "done"
-		_, err = l.Exec(ctx, insertImport, importArgs(imp)...)
-		return err
+		return w.add(rec)
 	})
-	if errors.Is(err, errRejected) {
-		imp.SHA256 = hex.EncodeToString(src.h.Sum(nil))
-		imp.RowsAdded, imp.RowsDuplicate = 0, 0
+	if err != nil {
+		return nil, err
+	}
+	if opts.Progress != nil {
+		opts.Progress(imp.RowsRead, src.n.Load())
+	}
+	// Drain what the CSV reader did not need (a trailing newline) so the hash is the file's.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return nil, err
+	}
+	imp.SHA256 = hex.EncodeToString(src.h.Sum(nil))
+	if imp.RowsRejected > 0 && !opts.SkipBad {
 		imp.FinishedAt = now().UTC()
 		imp.Status = "rejected"
 		// The attempt is recorded too, so the import history shows it.
@@ -260,7 +176,57 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 		}
 		return nil, &RejectedError{File: name, Rows: listed, Total: imp.RowsRejected, Import: imp}
 	}
-	if err != nil {
+
+	if err := writeImport(ctx, db, w, imp, now); err != nil {
+		return nil, err
+	}
+	return imp, nil
+}
+
+// writeImport is pass 2: it writes the new records, day by day, and the import record, in
+// one transaction.
+func writeImport(ctx context.Context, db *store.DB, w *segWriter, imp *Import, now func() time.Time) error {
+	return db.Load(ctx, func(l store.Loader) error {
+		if db.Engine() == store.Postgres {
+			if _, err := l.Exec(ctx, `SELECT id FROM usage_import_lock WHERE id = 1 FOR UPDATE`); err != nil {
+				return fmt.Errorf("waiting for other usage imports: %w", err)
+			}
+		}
+		added, err := w.finish(ctx, l, imp.ID, imp.Measure)
+		if err != nil {
+			return err
+		}
+		imp.RowsAdded = added
+		imp.RowsDuplicate = imp.RowsRead - imp.RowsRejected - imp.RowsAdded
+		imp.FinishedAt = now().UTC()
+		imp.Status = "done"
+		_, err = l.Exec(ctx, insertImport, importArgs(imp)...)
+		return err
+	})
+}
+
+// ImportRecords imports records that are already parsed (programs and tests that make
+// usage rather than read it), exactly as ImportReader imports a file's rows: one
+// transaction, duplicates skipped. name is the import's name in the history.
+func ImportRecords(ctx context.Context, db *store.DB, name string, recs []Record, opts ImportOptions) (*Import, error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	imp := &Import{ID: store.NewID(), File: name, Format: "records", Measure: opts.measure(), StartedAt: now().UTC()}
+	w := newSegWriter()
+	defer w.close()
+	for i := range recs {
+		r := &recs[i]
+		if r.End <= r.Start {
+			return nil, fmt.Errorf("record %d (%q): charge end %s is not after its start %s", i, r.Key, timeline.Format(r.End), timeline.Format(r.Start))
+		}
+		if err := w.add(r); err != nil {
+			return nil, err
+		}
+		imp.RowsRead++
+	}
+	if err := writeImport(ctx, db, w, imp, now); err != nil {
 		return nil, err
 	}
 	return imp, nil
@@ -304,210 +270,6 @@ func csvQuote(s string) string {
 		return s
 	}
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-// partitioner creates PostgreSQL's monthly partitions of usage_records before rows of a new
-// month are written (SQLite has no partitions). Rows outside every partition would land in the
-// default partition; creating the month first keeps each month in its own table, so that a
-// period's scan and a month's deletion touch only that month.
-//
-// It also picks how a batch is written on PostgreSQL. The general way copies the batch into a
-// temporary table and moves it with INSERT ... ON CONFLICT DO NOTHING: every row is written
-// twice. When every row of a batch belongs to a month whose partition was empty when this
-// import locked it (the usual case: importing a new month), the only rows that can conflict
-// are ones this import wrote itself. Those are remembered in a Bloom filter, so the batch is
-// de-duplicated, the filter's few "maybe seen" keys are looked up, and when none is stored the
-// batch is copied straight into usage_records. Any doubt takes the general way, so what is
-// stored is exactly what the general way stores.
-type partitioner struct {
-	pg    bool
-	known map[int64]bool // months whose partition exists
-	fresh map[int64]bool // months whose partition was empty when this import locked it
-	wrote *bloom         // the (record_key, charge_start) of every row this import wrote
-}
-
-func newPartitioner(db *store.DB) *partitioner {
-	return &partitioner{pg: db.Engine() == store.Postgres, known: map[int64]bool{}, fresh: map[int64]bool{}}
-}
-
-func monthOf(ns int64) time.Time {
-	t := time.Unix(0, ns).UTC()
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
-}
-
-func (p *partitioner) ensure(ctx context.Context, l store.Loader, batch [][]any) error {
-	if !p.pg {
-		return nil
-	}
-	for _, row := range batch {
-		month := monthOf(row[1].(int64))
-		if p.known[month.UnixNano()] {
-			continue
-		}
-		next := month.AddDate(0, 1, 0)
-		name := fmt.Sprintf("usage_records_p%04d%02d", month.Year(), int(month.Month()))
-		// IF NOT EXISTS makes concurrent imports of the same month safe to repeat.
-		q := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF usage_records FOR VALUES FROM (%d) TO (%d)`,
-			name, month.UnixNano(), next.UnixNano())
-		if _, err := l.Exec(ctx, q); err != nil {
-			return fmt.Errorf("creating usage partition %s: %w", name, err)
-		}
-		// Other imports may read the month but not write it until this one commits, so "empty
-		// now" stays true of everything but this import's own rows.
-		if _, err := l.Exec(ctx, `LOCK TABLE `+name+` IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-			return fmt.Errorf("locking usage partition %s: %w", name, err)
-		}
-		n, err := l.Exec(ctx, `SELECT 1 FROM `+name+` LIMIT 1`)
-		if err != nil {
-			return fmt.Errorf("reading usage partition %s: %w", name, err)
-		}
-		p.known[month.UnixNano()] = true
-		p.fresh[month.UnixNano()] = n == 0
-	}
-	return nil
-}
-
-type rowKey struct {
-	key   string
-	start int64
-}
-
-// insert writes a batch of usage rows and reports how many were new.
-func (p *partitioner) insert(ctx context.Context, l store.Loader, batch [][]any) (int64, error) {
-	if !p.pg {
-		return l.Insert(ctx, "usage_records", columnsStored, batch, true)
-	}
-	if p.wrote == nil {
-		p.wrote = newBloom()
-	}
-	n, err := p.insertPG(ctx, l, batch)
-	if err != nil {
-		return n, err
-	}
-	for _, row := range batch {
-		p.wrote.add(row[0].(string), row[1].(int64))
-	}
-	return n, nil
-}
-
-func (p *partitioner) insertPG(ctx context.Context, l store.Loader, batch [][]any) (int64, error) {
-	for _, row := range batch {
-		if !p.fresh[monthOf(row[1].(int64)).UnixNano()] {
-			return l.Insert(ctx, "usage_records", columnsStored, batch, true)
-		}
-	}
-	// Keep the first of rows with the same key, as INSERT ... ON CONFLICT DO NOTHING does.
-	inBatch := make(map[rowKey]bool, len(batch))
-	unique := make([][]any, 0, len(batch))
-	var maybeKeys []string
-	var maybeStarts []int64
-	for _, row := range batch {
-		k := rowKey{row[0].(string), row[1].(int64)}
-		if inBatch[k] {
-			continue
-		}
-		inBatch[k] = true
-		unique = append(unique, row)
-		if p.wrote.has(k.key, k.start) {
-			maybeKeys = append(maybeKeys, k.key)
-			maybeStarts = append(maybeStarts, k.start)
-		}
-	}
-	if len(maybeKeys) > 0 {
-		stored, err := l.Exec(ctx, `SELECT 1 FROM usage_records WHERE (record_key, charge_start) IN
-			(SELECT * FROM unnest($1::text[], $2::bigint[]))`, maybeKeys, maybeStarts)
-		if err != nil {
-			return 0, err
-		}
-		if stored > 0 {
-			return l.Insert(ctx, "usage_records", columnsStored, batch, true)
-		}
-	}
-	return l.Insert(ctx, "usage_records", columnsStored, unique, false)
-}
-
-// bloom is a fixed-size Bloom filter of (key, start) pairs: 16 MiB, so about 0.5% false
-// positives at 10 million rows, more beyond (a false positive only costs a lookup).
-type bloom struct {
-	bits []uint64
-	seed maphash.Seed
-}
-
-const bloomBits = 1 << 27
-
-func newBloom() *bloom { return &bloom{bits: make([]uint64, bloomBits/64), seed: maphash.MakeSeed()} }
-
-func (b *bloom) hashes(key string, start int64) (uint64, uint64) {
-	h1 := maphash.String(b.seed, key) ^ uint64(start)*0x9e3779b97f4a7c15
-	h2 := (h1 >> 29) | (h1 << 35) | 1
-	return h1, h2
-}
-
-func (b *bloom) add(key string, start int64) {
-	h1, h2 := b.hashes(key, start)
-	for i := uint64(0); i < 4; i++ {
-		bit := (h1 + i*h2) % bloomBits
-		b.bits[bit/64] |= 1 << (bit % 64)
-	}
-}
-
-func (b *bloom) has(key string, start int64) bool {
-	h1, h2 := b.hashes(key, start)
-	for i := uint64(0); i < 4; i++ {
-		bit := (h1 + i*h2) % bloomBits
-		if b.bits[bit/64]&(1<<(bit%64)) == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-const selectRecords = `SELECT record_key, charge_start, charge_end, subscription_id, resource_id, service,
-	service_category, charge_category, pricing_category, commitment_discount_id, provider, publisher,
-	currency, cost_nanos, cost_raw FROM usage_records`
-
-func scanRecord(rows *sql.Rows, r *Record) error {
-	var cost int64
-	if err := rows.Scan(&r.Key, &r.Start, &r.End, &r.SubscriptionID, &r.ResourceID, &r.Service,
-		&r.ServiceCategory, &r.ChargeCategory, &r.PricingCategory, &r.CommitmentDiscountID, &r.Provider,
-		&r.Publisher, &r.Currency, &cost, &r.CostRaw); err != nil {
-		return err
-	}
-	r.Cost = money.Nanos(cost)
-	return nil
-}
-
-// Stream calls fn for every stored record whose charge period starts in w, ordered by
-// subscription and record key (the engine splits work by subscription).
-func Stream(ctx context.Context, q store.Querier, w timeline.Window, fn func(*Record) error) error {
-	return query(ctx, q, selectRecords+` WHERE charge_start >= $1 AND charge_start < $2 ORDER BY subscription_id, record_key`,
-		[]any{w.From, w.To}, fn)
-}
-
-// Records calls fn for every stored record whose charge period starts in w, ordered by record
-// key: the order of `partnerlink export usage`.
-func Records(ctx context.Context, q store.Querier, w timeline.Window, fn func(*Record) error) error {
-	return query(ctx, q, selectRecords+` WHERE charge_start >= $1 AND charge_start < $2 ORDER BY record_key`,
-		[]any{w.From, w.To}, fn)
-}
-
-func query(ctx context.Context, q store.Querier, sqlText string, args []any, fn func(*Record) error) error {
-	rows, err := q.QueryContext(ctx, sqlText, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var r Record
-	for rows.Next() {
-		if err := scanRecord(rows, &r); err != nil {
-			return err
-		}
-		rec := r
-		if err := fn(&rec); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 // Imports lists the recorded usage imports, newest first.

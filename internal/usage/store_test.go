@@ -40,7 +40,7 @@ func exportCSV(t *testing.T, db *store.DB) string {
 func count(t *testing.T, db *store.DB) int {
 	t.Helper()
 	var n int
-	if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM usage_records`).Scan(&n); err != nil {
+	if err := db.QueryRowContext(context.Background(), `SELECT COALESCE(SUM(records), 0) FROM usage_segments`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -251,9 +251,15 @@ func TestStreamOrderAndWindow(t *testing.T) {
 		}
 		march2, _ := timeline.ParseDateOrTime("2026-03-02")
 		march3, _ := timeline.ParseDateOrTime("2026-03-03")
-		var got []*Record
-		err := Stream(context.Background(), db, timeline.Window{From: march2, To: march3}, func(r *Record) error {
-			got = append(got, r)
+		var got []Record
+		err := Stream(context.Background(), db, timeline.Window{From: march2, To: march3}, func(b *Batch) error {
+			recs := b.Records()
+			for i := 1; i < len(recs); i++ {
+				if recs[i-1].SubscriptionID > recs[i].SubscriptionID {
+					t.Fatalf("a segment's records are not ordered by subscription at %d", i)
+				}
+			}
+			got = append(got, recs...)
 			return nil
 		})
 		if err != nil {
@@ -263,10 +269,9 @@ func TestStreamOrderAndWindow(t *testing.T) {
 		if len(got) != 8 {
 			t.Fatalf("streamed %d records, want 8", len(got))
 		}
-		for i := 1; i < len(got); i++ {
-			a, b := got[i-1], got[i]
-			if a.SubscriptionID > b.SubscriptionID || a.SubscriptionID == b.SubscriptionID && a.Key >= b.Key {
-				t.Fatalf("records not ordered by subscription and key at %d", i)
+		for _, r := range got {
+			if r.Start < march2 || r.Start >= march3 {
+				t.Fatalf("record %s starts at %s, outside the window", r.Key, timeline.Format(r.Start))
 			}
 		}
 	})
@@ -289,12 +294,12 @@ func BenchmarkImportSQLite(b *testing.B) {
 	}
 }
 
-// TestWriterFailureStopsImport: when the database rejects a batch, the import stops with the
-// database's error (not a hang, not a generic one), while the parser still has batches to give.
+// TestWriterFailureStopsImport: when the database rejects the segments, the import stops with
+// the database's error and leaves nothing behind.
 func TestWriterFailureStopsImport(t *testing.T) {
-	body := randomFOCUS(rand.New(rand.NewPCG(3, 3)), 3*batchRows+17, nil)
+	body := randomFOCUS(rand.New(rand.NewPCG(3, 3)), 30017, nil)
 	db := storetest.SQLite(t)
-	if _, err := db.ExecContext(context.Background(), `CREATE TRIGGER usage_fail BEFORE INSERT ON usage_records
+	if _, err := db.ExecContext(context.Background(), `CREATE TRIGGER usage_fail BEFORE INSERT ON usage_segments
 		BEGIN SELECT RAISE(ABORT, 'usage_fail trigger'); END`); err != nil {
 		t.Fatal(err)
 	}
@@ -308,33 +313,53 @@ func TestWriterFailureStopsImport(t *testing.T) {
 	}
 }
 
-// TestDirectCopyWritesWhatStagingWrites: on PostgreSQL a batch for a month that was empty goes
-// straight to COPY (de-duplicated in the batch, checked against this import's earlier rows);
-// everything else takes INSERT ... ON CONFLICT DO NOTHING. Both must store, add and count
-// exactly the same, with repeats inside a batch, across batches, and on a re-import.
-func TestDirectCopyWritesWhatStagingWrites(t *testing.T) {
-	body := randomFOCUS(rand.New(rand.NewPCG(11, 11)), 2*batchRows+500, nil)
+// withSpillBudget makes every import spill to its temporary file after n bytes.
+func withSpillBudget(t *testing.T, n int) {
+	old := spillBudget
+	spillBudget = n
+	t.Cleanup(func() { spillBudget = old })
+}
+
+// TestDuplicatesInsideAndAcrossImports: repeats inside the file (near and far apart) and a
+// re-import are counted as duplicates, the first of a repeated key wins, and an import that
+// spills to disk stores exactly what one that fits in memory stores.
+func TestDuplicatesInsideAndAcrossImports(t *testing.T) {
+	body := randomFOCUS(rand.New(rand.NewPCG(11, 11)), 20500, nil)
 	lines := strings.SplitAfter(body, "\n")
 	lines = lines[:len(lines)-1]
 	var b strings.Builder
 	for i, line := range lines {
 		b.WriteString(line)
-		if i == 5 || i == batchRows+3 {
-			b.WriteString(line) // repeated inside a batch
+		if i == 5 || i == 10003 {
+			b.WriteString(line) // repeated at once
 		}
 	}
 	for _, line := range lines[10:20] {
-		b.WriteString(line) // repeated in a later batch
+		b.WriteString(line) // repeated far later
 	}
+	// The same key with another cost, later in the file: the first one stays.
+	b.WriteString(strings.Replace(lines[30], ",USD,", "1,USD,", 1))
 	file := b.String()
 	ref := storetest.SQLite(t)
 	want, err := importString(t, ref, "f.csv", file, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want.RowsDuplicate != 12 {
-		t.Fatalf("reference import counted %d duplicates, want 12", want.RowsDuplicate)
+	// Every record keeps its x_RecordId as its key, and the first of a repeated key wins.
+	keys := map[string]string{}
+	if err := Records(context.Background(), ref, timeline.Always(), func(r *Record) error { keys[r.Key] = r.CostRaw; return nil }); err != nil {
+		t.Fatal(err)
 	}
+	for _, line := range lines[1:] { // after the header
+		f := strings.Split(strings.TrimSpace(line), ",")
+		if got, ok := keys[f[7]]; !ok || got != f[2] {
+			t.Fatalf("record %s is stored with cost %q (found: %v), want %q", f[7], got, ok, f[2])
+		}
+	}
+	if want.RowsDuplicate != 13 || want.RowsAdded != 20500 {
+		t.Fatalf("reference import counted %d added, %d duplicates; want %d, 13", want.RowsAdded, want.RowsDuplicate, 20500)
+	}
+	withSpillBudget(t, 4096)
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		for round := 1; round <= 2; round++ {
 			imp, err := importString(t, db, "f.csv", file, ImportOptions{})
@@ -355,45 +380,102 @@ func TestDirectCopyWritesWhatStagingWrites(t *testing.T) {
 	})
 }
 
-// TestBloomDoubtTakesTheSafeWay drives the PostgreSQL writer directly: keys the filter only
-// thinks it has seen are looked up and copied, keys really stored send the batch the general
-// way, and either way the stored rows are exact.
-func TestBloomDoubtTakesTheSafeWay(t *testing.T) {
-	db := storetest.Postgres(t)
-	ctx := context.Background()
-	row := func(key string, start int64) []any {
-		return []any{key, start, start + 1, "11111111-2222-3333-4444-555555555555", "", "", "", "", "Usage",
-			"", "", "", "", "USD", int64(1), "0.000000001", "billed", "imp"}
-	}
-	start := time.Date(2026, 5, 3, 0, 0, 0, 0, time.UTC).UnixNano()
-	err := db.Load(ctx, func(l store.Loader) error {
-		p := newPartitioner(db)
-		first := [][]any{row("a", start), row("b", start)}
-		if err := p.ensure(ctx, l, first); err != nil {
-			return err
+// TestConcurrentImportsAddOnce: two imports of the same file at the same time store each
+// record once, and between them count every row once as added and once as a duplicate.
+func TestConcurrentImportsAddOnce(t *testing.T) {
+	body := randomFOCUS(rand.New(rand.NewPCG(5, 9)), 3000, nil)
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		type result struct {
+			imp *Import
+			err error
 		}
-		if !p.fresh[monthOf(start).UnixNano()] {
-			t.Fatal("a new month's partition is not fresh")
+		res := make(chan result, 2)
+		for range 2 {
+			go func() {
+				imp, err := ImportReader(context.Background(), db, strings.NewReader(body), "same.csv", ImportOptions{Now: clock})
+				res <- result{imp, err}
+			}()
 		}
-		p.wrote = newBloom()
-		p.wrote.add("c", start) // a false positive: "c" is not stored
-		if n, err := p.insert(ctx, l, first); err != nil || n != 2 {
-			t.Fatalf("first batch: %d, %v", n, err)
+		var added, dup int64
+		for range 2 {
+			r := <-res
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			added += r.imp.RowsAdded
+			dup += r.imp.RowsDuplicate
 		}
-		// "c" is in the filter but not stored: looked up, then copied. "a" is stored: the
-		// batch with it goes the general way and only "d" is added.
-		if n, err := p.insert(ctx, l, [][]any{row("c", start), row("c", start)}); err != nil || n != 1 {
-			t.Fatalf("false positive batch: %d, %v", n, err)
+		if added != 3000 || dup != 3000 || count(t, db) != 3000 {
+			t.Fatalf("two concurrent imports added %d and counted %d duplicates, %d stored; want 3000, 3000, 3000", added, dup, count(t, db))
 		}
-		if n, err := p.insert(ctx, l, [][]any{row("a", start), row("d", start)}); err != nil || n != 1 {
-			t.Fatalf("batch with a stored key: %d, %v", n, err)
-		}
-		return nil
 	})
-	if err != nil {
+}
+
+func TestFindByKey(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f, _ := os.ReadFile("testdata/focus-azure-1.0.csv")
+		if _, err := importString(t, db, "focus.csv", string(f), ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var all []*Record
+		if err := Records(context.Background(), db, timeline.Always(), func(r *Record) error {
+			c := *r
+			all = append(all, &c)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range all {
+			got, err := Find(context.Background(), db, want.Key, timeline.Window{From: want.Start, To: want.Start + 1})
+			if err != nil {
+				t.Fatalf("find %s: %v", want.Key, err)
+			}
+			if *got != *want {
+				t.Fatalf("find %s gave %+v, want %+v", want.Key, got, want)
+			}
+		}
+		_, err := Find(context.Background(), db, all[0].Key, timeline.Window{From: all[0].Start + 1, To: all[0].Start + 2})
+		if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), all[0].Key) {
+			t.Fatalf("find outside the record's start gave %v, want not found naming the key", err)
+		}
+	})
+}
+
+// TestUpgradeLegacy: records in the row-per-record table of older databases move into
+// segments unchanged.
+func TestUpgradeLegacy(t *testing.T) {
+	f, _ := os.ReadFile("testdata/focus-azure-1.0.csv")
+	ref := storetest.SQLite(t)
+	if _, err := importString(t, ref, "focus.csv", string(f), ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, db); n != 4 {
-		t.Fatalf("%d rows stored, want 4 (a, b, c, d)", n)
+	var recs []Record
+	if err := Records(context.Background(), ref, timeline.Always(), func(r *Record) error { recs = append(recs, *r); return nil }); err != nil {
+		t.Fatal(err)
 	}
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		for _, r := range recs {
+			if _, err := db.ExecContext(context.Background(), `INSERT INTO usage_records (record_key, charge_start, charge_end,
+				subscription_id, resource_id, resource_key, service, service_category, charge_category, pricing_category,
+				commitment_discount_id, provider, publisher, currency, cost_nanos, cost_raw, measure, import_id)
+				VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,'billed','old')`, r.Key, r.Start, r.End,
+				r.SubscriptionID, r.ResourceID, ResourceKey(r.ResourceID), r.Service, r.ServiceCategory, r.ChargeCategory,
+				r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency, int64(r.Cost), r.CostRaw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := UpgradeLegacy(context.Background(), db); err != nil {
+			t.Fatal(err)
+		}
+		var left int
+		if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM usage_records`).Scan(&left); err != nil || left != 0 {
+			t.Fatalf("%d legacy rows left (%v)", left, err)
+		}
+		if exportCSV(t, db) != exportCSV(t, ref) {
+			t.Fatal("upgraded records differ from the imported ones")
+		}
+		if err := UpgradeLegacy(context.Background(), db); err != nil || count(t, db) != len(recs) {
+			t.Fatalf("a second upgrade changed the records (%v)", err)
+		}
+	})
 }

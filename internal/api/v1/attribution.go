@@ -158,9 +158,11 @@ func mayExplain(ctx context.Context, d api.Deps, id *auth.Identity, q attributio
 	}
 	sub := strings.ToLower(q.Subscription)
 	if q.RecordKey != "" {
-		if err := d.DB.QueryRowContext(ctx, `SELECT subscription_id FROM usage_records WHERE record_key = $1`, q.RecordKey).Scan(&sub); err != nil {
+		r, err := attribution.FindRecord(ctx, d.DB, q)
+		if err != nil {
 			return false
 		}
+		sub = r.SubscriptionID
 	} else if q.Resource != "" {
 		k := strings.ToLower(q.Resource)
 		if i := strings.Index(k, "/subscriptions/"); i == 0 {

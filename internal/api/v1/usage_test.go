@@ -16,6 +16,8 @@ import (
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
 // testServer serves the v1 API with a stand-in authenticator: the bearer token is a key of
@@ -81,7 +83,10 @@ func TestPostUsage(t *testing.T) {
 			t.Fatalf("POST ndjson = %d %v", code, out)
 		}
 		var raw string
-		db.QueryRowContext(t.Context(), `SELECT cost_raw FROM usage_records WHERE charge_start > 1772323200000000000 ORDER BY charge_start DESC LIMIT 1`).Scan(&raw)
+		march2 := timeline.Window{From: 1772409600000000000, To: 1772496000000000000}
+		if err := usage.Records(t.Context(), db, march2, func(r *usage.Record) error { raw = r.CostRaw; return nil }); err != nil {
+			t.Fatal(err)
+		}
 		if raw != "0.1000000001" {
 			t.Errorf("NDJSON number stored as %q, want its exact text", raw)
 		}
@@ -107,7 +112,7 @@ func TestPostUsageDenied(t *testing.T) {
 		}
 	}
 	var n int
-	db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM usage_records`).Scan(&n)
+	db.QueryRowContext(t.Context(), `SELECT COALESCE(SUM(records), 0) FROM usage_segments`).Scan(&n)
 	if n != 0 {
 		t.Fatalf("denied uploads stored %d records", n)
 	}

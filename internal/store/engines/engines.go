@@ -10,6 +10,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/postgres"
 	"github.com/partnerlink/partnerlink/internal/store/sqlite"
+	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
 // DefaultPath is the embedded database used when no --db is given.
@@ -24,6 +25,11 @@ func Open(ctx context.Context, value string) (*store.DB, error) {
 	if _, err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrating %s database %q: %w", db.Engine(), db.Display, err)
+	}
+	// Data the schema change of 0300 cannot move in SQL: usage rows of older databases.
+	if err := usage.UpgradeLegacy(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("moving the usage records of %s database %q into segments: %w", db.Engine(), db.Display, err)
 	}
 	return db, nil
 }

@@ -1,0 +1,229 @@
+package usage
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"strings"
+
+	"github.com/partnerlink/partnerlink/internal/money"
+)
+
+// The string columns of a Batch.
+const (
+	ColSubscription = iota
+	ColResource
+	ColService
+	ColServiceCategory
+	ColChargeCategory
+	ColPricingCategory
+	ColCommitmentDiscount
+	ColProvider
+	ColPublisher
+	ColCurrency
+	NumStringCols
+)
+
+// Batch holds usage records by column, with every string stored once in Dict and named by
+// index. It is how usage is stored (one segment decodes into one Batch), streamed to the
+// engine and held in memory: the engine resolves each distinct resource of a batch once, by
+// its index, instead of hashing a resource ID per record.
+//
+// A Batch is immutable once built; its strings may share memory with its decoded segment.
+type Batch struct {
+	Start, End []int64 // charge period [Start, End), Unix ns
+	Cost       []money.Nanos
+	Str        [NumStringCols][]uint32 // Str[col][i] indexes Dict
+	Dict       []string
+	// keyBuf holds the keys back to back, each a kind byte and its bytes: keyHex and the 16
+	// bytes of a 32-digit lower-case hex key (the row hashes), or keyText and the key's text.
+	keyBuf []byte
+	keyOff []uint32 // row i's key is keyBuf[keyOff[i]:keyOff[i+1]]
+	raw    []rawCost
+}
+
+const (
+	keyHex  = 0
+	keyText = 1
+)
+
+// rawCost is the cost text of a row whose text differs from Cost[row].String() (trailing
+// zeros, more than nine fraction digits, an exponent): only those are stored.
+type rawCost struct {
+	row  int32
+	text string
+}
+
+// Len is the number of records.
+func (b *Batch) Len() int { return len(b.Start) }
+
+// S returns the string of column col of row i.
+func (b *Batch) S(col, i int) string { return b.Dict[b.Str[col][i]] }
+
+// Key returns the record key of row i.
+func (b *Batch) Key(i int) string {
+	k := b.keyBuf[b.keyOff[i]:b.keyOff[i+1]]
+	if k[0] == keyHex {
+		return hex.EncodeToString(k[1:])
+	}
+	return string(k[1:])
+}
+
+// keyIs reports whether row i's key is key, without allocating.
+func (b *Batch) keyIs(i int, key string) bool {
+	k := b.keyBuf[b.keyOff[i]:b.keyOff[i+1]]
+	if k[0] == keyText {
+		return string(k[1:]) == key
+	}
+	var d [16]byte
+	return len(key) == 32 && hexDecode16(&d, key) && string(d[:]) == string(k[1:])
+}
+
+// Digest is the 16-byte identity of row i's key: the key's own bytes for a row hash,
+// otherwise the first 16 bytes of its SHA-256. Together with the charge start it identifies a
+// record for de-duplication.
+func (b *Batch) Digest(i int) (d [16]byte) {
+	k := b.keyBuf[b.keyOff[i]:b.keyOff[i+1]]
+	if k[0] == keyHex {
+		copy(d[:], k[1:])
+		return d
+	}
+	return textDigest(k[1:])
+}
+
+func textDigest(text []byte) (d [16]byte) {
+	s := sha256.Sum256(text)
+	copy(d[:], s[:16])
+	return d
+}
+
+// KeyDigest is the digest Batch.Digest gives a record with this key.
+func KeyDigest(key string) [16]byte {
+	var d [16]byte
+	if len(key) == 32 && hexDecode16(&d, key) {
+		return d
+	}
+	return textDigest([]byte(key))
+}
+
+// hexDecode16 decodes 32 lower-case hex digits (the only spelling a row hash has, so that one
+// key has one representation).
+func hexDecode16(d *[16]byte, s string) bool {
+	for i := 0; i < 16; i++ {
+		hi, ok1 := fromHex(s[2*i])
+		lo, ok2 := fromHex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		d[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// appendKey appends a key in keyBuf's form.
+func appendKey(buf []byte, key string) []byte {
+	var d [16]byte
+	if len(key) == 32 && hexDecode16(&d, key) {
+		buf = append(buf, keyHex)
+		return append(buf, d[:]...)
+	}
+	buf = append(buf, keyText)
+	return append(buf, key...)
+}
+
+// CostRaw is the cost as the input wrote it.
+func (b *Batch) CostRaw(i int) string {
+	j := sort.Search(len(b.raw), func(j int) bool { return b.raw[j].row >= int32(i) })
+	if j < len(b.raw) && b.raw[j].row == int32(i) {
+		return b.raw[j].text
+	}
+	return b.Cost[i].String()
+}
+
+// Record fills r with row i.
+func (b *Batch) Record(i int, r *Record) {
+	*r = Record{Key: b.Key(i), Start: b.Start[i], End: b.End[i],
+		SubscriptionID: b.S(ColSubscription, i), ResourceID: b.S(ColResource, i), Service: b.S(ColService, i),
+		ServiceCategory: b.S(ColServiceCategory, i), ChargeCategory: b.S(ColChargeCategory, i),
+		PricingCategory: b.S(ColPricingCategory, i), CommitmentDiscountID: b.S(ColCommitmentDiscount, i),
+		Provider: b.S(ColProvider, i), Publisher: b.S(ColPublisher, i), Currency: b.S(ColCurrency, i),
+		Cost: b.Cost[i], CostRaw: b.CostRaw(i)}
+}
+
+// Records returns every row as a Record.
+func (b *Batch) Records() []Record {
+	out := make([]Record, b.Len())
+	for i := range out {
+		b.Record(i, &out[i])
+	}
+	return out
+}
+
+// BatchBuilder collects records into a Batch.
+type BatchBuilder struct {
+	b   Batch
+	idx map[string]uint32
+}
+
+// NewBatchBuilder returns an empty builder.
+func NewBatchBuilder() *BatchBuilder {
+	return &BatchBuilder{idx: map[string]uint32{}, b: Batch{keyOff: []uint32{0}}}
+}
+
+// Len is the number of records added since the last Batch.
+func (bb *BatchBuilder) Len() int { return bb.b.Len() }
+
+func (bb *BatchBuilder) intern(s string) uint32 {
+	if i, ok := bb.idx[s]; ok {
+		return i
+	}
+	i := uint32(len(bb.b.Dict))
+	s = strings.Clone(s) // s may point into a whole CSV row
+	bb.b.Dict = append(bb.b.Dict, s)
+	bb.idx[s] = i
+	return i
+}
+
+// Add appends a copy of r.
+func (bb *BatchBuilder) Add(r *Record) {
+	b := &bb.b
+	b.Start = append(b.Start, r.Start)
+	b.End = append(b.End, r.End)
+	b.Cost = append(b.Cost, r.Cost)
+	for col, s := range [NumStringCols]string{r.SubscriptionID, r.ResourceID, r.Service, r.ServiceCategory,
+		r.ChargeCategory, r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency} {
+		b.Str[col] = append(b.Str[col], bb.intern(s))
+	}
+	b.keyBuf = appendKey(b.keyBuf, r.Key)
+	b.keyOff = append(b.keyOff, uint32(len(b.keyBuf)))
+	if r.CostRaw != "" && r.CostRaw != r.Cost.String() {
+		b.raw = append(b.raw, rawCost{int32(len(b.Start) - 1), strings.Clone(r.CostRaw)})
+	}
+}
+
+// Batch returns the records added so far and starts a new batch (the dictionary carries
+// over, so a builder fed one file's rows stores each string once).
+func (bb *BatchBuilder) Batch() *Batch {
+	out := bb.b
+	bb.b = Batch{Dict: out.Dict[:len(out.Dict):len(out.Dict)], keyOff: []uint32{0}}
+	return &out
+}
+
+// BatchOf builds one batch of recs.
+func BatchOf(recs []Record) *Batch {
+	bb := NewBatchBuilder()
+	for i := range recs {
+		bb.Add(&recs[i])
+	}
+	return bb.Batch()
+}

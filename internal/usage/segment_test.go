@@ -1,0 +1,161 @@
+package usage
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/partnerlink/partnerlink/internal/money"
+)
+
+// randomRecords makes records with the variety segments must keep: hex and text keys, times
+// in whole seconds or not, repeated and unique strings, costs whose text differs from their
+// canonical form.
+func randomRecords(rng *rand.Rand, n int) []Record {
+	recs := make([]Record, n)
+	for i := range recs {
+		r := &recs[i]
+		if rng.IntN(4) == 0 {
+			r.Key = fmt.Sprintf("rec-%d-%d", i, rng.IntN(1000))
+		} else {
+			r.Key = fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64())
+		}
+		r.Start = 1772323200_000000000 + rng.Int64N(86400)*1_000_000_000
+		if rng.IntN(10) == 0 {
+			r.Start += rng.Int64N(1_000_000_000)
+		}
+		r.End = r.Start + []int64{3600, 43200, 86400}[rng.IntN(3)]*1_000_000_000
+		r.SubscriptionID = fmt.Sprintf("%08x-0000-4000-8000-000000000000", rng.IntN(20))
+		r.ResourceID = fmt.Sprintf("/subscriptions/%s/resourceGroups/rg%d/providers/Microsoft.Compute/virtualMachines/vm%d", r.SubscriptionID, rng.IntN(3), rng.IntN(50))
+		r.Service = []string{"Virtual Machines", "Storage", ""}[rng.IntN(3)]
+		r.ServiceCategory = []string{"Compute", "Storage"}[rng.IntN(2)]
+		r.ChargeCategory = []string{"Usage", "Usage", "Purchase", "Tax"}[rng.IntN(4)]
+		r.PricingCategory = []string{"Standard", "Dynamic", "Committed", ""}[rng.IntN(4)]
+		if rng.IntN(5) == 0 {
+			r.CommitmentDiscountID = "/providers/Microsoft.Capacity/reservationOrders/ro1/reservations/r1"
+		}
+		r.Provider = "Microsoft"
+		r.Publisher = []string{"Microsoft", "Contoso Marketplace"}[rng.IntN(2)]
+		r.Currency = []string{"USD", "EUR"}[rng.IntN(2)]
+		r.Cost = money.Nanos(rng.Int64N(1_000_000_000_000) - 100_000_000_000)
+		r.CostRaw = r.Cost.String()
+		if rng.IntN(3) == 0 {
+			r.CostRaw += "00" // trailing zeros: kept as written
+		}
+	}
+	return recs
+}
+
+func TestSegmentRoundTrip(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		rng := rand.New(rand.NewPCG(seed, seed))
+		recs := randomRecords(rng, 1+rng.IntN(3000))
+		b := BatchOf(recs)
+		order := make([]int32, b.Len())
+		for i := range order {
+			order[i] = int32(i)
+		}
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		got, err := decodeSegment(encodeSegment(b, order, nil))
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if got.Len() != len(recs) {
+			t.Fatalf("seed %d: decoded %d records, want %d", seed, got.Len(), len(recs))
+		}
+		for j, i := range order {
+			var r Record
+			got.Record(j, &r)
+			if !reflect.DeepEqual(r, recs[i]) {
+				t.Fatalf("seed %d: record %d decoded as %+v, want %+v", seed, j, r, recs[i])
+			}
+			if got.Digest(j) != KeyDigest(recs[i].Key) {
+				t.Fatalf("seed %d: record %d has another digest than its key", seed, j)
+			}
+		}
+	}
+}
+
+// TestSegmentIsCompact guards the layout's point: a day of rows sorted by subscription and
+// resource takes a small fraction of its CSV.
+func TestSegmentIsCompact(t *testing.T) {
+	f, err := os.Open("testdata/focus-azure-1.0.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var recs []Record
+	if err := readAll(t.Context(), f, "focus.csv", ReadOptions{}, func(r *Record) error { recs = append(recs, *r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var big []Record
+	for k := 0; k < 200; k++ {
+		for _, r := range recs {
+			r.Key = fmt.Sprintf("%016x%016x", k, len(big))
+			big = append(big, r)
+		}
+	}
+	b := BatchOf(big)
+	order := make([]int32, b.Len())
+	for i := range order {
+		order[i] = int32(i)
+	}
+	size := len(encodeSegment(b, order, nil))
+	if per := size / len(big); per > 40 {
+		t.Fatalf("a segment takes %d bytes per record, want at most 40", per)
+	}
+}
+
+func TestDecodeSegmentRejectsDamage(t *testing.T) {
+	recs := randomRecords(rand.New(rand.NewPCG(3, 4)), 200)
+	b := BatchOf(recs)
+	order := make([]int32, b.Len())
+	for i := range order {
+		order[i] = int32(i)
+	}
+	data := encodeSegment(b, order, nil)
+	for _, cut := range []int{0, 3, 4, 10, len(data) / 2, len(data) - 1} {
+		if _, err := decodeSegment(data[:cut]); err == nil || !strings.Contains(err.Error(), "corrupt") {
+			t.Fatalf("a segment cut at %d of %d bytes decoded (err %v)", cut, len(data), err)
+		}
+	}
+	if _, err := decodeSegment(append(append([]byte(nil), data...), 0)); err == nil {
+		t.Fatal("a segment with a trailing byte decoded")
+	}
+}
+
+// FuzzDecodeSegment: whatever the bytes, decoding returns a batch or an error, never panics,
+// and a batch it returns can be read and re-encoded to the same records.
+func FuzzDecodeSegment(f *testing.F) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		recs := randomRecords(rand.New(rand.NewPCG(seed, 1)), int(seed)*7)
+		b := BatchOf(recs)
+		order := make([]int32, b.Len())
+		for i := range order {
+			order[i] = int32(i)
+		}
+		f.Add(encodeSegment(b, order, nil))
+	}
+	f.Add([]byte(segMagic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := decodeSegment(data)
+		if err != nil {
+			return
+		}
+		recs := b.Records()
+		order := make([]int32, len(recs))
+		for i := range order {
+			order[i] = int32(i)
+		}
+		again, err := decodeSegment(encodeSegment(b, order, nil))
+		if err != nil {
+			t.Fatalf("re-encoded segment does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(again.Records(), recs) {
+			t.Fatal("re-encoded segment holds other records")
+		}
+	})
+}

@@ -1,0 +1,494 @@
+package usage
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+// Stream calls fn with the stored records whose charge period starts in w, a segment at a
+// time, by day. fn must not keep b after it returns unless it copies what it needs (the
+// engine does not keep it).
+func Stream(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *Batch) error) error {
+	if w.Empty() {
+		return nil
+	}
+	rows, err := q.QueryContext(ctx, `SELECT id, min_start, max_start, data FROM usage_segments
+		WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY day, id`,
+		dayBound(w.From), w.To, w.From, w.To)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var lo, hi int64
+		var data []byte
+		if err := rows.Scan(&id, &lo, &hi, &data); err != nil {
+			return err
+		}
+		b, err := decodeSegment(data)
+		if err != nil {
+			return fmt.Errorf("usage segment %s: %w", id, err)
+		}
+		if lo < w.From || hi >= w.To {
+			b = b.filter(func(i int) bool { return w.Contains(b.Start[i]) })
+		}
+		if b.Len() == 0 {
+			continue
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// filter returns the rows for which keep is true, in order.
+func (b *Batch) filter(keep func(i int) bool) *Batch {
+	var rows []int32
+	for i := 0; i < b.Len(); i++ {
+		if keep(i) {
+			rows = append(rows, int32(i))
+		}
+	}
+	return b.take(rows)
+}
+
+// take returns the given rows of b as a new batch over the same dictionary.
+func (b *Batch) take(rows []int32) *Batch {
+	out := &Batch{Dict: b.Dict, keyOff: make([]uint32, 1, len(rows)+1)}
+	out.Start = make([]int64, len(rows))
+	out.End = make([]int64, len(rows))
+	out.Cost = make([]money.Nanos, len(rows))
+	for c := range out.Str {
+		out.Str[c] = make([]uint32, len(rows))
+	}
+	for j, i := range rows {
+		out.Start[j], out.End[j], out.Cost[j] = b.Start[i], b.End[i], b.Cost[i]
+		for c := range out.Str {
+			out.Str[c][j] = b.Str[c][i]
+		}
+		out.keyBuf = append(out.keyBuf, b.keyBuf[b.keyOff[i]:b.keyOff[i+1]]...)
+		out.keyOff = append(out.keyOff, uint32(len(out.keyBuf)))
+		if k, ok := slices.BinarySearchFunc(b.raw, i, func(r rawCost, row int32) int { return int(r.row - row) }); ok {
+			out.raw = append(out.raw, rawCost{int32(j), b.raw[k].text})
+		}
+	}
+	return out
+}
+
+// exportRunBytes bounds the records an export sorts in memory before it writes them, sorted,
+// to a temporary file and merges the files at the end (a variable for tests).
+var exportRunBytes = 64 << 20
+
+// Records calls fn for every stored record whose charge period starts in w, ordered by record
+// key (then charge start): the order of `partnerlink export usage`. Memory is bounded:
+// beyond exportRunBytes the records are sorted in runs on disk and merged.
+func Records(ctx context.Context, q store.Querier, w timeline.Window, fn func(*Record) error) error {
+	var run []sortRec
+	held := 0
+	var runs []*os.File
+	defer func() {
+		for _, f := range runs {
+			f.Close()
+		}
+	}()
+	flush := func() error {
+		sortRecs(run)
+		f, err := os.CreateTemp("", "partnerlink-export-*.run")
+		if err != nil {
+			return fmt.Errorf("creating a temporary file to sort the export: %w (set TMPDIR to a directory with free space)", err)
+		}
+		os.Remove(f.Name())
+		runs = append(runs, f)
+		bw := bufio.NewWriterSize(f, 1<<20)
+		for i := range run {
+			if _, err := bw.Write(run[i].enc); err != nil {
+				return err
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("writing the export's temporary file: %w", err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		run, held = run[:0], 0
+		return nil
+	}
+	var r Record
+	err := Stream(ctx, q, w, func(b *Batch) error {
+		for i := 0; i < b.Len(); i++ {
+			b.Record(i, &r)
+			enc := encodeRecord(nil, &r)
+			run = append(run, sortRec{key: r.Key, start: r.Start, enc: enc})
+			held += len(enc) + 64
+		}
+		if held >= exportRunBytes {
+			return flush()
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		sortRecs(run)
+		for i := range run {
+			if _, err := decodeRecord(run[i].enc, &r); err != nil {
+				return err
+			}
+			if err := fn(&r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(run) > 0 {
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	return mergeRuns(runs, fn)
+}
+
+type sortRec struct {
+	key   string
+	start int64
+	enc   []byte
+}
+
+func sortRecs(s []sortRec) {
+	slices.SortFunc(s, func(a, b sortRec) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmpI64(a.start, b.start)
+	})
+}
+
+// encodeRecord appends r as a length-prefixed record of the export's temporary files.
+func encodeRecord(dst []byte, r *Record) []byte {
+	var body []byte
+	for _, s := range [...]string{r.Key, r.SubscriptionID, r.ResourceID, r.Service, r.ServiceCategory, r.ChargeCategory,
+		r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency, r.CostRaw} {
+		body = binary.AppendUvarint(body, uint64(len(s)))
+		body = append(body, s...)
+	}
+	body = binary.AppendVarint(body, r.Start)
+	body = binary.AppendVarint(body, r.End)
+	body = binary.AppendVarint(body, int64(r.Cost))
+	dst = binary.AppendUvarint(dst, uint64(len(body)))
+	return append(dst, body...)
+}
+
+// decodeRecord reads one record written by encodeRecord and returns the bytes it used.
+func decodeRecord(b []byte, r *Record) (int, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) < n {
+		return 0, corrupt("export record")
+	}
+	sr := &segReader{b: b[k : k+int(n)]}
+	var s [12]string
+	for i := range s {
+		s[i] = string(sr.bytes(sr.count("field", uint64(len(sr.b))), "field"))
+	}
+	*r = Record{Key: s[0], SubscriptionID: s[1], ResourceID: s[2], Service: s[3], ServiceCategory: s[4], ChargeCategory: s[5],
+		PricingCategory: s[6], CommitmentDiscountID: s[7], Provider: s[8], Publisher: s[9], Currency: s[10], CostRaw: s[11]}
+	r.Start, r.End, r.Cost = sr.varint("start"), sr.varint("end"), money.Nanos(sr.varint("cost"))
+	return k + int(n), sr.err
+}
+
+// runReader reads one sorted run back, a record at a time.
+type runReader struct {
+	br  *bufio.Reader
+	buf []byte
+	rec Record
+}
+
+func (rr *runReader) next() (bool, error) {
+	n, err := binary.ReadUvarint(rr.br)
+	if err == io.EOF {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	hdr := binary.AppendUvarint(rr.buf[:0], n)
+	body := make([]byte, len(hdr)+int(n))
+	copy(body, hdr)
+	if _, err := io.ReadFull(rr.br, body[len(hdr):]); err != nil {
+		return false, fmt.Errorf("reading the export's temporary file: %w", err)
+	}
+	_, err = decodeRecord(body, &rr.rec)
+	return err == nil, err
+}
+
+type runHeap []*runReader
+
+func (h runHeap) Len() int { return len(h) }
+func (h runHeap) Less(i, j int) bool {
+	if c := strings.Compare(h[i].rec.Key, h[j].rec.Key); c != 0 {
+		return c < 0
+	}
+	return h[i].rec.Start < h[j].rec.Start
+}
+func (h runHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *runHeap) Push(x any)   { *h = append(*h, x.(*runReader)) }
+func (h *runHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func mergeRuns(runs []*os.File, fn func(*Record) error) error {
+	h := &runHeap{}
+	for _, f := range runs {
+		rr := &runReader{br: bufio.NewReaderSize(f, 256<<10)}
+		ok, err := rr.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			*h = append(*h, rr)
+		}
+	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		rr := (*h)[0]
+		rec := rr.rec
+		if err := fn(&rec); err != nil {
+			return err
+		}
+		ok, err := rr.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	return nil
+}
+
+// Find returns the stored record with key whose charge starts in within (the earliest, if
+// several have that key), or an error wrapping store.ErrNotFound.
+func Find(ctx context.Context, q store.Querier, key string, within timeline.Window) (*Record, error) {
+	d := KeyDigest(key)
+	type hit struct {
+		segment string
+		start   int64
+	}
+	var hits []hit
+	// A segment's keys are in 2^bits buckets by the first bits of the digest: ask for the one
+	// bucket that can hold d under each split.
+	cond := make([]string, 0, maxKeyBits+1)
+	args := []any{dayBound(within.From), within.To}
+	for b := 0; b <= maxKeyBits; b++ {
+		args = append(args, int64(d[0])>>(maxKeyBits-b))
+		cond = append(cond, fmt.Sprintf("(bits = %d AND bucket = $%d)", b, len(args)))
+	}
+	rows, err := q.QueryContext(ctx, `SELECT segment_id, data FROM usage_keys WHERE day >= $1 AND day < $2 AND (`+
+		strings.Join(cond, " OR ")+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var seg string
+		var data []byte
+		if err := rows.Scan(&seg, &data); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		// Binary search over the fixed-size entries for the first with this digest.
+		n := len(data) / keyEntrySize
+		lo, hi := 0, n
+		for lo < hi {
+			m := (lo + hi) / 2
+			if bytes.Compare(data[m*keyEntrySize:m*keyEntrySize+16], d[:]) < 0 {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		for j := lo; j < n && bytes.Equal(data[j*keyEntrySize:j*keyEntrySize+16], d[:]); j++ {
+			s := int64(binary.BigEndian.Uint64(data[j*keyEntrySize+16:]))
+			if within.Contains(s) {
+				hits = append(hits, hit{seg, s})
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(hits, func(a, b hit) int { return cmpI64(a.start, b.start) })
+	for _, h := range hits {
+		var data []byte
+		if err := q.QueryRowContext(ctx, `SELECT data FROM usage_segments WHERE id = $1`, h.segment).Scan(&data); err != nil {
+			return nil, err
+		}
+		b, err := decodeSegment(data)
+		if err != nil {
+			return nil, fmt.Errorf("usage segment %s: %w", h.segment, err)
+		}
+		for i := 0; i < b.Len(); i++ {
+			if b.Start[i] == h.start && b.keyIs(i, key) {
+				var r Record
+				b.Record(i, &r)
+				return &r, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: usage record %q is not stored with a charge start between %s and %s",
+		store.ErrNotFound, key, timeline.Format(within.From), timeline.Format(within.To))
+}
+
+// ReadFileBatches parses files without storing them (for what-if engine runs) and calls fn
+// with their records in batches of up to batchSize, in file order. Any bad row stops it with
+// the row's error.
+func ReadFileBatches(ctx context.Context, paths []string, opts ReadOptions, batchSize int, fn func(*Batch) error) error {
+	bb := NewBatchBuilder()
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("opening usage file: %w", err)
+		}
+		err = readAll(ctx, f, filepath.Base(p), opts, func(r *Record) error {
+			bb.Add(r)
+			if bb.Len() >= batchSize {
+				return fn(bb.Batch())
+			}
+			return nil
+		})
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if bb.Len() > 0 {
+		return fn(bb.Batch())
+	}
+	return nil
+}
+
+// UpgradeLegacy moves records of the row-per-record usage table that databases created before
+// schema 300 hold into segments, in one transaction; it does nothing when that table is empty.
+// Opening a database (engines.Open) calls it after the migrations.
+func UpgradeLegacy(ctx context.Context, db *store.DB) error {
+	var one int
+	err := db.QueryRowContext(ctx, `SELECT 1 FROM usage_records LIMIT 1`).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return db.Translate(err)
+	}
+	return db.Load(ctx, func(l store.Loader) error {
+		type group struct{ importID, measure string }
+		writers := map[group]*segWriter{}
+		defer func() {
+			for _, w := range writers {
+				w.close()
+			}
+		}()
+		var order []group
+		err := l.Query(ctx, `SELECT record_key, charge_start, charge_end, subscription_id, resource_id, service,
+			service_category, charge_category, pricing_category, commitment_discount_id, provider, publisher,
+			currency, cost_nanos, cost_raw, import_id, measure FROM usage_records ORDER BY import_id, charge_start, record_key`, nil,
+			func(scan func(...any) error) error {
+				var r Record
+				var g group
+				var cost int64
+				if err := scan(&r.Key, &r.Start, &r.End, &r.SubscriptionID, &r.ResourceID, &r.Service, &r.ServiceCategory,
+					&r.ChargeCategory, &r.PricingCategory, &r.CommitmentDiscountID, &r.Provider, &r.Publisher, &r.Currency,
+					&cost, &r.CostRaw, &g.importID, &g.measure); err != nil {
+					return err
+				}
+				r.Cost = money.Nanos(cost)
+				w := writers[g]
+				if w == nil {
+					w = newSegWriter()
+					writers[g] = w
+					order = append(order, g)
+				}
+				return w.add(&r)
+			})
+		if err != nil {
+			return fmt.Errorf("reading usage_records: %w", err)
+		}
+		for _, g := range order {
+			if _, err := writers[g].finish(ctx, l, g.importID, g.measure); err != nil {
+				return err
+			}
+		}
+		_, err = l.Exec(ctx, `DELETE FROM usage_records`)
+		return err
+	})
+}
+
+// SubscriptionUsage is how many records name a subscription, and since when.
+type SubscriptionUsage struct {
+	SubscriptionID string
+	Records        int64
+	FirstStart     int64
+}
+
+// Subscriptions sums the stored records per subscription (from the segments' own counts, not
+// their records), sorted by subscription.
+func Subscriptions(ctx context.Context, q store.Querier) ([]SubscriptionUsage, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, subs FROM usage_segments`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	at := map[string]int{}
+	var out []SubscriptionUsage
+	for rows.Next() {
+		var id string
+		var data []byte
+		if err := rows.Scan(&id, &data); err != nil {
+			return nil, err
+		}
+		r := &segReader{b: data}
+		n := r.count("subscriptions", uint64(len(data)))
+		for k := 0; k < n && r.err == nil; k++ {
+			sub := string(r.bytes(r.count("subscription", uint64(len(r.b))), "subscription"))
+			recs, first := int64(r.uvarint("records")), r.varint("first start")
+			i, ok := at[sub]
+			if !ok {
+				i = len(out)
+				at[sub] = i
+				out = append(out, SubscriptionUsage{SubscriptionID: sub, FirstStart: first})
+			}
+			out[i].Records += recs
+			out[i].FirstStart = min(out[i].FirstStart, first)
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("usage segment %s: %w", id, r.err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b SubscriptionUsage) int { return strings.Compare(a.SubscriptionID, b.SubscriptionID) })
+	return out, nil
+}

@@ -1,0 +1,762 @@
+package usage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"math"
+	"math/bits"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+	"unsafe"
+
+	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/store"
+)
+
+// How an import writes usage, in two passes, so that memory stays bounded whatever the
+// file's size or order:
+//
+//  1. Every good row is appended, compactly encoded (strings as indices into the import's
+//     dictionary), to the buffer of its charge day. When the buffers hold spillBudget bytes
+//     they are appended to an unlinked temporary file, so a file larger than memory costs
+//     disk, not memory. Nothing is written to the database in this pass, so a file with a
+//     bad row (without --skip-bad) writes nothing at all.
+//  2. Day by day, on every core: the day's rows are read back in file order, de-duplicated
+//     against the keys stored for that day and against each other (the first wins), sorted
+//     by subscription and resource, cut into segments of at most segmentRows and written
+//     with their keys, in the import's one transaction.
+//
+// Memory holds the buffers, the dictionary (the distinct strings: bounded by the estate's
+// subscriptions and resources, not by the number of rows) and the days being written.
+
+// spillBudget is how many bytes of encoded rows pass 1 keeps before it writes them to the
+// temporary file (a variable so that tests can make every import spill).
+var spillBudget = 32 << 20
+
+// keyEntrySize is the size of one stored key: the 16-byte digest and the charge start, both
+// big-endian so that entries sort as bytes.
+const keyEntrySize = 24
+
+// maxKeyBits bounds a segment's key buckets at 256; a segment gets about one bucket per
+// keysPerBucket records, so that small segments do not write hundreds of tiny rows.
+const (
+	maxKeyBits    = 8
+	keysPerBucket = 256
+)
+
+func keyBits(records int) int {
+	b := 0
+	for b < maxKeyBits && records>>(b+1) >= keysPerBucket {
+		b++
+	}
+	return b
+}
+
+// strTable interns strings without pointers (byte chunks, locations and an index), so that
+// the garbage collector never scans an import's hundreds of thousands of resource IDs. Chunks
+// never move or change once written, so views of them (unsafe.String) stay valid.
+type strTable struct {
+	chunks [][]byte
+	loc    []strLoc
+	slots  []uint32 // open addressing; entry index + 1, 0 is empty
+	seed   maphash.Seed
+}
+
+type strLoc struct{ chunk, off, n uint32 }
+
+const strChunk = 1 << 20
+
+func newStrTable() *strTable {
+	return &strTable{slots: make([]uint32, 1024), seed: maphash.MakeSeed()}
+}
+
+func (t *strTable) len() int { return len(t.loc) }
+
+func (t *strTable) at(i uint32) []byte {
+	l := t.loc[i]
+	return t.chunks[l.chunk][l.off : l.off+l.n]
+}
+
+func (t *strTable) intern(s string) uint32 {
+	if 2*(t.len()+1) > len(t.slots) {
+		t.grow()
+	}
+	mask := uint64(len(t.slots) - 1)
+	for h := maphash.String(t.seed, s) & mask; ; h = (h + 1) & mask {
+		e := t.slots[h]
+		if e == 0 {
+			i := uint32(t.len())
+			t.loc = append(t.loc, t.store(s))
+			t.slots[h] = i + 1
+			return i
+		}
+		if string(t.at(e-1)) == s {
+			return e - 1
+		}
+	}
+}
+
+// store copies s into the current chunk, or a new one when it does not fit.
+func (t *strTable) store(s string) strLoc {
+	k := len(t.chunks) - 1
+	if k < 0 || len(t.chunks[k])+len(s) > cap(t.chunks[k]) {
+		t.chunks = append(t.chunks, make([]byte, 0, max(strChunk, len(s))))
+		k++
+	}
+	c := t.chunks[k]
+	off := len(c)
+	t.chunks[k] = append(c, s...)
+	return strLoc{uint32(k), uint32(off), uint32(len(s))}
+}
+
+func (t *strTable) grow() {
+	t.slots = make([]uint32, 2*len(t.slots))
+	mask := uint64(len(t.slots) - 1)
+	for i := 0; i < t.len(); i++ {
+		h := maphash.Bytes(t.seed, t.at(uint32(i))) & mask
+		for t.slots[h] != 0 {
+			h = (h + 1) & mask
+		}
+		t.slots[h] = uint32(i) + 1
+	}
+}
+
+// strings returns the entries as strings that share the chunks.
+func (t *strTable) strings() []string {
+	out := make([]string, t.len())
+	for i := range out {
+		if b := t.at(uint32(i)); len(b) > 0 {
+			out[i] = unsafe.String(&b[0], len(b))
+		}
+	}
+	return out
+}
+
+// colCache remembers a column's last few strings: most columns have few values, and
+// comparing a short string is cheaper than hashing it.
+type colCache struct {
+	s     [4]string // views of the dictionary's arena
+	i     [4]uint32
+	valid int
+	next  int
+}
+
+// segWriter is one import's writer state.
+type segWriter struct {
+	dict  *strTable
+	cache [NumStringCols]colCache
+	days  map[int64]*dayRows
+	held  int // bytes in the days' buffers
+	spill *os.File
+	size  int64 // bytes in the spill file
+	rows  int64
+}
+
+// dayRows are one charge day's rows of pass 1.
+type dayRows struct {
+	buf    []byte
+	blocks [][2]int64 // (offset, length) of the day's spilled rows, in file order
+	n      int
+}
+
+func newSegWriter() *segWriter {
+	return &segWriter{dict: newStrTable(), days: map[int64]*dayRows{}}
+}
+
+func (w *segWriter) close() {
+	if w.spill != nil {
+		w.spill.Close()
+		w.spill = nil
+	}
+}
+
+func (w *segWriter) intern(col int, s string) uint32 {
+	c := &w.cache[col]
+	for k := 0; k < c.valid; k++ {
+		if c.s[k] == s {
+			return c.i[k]
+		}
+	}
+	i := w.dict.intern(s)
+	// A view of the table's chunk, not s: s may point into a whole CSV row.
+	e := w.dict.at(i)
+	view := ""
+	if len(e) > 0 {
+		view = unsafe.String(&e[0], len(e))
+	}
+	c.s[c.next], c.i[c.next] = view, i
+	c.next = (c.next + 1) % len(c.s)
+	c.valid = min(c.valid+1, len(c.s))
+	return i
+}
+
+// add appends a good record to its day (pass 1).
+func (w *segWriter) add(r *Record) error {
+	day := floorDay(r.Start)
+	d := w.days[day]
+	if d == nil {
+		d = &dayRows{}
+		w.days[day] = d
+	}
+	before := len(d.buf)
+	b := d.buf
+	var hexKey [16]byte
+	if len(r.Key) == 32 && hexDecode16(&hexKey, r.Key) {
+		b = append(b, keyHex)
+		b = append(b, hexKey[:]...)
+	} else {
+		// Text keys carry their length; hex keys are always 16 bytes.
+		b = append(b, keyText)
+		b = binary.AppendUvarint(b, uint64(len(r.Key)))
+		b = append(b, r.Key...)
+	}
+	b = binary.AppendVarint(b, r.Start)
+	b = binary.AppendUvarint(b, uint64(r.End-r.Start))
+	b = binary.AppendVarint(b, int64(r.Cost))
+	if r.CostRaw != "" && r.CostRaw != r.Cost.String() {
+		b = binary.AppendUvarint(b, uint64(len(r.CostRaw)))
+		b = append(b, r.CostRaw...)
+	} else {
+		b = append(b, 0)
+	}
+	for col, s := range [NumStringCols]string{r.SubscriptionID, r.ResourceID, r.Service, r.ServiceCategory,
+		r.ChargeCategory, r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency} {
+		b = binary.AppendUvarint(b, uint64(w.intern(col, s)))
+	}
+	d.buf = b
+	d.n++
+	w.rows++
+	w.held += len(b) - before
+	if w.held >= spillBudget {
+		return w.spillAll()
+	}
+	return nil
+}
+
+// spillAll appends every day's buffer to the temporary file.
+func (w *segWriter) spillAll() error {
+	if w.spill == nil {
+		f, err := os.CreateTemp("", "partnerlink-usage-*.spill")
+		if err != nil {
+			return fmt.Errorf("creating a temporary file for a large usage import: %w (set TMPDIR to a directory with free space)", err)
+		}
+		// Unlinked at once: the space is returned when the import ends, however it ends.
+		os.Remove(f.Name())
+		w.spill = f
+	}
+	for _, d := range w.days {
+		if len(d.buf) == 0 {
+			continue
+		}
+		if _, err := w.spill.WriteAt(d.buf, w.size); err != nil {
+			return fmt.Errorf("writing the usage import's temporary file: %w (set TMPDIR to a directory with free space)", err)
+		}
+		d.blocks = append(d.blocks, [2]int64{w.size, int64(len(d.buf))})
+		w.size += int64(len(d.buf))
+		d.buf = d.buf[:0] // the capacity is reused: the buffers together stay near the budget
+	}
+	w.held = 0
+	return nil
+}
+
+// dayBatch decodes one day's rows (pass 2) into a batch over dict, in file order. buf is
+// scratch for reading the temporary file.
+func (w *segWriter) dayBatch(d *dayRows, dict []string, buf *[]byte) (*Batch, error) {
+	b := &Batch{Dict: dict, keyOff: make([]uint32, 1, d.n+1), keyBuf: make([]byte, 0, 17*d.n)}
+	b.Start = make([]int64, 0, d.n)
+	b.End = make([]int64, 0, d.n)
+	b.Cost = make([]money.Nanos, 0, d.n)
+	for c := range b.Str {
+		b.Str[c] = make([]uint32, 0, d.n)
+	}
+	decode := func(data []byte) error {
+		r := &segReader{b: data}
+		for len(r.b) > 0 && r.err == nil {
+			kind := r.byte1("key kind")
+			b.keyBuf = append(b.keyBuf, kind)
+			if kind == keyHex {
+				b.keyBuf = append(b.keyBuf, r.bytes(16, "key")...)
+			} else {
+				b.keyBuf = append(b.keyBuf, r.bytes(r.count("key length", uint64(len(r.b))), "key")...)
+			}
+			b.keyOff = append(b.keyOff, uint32(len(b.keyBuf)))
+			s := r.varint("start")
+			b.Start = append(b.Start, s)
+			b.End = append(b.End, s+int64(r.uvarint("length")))
+			b.Cost = append(b.Cost, money.Nanos(r.varint("cost")))
+			if n := r.count("raw cost", uint64(len(r.b))); n > 0 {
+				b.raw = append(b.raw, rawCost{int32(len(b.Start) - 1), string(r.bytes(n, "raw cost"))})
+			}
+			for c := range b.Str {
+				b.Str[c] = append(b.Str[c], uint32(r.count("string", uint64(len(dict)))))
+			}
+		}
+		return r.err
+	}
+	for _, bl := range d.blocks {
+		if cap(*buf) < int(bl[1]) {
+			*buf = make([]byte, bl[1])
+		}
+		data := (*buf)[:bl[1]]
+		if _, err := w.spill.ReadAt(data, bl[0]); err != nil && err != io.EOF {
+			return nil, fmt.Errorf("reading the usage import's temporary file: %w", err)
+		}
+		if err := decode(data); err != nil {
+			return nil, err
+		}
+	}
+	if err := decode(d.buf); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// keySet is a set of (digest, start) for de-duplication: open addressing over the digest's
+// first 8 bytes (already uniformly random).
+type keySet struct {
+	slots []keySlot
+	n     int
+}
+
+type keySlot struct {
+	d    [16]byte
+	s    int64
+	used bool
+}
+
+func newKeySet(hint int) *keySet {
+	size := 16
+	for size < 2*hint {
+		size *= 2
+	}
+	return &keySet{slots: make([]keySlot, size)}
+}
+
+// add inserts (d, s) and reports whether it was new.
+func (k *keySet) add(d [16]byte, s int64) bool {
+	if 2*(k.n+1) > len(k.slots) {
+		old := k.slots
+		k.slots = make([]keySlot, 2*len(old))
+		k.n = 0
+		for i := range old {
+			if old[i].used {
+				k.add(old[i].d, old[i].s)
+			}
+		}
+	}
+	mask := uint64(len(k.slots) - 1)
+	h := (binary.LittleEndian.Uint64(d[:8]) ^ uint64(s)*0x9e3779b97f4a7c15) & mask
+	for {
+		sl := &k.slots[h]
+		if !sl.used {
+			*sl = keySlot{d, s, true}
+			k.n++
+			return true
+		}
+		if sl.d == d && sl.s == s {
+			return false
+		}
+		h = (h + 1) & mask
+	}
+}
+
+// storedKeys adds every key stored for day to ks.
+func storedKeys(ctx context.Context, l store.Loader, day int64, ks *keySet) error {
+	return l.Query(ctx, `SELECT data FROM usage_keys WHERE day = $1`, []any{day}, func(scan func(...any) error) error {
+		var data []byte
+		if err := scan(&data); err != nil {
+			return err
+		}
+		if len(data)%keyEntrySize != 0 {
+			return corrupt(fmt.Sprintf("key bucket of %d bytes", len(data)))
+		}
+		for off := 0; off < len(data); off += keyEntrySize {
+			var d [16]byte
+			copy(d[:], data[off:off+16])
+			ks.add(d, int64(binary.BigEndian.Uint64(data[off+16:off+24])))
+		}
+		return nil
+	})
+}
+
+// segment is one encoded segment ready to be written.
+type segment struct {
+	id, importID, measure string
+	day                   int64
+	records               int
+	minStart, maxStart    int64
+	minSub, maxSub        string
+	subs                  []byte // see encodeSubs
+	data                  []byte
+	bits                  int
+	keys                  [][]byte // 1 << bits buckets of sorted key entries
+}
+
+// segScratch is one pass-2 goroutine's reusable memory.
+type segScratch struct {
+	remap   []uint32 // global dictionary index -> segment index + 1 (0: not in this segment)
+	touched []uint32
+	buf     []byte
+}
+
+// buildSegments de-duplicates a day's batch (file order; the first of equal keys wins)
+// against stored and returns its new rows as segments, and how many rows were new.
+func buildSegments(b *Batch, day int64, stored *keySet, importID, measure string, sc *segScratch) ([]*segment, int) {
+	n := b.Len()
+	keep := make([]int32, 0, n)
+	digests := make([][16]byte, n)
+	for i := 0; i < n; i++ {
+		digests[i] = b.Digest(i)
+		if stored.add(digests[i], b.Start[i]) {
+			keep = append(keep, int32(i))
+		}
+	}
+	if len(keep) == 0 {
+		return nil, 0
+	}
+	// Sort by subscription (by name), then resource (dictionary index: first seen in the
+	// file), start and file order, so that segments hold few subscriptions each and their
+	// string columns are long runs.
+	subs := b.Str[ColSubscription]
+	var ordered []uint32
+	seen := map[uint32]bool{}
+	for _, i := range keep {
+		if !seen[subs[i]] {
+			seen[subs[i]] = true
+			ordered = append(ordered, subs[i])
+		}
+	}
+	sort.Slice(ordered, func(x, y int) bool { return b.Dict[ordered[x]] < b.Dict[ordered[y]] })
+	rank := make(map[uint32]uint32, len(ordered))
+	for r, s := range ordered {
+		rank[s] = uint32(r)
+	}
+	type sortKey struct {
+		hi    uint64 // subscription rank, resource index
+		start int64
+		row   int32
+	}
+	keys := make([]sortKey, len(keep))
+	res := b.Str[ColResource]
+	for j, i := range keep {
+		keys[j] = sortKey{uint64(rank[subs[i]])<<32 | uint64(res[i]), b.Start[i], i}
+	}
+	slices.SortFunc(keys, func(x, y sortKey) int {
+		switch {
+		case x.hi != y.hi:
+			return cmpU64(x.hi, y.hi)
+		case x.start != y.start:
+			return cmpI64(x.start, y.start)
+		}
+		return int(x.row - y.row)
+	})
+	for j := range keys {
+		keep[j] = keys[j].row
+	}
+
+	var out []*segment
+	for lo := 0; lo < len(keep); lo += segmentRows {
+		order := keep[lo:min(lo+segmentRows, len(keep))]
+		sg := &segment{id: store.NewID(), importID: importID, measure: measure, day: day, records: len(order),
+			minStart: b.Start[order[0]], maxStart: b.Start[order[0]],
+			minSub: b.Dict[subs[order[0]]], maxSub: b.Dict[subs[order[len(order)-1]]]}
+		sg.data = encodeSegment(b, order, sc)
+		sg.bits = keyBits(len(order))
+		sg.keys = make([][]byte, 1<<sg.bits)
+		per := len(order)/len(sg.keys) + 1
+		for k := range sg.keys {
+			sg.keys[k] = make([]byte, 0, per*keyEntrySize*5/4)
+		}
+		var subList []subCount
+		for _, i := range order {
+			s := b.Start[i]
+			sg.minStart, sg.maxStart = min(sg.minStart, s), max(sg.maxStart, s)
+			d := &digests[i]
+			k := int(d[0]) >> (maxKeyBits - sg.bits)
+			sg.keys[k] = append(sg.keys[k], d[:]...)
+			sg.keys[k] = binary.BigEndian.AppendUint64(sg.keys[k], uint64(s))
+			if m := len(subList); m == 0 || subList[m-1].idx != subs[i] {
+				subList = append(subList, subCount{idx: subs[i], first: s})
+			}
+			c := &subList[len(subList)-1]
+			c.records++
+			c.first = min(c.first, s)
+		}
+		for k := range sg.keys {
+			sortEntries(sg.keys[k], &sc.buf)
+		}
+		sg.subs = encodeSubs(b.Dict, subList)
+		out = append(out, sg)
+	}
+	return out, len(keep)
+}
+
+type subCount struct {
+	idx     uint32
+	records int64
+	first   int64
+}
+
+// encodeSubs writes a segment's per-subscription counts: for each subscription (in the
+// segment's order), its ID, its records and its first charge start.
+func encodeSubs(dict []string, subs []subCount) []byte {
+	var out []byte
+	out = binary.AppendUvarint(out, uint64(len(subs)))
+	for _, s := range subs {
+		id := dict[s.idx]
+		out = binary.AppendUvarint(out, uint64(len(id)))
+		out = append(out, id...)
+		out = binary.AppendUvarint(out, uint64(s.records))
+		out = binary.AppendVarint(out, s.first)
+	}
+	return out
+}
+
+// sortEntries sorts a key bucket's 24-byte entries as bytes (scratch is reused).
+func sortEntries(b []byte, scratch *[]byte) {
+	n := len(b) / keyEntrySize
+	if n < 2 {
+		return
+	}
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(x, y int32) int {
+		return bytes.Compare(b[int(x)*keyEntrySize:int(x+1)*keyEntrySize], b[int(y)*keyEntrySize:int(y+1)*keyEntrySize])
+	})
+	sorted := (*scratch)[:0]
+	for _, i := range idx {
+		sorted = append(sorted, b[int(i)*keyEntrySize:int(i+1)*keyEntrySize]...)
+	}
+	copy(b, sorted)
+	*scratch = sorted
+}
+
+func cmpU64(a, b uint64) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
+
+func cmpI64(a, b int64) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
+
+var (
+	segmentCols = []string{"id", "day", "import_id", "measure", "records", "min_start", "max_start", "min_sub", "max_sub",
+		"subs", "sha256", "data"}
+	keyCols = []string{"segment_id", "bits", "bucket", "day", "data"}
+)
+
+// writeSegments writes segments with their keys.
+func writeSegments(ctx context.Context, l store.Loader, segs []*segment) error {
+	var srows, krows [][]any
+	for _, sg := range segs {
+		sum := sha256.Sum256(sg.data)
+		srows = append(srows, []any{sg.id, sg.day, sg.importID, sg.measure, int64(sg.records), sg.minStart, sg.maxStart,
+			sg.minSub, sg.maxSub, sg.subs, hex.EncodeToString(sum[:]), sg.data})
+		for k, data := range sg.keys {
+			if len(data) > 0 {
+				krows = append(krows, []any{sg.id, int64(sg.bits), int64(k), sg.day, data})
+			}
+		}
+	}
+	if _, err := l.Insert(ctx, "usage_segments", segmentCols, srows, false); err != nil {
+		return fmt.Errorf("writing usage segments: %w", err)
+	}
+	if _, err := l.Insert(ctx, "usage_keys", keyCols, krows, false); err != nil {
+		return fmt.Errorf("writing usage keys: %w", err)
+	}
+	return nil
+}
+
+// finish runs pass 2 in the load's transaction and returns how many rows were new.
+func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measure string) (int64, error) {
+	if w.rows == 0 {
+		return 0, nil
+	}
+	days := make([]int64, 0, len(w.days))
+	for d := range w.days {
+		days = append(days, d)
+	}
+	slices.Sort(days)
+	// Which days already hold usage: the others need no key lookup.
+	known := map[int64]bool{}
+	err := l.Query(ctx, `SELECT DISTINCT day FROM usage_segments WHERE day >= $1 AND day <= $2`, []any{days[0], days[len(days)-1]},
+		func(scan func(...any) error) error {
+			var d int64
+			if err := scan(&d); err != nil {
+				return err
+			}
+			known[d] = true
+			return nil
+		})
+	if err != nil {
+		return 0, err
+	}
+	dict := w.dict.strings()
+	// The loader is one connection: its work runs in order on one goroutine, while the others
+	// decode, de-duplicate and encode days, one day each at a time.
+	q := startDBQueue()
+	work := make(chan int64)
+	var added int64
+	var mu sync.Mutex
+	var failed error
+	fail := func(err error) {
+		mu.Lock()
+		if failed == nil {
+			failed = err
+		}
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), 4) {
+		wg.Go(func() {
+			sc := &segScratch{}
+			for day := range work {
+				d := w.days[day]
+				b, err := w.dayBatch(d, dict, &sc.buf)
+				if err != nil {
+					fail(err)
+					continue
+				}
+				stored := newKeySet(d.n)
+				if known[day] {
+					if err := q.wait(func() error { return storedKeys(ctx, l, day, stored) }); err != nil {
+						fail(err)
+						continue
+					}
+				}
+				segs, n := buildSegments(b, day, stored, importID, measure, sc)
+				mu.Lock()
+				added += int64(n)
+				mu.Unlock()
+				d.buf, d.blocks = nil, nil
+				if len(segs) > 0 {
+					q.queue(func() error { return writeSegments(ctx, l, segs) })
+				}
+			}
+		})
+	}
+	for _, day := range days {
+		mu.Lock()
+		stop := failed != nil
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			break
+		}
+		work <- day
+	}
+	close(work)
+	wg.Wait()
+	if failed == nil {
+		failed = ctx.Err()
+	}
+	if err := q.stop(failed); err != nil {
+		return 0, err
+	}
+	return added, nil
+}
+
+// dbQueue runs a load's statements in order on one goroutine. After a task fails, the later
+// ones are not run and report that failure.
+type dbQueue struct {
+	tasks chan dbTask
+	done  chan struct{}
+	err   error // read only after done is closed
+}
+
+type dbTask struct {
+	fn    func() error
+	reply chan error // nil: nobody waits
+}
+
+func startDBQueue() *dbQueue {
+	q := &dbQueue{tasks: make(chan dbTask, 1), done: make(chan struct{})}
+	go func() {
+		defer close(q.done)
+		for t := range q.tasks {
+			err := q.err
+			if err == nil {
+				err = t.fn()
+				q.err = err
+			}
+			if t.reply != nil {
+				t.reply <- err
+			}
+		}
+	}()
+	return q
+}
+
+// queue runs fn after the tasks before it, without waiting.
+func (q *dbQueue) queue(fn func() error) { q.tasks <- dbTask{fn: fn} }
+
+// wait runs fn after the tasks before it and returns its error (or an earlier task's).
+func (q *dbQueue) wait(fn func() error) error {
+	reply := make(chan error, 1)
+	q.tasks <- dbTask{fn: fn, reply: reply}
+	return <-reply
+}
+
+// stop waits for the queued tasks and returns err, or else the first task error.
+func (q *dbQueue) stop(err error) error {
+	close(q.tasks)
+	<-q.done
+	if err != nil {
+		return err
+	}
+	return q.err
+}
+
+const dayNanos = int64(86400) * 1_000_000_000
+
+// dayBound is floorDay for a query's lower bound: it saturates instead of overflowing.
+func dayBound(t int64) int64 {
+	if t < math.MinInt64+dayNanos {
+		return math.MinInt64
+	}
+	return floorDay(t)
+}
+
+func floorDay(t int64) int64 {
+	d := t / dayNanos * dayNanos
+	if d > t {
+		d -= dayNanos
+	}
+	return d
+}
+
+// commonPrefix is the length of the common prefix of a and b, compared 8 bytes at a time.
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	if n == 0 {
+		return 0
+	}
+	x, y := unsafe.Slice(unsafe.StringData(a), len(a)), unsafe.Slice(unsafe.StringData(b), len(b))
+	i := 0
+	for i+8 <= n {
+		if d := binary.LittleEndian.Uint64(x[i:]) ^ binary.LittleEndian.Uint64(y[i:]); d != 0 {
+			return i + bits.TrailingZeros64(d)/8
+		}
+		i += 8
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
