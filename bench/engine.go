@@ -154,7 +154,7 @@ func phaseEngineMemory(ctx context.Context, c config) (*result, error) {
 	var sums totals
 	cpu0 := cpuSeconds()
 	start := time.Now()
-	_, err = attribution.Compute(ctx, snap, nil, w, yieldAll(recs), func(rec *usage.Record, rows []attribution.Row, incs []attribution.Incentive) error {
+	_, err = attribution.Compute(ctx, snap, nil, w, yieldAll(recs), func(_ *usage.Batch, _ int, rows []attribution.Row, incs []attribution.Incentive) error {
 		for i := range rows {
 			sums.add(&rows[i])
 		}
@@ -163,7 +163,7 @@ func phaseEngineMemory(ctx context.Context, c config) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &result{Seconds: time.Since(start).Seconds(), CPUSeconds: cpuSeconds() - cpu0, Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
+	res := &result{Seconds: time.Since(start).Seconds(), CPUSeconds: cpuSeconds() - cpu0, Rows: countRows(recs), Note: "includes the usage rows held in memory"}
 	res.Totals = sums.list()
 	for _, t := range res.Totals {
 		res.Attrs += t.Rows
@@ -184,7 +184,7 @@ func phaseEngineMemorySums(ctx context.Context, c config) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &result{Seconds: time.Since(start).Seconds(), CPUSeconds: cpuSeconds() - cpu0, Rows: int64(len(recs)), Note: "includes the usage rows held in memory"}
+	res := &result{Seconds: time.Since(start).Seconds(), CPUSeconds: cpuSeconds() - cpu0, Rows: countRows(recs), Note: "includes the usage rows held in memory"}
 	for _, x := range sums {
 		if strings.HasPrefix(x.Association, "incentive:") {
 			continue // the SQL formulation's totals are attribution rows only
@@ -203,10 +203,10 @@ func cpuSeconds() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
-func yieldAll(recs []usage.Record) attribution.Records {
-	return func(yield func(*usage.Record) error) error {
-		for i := range recs {
-			if err := yield(&recs[i]); err != nil {
+func yieldAll(batches []*usage.Batch) attribution.Usage {
+	return func(yield func(*usage.Batch) error) error {
+		for _, b := range batches {
+			if err := yield(b); err != nil {
 				return err
 			}
 		}
@@ -214,11 +214,18 @@ func yieldAll(recs []usage.Record) attribution.Records {
 	}
 }
 
+func countRows(batches []*usage.Batch) int64 {
+	var n int64
+	for _, b := range batches {
+		n += int64(b.Len())
+	}
+	return n
+}
+
 // loadInMemory reads the estate from the SQLite database and every usage row of the CSV.
-// The rows are held as a data team would hold 10,000,000 of them in memory: the strings
-// that repeat across rows (subscription, resource, service, currency...) are stored once, and
-// CostRaw (the input text, which the engine does not read) is dropped.
-func loadInMemory(ctx context.Context, c config) (*facts.Snapshot, []usage.Record, timeline.Window, error) {
+// The rows are held as the engine takes them: by column, in batches of 65,536 that share one
+// dictionary, so every string (subscription, resource, service, ...) is stored once.
+func loadInMemory(ctx context.Context, c config) (*facts.Snapshot, []*usage.Batch, timeline.Window, error) {
 	w, _ := period(c)
 	db, err := engines.Open(ctx, sqlitePath(c))
 	if err != nil {
@@ -229,28 +236,16 @@ func loadInMemory(ctx context.Context, c config) (*facts.Snapshot, []usage.Recor
 	if err != nil {
 		return nil, nil, w, err
 	}
-	var recs []usage.Record
-	strs := map[string]string{}
-	in := func(s string) string {
-		if v, ok := strs[s]; ok {
-			return v
-		}
-		strs[s] = s
-		return s
-	}
-	err = usage.ReadFiles(ctx, []string{filepath.Join(c.Dir, "usage.csv")}, usage.ReadOptions{}, func(r *usage.Record) error {
-		x := *r
-		x.SubscriptionID, x.ResourceID, x.Service, x.ServiceCategory = in(x.SubscriptionID), in(x.ResourceID), in(x.Service), in(x.ServiceCategory)
-		x.ChargeCategory, x.PricingCategory, x.CommitmentDiscountID = in(x.ChargeCategory), in(x.PricingCategory), in(x.CommitmentDiscountID)
-		x.Provider, x.Publisher, x.Currency, x.CostRaw = in(x.Provider), in(x.Publisher), in(x.Currency), ""
-		recs = append(recs, x)
+	var batches []*usage.Batch
+	err = usage.ReadFileBatches(ctx, []string{filepath.Join(c.Dir, "usage.csv")}, usage.ReadOptions{}, 65536, func(b *usage.Batch) error {
+		batches = append(batches, b)
 		return nil
 	})
 	if err != nil {
 		return nil, nil, w, err
 	}
 	runtime.GC() // the reading's garbage is not the engine's
-	return snap, recs, w, nil
+	return snap, batches, w, nil
 }
 
 // totals adds up attribution rows per location, association and currency. It is the sink of

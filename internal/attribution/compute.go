@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/money"
@@ -69,26 +70,43 @@ type Stats struct {
 	UnknownSubscriptions []string `json:"unknown_subscriptions,omitempty"`
 }
 
-// Sink receives the rows of each record, in the order the records were given, from one
-// goroutine at a time. rows and incs are valid only during the call: the engine reuses their
-// memory for later records, so a sink copies what it keeps (append(dst, rows...) does).
-type Sink func(rec *usage.Record, rows []Row, incs []Incentive) error
+// Sink receives the rows of each record (row i of batch b), in the order the records were
+// given, from one goroutine at a time. rows and incs are valid only during the call: the engine
+// reuses their memory for later records, so a sink copies what it keeps (append(dst, rows...)
+// does).
+type Sink func(b *usage.Batch, i int, rows []Row, incs []Incentive) error
 
-// Records yields usage records to the engine (usage.Stream and usage.ReadFiles fit it).
-type Records func(yield func(*usage.Record) error) error
+// Usage yields usage to the engine a batch at a time (usage.Stream and
+// usage.ReadFileBatches fit it). The engine does not keep a batch after it has attributed it.
+type Usage func(yield func(*usage.Batch) error) error
+
+// FromRecords is Usage over records held as structs (tests, small callers): one batch.
+func FromRecords(recs []*usage.Record) Usage {
+	return func(yield func(*usage.Batch) error) error {
+		if len(recs) == 0 {
+			return nil
+		}
+		bb := usage.NewBatchBuilder()
+		for _, r := range recs {
+			bb.Add(r)
+		}
+		return yield(bb.Batch())
+	}
+}
 
 // chunkSize is how many consecutive input records travel together from the reader to the
 // workers and on to the sink: large enough that handing a chunk over costs little per record,
 // small enough that the chunks in flight hold a few megabytes.
-const chunkSize = 512
+const chunkSize = 1024
 
-// chunk is a run of consecutive input records and the results of computing them. Each worker
-// computes the records it owns into its own part; the consumer then calls the sink in input
-// order. Chunks are recycled, so their buffers are reused and memory stays bounded.
+// chunk is a run of consecutive records of one batch and the results of computing them. Each
+// worker computes the records it owns into its own part; the consumer then calls the sink in
+// input order. Chunks are recycled, so their buffers are reused and memory stays bounded.
 type chunk struct {
-	recs    []*usage.Record
-	owner   []uint8 // the worker that computes recs[i]
-	unknown []bool  // recs[i] names a subscription the estate does not know
+	b       *usage.Batch
+	rows    []int32 // the records: rows of b
+	owner   []uint8 // the worker that computes rows[k]
+	unknown []bool  // rows[k] names a subscription the estate does not know
 	parts   []chunkPart
 	done    sync.WaitGroup
 }
@@ -111,7 +129,7 @@ type chunkPart struct {
 // each resource is resolved by one worker, once (see worker), and kept; memory holds
 // the index, those resolutions (bounded by the estate's resources and a cap) and a fixed number
 // of in-flight chunks, never the whole usage.
-func Compute(ctx context.Context, s *facts.Snapshot, progs *Programs, period timeline.Window, each Records, out Sink) (*Stats, error) {
+func Compute(ctx context.Context, s *facts.Snapshot, progs *Programs, period timeline.Window, each Usage, out Sink) (*Stats, error) {
 	if progs == nil {
 		progs = DefaultPrograms()
 	}
@@ -132,7 +150,7 @@ type Sum struct {
 // computes every row's amount exactly as Compute does, but adds it up where it is computed
 // instead of writing the row out, and skips what no total needs (coverage as a ratio, admin
 // role). Sums are sorted by location, association and currency.
-func ComputeSums(ctx context.Context, s *facts.Snapshot, progs *Programs, period timeline.Window, each Records) (*Stats, []Sum, error) {
+func ComputeSums(ctx context.Context, s *facts.Snapshot, progs *Programs, period timeline.Window, each Usage) (*Stats, []Sum, error) {
 	if progs == nil {
 		progs = DefaultPrograms()
 	}
@@ -184,13 +202,13 @@ func (wk *worker) add(slot int, cur string, amount money.Nanos) {
 }
 
 // sum adds one record's rows and incentives to the worker's sums.
-func (wk *worker) sum(r *usage.Record, h uint64, st *Stats) (unknown bool) {
-	info, hs, is, unknown := wk.hits(r, h, st)
+func (wk *worker) sum(r *rowIn, ent *resEntry, st *Stats) (unknown bool) {
+	info, hs, is, unknown := wk.hits(r, ent, st)
 	if info == nil {
 		return unknown
 	}
 	for i := range hs {
-		wk.add(int(info.hot[hs[i].c].slot), r.Currency, hs[i].amount)
+		wk.add(int(info.hot[hs[i].c].slot), r.currency, hs[i].amount)
 	}
 	for i := range is {
 		var slot int
@@ -199,7 +217,7 @@ func (wk *worker) sum(r *usage.Record, h uint64, st *Stats) (unknown bool) {
 		} else {
 			slot = info.pec.idx*len(sumAssocs) + slotPEC
 		}
-		wk.add(slot, r.Currency, is[i].amount)
+		wk.add(slot, r.currency, is[i].amount)
 	}
 	return false
 }
@@ -241,7 +259,7 @@ func (e *engine) mergeSums(workers []*worker) []Sum {
 
 // run is the pipeline of Compute and ComputeSums; in sums mode workers add up instead of
 // writing rows, and it returns them.
-func (e *engine) run(ctx context.Context, period timeline.Window, each Records, out Sink, sums bool) (*Stats, []*worker, error) {
+func (e *engine) run(ctx context.Context, period timeline.Window, each Usage, out Sink, sums bool) (*Stats, []*worker, error) {
 	nw := min(runtime.GOMAXPROCS(0), 64)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -283,24 +301,24 @@ func (e *engine) run(ctx context.Context, period timeline.Window, each Records, 
 				for w := range c.parts {
 					addStats(&total, &c.parts[w].st)
 				}
-				for i, rec := range c.recs {
-					w := c.owner[i]
+				for k, row := range c.rows {
+					w := c.owner[k]
 					p := &c.parts[w]
-					k := cur[w]
+					j := cur[w]
 					cur[w]++
 					r0, i0 := int32(0), int32(0)
-					if k > 0 {
-						r0, i0 = p.rowEnd[k-1], p.incEnd[k-1]
+					if j > 0 {
+						r0, i0 = p.rowEnd[j-1], p.incEnd[j-1]
 					}
-					r1, i1 := p.rowEnd[k], p.incEnd[k]
-					if c.unknown[i] {
-						if sub := lower(rec.SubscriptionID); !unknown[sub] && len(unknown) < 20 {
+					r1, i1 := p.rowEnd[j], p.incEnd[j]
+					if c.unknown[k] {
+						if sub := lower(c.b.S(usage.ColSubscription, int(row))); !unknown[sub] && len(unknown) < 20 {
 							unknown[sub] = true
 						}
 					}
 					if out != nil {
 						// Capacity-limited, so a sink that appends cannot overwrite the next record's rows.
-						if err = out(rec, p.rows[r0:r1:r1], p.incs[i0:i1:i1]); err != nil {
+						if err = out(c.b, int(row), p.rows[r0:r1:r1], p.incs[i0:i1:i1]); err != nil {
 							cancel()
 							break
 						}
@@ -322,24 +340,41 @@ func (e *engine) run(ctx context.Context, period timeline.Window, each Records, 
 		order <- c
 		c = nil
 	}
-	prodErr := each(func(rec *usage.Record) error {
-		if !period.Contains(rec.Start) {
-			outside++
-			return nil
-		}
-		if c == nil {
-			select {
-			case c = <-free:
-			case <-ctx.Done():
-				return ctx.Err()
+	// Records are dealt to workers by subscription; a batch names each subscription by its
+	// dictionary index, so the worker of each index is worked out once per batch (or once
+	// for batches that share one dictionary).
+	var deal dictCache[uint8]
+	prodErr := each(func(b *usage.Batch) error {
+		deal.use(b.Dict)
+		subs := b.Str[usage.ColSubscription]
+		for i := 0; i < b.Len(); i++ {
+			if !period.Contains(b.Start[i]) {
+				outside++
+				continue
 			}
-			c.recs, c.owner, c.unknown = c.recs[:0], c.owner[:0], c.unknown[:0]
+			if c == nil {
+				select {
+				case c = <-free:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				c.b, c.rows, c.owner, c.unknown = b, c.rows[:0], c.owner[:0], c.unknown[:0]
+			}
+			si := subs[i]
+			w, ok := deal.get(si)
+			if !ok {
+				w = uint8(dealKey(b.Dict[si]) % uint64(nw))
+				deal.set(si, w)
+			}
+			c.rows = append(c.rows, int32(i))
+			c.owner = append(c.owner, w)
+			c.unknown = append(c.unknown, false)
+			if len(c.rows) >= chunkSize {
+				dispatch()
+			}
 		}
-		c.recs = append(c.recs, rec)
-		c.owner = append(c.owner, uint8(dealKey(rec)%uint64(nw)))
-		c.unknown = append(c.unknown, false)
-		if len(c.recs) >= chunkSize {
-			dispatch()
+		if c != nil {
+			dispatch() // a chunk never spans batches: the batch may be released after it
 		}
 		return ctx.Err()
 	})
@@ -371,13 +406,11 @@ func (e *engine) run(ctx context.Context, period timeline.Window, each Records, 
 }
 
 // dealKey decides which worker computes a record: by subscription, so that the same resource
-// always goes to the same worker, which resolves it once. Subscription IDs are few and short,
-// so reading them stays in cache in the one goroutine that reads the records, ahead of the
-// workers (a resource ID is long and, with usage in memory, usually not in cache).
-func dealKey(r *usage.Record) uint64 {
+// always goes to the same worker, which resolves it once.
+func dealKey(sub string) uint64 {
 	x := uint64(14695981039346656037)
-	for i := 0; i < len(r.SubscriptionID); i++ {
-		x = (x ^ uint64(r.SubscriptionID[i])) * 1099511628211
+	for i := 0; i < len(sub); i++ {
+		x = (x ^ uint64(sub[i])) * 1099511628211
 	}
 	// splitmix64 finaliser: spreads the bits so that x % workers is balanced.
 	x ^= x >> 30
@@ -387,26 +420,112 @@ func dealKey(r *usage.Record) uint64 {
 	return x ^ x>>31
 }
 
+// dictCache maps a batch's dictionary indices to values worked out from their strings. It
+// survives from batch to batch while they share one dictionary (batches of one builder or of
+// one file), and starts over when a batch brings its own (every stored segment does).
+type dictCache[T any] struct {
+	dict []string // the dictionary the values are for
+	gen  []uint32 // gen[i] == cur: vals[i] is set
+	vals []T
+	cur  uint32
+}
+
+// use prepares the cache for a batch with dictionary d.
+func (c *dictCache[T]) use(d []string) {
+	same := len(c.dict) > 0 && len(d) >= len(c.dict) && unsafe.SliceData(d) == unsafe.SliceData(c.dict)
+	if !same {
+		c.reset()
+	}
+	c.dict = d
+	if len(c.gen) < len(d) {
+		n := max(len(d), 2*len(c.gen))
+		c.gen = append(c.gen, make([]uint32, n-len(c.gen))...)
+		c.vals = append(c.vals, make([]T, n-len(c.vals))...)
+	}
+}
+
+// reset forgets every value.
+func (c *dictCache[T]) reset() {
+	c.cur++
+	if c.cur == 0 { // wrapped: clear, so no stale generation can match
+		clear(c.gen)
+		c.cur = 1
+	}
+}
+
+func (c *dictCache[T]) get(i uint32) (T, bool) {
+	if c.gen[i] == c.cur {
+		return c.vals[i], true
+	}
+	var zero T
+	return zero, false
+}
+
+func (c *dictCache[T]) set(i uint32, v T) {
+	c.gen[i], c.vals[i] = c.cur, v
+}
+
 // compute attributes the records of c that worker w owns into c.parts[w] (in sums mode, into
 // the worker's sums: the part then holds no rows).
 func (wk *worker) compute(c *chunk, w uint8, sums bool) {
 	p := &c.parts[w]
 	p.rows, p.incs, p.rowEnd, p.incEnd, p.st = p.rows[:0], p.incs[:0], p.rowEnd[:0], p.incEnd[:0], Stats{}
-	for i, rec := range c.recs {
-		if c.owner[i] != w {
+	b := c.b
+	wk.res.use(b.Dict)
+	subs, ress := b.Str[usage.ColSubscription], b.Str[usage.ColResource]
+	var r rowIn
+	for k, row := range c.rows {
+		if c.owner[k] != w {
 			continue
 		}
-		var unknown bool
-		h := maphash.String(wk.e.seed, rec.ResourceID)
-		if sums {
-			unknown = wk.sum(rec, h, &p.st)
-		} else {
-			p.rows, p.incs, unknown = wk.record(rec, h, &p.st, p.rows, p.incs)
+		i := int(row)
+		r.fill(b, i)
+		// The resource's entry, by its dictionary index: a string hash and map lookup only
+		// the first time a worker meets the index (for a shared dictionary, once per run).
+		ri, si := ress[i], subs[i]
+		x, ok := wk.res.get(ri)
+		if !ok || x.sub != si {
+			res := b.Dict[ri]
+			x = resRef{wk.entry(maphash.String(wk.e.seed, res), b.Dict[si], res), si}
+			wk.res.set(ri, x)
 		}
-		c.unknown[i] = unknown
+		var unknown bool
+		if sums {
+			unknown = wk.sum(&r, x.ent, &p.st)
+		} else {
+			p.rows, p.incs, unknown = wk.record(&r, b, i, x.ent, &p.st, p.rows, p.incs)
+		}
+		c.unknown[k] = unknown
 		p.rowEnd = append(p.rowEnd, int32(len(p.rows)))
 		p.incEnd = append(p.incEnd, int32(len(p.incs)))
 	}
+}
+
+// resRef is a worker's resolved entry for a resource's dictionary index, with the
+// subscription index it was resolved under (a resource named under two spellings of a
+// subscription is two entries).
+type resRef struct {
+	ent *resEntry
+	sub uint32
+}
+
+// rowIn is what the rules read of one usage record.
+type rowIn struct {
+	start, end                               int64
+	cost                                     money.Nanos
+	currency, category                       string
+	pricing, commitment, publisher, provider string
+}
+
+func (r *rowIn) fill(b *usage.Batch, i int) {
+	*r = rowIn{start: b.Start[i], end: b.End[i], cost: b.Cost[i], currency: b.S(usage.ColCurrency, i),
+		category: b.S(usage.ColChargeCategory, i), pricing: b.S(usage.ColPricingCategory, i),
+		commitment: b.S(usage.ColCommitmentDiscount, i), publisher: b.S(usage.ColPublisher, i), provider: b.S(usage.ColProvider, i)}
+}
+
+func rowOf(r *usage.Record) rowIn {
+	return rowIn{start: r.Start, end: r.End, cost: r.Cost, currency: r.Currency, category: r.ChargeCategory,
+		pricing: r.PricingCategory, commitment: r.CommitmentDiscountID, publisher: r.Publisher, provider: r.Provider}
 }
 
 func addStats(a, b *Stats) {
@@ -417,8 +536,6 @@ func addStats(a, b *Stats) {
 	a.Rows += b.Rows
 	a.Incentives += b.Incentives
 }
-
-func isUsage(r *usage.Record) bool { return r.ChargeCategory == usage.CategoryUsage }
 
 type engine struct {
 	ix    *index
@@ -432,7 +549,11 @@ func newEngine(ix *index, progs *Programs) *engine {
 
 // record attributes one record with a fresh worker (explain's single probes).
 func (e *engine) record(r *usage.Record, st *Stats) ([]Row, []Incentive) {
-	rows, incs, _ := e.newWorker().record(r, maphash.String(e.seed, r.ResourceID), st, nil, nil)
+	b := usage.BatchOf([]usage.Record{*r})
+	wk := e.newWorker()
+	in := rowOf(r)
+	ent := wk.entry(maphash.String(e.seed, r.ResourceID), r.SubscriptionID, r.ResourceID)
+	rows, incs, _ := wk.record(&in, b, 0, ent, st, nil, nil)
 	return rows, incs
 }
 
@@ -465,24 +586,23 @@ func (x *incHit) loc(info *resInfo) *locInfo {
 //
 // It is the hot path: everything that depends only on the resource is resolved once
 // (resolve), and per record only the charge period is measured against prepared sets,
-// without allocating. h is maphash.String(engine.seed, r.ResourceID).
-func (wk *worker) hits(r *usage.Record, h uint64, st *Stats) (info *resInfo, hs []hit, is []incHit, unknown bool) {
+// without allocating. ent is the record's resource entry (worker.entry).
+func (wk *worker) hits(r *rowIn, ent *resEntry, st *Stats) (info *resInfo, hs []hit, is []incHit, unknown bool) {
 	st.Records++
-	if !isUsage(r) {
+	if r.category != usage.CategoryUsage {
 		st.NotConsumption++
 		return nil, nil, nil, false
 	}
-	ent := wk.entry(h, r.SubscriptionID, r.ResourceID)
 	if len(ent.vs) == 0 {
 		st.UnknownSubscription++
 		return nil, nil, nil, true
 	}
-	if r.End <= r.Start {
+	if r.end <= r.start {
 		st.EmptyPeriod++
 		return nil, nil, nil, false
 	}
-	info = wk.info(ent, timeline.Window{From: r.Start, To: r.End})
-	a, b := r.Start, r.End
+	info = wk.info(ent, timeline.Window{From: r.start, To: r.end})
+	a, b := r.start, r.end
 	length := b - a
 	if cap(wk.seen) < info.groups {
 		wk.seen = make([]bool, info.groups)
@@ -496,9 +616,9 @@ func (wk *worker) hits(r *usage.Record, h uint64, st *Stats) (info *resInfo, hs 
 		if covered <= 0 {
 			continue
 		}
-		x := hit{c: int32(i), covered: covered, amount: r.Cost, dup: seen[c.group]}
+		x := hit{c: int32(i), covered: covered, amount: r.cost, dup: seen[c.group]}
 		if covered != length {
-			x.amount = money.MulDiv(r.Cost, covered, length)
+			x.amount = money.MulDiv(r.cost, covered, length)
 		}
 		seen[c.group] = true
 		hs = append(hs, x)
@@ -511,37 +631,38 @@ func (wk *worker) hits(r *usage.Record, h uint64, st *Stats) (info *resInfo, hs 
 	return info, hs, is, false
 }
 
-// record attributes one record, appending its rows and incentives.
-func (wk *worker) record(r *usage.Record, h uint64, st *Stats, rows []Row, incs []Incentive) (_ []Row, _ []Incentive, unknown bool) {
-	info, hs, is, unknown := wk.hits(r, h, st)
+// record attributes one record (row i of b), appending its rows and incentives.
+func (wk *worker) record(r *rowIn, b *usage.Batch, i int, ent *resEntry, st *Stats, rows []Row, incs []Incentive) (_ []Row, _ []Incentive, unknown bool) {
+	info, hs, is, unknown := wk.hits(r, ent, st)
 	if info == nil {
 		return rows, incs, unknown
 	}
-	a, b := r.Start, r.End
-	for i := range hs {
-		x := &hs[i]
+	key := b.Key(i)
+	a, e := r.start, r.end
+	for k := range hs {
+		x := &hs[k]
 		c := &info.cands[x.c]
-		row := Row{RecordKey: r.Key, LocationID: c.li.id, Association: c.assoc, OrgID: c.li.org,
-			Start: a, End: b, TenantID: info.tenant, SubscriptionID: info.sub, ResourceID: r.ResourceID,
-			Service: r.Service, Currency: r.Currency, Cost: r.Cost, Coverage: money.Scale, Amount: x.amount,
+		row := Row{RecordKey: key, LocationID: c.li.id, Association: c.assoc, OrgID: c.li.org,
+			Start: a, End: e, TenantID: info.tenant, SubscriptionID: info.sub, ResourceID: ent.res,
+			Service: b.S(usage.ColService, i), Currency: r.currency, Cost: r.cost, Coverage: money.Scale, Amount: x.amount,
 			DuplicateAtOrg: x.dup}
-		if x.covered != b-a {
-			row.Coverage = money.Ratio(x.covered, b-a)
+		if x.covered != e-a {
+			row.Coverage = money.Ratio(x.covered, e-a)
 		}
 		if c.pal {
-			row.AdminRole = c.adminRole(a, b, x.covered)
+			row.AdminRole = c.adminRole(a, e, x.covered)
 		}
 		rows = append(rows, row)
 	}
-	for i := range is {
-		x := &is[i]
+	for k := range is {
+		x := &is[k]
 		p := ProgramPEC
 		if x.c >= 0 {
 			p = ProgramPAL
 		}
 		li := x.loc(info)
-		incs = append(incs, Incentive{RecordKey: r.Key, LocationID: li.id, Program: p, OrgID: li.org,
-			ProgramVersion: x.version, Start: a, Currency: r.Currency, Amount: x.amount})
+		incs = append(incs, Incentive{RecordKey: key, LocationID: li.id, Program: p, OrgID: li.org,
+			ProgramVersion: x.version, Start: a, Currency: r.currency, Amount: x.amount})
 	}
 	return rows, incs, false
 }
@@ -596,12 +717,16 @@ func floorDay(t int64) int64 {
 
 // pecExcluded reports why a record earns no PEC, "" if it may.
 func pecExcluded(r *usage.Record) string {
+	return pecExclusion(r.PricingCategory, r.CommitmentDiscountID, r.Publisher, r.Provider)
+}
+
+func pecExclusion(pricing, commitment, publisher, provider string) string {
 	switch {
-	case strings.EqualFold(r.PricingCategory, "Dynamic"):
+	case strings.EqualFold(pricing, "Dynamic"):
 		return "PricingCategory is Dynamic (spot)"
-	case r.CommitmentDiscountID != "":
+	case commitment != "":
 		return "the record is covered by a commitment discount (reservation or savings plan)"
-	case r.Publisher != "" && !strings.EqualFold(r.Publisher, r.Provider):
+	case publisher != "" && !strings.EqualFold(publisher, provider):
 		return "the publisher differs from the provider (marketplace or third party)"
 	}
 	return ""
@@ -609,18 +734,18 @@ func pecExcluded(r *usage.Record) string {
 
 // incentives appends the record's incentive rows (hs are its attribution rows), sorted by
 // location and program.
-func (e *engine) incentives(r *usage.Record, info *resInfo, hs []hit, out []incHit) []incHit {
+func (e *engine) incentives(r *rowIn, info *resInfo, hs []hit, out []incHit) []incHit {
 	pec := false
 	if info.pec != nil {
-		if i := atIndex(e.progs.PEC, r.Start); i >= 0 && info.pecOffer[i] && pecExcluded(r) == "" {
-			if q := coveredIn(info.pecSet, r.Start, r.End); q > 0 {
+		if i := atIndex(e.progs.PEC, r.start); i >= 0 && info.pecOffer[i] && pecExclusion(r.pricing, r.commitment, r.publisher, r.provider) == "" {
+			if q := coveredIn(info.pecSet, r.start, r.end); q > 0 {
 				v := &e.progs.PEC[i]
-				out = append(out, incHit{c: -1, version: v.Version, amount: mulDiv2(r.Cost, int64(v.Rate), money.Scale, q, r.End-r.Start)})
+				out = append(out, incHit{c: -1, version: v.Version, amount: mulDiv2(r.cost, int64(v.Rate), money.Scale, q, r.end-r.start)})
 				pec = true
 			}
 		}
 	}
-	if i := atIndex(e.progs.PAL, r.Start); i >= 0 && info.palOffer[i] {
+	if i := atIndex(e.progs.PAL, r.start); i >= 0 && info.palOffer[i] {
 		v := &e.progs.PAL[i]
 		orgs, first := 0, int32(-1)
 		for i := range hs {

@@ -175,14 +175,7 @@ func genRecords(t *rapid.T) []*usage.Record {
 func computeAll(tb interface{ Fatal(...any) }, s *facts.Snapshot, progs *Programs, period timeline.Window, recs []*usage.Record) ([]Row, []Incentive, *Stats) {
 	var rows []Row
 	var incs []Incentive
-	st, err := Compute(context.Background(), s, progs, period, func(yield func(*usage.Record) error) error {
-		for _, r := range recs {
-			if err := yield(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, func(_ *usage.Record, rs []Row, is []Incentive) error {
+	st, err := Compute(context.Background(), s, progs, period, FromRecords(recs), func(_ *usage.Batch, _ int, rs []Row, is []Incentive) error {
 		rows = append(rows, rs...)
 		incs = append(incs, is...)
 		return nil

@@ -35,6 +35,7 @@ type worker struct {
 	hitBuf []hit    // per record: its attribution rows before they are written out
 	incBuf []incHit // per record: its incentive rows before they are written out
 	sums   [][]curSum
+	res    dictCache[resRef] // resource dictionary index -> entry, for the batch at hand
 }
 
 func (e *engine) newWorker() *worker {
@@ -169,6 +170,7 @@ func (wk *worker) entry(h uint64, sub, res string) *resEntry {
 			clear(wk.byHash)
 			clear(wk.byKey)
 			clear(wk.infos)
+			wk.res.reset() // it refers to the entries just dropped
 		}
 		ls := lowerFast(sub)
 		vs := wk.e.ix.subs[ls]

@@ -120,14 +120,7 @@ func TestComputeSumsMatchesRows(t *testing.T) {
 			want.add(i.LocationID, "incentive:"+i.Program, i.Currency, i.Amount)
 			count[[3]string{i.LocationID, "incentive:" + i.Program, i.Currency}]++
 		}
-		st2, sums, err := ComputeSums(context.Background(), s, progs, wide, func(yield func(*usage.Record) error) error {
-			for _, r := range recs {
-				if err := yield(r); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		st2, sums, err := ComputeSums(context.Background(), s, progs, wide, FromRecords(recs))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,6 +136,51 @@ func TestComputeSumsMatchesRows(t *testing.T) {
 		}
 		if !reflect.DeepEqual(st, st2) {
 			t.Fatalf("stats %+v vs %+v", st, st2)
+		}
+	})
+}
+
+// The rows do not depend on how records are cut into batches, nor on whether the batches
+// share a dictionary (the engine's per-dictionary caches must start over exactly when a
+// batch brings its own).
+func TestRowsDoNotDependOnBatches(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := genSnapshot(t)
+		recs := genRecords(t)
+		progs := DefaultPrograms()
+		want, wantIncs, _ := computeAll(t, s, progs, wide, recs)
+		var batches []*usage.Batch
+		bb := usage.NewBatchBuilder()
+		for i, r := range recs {
+			bb.Add(r)
+			if i == len(recs)-1 || rapid.Bool().Draw(t, "cut") {
+				batches = append(batches, bb.Batch())
+				if rapid.Bool().Draw(t, "fresh dictionary") {
+					bb = usage.NewBatchBuilder()
+				}
+			}
+		}
+		var rows []Row
+		var incs []Incentive
+		_, err := Compute(context.Background(), s, progs, wide, func(yield func(*usage.Batch) error) error {
+			for _, b := range batches {
+				if err := yield(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, func(_ *usage.Batch, _ int, rs []Row, is []Incentive) error {
+			rows = append(rows, rs...)
+			incs = append(incs, is...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sortRows(rows)
+		sortIncs(incs)
+		if !reflect.DeepEqual(rows, want) || !reflect.DeepEqual(incs, wantIncs) {
+			t.Fatalf("rows differ by batching\nsplit: %+v\nwhole: %+v", rows, want)
 		}
 	})
 }

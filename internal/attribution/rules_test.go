@@ -314,15 +314,8 @@ func TestComputeKeepsInputOrderAndFiltersPeriod(t *testing.T) {
 		recs = append(recs, dailyRecord(fmt.Sprintf("r%05d", i), i%5, resVM, int64(i)))
 	}
 	var seen []string
-	st, err := Compute(context.Background(), baseEstate(), nil, timeline.Window{From: h(0), To: h(72)}, func(yield func(*usage.Record) error) error {
-		for _, r := range recs {
-			if err := yield(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, func(r *usage.Record, _ []Row, _ []Incentive) error {
-		seen = append(seen, r.Key)
+	st, err := Compute(context.Background(), baseEstate(), nil, timeline.Window{From: h(0), To: h(72)}, FromRecords(recs), func(b *usage.Batch, i int, _ []Row, _ []Incentive) error {
+		seen = append(seen, b.Key(i))
 		return nil
 	})
 	if err != nil {
@@ -337,14 +330,7 @@ func TestComputeKeepsInputOrderAndFiltersPeriod(t *testing.T) {
 		}
 	}
 	// A failing sink stops the run with its error.
-	_, err = Compute(context.Background(), baseEstate(), nil, wide, func(yield func(*usage.Record) error) error {
-		for _, r := range recs {
-			if err := yield(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, func(*usage.Record, []Row, []Incentive) error { return errSink })
+	_, err = Compute(context.Background(), baseEstate(), nil, wide, FromRecords(recs), func(*usage.Batch, int, []Row, []Incentive) error { return errSink })
 	if err != errSink {
 		t.Fatalf("err %v", err)
 	}

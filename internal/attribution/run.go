@@ -173,22 +173,25 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 	fmt.Fprintf(ih, "%d %d %s\n", opts.Period.From, opts.Period.To, progs.Hash)
 	res := &RunResult{From: timeline.Format(opts.Period.From), To: timeline.Format(opts.Period.To), ProgramsVersion: progs.Version}
 	totals := totaller{}
-	source := func(yield func(*usage.Record) error) error {
-		wrap := func(r *usage.Record) error {
-			hashRecord(ih, r)
-			return yield(r)
-		}
-		if len(opts.UsageFiles) > 0 {
-			return usage.ReadFiles(ctx, opts.UsageFiles, opts.UsageRead, wrap)
-		}
-		return usage.Stream(ctx, db.DB, opts.Period, func(b *usage.Batch) error {
-			for _, r := range b.Records() {
-				if err := wrap(&r); err != nil {
-					return err
+	// The inputs hash covers every record: a stored batch by its segment's hash, a batch read
+	// from a file record by record.
+	source := func(yield func(*usage.Batch) error) error {
+		wrap := func(b *usage.Batch) error {
+			if b.Source != "" {
+				fmt.Fprintf(ih, "segment %s\n", b.Source)
+			} else {
+				var r usage.Record
+				for i := 0; i < b.Len(); i++ {
+					b.Record(i, &r)
+					hashRecord(ih, &r)
 				}
 			}
-			return nil
-		})
+			return yield(b)
+		}
+		if len(opts.UsageFiles) > 0 {
+			return usage.ReadFileBatches(ctx, opts.UsageFiles, opts.UsageRead, 8192, wrap)
+		}
+		return usage.Stream(ctx, db.DB, opts.Period, wrap)
 	}
 	count := func(rows []Row, incs []Incentive) {
 		for _, r := range rows {
@@ -245,7 +248,7 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 			}
 			return nil
 		}
-		st, err := Compute(ctx, snap, progs, opts.Period, source, func(_ *usage.Record, rows []Row, incs []Incentive) error {
+		st, err := Compute(ctx, snap, progs, opts.Period, source, func(_ *usage.Batch, _ int, rows []Row, incs []Incentive) error {
 			count(rows, incs)
 			for _, r := range rows {
 				arows = append(arows, []any{r.RecordKey, r.LocationID, r.Association, r.OrgID, r.Start, r.End, r.TenantID,

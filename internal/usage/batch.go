@@ -40,6 +40,9 @@ type Batch struct {
 	keyBuf []byte
 	keyOff []uint32 // row i's key is keyBuf[keyOff[i]:keyOff[i+1]]
 	raw    []rawCost
+	// Source identifies a stored batch's content: its segment's SHA-256 (and the window its
+	// rows were cut to, if they were). Empty for batches built from records.
+	Source string
 }
 
 const (
@@ -171,8 +174,9 @@ func (b *Batch) Records() []Record {
 
 // BatchBuilder collects records into a Batch.
 type BatchBuilder struct {
-	b   Batch
-	idx map[string]uint32
+	b    Batch
+	idx  map[string]uint32
+	dict []string // grows by appending only, so the batches' views of it stay valid
 }
 
 // NewBatchBuilder returns an empty builder.
@@ -187,9 +191,9 @@ func (bb *BatchBuilder) intern(s string) uint32 {
 	if i, ok := bb.idx[s]; ok {
 		return i
 	}
-	i := uint32(len(bb.b.Dict))
+	i := uint32(len(bb.dict))
 	s = strings.Clone(s) // s may point into a whole CSV row
-	bb.b.Dict = append(bb.b.Dict, s)
+	bb.dict = append(bb.dict, s)
 	bb.idx[s] = i
 	return i
 }
@@ -211,11 +215,14 @@ func (bb *BatchBuilder) Add(r *Record) {
 	}
 }
 
-// Batch returns the records added so far and starts a new batch (the dictionary carries
-// over, so a builder fed one file's rows stores each string once).
+// Batch returns the records added so far and starts a new batch. The dictionary carries
+// over: a builder fed one file's rows stores each string once, and its batches share one
+// dictionary (each sees a prefix of it), which lets the engine keep what it resolved per
+// dictionary index from batch to batch.
 func (bb *BatchBuilder) Batch() *Batch {
 	out := bb.b
-	bb.b = Batch{Dict: out.Dict[:len(out.Dict):len(out.Dict)], keyOff: []uint32{0}}
+	out.Dict = bb.dict[:len(bb.dict):len(bb.dict)]
+	bb.b = Batch{keyOff: []uint32{0}}
 	return &out
 }
 

@@ -27,7 +27,7 @@ func Stream(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *
 	if w.Empty() {
 		return nil
 	}
-	rows, err := q.QueryContext(ctx, `SELECT id, min_start, max_start, data FROM usage_segments
+	rows, err := q.QueryContext(ctx, `SELECT id, min_start, max_start, sha256, data FROM usage_segments
 		WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY day, id`,
 		dayBound(w.From), w.To, w.From, w.To)
 	if err != nil {
@@ -35,18 +35,20 @@ func Stream(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
+		var id, sum string
 		var lo, hi int64
 		var data []byte
-		if err := rows.Scan(&id, &lo, &hi, &data); err != nil {
+		if err := rows.Scan(&id, &lo, &hi, &sum, &data); err != nil {
 			return err
 		}
 		b, err := decodeSegment(data)
 		if err != nil {
 			return fmt.Errorf("usage segment %s: %w", id, err)
 		}
+		b.Source = sum
 		if lo < w.From || hi >= w.To {
 			b = b.filter(func(i int) bool { return w.Contains(b.Start[i]) })
+			b.Source = fmt.Sprintf("%s[%d,%d)", sum, w.From, w.To)
 		}
 		if b.Len() == 0 {
 			continue
