@@ -174,9 +174,10 @@ func (b *Batch) Records() []Record {
 
 // BatchBuilder collects records into a Batch.
 type BatchBuilder struct {
-	b    Batch
-	idx  map[string]uint32
-	dict []string // grows by appending only, so the batches' views of it stay valid
+	b     Batch
+	idx   map[string]uint32
+	dict  []string // grows by appending only, so the batches' views of it stay valid
+	bytes int      // of the dictionary's strings
 }
 
 // NewBatchBuilder returns an empty builder.
@@ -195,8 +196,12 @@ func (bb *BatchBuilder) intern(s string) uint32 {
 	s = strings.Clone(s) // s may point into a whole CSV row
 	bb.dict = append(bb.dict, s)
 	bb.idx[s] = i
+	bb.bytes += len(s)
 	return i
 }
+
+// DictBytes is the size of the strings the builder's dictionary holds.
+func (bb *BatchBuilder) DictBytes() int { return bb.bytes }
 
 // Add appends a copy of r.
 func (bb *BatchBuilder) Add(r *Record) {

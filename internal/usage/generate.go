@@ -27,7 +27,10 @@ func GenerateFOCUS(w io.Writer, rows int, seed uint64) error {
 	categories := []string{"Usage", "Usage", "Usage", "Usage", "Usage", "Usage", "Purchase", "Tax", "Credit", "Adjustment"}
 	pricing := []string{"Standard", "Standard", "Standard", "Dynamic", "Committed"}
 	for i := 0; i < rows; i++ {
-		sub := rng.IntN(4000)
+		// Resource i%200,000 always lives in the same subscription and resource group, as a
+		// real resource does.
+		res := i % 200000
+		sub, rg := res*7919%4000, res%20
 		day := 1 + rng.IntN(30)
 		hour := rng.IntN(23)
 		svc := services[rng.IntN(len(services))]
@@ -38,7 +41,7 @@ func GenerateFOCUS(w io.Writer, rows int, seed uint64) error {
 		}
 		fmt.Fprintf(w, "%d.%06d,/providers/Microsoft.Billing/billingAccounts/8611537,USD,%s,Compute hour,2026-04-%02dT%02d:00:00Z,2026-04-%02dT%02d:00:00Z,%s,%d.%06d,%s,Microsoft,Microsoft,westeurope,/subscriptions/%08x-0000-4000-8000-%012x/resourceGroups/rg%d/providers/Microsoft.Compute/virtualMachines/vm%d,vm%d,%s,DZH318Z0BQ4L,/subscriptions/%08x-0000-4000-8000-%012x,sub-%d,\"\"\"env\"\": \"\"prod\"\"\",%08x-1111-2222-3333-444444444444\n",
 			rng.IntN(100), rng.IntN(1000000), categories[rng.IntN(len(categories))], day, hour+1, day, hour, commitment,
-			rng.IntN(100), rng.IntN(1000000), pc, sub, sub, rng.IntN(20), i%200000, i%200000, svc, sub, sub, sub, rng.IntN(5000))
+			rng.IntN(100), rng.IntN(1000000), pc, sub, sub, rg, res, res, svc, sub, sub, sub, rng.IntN(5000))
 	}
 	return bw.Flush()
 }

@@ -377,7 +377,15 @@ func ReadFileBatches(ctx context.Context, paths []string, opts ReadOptions, batc
 		err = readAll(ctx, f, filepath.Base(p), opts, func(r *Record) error {
 			bb.Add(r)
 			if bb.Len() >= batchSize {
-				return fn(bb.Batch())
+				if err := fn(bb.Batch()); err != nil {
+					return err
+				}
+				// A dictionary shared by every batch is what lets the engine resolve a
+				// resource once per run; past the budget a new one starts, so memory stays
+				// bounded whatever the file holds.
+				if bb.DictBytes() > dictBudget {
+					bb = NewBatchBuilder()
+				}
 			}
 			return nil
 		})

@@ -69,7 +69,14 @@ type strTable struct {
 	loc    []strLoc
 	slots  []uint32 // open addressing; entry index + 1, 0 is empty
 	seed   maphash.Seed
+	bytes  int // of strings held
 }
+
+// dictBudget bounds the bytes of strings an import's dictionary holds. Usage names the estate's
+// subscriptions and resources, so a dictionary stays far below it; a file whose strings are
+// new on every row (a unique ID in a mapped column) has the rest written inline instead, so
+// memory stays bounded anyway (a variable so that tests can lower it).
+var dictBudget = 64 << 20
 
 type strLoc struct{ chunk, off, n uint32 }
 
@@ -86,7 +93,9 @@ func (t *strTable) at(i uint32) []byte {
 	return t.chunks[l.chunk][l.off : l.off+l.n]
 }
 
-func (t *strTable) intern(s string) uint32 {
+// intern returns s's index, adding s unless the table holds dictBudget bytes (then ok is
+// false).
+func (t *strTable) intern(s string) (i uint32, ok bool) {
 	if 2*(t.len()+1) > len(t.slots) {
 		t.grow()
 	}
@@ -94,13 +103,17 @@ func (t *strTable) intern(s string) uint32 {
 	for h := maphash.String(t.seed, s) & mask; ; h = (h + 1) & mask {
 		e := t.slots[h]
 		if e == 0 {
+			if t.bytes+len(s) > dictBudget {
+				return 0, false
+			}
 			i := uint32(t.len())
 			t.loc = append(t.loc, t.store(s))
+			t.bytes += len(s)
 			t.slots[h] = i + 1
-			return i
+			return i, true
 		}
 		if string(t.at(e-1)) == s {
-			return e - 1
+			return e - 1, true
 		}
 	}
 }
@@ -179,14 +192,18 @@ func (w *segWriter) close() {
 	}
 }
 
-func (w *segWriter) intern(col int, s string) uint32 {
+// intern returns s's dictionary index, or false when the dictionary is full and s not in it.
+func (w *segWriter) intern(col int, s string) (uint32, bool) {
 	c := &w.cache[col]
 	for k := 0; k < c.valid; k++ {
 		if c.s[k] == s {
-			return c.i[k]
+			return c.i[k], true
 		}
 	}
-	i := w.dict.intern(s)
+	i, ok := w.dict.intern(s)
+	if !ok {
+		return 0, false
+	}
 	// A view of the table's chunk, not s: s may point into a whole CSV row.
 	e := w.dict.at(i)
 	view := ""
@@ -196,7 +213,7 @@ func (w *segWriter) intern(col int, s string) uint32 {
 	c.s[c.next], c.i[c.next] = view, i
 	c.next = (c.next + 1) % len(c.s)
 	c.valid = min(c.valid+1, len(c.s))
-	return i
+	return i, true
 }
 
 // add appends a good record to its day (pass 1).
@@ -230,7 +247,14 @@ func (w *segWriter) add(r *Record) error {
 	}
 	for col, s := range [NumStringCols]string{r.SubscriptionID, r.ResourceID, r.Service, r.ServiceCategory,
 		r.ChargeCategory, r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency} {
-		b = binary.AppendUvarint(b, uint64(w.intern(col, s)))
+		// Index + 1, or 0 and the string itself when the dictionary is full.
+		if i, ok := w.intern(col, s); ok {
+			b = binary.AppendUvarint(b, uint64(i)+1)
+		} else {
+			b = append(b, 0)
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
 	}
 	d.buf = b
 	d.n++
@@ -278,6 +302,8 @@ func (w *segWriter) dayBatch(d *dayRows, dict []string, buf *[]byte) (*Batch, er
 	for c := range b.Str {
 		b.Str[c] = make([]uint32, 0, d.n)
 	}
+	extra := map[string]uint32{}
+	var extras []string
 	decode := func(data []byte) error {
 		r := &segReader{b: data}
 		for len(r.b) > 0 && r.err == nil {
@@ -297,7 +323,20 @@ func (w *segWriter) dayBatch(d *dayRows, dict []string, buf *[]byte) (*Batch, er
 				b.raw = append(b.raw, rawCost{int32(len(b.Start) - 1), string(r.bytes(n, "raw cost"))})
 			}
 			for c := range b.Str {
-				b.Str[c] = append(b.Str[c], uint32(r.count("string", uint64(len(dict)))))
+				i := r.count("string", uint64(len(dict)))
+				if i > 0 {
+					b.Str[c] = append(b.Str[c], uint32(i-1))
+					continue
+				}
+				// A string the full dictionary could not take: this day's own.
+				s := string(r.bytes(r.count("string length", uint64(len(r.b))), "string"))
+				k, ok := extra[s]
+				if !ok {
+					k = uint32(len(dict) + len(extras))
+					extra[s] = k
+					extras = append(extras, s)
+				}
+				b.Str[c] = append(b.Str[c], k)
 			}
 		}
 		return r.err
@@ -316,6 +355,9 @@ func (w *segWriter) dayBatch(d *dayRows, dict []string, buf *[]byte) (*Batch, er
 	}
 	if err := decode(d.buf); err != nil {
 		return nil, err
+	}
+	if len(extras) > 0 {
+		b.Dict = append(dict[:len(dict):len(dict)], extras...)
 	}
 	return b, nil
 }

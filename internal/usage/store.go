@@ -191,6 +191,13 @@ func writeImport(ctx context.Context, db *store.DB, w *segWriter, imp *Import, n
 			if _, err := l.Exec(ctx, `SELECT id FROM usage_import_lock WHERE id = 1 FOR UPDATE`); err != nil {
 				return fmt.Errorf("waiting for other usage imports: %w", err)
 			}
+		} else {
+			// Segments are appended, not inserted at random places: SQLite's large page
+			// cache (internal/store/sqlite) would only add to the import's memory.
+			if _, err := l.Exec(ctx, `PRAGMA cache_size = -8192`); err != nil {
+				return err
+			}
+			defer func() { _, _ = l.Exec(ctx, `PRAGMA cache_size = -65536`) }() // the connection's default again
 		}
 		added, err := w.finish(ctx, l, imp.ID, imp.Measure)
 		if err != nil {

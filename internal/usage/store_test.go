@@ -380,6 +380,27 @@ func TestDuplicatesInsideAndAcrossImports(t *testing.T) {
 	})
 }
 
+// TestFullDictionary: beyond its budget the import's dictionary takes no more strings; they are
+// written inline and the stored records are the same.
+func TestFullDictionary(t *testing.T) {
+	body := randomFOCUS(rand.New(rand.NewPCG(8, 8)), 5000, nil)
+	ref := storetest.SQLite(t)
+	if _, err := importString(t, ref, "f.csv", body, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	old := dictBudget
+	dictBudget = 200
+	t.Cleanup(func() { dictBudget = old })
+	withSpillBudget(t, 8192)
+	db := storetest.SQLite(t)
+	if _, err := importString(t, db, "f.csv", body, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if exportCSV(t, db) != exportCSV(t, ref) {
+		t.Fatal("an import past its dictionary budget stored other records")
+	}
+}
+
 // TestConcurrentImportsAddOnce: two imports of the same file at the same time store each
 // record once, and between them count every row once as added and once as a duplicate.
 func TestConcurrentImportsAddOnce(t *testing.T) {
