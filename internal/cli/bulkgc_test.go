@@ -14,8 +14,8 @@ func TestBulkGCRestoresSettings(t *testing.T) {
 	if got := debug.SetGCPercent(400); got != 400 {
 		t.Fatalf("during a bulk import GOGC = %d, want 400", got)
 	}
-	if got := debug.SetMemoryLimit(-1); got != 96<<20 {
-		t.Fatalf("during a bulk import the memory limit = %d, want 96 MiB", got)
+	if got := debug.SetMemoryLimit(-1); got != 192<<20 {
+		t.Fatalf("during a bulk import the memory limit = %d, want 192 MiB", got)
 	}
 	restore()
 	if got := debug.SetGCPercent(100); got != 100 {
