@@ -222,9 +222,10 @@ func countRows(batches []*usage.Batch) int64 {
 	return n
 }
 
-// loadInMemory reads the estate from the SQLite database and every usage row of the CSV.
-// The rows are held as the engine takes them: by column, in batches of 65,536 that share one
-// dictionary, so every string (subscription, resource, service, ...) is stored once.
+// loadInMemory reads the estate and the stored usage from the SQLite database (the same
+// import the end-to-end phases read). The rows are held as the engine takes them: by column,
+// in the store's order (day, then subscription and resource), in batches of 65,536 that share
+// one dictionary, so every string (subscription, resource, service, ...) is stored once.
 func loadInMemory(ctx context.Context, c config) (*facts.Snapshot, []*usage.Batch, timeline.Window, error) {
 	w, _ := period(c)
 	db, err := engines.Open(ctx, sqlitePath(c))
@@ -237,12 +238,24 @@ func loadInMemory(ctx context.Context, c config) (*facts.Snapshot, []*usage.Batc
 		return nil, nil, w, err
 	}
 	var batches []*usage.Batch
-	err = usage.ReadFileBatches(ctx, []string{filepath.Join(c.Dir, "usage.csv")}, usage.ReadOptions{}, 65536, func(b *usage.Batch) error {
-		batches = append(batches, b)
+	bb := usage.NewBatchBuilder()
+	var r usage.Record
+	err = usage.Stream(ctx, db, w, func(b *usage.Batch) error {
+		for i := 0; i < b.Len(); i++ {
+			b.Record(i, &r)
+			r.CostRaw = "" // the input text: the engine does not read it
+			bb.Add(&r)
+			if bb.Len() == 65536 {
+				batches = append(batches, bb.Batch())
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, w, err
+	}
+	if bb.Len() > 0 {
+		batches = append(batches, bb.Batch())
 	}
 	runtime.GC() // the reading's garbage is not the engine's
 	return snap, batches, w, nil

@@ -159,6 +159,9 @@ func ComputeSums(ctx context.Context, s *facts.Snapshot, progs *Programs, period
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, wk := range workers {
+		wk.flushPlans()
+	}
 	return st, e.mergeSums(workers), nil
 }
 
@@ -186,7 +189,10 @@ type curSum struct {
 	rows   int64
 }
 
-func (wk *worker) add(slot int, cur string, amount money.Nanos) {
+func (wk *worker) add(slot int, cur string, amount money.Nanos) { wk.addN(slot, cur, amount, 1) }
+
+// addN adds n rows totalling amount.
+func (wk *worker) addN(slot int, cur string, amount money.Nanos, n int64) {
 	if wk.sums == nil {
 		wk.sums = make([][]curSum, len(wk.e.ix.locList)*len(sumAssocs))
 	}
@@ -194,19 +200,30 @@ func (wk *worker) add(slot int, cur string, amount money.Nanos) {
 	for i := range cs {
 		if cs[i].cur == cur {
 			cs[i].amount += amount
-			cs[i].rows++
+			cs[i].rows += n
 			return
 		}
 	}
-	wk.sums[slot] = append(cs, curSum{cur, amount, 1})
+	wk.sums[slot] = append(cs, curSum{cur, amount, n})
 }
 
 // sum adds one record's rows and incentives to the worker's sums.
 func (wk *worker) sum(r *rowIn, ent *resEntry, st *Stats) (unknown bool) {
-	info, hs, is, unknown := wk.hits(r, ent, st)
+	info, unknown := wk.prelude(r, ent, st)
 	if info == nil {
 		return unknown
 	}
+	if !wk.sumFast(r, info, st) {
+		wk.sumRows(r, info, st)
+	}
+	return false
+}
+
+// sumRows adds a record's rows and incentives one by one (sum's per-candidate path).
+func (wk *worker) sumRows(r *rowIn, info *resInfo, st *Stats) {
+	hs, is := wk.hitsOf(r, info)
+	st.Rows += int64(len(hs))
+	st.Incentives += int64(len(is))
 	for i := range hs {
 		wk.add(int(info.hot[hs[i].c].slot), r.currency, hs[i].amount)
 	}
@@ -219,7 +236,6 @@ func (wk *worker) sum(r *rowIn, ent *resEntry, st *Stats) (unknown bool) {
 		}
 		wk.add(slot, r.currency, is[i].amount)
 	}
-	return false
 }
 
 func (e *engine) mergeSums(workers []*worker) []Sum {
@@ -486,12 +502,25 @@ func (wk *worker) compute(c *chunk, w uint8, sums bool) {
 		x, ok := wk.res.get(ri)
 		if !ok || x.sub != si {
 			res := b.Dict[ri]
-			x = resRef{wk.entry(maphash.String(wk.e.seed, res), b.Dict[si], res), si}
+			x = resRef{ent: wk.entry(maphash.String(wk.e.seed, res), b.Dict[si], res), sub: si}
 			wk.res.set(ri, x)
 		}
 		var unknown bool
 		if sums {
-			unknown = wk.sum(&r, x.ent, &p.st)
+			// A subscription with one version has one resolution per resource: the cache
+			// keeps it, so the usual record goes straight to its interval sums.
+			if inf := x.info; inf != nil && r.category == usage.CategoryUsage && r.end > r.start {
+				p.st.Records++
+				if !wk.sumFast(&r, inf, &p.st) {
+					wk.sumRows(&r, inf, &p.st)
+				}
+			} else {
+				unknown = wk.sum(&r, x.ent, &p.st)
+				if len(x.ent.vs) == 1 && x.ent.infos[0] != nil {
+					x.info = x.ent.infos[0]
+					wk.res.set(ri, x)
+				}
+			}
 		} else {
 			p.rows, p.incs, unknown = wk.record(&r, b, i, x.ent, &p.st, p.rows, p.incs)
 		}
@@ -505,8 +534,9 @@ func (wk *worker) compute(c *chunk, w uint8, sums bool) {
 // subscription index it was resolved under (a resource named under two spellings of a
 // subscription is two entries).
 type resRef struct {
-	ent *resEntry
-	sub uint32
+	ent  *resEntry
+	sub  uint32
+	info *resInfo // the resolution, when the subscription has one version (sums mode)
 }
 
 // rowIn is what the rules read of one usage record.
@@ -588,20 +618,36 @@ func (x *incHit) loc(info *resInfo) *locInfo {
 // (resolve), and per record only the charge period is measured against prepared sets,
 // without allocating. ent is the record's resource entry (worker.entry).
 func (wk *worker) hits(r *rowIn, ent *resEntry, st *Stats) (info *resInfo, hs []hit, is []incHit, unknown bool) {
+	if info, unknown = wk.prelude(r, ent, st); info == nil {
+		return nil, nil, nil, unknown
+	}
+	hs, is = wk.hitsOf(r, info)
+	st.Rows += int64(len(hs))
+	st.Incentives += int64(len(is))
+	return info, hs, is, false
+}
+
+// prelude counts the record and returns its resolution, or nil when the record yields no row
+// (unknown reports a subscription the estate does not know).
+func (wk *worker) prelude(r *rowIn, ent *resEntry, st *Stats) (info *resInfo, unknown bool) {
 	st.Records++
 	if r.category != usage.CategoryUsage {
 		st.NotConsumption++
-		return nil, nil, nil, false
+		return nil, false
 	}
 	if len(ent.vs) == 0 {
 		st.UnknownSubscription++
-		return nil, nil, nil, true
+		return nil, true
 	}
 	if r.end <= r.start {
 		st.EmptyPeriod++
-		return nil, nil, nil, false
+		return nil, false
 	}
-	info = wk.info(ent, timeline.Window{From: r.start, To: r.end})
+	return wk.info(ent, timeline.Window{From: r.start, To: r.end}), false
+}
+
+// hitsOf is hits after the prelude.
+func (wk *worker) hitsOf(r *rowIn, info *resInfo) (hs []hit, is []incHit) {
 	a, b := r.start, r.end
 	length := b - a
 	if cap(wk.seen) < info.groups {
@@ -626,9 +672,7 @@ func (wk *worker) hits(r *rowIn, ent *resEntry, st *Stats) (info *resInfo, hs []
 	wk.hitBuf = hs
 	is = wk.e.incentives(r, info, hs, wk.incBuf[:0])
 	wk.incBuf = is
-	st.Rows += int64(len(hs))
-	st.Incentives += int64(len(is))
-	return info, hs, is, false
+	return hs, is
 }
 
 // record attributes one record (row i of b), appending its rows and incentives.

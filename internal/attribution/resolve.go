@@ -81,6 +81,8 @@ type resInfo struct {
 	pecSet timeline.Set
 	// pecOffer and palOffer say, per program version, whether the offer takes part.
 	pecOffer, palOffer []bool
+	// sums is the resolution's plan for totals without rows (ComputeSums; see sums.go).
+	sums *sumPlan
 }
 
 // cand is one location credited through one association while its time holds (association
@@ -167,6 +169,7 @@ func (wk *worker) entry(h uint64, sub, res string) *resEntry {
 	ent := wk.byKey[k]
 	if ent == nil {
 		if len(wk.byKey) >= maxCachedResources {
+			wk.flushPlans() // the sums held by the resolutions about to be dropped
 			clear(wk.byHash)
 			clear(wk.byKey)
 			clear(wk.infos)

@@ -103,12 +103,21 @@ func TestMulDiv2MatchesMoney(t *testing.T) {
 	})
 }
 
-// ComputeSums adds up exactly the rows and incentives Compute writes out.
+// ComputeSums adds up exactly the rows and incentives Compute writes out, also when the
+// workers' caches start over (and hand their interval sums on) at every new resource.
 func TestComputeSumsMatchesRows(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
+		if rapid.Bool().Draw(t, "tiny cache") {
+			saved := maxCachedResources
+			maxCachedResources = 1
+			defer func() { maxCachedResources = saved }()
+		}
 		s := genSnapshot(t)
 		recs := genRecords(t)
 		progs := DefaultPrograms()
+		if rapid.Bool().Draw(t, "two program versions") {
+			progs = splitPrograms(progs, h(rapid.IntRange(0, 72).Draw(t, "version change")))
+		}
 		rows, incs, st := computeAll(t, s, progs, wide, recs)
 		want := totaller{}
 		count := map[[3]string]int64{}
@@ -183,4 +192,22 @@ func TestRowsDoNotDependOnBatches(t *testing.T) {
 			t.Fatalf("rows differ by batching\nsplit: %+v\nwhole: %+v", rows, want)
 		}
 	})
+}
+
+// splitPrograms ends each program's version at t and starts a second one with other rates.
+func splitPrograms(p *Programs, t int64) *Programs {
+	out := *p
+	split := func(vs []ProgramVersion) []ProgramVersion {
+		var res []ProgramVersion
+		for _, v := range vs {
+			a, b := v, v
+			a.Window.To, b.Window.From = t, t
+			b.Version += "-b"
+			b.Rate, b.RateSingle, b.RateMulti = b.Rate/3, b.RateSingle*2, b.RateMulti+1
+			res = append(res, a, b)
+		}
+		return res
+	}
+	out.PEC, out.PAL = split(p.PEC), split(p.PAL)
+	return &out
 }
