@@ -1,20 +1,18 @@
 package usage
 
 import (
-	"bufio"
 	"bytes"
-	"container/heap"
 	"context"
 	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/partnerlink/partnerlink/internal/extsort"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -95,96 +93,58 @@ func (b *Batch) take(rows []int32) *Batch {
 }
 
 // exportRunBytes bounds the records an export sorts in memory before it writes them, sorted,
-// to a temporary file and merges the files at the end (a variable for tests).
+// to temporary files and merges those (a variable for tests).
 var exportRunBytes = 64 << 20
 
 // Records calls fn for every stored record whose charge period starts in w, ordered by record
 // key (then charge start): the order of `partnerlink export usage`. Memory is bounded:
 // beyond exportRunBytes the records are sorted in runs on disk and merged.
 func Records(ctx context.Context, q store.Querier, w timeline.Window, fn func(*Record) error) error {
-	var run []sortRec
-	held := 0
-	var runs []*os.File
-	defer func() {
-		for _, f := range runs {
-			f.Close()
-		}
-	}()
-	flush := func() error {
-		sortRecs(run)
-		f, err := os.CreateTemp("", "partnerlink-export-*.run")
-		if err != nil {
-			return fmt.Errorf("creating a temporary file to sort the export: %w (set TMPDIR to a directory with free space)", err)
-		}
-		os.Remove(f.Name())
-		runs = append(runs, f)
-		bw := bufio.NewWriterSize(f, 1<<20)
-		for i := range run {
-			if _, err := bw.Write(run[i].enc); err != nil {
-				return err
-			}
-		}
-		if err := bw.Flush(); err != nil {
-			return fmt.Errorf("writing the export's temporary file: %w", err)
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		run, held = run[:0], 0
-		return nil
-	}
+	sorter := extsort.New(compareSortItems, exportRunBytes)
+	defer sorter.Close()
 	var r Record
+	var item []byte
 	err := Stream(ctx, q, w, func(b *Batch) error {
 		for i := 0; i < b.Len(); i++ {
 			b.Record(i, &r)
-			enc := encodeRecord(nil, &r)
-			run = append(run, sortRec{key: r.Key, start: r.Start, enc: enc})
-			held += len(enc) + 64
-		}
-		if held >= exportRunBytes {
-			return flush()
+			item = appendSortItem(item[:0], &r)
+			if err := sorter.Add(item); err != nil {
+				return err
+			}
 		}
 		return ctx.Err()
 	})
 	if err != nil {
 		return err
 	}
-	if len(runs) == 0 {
-		sortRecs(run)
-		for i := range run {
-			if _, err := decodeRecord(run[i].enc, &r); err != nil {
-				return err
-			}
-			if err := fn(&r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if len(run) > 0 {
-		if err := flush(); err != nil {
+	return sorter.Each(func(item []byte) error {
+		if err := decodeSortItem(item, &r); err != nil {
 			return err
 		}
-	}
-	return mergeRuns(runs, fn)
-}
-
-type sortRec struct {
-	key   string
-	start int64
-	enc   []byte
-}
-
-func sortRecs(s []sortRec) {
-	slices.SortFunc(s, func(a, b sortRec) int {
-		if c := strings.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		return cmpI64(a.start, b.start)
+		return fn(&r)
 	})
 }
 
-// encodeRecord appends r as a length-prefixed record of the export's temporary files.
+// A sort item is the key (length-prefixed), the charge start (8 bytes, big-endian with the
+// sign bit flipped, so that the bytes sort as the numbers) and the record.
+func appendSortItem(dst []byte, r *Record) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(r.Key)))
+	dst = append(dst, r.Key...)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(r.Start)^(1<<63))
+	return encodeRecord(dst, r)
+}
+
+func compareSortItems(a, b []byte) int {
+	ka, na := binary.Uvarint(a)
+	kb, nb := binary.Uvarint(b)
+	ea, eb := na+int(ka), nb+int(kb)
+	if c := bytes.Compare(a[na:ea], b[nb:eb]); c != 0 {
+		return c
+	}
+	return bytes.Compare(a[ea:ea+8], b[eb:eb+8])
+}
+
+// encodeRecord appends r, length-prefixed, for the export's temporary files.
 func encodeRecord(dst []byte, r *Record) []byte {
 	var body []byte
 	for _, s := range [...]string{r.Key, r.SubscriptionID, r.ResourceID, r.Service, r.ServiceCategory, r.ChargeCategory,
@@ -199,7 +159,7 @@ func encodeRecord(dst []byte, r *Record) []byte {
 	return append(dst, body...)
 }
 
-// decodeRecord reads one record written by encodeRecord and returns the bytes it used.
+// decodeRecord reads one record written by encodeRecord.
 func decodeRecord(b []byte, r *Record) (int, error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || uint64(len(b)-k) < n {
@@ -216,79 +176,13 @@ func decodeRecord(b []byte, r *Record) (int, error) {
 	return k + int(n), sr.err
 }
 
-// runReader reads one sorted run back, a record at a time.
-type runReader struct {
-	br  *bufio.Reader
-	buf []byte
-	rec Record
-}
-
-func (rr *runReader) next() (bool, error) {
-	n, err := binary.ReadUvarint(rr.br)
-	if err == io.EOF {
-		return false, nil
+func decodeSortItem(item []byte, r *Record) error {
+	k, n := binary.Uvarint(item)
+	if n <= 0 || uint64(len(item)-n) < k+8 {
+		return corrupt("export sort item")
 	}
-	if err != nil {
-		return false, err
-	}
-	hdr := binary.AppendUvarint(rr.buf[:0], n)
-	body := make([]byte, len(hdr)+int(n))
-	copy(body, hdr)
-	if _, err := io.ReadFull(rr.br, body[len(hdr):]); err != nil {
-		return false, fmt.Errorf("reading the export's temporary file: %w", err)
-	}
-	_, err = decodeRecord(body, &rr.rec)
-	return err == nil, err
-}
-
-type runHeap []*runReader
-
-func (h runHeap) Len() int { return len(h) }
-func (h runHeap) Less(i, j int) bool {
-	if c := strings.Compare(h[i].rec.Key, h[j].rec.Key); c != 0 {
-		return c < 0
-	}
-	return h[i].rec.Start < h[j].rec.Start
-}
-func (h runHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *runHeap) Push(x any)   { *h = append(*h, x.(*runReader)) }
-func (h *runHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
-func mergeRuns(runs []*os.File, fn func(*Record) error) error {
-	h := &runHeap{}
-	for _, f := range runs {
-		rr := &runReader{br: bufio.NewReaderSize(f, 256<<10)}
-		ok, err := rr.next()
-		if err != nil {
-			return err
-		}
-		if ok {
-			*h = append(*h, rr)
-		}
-	}
-	heap.Init(h)
-	for h.Len() > 0 {
-		rr := (*h)[0]
-		rec := rr.rec
-		if err := fn(&rec); err != nil {
-			return err
-		}
-		ok, err := rr.next()
-		if err != nil {
-			return err
-		}
-		if ok {
-			heap.Fix(h, 0)
-		} else {
-			heap.Pop(h)
-		}
-	}
-	return nil
+	_, err := decodeRecord(item[n+int(k)+8:], r)
+	return err
 }
 
 // Find returns the stored record with key whose charge starts in within (the earliest, if

@@ -500,3 +500,35 @@ func TestUpgradeLegacy(t *testing.T) {
 		}
 	})
 }
+
+// TestExportOrder: the export is sorted by key (a key before the keys it is a prefix of) and
+// then charge start, whether it is sorted in memory or merged from runs on disk.
+func TestExportOrder(t *testing.T) {
+	day := int64(1772323200_000000000)
+	var recs []Record
+	for i, k := range []string{"ab", "a", "b", "a", "abc", "a"} {
+		start := day + int64(5-i)*3600_000000000
+		recs = append(recs, Record{Key: k, Start: start, End: start + 3600_000000000, SubscriptionID: "11111111-2222-3333-4444-555555555555",
+			ChargeCategory: "Usage", Currency: "USD", Cost: 1, CostRaw: "0.000000001"})
+	}
+	db := storetest.SQLite(t)
+	if _, err := ImportRecords(context.Background(), db, "r", recs, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, budget := range []int{1 << 30, 1} {
+		old := exportRunBytes
+		exportRunBytes = budget
+		var got []string
+		err := Records(context.Background(), db, timeline.Always(), func(r *Record) error {
+			got = append(got, fmt.Sprintf("%s@%d", r.Key, (r.Start-day)/3600_000000000))
+			return nil
+		})
+		exportRunBytes = old
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "a@0 a@2 a@4 ab@5 abc@1 b@3"; strings.Join(got, " ") != want {
+			t.Fatalf("budget %d: export order %v, want %s", budget, got, want)
+		}
+	}
+}
