@@ -123,10 +123,10 @@ func phaseEngineFile(ctx context.Context, c config) (*result, error) {
 	return r, nil
 }
 
-// storedTotals sums the attributions table per location, association and currency.
+// storedTotals sums the stored daily rollups per location, association and currency.
 func storedTotals(ctx context.Context, db *store.DB, w timeline.Window) ([]sqlref.Total, error) {
-	rows, err := db.QueryContext(ctx, `SELECT location_id, association, currency, CAST(sum(amount_nanos) AS BIGINT), count(*)
-		FROM attributions WHERE charge_start >= $1 AND charge_start < $2
+	rows, err := db.QueryContext(ctx, `SELECT location_id, association, currency, CAST(sum(amount_nanos) AS BIGINT), CAST(sum(records) AS BIGINT)
+		FROM rollup_daily WHERE day >= $1 AND day < $2
 		GROUP BY location_id, association, currency ORDER BY location_id, association, currency`, w.From, w.To)
 	if err != nil {
 		return nil, err

@@ -21,69 +21,17 @@ type RowFilter struct {
 	Tenant  string
 }
 
-func (f RowFilter) where() (string, []any) {
-	w := " WHERE charge_start >= $1 AND charge_start < $2"
-	args := []any{f.Period.From, f.Period.To}
-	if f.Partner != "" {
-		args = append(args, f.Partner)
-		w += fmt.Sprintf(" AND (location_id = $%d OR org_id = $%d)", len(args), len(args))
-	}
-	return w, args
-}
-
 // StoredRows calls fn for each stored attribution row, sorted by record key, location and
-// association (the order of formats.md).
+// association (the order of formats.md). The period's result segments are read and sorted
+// (on disk beyond a few tens of megabytes), so memory stays bounded.
 func StoredRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row) error) error {
-	w, args := f.where()
-	if f.Tenant != "" {
-		args = append(args, f.Tenant)
-		w += fmt.Sprintf(" AND tenant_id = $%d", len(args))
-	}
-	rows, err := q.QueryContext(ctx, `SELECT record_key, charge_start, charge_end, tenant_id, subscription_id, resource_id, service,
-		currency, cost_nanos, location_id, org_id, association, coverage_nanos, amount_nanos, admin_role, duplicate_at_org
-		FROM attributions`+w+` ORDER BY record_key, location_id, association`, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r Row
-		var cost, amount int64
-		var dup store.Bool
-		if err := rows.Scan(&r.RecordKey, &r.Start, &r.End, &r.TenantID, &r.SubscriptionID, &r.ResourceID, &r.Service, &r.Currency,
-			&cost, &r.LocationID, &r.OrgID, &r.Association, &r.Coverage, &amount, &r.AdminRole, &dup); err != nil {
-			return err
-		}
-		r.Cost, r.Amount, r.DuplicateAtOrg = money.Nanos(cost), money.Nanos(amount), bool(dup)
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return sortedRows(ctx, q, f, fn)
 }
 
 // StoredIncentives calls fn for each stored incentive row, sorted by record key, location and
 // program. A Tenant filter is not supported for incentives (they carry no tenant).
 func StoredIncentives(ctx context.Context, q store.Querier, f RowFilter, fn func(*Incentive) error) error {
-	w, args := f.where()
-	rows, err := q.QueryContext(ctx, `SELECT record_key, location_id, program, org_id, program_version, charge_start, currency, amount_nanos
-		FROM incentives`+w+` ORDER BY record_key, location_id, program`, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var i Incentive
-		var amount int64
-		if err := rows.Scan(&i.RecordKey, &i.LocationID, &i.Program, &i.OrgID, &i.ProgramVersion, &i.Start, &i.Currency, &amount); err != nil {
-			return err
-		}
-		i.Amount = money.Nanos(amount)
-		if err := fn(&i); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return sortedIncentives(ctx, q, f, fn)
 }
 
 // RowHeader is the CSV header of attribution rows (formats.md).

@@ -53,15 +53,6 @@ type RunResult struct {
 	PreviousRunID   string `json:"previous_run_id,omitempty"`
 }
 
-var attributionCols = []string{"record_key", "location_id", "association", "org_id", "charge_start", "charge_end", "tenant_id",
-	"subscription_id", "resource_id", "service", "currency", "cost_nanos", "coverage_nanos", "amount_nanos", "admin_role",
-	"duplicate_at_org", "run_id"}
-
-var incentiveCols = []string{"record_key", "location_id", "program", "org_id", "program_version", "charge_start", "currency",
-	"amount_nanos", "run_id"}
-
-const insertBatch = 2000
-
 type totaller map[string]map[string]map[string]money.Nanos
 
 func (t totaller) add(loc, assoc, cur string, n money.Nanos) {
@@ -227,50 +218,79 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 	runID := store.NewID()
 	res.RunID, res.Stored = runID, true
 	err = db.Load(ctx, func(l store.Loader) error {
-		for _, t := range []string{"attributions", "incentives"} {
-			if _, err := l.Exec(ctx, "DELETE FROM "+t+" WHERE charge_start >= $1 AND charge_start < $2", opts.Period.From, opts.Period.To); err != nil {
-				return err
-			}
-		}
-		var arows, irows [][]any
-		flush := func(force bool) error {
-			if len(arows) >= insertBatch || (force && len(arows) > 0) {
-				if _, err := l.Insert(ctx, "attributions", attributionCols, arows, false); err != nil {
-					return err
-				}
-				arows = arows[:0]
-			}
-			if len(irows) >= insertBatch || (force && len(irows) > 0) {
-				if _, err := l.Insert(ctx, "incentives", incentiveCols, irows, false); err != nil {
-					return err
-				}
-				irows = irows[:0]
-			}
-			return nil
-		}
-		st, err := Compute(ctx, snap, progs, opts.Period, source, func(_ *usage.Batch, _ int, rows []Row, incs []Incentive) error {
-			count(rows, incs)
-			for _, r := range rows {
-				arows = append(arows, []any{r.RecordKey, r.LocationID, r.Association, r.OrgID, r.Start, r.End, r.TenantID,
-					r.SubscriptionID, r.ResourceID, r.Service, r.Currency, int64(r.Cost), r.Coverage, int64(r.Amount), r.AdminRole,
-					r.DuplicateAtOrg, runID})
-			}
-			for _, i := range incs {
-				irows = append(irows, []any{i.RecordKey, i.LocationID, i.Program, i.OrgID, i.ProgramVersion, i.Start, i.Currency,
-					int64(i.Amount), runID})
-			}
-			return flush(false)
-		})
+		cut, err := clearPeriod(ctx, l, opts.Period)
 		if err != nil {
 			return err
 		}
-		if err := flush(true); err != nil {
+		// The database's work runs in order on one goroutine while the engine computes: result
+		// segments as each usage batch's records are done, rollups as each day is.
+		q := store.NewQueue()
+		cutDay := map[int64]bool{}
+		for _, d := range cut {
+			cutDay[d] = true
+		}
+		var rb *resultBuilder
+		var pending []*resultSeg
+		flushSegment := func(force bool) {
+			if rb != nil && len(rb.records) > 0 {
+				pending = append(pending, rb.segment(runID))
+			}
+			rb = nil
+			if len(pending) > 0 && (force || len(pending) >= 8) {
+				segs := pending
+				pending = nil
+				q.Go(func() error { return writeResultSegments(ctx, l, segs) })
+			}
+		}
+		ru := newRollups()
+		curDay, haveDay := int64(0), false
+		written := map[int64]bool{}
+		flushRollups := func() {
+			if len(ru.att) == 0 && len(ru.inc) == 0 {
+				return
+			}
+			done := ru
+			ru = newRollups()
+			q.Go(func() error { return done.write(ctx, l) })
+		}
+		st, err := Compute(ctx, snap, progs, opts.Period, source, func(b *usage.Batch, i int, rows []Row, incs []Incentive) error {
+			count(rows, incs)
+			if rb == nil || rb.b != b {
+				flushSegment(false)
+				rb = newResultBuilder(b)
+			}
+			rb.add(i, rows, incs)
+			d := floorDay(b.Start[i])
+			if !haveDay || d != curDay {
+				if haveDay {
+					written[curDay] = true
+					flushRollups()
+				}
+				if written[d] {
+					return fmt.Errorf("usage of day %s came after later days: the engine's input must be in day order", timeline.Format(d))
+				}
+				curDay, haveDay = d, true
+			}
+			if cutDay[d] {
+				return nil // computed from every stored segment of the day at the end
+			}
+			for k := range rows {
+				ru.row(&rows[k])
+			}
+			for k := range incs {
+				ru.incentive(&incs[k])
+			}
+			return nil
+		})
+		flushSegment(true)
+		flushRollups()
+		if err := q.Stop(err); err != nil {
+			return err
+		}
+		if err := recomputeRollups(ctx, l, cut); err != nil {
 			return err
 		}
 		finish(st)
-		if err := rebuildRollups(ctx, l, opts.Period); err != nil {
-			return err
-		}
 		res.PreviousRunID = prevID
 		res.Diff = diffTotals(totals, parseTotals(prev))
 		tj, _ := json.Marshal(res.Totals)
@@ -286,24 +306,6 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 		return nil, err
 	}
 	return res, nil
-}
-
-// rebuildRollups recomputes the daily rollups of every UTC day the period touches from the
-// stored rows (so a period that is not day-aligned never clobbers its neighbours' part of a
-// day).
-func rebuildRollups(ctx context.Context, l store.Loader, p timeline.Window) error {
-	from, to := floorDay(p.From), floorDay(p.To-1)+day
-	if _, err := l.Exec(ctx, `DELETE FROM rollup_daily WHERE day >= $1 AND day < $2`, from, to); err != nil {
-		return err
-	}
-	_, err := l.Exec(ctx, `INSERT INTO rollup_daily (day, location_id, org_id, association, tenant_id, subscription_id, service,
-		admin_role, currency, amount_nanos, org_amount_nanos, records)
-		SELECT charge_start - (charge_start % 86400000000000), location_id, MIN(org_id), association, tenant_id, subscription_id, service,
-			admin_role, currency, SUM(amount_nanos), SUM(CASE WHEN duplicate_at_org THEN 0 ELSE amount_nanos END), COUNT(*)
-		FROM attributions WHERE charge_start >= $1 AND charge_start < $2
-		GROUP BY charge_start - (charge_start % 86400000000000), location_id, association, tenant_id, subscription_id, service, admin_role, currency`,
-		from, to)
-	return err
 }
 
 // previousTotals reads the totals of the latest run of the same period ("" if none).

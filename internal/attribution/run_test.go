@@ -2,6 +2,7 @@ package attribution
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -59,23 +60,14 @@ func dailyRecord(k string, dayN int, res string, cost int64) *usage.Record {
 
 func storedRows(t *testing.T, db *store.DB) []Row {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT record_key, location_id, association, org_id, coverage_nanos, amount_nanos,
-		admin_role, duplicate_at_org FROM attributions ORDER BY record_key, location_id, association`)
+	var out []Row
+	err := StoredRows(context.Background(), db, RowFilter{Period: timeline.Always()}, func(r *Row) error {
+		out = append(out, Row{RecordKey: r.RecordKey, LocationID: r.LocationID, Association: r.Association, OrgID: r.OrgID,
+			Coverage: r.Coverage, Amount: r.Amount, AdminRole: r.AdminRole, DuplicateAtOrg: r.DuplicateAtOrg})
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []Row
-	for rows.Next() {
-		var r Row
-		var amount int64
-		var dup store.Bool
-		if err := rows.Scan(&r.RecordKey, &r.LocationID, &r.Association, &r.OrgID, &r.Coverage, &amount, &r.AdminRole, &dup); err != nil {
-			t.Fatal(err)
-		}
-		r.Amount = mustMoney(amount)
-		r.DuplicateAtOrg = bool(dup)
-		out = append(out, r)
 	}
 	return out
 }
@@ -202,6 +194,151 @@ func TestRunDryRunTotalsAsStored(t *testing.T) {
 		}
 		if len(dry.Totals["2"]) == 0 || dry.Totals["1"]["incentive:PAL"]["USD"] == "" {
 			t.Fatalf("expected PAL rows and incentives for both locations: %v", dry.Totals)
+		}
+	})
+}
+
+// rollupRows reads both rollup tables in a fixed order.
+func rollupRows(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	var out []string
+	for _, q := range []string{
+		`SELECT day, location_id, org_id, association, tenant_id, subscription_id, service, admin_role, currency, amount_nanos, org_amount_nanos, records
+			FROM rollup_daily ORDER BY day, location_id, association, tenant_id, subscription_id, service, admin_role, currency`,
+		`SELECT day, location_id, org_id, program, currency, amount_nanos, records, 0, 0, 0, 0, 0
+			FROM rollup_incentives_daily ORDER BY day, location_id, program, currency`,
+	} {
+		rows, err := db.QueryContext(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var v [12]any
+			p := make([]any, len(v))
+			for i := range v {
+				p[i] = &v[i]
+			}
+			if err := rows.Scan(p...); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, strings.TrimSpace(strings.Repeat("%v ", 12)))
+			out[len(out)-1] = fmt.Sprintf(out[len(out)-1], v[:]...)
+		}
+		rows.Close()
+	}
+	return out
+}
+
+// Periods that cut days compose: attributing [0h, 36h) and then [36h, 72h) stores the rows and
+// rollups one run of [0h, 72h) stores, on the day they share too. A re-run of the second
+// period after a change replaces only its own records' rows.
+func TestRunPeriodsThatCutDays(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		res := "/subscriptions/" + subA + "/resourceGroups/rg1/providers/p/vm/v1"
+		var recs []*usage.Record
+		for i := 0; i < 12; i++ {
+			recs = append(recs, &usage.Record{Key: fmt.Sprintf("r%02d", i), Start: h(6 * i), End: h(6*i + 6), SubscriptionID: subA,
+				ResourceID: res, ChargeCategory: "Usage", Currency: "USD", Cost: mustMoney(int64(1000 + i))})
+		}
+		insertUsage(t, db, recs...)
+		snap := baseEstate()
+		clock := func() time.Time { return time.Unix(1_800_000_000, 0) }
+		run := func(from, to int) {
+			t.Helper()
+			if _, err := Run(ctx, db, RunOptions{Period: timeline.Window{From: h(from), To: h(to)}, Snapshot: snap, Now: clock}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run(0, 72)
+		wantRows, wantRollups := storedRows(t, db), rollupRows(t, db)
+		if len(wantRows) != 12 || len(wantRollups) == 0 {
+			t.Fatalf("one run stored %d rows and %d rollup rows", len(wantRows), len(wantRollups))
+		}
+		run(0, 36)
+		run(36, 72)
+		if got := storedRows(t, db); !reflect.DeepEqual(got, wantRows) {
+			t.Fatalf("rows after two runs that cut day 1:\n%+v\nwant\n%+v", got, wantRows)
+		}
+		if got := rollupRows(t, db); !reflect.DeepEqual(got, wantRollups) {
+			t.Fatalf("rollups after two runs that cut day 1:\n%v\nwant\n%v", got, wantRollups)
+		}
+		// Location 1 inactive from 48h: a re-run of [36h, 72h) changes the rows of r08..r11 only.
+		changed := baseEstate()
+		changed.Organisations[0].Locations[0].Active = []timeline.Window{{From: timeline.Min, To: h(48)}}
+		snap = changed
+		run(36, 72)
+		got := storedRows(t, db)
+		if len(got) != 8 {
+			t.Fatalf("after the location went inactive at 48h: %d rows, want 8 (r00..r07)", len(got))
+		}
+		if !reflect.DeepEqual(got, wantRows[:8]) {
+			t.Fatalf("the re-run changed rows outside its period:\n%+v", got)
+		}
+	})
+}
+
+// Results stored as rows by older versions move into segments unchanged, and their incentive
+// rollups are filled.
+func TestUpgradeLegacyResults(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		res := "/subscriptions/" + subA + "/resourceGroups/rg1/providers/p/vm/v1"
+		insertUsage(t, db, dailyRecord("r1", 0, res, 100_000_000_000), dailyRecord("r2", 1, res, 50_000_000_000))
+		if _, err := Run(ctx, db, RunOptions{Period: timeline.Window{From: h(0), To: h(72)}, Snapshot: baseEstate(), Now: time.Now}); err != nil {
+			t.Fatal(err)
+		}
+		all := RowFilter{Period: timeline.Always()}
+		var rows []Row
+		var incs []Incentive
+		if err := StoredRows(ctx, db, all, func(r *Row) error { rows = append(rows, *r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if err := StoredIncentives(ctx, db, all, func(x *Incentive) error { incs = append(incs, *x); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		wantRollups := rollupRows(t, db)
+		if len(rows) == 0 || len(incs) == 0 {
+			t.Fatalf("the run stored %d rows and %d incentives; the test needs both", len(rows), len(incs))
+		}
+		exec := func(q string, args ...any) {
+			if _, err := db.ExecContext(ctx, q, args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		exec(`DELETE FROM attribution_segments`)
+		exec(`DELETE FROM rollup_incentives_daily`)
+		for _, r := range rows {
+			exec(`INSERT INTO attributions (record_key, location_id, association, org_id, charge_start, charge_end, tenant_id, subscription_id,
+				resource_id, service, currency, cost_nanos, coverage_nanos, amount_nanos, admin_role, duplicate_at_org, run_id)
+				VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,'old')`, r.RecordKey, r.LocationID, r.Association, r.OrgID,
+				r.Start, r.End, r.TenantID, r.SubscriptionID, r.ResourceID, r.Service, r.Currency, int64(r.Cost), r.Coverage, int64(r.Amount),
+				r.AdminRole, r.DuplicateAtOrg)
+		}
+		for _, x := range incs {
+			exec(`INSERT INTO incentives (record_key, location_id, program, org_id, program_version, charge_start, currency, amount_nanos, run_id)
+				VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'old')`, x.RecordKey, x.LocationID, x.Program, x.OrgID, x.ProgramVersion, x.Start, x.Currency, int64(x.Amount))
+		}
+		if err := UpgradeLegacy(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		var gotRows []Row
+		var gotIncs []Incentive
+		if err := StoredRows(ctx, db, all, func(r *Row) error { gotRows = append(gotRows, *r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if err := StoredIncentives(ctx, db, all, func(x *Incentive) error { gotIncs = append(gotIncs, *x); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gotRows, rows) || !reflect.DeepEqual(gotIncs, incs) {
+			t.Fatalf("after the upgrade:\n%+v\n%+v\nwant\n%+v\n%+v", gotRows, gotIncs, rows, incs)
+		}
+		if got := rollupRows(t, db); !reflect.DeepEqual(got, wantRollups) {
+			t.Fatalf("rollups after the upgrade:\n%v\nwant\n%v", got, wantRollups)
+		}
+		var left int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM attributions`).Scan(&left); err != nil || left != 0 {
+			t.Fatalf("%d legacy rows left (%v)", left, err)
 		}
 	})
 }

@@ -183,16 +183,17 @@ func runDemo(ctx context.Context, app *App, path string) (*demoResult, error) {
 // duplicates within an organisation counted once) and the row counts.
 func demoQueries(ctx context.Context, db *store.DB, res *demoResult) error {
 	w := res.Period
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM attributions WHERE charge_start >= $1 AND charge_start < $2`, w.From, w.To).Scan(&res.AttRows); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(records), 0) FROM rollup_daily WHERE day >= $1 AND day < $2`, w.From, w.To).Scan(&res.AttRows); err != nil {
 		return err
 	}
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM incentives WHERE charge_start >= $1 AND charge_start < $2`, w.From, w.To).Scan(&res.IncRows); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(records), 0) FROM rollup_incentives_daily WHERE day >= $1 AND day < $2`, w.From, w.To).Scan(&res.IncRows); err != nil {
 		return err
 	}
-	rows, err := db.QueryContext(ctx, `SELECT a.association, a.org_id, o.name, a.currency, CAST(sum(a.amount_nanos) AS BIGINT)
-		FROM attributions a JOIN partner_orgs o ON o.id = a.org_id
-		WHERE a.charge_start >= $1 AND a.charge_start < $2 AND a.duplicate_at_org = $3
-		GROUP BY a.association, a.org_id, o.name, a.currency`, w.From, w.To, false)
+	// Organisation totals: org_amount_nanos counts each record once per organisation.
+	rows, err := db.QueryContext(ctx, `SELECT a.association, a.org_id, o.name, a.currency, CAST(sum(a.org_amount_nanos) AS BIGINT)
+		FROM rollup_daily a JOIN partner_orgs o ON o.id = a.org_id
+		WHERE a.day >= $1 AND a.day < $2
+		GROUP BY a.association, a.org_id, o.name, a.currency`, w.From, w.To)
 	if err != nil {
 		return err
 	}

@@ -100,8 +100,8 @@ func OperatorReport(ctx context.Context, db *store.DB, o OperatorOptions) (*Oper
 			return nil
 		}
 	}
-	if err := scanRows(ctx, db, "operator programs", `SELECT program, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM incentives
-WHERE charge_start >= $1 AND charge_start < $2 GROUP BY program, currency`, []any{from, to}, add(progs)); err != nil {
+	if err := scanRows(ctx, db, "operator programs", `SELECT program, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_incentives_daily
+WHERE day >= $1 AND day < $2 GROUP BY program, currency`, []any{from, to}, add(progs)); err != nil {
 		return nil, err
 	}
 	if err := scanRows(ctx, db, "operator associations", `SELECT association, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_daily

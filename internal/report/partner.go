@@ -175,8 +175,8 @@ GROUP BY location_id, association, tenant_id, subscription_id, service, admin_ro
 		return nil, err
 	}
 	incentives := sums{}
-	err = scanRows(ctx, db, "partner incentives", `SELECT program, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM incentives
-WHERE `+col+` = $1 AND charge_start >= $2 AND charge_start < $3 GROUP BY program, currency`, []any{q.PartnerID, from, to},
+	err = scanRows(ctx, db, "partner incentives", `SELECT program, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_incentives_daily
+WHERE `+col+` = $1 AND day >= $2 AND day < $3 GROUP BY program, currency`, []any{q.PartnerID, from, to},
 		func(scan func(...any) error) error {
 			var prog, cur string
 			var n int64

@@ -54,10 +54,10 @@ func seed(t testing.TB, db *store.DB) {
 	exec(t, db, ins, ns("2026-02-01"), "L1", "PAL", tenantA, subA1, "Virtual Machines", "Owner", "EUR", 15_000_000_000, 15_000_000_000, 3)
 	exec(t, db, ins, ns("2026-02-28"), "L1", "DPOR", tenantA, subA2, "Storage", "", "EUR", 1, 1, 1)
 	exec(t, db, ins, ns("2026-03-03"), "L2", "CUA", tenantA, subA2, "Storage", "", "USD", 4_000_000_000, 4_000_000_000, 1)
-	inc := `INSERT INTO incentives (record_key, location_id, program, org_id, program_version, charge_start, currency, amount_nanos, run_id) VALUES ($1,$2,$3,'O1','2026',$4,'EUR',$5,'r1')`
-	exec(t, db, inc, "k1", "L1", "PEC", ns("2026-01-05"), 1_500_000_000)
-	exec(t, db, inc, "k2", "L1", "PEC", ns("2026-02-01"), 2_250_000_000)
-	exec(t, db, inc, "k1", "L2", "PEC", ns("2026-01-05"), 1_500_000_000)
+	inc := `INSERT INTO rollup_incentives_daily (day, location_id, org_id, program, currency, amount_nanos, records) VALUES ($1,$2,'O1',$3,'EUR',$4,1)`
+	exec(t, db, inc, ns("2026-01-05"), "L1", "PEC", 1_500_000_000)
+	exec(t, db, inc, ns("2026-02-01"), "L1", "PEC", 2_250_000_000)
+	exec(t, db, inc, ns("2026-01-05"), "L2", "PEC", 1_500_000_000)
 
 	exec(t, db, `INSERT INTO subscriptions (id, tenant_id, name, offer, csp_location_id, valid_from, valid_to) VALUES ($1,$2,'prod','MS-AZR-0017P','',$3,$4), ($5,$2,'csp','MS-AZR-0145P','L1',$6,$4)`,
 		subA1, tenantA, ns("2025-01-01"), timeline.Max, subA2, ns("2025-06-01"))

@@ -105,9 +105,11 @@ func TestSameRowsAsTheEngine(t *testing.T) {
 	})
 }
 
+// engineTotals sums the stored rollups (what the reports read) per location, association and
+// currency.
 func engineTotals(t *testing.T, db *store.DB) []sqlref.Total {
-	rows, err := db.QueryContext(context.Background(), `SELECT location_id, association, currency, CAST(sum(amount_nanos) AS BIGINT), count(*)
-		FROM attributions GROUP BY location_id, association, currency ORDER BY location_id, association, currency`)
+	rows, err := db.QueryContext(context.Background(), `SELECT location_id, association, currency, CAST(sum(amount_nanos) AS BIGINT), CAST(sum(records) AS BIGINT)
+		FROM rollup_daily GROUP BY location_id, association, currency ORDER BY location_id, association, currency`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,36 +128,27 @@ func engineTotals(t *testing.T, db *store.DB) []sqlref.Total {
 	return out
 }
 
+// engineRows reads the stored rows as the reports give them.
 func engineRows(t *testing.T, db *store.DB) ([]sqlref.Attribution, []sqlref.Incentive) {
 	ctx := context.Background()
-	rows, err := db.QueryContext(ctx, `SELECT record_key, location_id, association, org_id, coverage_nanos, amount_nanos, admin_role, duplicate_at_org
-		FROM attributions ORDER BY record_key, location_id, association`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := attribution.RowFilter{Period: timeline.Always()}
 	var atts []sqlref.Attribution
-	for rows.Next() {
-		var a sqlref.Attribution
-		var dup store.Bool
-		if err := rows.Scan(&a.RecordKey, &a.LocationID, &a.Association, &a.OrgID, &a.Coverage, &a.Amount, &a.AdminRole, &dup); err != nil {
-			t.Fatal(err)
-		}
-		a.DuplicateAtOrg = bool(dup)
-		atts = append(atts, a)
-	}
-	rows.Close()
-	rows, err = db.QueryContext(ctx, `SELECT record_key, location_id, program, org_id, program_version, amount_nanos FROM incentives ORDER BY record_key, location_id, program`)
+	err := attribution.StoredRows(ctx, db, all, func(r *attribution.Row) error {
+		atts = append(atts, sqlref.Attribution{RecordKey: r.RecordKey, LocationID: r.LocationID, Association: r.Association, OrgID: r.OrgID,
+			Coverage: r.Coverage, Amount: int64(r.Amount), AdminRole: r.AdminRole, DuplicateAtOrg: r.DuplicateAtOrg})
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	var incs []sqlref.Incentive
-	for rows.Next() {
-		var i sqlref.Incentive
-		if err := rows.Scan(&i.RecordKey, &i.LocationID, &i.Program, &i.OrgID, &i.Version, &i.Amount); err != nil {
-			t.Fatal(err)
-		}
-		incs = append(incs, i)
+	err = attribution.StoredIncentives(ctx, db, all, func(i *attribution.Incentive) error {
+		incs = append(incs, sqlref.Incentive{RecordKey: i.RecordKey, LocationID: i.LocationID, Program: i.Program, OrgID: i.OrgID,
+			Version: i.ProgramVersion, Amount: int64(i.Amount)})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return atts, incs
 }

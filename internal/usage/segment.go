@@ -431,3 +431,10 @@ func decodeSegment(data []byte) (*Batch, error) {
 	}
 	return b, nil
 }
+
+// EncodeRows encodes rows of b (in that order) in the segment format: how other stores of
+// the project (attribution results) keep the records they refer to.
+func EncodeRows(b *Batch, rows []int32) []byte { return encodeSegment(b, rows, nil) }
+
+// DecodeRows decodes what EncodeRows wrote.
+func DecodeRows(data []byte) (*Batch, error) { return decodeSegment(data) }

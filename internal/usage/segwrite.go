@@ -653,7 +653,7 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 	dict := w.dict.strings()
 	// The loader is one connection: its work runs in order on one goroutine, while the others
 	// decode, de-duplicate and encode days, one day each at a time.
-	q := startDBQueue()
+	q := store.NewQueue()
 	work := make(chan int64)
 	var added int64
 	var mu sync.Mutex
@@ -678,7 +678,7 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 				}
 				stored := newKeySet(d.n)
 				if known[day] {
-					if err := q.wait(func() error { return storedKeys(ctx, l, day, stored) }); err != nil {
+					if err := q.Wait(func() error { return storedKeys(ctx, l, day, stored) }); err != nil {
 						fail(err)
 						continue
 					}
@@ -689,7 +689,7 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 				mu.Unlock()
 				d.buf, d.blocks = nil, nil
 				if len(segs) > 0 {
-					q.queue(func() error { return writeSegments(ctx, l, segs) })
+					q.Go(func() error { return writeSegments(ctx, l, segs) })
 				}
 			}
 		})
@@ -708,61 +708,10 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 	if failed == nil {
 		failed = ctx.Err()
 	}
-	if err := q.stop(failed); err != nil {
+	if err := q.Stop(failed); err != nil {
 		return 0, err
 	}
 	return added, nil
-}
-
-// dbQueue runs a load's statements in order on one goroutine. After a task fails, the later
-// ones are not run and report that failure.
-type dbQueue struct {
-	tasks chan dbTask
-	done  chan struct{}
-	err   error // read only after done is closed
-}
-
-type dbTask struct {
-	fn    func() error
-	reply chan error // nil: nobody waits
-}
-
-func startDBQueue() *dbQueue {
-	q := &dbQueue{tasks: make(chan dbTask, 1), done: make(chan struct{})}
-	go func() {
-		defer close(q.done)
-		for t := range q.tasks {
-			err := q.err
-			if err == nil {
-				err = t.fn()
-				q.err = err
-			}
-			if t.reply != nil {
-				t.reply <- err
-			}
-		}
-	}()
-	return q
-}
-
-// queue runs fn after the tasks before it, without waiting.
-func (q *dbQueue) queue(fn func() error) { q.tasks <- dbTask{fn: fn} }
-
-// wait runs fn after the tasks before it and returns its error (or an earlier task's).
-func (q *dbQueue) wait(fn func() error) error {
-	reply := make(chan error, 1)
-	q.tasks <- dbTask{fn: fn, reply: reply}
-	return <-reply
-}
-
-// stop waits for the queued tasks and returns err, or else the first task error.
-func (q *dbQueue) stop(err error) error {
-	close(q.tasks)
-	<-q.done
-	if err != nil {
-		return err
-	}
-	return q.err
 }
 
 const dayNanos = int64(86400) * 1_000_000_000

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/postgres"
 	"github.com/partnerlink/partnerlink/internal/store/sqlite"
@@ -26,10 +27,15 @@ func Open(ctx context.Context, value string) (*store.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrating %s database %q: %w", db.Engine(), db.Display, err)
 	}
-	// Data the schema change of 0300 cannot move in SQL: usage rows of older databases.
+	// Data the schema changes of 0300 and 0410 cannot move in SQL: usage and attribution rows of
+	// older databases.
 	if err := usage.UpgradeLegacy(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("moving the usage records of %s database %q into segments: %w", db.Engine(), db.Display, err)
+	}
+	if err := attribution.UpgradeLegacy(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("moving the attribution rows of %s database %q into segments: %w", db.Engine(), db.Display, err)
 	}
 	return db, nil
 }

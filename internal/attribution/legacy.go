@@ -1,0 +1,144 @@
+package attribution
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/usage"
+)
+
+// UpgradeLegacy moves the rows of the attributions and incentives tables that databases
+// created before schema 410 hold into result segments, one UTC day at a time, fills the
+// incentive rollups from them, and empties both tables, in one transaction. It does nothing
+// when both are empty. Opening a database (engines.Open) calls it after the migrations.
+func UpgradeLegacy(ctx context.Context, db *store.DB) error {
+	var one int
+	err := db.QueryRowContext(ctx, `SELECT 1 FROM attributions UNION ALL SELECT 1 FROM incentives LIMIT 1`).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return db.Translate(err)
+	}
+	return db.Load(ctx, func(l store.Loader) error {
+		var days []int64
+		err := l.Query(ctx, `SELECT DISTINCT charge_start - (charge_start % 86400000000000) FROM attributions
+			UNION SELECT DISTINCT charge_start - (charge_start % 86400000000000) FROM incentives`, nil,
+			func(scan func(...any) error) error {
+				var d int64
+				if err := scan(&d); err != nil {
+					return err
+				}
+				days = append(days, d)
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+		for _, d := range days {
+			if err := upgradeDay(ctx, l, d); err != nil {
+				return fmt.Errorf("moving the attribution rows of %d into segments: %w", d, err)
+			}
+		}
+		if _, err := l.Exec(ctx, `INSERT INTO rollup_incentives_daily (day, location_id, org_id, program, currency, amount_nanos, records)
+			SELECT charge_start - (charge_start % 86400000000000), location_id, MIN(org_id), program, currency, SUM(amount_nanos), COUNT(*)
+			FROM incentives GROUP BY charge_start - (charge_start % 86400000000000), location_id, program, currency`); err != nil {
+			return err
+		}
+		for _, t := range []string{"attributions", "incentives"} {
+			if _, err := l.Exec(ctx, "DELETE FROM "+t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// upgradeDay writes one day's legacy rows as result segments of their runs.
+func upgradeDay(ctx context.Context, l store.Loader, d int64) error {
+	type recID struct {
+		run, key string
+		start    int64
+	}
+	type recResults struct {
+		rec  usage.Record
+		rows []Row
+		incs []Incentive
+	}
+	byRec := map[recID]*recResults{}
+	var order []recID
+	get := func(id recID) *recResults {
+		rr := byRec[id]
+		if rr == nil {
+			rr = &recResults{}
+			byRec[id] = rr
+			order = append(order, id)
+		}
+		return rr
+	}
+	err := l.Query(ctx, `SELECT run_id, record_key, location_id, association, org_id, charge_start, charge_end, tenant_id, subscription_id,
+		resource_id, service, currency, cost_nanos, coverage_nanos, amount_nanos, admin_role, duplicate_at_org FROM attributions
+		WHERE charge_start >= $1 AND charge_start < $2 ORDER BY run_id, charge_start, record_key, location_id, association`, []any{d, d + day},
+		func(scan func(...any) error) error {
+			var r Row
+			var run string
+			var cost, amount int64
+			var dup store.Bool
+			if err := scan(&run, &r.RecordKey, &r.LocationID, &r.Association, &r.OrgID, &r.Start, &r.End, &r.TenantID, &r.SubscriptionID,
+				&r.ResourceID, &r.Service, &r.Currency, &cost, &r.Coverage, &amount, &r.AdminRole, &dup); err != nil {
+				return err
+			}
+			r.Cost, r.Amount, r.DuplicateAtOrg = money.Nanos(cost), money.Nanos(amount), bool(dup)
+			rr := get(recID{run, r.RecordKey, r.Start})
+			rr.rec = usage.Record{Key: r.RecordKey, Start: r.Start, End: r.End, SubscriptionID: r.SubscriptionID, ResourceID: r.ResourceID,
+				Service: r.Service, Currency: r.Currency, Cost: r.Cost, ChargeCategory: usage.CategoryUsage}
+			rr.rows = append(rr.rows, r)
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	err = l.Query(ctx, `SELECT run_id, record_key, location_id, program, org_id, program_version, charge_start, currency, amount_nanos
+		FROM incentives WHERE charge_start >= $1 AND charge_start < $2 ORDER BY run_id, charge_start, record_key, location_id, program`,
+		[]any{d, d + day}, func(scan func(...any) error) error {
+			var x Incentive
+			var run string
+			var amount int64
+			if err := scan(&run, &x.RecordKey, &x.LocationID, &x.Program, &x.OrgID, &x.ProgramVersion, &x.Start, &x.Currency, &amount); err != nil {
+				return err
+			}
+			x.Amount = money.Nanos(amount)
+			rr := get(recID{run, x.RecordKey, x.Start})
+			if rr.rec.Key == "" {
+				rr.rec = usage.Record{Key: x.RecordKey, Start: x.Start, End: x.Start + 1, Currency: x.Currency, ChargeCategory: usage.CategoryUsage}
+			}
+			rr.incs = append(rr.incs, x)
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	// One segment per run (order is by run first).
+	var segs []*resultSeg
+	for lo := 0; lo < len(order); {
+		hi := lo
+		for hi < len(order) && order[hi].run == order[lo].run {
+			hi++
+		}
+		bb := usage.NewBatchBuilder()
+		for _, id := range order[lo:hi] {
+			bb.Add(&byRec[id].rec)
+		}
+		rb := newResultBuilder(bb.Batch())
+		for i, id := range order[lo:hi] {
+			rb.add(i, byRec[id].rows, byRec[id].incs)
+		}
+		segs = append(segs, rb.segment(order[lo].run))
+		lo = hi
+	}
+	return writeResultSegments(ctx, l, segs)
+}

@@ -1,0 +1,739 @@
+package attribution
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/partnerlink/partnerlink/internal/extsort"
+	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
+)
+
+// A result segment holds one run's attribution and incentive rows for the records of one
+// usage batch that have any, and those records, so that it reads back without the usage:
+//
+//	"PLR" 0x01
+//	records     length, then the records in the usage segment format (usage.EncodeRows)
+//	dictionary  count, then strings (length and bytes): locations, organisations, roles, ...
+//	per record  tenant and subscription (dictionary indices)
+//	rows        count, then per row: record (difference from the previous row's), location,
+//	            organisation, association, admin role (dictionary indices), 1e9 - coverage,
+//	            cost - amount (zig-zag), duplicate_at_org (0 or 1)
+//	incentives  count, then per row: record (difference), location, organisation, program,
+//	            program version (dictionary indices), amount (zig-zag)
+//
+// Coverage is usually 1 and the amount the cost, so most numbers take one byte.
+const resultMagic = "PLR\x01"
+
+var errResultCorrupt = errors.New("attribution result segment is corrupt")
+
+// resultBuilder collects the rows of one batch's records.
+type resultBuilder struct {
+	b        *usage.Batch
+	records  []int32 // rows of b that have results, in order
+	tenants  []uint32
+	subs     []uint32
+	rows     []resultRow
+	incs     []resultInc
+	dict     []string
+	idx      map[string]uint32
+	minStart int64
+	maxStart int64
+}
+
+type resultRow struct {
+	rec                   int32 // index into records
+	loc, org, assoc, role uint32
+	coverage              int64
+	amount                money.Nanos
+	dup                   bool
+}
+
+type resultInc struct {
+	rec                        int32
+	loc, org, program, version uint32
+	amount                     money.Nanos
+}
+
+func newResultBuilder(b *usage.Batch) *resultBuilder {
+	return &resultBuilder{b: b, idx: map[string]uint32{}}
+}
+
+func (rb *resultBuilder) str(s string) uint32 {
+	if i, ok := rb.idx[s]; ok {
+		return i
+	}
+	i := uint32(len(rb.dict))
+	rb.dict = append(rb.dict, s)
+	rb.idx[s] = i
+	return i
+}
+
+// add records the rows of row i of the batch.
+func (rb *resultBuilder) add(i int, rows []Row, incs []Incentive) {
+	if len(rows) == 0 && len(incs) == 0 {
+		return
+	}
+	rec := int32(len(rb.records))
+	start := rb.b.Start[i]
+	if rec == 0 || start < rb.minStart {
+		rb.minStart = start
+	}
+	if rec == 0 || start > rb.maxStart {
+		rb.maxStart = start
+	}
+	rb.records = append(rb.records, int32(i))
+	tenant, sub := "", ""
+	if len(rows) > 0 {
+		tenant, sub = rows[0].TenantID, rows[0].SubscriptionID
+	}
+	rb.tenants = append(rb.tenants, rb.str(tenant))
+	rb.subs = append(rb.subs, rb.str(sub))
+	for k := range rows {
+		r := &rows[k]
+		rb.rows = append(rb.rows, resultRow{rec: rec, loc: rb.str(r.LocationID), org: rb.str(r.OrgID), assoc: rb.str(r.Association),
+			role: rb.str(r.AdminRole), coverage: r.Coverage, amount: r.Amount, dup: r.DuplicateAtOrg})
+	}
+	for k := range incs {
+		x := &incs[k]
+		rb.incs = append(rb.incs, resultInc{rec: rec, loc: rb.str(x.LocationID), org: rb.str(x.OrgID), program: rb.str(x.Program),
+			version: rb.str(x.ProgramVersion), amount: x.Amount})
+	}
+}
+
+func (rb *resultBuilder) encode() []byte {
+	recs := usage.EncodeRows(rb.b, rb.records)
+	out := make([]byte, 0, len(recs)+8*len(rb.rows)+64)
+	out = append(out, resultMagic...)
+	out = binary.AppendUvarint(out, uint64(len(recs)))
+	out = append(out, recs...)
+	out = binary.AppendUvarint(out, uint64(len(rb.dict)))
+	for _, s := range rb.dict {
+		out = binary.AppendUvarint(out, uint64(len(s)))
+		out = append(out, s...)
+	}
+	for k := range rb.records {
+		out = binary.AppendUvarint(out, uint64(rb.tenants[k]))
+		out = binary.AppendUvarint(out, uint64(rb.subs[k]))
+	}
+	out = binary.AppendUvarint(out, uint64(len(rb.rows)))
+	prev := int32(0)
+	for _, r := range rb.rows {
+		out = binary.AppendUvarint(out, uint64(r.rec-prev))
+		prev = r.rec
+		for _, v := range [...]uint32{r.loc, r.org, r.assoc, r.role} {
+			out = binary.AppendUvarint(out, uint64(v))
+		}
+		out = binary.AppendUvarint(out, uint64(money.Scale-r.coverage))
+		out = binary.AppendVarint(out, int64(rb.b.Cost[rb.records[r.rec]]-r.amount))
+		if r.dup {
+			out = append(out, 1)
+		} else {
+			out = append(out, 0)
+		}
+	}
+	out = binary.AppendUvarint(out, uint64(len(rb.incs)))
+	prev = 0
+	for _, x := range rb.incs {
+		out = binary.AppendUvarint(out, uint64(x.rec-prev))
+		prev = x.rec
+		for _, v := range [...]uint32{x.loc, x.org, x.program, x.version} {
+			out = binary.AppendUvarint(out, uint64(v))
+		}
+		out = binary.AppendVarint(out, int64(x.amount))
+	}
+	return out
+}
+
+// resultReader reads a result segment's varints with bounds checks.
+type resultReader struct {
+	b   []byte
+	err error
+}
+
+func (r *resultReader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s", errResultCorrupt, what)
+	}
+}
+
+func (r *resultReader) uvarint(what string, limit uint64) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || v > limit {
+		r.fail(what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *resultReader) varint(what string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail(what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *resultReader) bytes(n uint64, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.fail(what)
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+// decodeResults calls row and inc for every row of a result segment, in the order stored.
+// The rows are valid only during the calls.
+func decodeResults(data []byte, row func(*Row) error, inc func(*Incentive) error) error {
+	if !bytes.HasPrefix(data, []byte(resultMagic)) {
+		return fmt.Errorf("%w: unknown format (this partnerlink may be older than the one that wrote it)", errResultCorrupt)
+	}
+	r := &resultReader{b: data[len(resultMagic):]}
+	recData := r.bytes(r.uvarint("records length", uint64(len(r.b))), "records")
+	if r.err != nil {
+		return r.err
+	}
+	b, err := usage.DecodeRows(recData)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errResultCorrupt, err)
+	}
+	nd := r.uvarint("dictionary size", uint64(len(r.b)))
+	dict := make([]string, 0, nd)
+	for k := uint64(0); k < nd && r.err == nil; k++ {
+		dict = append(dict, string(r.bytes(r.uvarint("string length", uint64(len(r.b))), "string")))
+	}
+	n := uint64(b.Len())
+	ds := uint64(len(dict))
+	tenants := make([]string, n)
+	subs := make([]string, n)
+	for k := uint64(0); k < n && r.err == nil; k++ {
+		t := r.uvarint("tenant", ds)
+		s := r.uvarint("subscription", ds)
+		if r.err == nil && (t >= ds || s >= ds) {
+			r.fail("dictionary index out of range")
+		}
+		if r.err == nil {
+			tenants[k], subs[k] = dict[t], dict[s]
+		}
+	}
+	str := func(what string) string {
+		i := r.uvarint(what, ds)
+		if r.err != nil || i >= ds {
+			r.fail(what + " index out of range")
+			return ""
+		}
+		return dict[i]
+	}
+	var key string
+	keyOf := -1
+	recKey := func(rec int) string {
+		if rec != keyOf {
+			key, keyOf = b.Key(rec), rec
+		}
+		return key
+	}
+	rows := r.uvarint("row count", uint64(len(r.b)))
+	rec := uint64(0)
+	var x Row
+	for k := uint64(0); k < rows && r.err == nil; k++ {
+		rec += r.uvarint("row record", n)
+		if rec >= n {
+			r.fail("row record out of range")
+			break
+		}
+		i := int(rec)
+		x = Row{RecordKey: recKey(i), Start: b.Start[i], End: b.End[i], TenantID: tenants[i], SubscriptionID: subs[i],
+			ResourceID: b.S(usage.ColResource, i), Service: b.S(usage.ColService, i), Currency: b.S(usage.ColCurrency, i), Cost: b.Cost[i]}
+		x.LocationID, x.OrgID, x.Association, x.AdminRole = str("location"), str("organisation"), str("association"), str("admin role")
+		x.Coverage = money.Scale - int64(r.uvarint("coverage", uint64(money.Scale)))
+		x.Amount = b.Cost[i] - money.Nanos(r.varint("amount"))
+		dup := r.bytes(1, "duplicate_at_org")
+		if r.err != nil {
+			break
+		}
+		x.DuplicateAtOrg = dup[0] == 1
+		if row != nil {
+			if err := row(&x); err != nil {
+				return err
+			}
+		}
+	}
+	incs := r.uvarint("incentive count", uint64(len(r.b)))
+	rec = 0
+	var y Incentive
+	for k := uint64(0); k < incs && r.err == nil; k++ {
+		rec += r.uvarint("incentive record", n)
+		if rec >= n {
+			r.fail("incentive record out of range")
+			break
+		}
+		i := int(rec)
+		y = Incentive{RecordKey: recKey(i), Start: b.Start[i], Currency: b.S(usage.ColCurrency, i)}
+		y.LocationID, y.OrgID, y.Program, y.ProgramVersion = str("location"), str("organisation"), str("program"), str("program version")
+		y.Amount = money.Nanos(r.varint("incentive amount"))
+		if r.err != nil {
+			break
+		}
+		if inc != nil {
+			if err := inc(&y); err != nil {
+				return err
+			}
+		}
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail(fmt.Sprintf("%d bytes after the last row", len(r.b)))
+	}
+	return r.err
+}
+
+// rollKey is one rollup_daily row's key.
+type rollKey struct {
+	day                                                   int64
+	loc, org, assoc, tenant, sub, service, role, currency string
+}
+
+type rollVal struct{ amount, orgAmount, records int64 }
+
+type incKey struct {
+	day                         int64
+	loc, org, program, currency string
+}
+
+type incVal struct{ amount, records int64 }
+
+// rollups adds up rows per day the way the reports read them.
+type rollups struct {
+	att map[rollKey]*rollVal
+	inc map[incKey]*incVal
+}
+
+func newRollups() *rollups { return &rollups{att: map[rollKey]*rollVal{}, inc: map[incKey]*incVal{}} }
+
+func (ru *rollups) row(r *Row) {
+	k := rollKey{floorDay(r.Start), r.LocationID, r.OrgID, r.Association, r.TenantID, r.SubscriptionID, r.Service, r.AdminRole, r.Currency}
+	v := ru.att[k]
+	if v == nil {
+		v = &rollVal{}
+		ru.att[k] = v
+	}
+	v.amount += int64(r.Amount)
+	if !r.DuplicateAtOrg {
+		v.orgAmount += int64(r.Amount)
+	}
+	v.records++
+}
+
+func (ru *rollups) incentive(x *Incentive) {
+	k := incKey{floorDay(x.Start), x.LocationID, x.OrgID, x.Program, x.Currency}
+	v := ru.inc[k]
+	if v == nil {
+		v = &incVal{}
+		ru.inc[k] = v
+	}
+	v.amount += int64(x.Amount)
+	v.records++
+}
+
+var (
+	rollupCols     = []string{"day", "location_id", "org_id", "association", "tenant_id", "subscription_id", "service", "admin_role", "currency", "amount_nanos", "org_amount_nanos", "records"}
+	incRollupCols  = []string{"day", "location_id", "org_id", "program", "currency", "amount_nanos", "records"}
+	resultSegCols  = []string{"id", "run_id", "day", "min_start", "max_start", "records", "attributions", "incentives", "data"}
+	rollupInsertAt = 5000
+)
+
+// write inserts the rollups.
+func (ru *rollups) write(ctx context.Context, l store.Loader) error {
+	rows := make([][]any, 0, min(len(ru.att), rollupInsertAt))
+	flush := func(table string, cols []string) error {
+		if len(rows) == 0 {
+			return nil
+		}
+		_, err := l.Insert(ctx, table, cols, rows, false)
+		rows = rows[:0]
+		return err
+	}
+	for k, v := range ru.att {
+		rows = append(rows, []any{k.day, k.loc, k.org, k.assoc, k.tenant, k.sub, k.service, k.role, k.currency, v.amount, v.orgAmount, v.records})
+		if len(rows) == rollupInsertAt {
+			if err := flush("rollup_daily", rollupCols); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush("rollup_daily", rollupCols); err != nil {
+		return err
+	}
+	for k, v := range ru.inc {
+		rows = append(rows, []any{k.day, k.loc, k.org, k.program, k.currency, v.amount, v.records})
+		if len(rows) == rollupInsertAt {
+			if err := flush("rollup_incentives_daily", incRollupCols); err != nil {
+				return err
+			}
+		}
+	}
+	return flush("rollup_incentives_daily", incRollupCols)
+}
+
+// clearPeriod removes the stored results of records whose charge starts in p: segments
+// wholly inside are deleted, segments that straddle p's ends are rewritten without those
+// records' rows. It returns the days whose rollups must be computed again from the stored
+// segments (days p cuts), and deletes the rollups of the days inside p.
+func clearPeriod(ctx context.Context, l store.Loader, p timeline.Window) ([]int64, error) {
+	from, to := floorDay(p.From), floorDay(p.To-1)+day
+	type seg struct {
+		id, run     string
+		day, lo, hi int64
+		data        []byte
+	}
+	var straddle []seg
+	err := l.Query(ctx, `SELECT id, run_id, day, min_start, max_start, data FROM attribution_segments
+		WHERE day >= $1 AND day < $2 AND (min_start < $3 OR max_start >= $4)`, []any{from, to, p.From, p.To},
+		func(scan func(...any) error) error {
+			var s seg
+			if err := scan(&s.id, &s.run, &s.day, &s.lo, &s.hi, &s.data); err != nil {
+				return err
+			}
+			straddle = append(straddle, s)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := l.Exec(ctx, `DELETE FROM attribution_segments WHERE day >= $1 AND day < $2`, from, to); err != nil {
+		return nil, err
+	}
+	for _, s := range straddle {
+		seg, err := keepOutside(s.data, p)
+		if err != nil {
+			return nil, fmt.Errorf("attribution result segment %s: %w", s.id, err)
+		}
+		if seg == nil {
+			continue
+		}
+		seg.id, seg.run = s.id, s.run
+		if err := writeResultSegments(ctx, l, []*resultSeg{seg}); err != nil {
+			return nil, err
+		}
+	}
+	var cut []int64
+	if p.From != from {
+		cut = append(cut, from)
+	}
+	if last := floorDay(p.To - 1); p.To != last+day && (len(cut) == 0 || cut[0] != last) {
+		cut = append(cut, last)
+	}
+	inside := func(d int64) bool {
+		for _, c := range cut {
+			if c == d {
+				return false
+			}
+		}
+		return true
+	}
+	for d := from; d < to; d += day {
+		if !inside(d) {
+			continue
+		}
+		for _, t := range []string{"rollup_daily", "rollup_incentives_daily"} {
+			if _, err := l.Exec(ctx, "DELETE FROM "+t+" WHERE day = $1", d); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return cut, nil
+}
+
+// keepOutside rebuilds a result segment with only the rows of records that start outside p
+// (nil when none is left).
+func keepOutside(data []byte, p timeline.Window) (*resultSeg, error) {
+	type recResults struct {
+		rec  usage.Record
+		rows []Row
+		incs []Incentive
+	}
+	type recID struct {
+		key   string
+		start int64
+	}
+	byRec := map[recID]*recResults{}
+	var order []recID
+	get := func(id recID) *recResults {
+		rr := byRec[id]
+		if rr == nil {
+			rr = &recResults{}
+			byRec[id] = rr
+			order = append(order, id)
+		}
+		return rr
+	}
+	err := decodeResults(data, func(r *Row) error {
+		if p.Contains(r.Start) {
+			return nil
+		}
+		rr := get(recID{r.RecordKey, r.Start})
+		rr.rec = usage.Record{Key: r.RecordKey, Start: r.Start, End: r.End, SubscriptionID: r.SubscriptionID, ResourceID: r.ResourceID,
+			Service: r.Service, Currency: r.Currency, Cost: r.Cost, ChargeCategory: usage.CategoryUsage}
+		rr.rows = append(rr.rows, *r)
+		return nil
+	}, func(x *Incentive) error {
+		if p.Contains(x.Start) {
+			return nil
+		}
+		rr := get(recID{x.RecordKey, x.Start})
+		if rr.rec.Key == "" { // no row of this record: keep what the incentive knows of it
+			rr.rec = usage.Record{Key: x.RecordKey, Start: x.Start, End: x.Start + 1, Currency: x.Currency, ChargeCategory: usage.CategoryUsage}
+		}
+		rr.incs = append(rr.incs, *x)
+		return nil
+	})
+	if err != nil || len(order) == 0 {
+		return nil, err
+	}
+	bb := usage.NewBatchBuilder()
+	for _, id := range order {
+		bb.Add(&byRec[id].rec)
+	}
+	rb := newResultBuilder(bb.Batch())
+	for i, id := range order {
+		rb.add(i, byRec[id].rows, byRec[id].incs)
+	}
+	return rb.segment(""), nil
+}
+
+// resultSeg is an encoded result segment ready to be written.
+type resultSeg struct {
+	id, run             string
+	day, lo, hi         int64
+	records, rows, incs int
+	data                []byte
+}
+
+func (rb *resultBuilder) segment(run string) *resultSeg {
+	return &resultSeg{id: store.NewID(), run: run, day: floorDay(rb.minStart), lo: rb.minStart, hi: rb.maxStart,
+		records: len(rb.records), rows: len(rb.rows), incs: len(rb.incs), data: rb.encode()}
+}
+
+func writeResultSegments(ctx context.Context, l store.Loader, segs []*resultSeg) error {
+	rows := make([][]any, 0, len(segs))
+	for _, s := range segs {
+		rows = append(rows, []any{s.id, s.run, s.day, s.lo, s.hi, int64(s.records), int64(s.rows), int64(s.incs), s.data})
+	}
+	_, err := l.Insert(ctx, "attribution_segments", resultSegCols, rows, false)
+	return err
+}
+
+// recomputeRollups computes the rollups of days from every stored result segment of those
+// days (the days a run's period cuts: other periods' rows share them).
+func recomputeRollups(ctx context.Context, l store.Loader, days []int64) error {
+	for _, d := range days {
+		for _, t := range []string{"rollup_daily", "rollup_incentives_daily"} {
+			if _, err := l.Exec(ctx, "DELETE FROM "+t+" WHERE day = $1", d); err != nil {
+				return err
+			}
+		}
+		ru := newRollups()
+		var datas [][]byte
+		err := l.Query(ctx, `SELECT data FROM attribution_segments WHERE day = $1`, []any{d}, func(scan func(...any) error) error {
+			var data []byte
+			if err := scan(&data); err != nil {
+				return err
+			}
+			datas = append(datas, data)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, data := range datas {
+			if err := decodeResults(data, func(r *Row) error { ru.row(r); return nil }, func(x *Incentive) error { ru.incentive(x); return nil }); err != nil {
+				return err
+			}
+		}
+		if err := ru.write(ctx, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storedSegments calls fn with every result segment holding records that start in p.
+func storedSegments(ctx context.Context, q store.Querier, p timeline.Window, fn func(data []byte) error) error {
+	rows, err := q.QueryContext(ctx, `SELECT data FROM attribution_segments WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4
+		ORDER BY day, id`, dayBound(p.From), p.To, p.From, p.To)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return err
+		}
+		if err := fn(data); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func dayBound(t int64) int64 {
+	if t < timeline.Min+day {
+		return timeline.Min
+	}
+	return floorDay(t)
+}
+
+// sortBudget bounds the rows a report sorts in memory before it sorts on disk.
+var sortBudget = 64 << 20
+
+// matches reports whether a row's location or organisation is f.Partner (when set).
+func (f RowFilter) matches(loc, org string) bool {
+	return f.Partner == "" || loc == f.Partner || org == f.Partner
+}
+
+// appendFields appends strings, each length-prefixed.
+func appendFields(dst []byte, fields ...string) []byte {
+	for _, s := range fields {
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	return dst
+}
+
+func readFields(b []byte, n int) ([]string, error) {
+	out := make([]string, 0, n)
+	for len(out) < n {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l {
+			return nil, fmt.Errorf("%w: sort item", errResultCorrupt)
+		}
+		out = append(out, string(b[k:k+int(l)]))
+		b = b[k+int(l):]
+	}
+	return out, nil
+}
+
+// compareFirst3 orders items by their first three fields (record key, location, association
+// or program), as formats.md sorts rows.
+func compareFirst3(a, b []byte) int {
+	for k := 0; k < 3; k++ {
+		la, na := binary.Uvarint(a)
+		lb, nb := binary.Uvarint(b)
+		sa, sb := a[na:na+int(la)], b[nb:nb+int(lb)]
+		if c := bytes.Compare(sa, sb); c != 0 {
+			return c
+		}
+		a, b = a[na+int(la):], b[nb+int(lb):]
+	}
+	return 0
+}
+
+// sortedRows gives the rows in formats.md's order (record key, location, association).
+func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row) error) error {
+	s := extsort.New(compareFirst3, sortBudget)
+	defer s.Close()
+	var item []byte
+	err := storedSegments(ctx, q, f.Period, func(data []byte) error {
+		return decodeResults(data, func(r *Row) error {
+			if !f.Period.Contains(r.Start) || !f.matches(r.LocationID, r.OrgID) || (f.Tenant != "" && r.TenantID != f.Tenant) {
+				return nil
+			}
+			dup := "0"
+			if r.DuplicateAtOrg {
+				dup = "1"
+			}
+			item = appendFields(item[:0], r.RecordKey, r.LocationID, r.Association, r.OrgID, r.TenantID, r.SubscriptionID, r.ResourceID,
+				r.Service, r.Currency, r.AdminRole, dup)
+			for _, n := range [...]int64{r.Start, r.End, int64(r.Cost), r.Coverage, int64(r.Amount)} {
+				item = binary.AppendVarint(item, n)
+			}
+			return s.Add(item)
+		}, nil)
+	})
+	if err != nil {
+		return err
+	}
+	return s.Each(func(item []byte) error {
+		fs, err := readFields(item, 11)
+		if err != nil {
+			return err
+		}
+		rest := item
+		for k := 0; k < 11; k++ {
+			l, n := binary.Uvarint(rest)
+			rest = rest[n+int(l):]
+		}
+		var nums [5]int64
+		for k := range nums {
+			v, n := binary.Varint(rest)
+			if n <= 0 {
+				return fmt.Errorf("%w: sort item", errResultCorrupt)
+			}
+			nums[k], rest = v, rest[n:]
+		}
+		r := Row{RecordKey: fs[0], LocationID: fs[1], Association: fs[2], OrgID: fs[3], TenantID: fs[4], SubscriptionID: fs[5],
+			ResourceID: fs[6], Service: fs[7], Currency: fs[8], AdminRole: fs[9], DuplicateAtOrg: fs[10] == "1",
+			Start: nums[0], End: nums[1], Cost: money.Nanos(nums[2]), Coverage: nums[3], Amount: money.Nanos(nums[4])}
+		return fn(&r)
+	})
+}
+
+// sortedIncentives gives the incentive rows in formats.md's order (record key, location,
+// program).
+func sortedIncentives(ctx context.Context, q store.Querier, f RowFilter, fn func(*Incentive) error) error {
+	s := extsort.New(compareFirst3, sortBudget)
+	defer s.Close()
+	var item []byte
+	err := storedSegments(ctx, q, f.Period, func(data []byte) error {
+		return decodeResults(data, nil, func(x *Incentive) error {
+			if !f.Period.Contains(x.Start) || !f.matches(x.LocationID, x.OrgID) {
+				return nil
+			}
+			item = appendFields(item[:0], x.RecordKey, x.LocationID, x.Program, x.OrgID, x.ProgramVersion, x.Currency)
+			item = binary.AppendVarint(item, x.Start)
+			item = binary.AppendVarint(item, int64(x.Amount))
+			return s.Add(item)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return s.Each(func(item []byte) error {
+		fs, err := readFields(item, 6)
+		if err != nil {
+			return err
+		}
+		rest := item
+		for k := 0; k < 6; k++ {
+			l, n := binary.Uvarint(rest)
+			rest = rest[n+int(l):]
+		}
+		start, n := binary.Varint(rest)
+		amount, m := binary.Varint(rest[max(n, 0):])
+		if n <= 0 || m <= 0 {
+			return fmt.Errorf("%w: sort item", errResultCorrupt)
+		}
+		x := Incentive{RecordKey: fs[0], LocationID: fs[1], Program: fs[2], OrgID: fs[3], ProgramVersion: fs[4], Currency: fs[5],
+			Start: start, Amount: money.Nanos(amount)}
+		return fn(&x)
+	})
+}
