@@ -102,6 +102,11 @@ func TestSameRowsAsTheEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		diff(t, "total", lines(tot), lines(engineTotals(t, db)))
+		byDay, err := sqlref.Totals(ctx, db, sqlref.Dialect(db.Engine()), sqlref.Options{Period: w, Eligible: elig, Programs: progs, ByDay: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		diff(t, "total by day", lines(byDay), lines(tot))
 	})
 }
 
