@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -42,9 +43,18 @@ func newBenchAPICmd(app *App) *cobra.Command {
 bench partner organisation, and drives the ARM-compatible link API with --concurrency clients in
 three phases: writes as fast as possible (each client cycles PUT, PATCH, DELETE on its own
 principal's link), GETs of the caller's link as fast as possible, and a mix of three GETs to one
-write sent at a fixed --rate (open loop; latency counts from each request's scheduled time). It
-prints requests per second and p50/p99 latency per phase. It writes links, history and events of
-tenant "bench" into the database: use a scratch database.`,
+write sent at a fixed --rate (open loop; latency counts from each request's scheduled time).
+
+Before each phase it measures a peer in the same process, for as long and with as many clients,
+and prints the phase's ratio to it: before the writes, the write floor (pgbench -N's transaction
+on tables of pgbench's shape, through the same store, pool and write gate as a link write); before
+the GETs, the HTTP floor (the same client sending the same request to a handler that replays a
+recorded GET response and does nothing else); before the mix, the two floors mixed 3:1 at the
+same rate. It prints requests per second and p50/p99 latency per phase, and the load average at
+the start. It writes links, history and events of tenant "bench" and the floor's tables
+(bench_floor_accounts, bench_floor_history, dropped at the end) into the database: use a
+scratch database. --duration is the time of the three API phases; the peers take as long again.
+`,
 		Example: `  partnerlink bench api --db /tmp/bench.db --concurrency 32 --duration 15s
   partnerlink bench api --db 'postgres://postgres@127.0.0.1:5432/bench?sslmode=disable' --rate 1000`,
 		Args: cobra.NoArgs,
@@ -68,7 +78,7 @@ tenant "bench" into the database: use a scratch database.`,
 	}
 	c.Flags().IntVar(&concurrency, "concurrency", 32, "concurrent clients")
 	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (server and clients) to this file")
-	c.Flags().DurationVar(&duration, "duration", 15*time.Second, "total run time, split between the write, GET and mixed phases")
+	c.Flags().DurationVar(&duration, "duration", 15*time.Second, "time of the write, GET and mixed phases together (each peer runs as long as its phase)")
 	c.Flags().IntVar(&rate, "rate", 1000, "requests per second of the mixed phase (open loop)")
 	return c
 }
@@ -79,10 +89,16 @@ func benchAPI(ctx context.Context, app *App, concurrency, rate int, duration tim
 		return err
 	}
 	defer db.Close()
+	load := loadAverage() // before the run adds its own load
 	org := directory.Organisation{ID: "bench-org", Name: "Bench Partner", Locations: []directory.Location{{ID: "bench-loc-1", Name: "Bench 1"}, {ID: "bench-loc-2", Name: "Bench 2"}}}
 	if err := directory.Put(ctx, db, org); err != nil {
 		return err
 	}
+	floor, err := newWriteFloor(ctx, db, concurrency)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = floor.drop(context.Background()) }()
 	h, stop, err := buildServer(ctx, app, api.Deps{DB: db, Log: app.Log, Now: app.Now})
 	if err != nil {
 		return err
@@ -113,28 +129,65 @@ func benchAPI(ctx context.Context, app *App, concurrency, rate int, duration tim
 			_, _ = call(ctx, client, "DELETE", base+"/"+loc, tok)
 		}
 	}
-	fmt.Fprintf(app.Stdout, "engine %s, concurrency %d, %s per phase\n", db.Engine(), concurrency, duration/3)
-	writes := []struct{ method, loc string }{{"PUT", "bench-loc-1"}, {"PATCH", "bench-loc-2"}, {"DELETE", "bench-loc-2"}}
 	phase := duration / 3
-	err = benchPhase(ctx, app.Stdout, "write (PUT/PATCH/DELETE)", concurrency, phase, func(worker, i int) error {
+	fmt.Fprintf(app.Stdout, "engine %s, concurrency %d, %s per phase, load average %s at the start\n", db.Engine(), concurrency, phase, load)
+	fmt.Fprintf(app.Stdout, "%-34s %9s %9s %10s %10s  %s\n", "phase", "requests", "req/s", "p50", "p99", "vs peer")
+	out := app.Stdout
+	rngs := make([]*rand.Rand, concurrency)
+	for i := range rngs {
+		rngs[i] = rand.New(rand.NewPCG(uint64(i), 1))
+	}
+
+	writeFloorRes, err := benchPhase(ctx, "peer: write floor (pgbench -N tx)", concurrency, phase, func(worker, _ int) error {
+		return floor.tx(ctx, worker, rngs[worker])
+	})
+	if err != nil {
+		return err
+	}
+	writeFloorRes.print(out, nil)
+	writes := []struct{ method, loc string }{{"PUT", "bench-loc-1"}, {"PATCH", "bench-loc-2"}, {"DELETE", "bench-loc-2"}}
+	writeRes, err := benchPhase(ctx, "write (PUT/PATCH/DELETE)", concurrency, phase, func(worker, i int) error {
 		w := writes[i%len(writes)]
 		return expectOK(call(ctx, client, w.method, base+"/"+w.loc, tokens[worker]))
 	})
 	if err != nil {
 		return err
 	}
+	writeRes.print(out, &writeFloorRes)
 	for _, tok := range tokens {
 		_, _ = call(ctx, client, "DELETE", base+"/bench-loc-2", tok) // a client may have stopped mid-cycle
 		if err := expectOK(call(ctx, client, "PUT", base+"/bench-loc-1", tok)); err != nil {
 			return err
 		}
 	}
-	err = benchPhase(ctx, app.Stdout, "GET", concurrency, phase, func(worker, _ int) error {
+
+	rec, err := record(ctx, client, base+"/bench-loc-1", tokens[0])
+	if err != nil {
+		return err
+	}
+	hf, err := startHTTPFloor(rec)
+	if err != nil {
+		return err
+	}
+	defer hf.srv.Close()
+	floorGET := func(worker int) error {
+		return expectOK(call(ctx, client, "GET", hf.base+"/bench-loc-1", tokens[worker]))
+	}
+	httpFloorRes, err := benchPhase(ctx, fmt.Sprintf("peer: HTTP floor (%d-byte body)", len(rec.body)), concurrency, phase, func(worker, _ int) error {
+		return floorGET(worker)
+	})
+	if err != nil {
+		return err
+	}
+	httpFloorRes.print(out, nil)
+	getRes, err := benchPhase(ctx, "GET", concurrency, phase, func(worker, _ int) error {
 		return expectOK(call(ctx, client, "GET", base+"/bench-loc-1", tokens[worker]))
 	})
 	if err != nil {
 		return err
 	}
+	getRes.print(out, &httpFloorRes)
+
 	// Mixed, at a fixed arrival rate: three GETs of a linked principal, then one write of the
 	// worker's own second principal (PUT, PATCH, DELETE in turn), so the write cycle stays valid.
 	writers := make([]string, concurrency)
@@ -146,20 +199,34 @@ func benchAPI(ctx context.Context, app *App, concurrency, rate int, duration tim
 			_, _ = call(ctx, client, "DELETE", base+"/"+loc, writers[i])
 		}
 	}
-	name := fmt.Sprintf("mixed 3:1 at %d req/s", rate)
-	return benchPaced(ctx, app.Stdout, name, concurrency, rate, phase, func(worker, i int) error {
+	mixedFloorRes, err := benchPaced(ctx, fmt.Sprintf("peer: mixed floor 3:1 at %d req/s", rate), concurrency, rate, phase, func(worker, i int) error {
+		if i%4 != 3 {
+			return floorGET(worker)
+		}
+		return floor.tx(ctx, worker, rngs[worker])
+	})
+	if err != nil {
+		return err
+	}
+	mixedFloorRes.print(out, nil)
+	mixedRes, err := benchPaced(ctx, fmt.Sprintf("mixed 3:1 at %d req/s", rate), concurrency, rate, phase, func(worker, i int) error {
 		if i%4 != 3 {
 			return expectOK(call(ctx, client, "GET", base+"/bench-loc-1", tokens[worker]))
 		}
 		w := writes[(i/4)%len(writes)]
 		return expectOK(call(ctx, client, w.method, base+"/"+w.loc, writers[worker]))
 	})
+	if err != nil {
+		return err
+	}
+	mixedRes.print(out, &mixedFloorRes)
+	return nil
 }
 
 // benchPaced sends requests at a fixed total rate (open loop): worker w owns every n-th slot
 // of the schedule and sends its requests in order. Latency is measured from each request's
 // scheduled time, so a slow server shows as latency instead of silently lowering the rate.
-func benchPaced(ctx context.Context, out io.Writer, name string, n, rate int, d time.Duration, fn func(worker, i int) error) error {
+func benchPaced(ctx context.Context, name string, n, rate int, d time.Duration, fn func(worker, i int) error) (phaseResult, error) {
 	start := time.Now()
 	interval := time.Second / time.Duration(rate)
 	var mu sync.Mutex
@@ -190,9 +257,9 @@ func benchPaced(ctx context.Context, out io.Writer, name string, n, rate int, d 
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return firstErr
+		return phaseResult{}, firstErr
 	}
-	return printLatencies(out, name, all, time.Since(start))
+	return summarize(name, all, time.Since(start), true)
 }
 
 func call(ctx context.Context, c *http.Client, method, url, token string) (int, error) {
@@ -220,9 +287,9 @@ func expectOK(status int, err error) error {
 	return nil
 }
 
-// benchPhase runs fn from n workers for d and prints throughput and latency percentiles. The
+// benchPhase runs fn from n workers for d and returns throughput and latency percentiles. The
 // first error stops the phase and is returned: a benchmark of failing requests measures nothing.
-func benchPhase(ctx context.Context, out io.Writer, name string, n int, d time.Duration, fn func(worker, i int) error) error {
+func benchPhase(ctx context.Context, name string, n int, d time.Duration, fn func(worker, i int) error) (phaseResult, error) {
 	var mu sync.Mutex
 	var all []time.Duration
 	var firstErr error
@@ -250,18 +317,40 @@ func benchPhase(ctx context.Context, out io.Writer, name string, n int, d time.D
 	wg.Wait()
 	elapsed := time.Since(start)
 	if firstErr != nil {
-		return firstErr
+		return phaseResult{}, firstErr
 	}
-	return printLatencies(out, name, all, elapsed)
+	return summarize(name, all, elapsed, false)
 }
 
-func printLatencies(out io.Writer, name string, all []time.Duration, elapsed time.Duration) error {
+// phaseResult is what one phase measured.
+type phaseResult struct {
+	name     string
+	requests int
+	perSec   float64
+	p50, p99 time.Duration
+	paced    bool // open loop: the rate is given, latency is the result
+}
+
+func summarize(name string, all []time.Duration, elapsed time.Duration, paced bool) (phaseResult, error) {
 	if len(all) == 0 {
-		return store.NewError(store.ErrInternal, name+": no request completed", nil)
+		return phaseResult{}, store.NewError(store.ErrInternal, name+": no request completed", nil)
 	}
 	slices.Sort(all)
 	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(float64(len(all))*p))] }
-	fmt.Fprintf(out, "%-26s %8d requests  %9.0f req/s  p50 %8s  p99 %8s\n", name, len(all), float64(len(all))/elapsed.Seconds(),
-		pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
-	return nil
+	return phaseResult{name: name, requests: len(all), perSec: float64(len(all)) / elapsed.Seconds(), p50: pct(0.50), p99: pct(0.99), paced: paced}, nil
+}
+
+// print writes one line; with a peer, the ratio to it: of requests per second for a phase
+// driven as fast as it goes, of p99 for a paced one (whose rate is fixed).
+func (r phaseResult) print(out io.Writer, peer *phaseResult) {
+	vs := ""
+	switch {
+	case peer == nil:
+	case r.paced:
+		vs = fmt.Sprintf("p99 %.2fx the peer's", float64(r.p99)/float64(peer.p99))
+	default:
+		vs = fmt.Sprintf("%.2f of the peer's req/s", r.perSec/peer.perSec)
+	}
+	fmt.Fprintf(out, "%-34s %9d %9.0f %10s %10s  %s\n", r.name, r.requests, r.perSec,
+		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), vs)
 }
