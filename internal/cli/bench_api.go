@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,15 +46,17 @@ three phases: writes as fast as possible (each client cycles PUT, PATCH, DELETE 
 principal's link), GETs of the caller's link as fast as possible, and a mix of three GETs to one
 write sent at a fixed --rate (open loop; latency counts from each request's scheduled time).
 
-Before each phase it measures a peer in the same process, for as long and with as many clients,
-and prints the phase's ratio to it: before the writes, the write floor (pgbench -N's transaction
-on tables of pgbench's shape, through the same store, pool and write gate as a link write); before
-the GETs, the HTTP floor (the same client sending the same request to a handler that replays a
-recorded GET response and does nothing else); before the mix, the two floors mixed 3:1 at the
-same rate. It prints requests per second and p50/p99 latency per phase, and the load average at
-the start. It writes links, history and events of tenant "bench" and the floor's tables
-(bench_floor_accounts, bench_floor_history, dropped at the end) into the database: use a
-scratch database. --duration is the time of the three API phases; the peers take as long again.
+Before each phase it measures peers in the same process, with the same client, as many clients
+and as long, and prints the phase's ratio to its peer: before the writes, pgbench -N's
+transaction (on tables of pgbench's shape, sent like a link write) with a commit each, the same
+with commits shared as link writes share them, and the write floor: the same HTTP requests to a
+handler that runs that transaction and replays a recorded response; before the GETs, the HTTP
+floor (the same requests to a handler that only replays a recorded GET response); before the
+mix, the mix sent to the floor handler. It prints requests per second and p50/p99 latency per
+phase, and the load average at the start. It writes links, history and events of tenant "bench"
+and the floor's tables (bench_floor_accounts, bench_floor_history, dropped at the end) into the
+database: use a scratch database. --duration is the time of the three API phases; the five
+peers take 5/3 as long again.
 `,
 		Example: `  partnerlink bench api --db /tmp/bench.db --concurrency 32 --duration 15s
   partnerlink bench api --db 'postgres://postgres@127.0.0.1:5432/bench?sslmode=disable' --rate 1000`,
@@ -129,31 +132,82 @@ func benchAPI(ctx context.Context, app *App, concurrency, rate int, duration tim
 			_, _ = call(ctx, client, "DELETE", base+"/"+loc, tok)
 		}
 	}
-	phase := duration / 3
-	fmt.Fprintf(app.Stdout, "engine %s, concurrency %d, %s per phase, load average %s at the start\n", db.Engine(), concurrency, phase, load)
-	fmt.Fprintf(app.Stdout, "%-34s %9s %9s %10s %10s  %s\n", "phase", "requests", "req/s", "p50", "p99", "vs peer")
-	out := app.Stdout
+	// The floor servers answer with the bytes of real responses, recorded for a principal of
+	// its own (an object ID as long as the clients').
+	recTok, err := key.Mint(auth.Claims{TenantID: "bench", ObjectID: "bench-r000", IDType: "user"}, app.Now(), 2*time.Hour)
+	if err != nil {
+		return err
+	}
+	var recs recorded
+	_, _ = call(ctx, client, "DELETE", base+"/bench-loc-1", recTok)
+	for _, r := range []struct {
+		method string
+		into   *recordedResponse
+	}{{"PUT", &recs.put}, {"GET", &recs.get}, {"DELETE", &recs.del}} {
+		if *r.into, err = record(ctx, client, r.method, base+"/bench-loc-1", recTok); err != nil {
+			return err
+		}
+	}
 	rngs := make([]*rand.Rand, concurrency)
 	for i := range rngs {
 		rngs[i] = rand.New(rand.NewPCG(uint64(i), 1))
 	}
+	workerOf := map[string]int{}
+	for i, tok := range tokens {
+		workerOf["Bearer "+tok] = i
+	}
+	hf, err := startHTTPFloor(recs, func(ctx context.Context, auth string) error {
+		w, ok := workerOf[auth]
+		if !ok {
+			return errors.New("unknown client")
+		}
+		return floor.tx(ctx, w, rngs[w], true)
+	})
+	if err != nil {
+		return err
+	}
+	defer hf.srv.Close()
 
-	writeFloorRes, err := benchPhase(ctx, "peer: write floor (pgbench -N tx)", concurrency, phase, func(worker, _ int) error {
-		return floor.tx(ctx, worker, rngs[worker])
-	})
+	phase := duration / 3
+	fmt.Fprintf(app.Stdout, "engine %s, concurrency %d, %s per phase, load average %s at the start\n", db.Engine(), concurrency, phase, load)
+	fmt.Fprintf(app.Stdout, "%-34s %9s %9s %10s %10s  %s\n", "phase", "requests", "req/s", "p50", "p99", "vs peer")
+	out := app.Stdout
+	run := func(r phaseResult, err error) (phaseResult, error) {
+		if err == nil && strings.HasPrefix(r.name, "peer") {
+			r.print(out, nil)
+		}
+		return r, err
+	}
+
+	// Writes.
+	ownCommits, err := run(benchPhase(ctx, "peer: pgbench -N tx, own commits", concurrency, phase, func(worker, _ int) error {
+		return floor.tx(ctx, worker, rngs[worker], false)
+	}))
 	if err != nil {
 		return err
 	}
-	writeFloorRes.print(out, nil)
+	shared, err := run(benchPhase(ctx, "peer: pgbench -N tx, shared commits", concurrency, phase, func(worker, _ int) error {
+		return floor.tx(ctx, worker, rngs[worker], true)
+	}))
+	if err != nil {
+		return err
+	}
 	writes := []struct{ method, loc string }{{"PUT", "bench-loc-1"}, {"PATCH", "bench-loc-2"}, {"DELETE", "bench-loc-2"}}
-	writeRes, err := benchPhase(ctx, "write (PUT/PATCH/DELETE)", concurrency, phase, func(worker, i int) error {
-		w := writes[i%len(writes)]
-		return expectOK(call(ctx, client, w.method, base+"/"+w.loc, tokens[worker]))
-	})
+	writeCycle := func(base string) func(worker, i int) error {
+		return func(worker, i int) error {
+			w := writes[i%len(writes)]
+			return expectOK(call(ctx, client, w.method, base+"/"+w.loc, tokens[worker]))
+		}
+	}
+	writeFloor, err := run(benchPhase(ctx, "peer: write floor (HTTP + the tx)", concurrency, phase, writeCycle(hf.base)))
 	if err != nil {
 		return err
 	}
-	writeRes.print(out, &writeFloorRes)
+	writeRes, err := run(benchPhase(ctx, "write (PUT/PATCH/DELETE)", concurrency, phase, writeCycle(base)))
+	if err != nil {
+		return err
+	}
+	writeRes.print(out, &writeFloor, &shared, &ownCommits)
 	for _, tok := range tokens {
 		_, _ = call(ctx, client, "DELETE", base+"/bench-loc-2", tok) // a client may have stopped mid-cycle
 		if err := expectOK(call(ctx, client, "PUT", base+"/bench-loc-1", tok)); err != nil {
@@ -161,65 +215,54 @@ func benchAPI(ctx context.Context, app *App, concurrency, rate int, duration tim
 		}
 	}
 
-	rec, err := record(ctx, client, base+"/bench-loc-1", tokens[0])
+	// GETs.
+	get := func(base string) func(worker, i int) error {
+		return func(worker, _ int) error {
+			return expectOK(call(ctx, client, "GET", base+"/bench-loc-1", tokens[worker]))
+		}
+	}
+	httpFloor, err := run(benchPhase(ctx, fmt.Sprintf("peer: HTTP floor (%d-byte body)", len(recs.get.body)), concurrency, phase, get(hf.base)))
 	if err != nil {
 		return err
 	}
-	hf, err := startHTTPFloor(rec)
+	getRes, err := run(benchPhase(ctx, "GET", concurrency, phase, get(base)))
 	if err != nil {
 		return err
 	}
-	defer hf.srv.Close()
-	floorGET := func(worker int) error {
-		return expectOK(call(ctx, client, "GET", hf.base+"/bench-loc-1", tokens[worker]))
-	}
-	httpFloorRes, err := benchPhase(ctx, fmt.Sprintf("peer: HTTP floor (%d-byte body)", len(rec.body)), concurrency, phase, func(worker, _ int) error {
-		return floorGET(worker)
-	})
-	if err != nil {
-		return err
-	}
-	httpFloorRes.print(out, nil)
-	getRes, err := benchPhase(ctx, "GET", concurrency, phase, func(worker, _ int) error {
-		return expectOK(call(ctx, client, "GET", base+"/bench-loc-1", tokens[worker]))
-	})
-	if err != nil {
-		return err
-	}
-	getRes.print(out, &httpFloorRes)
+	getRes.print(out, &httpFloor)
 
 	// Mixed, at a fixed arrival rate: three GETs of a linked principal, then one write of the
 	// worker's own second principal (PUT, PATCH, DELETE in turn), so the write cycle stays valid.
+	// Its floor sends the same requests to the floor server (whose writes are of the first
+	// principal's floor account).
 	writers := make([]string, concurrency)
 	for i := range writers {
 		if writers[i], err = key.Mint(auth.Claims{TenantID: "bench", ObjectID: fmt.Sprintf("bench-mixed-%04d", i), IDType: "user"}, app.Now(), 2*time.Hour); err != nil {
 			return err
 		}
+		workerOf["Bearer "+writers[i]] = i
 		for _, loc := range []string{"bench-loc-1", "bench-loc-2"} {
 			_, _ = call(ctx, client, "DELETE", base+"/"+loc, writers[i])
 		}
 	}
-	mixedFloorRes, err := benchPaced(ctx, fmt.Sprintf("peer: mixed floor 3:1 at %d req/s", rate), concurrency, rate, phase, func(worker, i int) error {
-		if i%4 != 3 {
-			return floorGET(worker)
+	mixed := func(base string) func(worker, i int) error {
+		return func(worker, i int) error {
+			if i%4 != 3 {
+				return expectOK(call(ctx, client, "GET", base+"/bench-loc-1", tokens[worker]))
+			}
+			w := writes[(i/4)%len(writes)]
+			return expectOK(call(ctx, client, w.method, base+"/"+w.loc, writers[worker]))
 		}
-		return floor.tx(ctx, worker, rngs[worker])
-	})
+	}
+	mixedFloor, err := run(benchPaced(ctx, fmt.Sprintf("peer: mixed floor 3:1 at %d req/s", rate), concurrency, rate, phase, mixed(hf.base)))
 	if err != nil {
 		return err
 	}
-	mixedFloorRes.print(out, nil)
-	mixedRes, err := benchPaced(ctx, fmt.Sprintf("mixed 3:1 at %d req/s", rate), concurrency, rate, phase, func(worker, i int) error {
-		if i%4 != 3 {
-			return expectOK(call(ctx, client, "GET", base+"/bench-loc-1", tokens[worker]))
-		}
-		w := writes[(i/4)%len(writes)]
-		return expectOK(call(ctx, client, w.method, base+"/"+w.loc, writers[worker]))
-	})
+	mixedRes, err := run(benchPaced(ctx, fmt.Sprintf("mixed 3:1 at %d req/s", rate), concurrency, rate, phase, mixed(base)))
 	if err != nil {
 		return err
 	}
-	mixedRes.print(out, &mixedFloorRes)
+	mixedRes.print(out, &mixedFloor)
 	return nil
 }
 
@@ -341,8 +384,9 @@ func summarize(name string, all []time.Duration, elapsed time.Duration, paced bo
 }
 
 // print writes one line; with a peer, the ratio to it: of requests per second for a phase
-// driven as fast as it goes, of p99 for a paced one (whose rate is fixed).
-func (r phaseResult) print(out io.Writer, peer *phaseResult) {
+// driven as fast as it goes, of p99 for a paced one (whose rate is fixed). A second peer
+// (writes: the floor with a commit each) gets its ratio in parentheses.
+func (r phaseResult) print(out io.Writer, peer *phaseResult, also ...*phaseResult) {
 	vs := ""
 	switch {
 	case peer == nil:
@@ -350,6 +394,9 @@ func (r phaseResult) print(out io.Writer, peer *phaseResult) {
 		vs = fmt.Sprintf("p99 %.2fx the peer's", float64(r.p99)/float64(peer.p99))
 	default:
 		vs = fmt.Sprintf("%.2f of the peer's req/s", r.perSec/peer.perSec)
+		for _, a := range also {
+			vs += fmt.Sprintf("; %.2f of %s", r.perSec/a.perSec, strings.TrimPrefix(a.name, "peer: "))
+		}
 	}
 	fmt.Fprintf(out, "%-34s %9d %9.0f %10s %10s  %s\n", r.name, r.requests, r.perSec,
 		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), vs)

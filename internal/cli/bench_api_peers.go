@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,24 +19,30 @@ import (
 // The peers of `bench api`: what the same machine does, in the same run, for the parts of a
 // link request that are not the link logic. Each API phase is printed with its ratio to the
 // peer that matches it, so a result says how much the link API costs over its floor rather
-// than how fast the machine happened to be.
+// than how fast the machine happened to be. Every peer runs in the same process, with the
+// same client (connection pool), the same number of clients and the same phase length.
 //
-//   - The HTTP floor serves the bytes of a real link GET response (same headers, same body)
-//     from a handler that does nothing else: no authentication, no database. The same client
-//     (connection pool, request with the same path, query and Authorization header), the
-//     same number of clients and the same phase length drive it. GET is compared with it.
-//   - The write floor is the transaction of pgbench -N (the "simple update" script: update
-//     one account's balance by a random delta, read the balance, insert a history row), on
-//     tables of pgbench's shape in the database under test, sent the way a link write is
-//     sent: through store.DB.PipelineTx, so on PostgreSQL the same driver, pool and two
-//     pipelined batches (BEGIN with the update and select; the insert with COMMIT), and on
-//     SQLite the same write gate and prepared statements. Each client updates its own
-//     account, as each link client writes its own link. Writes are compared with it: the
-//     ratio is what the link logic (five row writes, lock and reads, the directory check)
-//     costs over the database's own cost of a small write transaction. The floor does not
-//     go through HTTP.
-//   - The mixed floor sends, at the mixed phase's rate and schedule, three HTTP-floor GETs to
-//     one write-floor transaction. The mixed phase's p99 is compared with its p99.
+//   - The transaction is pgbench -N's ("simple update": update one account's balance by a
+//     random delta, read the balance, insert a history row) on tables of pgbench's shape in
+//     the database under test; each client updates its own account, as each link client
+//     writes its own link. It is sent the way a link write is: two batches (the update and
+//     select; the insert), through the same pool (PostgreSQL: the same driver, two pipelined
+//     round trips) or write gate and prepared statements (SQLite).
+//   - "pgbench -N tx, own commits": the transaction called directly, a commit each
+//     (store.DB.PipelineTx), as pgbench runs it: the database's own cost of a small write
+//     transaction.
+//   - "pgbench -N tx, shared commits": the same through store.DB.GroupTx, which lets
+//     concurrent transactions share a commit as link writes do.
+//   - The write floor, the write phase's peer: the same PUT, PATCH and DELETE requests to a
+//     handler that runs the shared-commit transaction for the caller (named by its
+//     Authorization header) and answers with the bytes of a recorded link response. The
+//     ratio is what the link logic costs over HTTP and the database's own transaction: token
+//     check, the lock and reads, five row writes instead of two, the directory check, JSON.
+//   - The HTTP floor, the GET phase's peer: the same GET requests to the same handler, which
+//     answers with the bytes of a recorded GET response (same headers, same body) and does
+//     nothing else: no token check, no database.
+//   - The mixed floor: the mixed phase's requests, schedule and rate, sent to the floor
+//     handler. The mixed phase's p99 is compared with its p99.
 
 // Tables of the write floor, created in the scratch database and dropped after the run.
 const (
@@ -87,12 +94,19 @@ func (f *writeFloor) drop(ctx context.Context) error {
 	return nil
 }
 
-// tx is one pgbench -N transaction for client (0-based), in two batches like a link write.
-func (f *writeFloor) tx(ctx context.Context, client int, r *rand.Rand) error {
+// tx is one pgbench -N transaction for client (0-based), in two batches like a link write,
+// sharing its commit with concurrent ones (GroupTx) or not (PipelineTx).
+func (f *writeFloor) tx(ctx context.Context, client int, r *rand.Rand, shared bool) error {
 	aid := client + 1
 	delta := r.IntN(10001) - 5000
 	tid := 1 + r.IntN(10)
-	return f.db.PipelineTx(ctx, func(p store.Pipe) error {
+	run := f.db.PipelineTx
+	if shared {
+		run = func(ctx context.Context, fn func(store.Pipe) error) error {
+			return f.db.GroupTx(ctx, strconv.Itoa(aid), fn)
+		}
+	}
+	return run(ctx, func(p store.Pipe) error {
 		var balance int64
 		var b1 store.Batch
 		b1.Exec(`UPDATE `+floorAccounts+` SET abalance = abalance + $1 WHERE aid = $2`, delta, aid)
@@ -106,7 +120,8 @@ func (f *writeFloor) tx(ctx context.Context, client int, r *rand.Rand) error {
 	})
 }
 
-// httpFloor serves a recorded response and nothing else.
+// httpFloor serves recorded responses and does nothing else, except run the write floor's
+// transaction for a write.
 type httpFloor struct {
 	srv  *http.Server
 	base string // same path as the link API, on the floor's own listener
@@ -114,14 +129,17 @@ type httpFloor struct {
 
 // recordedResponse is a response of the link API as the client received it.
 type recordedResponse struct {
+	status int
 	header http.Header
 	body   []byte
 }
 
-// record makes one request and keeps the headers the handler set and the body. Date and
-// Content-Length are left out: net/http adds them to every response, the floor's too.
-func record(ctx context.Context, c *http.Client, url, token string) (recordedResponse, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"?api-version=2018-02-01", nil)
+type recorded struct{ get, put, del recordedResponse }
+
+// record makes one request and keeps the status, the headers the handler set and the body.
+// Date and Content-Length are left out: net/http adds them to every response, the floor's too.
+func record(ctx context.Context, c *http.Client, method, url, token string) (recordedResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url+"?api-version=2018-02-01", nil)
 	if err != nil {
 		return recordedResponse{}, err
 	}
@@ -136,24 +154,40 @@ func record(ctx context.Context, c *http.Client, url, token string) (recordedRes
 		return recordedResponse{}, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return recordedResponse{}, fmt.Errorf("recording a GET for the HTTP floor: the server answered %d, want 200", resp.StatusCode)
+		return recordedResponse{}, fmt.Errorf("recording a %s for the floor server: the server answered %d, want 200", method, resp.StatusCode)
 	}
 	h := resp.Header.Clone()
 	h.Del("Date")
 	h.Del("Content-Length")
-	return recordedResponse{header: h, body: body}, nil
+	return recordedResponse{status: resp.StatusCode, header: h, body: body}, nil
 }
 
-func startHTTPFloor(rec recordedResponse) (*httpFloor, error) {
+// startHTTPFloor serves GET with the recorded GET response; PUT and PATCH run write (with the
+// request's Authorization header, which names the client) and answer with the recorded PUT
+// response, DELETE likewise with the recorded DELETE response.
+func startHTTPFloor(rec recorded, write func(ctx context.Context, authorization string) error) (*httpFloor, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		for k, v := range rec.header {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp := rec.get
+		switch r.Method {
+		case http.MethodPut, http.MethodPatch, http.MethodDelete:
+			if err := write(r.Context(), r.Header.Get("Authorization")); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			resp = rec.put
+			if r.Method == http.MethodDelete {
+				resp = rec.del
+			}
+		}
+		for k, v := range resp.header {
 			w.Header()[k] = v
 		}
-		_, _ = w.Write(rec.body)
+		w.WriteHeader(resp.status)
+		_, _ = w.Write(resp.body)
 	})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
