@@ -56,41 +56,55 @@ type current struct {
 	exists bool
 }
 
-// lockBatch reads and locks the caller's current record on PostgreSQL (sqliteReadBatch is
-// SQLite's), creating an empty one first so that concurrent requests for one principal queue
-// on the row lock: the upsert's no-op update takes the lock SELECT ... FOR UPDATE would take. It also
-// reads the start of the caller's newest link window, in a statement of its own after the lock:
-// on PostgreSQL a subquery of the upsert would read the snapshot taken before waiting for the
-// lock and miss the window the previous holder just opened (the concurrency test caught that),
-// and the caller's directory type, so that a group is refused.
-func (s *Service) lockBatch(c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) *store.Batch {
-	var b store.Batch
-	b.QueryRow(func(r store.Row) error {
+// postgresLock reads and locks the caller's current record on PostgreSQL (sqliteReadBatch is
+// SQLite's), so that concurrent requests for one principal queue on its row lock, and then
+// reads the start of the caller's newest link window and the caller's directory type (so that
+// a group is refused). The window is read in a statement of its own after the lock: a
+// statement that waits for a lock still reads the snapshot taken before waiting, and would miss
+// the window the previous holder just opened (the concurrency test caught that). A principal
+// without a record gets an empty one, which takes the lock (a concurrent first write for it
+// waits on the insert), and the window is read again after it.
+func (s *Service) postgresLock(ctx context.Context, p store.Pipe, c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) error {
+	found := false
+	scan := func(r store.Row) error {
 		var created, updated int64
 		if err := r.Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated); err != nil {
 			return err
 		}
+		found = true
 		cur.TenantID, cur.ObjectID = c.TenantID, c.ObjectID
 		cur.CreatedTime, cur.UpdatedTime = timeline.Time(created), timeline.Time(updated)
 		cur.exists = cur.Version > 0
 		return nil
-	}, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
+	}
+	after := func(b *store.Batch) {
+		b.QueryRow(func(r store.Row) error { return r.Scan(lastFrom, principalType) },
+			`SELECT (SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2),
+				COALESCE((SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1), '')`,
+			c.TenantID, c.ObjectID)
+	}
+	var b store.Batch
+	b.QueryRow(func(r store.Row) error {
+		if err := scan(r); !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		return nil
+	}, `SELECT location_id, version, state, created_at, updated_at FROM links
+		WHERE tenant_id = $1 AND object_id = $2 FOR UPDATE`, c.TenantID, c.ObjectID)
+	after(&b)
+	if err := p.Send(ctx, &b); err != nil || found {
+		return err
+	}
+	var create store.Batch
+	create.QueryRow(scan, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
 		VALUES ($1, $2, '', 0, $3, 0, 0)
 		ON CONFLICT (tenant_id, object_id) DO UPDATE SET version = links.version
 		RETURNING location_id, version, state, created_at, updated_at`, c.TenantID, c.ObjectID, StateDeleted)
-	b.QueryRow(func(r store.Row) error { return r.Scan(lastFrom) },
-		`SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2`, c.TenantID, c.ObjectID)
-	b.QueryRow(func(r store.Row) error {
-		err := r.Scan(principalType)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil // not in the estate: a principal we do not know yet may link
-		}
-		return err
-	}, `SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1`, c.TenantID, c.ObjectID)
-	return &b
+	after(&create)
+	return p.Send(ctx, &create)
 }
 
-// sqliteReadBatch is lockBatch on SQLite, where the transaction holds the file's only write
+// sqliteReadBatch is postgresLock on SQLite, where the transaction holds the file's only write
 // lock from its start, so nothing needs locking and one read does: the current record (or
 // none), the start of the newest window, the directory type and the partner name (statements
 // cost CPU there, not round trips). The record is written with an upsert (write.sqlite).
@@ -241,9 +255,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		var cur current
 		var lastFrom sql.NullInt64
 		var principalType string
-		read := s.lockBatch
 		if sqlite {
-			read = s.sqliteReadBatch
 			if action != "delete" {
 				q, ok := store.PipeQuerier(p)
 				if !ok {
@@ -253,8 +265,10 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 					return err
 				}
 			}
-		}
-		if err := p.Send(ctx, read(c, &cur, &lastFrom, &principalType)); err != nil {
+			if err := p.Send(ctx, s.sqliteReadBatch(c, &cur, &lastFrom, &principalType)); err != nil {
+				return err
+			}
+		} else if err := s.postgresLock(ctx, p, c, &cur, &lastFrom, &principalType); err != nil {
 			return err
 		}
 		if principalType == "Group" || principalType == "ForeignGroup" {
