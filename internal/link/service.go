@@ -246,9 +246,9 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 	var out *Link
 	// Forget the cached record whatever the outcome: a failed commit may still have landed.
 	defer s.Cache.invalidate(cacheKey{c.TenantID, c.ObjectID})
-	// Two batches: lock and read, then write and commit (two round trips on PostgreSQL).
-	// Concurrent writes share a transaction and its commit (store.DB.GroupTx); each runs in a
-	// savepoint of its own and locks only the caller's rows, which the key names.
+	// Two batches: lock and read, then write (two round trips on PostgreSQL). Concurrent
+	// writes share a transaction and its commit (store.DB.GroupTx, which rolls back a refused
+	// or failed write alone); a write locks only the caller's rows, which the key names.
 	err := s.DB.GroupTx(ctx, c.TenantID+"/"+c.ObjectID, func(p store.Pipe) error {
 		out = nil
 		now := s.now()
