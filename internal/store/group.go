@@ -24,7 +24,9 @@ import (
 // without savepoints, and if any function fails it is rolled back and run again with each
 // function inside a savepoint of its own, rolled back alone if it fails. A call returns only
 // after the shared commit; if that fails (after PipelineTx's retries), nothing of the group
-// committed, and each call is run again alone, so that it fails only if it fails on its own.
+// committed, and each call is run again alone, so that it fails only if it fails on its own
+// (unless the failure was the database being unavailable, which every call gets). fn must not
+// call GroupTx or start another write transaction: it runs while the group holds the write.
 //
 // Why: a commit has a fixed cost that sharing saves. On SQLite one writer at a time holds the
 // file and every commit writes each page it changed to the log, and consecutive link writes
@@ -189,9 +191,11 @@ func (db *DB) runGroup(l *lane, jobs []*groupJob) []error {
 	if failed {
 		errs, _, groupErr = db.groupAttempt(l, jobs, order, true)
 	}
-	if groupErr != nil && len(jobs) > 1 {
+	if groupErr != nil && len(jobs) > 1 && !errors.Is(groupErr, ErrUnavailable) {
 		// The shared transaction failed (its commit, say): nothing of it committed. Run each
-		// call alone, so that a call fails only if it fails on its own.
+		// call alone, so that a call fails only if it fails on its own. Not when the database
+		// is unavailable or busy (after the retries): alone, each call would only wait as long
+		// again.
 		for _, i := range order {
 			e, f, _ := db.groupAttempt(l, jobs[i:i+1], []int{0}, false)
 			if f {
