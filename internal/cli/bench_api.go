@@ -152,9 +152,18 @@ func benchAPI(ctx context.Context, app *App, concurrency, rate int, duration tim
 	for i := range rngs {
 		rngs[i] = rand.New(rand.NewPCG(uint64(i), 1))
 	}
+	// The mixed phase's writers: a second principal per client.
+	writers := make([]string, concurrency)
+	for i := range writers {
+		if writers[i], err = key.Mint(auth.Claims{TenantID: "bench", ObjectID: fmt.Sprintf("bench-mixed-%04d", i), IDType: "user"}, app.Now(), 2*time.Hour); err != nil {
+			return err
+		}
+	}
+	// The floor server's writes: client i's requests update floor account i.
 	workerOf := map[string]int{}
-	for i, tok := range tokens {
-		workerOf["Bearer "+tok] = i
+	for i := range tokens {
+		workerOf["Bearer "+tokens[i]] = i
+		workerOf["Bearer "+writers[i]] = i
 	}
 	hf, err := startHTTPFloor(recs, func(ctx context.Context, auth string) error {
 		w, ok := workerOf[auth]
@@ -172,26 +181,15 @@ func benchAPI(ctx context.Context, app *App, concurrency, rate int, duration tim
 	fmt.Fprintf(app.Stdout, "engine %s, concurrency %d, %s per phase, load average %s at the start\n", db.Engine(), concurrency, phase, load)
 	fmt.Fprintf(app.Stdout, "%-34s %9s %9s %10s %10s  %s\n", "phase", "requests", "req/s", "p50", "p99", "vs peer")
 	out := app.Stdout
-	run := func(r phaseResult, err error) (phaseResult, error) {
-		if err == nil && strings.HasPrefix(r.name, "peer") {
-			r.print(out, nil)
+	printAll := func(rs []phaseResult) {
+		for _, r := range rs {
+			if strings.HasPrefix(r.name, "peer") {
+				r.print(out, nil)
+			}
 		}
-		return r, err
 	}
 
-	// Writes.
-	ownCommits, err := run(benchPhase(ctx, "peer: pgbench -N tx, own commits", concurrency, phase, func(worker, _ int) error {
-		return floor.tx(ctx, worker, rngs[worker], false)
-	}))
-	if err != nil {
-		return err
-	}
-	shared, err := run(benchPhase(ctx, "peer: pgbench -N tx, shared commits", concurrency, phase, func(worker, _ int) error {
-		return floor.tx(ctx, worker, rngs[worker], true)
-	}))
-	if err != nil {
-		return err
-	}
+	// Writes, with their peers.
 	writes := []struct{ method, loc string }{{"PUT", "bench-loc-1"}, {"PATCH", "bench-loc-2"}, {"DELETE", "bench-loc-2"}}
 	writeCycle := func(base string) func(worker, i int) error {
 		return func(worker, i int) error {
@@ -199,15 +197,16 @@ func benchAPI(ctx context.Context, app *App, concurrency, rate int, duration tim
 			return expectOK(call(ctx, client, w.method, base+"/"+w.loc, tokens[worker]))
 		}
 	}
-	writeFloor, err := run(benchPhase(ctx, "peer: write floor (HTTP + the tx)", concurrency, phase, writeCycle(hf.base)))
+	rs, err := interleave(ctx, concurrency, phase,
+		&phaseSpec{name: "peer: pgbench -N tx, own commits", fn: func(worker, _ int) error { return floor.tx(ctx, worker, rngs[worker], false) }},
+		&phaseSpec{name: "peer: pgbench -N tx, shared commits", fn: func(worker, _ int) error { return floor.tx(ctx, worker, rngs[worker], true) }},
+		&phaseSpec{name: "peer: write floor (HTTP + the tx)", fn: writeCycle(hf.base)},
+		&phaseSpec{name: "write (PUT/PATCH/DELETE)", fn: writeCycle(base)})
 	if err != nil {
 		return err
 	}
-	writeRes, err := run(benchPhase(ctx, "write (PUT/PATCH/DELETE)", concurrency, phase, writeCycle(base)))
-	if err != nil {
-		return err
-	}
-	writeRes.print(out, &writeFloor, &shared, &ownCommits)
+	printAll(rs)
+	rs[3].print(out, &rs[2], &rs[1], &rs[0])
 	for _, tok := range tokens {
 		_, _ = call(ctx, client, "DELETE", base+"/bench-loc-2", tok) // a client may have stopped mid-cycle
 		if err := expectOK(call(ctx, client, "PUT", base+"/bench-loc-1", tok)); err != nil {
@@ -221,28 +220,22 @@ func benchAPI(ctx context.Context, app *App, concurrency, rate int, duration tim
 			return expectOK(call(ctx, client, "GET", base+"/bench-loc-1", tokens[worker]))
 		}
 	}
-	httpFloor, err := run(benchPhase(ctx, fmt.Sprintf("peer: HTTP floor (%d-byte body)", len(recs.get.body)), concurrency, phase, get(hf.base)))
+	rs, err = interleave(ctx, concurrency, phase,
+		&phaseSpec{name: fmt.Sprintf("peer: HTTP floor (%d-byte body)", len(recs.get.body)), fn: get(hf.base)},
+		&phaseSpec{name: "GET", fn: get(base)})
 	if err != nil {
 		return err
 	}
-	getRes, err := run(benchPhase(ctx, "GET", concurrency, phase, get(base)))
-	if err != nil {
-		return err
-	}
-	getRes.print(out, &httpFloor)
+	printAll(rs)
+	rs[1].print(out, &rs[0])
 
 	// Mixed, at a fixed arrival rate: three GETs of a linked principal, then one write of the
 	// worker's own second principal (PUT, PATCH, DELETE in turn), so the write cycle stays valid.
 	// Its floor sends the same requests to the floor server (whose writes are of the first
 	// principal's floor account).
-	writers := make([]string, concurrency)
-	for i := range writers {
-		if writers[i], err = key.Mint(auth.Claims{TenantID: "bench", ObjectID: fmt.Sprintf("bench-mixed-%04d", i), IDType: "user"}, app.Now(), 2*time.Hour); err != nil {
-			return err
-		}
-		workerOf["Bearer "+writers[i]] = i
+	for _, w := range writers {
 		for _, loc := range []string{"bench-loc-1", "bench-loc-2"} {
-			_, _ = call(ctx, client, "DELETE", base+"/"+loc, writers[i])
+			_, _ = call(ctx, client, "DELETE", base+"/"+loc, w)
 		}
 	}
 	mixed := func(base string) func(worker, i int) error {
@@ -254,115 +247,143 @@ func benchAPI(ctx context.Context, app *App, concurrency, rate int, duration tim
 			return expectOK(call(ctx, client, w.method, base+"/"+w.loc, writers[worker]))
 		}
 	}
-	mixedFloor, err := run(benchPaced(ctx, fmt.Sprintf("peer: mixed floor 3:1 at %d req/s", rate), concurrency, rate, phase, mixed(hf.base)))
+	rs, err = interleave(ctx, concurrency, phase,
+		&phaseSpec{name: fmt.Sprintf("peer: mixed floor 3:1 at %d req/s", rate), rate: rate, fn: mixed(hf.base)},
+		&phaseSpec{name: fmt.Sprintf("mixed 3:1 at %d req/s", rate), rate: rate, fn: mixed(base)})
 	if err != nil {
 		return err
 	}
-	mixedRes, err := run(benchPaced(ctx, fmt.Sprintf("mixed 3:1 at %d req/s", rate), concurrency, rate, phase, mixed(base)))
-	if err != nil {
-		return err
-	}
-	mixedRes.print(out, &mixedFloor)
+	printAll(rs)
+	rs[1].print(out, &rs[0])
 	return nil
 }
 
-// benchPaced sends requests at a fixed total rate (open loop): worker w owns every n-th slot
-// of the schedule and sends its requests in order. Latency is measured from each request's
-// scheduled time, so a slow server shows as latency instead of silently lowering the rate.
-func benchPaced(ctx context.Context, name string, n, rate int, d time.Duration, fn func(worker, i int) error) (phaseResult, error) {
-	start := time.Now()
-	interval := time.Second / time.Duration(rate)
-	var mu sync.Mutex
-	var all []time.Duration
-	var firstErr error
-	var wg sync.WaitGroup
-	for w := range n {
-		wg.Go(func() {
-			var lat []time.Duration
-			for i := 0; ctx.Err() == nil; i++ {
-				due := start.Add(time.Duration(i*n+w) * interval)
-				if due.Sub(start) >= d {
-					break
-				}
-				time.Sleep(time.Until(due))
-				if err := fn(w, i); err != nil {
-					mu.Lock()
-					firstErr = errors.Join(firstErr, fmt.Errorf("%s request %d of client %d: %w", name, i, w, err))
-					mu.Unlock()
-					return
-				}
-				lat = append(lat, time.Since(due))
+// turns is how many turns each phase of an interleaved group takes (see interleave).
+const turns = 5
+
+// phaseSpec is one phase of an interleaved group.
+type phaseSpec struct {
+	name string
+	rate int // requests per second of a paced (open-loop) phase; 0: as fast as possible
+	fn   func(worker, i int) error
+	// Across turns: each worker's next request number (so a cycle of writes carries on where
+	// the previous turn stopped), and what was measured.
+	next    []int
+	lat     []time.Duration
+	elapsed time.Duration
+}
+
+// interleave runs a phase and its peers by turns: turns rounds, each giving every phase d/turns
+// of the clock (in reverse order every other round), so that all of them see the same load of a
+// shared machine rather than each its own stretch of it. It returns the phases' results in order.
+func interleave(ctx context.Context, n int, d time.Duration, specs ...*phaseSpec) ([]phaseResult, error) {
+	for _, sp := range specs {
+		sp.next = make([]int, n)
+	}
+	turn := d / turns
+	for round := range turns {
+		order := inOrder(specs, round%2 == 1)
+		for _, sp := range order {
+			var err error
+			if sp.rate > 0 {
+				err = pacedTurn(ctx, sp, n, turn)
+			} else {
+				err = closedTurn(ctx, sp, n, turn)
 			}
-			mu.Lock()
-			all = append(all, lat...)
-			mu.Unlock()
-		})
+			if err != nil {
+				return nil, err
+			}
+		}
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return phaseResult{}, firstErr
+	out := make([]phaseResult, len(specs))
+	for i, sp := range specs {
+		r, err := summarize(sp.name, sp.lat, sp.elapsed, sp.rate > 0)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
 	}
-	return summarize(name, all, time.Since(start), true)
+	return out, nil
 }
 
-func call(ctx context.Context, c *http.Client, method, url, token string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url+"?api-version=2018-02-01", nil)
-	if err != nil {
-		return 0, err
+func inOrder(specs []*phaseSpec, reverse bool) []*phaseSpec {
+	out := slices.Clone(specs)
+	if reverse {
+		slices.Reverse(out)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return out
 }
 
-func expectOK(status int, err error) error {
-	if err != nil {
-		return err
-	}
-	if status != http.StatusOK {
-		return fmt.Errorf("the server answered %d, want 200", status)
-	}
-	return nil
-}
-
-// benchPhase runs fn from n workers for d and returns throughput and latency percentiles. The
-// first error stops the phase and is returned: a benchmark of failing requests measures nothing.
-func benchPhase(ctx context.Context, name string, n int, d time.Duration, fn func(worker, i int) error) (phaseResult, error) {
+// closedTurn runs sp.fn from n workers for d, each sending its next request when the previous
+// one is answered. The first error stops the run: a benchmark of failing requests measures
+// nothing.
+func closedTurn(ctx context.Context, sp *phaseSpec, n int, d time.Duration) error {
 	var mu sync.Mutex
-	var all []time.Duration
 	var firstErr error
-	deadline := time.Now().Add(d)
 	start := time.Now()
+	deadline := start.Add(d)
 	var wg sync.WaitGroup
 	for w := range n {
 		wg.Go(func() {
 			var lat []time.Duration
-			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				i := sp.next[w]
+				sp.next[w]++
 				t := time.Now()
-				if err := fn(w, i); err != nil {
+				if err := sp.fn(w, i); err != nil {
 					mu.Lock()
-					firstErr = errors.Join(firstErr, fmt.Errorf("%s request %d of client %d: %w", name, i, w, err))
+					firstErr = errors.Join(firstErr, fmt.Errorf("%s request %d of client %d: %w", sp.name, i, w, err))
 					mu.Unlock()
 					return
 				}
 				lat = append(lat, time.Since(t))
 			}
 			mu.Lock()
-			all = append(all, lat...)
+			sp.lat = append(sp.lat, lat...)
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	if firstErr != nil {
-		return phaseResult{}, firstErr
+	sp.elapsed += time.Since(start)
+	return firstErr
+}
+
+// pacedTurn sends requests at sp.rate in total for d (open loop): worker w owns every n-th slot
+// of the schedule and sends its requests in order. Latency is measured from each request's
+// scheduled time, so a slow server shows as latency instead of silently lowering the rate.
+func pacedTurn(ctx context.Context, sp *phaseSpec, n int, d time.Duration) error {
+	var mu sync.Mutex
+	var firstErr error
+	start := time.Now()
+	interval := time.Second / time.Duration(sp.rate)
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() {
+			var lat []time.Duration
+			for k := 0; ctx.Err() == nil; k++ {
+				due := start.Add(time.Duration(k*n+w) * interval)
+				if due.Sub(start) >= d {
+					break
+				}
+				time.Sleep(time.Until(due))
+				i := sp.next[w]
+				sp.next[w]++
+				if err := sp.fn(w, i); err != nil {
+					mu.Lock()
+					firstErr = errors.Join(firstErr, fmt.Errorf("%s request %d of client %d: %w", sp.name, i, w, err))
+					mu.Unlock()
+					return
+				}
+				lat = append(lat, time.Since(due))
+			}
+			mu.Lock()
+			sp.lat = append(sp.lat, lat...)
+			mu.Unlock()
+		})
 	}
-	return summarize(name, all, elapsed, false)
+	wg.Wait()
+	sp.elapsed += max(time.Since(start), d)
+	return firstErr
 }
 
 // phaseResult is what one phase measured.
@@ -400,4 +421,29 @@ func (r phaseResult) print(out io.Writer, peer *phaseResult, also ...*phaseResul
 	}
 	fmt.Fprintf(out, "%-34s %9d %9.0f %10s %10s  %s\n", r.name, r.requests, r.perSec,
 		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), vs)
+}
+
+func call(ctx context.Context, c *http.Client, method, url, token string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url+"?api-version=2018-02-01", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func expectOK(status int, err error) error {
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("the server answered %d, want 200", status)
+	}
+	return nil
 }
