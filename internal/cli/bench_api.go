@@ -46,12 +46,13 @@ three phases: writes as fast as possible (each client cycles PUT, PATCH, DELETE 
 principal's link), GETs of the caller's link as fast as possible, and a mix of three GETs to one
 write sent at a fixed --rate (open loop; latency counts from each request's scheduled time).
 
-Before each phase it measures peers in the same process, with the same client, as many clients
-and as long, and prints the phase's ratio to its peer: before the writes, pgbench -N's
+With each phase it measures peers in the same process, with the same client, as many clients
+and as long, taking turns with the phase (five turns each, so that all see the same load of a
+shared machine), and prints the phase's ratio to its peer: with the writes, pgbench -N's
 transaction (on tables of pgbench's shape, sent like a link write) with a commit each, the same
 with commits shared as link writes share them, and the write floor: the same HTTP requests to a
-handler that runs that transaction and replays a recorded response; before the GETs, the HTTP
-floor (the same requests to a handler that only replays a recorded GET response); before the
+handler that runs that transaction and replays a recorded response; with the GETs, the HTTP
+floor (the same requests to a handler that only replays a recorded GET response); with the
 mix, the mix sent to the floor handler. It prints requests per second and p50/p99 latency per
 phase, and the load average at the start. It writes links, history and events of tenant "bench"
 and the floor's tables (bench_floor_accounts, bench_floor_history, dropped at the end) into the

@@ -20,7 +20,8 @@ import (
 // link request that are not the link logic. Each API phase is printed with its ratio to the
 // peer that matches it, so a result says how much the link API costs over its floor rather
 // than how fast the machine happened to be. Every peer runs in the same process, with the
-// same client (connection pool), the same number of clients and the same phase length.
+// same client (connection pool), the same number of clients and the same phase length, taking
+// turns with its phase (interleave) so that both see the same load.
 //
 //   - The transaction is pgbench -N's ("simple update": update one account's balance by a
 //     random delta, read the balance, insert a history row) on tables of pgbench's shape in
