@@ -12,7 +12,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
 )
 
-func cacheFixture(t *testing.T, db *store.DB) (context.Context, Caller) {
+func cacheFixture(t testing.TB, db *store.DB) (context.Context, Caller) {
 	t.Helper()
 	ctx := context.Background()
 	org := directory.Organisation{ID: "4000000", Name: "Contoso", Locations: []directory.Location{
@@ -72,17 +72,22 @@ func TestCacheDropsReadsOverlappingAChange(t *testing.T) {
 	c := NewCache()
 	c.reset(true)
 	k := cacheKey{"t1", "u1"}
-	seq, ok := c.begin()
-	if !ok {
-		t.Fatal("cache not enabled")
+	_, hit, tk := c.lookup(k)
+	if hit || !tk.ok {
+		t.Fatalf("an empty enabled cache answered %v and gave ticket %+v", hit, tk)
 	}
 	c.invalidate(k) // a change commits while the read is in flight
-	c.put(k, seq, cached{found: true, link: Link{Version: 1}})
-	if _, ok := c.get(k); ok {
+	c.put(k, tk, cached{found: true, link: Link{Version: 1}})
+	if _, ok, _ := c.lookup(k); ok {
 		t.Fatal("a read that overlapped a change was cached")
 	}
+	_, _, tk = c.lookup(k)
+	c.put(k, tk, cached{found: true, link: Link{Version: 2}})
+	if e, ok, _ := c.lookup(k); !ok || e.link.Version != 2 {
+		t.Fatalf("a read that overlapped nothing was not cached: %v %+v", ok, e)
+	}
 	c.reset(false)
-	if _, ok := c.get(k); ok {
+	if _, ok, _ := c.lookup(k); ok {
 		t.Fatal("a disabled cache answered")
 	}
 }

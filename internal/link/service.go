@@ -56,37 +56,74 @@ type current struct {
 	exists bool
 }
 
-// lockBatch reads and locks the caller's current record, creating an empty one first so that
-// concurrent requests for one principal queue on the row lock (PostgreSQL) or the write lock
-// (SQLite): the upsert's no-op update takes the lock SELECT ... FOR UPDATE would take. It also
-// reads the start of the caller's newest link window, in a statement of its own after the lock:
-// on PostgreSQL a subquery of the upsert would read the snapshot taken before waiting for the
-// lock and miss the window the previous holder just opened (the concurrency test caught that),
-// and the caller's directory type, so that a group is refused.
-func (s *Service) lockBatch(c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) *store.Batch {
+// postgresLock reads and locks the caller's current record on PostgreSQL (sqliteReadBatch is
+// SQLite's), so that concurrent requests for one principal queue on its row lock, and then
+// reads the start of the caller's newest link window and the caller's directory type (so that
+// a group is refused). The window is read in a statement of its own after the lock: a
+// statement that waits for a lock still reads the snapshot taken before waiting, and would miss
+// the window the previous holder just opened (the concurrency test caught that). A principal
+// without a record gets an empty one, which takes the lock (a concurrent first write for it
+// waits on the insert), and the window is read again after it.
+func (s *Service) postgresLock(ctx context.Context, p store.Pipe, c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) error {
+	found := false
+	scan := func(r store.Row) error {
+		var created, updated int64
+		if err := r.Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated); err != nil {
+			return err
+		}
+		found = true
+		cur.TenantID, cur.ObjectID = c.TenantID, c.ObjectID
+		cur.CreatedTime, cur.UpdatedTime = timeline.Time(created), timeline.Time(updated)
+		cur.exists = cur.Version > 0
+		return nil
+	}
+	after := func(b *store.Batch) {
+		b.QueryRow(func(r store.Row) error { return r.Scan(lastFrom, principalType) },
+			`SELECT (SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2),
+				COALESCE((SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1), '')`,
+			c.TenantID, c.ObjectID)
+	}
+	var b store.Batch
+	b.QueryRow(func(r store.Row) error {
+		if err := scan(r); !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		return nil
+	}, `SELECT location_id, version, state, created_at, updated_at FROM links
+		WHERE tenant_id = $1 AND object_id = $2 FOR UPDATE`, c.TenantID, c.ObjectID)
+	after(&b)
+	if err := p.Send(ctx, &b); err != nil || found {
+		return err
+	}
+	var create store.Batch
+	create.QueryRow(scan, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
+		VALUES ($1, $2, '', 0, $3, 0, 0)
+		ON CONFLICT (tenant_id, object_id) DO UPDATE SET version = links.version
+		RETURNING location_id, version, state, created_at, updated_at`, c.TenantID, c.ObjectID, StateDeleted)
+	after(&create)
+	return p.Send(ctx, &create)
+}
+
+// sqliteReadBatch is postgresLock on SQLite, where the transaction holds the file's only write
+// lock from its start, so nothing needs locking and one read does: the current record (or
+// none), the start of the newest window, the directory type and the partner name (statements
+// cost CPU there, not round trips). The record is written with an upsert (write.sqlite).
+func (s *Service) sqliteReadBatch(c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) *store.Batch {
 	var b store.Batch
 	b.QueryRow(func(r store.Row) error {
 		var created, updated int64
-		if err := r.Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated); err != nil {
+		if err := r.Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated, &cur.PartnerName, lastFrom, principalType); err != nil {
 			return err
 		}
 		cur.TenantID, cur.ObjectID = c.TenantID, c.ObjectID
 		cur.CreatedTime, cur.UpdatedTime = timeline.Time(created), timeline.Time(updated)
 		cur.exists = cur.Version > 0
 		return nil
-	}, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
-		VALUES ($1, $2, '', 0, $3, 0, 0)
-		ON CONFLICT (tenant_id, object_id) DO UPDATE SET version = links.version
-		RETURNING location_id, version, state, created_at, updated_at`, c.TenantID, c.ObjectID, StateDeleted)
-	b.QueryRow(func(r store.Row) error { return r.Scan(lastFrom) },
-		`SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2`, c.TenantID, c.ObjectID)
-	b.QueryRow(func(r store.Row) error {
-		err := r.Scan(principalType)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil // not in the estate: a principal we do not know yet may link
-		}
-		return err
-	}, `SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1`, c.TenantID, c.ObjectID)
+	}, `SELECT COALESCE(l.location_id, ''), COALESCE(l.version, 0), COALESCE(l.state, $3), COALESCE(l.created_at, 0), COALESCE(l.updated_at, 0),
+			COALESCE((SELECT name FROM partner_locations WHERE id = l.location_id), ''),
+			(SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2),
+			COALESCE((SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1), '')
+		FROM (SELECT 1) LEFT JOIN links l ON l.tenant_id = $1 AND l.object_id = $2`, c.TenantID, c.ObjectID, StateDeleted)
 	return &b
 }
 
@@ -137,14 +174,17 @@ func (s *Service) Get(ctx context.Context, c Caller, partnerID string) (*Link, e
 // current reads the caller's links row with its partner name, from the cache when it has it.
 func (s *Service) current(ctx context.Context, c Caller) (cached, error) {
 	k := cacheKey{c.TenantID, c.ObjectID}
-	if e, ok := s.Cache.get(k); ok {
+	e, ok, t := s.Cache.lookup(k)
+	if ok {
 		return e, nil
 	}
-	seq, caching := s.Cache.begin()
-	e := cached{found: true}
+	e = cached{found: true}
 	l := &e.link
 	var created, updated int64
-	err := s.DB.Prepared(s.DB).QueryRowContext(ctx, `SELECT l.location_id, l.version, l.state, l.created_at, l.updated_at, COALESCE(p.name, '')
+	// Without the request's cancellation: for a context that can be cancelled, database/sql
+	// and the SQLite driver each start a goroutine per query to watch it, which made this
+	// one-row lookup cost half again as much. It takes microseconds.
+	err := s.DB.Prepared(s.DB).QueryRowContext(context.WithoutCancel(ctx), `SELECT l.location_id, l.version, l.state, l.created_at, l.updated_at, COALESCE(p.name, '')
 		FROM links l LEFT JOIN partner_locations p ON p.id = l.location_id
 		WHERE l.tenant_id = $1 AND l.object_id = $2`,
 		c.TenantID, c.ObjectID).Scan(&l.PartnerID, &l.Version, &l.State, &created, &updated, &l.PartnerName)
@@ -155,10 +195,17 @@ func (s *Service) current(ctx context.Context, c Caller) (cached, error) {
 	}
 	l.TenantID, l.ObjectID = c.TenantID, c.ObjectID
 	l.CreatedTime, l.UpdatedTime = timeline.Time(created), timeline.Time(updated)
-	if caching {
-		s.Cache.put(k, seq, e)
-	}
+	s.Cache.put(k, t, e)
 	return e, nil
+}
+
+// unchanged commits a request that changes nothing, reading the partner name of l's location
+// into l (already read on SQLite).
+func (s *Service) unchanged(ctx context.Context, p store.Pipe, l *Link, sqlite bool) error {
+	if sqlite {
+		return p.Commit(ctx, nil)
+	}
+	return p.Commit(ctx, s.nameBatch(l))
 }
 
 // nameBatch reads the partner name of l's location into l.
@@ -177,28 +224,51 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 	if c.IDType == "group" {
 		return nil, errGroup
 	}
-	// The target's status is read before the transaction: it changes rarely, and on SQLite
-	// every statement inside it holds the single write lock.
+	// On PostgreSQL the target's status is read before the transaction, which saves a round
+	// trip in it. On SQLite it is read inside, on the connection of the write (whose page cache
+	// the commits keep warm, where other connections reload pages after every commit).
+	sqlite := s.DB.Engine() == store.SQLite
 	var target *directory.Location
 	var targetErr error
-	if action != "delete" {
-		target, targetErr = s.target(ctx, s.DB.Prepared(s.DB), partnerID, s.now())
+	lookup := func(q store.Querier, at time.Time) error {
+		target, targetErr = s.target(context.WithoutCancel(ctx), q, partnerID, at)
 		var le *Error
 		if targetErr != nil && !errors.As(targetErr, &le) {
-			return nil, targetErr
+			return targetErr
+		}
+		return nil
+	}
+	if action != "delete" && !sqlite {
+		if err := lookup(s.DB.Prepared(s.DB), s.now()); err != nil {
+			return nil, err
 		}
 	}
 	var out *Link
 	// Forget the cached record whatever the outcome: a failed commit may still have landed.
 	defer s.Cache.invalidate(cacheKey{c.TenantID, c.ObjectID})
-	// Two batches: lock and read, then write and commit (two round trips on PostgreSQL).
-	err := s.DB.PipelineTx(ctx, func(p store.Pipe) error {
+	// Two batches: lock and read, then write (two round trips on PostgreSQL). Concurrent
+	// writes share a transaction and its commit (store.DB.GroupTx, which rolls back a refused
+	// or failed write alone); a write locks only the caller's rows, which the key names.
+	err := s.DB.GroupTx(ctx, c.TenantID+"/"+c.ObjectID, func(p store.Pipe) error {
 		out = nil
 		now := s.now()
 		var cur current
 		var lastFrom sql.NullInt64
 		var principalType string
-		if err := p.Send(ctx, s.lockBatch(c, &cur, &lastFrom, &principalType)); err != nil {
+		if sqlite {
+			if action != "delete" {
+				q, ok := store.PipeQuerier(p)
+				if !ok {
+					return errors.New("link: the SQLite transaction offers no querier")
+				}
+				if err := lookup(q, now); err != nil {
+					return err
+				}
+			}
+			if err := p.Send(ctx, s.sqliteReadBatch(c, &cur, &lastFrom, &principalType)); err != nil {
+				return err
+			}
+		} else if err := s.postgresLock(ctx, p, c, &cur, &lastFrom, &principalType); err != nil {
 			return err
 		}
 		if principalType == "Group" || principalType == "ForeignGroup" {
@@ -211,7 +281,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		case "create":
 			if active && cur.PartnerID == partnerID {
 				out = &cur.Link
-				return p.Commit(ctx, s.nameBatch(&cur.Link)) // unchanged
+				return s.unchanged(ctx, p, &cur.Link, sqlite)
 			}
 			if active {
 				return &Error{CodeConflict, fmt.Sprintf("this identity is already linked to %s; use PATCH /providers/Microsoft.ManagementPartner/partners/%s to move the link", cur.PartnerID, partnerID)}
@@ -225,7 +295,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 			}
 			if cur.PartnerID == partnerID {
 				out = &cur.Link
-				return p.Commit(ctx, s.nameBatch(&cur.Link))
+				return s.unchanged(ctx, p, &cur.Link, sqlite)
 			}
 			if loc, err = target, targetErr; err != nil {
 				return err
@@ -271,8 +341,8 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		payload, _ := json.Marshal(map[string]any{"tenantId": c.TenantID, "objectId": c.ObjectID, "action": action,
 			"fromPartnerId": from, "toPartnerId": to, "version": next.Version, "at": timeline.Format(ns), "requestId": c.RequestID})
 		w := write{c: c, next: next, at: ns, lastFrom: lastFrom, action: action, from: from, to: to, payload: string(payload)}
-		writes := w.statements
-		if s.DB.Engine() == store.Postgres {
+		writes := w.sqlite
+		if !sqlite {
 			writes = w.postgres
 		}
 		if err := p.Commit(ctx, writes()); err != nil {
@@ -302,13 +372,16 @@ type write struct {
 	payload          string
 }
 
-// statements writes with one statement per table (SQLite, where statements cost no round trip).
-func (w write) statements() *store.Batch {
+// sqlite writes with one statement per table (SQLite, where statements cost no round trip).
+// The record is upserted: sqliteReadBatch does not create it.
+func (w write) sqlite() *store.Batch {
 	c, next := w.c, w.next
 	var b store.Batch
-	b.Exec(`UPDATE links SET location_id = $3, version = $4, state = $5, created_at = $6, updated_at = $7
-		WHERE tenant_id = $1 AND object_id = $2`, c.TenantID, c.ObjectID, next.PartnerID, next.Version, next.State,
-		next.CreatedTime.UnixNano(), w.at)
+	b.Exec(`INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (tenant_id, object_id) DO UPDATE SET location_id = excluded.location_id, version = excluded.version,
+			state = excluded.state, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+		c.TenantID, c.ObjectID, next.PartnerID, next.Version, next.State, next.CreatedTime.UnixNano(), w.at)
 	if w.lastFrom.Valid {
 		b.Exec(`UPDATE link_spans SET valid_to = $3 WHERE tenant_id = $1 AND object_id = $2 AND valid_from = $4 AND valid_to = $5`,
 			c.TenantID, c.ObjectID, w.at, w.lastFrom.Int64, timeline.Max)

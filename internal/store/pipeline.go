@@ -86,3 +86,16 @@ func (p sqlPipe) Send(ctx context.Context, b *Batch) error {
 
 // Commit only sends b: Tx commits when the function returns.
 func (p sqlPipe) Commit(ctx context.Context, b *Batch) error { return p.Send(ctx, b) }
+
+// Querier makes p usable with PipeQuerier (group.go).
+func (p sqlPipe) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return p.q.ExecContext(ctx, query, args...)
+}
+
+func (p sqlPipe) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return p.q.QueryContext(ctx, query, args...)
+}
+
+func (p sqlPipe) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return p.q.QueryRowContext(ctx, query, args...)
+}

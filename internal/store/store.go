@@ -64,6 +64,8 @@ type DB struct {
 	writer chan struct{}
 	// stmts are the statements kept by Prepared (SQLite only).
 	stmts stmtCache
+	// groups queue the calls of GroupTx (group.go).
+	groups groupLanes
 }
 
 // New wraps an opened pool. Engines call it.
