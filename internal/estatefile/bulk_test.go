@@ -247,13 +247,17 @@ func TestBulkJSONErrorsNamePlace(t *testing.T) {
 	}
 }
 
-// TestBulkKeepsIndexes: on PostgreSQL the bulk path drops the secondary indexes of the
+// TestBulkKeepsIndexes: on PostgreSQL the bulk path drops the indexes and primary keys of the
 // tables it loads and builds them again before committing; afterwards the schema is as the
-// migrations made it, and a rejected file leaves it so too.
+// migrations made it (indexes, and constraints of the same kind and definition), and a
+// rejected file leaves it so too.
 func TestBulkKeepsIndexes(t *testing.T) {
 	db := storetest.Postgres(t)
 	indexes := func() string {
-		rows, err := db.QueryContext(context.Background(), `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname`)
+		rows, err := db.QueryContext(context.Background(), `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()
+			UNION ALL SELECT 'constraint ' || c.conname || ' on ' || t.relname || ': ' || pg_get_constraintdef(c.oid)
+			FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid WHERE c.connamespace = current_schema()::regnamespace
+			ORDER BY 1`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +271,7 @@ func TestBulkKeepsIndexes(t *testing.T) {
 		return strings.Join(defs, "\n")
 	}
 	before := indexes()
-	if !strings.Contains(before, "role_assignments_principal") {
+	if !strings.Contains(before, "role_assignments_principal") || !strings.Contains(before, "constraint role_assignments_pkey on role_assignments: PRIMARY KEY (id, valid_from)") {
 		t.Fatalf("the migrations' indexes are not there:\n%s", before)
 	}
 	if _, err := importFile(t, db, strings.Replace(snapshot1(t), `"offer": "ea"`, `"offer": "enterprise"`, 1), estatefile.Options{}); err == nil {

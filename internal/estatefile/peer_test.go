@@ -43,9 +43,9 @@ import (
 //     (modernc.org/sqlite, store/sqlite.Open).
 //
 // In mode "plain" the tables keep every index the migrations give them while rows go in. In
-// mode "deferred" the peer first drops the secondary indexes of those tables (the ones that
-// back no constraint), loads, and creates them again before COMMIT: the advice of both
-// engines' documentation for bulk loads, and what partnerlink's own bulk path does.
+// mode "deferred" the peer first drops the indexes of the tables with windows that the engine
+// lets be dropped (see peerDeferredIndexes), loads, and builds them again before COMMIT: the
+// advice of both engines' documentation for bulk loads.
 
 // peerTables are the tables an estate import writes, in an order that satisfies their
 // foreign keys.
@@ -54,8 +54,8 @@ var peerTables = []string{"partner_orgs", "partner_org_tenants", "partner_locati
 	"role_definitions", "role_assignments", "pim_activations", "delegations", "delegation_authorizations",
 	"links", "link_spans", "link_history", "tracking_ids", "deployments"}
 
-// peerIndexedTables are the tables whose secondary indexes the deferred peer builds after the
-// load: the estate tables with windows (the set the import's bulk path defers too).
+// peerIndexedTables are the tables whose indexes the deferred peer builds after the load: the
+// estate tables with windows (the set the import's bulk path defers too).
 var peerIndexedTables = []string{"management_groups", "subscriptions", "subscription_dpor", "principals", "group_memberships",
 	"role_definitions", "role_assignments", "pim_activations", "delegations", "delegation_authorizations",
 	"partner_location_active", "link_spans"}
@@ -168,7 +168,7 @@ func peerLoad(ctx context.Context, db *store.DB, dir, mode string) (time.Duratio
 	}
 	var drops, creates []string
 	if mode == "deferred" {
-		if drops, creates, err = peerSecondaryIndexes(ctx, db); err != nil {
+		if drops, creates, err = peerDeferredIndexes(ctx, db); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -178,29 +178,43 @@ func peerLoad(ctx context.Context, db *store.DB, dir, mode string) (time.Duratio
 	return peerSQLite(ctx, db, dir, tables, drops, creates)
 }
 
-// peerSecondaryIndexes returns the DROP and CREATE statements of the indexes of
-// peerIndexedTables that back no constraint.
-func peerSecondaryIndexes(ctx context.Context, db *store.DB) (drops, creates []string, err error) {
+// peerDeferredIndexes returns the statements that drop the indexes of peerIndexedTables
+// that the engine lets be built after a load, and those that build them again: on SQLite
+// the indexes that back no constraint; on PostgreSQL those and the primary keys no foreign
+// key references (pg_restore's order: data, primary keys, indexes).
+func peerDeferredIndexes(ctx context.Context, db *store.DB) (drops, creates []string, err error) {
 	in := "'" + strings.Join(peerIndexedTables, "', '") + "'"
-	q := `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (` + in + `) ORDER BY name`
+	queries := []string{`SELECT 'DROP INDEX ' || name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (` + in + `) ORDER BY name`}
 	if db.Engine() == store.Postgres {
-		q = `SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() AND i.tablename IN (` + in + `)
+		queries = []string{
+			`SELECT 'ALTER TABLE ' || t.relname || ' DROP CONSTRAINT ' || c.conname, 'ALTER TABLE ' || t.relname || ' ADD CONSTRAINT ' || c.conname || ' ' || pg_get_constraintdef(c.oid)
+			FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+			WHERE c.contype = 'p' AND c.connamespace = current_schema()::regnamespace AND t.relname IN (` + in + `)
+			AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = c.conrelid) ORDER BY c.conname`,
+			`SELECT 'DROP INDEX ' || i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() AND i.tablename IN (` + in + `)
 			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.connamespace = current_schema()::regnamespace)
-			ORDER BY i.indexname`
+			ORDER BY i.indexname`,
+		}
 	}
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name, def string
-		if err := rows.Scan(&name, &def); err != nil {
+	for _, q := range queries {
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
 			return nil, nil, err
 		}
-		drops, creates = append(drops, "DROP INDEX "+name), append(creates, def)
+		for rows.Next() {
+			var drop, create string
+			if err := rows.Scan(&drop, &create); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			drops, creates = append(drops, drop), append(creates, create)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
 	}
-	return drops, creates, rows.Err()
+	return drops, creates, nil
 }
 
 func peerPostgres(ctx context.Context, db *store.DB, dir string, tables []peerTable, drops, creates []string) (time.Duration, int64, error) {
