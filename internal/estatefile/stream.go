@@ -239,6 +239,9 @@ func (c *compactTracker) add(t *table, v version) {
 
 // hashCols hashes columns as overlapKey and table.key join them (separated by NUL).
 func hashCols(seed maphash.Seed, cols []string) uint64 {
+	if len(cols) == 1 {
+		return maphash.String(seed, cols[0]) // the same hash as below, without a Hash
+	}
 	var h maphash.Hash
 	h.SetSeed(seed)
 	for i, c := range cols {
@@ -324,6 +327,7 @@ type streamer struct {
 	overlaps map[*table]*overlapTracker
 	compact  map[*table]*compactTracker
 	pending  map[*table][][]any
+	boxers   map[*table]*boxer
 	// Writes run on their own goroutine, in the order queued, while decoding goes on: the
 	// loader (one connection, one transaction) is only ever used from there.
 	writes   chan func() error
@@ -381,7 +385,7 @@ func bulkImport(ctx context.Context, db *store.DB, r io.Reader, name string, asO
 			}
 		}
 		s := &streamer{ctx: ctx, db: db, ld: ld, name: name, asOf: asOf, strict: opts.Strict, rep: rep, p: newPlan(), k: k,
-			overlaps: map[*table]*overlapTracker{}, pending: map[*table][][]any{}, unknown: map[string]bool{}, openLinks: map[string]openLink{}}
+			overlaps: map[*table]*overlapTracker{}, pending: map[*table][][]any{}, boxers: map[*table]*boxer{}, unknown: map[string]bool{}, openLinks: map[string]openLink{}}
 		s.simple = &simpleWriter{ctx: ctx, q: db, rep: rep, exec: func(q string, args ...any) (int64, error) { return ld.Exec(ctx, q, args...) }}
 		s.compact = map[*table]*compactTracker{}
 		for _, t := range []*table{tPrincipals, tMemberships, tAssignments, tActivations} {
@@ -680,13 +684,13 @@ func (s *streamer) eachElement(sc *scanner, key string, reset func() any, fast f
 		if i%4096 == 0 && s.ctx.Err() != nil {
 			return s.ctx.Err() // interrupted: stop reading, the load rolls back
 		}
-		path := key + "[" + strconv.Itoa(i) + "]"
+		path := func() string { return key + "[" + strconv.Itoa(i) + "]" } // for problems only
 		raw, start, err := sc.value()
 		if err != nil {
-			return s.readError(sc, path, raw, start, err)
+			return s.readError(sc, path(), raw, start, err)
 		}
 		if !fast(raw) {
-			if err := s.decode(sc, path, raw, start, reset()); err != nil {
+			if err := s.decode(sc, path(), raw, start, reset()); err != nil {
 				return err
 			}
 		}
@@ -699,7 +703,7 @@ func (s *streamer) eachElement(sc *scanner, key string, reset func() any, fast f
 		if sc.expect(']') {
 			return nil
 		}
-		return fmt.Errorf("%s%s: not valid JSON: expected , or ] after %s", s.name, sc.position(sc.abs(sc.pos)), path)
+		return fmt.Errorf("%s%s: not valid JSON: expected , or ] after %s", s.name, sc.position(sc.abs(sc.pos)), path())
 	}
 }
 
@@ -780,16 +784,61 @@ func (s *streamer) add(t *table, v version) {
 	if len(s.p.errs) > 0 {
 		return
 	}
-	row := make([]any, 0, len(v.cols)+2)
-	for _, c := range v.cols {
-		row = append(row, c)
-	}
-	s.pending[t] = append(s.pending[t], append(row, v.from, v.to))
+	s.pending[t] = append(s.pending[t], s.boxes(t).row(v))
 	s.written++
 	if len(s.pending[t]) >= bulkBatch {
 		// The batch goes to the writer; the next one gets its own backing array.
 		s.flush(t)
 	}
+}
+
+// boxer builds a table's loader rows ([]any) with few allocations: the rows of a batch share
+// one backing array, and a column value equal to the previous row's (the tenant of a run of
+// assignments, their kind, open window bounds) reuses its interface value instead of boxing
+// the string or number again.
+type boxer struct {
+	slab []any
+	last []string
+	box  []any
+	from int64
+	to   int64
+	bf   any
+	bt   any
+}
+
+func (s *streamer) boxes(t *table) *boxer {
+	b := s.boxers[t]
+	if b == nil {
+		b = &boxer{bf: timeline.Min, bt: timeline.Max, from: timeline.Min, to: timeline.Max}
+		s.boxers[t] = b
+	}
+	return b
+}
+
+func (b *boxer) row(v version) []any {
+	n := len(v.cols) + 2
+	if len(b.slab) < n {
+		b.slab = make([]any, n*bulkBatch) // a batch's rows; the writer owns them once queued
+	}
+	if len(b.last) != len(v.cols) {
+		b.last, b.box = make([]string, len(v.cols)), make([]any, len(v.cols))
+	}
+	row := b.slab[:n:n]
+	b.slab = b.slab[n:]
+	for i, c := range v.cols {
+		if b.box[i] == nil || c != b.last[i] {
+			b.last[i], b.box[i] = c, c
+		}
+		row[i] = b.box[i]
+	}
+	if v.from != b.from {
+		b.from, b.bf = v.from, v.from
+	}
+	if v.to != b.to {
+		b.to, b.bt = v.to, v.to
+	}
+	row[n-2], row[n-1] = b.bf, b.bt
+	return row
 }
 
 func (s *streamer) flush(t *table) {
