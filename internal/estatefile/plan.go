@@ -72,6 +72,26 @@ type plan struct {
 	// sink, when set, receives every version instead of versions/scopes (the streaming bulk
 	// import of an empty estate: nothing stored to diff against, so versions go straight out).
 	sink func(t *table, v version)
+	// parsed keeps the assignment scopes parsed so far (valid ones, up to maxParsedScopes):
+	// a million assignments name far fewer scopes, and their rows then share the strings.
+	parsed map[string]scope.Scope
+}
+
+const maxParsedScopes = 1 << 16
+
+// parseScope is scope.Parse, remembering valid scopes.
+func (p *plan) parseScope(s string) (scope.Scope, error) {
+	if sc, ok := p.parsed[s]; ok {
+		return sc, nil
+	}
+	sc, err := scope.Parse(s)
+	if err == nil && len(p.parsed) < maxParsedScopes {
+		if p.parsed == nil {
+			p.parsed = map[string]scope.Scope{}
+		}
+		p.parsed[s] = sc
+	}
+	return sc, err
 }
 
 type orgRow struct {
@@ -582,7 +602,7 @@ func (p *plan) assignment(i int, a *RoleAssignment, k *known) {
 		p.fail(path(".roleDefinitionId"), "assignment %s uses role definition %s, which is not defined; add it to roleDefinitions or run import azure-role-definitions", a.ID, rid)
 		ok = false
 	}
-	sc, err := scope.Parse(a.Scope)
+	sc, err := p.parseScope(a.Scope)
 	if err != nil {
 		p.fail(path(".scope"), "%v", err)
 		ok = false

@@ -3,9 +3,11 @@ package estatefile
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/partnerlink/partnerlink/internal/scope"
 )
@@ -60,9 +62,15 @@ func normalise(v any) any {
 
 func TestPlainParsersAgreeWithEncodingJSON(t *testing.T) {
 	accepted := 0
-	for _, in := range plainShapes {
+	// The parsers that keep recent strings, across all shapes (twice: every value repeats).
+	var ra, rp recentStrings
+	recentA := func(b []byte, a *RoleAssignment) bool { return parseAssignmentRecent(b, a, &ra) }
+	recentP := func(b []byte, p *Principal) bool { return parsePrincipalRecent(b, p, &rp) }
+	for _, in := range append(plainShapes, plainShapes...) {
 		checkSame(t, []byte(in), parseAssignment)
 		checkSame(t, []byte(in), parsePrincipal)
+		checkSame(t, []byte(in), recentA)
+		checkSame(t, []byte(in), recentP)
 		var a RoleAssignment
 		var p Principal
 		if parseAssignment([]byte(in), &a) || parsePrincipal([]byte(in), &p) {
@@ -143,6 +151,26 @@ func FuzzCanonGUID(f *testing.F) {
 		g, ok := canonGUID(s)
 		if ok != scope.IsGUID(s) || ok && g != strings.ToLower(s) {
 			t.Fatalf("canonGUID(%q) = %q, %v", s, g, ok)
+		}
+	})
+}
+
+// FuzzScannerValue: for any valid JSON value, value returns exactly that value, whether the
+// input arrives at once or one byte at a time (values that end at a read's boundary).
+func FuzzScannerValue(f *testing.F) {
+	for _, in := range append(plainShapes, `"a\"b"`, `"a\\"`, `"\\\""`, `["x\\", "y"]`, `{"k": "v\\\\\"w"}`, `12.5`, `null`, `"é\u00e9"`) {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if !json.Valid(in) {
+			return
+		}
+		want := bytes.TrimSpace(in)
+		for _, r := range []io.Reader{bytes.NewReader(append(append([]byte{}, in...), " ,1"...)), iotest.OneByteReader(bytes.NewReader(append(append([]byte{}, in...), ',')))} {
+			raw, start, err := newScanner(r, "").value()
+			if err != nil || !bytes.Equal(raw, want) || int(start) != bytes.Index(in, want) {
+				t.Fatalf("value of %q = %q at %d (%v)", in, raw, start, err)
+			}
 		}
 	})
 }

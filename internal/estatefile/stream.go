@@ -97,7 +97,8 @@ var sections = []*section{
 		}
 		var members []member
 		var pr Principal
-		err := s.eachElement(sc, "principals", func() any { pr = Principal{}; return &pr }, func(b []byte) bool { return parsePrincipal(b, &pr) }, func(i int) {
+		var recent recentStrings
+		err := s.eachElement(sc, "principals", func() any { pr = Principal{}; return &pr }, func(b []byte) bool { return parsePrincipalRecent(b, &pr, &recent) }, func(i int) {
 			s.p.registerPrincipal(i, &pr, s.k)
 			if tid, oid, ok := s.p.principal(i, &pr, s.k); ok && len(pr.MemberOf) > 0 {
 				members = append(members, member{i, tid, oid, pr.MemberOf})
@@ -123,7 +124,8 @@ var sections = []*section{
 	}},
 	{key: "roleAssignments", deps: []string{"tenants", "principals", "roleDefinitions"}, read: func(s *streamer, sc *scanner) error {
 		var a RoleAssignment
-		return s.eachElement(sc, "roleAssignments", func() any { a = RoleAssignment{}; return &a }, func(b []byte) bool { return parseAssignment(b, &a) }, func(i int) {
+		var recent recentStrings
+		return s.eachElement(sc, "roleAssignments", func() any { a = RoleAssignment{}; return &a }, func(b []byte) bool { return parseAssignmentRecent(b, &a, &recent) }, func(i int) {
 			s.p.assignment(i, &a, s.k)
 			s.entities++
 		})
