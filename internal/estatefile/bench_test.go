@@ -37,6 +37,7 @@ import (
 // to the database's in the same run: above 1 the import is faster than the peer. The peer
 // modes are "plain" (indexes in place) and "deferred" (secondary indexes built after the
 // load); PARTNERLINK_BENCH_PEER=deferred (or plain, or none) runs only those.
+// loadavg-at-start is the one-minute load average when the engine's runs began.
 func BenchmarkImportBenchEstate(b *testing.B) { benchImport(b, synth.Bench) }
 
 // BenchmarkImportMillionAssignments is the size: the bench estate with 1,000,000 role
@@ -81,6 +82,7 @@ func benchImport(b *testing.B, sc synth.Scale) {
 			if engine == store.Postgres {
 				storetest.PostgresDSN(b) // skips without a server
 			}
+			load := loadAverage() // the machine may be shared: say how busy it was
 			var entities int64
 			var seconds, peak float64
 			peerSeconds, peerPeak := map[string]float64{}, map[string]float64{}
@@ -115,6 +117,7 @@ func benchImport(b *testing.B, sc synth.Scale) {
 					peerPeak[mode] = max(peerPeak[mode], vmHWM(out))
 				}
 			}
+			b.ReportMetric(load, "loadavg-at-start")
 			b.ReportMetric(float64(entities)*float64(b.N)/seconds, "entities/s")
 			b.ReportMetric(peak, "peakRSS-MiB")
 			for _, mode := range modes {
@@ -136,6 +139,15 @@ func runChild(b *testing.B, env ...string) string {
 		b.Fatalf("child %v: %v\n%s", env, err, out)
 	}
 	return string(out)
+}
+
+// loadAverage is the one-minute load average (0 where /proc/loadavg is missing).
+func loadAverage() float64 {
+	var l float64
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Sscanf(string(b), "%g", &l)
+	}
+	return l
 }
 
 // vmHWM reads the VmHWM line a child printed, in MiB.
