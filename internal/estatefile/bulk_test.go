@@ -247,13 +247,17 @@ func TestBulkJSONErrorsNamePlace(t *testing.T) {
 	}
 }
 
-// TestBulkKeepsIndexes: on PostgreSQL the bulk path drops the secondary indexes of the
+// TestBulkKeepsIndexes: on PostgreSQL the bulk path drops the indexes and primary keys of the
 // tables it loads and builds them again before committing; afterwards the schema is as the
-// migrations made it, and a rejected file leaves it so too.
+// migrations made it (indexes, and constraints of the same kind and definition), and a
+// rejected file leaves it so too.
 func TestBulkKeepsIndexes(t *testing.T) {
 	db := storetest.Postgres(t)
 	indexes := func() string {
-		rows, err := db.QueryContext(context.Background(), `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname`)
+		rows, err := db.QueryContext(context.Background(), `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()
+			UNION ALL SELECT 'constraint ' || c.conname || ' on ' || t.relname || ': ' || pg_get_constraintdef(c.oid)
+			FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid WHERE c.connamespace = current_schema()::regnamespace
+			ORDER BY 1`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +271,7 @@ func TestBulkKeepsIndexes(t *testing.T) {
 		return strings.Join(defs, "\n")
 	}
 	before := indexes()
-	if !strings.Contains(before, "role_assignments_principal") {
+	if !strings.Contains(before, "role_assignments_principal") || !strings.Contains(before, "constraint role_assignments_pkey on role_assignments: PRIMARY KEY (id, valid_from)") {
 		t.Fatalf("the migrations' indexes are not there:\n%s", before)
 	}
 	if _, err := importFile(t, db, strings.Replace(snapshot1(t), `"offer": "ea"`, `"offer": "enterprise"`, 1), estatefile.Options{}); err == nil {
@@ -296,4 +300,97 @@ func TestBulkCanceled(t *testing.T) {
 	if d := dumpTables(t, db); d != "" {
 		t.Fatalf("a canceled import wrote:\n%s", d)
 	}
+}
+
+// TestBulkAndGeneralPathsNameTheSameProblems: a file with a problem in every check of the
+// principals, memberships, assignments and activations (the lists the bulk path validates
+// element by element, building paths only for problems) gets the same problems, with the same
+// paths, from both paths.
+func TestBulkAndGeneralPathsNameTheSameProblems(t *testing.T) {
+	var top map[string]any
+	if err := json.Unmarshal([]byte(snapshot1(t)), &top); err != nil {
+		t.Fatal(err)
+	}
+	const tenant, group, user = "11111111-0000-4000-8000-000000000001", "33333333-0000-4000-8000-000000000001", "33333333-0000-4000-8000-000000000002"
+	const role = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+	top["principals"] = append(top["principals"].([]any),
+		map[string]any{"tenantId": "XYZ", "objectId": "not-a-guid", "type": "Robot", "homeTenantId": "nope", "from": "yesterday"},
+		map[string]any{"tenantId": "99999999-0000-4000-8000-000000000099", "objectId": "33333333-0000-4000-8000-000000000003", "type": "User"},
+		map[string]any{"tenantId": strings.ToUpper(tenant), "objectId": "3333AAAA-0000-4000-8000-00000000000A", "type": "User",
+			"memberOf": []any{
+				map[string]any{"groupId": "bad"},
+				map[string]any{"groupId": "33333333-0000-4000-8000-0000000000ee"},
+				map[string]any{"groupId": user},
+				map[string]any{"groupId": group, "from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+				map[string]any{"groupId": group, "from": "2026-01-01T00:00:00Z", "to": nil},
+				map[string]any{"groupId": strings.ToUpper(group), "from": "2026-03-01T00:00:00Z", "to": nil},
+			}},
+	)
+	assignment := func(id, principal, roleID, scope, kind string, extra map[string]any) map[string]any {
+		a := map[string]any{"id": id, "tenantId": tenant, "principalId": principal, "roleDefinitionId": roleID, "scope": scope, "kind": kind}
+		for k, v := range extra {
+			a[k] = v
+		}
+		return a
+	}
+	sub := "/subscriptions/22222222-0000-4000-8000-000000000001"
+	top["roleAssignments"] = append(top["roleAssignments"].([]any),
+		assignment("bad", "33333333-0000-4000-8000-0000000000ff", "99999999-0000-4000-8000-000000000009", "subscriptions/x", "owner", nil),
+		assignment("44444444-0000-4000-8000-000000000003", user, role, sub, "active", map[string]any{"activations": []any{map[string]any{"from": nil, "to": nil}}}),
+		assignment("44444444-0000-4000-8000-000000000004", user, role, sub, "eligible", map[string]any{"activations": []any{
+			map[string]any{"from": "bad", "to": nil},
+			map[string]any{"from": "2026-03-02T08:00:00Z", "to": "2026-03-02T07:00:00Z"},
+			map[string]any{"from": "2026-03-03T08:00:00Z", "to": "2026-03-03T10:00:00Z"},
+			map[string]any{"from": "2026-03-03T09:00:00Z", "to": "2026-03-03T11:00:00Z"},
+		}}),
+		assignment("44444444-0000-4000-8000-000000000005", user, role, sub, "active", map[string]any{"from": "2026-01-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"}),
+		assignment("44444444-0000-4000-8000-000000000001", group, role, sub, "active", map[string]any{"from": "2026-02-01T00:00:00Z"}),
+		assignment("4444AAAA-0000-4000-8000-000000000006", strings.ToUpper(user), strings.ToUpper(role), sub, "active", map[string]any{"tenantId": "11111111-0000-4000-8000-00000000000X"}),
+	)
+	b, err := json.MarshalIndent(top, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := func(err error) []string {
+		var inv *estatefile.InvalidError
+		if !errors.As(err, &inv) {
+			t.Fatalf("err = %v, want an estatefile.InvalidError", err)
+		}
+		var out []string
+		for _, p := range inv.Problems {
+			out = append(out, p.String())
+		}
+		sort.Strings(out)
+		return out
+	}
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		_, err := importFile(t, db, string(b), estatefile.Options{})
+		bulk := problems(err)
+		general := storetest.SQLite(t)
+		if db.Engine() == store.Postgres {
+			general = storetest.Postgres(t)
+		}
+		_, err = importFile(t, general, string(b), estatefile.WithoutBulk(estatefile.Options{}))
+		if g := problems(err); !reflect.DeepEqual(bulk, g) {
+			t.Fatalf("the paths name other problems:\n--- bulk\n%s\n--- general\n%s", strings.Join(bulk, "\n"), strings.Join(g, "\n"))
+		}
+		all := strings.Join(bulk, "\n")
+		for _, want := range []string{
+			`principals[2].tenantId: tenant ID "XYZ" is not a GUID`, `principals[2].objectId: object ID "not-a-guid"`, `principals[2].type: type "Robot"`,
+			`principals[2].homeTenantId: home tenant ID "nope"`, "principals[3].tenantId: tenant 99999999-0000-4000-8000-000000000099 is not known",
+			`principals[4].memberOf[0].groupId: group ID "bad"`, "principals[4].memberOf[1].groupId: principal 3333aaaa-0000-4000-8000-00000000000a is a member of group 33333333-0000-4000-8000-0000000000ee",
+			"principals[4].memberOf[2].groupId: principal 3333aaaa-0000-4000-8000-00000000000a is a member of " + user + ", which is a User",
+			"principals[4].memberOf[3].to: 2026-01-01T00:00:00Z is not after", "principals[4].memberOf[5]: its window [2026-03-01T00:00:00Z",
+			`roleAssignments[2].id: assignment ID "bad"`, "roleAssignments[2].principalId: assignment bad is for principal 33333333-0000-4000-8000-0000000000ff",
+			"roleAssignments[2].roleDefinitionId: assignment bad uses role definition 99999999", `roleAssignments[2].scope: scope "subscriptions/x"`,
+			`roleAssignments[2].kind: kind "owner"`, "roleAssignments[3].activations: only eligible", "roleAssignments[4].activations[0].from:",
+			"roleAssignments[4].activations[1].to: 2026-03-02T07:00:00Z is not after", "roleAssignments[4].activations[3]: its window [2026-03-03T09:00:00Z",
+			"roleAssignments[5].to: 2025-01-01T00:00:00Z is not after", "roleAssignments[6]: its window [2026-02-01T00:00:00Z",
+			`roleAssignments[7].tenantId: tenant ID "11111111-0000-4000-8000-00000000000X"`,
+		} {
+			if !strings.Contains(all, want) {
+				t.Errorf("no problem %q in:\n%s", want, all)
+			}
+		}
+	})
 }

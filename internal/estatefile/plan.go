@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/estate"
@@ -71,6 +72,26 @@ type plan struct {
 	// sink, when set, receives every version instead of versions/scopes (the streaming bulk
 	// import of an empty estate: nothing stored to diff against, so versions go straight out).
 	sink func(t *table, v version)
+	// parsed keeps the assignment scopes parsed so far (valid ones, up to maxParsedScopes):
+	// a million assignments name far fewer scopes, and their rows then share the strings.
+	parsed map[string]scope.Scope
+}
+
+const maxParsedScopes = 1 << 16
+
+// parseScope is scope.Parse, remembering valid scopes.
+func (p *plan) parseScope(s string) (scope.Scope, error) {
+	if sc, ok := p.parsed[s]; ok {
+		return sc, nil
+	}
+	sc, err := scope.Parse(s)
+	if err == nil && len(p.parsed) < maxParsedScopes {
+		if p.parsed == nil {
+			p.parsed = map[string]scope.Scope{}
+		}
+		p.parsed[s] = sc
+	}
+	return sc, err
 }
 
 type orgRow struct {
@@ -108,12 +129,21 @@ func (p *plan) add(t *table, v version) {
 
 // window reads an optional from/to pair; unset bounds are open.
 func (p *plan) window(path string, from, to *string) (version, bool) {
-	v := version{from: timeline.Min, to: timeline.Max, path: path}
+	v, ok := p.windowAt(func(field string) string { return path + field }, from, to)
+	v.path = path
+	return v, ok
+}
+
+// windowAt is window for the entities there are millions of: the JSON path is only built
+// for a problem (path(field) is the path of field, path("") the element's), and the
+// version's path is left for the caller to set (see elemPath).
+func (p *plan) windowAt(path func(field string) string, from, to *string) (version, bool) {
+	v := version{from: timeline.Min, to: timeline.Max}
 	ok := true
 	if from != nil {
 		t, err := timeline.Parse(*from)
 		if err != nil {
-			p.fail(path+".from", "%v", err)
+			p.fail(path(".from"), "%v", err)
 			ok = false
 		}
 		v.from, v.fromSet = t, true
@@ -121,13 +151,13 @@ func (p *plan) window(path string, from, to *string) (version, bool) {
 	if to != nil {
 		t, err := timeline.Parse(*to)
 		if err != nil {
-			p.fail(path+".to", "%v", err)
+			p.fail(path(".to"), "%v", err)
 			ok = false
 		}
 		v.to, v.toSet = t, true
 	}
 	if ok && v.to <= v.from {
-		p.fail(path+".to", "%s is not after from %s; a window is [from, to) and must not be empty", *to, timeline.FormatBound(v.from))
+		p.fail(path(".to"), "%s is not after from %s; a window is [from, to) and must not be empty", *to, timeline.FormatBound(v.from))
 		ok = false
 	}
 	return v, ok
@@ -227,11 +257,47 @@ func (pt *principalTypes) get(tenant, object string) (string, bool) {
 }
 
 func lowerGUID(p *plan, path, what, s string) (string, bool) {
-	if !scope.IsGUID(s) {
+	g, ok := canonGUID(s)
+	if !ok {
 		p.fail(path, "%s %q is not a GUID (8-4-4-4-12 hex digits)", what, s)
+	}
+	return g, ok
+}
+
+// guidAt is lowerGUID with the path built only for a problem (path(field)).
+func (p *plan) guidAt(path func(field string) string, field, what, s string) (string, bool) {
+	g, ok := canonGUID(s)
+	if !ok {
+		p.fail(path(field), "%s %q is not a GUID (8-4-4-4-12 hex digits)", what, s)
+	}
+	return g, ok
+}
+
+// canonGUID is scope.IsGUID and strings.ToLower in one pass: s itself when it is a GUID in
+// lower case already (no copy), "" and false when it is no GUID.
+func canonGUID(s string) (string, bool) {
+	if len(s) != 36 {
 		return "", false
 	}
-	return strings.ToLower(s), true
+	upper := false
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return "", false
+			}
+		case '0' <= c && c <= '9' || 'a' <= c && c <= 'f':
+		case 'A' <= c && c <= 'F':
+			upper = true
+		default:
+			return "", false
+		}
+	}
+	if upper {
+		return strings.ToLower(s), true
+	}
+	return s, true
 }
 
 func newPlan() *plan {
@@ -361,9 +427,14 @@ func (p *plan) location(path, id, what string, k *known) bool {
 }
 
 func (p *plan) tenant(path, id string, k *known) (string, bool) {
-	g, ok := lowerGUID(p, path, "tenant ID", id)
+	return p.tenantAt(func(field string) string { return path + field }, "", id, k)
+}
+
+// tenantAt is tenant with the path built only for a problem (path(field)).
+func (p *plan) tenantAt(path func(field string) string, field, id string, k *known) (string, bool) {
+	g, ok := p.guidAt(path, field, "tenant ID", id)
 	if ok && !k.tenants[g] {
-		p.fail(path, "tenant %s is not known; add it to tenants", g)
+		p.fail(path(field), "tenant %s is not known; add it to tenants", g)
 		return g, false
 	}
 	return g, ok
@@ -372,31 +443,44 @@ func (p *plan) tenant(path, id string, k *known) (string, bool) {
 // registerPrincipal makes principal i known to the rest of the file (group memberships and
 // assignments may name principals listed after them).
 func (p *plan) registerPrincipal(i int, pr *Principal, k *known) {
-	if g, ok := lowerGUID(p, fmt.Sprintf("principals[%d].objectId", i), "object ID", pr.ObjectID); ok {
+	if g, ok := p.guidAt(principalPath(i), ".objectId", "object ID", pr.ObjectID); ok {
 		k.principals.set(pr.TenantID, g, pr.Type)
 	}
+}
+
+// principalPath and assignmentPath build the JSON paths of element i and its fields, only
+// when a problem needs them.
+func principalPath(i int) func(field string) string {
+	return func(field string) string { return "principals[" + strconv.Itoa(i) + "]" + field }
+}
+
+func assignmentPath(i int) func(field string) string {
+	return func(field string) string { return "roleAssignments[" + strconv.Itoa(i) + "]" + field }
 }
 
 // principal validates principal i and adds its version; memberships are checked separately
 // once every principal of the file is registered.
 func (p *plan) principal(i int, pr *Principal, k *known) (tid, oid string, ok bool) {
-	path := fmt.Sprintf("principals[%d]", i)
-	tid, ok1 := p.tenant(path+".tenantId", pr.TenantID, k)
-	oid, ok2 := lowerGUID(p, path+".objectId", "object ID", pr.ObjectID)
+	path := principalPath(i)
+	tid, ok1 := p.tenantAt(path, ".tenantId", pr.TenantID, k)
+	oid, ok2 := p.guidAt(path, ".objectId", "object ID", pr.ObjectID)
 	if !estate.PrincipalType(pr.Type).Valid() {
-		p.fail(path+".type", "type %q is not one of User, ServicePrincipal, Group, ForeignGroup", pr.Type)
+		p.fail(path(".type"), "type %q is not one of User, ServicePrincipal, Group, ForeignGroup", pr.Type)
 		ok1 = false
 	}
 	home := ""
 	if pr.HomeTenantID != "" {
-		home, _ = lowerGUID(p, path+".homeTenantId", "home tenant ID", pr.HomeTenantID)
+		home, _ = p.guidAt(path, ".homeTenantId", "home tenant ID", pr.HomeTenantID)
 	}
 	if !ok1 || !ok2 {
 		return "", "", false
 	}
-	if v, ok := p.window(path, pr.From, pr.To); ok {
+	if v, ok := p.windowAt(path, pr.From, pr.To); ok {
 		v.cols = []string{tid, oid, pr.Type, pr.DisplayName, home}
 		v.elem = [2]int32{int32(i), 0}
+		if p.sink == nil {
+			v.path = path("")
+		}
 		p.add(tPrincipals, v)
 	}
 	return tid, oid, true
@@ -405,21 +489,24 @@ func (p *plan) principal(i int, pr *Principal, k *known) (tid, oid string, ok bo
 // memberships validates and adds the group memberships of principal i (tid, oid).
 func (p *plan) memberships(i int, tid, oid string, ms []Membership, k *known) {
 	for j, m := range ms {
-		mp := fmt.Sprintf("principals[%d].memberOf[%d]", i, j)
-		gid, ok := lowerGUID(p, mp+".groupId", "group ID", m.GroupID)
+		mp := func(field string) string { return fmt.Sprintf("principals[%d].memberOf[%d]", i, j) + field }
+		gid, ok := p.guidAt(mp, ".groupId", "group ID", m.GroupID)
 		if !ok {
 			continue
 		}
 		if typ, found := k.principals.get(tid, gid); !found {
-			p.fail(mp+".groupId", "principal %s is a member of group %s, which is not a principal of tenant %s", oid, gid, tid)
+			p.fail(mp(".groupId"), "principal %s is a member of group %s, which is not a principal of tenant %s", oid, gid, tid)
 			continue
 		} else if !estate.PrincipalType(typ).IsGroup() {
-			p.fail(mp+".groupId", "principal %s is a member of %s, which is a %s, not a group", oid, gid, typ)
+			p.fail(mp(".groupId"), "principal %s is a member of %s, which is a %s, not a group", oid, gid, typ)
 			continue
 		}
-		if v, ok := p.window(mp, m.From, m.To); ok {
+		if v, ok := p.windowAt(mp, m.From, m.To); ok {
 			v.cols = []string{tid, oid, gid}
 			v.elem = [2]int32{int32(i), int32(j)}
+			if p.sink == nil {
+				v.path = mp("")
+			}
 			p.add(tMemberships, v)
 		}
 	}
@@ -499,47 +586,54 @@ func (p *plan) subscriptions(list []Subscription, k *known) {
 }
 
 func (p *plan) assignment(i int, a *RoleAssignment, k *known) {
-	path := fmt.Sprintf("roleAssignments[%d]", i)
-	id, ok := lowerGUID(p, path+".id", "assignment ID", a.ID)
-	tid, okT := p.tenant(path+".tenantId", a.TenantID, k)
-	pid, okP := lowerGUID(p, path+".principalId", "principal ID", a.PrincipalID)
-	rid, okR := lowerGUID(p, path+".roleDefinitionId", "role definition ID", a.RoleDefinitionID)
+	path := assignmentPath(i)
+	id, ok := p.guidAt(path, ".id", "assignment ID", a.ID)
+	tid, okT := p.tenantAt(path, ".tenantId", a.TenantID, k)
+	pid, okP := p.guidAt(path, ".principalId", "principal ID", a.PrincipalID)
+	rid, okR := p.guidAt(path, ".roleDefinitionId", "role definition ID", a.RoleDefinitionID)
 	ok = ok && okT && okP && okR
 	if okT && okP {
 		if _, found := k.principals.get(tid, pid); !found {
-			p.fail(path+".principalId", "assignment %s is for principal %s, which is not a principal of tenant %s; add it to principals", a.ID, pid, tid)
+			p.fail(path(".principalId"), "assignment %s is for principal %s, which is not a principal of tenant %s; add it to principals", a.ID, pid, tid)
 			ok = false
 		}
 	}
 	if okR && !k.roles[rid] {
-		p.fail(path+".roleDefinitionId", "assignment %s uses role definition %s, which is not defined; add it to roleDefinitions or run import azure-role-definitions", a.ID, rid)
+		p.fail(path(".roleDefinitionId"), "assignment %s uses role definition %s, which is not defined; add it to roleDefinitions or run import azure-role-definitions", a.ID, rid)
 		ok = false
 	}
-	sc, err := scope.Parse(a.Scope)
+	sc, err := p.parseScope(a.Scope)
 	if err != nil {
-		p.fail(path+".scope", "%v", err)
+		p.fail(path(".scope"), "%v", err)
 		ok = false
 	}
 	if a.Kind != "active" && a.Kind != "eligible" {
-		p.fail(path+".kind", "kind %q is not active or eligible", a.Kind)
+		p.fail(path(".kind"), "kind %q is not active or eligible", a.Kind)
 		ok = false
 	}
 	if a.Kind == "active" && len(a.Activations) > 0 {
-		p.fail(path+".activations", "only eligible (PIM) assignments have activations; an active assignment is in force for its whole window")
+		p.fail(path(".activations"), "only eligible (PIM) assignments have activations; an active assignment is in force for its whole window")
 		ok = false
 	}
 	if !ok {
 		return
 	}
-	if v, okw := p.window(path, a.From, a.To); okw {
+	if v, okw := p.windowAt(path, a.From, a.To); okw {
 		v.cols = []string{id, tid, pid, rid, sc.Raw, sc.Key, a.Kind}
 		v.elem = [2]int32{int32(i), 0}
+		if p.sink == nil {
+			v.path = path("")
+		}
 		p.add(tAssignments, v)
 	}
 	for j, w := range a.Activations {
-		if v, ok := p.window(fmt.Sprintf("%s.activations[%d]", path, j), w.From, w.To); ok {
+		ap := func(field string) string { return path(".activations[" + strconv.Itoa(j) + "]" + field) }
+		if v, ok := p.windowAt(ap, w.From, w.To); ok {
 			v.cols = []string{id}
 			v.elem = [2]int32{int32(i), int32(j)}
+			if p.sink == nil {
+				v.path = ap("")
+			}
 			p.add(tActivations, v)
 		}
 	}

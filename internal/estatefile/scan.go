@@ -92,22 +92,38 @@ func (s *scanner) value() ([]byte, int64, error) {
 	}
 	start := s.pos
 	i, depth, inString := start, 0, false
+	quote := -1 // index of the next '"' in buf at or after i while in a string, once found
 	for {
-		for ; i < len(s.buf); i++ {
-			c := s.buf[i]
+		for i < len(s.buf) {
 			if inString {
-				switch c {
-				case '\\':
-					i++ // the escaped byte cannot end the string
-				case '"':
-					inString = false
-					if depth == 0 {
-						return s.take(start, i+1)
+				// Skip to the string's end, or to an escape, with vectorised searches rather
+				// than byte by byte: GUIDs and scopes are most of the file.
+				if quote < i {
+					quote = -1
+					if q := bytes.IndexByte(s.buf[i:], '"'); q >= 0 {
+						quote = i + q
 					}
+				}
+				end := quote
+				if end < 0 {
+					end = len(s.buf)
+				}
+				if b := bytes.IndexByte(s.buf[i:end], '\\'); b >= 0 {
+					i += b + 2 // the escaped byte cannot end the string
+					continue
+				}
+				if quote < 0 {
+					i = len(s.buf)
+					break
+				}
+				i = quote + 1
+				inString = false
+				if depth == 0 {
+					return s.take(start, i)
 				}
 				continue
 			}
-			switch c {
+			switch s.buf[i] {
 			case '"':
 				inString = true
 			case '{', '[':
@@ -122,6 +138,7 @@ func (s *scanner) value() ([]byte, int64, error) {
 					return s.take(start, i) // the end of a number or literal
 				}
 			}
+			i++
 		}
 		if !s.more() {
 			if depth == 0 && !inString && i > start {
@@ -192,9 +209,45 @@ func (s *scanner) syntaxError(name, path string, raw []byte, start int64) error 
 // lexer reads one value of the plain shape; any other shape makes it fail (ok false) and the
 // caller decodes the value with encoding/json instead, which gives its exact result or error.
 type lexer struct {
-	b  []byte
-	i  int
-	ok bool
+	b      []byte
+	i      int
+	ok     bool
+	recent *recentStrings // may be nil
+}
+
+// recentStrings are the last values of the fields that repeat from one element to the next
+// (the tenant of a run of assignments, their role and kind, a principal's type): a value
+// equal to the last one is that string again rather than a new copy of the same bytes.
+type recentStrings [5]string
+
+const (
+	recentTenant = iota
+	recentRole
+	recentKind
+	recentType
+	recentHome
+)
+
+// strRecent is str for a field kept in recent slot.
+func (l *lexer) strRecent(dst *string, slot int) {
+	if l.recent == nil {
+		l.str(dst)
+		return
+	}
+	if l.null() {
+		return
+	}
+	b, ok := l.raw()
+	if !ok {
+		l.ok = false
+		return
+	}
+	if last := l.recent[slot]; string(b) == last {
+		*dst = last
+		return
+	}
+	*dst = string(b)
+	l.recent[slot] = *dst
 }
 
 func (l *lexer) ws() {
@@ -344,22 +397,25 @@ func (l *lexer) end() bool {
 }
 
 // parseAssignment reads a role assignment of the plain shape into a (zeroed).
-func parseAssignment(b []byte, a *RoleAssignment) bool {
-	l := &lexer{b: b, ok: true}
+func parseAssignment(b []byte, a *RoleAssignment) bool { return parseAssignmentRecent(b, a, nil) }
+
+// parseAssignmentRecent is parseAssignment reusing the strings of recent (see recentStrings).
+func parseAssignmentRecent(b []byte, a *RoleAssignment, recent *recentStrings) bool {
+	l := &lexer{b: b, ok: true, recent: recent}
 	l.object(func(k []byte) {
 		switch string(k) {
 		case "id":
 			l.str(&a.ID)
 		case "tenantId":
-			l.str(&a.TenantID)
+			l.strRecent(&a.TenantID, recentTenant)
 		case "principalId":
 			l.str(&a.PrincipalID)
 		case "roleDefinitionId":
-			l.str(&a.RoleDefinitionID)
+			l.strRecent(&a.RoleDefinitionID, recentRole)
 		case "scope":
 			l.str(&a.Scope)
 		case "kind":
-			l.str(&a.Kind)
+			l.strRecent(&a.Kind, recentKind)
 		case "from":
 			l.opt(&a.From)
 		case "to":
@@ -388,20 +444,23 @@ func parseAssignment(b []byte, a *RoleAssignment) bool {
 }
 
 // parsePrincipal reads a principal of the plain shape into p (zeroed).
-func parsePrincipal(b []byte, p *Principal) bool {
-	l := &lexer{b: b, ok: true}
+func parsePrincipal(b []byte, p *Principal) bool { return parsePrincipalRecent(b, p, nil) }
+
+// parsePrincipalRecent is parsePrincipal reusing the strings of recent (see recentStrings).
+func parsePrincipalRecent(b []byte, p *Principal, recent *recentStrings) bool {
+	l := &lexer{b: b, ok: true, recent: recent}
 	l.object(func(k []byte) {
 		switch string(k) {
 		case "tenantId":
-			l.str(&p.TenantID)
+			l.strRecent(&p.TenantID, recentTenant)
 		case "objectId":
 			l.str(&p.ObjectID)
 		case "type":
-			l.str(&p.Type)
+			l.strRecent(&p.Type, recentType)
 		case "displayName":
 			l.str(&p.DisplayName)
 		case "homeTenantId":
-			l.str(&p.HomeTenantID)
+			l.strRecent(&p.HomeTenantID, recentHome)
 		case "from":
 			l.opt(&p.From)
 		case "to":

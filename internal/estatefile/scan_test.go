@@ -3,9 +3,13 @@ package estatefile
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
+
+	"github.com/partnerlink/partnerlink/internal/scope"
 )
 
 var plainShapes = []string{
@@ -58,9 +62,15 @@ func normalise(v any) any {
 
 func TestPlainParsersAgreeWithEncodingJSON(t *testing.T) {
 	accepted := 0
-	for _, in := range plainShapes {
+	// The parsers that keep recent strings, across all shapes (twice: every value repeats).
+	var ra, rp recentStrings
+	recentA := func(b []byte, a *RoleAssignment) bool { return parseAssignmentRecent(b, a, &ra) }
+	recentP := func(b []byte, p *Principal) bool { return parsePrincipalRecent(b, p, &rp) }
+	for _, in := range append(plainShapes, plainShapes...) {
 		checkSame(t, []byte(in), parseAssignment)
 		checkSame(t, []byte(in), parsePrincipal)
+		checkSame(t, []byte(in), recentA)
+		checkSame(t, []byte(in), recentP)
 		var a RoleAssignment
 		var p Principal
 		if parseAssignment([]byte(in), &a) || parsePrincipal([]byte(in), &p) {
@@ -119,4 +129,48 @@ func TestPrincipalTypes(t *testing.T) {
 			t.Fatalf("get(%q, %q) = %q", k[0], k[1], typ)
 		}
 	}
+}
+
+// canonGUID must be scope.IsGUID and strings.ToLower, byte for byte.
+func TestCanonGUID(t *testing.T) {
+	for _, s := range []string{"", "11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-00000000000A",
+		"ABCDEFAB-CDEF-ABCD-EFAB-CDEFABCDEFAB", "abcdefab-cdef-abcd-efab-cdefabcdefab", "11111111-0000-4000-8000-00000000000g",
+		"11111111-0000-4000-8000-00000000000G", "111111110000-4000-8000-0000000000001", "11111111-0000-4000-8000-0000000000011",
+		"11111111-0000-4000-8000-00000000001", "1111111g-0000-4000-8000-000000000001", "11111111_0000-4000-8000-000000000001",
+		"11111111-0000-4000-8000-00000000000\xff", "11111111-0000-4000-8000-0000000000é"} {
+		g, ok := canonGUID(s)
+		if ok != scope.IsGUID(s) || ok && g != strings.ToLower(s) || !ok && g != "" {
+			t.Errorf("canonGUID(%q) = %q, %v; IsGUID %v", s, g, ok, scope.IsGUID(s))
+		}
+	}
+}
+
+func FuzzCanonGUID(f *testing.F) {
+	f.Add("11111111-0000-4000-8000-00000000000A")
+	f.Fuzz(func(t *testing.T, s string) {
+		g, ok := canonGUID(s)
+		if ok != scope.IsGUID(s) || ok && g != strings.ToLower(s) {
+			t.Fatalf("canonGUID(%q) = %q, %v", s, g, ok)
+		}
+	})
+}
+
+// FuzzScannerValue: for any valid JSON value, value returns exactly that value, whether the
+// input arrives at once or one byte at a time (values that end at a read's boundary).
+func FuzzScannerValue(f *testing.F) {
+	for _, in := range append(plainShapes, `"a\"b"`, `"a\\"`, `"\\\""`, `["x\\", "y"]`, `{"k": "v\\\\\"w"}`, `12.5`, `null`, `"é\u00e9"`) {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if !json.Valid(in) {
+			return
+		}
+		want := bytes.TrimSpace(in)
+		for _, r := range []io.Reader{bytes.NewReader(append(append([]byte{}, in...), " ,1"...)), iotest.OneByteReader(bytes.NewReader(append(append([]byte{}, in...), ',')))} {
+			raw, start, err := newScanner(r, "").value()
+			if err != nil || !bytes.Equal(raw, want) || int(start) != bytes.Index(in, want) {
+				t.Fatalf("value of %q = %q at %d (%v)", in, raw, start, err)
+			}
+		}
+	})
 }
