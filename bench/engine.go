@@ -306,16 +306,7 @@ func (s *totals) list() []sqlref.Total {
 	for _, lt := range s.byLoc {
 		out = append(out, lt.t...)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.LocationID != b.LocationID {
-			return a.LocationID < b.LocationID
-		}
-		if a.Association != b.Association {
-			return a.Association < b.Association
-		}
-		return a.Currency < b.Currency
-	})
+	sqlref.SortTotals(out)
 	return out
 }
 

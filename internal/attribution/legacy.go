@@ -8,7 +8,6 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
-	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
 // UpgradeLegacy moves the rows of the attributions and incentives tables that databases
@@ -60,26 +59,7 @@ func UpgradeLegacy(ctx context.Context, db *store.DB) error {
 
 // upgradeDay writes one day's legacy rows as result segments of their runs.
 func upgradeDay(ctx context.Context, l store.Loader, d int64) error {
-	type recID struct {
-		run, key string
-		start    int64
-	}
-	type recResults struct {
-		rec  usage.Record
-		rows []Row
-		incs []Incentive
-	}
-	byRec := map[recID]*recResults{}
-	var order []recID
-	get := func(id recID) *recResults {
-		rr := byRec[id]
-		if rr == nil {
-			rr = &recResults{}
-			byRec[id] = rr
-			order = append(order, id)
-		}
-		return rr
-	}
+	var c recordResults
 	err := l.Query(ctx, `SELECT run_id, record_key, location_id, association, org_id, charge_start, charge_end, tenant_id, subscription_id,
 		resource_id, service, currency, cost_nanos, coverage_nanos, amount_nanos, admin_role, duplicate_at_org FROM attributions
 		WHERE charge_start >= $1 AND charge_start < $2 ORDER BY run_id, charge_start, record_key, location_id, association`, []any{d, d + day},
@@ -93,10 +73,7 @@ func upgradeDay(ctx context.Context, l store.Loader, d int64) error {
 				return err
 			}
 			r.Cost, r.Amount, r.DuplicateAtOrg = money.Nanos(cost), money.Nanos(amount), bool(dup)
-			rr := get(recID{run, r.RecordKey, r.Start})
-			rr.rec = usage.Record{Key: r.RecordKey, Start: r.Start, End: r.End, SubscriptionID: r.SubscriptionID, ResourceID: r.ResourceID,
-				Service: r.Service, Currency: r.Currency, Cost: r.Cost, ChargeCategory: usage.CategoryUsage}
-			rr.rows = append(rr.rows, r)
+			c.row(run, &r)
 			return nil
 		})
 	if err != nil {
@@ -112,33 +89,11 @@ func upgradeDay(ctx context.Context, l store.Loader, d int64) error {
 				return err
 			}
 			x.Amount = money.Nanos(amount)
-			rr := get(recID{run, x.RecordKey, x.Start})
-			if rr.rec.Key == "" {
-				rr.rec = usage.Record{Key: x.RecordKey, Start: x.Start, End: x.Start + 1, Currency: x.Currency, ChargeCategory: usage.CategoryUsage}
-			}
-			rr.incs = append(rr.incs, x)
+			c.incentive(run, &x)
 			return nil
 		})
 	if err != nil {
 		return err
 	}
-	// One segment per run (order is by run first).
-	var segs []*resultSeg
-	for lo := 0; lo < len(order); {
-		hi := lo
-		for hi < len(order) && order[hi].run == order[lo].run {
-			hi++
-		}
-		bb := usage.NewBatchBuilder()
-		for _, id := range order[lo:hi] {
-			bb.Add(&byRec[id].rec)
-		}
-		rb := newResultBuilder(bb.Batch())
-		for i, id := range order[lo:hi] {
-			rb.add(i, byRec[id].rows, byRec[id].incs)
-		}
-		segs = append(segs, rb.segment(order[lo].run))
-		lo = hi
-	}
-	return writeResultSegments(ctx, l, segs)
+	return writeResultSegments(ctx, l, c.segments())
 }

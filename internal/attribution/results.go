@@ -486,61 +486,95 @@ func clearPeriod(ctx context.Context, l store.Loader, p timeline.Window) ([]int6
 	return cut, nil
 }
 
+// recordResults collects rows and incentives by record (and run), in the order first met, to
+// write them as result segments again.
+type recordResults struct {
+	by    map[recID]*recResults
+	order []recID
+}
+
+type recID struct {
+	run, key string
+	start    int64
+}
+
+type recResults struct {
+	rec  usage.Record
+	rows []Row
+	incs []Incentive
+}
+
+func (c *recordResults) get(id recID) *recResults {
+	if c.by == nil {
+		c.by = map[recID]*recResults{}
+	}
+	rr := c.by[id]
+	if rr == nil {
+		rr = &recResults{}
+		c.by[id] = rr
+		c.order = append(c.order, id)
+	}
+	return rr
+}
+
+func (c *recordResults) row(run string, r *Row) {
+	rr := c.get(recID{run, r.RecordKey, r.Start})
+	rr.rec = usage.Record{Key: r.RecordKey, Start: r.Start, End: r.End, SubscriptionID: r.SubscriptionID, ResourceID: r.ResourceID,
+		Service: r.Service, Currency: r.Currency, Cost: r.Cost, ChargeCategory: usage.CategoryUsage}
+	rr.rows = append(rr.rows, *r)
+}
+
+func (c *recordResults) incentive(run string, x *Incentive) {
+	rr := c.get(recID{run, x.RecordKey, x.Start})
+	if rr.rec.Key == "" { // no row of this record: keep what the incentive knows of it
+		rr.rec = usage.Record{Key: x.RecordKey, Start: x.Start, End: x.Start + 1, Currency: x.Currency, ChargeCategory: usage.CategoryUsage}
+	}
+	rr.incs = append(rr.incs, *x)
+}
+
+// segments returns one result segment per run, in the order the runs were first met.
+func (c *recordResults) segments() []*resultSeg {
+	var out []*resultSeg
+	ids := slices.Clone(c.order)
+	slices.SortStableFunc(ids, func(a, b recID) int { return strings.Compare(a.run, b.run) })
+	for lo := 0; lo < len(ids); {
+		hi := lo
+		for hi < len(ids) && ids[hi].run == ids[lo].run {
+			hi++
+		}
+		bb := usage.NewBatchBuilder()
+		for _, id := range ids[lo:hi] {
+			bb.Add(&c.by[id].rec)
+		}
+		rb := newResultBuilder(bb.Batch())
+		for i, id := range ids[lo:hi] {
+			rb.add(i, c.by[id].rows, c.by[id].incs)
+		}
+		out = append(out, rb.segment(ids[lo].run))
+		lo = hi
+	}
+	return out
+}
+
 // keepOutside rebuilds a result segment with only the rows of records that start outside p
 // (nil when none is left).
 func keepOutside(data []byte, p timeline.Window) (*resultSeg, error) {
-	type recResults struct {
-		rec  usage.Record
-		rows []Row
-		incs []Incentive
-	}
-	type recID struct {
-		key   string
-		start int64
-	}
-	byRec := map[recID]*recResults{}
-	var order []recID
-	get := func(id recID) *recResults {
-		rr := byRec[id]
-		if rr == nil {
-			rr = &recResults{}
-			byRec[id] = rr
-			order = append(order, id)
-		}
-		return rr
-	}
+	var c recordResults
 	err := decodeResults(data, func(r *Row) error {
-		if p.Contains(r.Start) {
-			return nil
+		if !p.Contains(r.Start) {
+			c.row("", r)
 		}
-		rr := get(recID{r.RecordKey, r.Start})
-		rr.rec = usage.Record{Key: r.RecordKey, Start: r.Start, End: r.End, SubscriptionID: r.SubscriptionID, ResourceID: r.ResourceID,
-			Service: r.Service, Currency: r.Currency, Cost: r.Cost, ChargeCategory: usage.CategoryUsage}
-		rr.rows = append(rr.rows, *r)
 		return nil
 	}, func(x *Incentive) error {
-		if p.Contains(x.Start) {
-			return nil
+		if !p.Contains(x.Start) {
+			c.incentive("", x)
 		}
-		rr := get(recID{x.RecordKey, x.Start})
-		if rr.rec.Key == "" { // no row of this record: keep what the incentive knows of it
-			rr.rec = usage.Record{Key: x.RecordKey, Start: x.Start, End: x.Start + 1, Currency: x.Currency, ChargeCategory: usage.CategoryUsage}
-		}
-		rr.incs = append(rr.incs, *x)
 		return nil
 	})
-	if err != nil || len(order) == 0 {
+	if err != nil || len(c.order) == 0 {
 		return nil, err
 	}
-	bb := usage.NewBatchBuilder()
-	for _, id := range order {
-		bb.Add(&byRec[id].rec)
-	}
-	rb := newResultBuilder(bb.Batch())
-	for i, id := range order {
-		rb.add(i, byRec[id].rows, byRec[id].incs)
-	}
-	return rb.segment(""), nil
+	return c.segments()[0], nil
 }
 
 // resultSeg is an encoded result segment ready to be written.

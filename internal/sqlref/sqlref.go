@@ -209,16 +209,7 @@ func Totals(ctx context.Context, q querier, d Dialect, o Options) ([]Total, erro
 		}
 		out = append(out, t)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.LocationID != b.LocationID {
-			return a.LocationID < b.LocationID
-		}
-		if a.Association != b.Association {
-			return a.Association < b.Association
-		}
-		return a.Currency < b.Currency
-	})
+	SortTotals(out)
 	return out, rows.Err()
 }
 
@@ -249,8 +240,15 @@ func totalsByDay(ctx context.Context, q querier, d Dialect, o Options) ([]Total,
 		}
 		from = to
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
+	SortTotals(out)
+	return out, nil
+}
+
+// SortTotals sorts totals by location, association and currency, in byte order (the order
+// every phase of the benchmark compares them in).
+func SortTotals(ts []Total) {
+	sort.Slice(ts, func(i, j int) bool {
+		a, b := ts[i], ts[j]
 		if a.LocationID != b.LocationID {
 			return a.LocationID < b.LocationID
 		}
@@ -259,7 +257,6 @@ func totalsByDay(ctx context.Context, q querier, d Dialect, o Options) ([]Total,
 		}
 		return a.Currency < b.Currency
 	})
-	return out, nil
 }
 
 // Text is the SQL of a run.

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -236,7 +237,7 @@ func Find(ctx context.Context, q store.Querier, key string, within timeline.Wind
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(hits, func(a, b hit) int { return cmpI64(a.start, b.start) })
+	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(a.start, b.start) })
 	for _, h := range hits {
 		var data []byte
 		if err := q.QueryRowContext(ctx, `SELECT data FROM usage_segments WHERE id = $1`, h.segment).Scan(&data); err != nil {

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -495,9 +496,9 @@ func buildSegments(b *Batch, day int64, stored *keySet, importID, measure string
 	slices.SortFunc(keys, func(x, y sortKey) int {
 		switch {
 		case x.hi != y.hi:
-			return cmpU64(x.hi, y.hi)
+			return cmp.Compare(x.hi, y.hi)
 		case x.start != y.start:
-			return cmpI64(x.start, y.start)
+			return cmp.Compare(x.start, y.start)
 		}
 		return int(x.row - y.row)
 	})
@@ -582,20 +583,6 @@ func sortEntries(b []byte, scratch *[]byte) {
 	}
 	copy(b, sorted)
 	*scratch = sorted
-}
-
-func cmpU64(a, b uint64) int {
-	if a < b {
-		return -1
-	}
-	return 1
-}
-
-func cmpI64(a, b int64) int {
-	if a < b {
-		return -1
-	}
-	return 1
 }
 
 var (
