@@ -35,32 +35,25 @@ const resultMagic = "PLR\x01"
 
 var errResultCorrupt = errors.New("attribution result segment is corrupt")
 
-// resultBuilder collects the rows of one batch's records.
+// resultBuilder collects the rows of one batch's records. Rows and incentives are encoded as
+// they arrive, a few bytes each instead of a 40-byte struct: on the bench estate with 1,000,000
+// usage rows, one batch's rows held as structs were the largest thing alive during a run
+// (227 MB of a 1.1 GB heap profile).
 type resultBuilder struct {
 	b        *usage.Batch
 	records  []int32 // rows of b that have results, in order
 	tenants  []uint32
 	subs     []uint32
-	rows     []resultRow
-	incs     []resultInc
+	rows     []byte // the rows section after its count
+	incs     []byte // the incentives section after its count
+	nRows    int
+	nIncs    int
+	lastRow  int32 // record of the last row encoded
+	lastInc  int32
 	dict     []string
 	idx      map[string]uint32
 	minStart int64
 	maxStart int64
-}
-
-type resultRow struct {
-	rec                   int32 // index into records
-	loc, org, assoc, role uint32
-	coverage              int64
-	amount                money.Nanos
-	dup                   bool
-}
-
-type resultInc struct {
-	rec                        int32
-	loc, org, program, version uint32
-	amount                     money.Nanos
 }
 
 func newResultBuilder(b *usage.Batch) *resultBuilder {
@@ -97,21 +90,39 @@ func (rb *resultBuilder) add(i int, rows []Row, incs []Incentive) {
 	}
 	rb.tenants = append(rb.tenants, rb.str(tenant))
 	rb.subs = append(rb.subs, rb.str(sub))
+	cost := rb.b.Cost[i]
 	for k := range rows {
 		r := &rows[k]
-		rb.rows = append(rb.rows, resultRow{rec: rec, loc: rb.str(r.LocationID), org: rb.str(r.OrgID), assoc: rb.str(r.Association),
-			role: rb.str(r.AdminRole), coverage: r.Coverage, amount: r.Amount, dup: r.DuplicateAtOrg})
+		out := binary.AppendUvarint(rb.rows, uint64(rec-rb.lastRow))
+		rb.lastRow = rec
+		for _, s := range [...]string{r.LocationID, r.OrgID, r.Association, r.AdminRole} {
+			out = binary.AppendUvarint(out, uint64(rb.str(s)))
+		}
+		out = binary.AppendUvarint(out, uint64(money.Scale-r.Coverage))
+		out = binary.AppendVarint(out, int64(cost-r.Amount))
+		if r.DuplicateAtOrg {
+			out = append(out, 1)
+		} else {
+			out = append(out, 0)
+		}
+		rb.rows = out
 	}
+	rb.nRows += len(rows)
 	for k := range incs {
 		x := &incs[k]
-		rb.incs = append(rb.incs, resultInc{rec: rec, loc: rb.str(x.LocationID), org: rb.str(x.OrgID), program: rb.str(x.Program),
-			version: rb.str(x.ProgramVersion), amount: x.Amount})
+		out := binary.AppendUvarint(rb.incs, uint64(rec-rb.lastInc))
+		rb.lastInc = rec
+		for _, s := range [...]string{x.LocationID, x.OrgID, x.Program, x.ProgramVersion} {
+			out = binary.AppendUvarint(out, uint64(rb.str(s)))
+		}
+		rb.incs = binary.AppendVarint(out, int64(x.Amount))
 	}
+	rb.nIncs += len(incs)
 }
 
 func (rb *resultBuilder) encode() []byte {
 	recs := usage.EncodeRows(rb.b, rb.records)
-	out := make([]byte, 0, len(recs)+8*len(rb.rows)+64)
+	out := make([]byte, 0, len(recs)+len(rb.rows)+len(rb.incs)+64)
 	out = append(out, resultMagic...)
 	out = binary.AppendUvarint(out, uint64(len(recs)))
 	out = append(out, recs...)
@@ -124,33 +135,10 @@ func (rb *resultBuilder) encode() []byte {
 		out = binary.AppendUvarint(out, uint64(rb.tenants[k]))
 		out = binary.AppendUvarint(out, uint64(rb.subs[k]))
 	}
-	out = binary.AppendUvarint(out, uint64(len(rb.rows)))
-	prev := int32(0)
-	for _, r := range rb.rows {
-		out = binary.AppendUvarint(out, uint64(r.rec-prev))
-		prev = r.rec
-		for _, v := range [...]uint32{r.loc, r.org, r.assoc, r.role} {
-			out = binary.AppendUvarint(out, uint64(v))
-		}
-		out = binary.AppendUvarint(out, uint64(money.Scale-r.coverage))
-		out = binary.AppendVarint(out, int64(rb.b.Cost[rb.records[r.rec]]-r.amount))
-		if r.dup {
-			out = append(out, 1)
-		} else {
-			out = append(out, 0)
-		}
-	}
-	out = binary.AppendUvarint(out, uint64(len(rb.incs)))
-	prev = 0
-	for _, x := range rb.incs {
-		out = binary.AppendUvarint(out, uint64(x.rec-prev))
-		prev = x.rec
-		for _, v := range [...]uint32{x.loc, x.org, x.program, x.version} {
-			out = binary.AppendUvarint(out, uint64(v))
-		}
-		out = binary.AppendVarint(out, int64(x.amount))
-	}
-	return out
+	out = binary.AppendUvarint(out, uint64(rb.nRows))
+	out = append(out, rb.rows...)
+	out = binary.AppendUvarint(out, uint64(rb.nIncs))
+	return append(out, rb.incs...)
 }
 
 // resultReader reads a result segment's varints with bounds checks.
@@ -587,7 +575,7 @@ type resultSeg struct {
 
 func (rb *resultBuilder) segment(run string) *resultSeg {
 	return &resultSeg{id: store.NewID(), run: run, day: floorDay(rb.minStart), lo: rb.minStart, hi: rb.maxStart,
-		records: len(rb.records), rows: len(rb.rows), incs: len(rb.incs), data: rb.encode()}
+		records: len(rb.records), rows: rb.nRows, incs: rb.nIncs, data: rb.encode()}
 }
 
 func writeResultSegments(ctx context.Context, l store.Loader, segs []*resultSeg) error {
