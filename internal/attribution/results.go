@@ -15,6 +15,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/usage"
+	"github.com/partnerlink/partnerlink/internal/varint"
 )
 
 // A result segment holds one run's attribution and incentive rows for the records of one
@@ -141,95 +142,44 @@ func (rb *resultBuilder) encode() []byte {
 	return append(out, rb.incs...)
 }
 
-// resultReader reads a result segment's varints with bounds checks.
-type resultReader struct {
-	b   []byte
-	err error
-}
-
-func (r *resultReader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s", errResultCorrupt, what)
-	}
-}
-
-func (r *resultReader) uvarint(what string, limit uint64) uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 || v > limit {
-		r.fail(what)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *resultReader) varint(what string) int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail(what)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *resultReader) bytes(n uint64, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.fail(what)
-		return nil
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
-}
-
 // decodeResults calls row and inc for every row of a result segment, in the order stored.
 // The rows are valid only during the calls.
 func decodeResults(data []byte, row func(*Row) error, inc func(*Incentive) error) error {
 	if !bytes.HasPrefix(data, []byte(resultMagic)) {
 		return fmt.Errorf("%w: unknown format (this partnerlink may be older than the one that wrote it)", errResultCorrupt)
 	}
-	r := &resultReader{b: data[len(resultMagic):]}
-	recData := r.bytes(r.uvarint("records length", uint64(len(r.b))), "records")
-	if r.err != nil {
-		return r.err
+	r := varint.NewReader(data[len(resultMagic):], errResultCorrupt)
+	recData := r.Bytes(r.Count("records length", uint64(len(r.B))), "records")
+	if r.Err != nil {
+		return r.Err
 	}
 	b, err := usage.DecodeRows(recData)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errResultCorrupt, err)
 	}
-	nd := r.uvarint("dictionary size", uint64(len(r.b)))
+	nd := r.Count("dictionary size", uint64(len(r.B)))
 	dict := make([]string, 0, nd)
-	for k := uint64(0); k < nd && r.err == nil; k++ {
-		dict = append(dict, string(r.bytes(r.uvarint("string length", uint64(len(r.b))), "string")))
+	for k := 0; k < nd && r.Err == nil; k++ {
+		dict = append(dict, string(r.Bytes(r.Count("string length", uint64(len(r.B))), "string")))
 	}
 	n := uint64(b.Len())
 	ds := uint64(len(dict))
 	tenants := make([]string, n)
 	subs := make([]string, n)
-	for k := uint64(0); k < n && r.err == nil; k++ {
-		t := r.uvarint("tenant", ds)
-		s := r.uvarint("subscription", ds)
-		if r.err == nil && (t >= ds || s >= ds) {
-			r.fail("dictionary index out of range")
+	for k := uint64(0); k < n && r.Err == nil; k++ {
+		t := uint64(r.Count("tenant", ds))
+		s := uint64(r.Count("subscription", ds))
+		if r.Err == nil && (t >= ds || s >= ds) {
+			r.Fail("dictionary index out of range")
 		}
-		if r.err == nil {
+		if r.Err == nil {
 			tenants[k], subs[k] = dict[t], dict[s]
 		}
 	}
 	str := func(what string) string {
-		i := r.uvarint(what, ds)
-		if r.err != nil || i >= ds {
-			r.fail(what + " index out of range")
+		i := uint64(r.Count(what, ds))
+		if r.Err != nil || i >= ds {
+			r.Fail(what + " index out of range")
 			return ""
 		}
 		return dict[i]
@@ -242,46 +192,46 @@ func decodeResults(data []byte, row func(*Row) error, inc func(*Incentive) error
 		}
 		return key
 	}
-	rows := r.uvarint("row count", uint64(len(r.b)))
+	rows := r.Count("row count", uint64(len(r.B)))
 	rec := uint64(0)
 	var x Row
-	for k := uint64(0); k < rows && r.err == nil; k++ {
-		rec += r.uvarint("row record", n)
+	for k := 0; k < rows && r.Err == nil; k++ {
+		rec += uint64(r.Count("row record", n))
 		if rec >= n {
-			r.fail("row record out of range")
+			r.Fail("row record out of range")
 			break
 		}
 		i := int(rec)
 		x = Row{RecordKey: recKey(i), Start: b.Start[i], End: b.End[i], TenantID: tenants[i], SubscriptionID: subs[i],
 			ResourceID: b.S(usage.ColResource, i), Service: b.S(usage.ColService, i), Currency: b.S(usage.ColCurrency, i), Cost: b.Cost[i]}
 		x.LocationID, x.OrgID, x.Association, x.AdminRole = str("location"), str("organisation"), str("association"), str("admin role")
-		x.Coverage = money.Scale - int64(r.uvarint("coverage", uint64(money.Scale)))
-		x.Amount = b.Cost[i] - money.Nanos(r.varint("amount"))
-		dup := r.bytes(1, "duplicate_at_org")
-		if r.err != nil {
+		x.Coverage = money.Scale - int64(r.Count("coverage", uint64(money.Scale)))
+		x.Amount = b.Cost[i] - money.Nanos(r.Varint("amount"))
+		dup := r.Byte("duplicate_at_org")
+		if r.Err != nil {
 			break
 		}
-		x.DuplicateAtOrg = dup[0] == 1
+		x.DuplicateAtOrg = dup == 1
 		if row != nil {
 			if err := row(&x); err != nil {
 				return err
 			}
 		}
 	}
-	incs := r.uvarint("incentive count", uint64(len(r.b)))
+	incs := r.Count("incentive count", uint64(len(r.B)))
 	rec = 0
 	var y Incentive
-	for k := uint64(0); k < incs && r.err == nil; k++ {
-		rec += r.uvarint("incentive record", n)
+	for k := 0; k < incs && r.Err == nil; k++ {
+		rec += uint64(r.Count("incentive record", n))
 		if rec >= n {
-			r.fail("incentive record out of range")
+			r.Fail("incentive record out of range")
 			break
 		}
 		i := int(rec)
 		y = Incentive{RecordKey: recKey(i), Start: b.Start[i], Currency: b.S(usage.ColCurrency, i)}
 		y.LocationID, y.OrgID, y.Program, y.ProgramVersion = str("location"), str("organisation"), str("program"), str("program version")
-		y.Amount = money.Nanos(r.varint("incentive amount"))
-		if r.err != nil {
+		y.Amount = money.Nanos(r.Varint("incentive amount"))
+		if r.Err != nil {
 			break
 		}
 		if inc != nil {
@@ -290,10 +240,10 @@ func decodeResults(data []byte, row func(*Row) error, inc func(*Incentive) error
 			}
 		}
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail(fmt.Sprintf("%d bytes after the last row", len(r.b)))
+	if r.Err == nil && len(r.B) != 0 {
+		r.Fail(fmt.Sprintf("%d bytes after the last row", len(r.B)))
 	}
-	return r.err
+	return r.Err
 }
 
 // rollKey is one rollup_daily row's key.

@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/varint"
 )
 
 // A segment is the stored form of a Batch: the records of one charge day, by column. Layout
@@ -207,92 +208,28 @@ func encodeSegment(b *Batch, order []int32, sc *segScratch) []byte {
 	return out
 }
 
-// segReader reads a segment's varints with bounds checks: a damaged segment is an error, never
-// a panic or a huge allocation.
-type segReader struct {
-	b   []byte
-	err error
-}
-
-func (r *segReader) uvarint(what string) uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = corrupt("bad " + what)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *segReader) varint(what string) int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = corrupt("bad " + what)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// count reads a count that must not exceed limit.
-func (r *segReader) count(what string, limit uint64) int {
-	v := r.uvarint(what)
-	if r.err == nil && v > limit {
-		r.err = corrupt(fmt.Sprintf("%s %d exceeds %d", what, v, limit))
-		return 0
-	}
-	return int(v)
-}
-
-func (r *segReader) bytes(n int, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 || n > len(r.b) {
-		r.err = corrupt("truncated " + what)
-		return nil
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *segReader) byte1(what string) byte {
-	b := r.bytes(1, what)
-	if b == nil {
-		return 0
-	}
-	return b[0]
-}
-
 // decodeSegment decodes a segment. The batch's strings point into one new allocation, not
 // into data, so data may be reused.
 func decodeSegment(data []byte) (*Batch, error) {
 	if len(data) < len(segMagic) || string(data[:len(segMagic)]) != segMagic {
 		return nil, corrupt("unknown format (this partnerlink may be older than the one that wrote it)")
 	}
-	r := &segReader{b: data[len(segMagic):]}
-	n := r.count("record count", maxSegRows)
+	r := varint.NewReader(data[len(segMagic):], errCorrupt)
+	n := r.Count("record count", maxSegRows)
 	// Every record takes at least a few bytes, so a count beyond the data is corruption (and
 	// must not size allocations).
-	if r.err == nil && n > len(r.b) {
+	if r.Err == nil && n > len(r.B) {
 		return nil, corrupt("record count larger than the segment")
 	}
-	nd := r.count("dictionary size", uint64(len(r.b)))
+	nd := r.Count("dictionary size", uint64(len(r.B)))
 	// Dictionary: rebuild into one arena, then cut strings out of it.
 	type span struct{ off, n int }
 	spans := make([]span, 0, nd)
 	var arena []byte
 	prev := span{}
-	for i := 0; i < nd && r.err == nil; i++ {
-		shared := r.count("dictionary prefix", uint64(prev.n))
-		suffix := r.bytes(r.count("dictionary entry", uint64(len(r.b))), "dictionary entry")
+	for i := 0; i < nd && r.Err == nil; i++ {
+		shared := r.Count("dictionary prefix", uint64(prev.n))
+		suffix := r.Bytes(r.Count("dictionary entry", uint64(len(r.B))), "dictionary entry")
 		off := len(arena)
 		// Front coding can describe strings far longer than itself; real dictionaries
 		// decode to a few times their size, so a larger one is damage, not data.
@@ -304,8 +241,8 @@ func decodeSegment(data []byte) (*Batch, error) {
 		prev = span{off, shared + len(suffix)}
 		spans = append(spans, prev)
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	b := &Batch{Dict: make([]string, nd)}
 	if len(arena) > 0 {
@@ -316,11 +253,11 @@ func decodeSegment(data []byte) (*Batch, error) {
 	}
 
 	b.keyOff = make([]uint32, n+1)
-	switch mode := r.byte1("key mode"); mode {
+	switch mode := r.Byte("key mode"); mode {
 	case 0:
-		raw := r.bytes(16*n, "keys")
-		if r.err != nil {
-			return nil, r.err
+		raw := r.Bytes(16*n, "keys")
+		if r.Err != nil {
+			return nil, r.Err
 		}
 		b.keyBuf = make([]byte, 0, 17*n)
 		for i := 0; i < n; i++ {
@@ -329,46 +266,42 @@ func decodeSegment(data []byte) (*Batch, error) {
 			b.keyOff[i+1] = uint32(len(b.keyBuf))
 		}
 	case 1:
-		for i := 0; i < n && r.err == nil; i++ {
-			kind := r.byte1("key kind")
+		for i := 0; i < n && r.Err == nil; i++ {
+			kind := r.Byte("key kind")
 			var k []byte
 			switch kind {
 			case keyHex:
-				k = r.bytes(16, "key")
+				k = r.Bytes(16, "key")
 			case keyText:
-				k = r.bytes(r.count("key length", uint64(len(r.b))), "key")
+				k = r.Bytes(r.Count("key length", uint64(len(r.B))), "key")
 			default:
-				r.err = corrupt(fmt.Sprintf("key kind %d", kind))
+				r.Fail(fmt.Sprintf("key kind %d", kind))
 			}
 			b.keyBuf = append(b.keyBuf, kind)
 			b.keyBuf = append(b.keyBuf, k...)
 			b.keyOff[i+1] = uint32(len(b.keyBuf))
 		}
 	default:
-		if r.err == nil {
-			r.err = corrupt(fmt.Sprintf("key mode %d", mode))
-		}
+		r.Fail(fmt.Sprintf("key mode %d", mode))
 	}
 
 	var unit int64
-	switch u := r.byte1("time unit"); u {
+	switch u := r.Byte("time unit"); u {
 	case 0:
 		unit = 1
 	case 9:
 		unit = 1_000_000_000
 	default:
-		if r.err == nil {
-			r.err = corrupt(fmt.Sprintf("time unit %d", u))
-		}
+		r.Fail(fmt.Sprintf("time unit %d", u))
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	b.Start = make([]int64, n)
 	b.End = make([]int64, n)
 	var s int64
 	for i := 0; i < n; i++ {
-		d := r.varint("start")
+		d := r.Varint("start")
 		if i == 0 {
 			s = d
 		} else {
@@ -376,58 +309,58 @@ func decodeSegment(data []byte) (*Batch, error) {
 		}
 		b.Start[i] = s * unit
 	}
-	runs := r.count("length runs", uint64(n))
+	runs := r.Count("length runs", uint64(n))
 	at := 0
-	for k := 0; k < runs && r.err == nil; k++ {
-		v := int64(r.uvarint("length"))
-		m := r.count("length run", uint64(n-at))
+	for k := 0; k < runs && r.Err == nil; k++ {
+		v := int64(r.Uvarint("length"))
+		m := r.Count("length run", uint64(n-at))
 		for j := at; j < at+m; j++ {
 			b.End[j] = b.Start[j] + v*unit
 		}
 		at += m
 	}
-	if r.err == nil && at != n {
-		r.err = corrupt("length runs do not cover every record")
+	if r.Err == nil && at != n {
+		r.Fail("length runs do not cover every record")
 	}
 	b.Cost = make([]money.Nanos, n)
 	for i := 0; i < n; i++ {
-		b.Cost[i] = money.Nanos(r.varint("cost"))
+		b.Cost[i] = money.Nanos(r.Varint("cost"))
 	}
-	nr := r.count("raw costs", uint64(n))
+	nr := r.Count("raw costs", uint64(n))
 	row := 0
-	for k := 0; k < nr && r.err == nil; k++ {
-		row += r.count("raw cost row", uint64(n))
-		text := r.bytes(r.count("raw cost length", uint64(len(r.b))), "raw cost")
-		if r.err == nil && (row >= n || (k > 0 && int32(row) <= b.raw[k-1].row)) {
-			r.err = corrupt("raw cost rows out of order")
+	for k := 0; k < nr && r.Err == nil; k++ {
+		row += r.Count("raw cost row", uint64(n))
+		text := r.Bytes(r.Count("raw cost length", uint64(len(r.B))), "raw cost")
+		if r.Err == nil && (row >= n || (k > 0 && int32(row) <= b.raw[k-1].row)) {
+			r.Fail("raw cost rows out of order")
 		}
 		b.raw = append(b.raw, rawCost{int32(row), string(text)})
 	}
 	for c := range b.Str {
 		col := make([]uint32, n)
-		runs := r.count("string runs", uint64(n))
+		runs := r.Count("string runs", uint64(n))
 		at := 0
-		for k := 0; k < runs && r.err == nil; k++ {
-			v := r.count("dictionary index", uint64(nd))
-			m := r.count("string run", uint64(n-at))
-			if r.err == nil && v >= nd {
-				r.err = corrupt("dictionary index out of range")
+		for k := 0; k < runs && r.Err == nil; k++ {
+			v := r.Count("dictionary index", uint64(nd))
+			m := r.Count("string run", uint64(n-at))
+			if r.Err == nil && v >= nd {
+				r.Fail("dictionary index out of range")
 			}
 			for j := at; j < at+m; j++ {
 				col[j] = uint32(v)
 			}
 			at += m
 		}
-		if r.err == nil && at != n {
-			r.err = corrupt("string runs do not cover every record")
+		if r.Err == nil && at != n {
+			r.Fail("string runs do not cover every record")
 		}
 		b.Str[c] = col
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
-	if len(r.b) != 0 {
-		return nil, corrupt(fmt.Sprintf("%d bytes after the last column", len(r.b)))
+	if len(r.B) != 0 {
+		return nil, corrupt(fmt.Sprintf("%d bytes after the last column", len(r.B)))
 	}
 	return b, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/varint"
 )
 
 // Stream calls fn with the stored records whose charge period starts in w, a segment at a
@@ -166,15 +167,15 @@ func decodeRecord(b []byte, r *Record) (int, error) {
 	if k <= 0 || uint64(len(b)-k) < n {
 		return 0, corrupt("export record")
 	}
-	sr := &segReader{b: b[k : k+int(n)]}
+	sr := varint.NewReader(b[k:k+int(n)], errCorrupt)
 	var s [12]string
 	for i := range s {
-		s[i] = string(sr.bytes(sr.count("field", uint64(len(sr.b))), "field"))
+		s[i] = string(sr.Bytes(sr.Count("field", uint64(len(sr.B))), "field"))
 	}
 	*r = Record{Key: s[0], SubscriptionID: s[1], ResourceID: s[2], Service: s[3], ServiceCategory: s[4], ChargeCategory: s[5],
 		PricingCategory: s[6], CommitmentDiscountID: s[7], Provider: s[8], Publisher: s[9], Currency: s[10], CostRaw: s[11]}
-	r.Start, r.End, r.Cost = sr.varint("start"), sr.varint("end"), money.Nanos(sr.varint("cost"))
-	return k + int(n), sr.err
+	r.Start, r.End, r.Cost = sr.Varint("start"), sr.Varint("end"), money.Nanos(sr.Varint("cost"))
+	return k + int(n), sr.Err
 }
 
 func decodeSortItem(item []byte, r *Record) error {
@@ -373,11 +374,11 @@ func Subscriptions(ctx context.Context, q store.Querier) ([]SubscriptionUsage, e
 		if err := rows.Scan(&id, &data); err != nil {
 			return nil, err
 		}
-		r := &segReader{b: data}
-		n := r.count("subscriptions", uint64(len(data)))
-		for k := 0; k < n && r.err == nil; k++ {
-			sub := string(r.bytes(r.count("subscription", uint64(len(r.b))), "subscription"))
-			recs, first := int64(r.uvarint("records")), r.varint("first start")
+		r := varint.NewReader(data, errCorrupt)
+		n := r.Count("subscriptions", uint64(len(data)))
+		for k := 0; k < n && r.Err == nil; k++ {
+			sub := string(r.Bytes(r.Count("subscription", uint64(len(r.B))), "subscription"))
+			recs, first := int64(r.Uvarint("records")), r.Varint("first start")
 			i, ok := at[sub]
 			if !ok {
 				i = len(out)
@@ -387,8 +388,8 @@ func Subscriptions(ctx context.Context, q store.Querier) ([]SubscriptionUsage, e
 			out[i].Records += recs
 			out[i].FirstStart = min(out[i].FirstStart, first)
 		}
-		if r.err != nil {
-			return nil, fmt.Errorf("usage segment %s: %w", id, r.err)
+		if r.Err != nil {
+			return nil, fmt.Errorf("usage segment %s: %w", id, r.Err)
 		}
 	}
 	if err := rows.Err(); err != nil {

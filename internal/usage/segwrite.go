@@ -21,6 +21,7 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/varint"
 )
 
 // How an import writes usage, in two passes, so that memory stays bounded whatever the
@@ -306,31 +307,31 @@ func (w *segWriter) dayBatch(d *dayRows, dict []string, buf *[]byte) (*Batch, er
 	extra := map[string]uint32{}
 	var extras []string
 	decode := func(data []byte) error {
-		r := &segReader{b: data}
-		for len(r.b) > 0 && r.err == nil {
-			kind := r.byte1("key kind")
+		r := varint.NewReader(data, errCorrupt)
+		for len(r.B) > 0 && r.Err == nil {
+			kind := r.Byte("key kind")
 			b.keyBuf = append(b.keyBuf, kind)
 			if kind == keyHex {
-				b.keyBuf = append(b.keyBuf, r.bytes(16, "key")...)
+				b.keyBuf = append(b.keyBuf, r.Bytes(16, "key")...)
 			} else {
-				b.keyBuf = append(b.keyBuf, r.bytes(r.count("key length", uint64(len(r.b))), "key")...)
+				b.keyBuf = append(b.keyBuf, r.Bytes(r.Count("key length", uint64(len(r.B))), "key")...)
 			}
 			b.keyOff = append(b.keyOff, uint32(len(b.keyBuf)))
-			s := r.varint("start")
+			s := r.Varint("start")
 			b.Start = append(b.Start, s)
-			b.End = append(b.End, s+int64(r.uvarint("length")))
-			b.Cost = append(b.Cost, money.Nanos(r.varint("cost")))
-			if n := r.count("raw cost", uint64(len(r.b))); n > 0 {
-				b.raw = append(b.raw, rawCost{int32(len(b.Start) - 1), string(r.bytes(n, "raw cost"))})
+			b.End = append(b.End, s+int64(r.Uvarint("length")))
+			b.Cost = append(b.Cost, money.Nanos(r.Varint("cost")))
+			if n := r.Count("raw cost", uint64(len(r.B))); n > 0 {
+				b.raw = append(b.raw, rawCost{int32(len(b.Start) - 1), string(r.Bytes(n, "raw cost"))})
 			}
 			for c := range b.Str {
-				i := r.count("string", uint64(len(dict)))
+				i := r.Count("string", uint64(len(dict)))
 				if i > 0 {
 					b.Str[c] = append(b.Str[c], uint32(i-1))
 					continue
 				}
 				// A string the full dictionary could not take: this day's own.
-				s := string(r.bytes(r.count("string length", uint64(len(r.b))), "string"))
+				s := string(r.Bytes(r.Count("string length", uint64(len(r.B))), "string"))
 				k, ok := extra[s]
 				if !ok {
 					k = uint32(len(dict) + len(extras))
@@ -340,7 +341,7 @@ func (w *segWriter) dayBatch(d *dayRows, dict []string, buf *[]byte) (*Batch, er
 				b.Str[c] = append(b.Str[c], k)
 			}
 		}
-		return r.err
+		return r.Err
 	}
 	for _, bl := range d.blocks {
 		if cap(*buf) < int(bl[1]) {
