@@ -78,12 +78,11 @@ type lane struct {
 	// statements are prepared on it once: database/sql's transactions re-bind every
 	// prepared statement to their connection on each use, which cost as much as a
 	// statement.
-	connMu      sync.Mutex // held while conn is used, and by DB.Close
-	conn        *sql.Conn
-	stmts       map[string]*sql.Stmt
-	closeHooked bool // DB.Close closes conn
-	closed      bool
-	ckpt        *checkpointer
+	connMu sync.Mutex // held while conn is used, and by DB.Close
+	conn   *sql.Conn
+	stmts  map[string]*sql.Stmt
+	closed bool
+	ckpt   *checkpointer // started with the first connection, which also hooks DB.Close
 }
 
 // checkpointInterval is the most often the checkpointer runs: a commit is checkpointed within it.
@@ -248,10 +247,8 @@ func (db *DB) runGroup(l *lane, jobs []*groupJob) []error {
 		// is unavailable or busy (after the retries): alone, each call would only wait as long
 		// again.
 		for _, i := range order {
-			e, f, _ := db.groupAttempt(l, jobs[i:i+1], []int{0}, false)
-			if f {
-				e, _, _ = db.groupAttempt(l, jobs[i:i+1], []int{0}, true)
-			}
+			// Alone, a failing call is the transaction's own outcome, never failed.
+			e, _, _ := db.groupAttempt(l, jobs[i:i+1], []int{0}, false)
 			errs[i] = e[0]
 		}
 	}
@@ -336,8 +333,7 @@ func (db *DB) sqliteGroupTx(ctx context.Context, l *lane, fn func(Pipe) error) e
 				l.closeConn()
 				return err
 			}
-			if !l.closeHooked {
-				l.closeHooked = true
+			if l.ckpt == nil {
 				l.ckpt = startCheckpointer(db)
 				db.OnClose(func() error {
 					l.ckpt.stop()
@@ -349,14 +345,15 @@ func (db *DB) sqliteGroupTx(ctx context.Context, l *lane, fn func(Pipe) error) e
 				})
 			}
 		}
-		p := connPipe{l: l}
-		err = p.tx(ctx, fn)
+		broken, err := connPipe{l: l}.tx(ctx, fn)
 		if err == nil {
 			l.ckpt.kick()
 		}
-		if err != nil && !errors.Is(err, errMemberFailed) {
+		if broken {
 			// Start again on a fresh connection: a broken one, or one left inside a
-			// transaction, would fail every group after it.
+			// transaction, would fail every group after it. A call that failed and was rolled
+			// back (a refused write) leaves the connection as it was, with its statements
+			// prepared and its pages cached.
 			l.closeConn()
 		}
 		return err
@@ -398,22 +395,24 @@ func (p connPipe) exec(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
-func (p connPipe) tx(ctx context.Context, fn func(Pipe) error) error {
+// tx runs fn in a transaction; broken reports that the connection's state is unknown (BEGIN,
+// ROLLBACK or COMMIT failed).
+func (p connPipe) tx(ctx context.Context, fn func(Pipe) error) (broken bool, err error) {
 	if err := p.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return err
+		return true, err
 	}
 	if err := fn(p); err != nil {
 		if rerr := p.exec(context.Background(), "ROLLBACK"); rerr != nil {
-			return errors.Join(err, rerr)
+			return true, errors.Join(err, rerr)
 		}
-		return err
+		return false, err
 	}
 	if err := p.exec(ctx, "COMMIT"); err != nil {
 		// A failed COMMIT may leave the transaction open (SQLITE_BUSY): end it.
 		_ = p.exec(context.Background(), "ROLLBACK")
-		return err
+		return true, err
 	}
-	return nil
+	return false, nil
 }
 
 func (p connPipe) Send(ctx context.Context, b *Batch) error {
