@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -271,7 +272,7 @@ func TestGroupTxCallCancelledWhileQueued(t *testing.T) {
 		groupTables(t, db)
 		keys := keysInLane(db, 2)
 		ctx, cancel := context.WithCancel(context.Background())
-		ran := false
+		var ran atomic.Bool // written by the lane's goroutine if the bug is back
 		started, release := make(chan struct{}), make(chan struct{})
 		var once sync.Once
 		firstDone := make(chan error, 1)
@@ -286,7 +287,7 @@ func TestGroupTxCallCancelledWhileQueued(t *testing.T) {
 		cancelled := make(chan error, 1)
 		go func() {
 			cancelled <- db.GroupTx(ctx, keys[0], func(p store.Pipe) error {
-				ran = true
+				ran.Store(true)
 				return p.Commit(context.Background(), insertRow(keys[0], 1))
 			})
 		}()
@@ -310,7 +311,7 @@ func TestGroupTxCallCancelledWhileQueued(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if ran {
+		if ran.Load() {
 			t.Fatal("the cancelled call ran")
 		}
 		if got := rowsIn(t, db, "group_rows"); !slices.Equal(got, keys[1:]) {
