@@ -257,47 +257,17 @@ func (pt *principalTypes) get(tenant, object string) (string, bool) {
 }
 
 func lowerGUID(p *plan, path, what, s string) (string, bool) {
-	g, ok := canonGUID(s)
-	if !ok {
-		p.fail(path, "%s %q is not a GUID (8-4-4-4-12 hex digits)", what, s)
-	}
-	return g, ok
+	return p.guidAt(func(string) string { return path }, "", what, s)
 }
 
-// guidAt is lowerGUID with the path built only for a problem (path(field)).
+// guidAt is lowerGUID with the path built only for a problem (path(field)). strings.ToLower
+// returns s itself when it has no upper case, so a GUID in lower case costs no copy.
 func (p *plan) guidAt(path func(field string) string, field, what, s string) (string, bool) {
-	g, ok := canonGUID(s)
-	if !ok {
+	if !scope.IsGUID(s) {
 		p.fail(path(field), "%s %q is not a GUID (8-4-4-4-12 hex digits)", what, s)
-	}
-	return g, ok
-}
-
-// canonGUID is scope.IsGUID and strings.ToLower in one pass: s itself when it is a GUID in
-// lower case already (no copy), "" and false when it is no GUID.
-func canonGUID(s string) (string, bool) {
-	if len(s) != 36 {
 		return "", false
 	}
-	upper := false
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return "", false
-			}
-		case '0' <= c && c <= '9' || 'a' <= c && c <= 'f':
-		case 'A' <= c && c <= 'F':
-			upper = true
-		default:
-			return "", false
-		}
-	}
-	if upper {
-		return strings.ToLower(s), true
-	}
-	return s, true
+	return strings.ToLower(s), true
 }
 
 func newPlan() *plan {

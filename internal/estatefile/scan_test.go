@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
-
-	"github.com/partnerlink/partnerlink/internal/scope"
 )
 
 var plainShapes = []string{
@@ -129,30 +127,6 @@ func TestPrincipalTypes(t *testing.T) {
 			t.Fatalf("get(%q, %q) = %q", k[0], k[1], typ)
 		}
 	}
-}
-
-// canonGUID must be scope.IsGUID and strings.ToLower, byte for byte.
-func TestCanonGUID(t *testing.T) {
-	for _, s := range []string{"", "11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-00000000000A",
-		"ABCDEFAB-CDEF-ABCD-EFAB-CDEFABCDEFAB", "abcdefab-cdef-abcd-efab-cdefabcdefab", "11111111-0000-4000-8000-00000000000g",
-		"11111111-0000-4000-8000-00000000000G", "111111110000-4000-8000-0000000000001", "11111111-0000-4000-8000-0000000000011",
-		"11111111-0000-4000-8000-00000000001", "1111111g-0000-4000-8000-000000000001", "11111111_0000-4000-8000-000000000001",
-		"11111111-0000-4000-8000-00000000000\xff", "11111111-0000-4000-8000-0000000000é"} {
-		g, ok := canonGUID(s)
-		if ok != scope.IsGUID(s) || ok && g != strings.ToLower(s) || !ok && g != "" {
-			t.Errorf("canonGUID(%q) = %q, %v; IsGUID %v", s, g, ok, scope.IsGUID(s))
-		}
-	}
-}
-
-func FuzzCanonGUID(f *testing.F) {
-	f.Add("11111111-0000-4000-8000-00000000000A")
-	f.Fuzz(func(t *testing.T, s string) {
-		g, ok := canonGUID(s)
-		if ok != scope.IsGUID(s) || ok && g != strings.ToLower(s) {
-			t.Fatalf("canonGUID(%q) = %q, %v", s, g, ok)
-		}
-	})
 }
 
 // FuzzScannerValue: for any valid JSON value, value returns exactly that value, whether the
