@@ -135,8 +135,8 @@ func (p *plan) window(path string, from, to *string) (version, bool) {
 }
 
 // windowAt is window for the entities there are millions of: the JSON path is only built
-// for a problem (path(field) is the path of field, path("") the element's), and the
-// version's path is left for the caller to set (see elemPath).
+// for a problem (path(field) is the path of field, path("") the element's) or when no sink
+// takes the versions (the bulk path finds an element's path from v.elem, see elemPath).
 func (p *plan) windowAt(path func(field string) string, from, to *string) (version, bool) {
 	v := version{from: timeline.Min, to: timeline.Max}
 	ok := true
@@ -159,6 +159,9 @@ func (p *plan) windowAt(path func(field string) string, from, to *string) (versi
 	if ok && v.to <= v.from {
 		p.fail(path(".to"), "%s is not after from %s; a window is [from, to) and must not be empty", *to, timeline.FormatBound(v.from))
 		ok = false
+	}
+	if ok && p.sink == nil {
+		v.path = path("")
 	}
 	return v, ok
 }
@@ -448,9 +451,6 @@ func (p *plan) principal(i int, pr *Principal, k *known) (tid, oid string, ok bo
 	if v, ok := p.windowAt(path, pr.From, pr.To); ok {
 		v.cols = []string{tid, oid, pr.Type, pr.DisplayName, home}
 		v.elem = [2]int32{int32(i), 0}
-		if p.sink == nil {
-			v.path = path("")
-		}
 		p.add(tPrincipals, v)
 	}
 	return tid, oid, true
@@ -474,9 +474,6 @@ func (p *plan) memberships(i int, tid, oid string, ms []Membership, k *known) {
 		if v, ok := p.windowAt(mp, m.From, m.To); ok {
 			v.cols = []string{tid, oid, gid}
 			v.elem = [2]int32{int32(i), int32(j)}
-			if p.sink == nil {
-				v.path = mp("")
-			}
 			p.add(tMemberships, v)
 		}
 	}
@@ -591,9 +588,6 @@ func (p *plan) assignment(i int, a *RoleAssignment, k *known) {
 	if v, okw := p.windowAt(path, a.From, a.To); okw {
 		v.cols = []string{id, tid, pid, rid, sc.Raw, sc.Key, a.Kind}
 		v.elem = [2]int32{int32(i), 0}
-		if p.sink == nil {
-			v.path = path("")
-		}
 		p.add(tAssignments, v)
 	}
 	for j, w := range a.Activations {
@@ -601,9 +595,6 @@ func (p *plan) assignment(i int, a *RoleAssignment, k *known) {
 		if v, ok := p.windowAt(ap, w.From, w.To); ok {
 			v.cols = []string{id}
 			v.elem = [2]int32{int32(i), int32(j)}
-			if p.sink == nil {
-				v.path = ap("")
-			}
 			p.add(tActivations, v)
 		}
 	}
