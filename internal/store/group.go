@@ -386,12 +386,8 @@ func (p connPipe) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func (p connPipe) exec(ctx context.Context, query string, args ...any) error {
-	st, err := p.stmt(ctx, query)
-	if err != nil {
-		return err
-	}
-	_, err = st.ExecContext(ctx, args...)
+func (p connPipe) exec(ctx context.Context, query string) error {
+	_, err := p.ExecContext(ctx, query)
 	return err
 }
 
@@ -415,30 +411,10 @@ func (p connPipe) tx(ctx context.Context, fn func(Pipe) error) (broken bool, err
 	return false, nil
 }
 
-func (p connPipe) Send(ctx context.Context, b *Batch) error {
-	if b == nil {
-		return nil
-	}
-	for _, s := range b.Stmts {
-		st, err := p.stmt(ctx, s.Query)
-		if err != nil {
-			return err
-		}
-		if s.Scan == nil {
-			if _, err := st.ExecContext(ctx, s.Args...); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := s.Scan(st.QueryRowContext(ctx, s.Args...)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Commit only sends b: tx commits when the function returns.
-func (p connPipe) Commit(ctx context.Context, b *Batch) error { return p.Send(ctx, b) }
+// Send and Commit run b's statements through the connection's prepared statements (p is a
+// Querier), as sqlPipe does in a database/sql transaction; tx commits when fn returns.
+func (p connPipe) Send(ctx context.Context, b *Batch) error   { return sqlPipe{q: p}.Send(ctx, b) }
+func (p connPipe) Commit(ctx context.Context, b *Batch) error { return sqlPipe{q: p}.Send(ctx, b) }
 
 func (p connPipe) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st, err := p.stmt(ctx, query)
