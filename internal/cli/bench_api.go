@@ -285,13 +285,7 @@ func interleave(ctx context.Context, n int, d time.Duration, specs ...*phaseSpec
 	for round := range turns {
 		order := inOrder(specs, round%2 == 1)
 		for _, sp := range order {
-			var err error
-			if sp.rate > 0 {
-				err = pacedTurn(ctx, sp, n, turn)
-			} else {
-				err = closedTurn(ctx, sp, n, turn)
-			}
-			if err != nil {
+			if err := runTurn(ctx, sp, n, turn); err != nil {
 				return nil, err
 			}
 		}
@@ -315,58 +309,33 @@ func inOrder(specs []*phaseSpec, reverse bool) []*phaseSpec {
 	return out
 }
 
-// closedTurn runs sp.fn from n workers for d, each sending its next request when the previous
-// one is answered. The first error stops the run: a benchmark of failing requests measures
-// nothing.
-func closedTurn(ctx context.Context, sp *phaseSpec, n int, d time.Duration) error {
+// runTurn runs sp.fn from n workers for d. Closed loop (sp.rate 0): each worker sends its
+// next request when the previous one is answered. Open loop (sp.rate > 0): requests go out at
+// sp.rate in total, worker w owning every n-th slot of the schedule and sending its requests
+// in order; latency is measured from each request's scheduled time, so a slow server shows as
+// latency instead of silently lowering the rate. The first error stops the run: a benchmark
+// of failing requests measures nothing.
+func runTurn(ctx context.Context, sp *phaseSpec, n int, d time.Duration) error {
 	var mu sync.Mutex
 	var firstErr error
 	start := time.Now()
-	deadline := start.Add(d)
-	var wg sync.WaitGroup
-	for w := range n {
-		wg.Go(func() {
-			var lat []time.Duration
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				i := sp.next[w]
-				sp.next[w]++
-				t := time.Now()
-				if err := sp.fn(w, i); err != nil {
-					mu.Lock()
-					firstErr = errors.Join(firstErr, fmt.Errorf("%s request %d of client %d: %w", sp.name, i, w, err))
-					mu.Unlock()
-					return
-				}
-				lat = append(lat, time.Since(t))
-			}
-			mu.Lock()
-			sp.lat = append(sp.lat, lat...)
-			mu.Unlock()
-		})
+	var interval time.Duration
+	if sp.rate > 0 {
+		interval = time.Second / time.Duration(sp.rate)
 	}
-	wg.Wait()
-	sp.elapsed += time.Since(start)
-	return firstErr
-}
-
-// pacedTurn sends requests at sp.rate in total for d (open loop): worker w owns every n-th slot
-// of the schedule and sends its requests in order. Latency is measured from each request's
-// scheduled time, so a slow server shows as latency instead of silently lowering the rate.
-func pacedTurn(ctx context.Context, sp *phaseSpec, n int, d time.Duration) error {
-	var mu sync.Mutex
-	var firstErr error
-	start := time.Now()
-	interval := time.Second / time.Duration(sp.rate)
 	var wg sync.WaitGroup
 	for w := range n {
 		wg.Go(func() {
 			var lat []time.Duration
 			for k := 0; ctx.Err() == nil; k++ {
-				due := start.Add(time.Duration(k*n+w) * interval)
+				due := time.Now()
+				if sp.rate > 0 {
+					due = start.Add(time.Duration(k*n+w) * interval)
+				}
 				if due.Sub(start) >= d {
 					break
 				}
-				time.Sleep(time.Until(due))
+				time.Sleep(time.Until(due)) // open loop: wait for the slot
 				i := sp.next[w]
 				sp.next[w]++
 				if err := sp.fn(w, i); err != nil {
@@ -383,7 +352,11 @@ func pacedTurn(ctx context.Context, sp *phaseSpec, n int, d time.Duration) error
 		})
 	}
 	wg.Wait()
-	sp.elapsed += max(time.Since(start), d)
+	elapsed := time.Since(start)
+	if sp.rate > 0 {
+		elapsed = max(elapsed, d) // the schedule's length, even if the last slot was early
+	}
+	sp.elapsed += elapsed
 	return firstErr
 }
 
