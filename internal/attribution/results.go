@@ -615,17 +615,13 @@ func appendFields(dst []byte, fields ...string) []byte {
 	return dst
 }
 
-func readFields(b []byte, n int) ([]string, error) {
-	out := make([]string, 0, n)
-	for len(out) < n {
-		l, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < l {
-			return nil, fmt.Errorf("%w: sort item", errResultCorrupt)
-		}
-		out = append(out, string(b[k:k+int(l)]))
-		b = b[k+int(l):]
+// readFields reads n strings written by appendFields.
+func readFields(r *varint.Reader, n int) []string {
+	out := make([]string, n)
+	for k := range out {
+		out[k] = string(r.Bytes(r.Count("sort item field", uint64(len(r.B))), "sort item field"))
 	}
-	return out, nil
+	return out
 }
 
 // compareFirst3 orders items by their first three fields (record key, location, association
@@ -669,27 +665,19 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 		return err
 	}
 	return s.Each(func(item []byte) error {
-		fs, err := readFields(item, 11)
-		if err != nil {
-			return err
-		}
-		rest := item
-		for k := 0; k < 11; k++ {
-			l, n := binary.Uvarint(rest)
-			rest = rest[n+int(l):]
-		}
+		r := varint.NewReader(item, errResultCorrupt)
+		fs := readFields(r, 11)
 		var nums [5]int64
 		for k := range nums {
-			v, n := binary.Varint(rest)
-			if n <= 0 {
-				return fmt.Errorf("%w: sort item", errResultCorrupt)
-			}
-			nums[k], rest = v, rest[n:]
+			nums[k] = r.Varint("sort item number")
 		}
-		r := Row{RecordKey: fs[0], LocationID: fs[1], Association: fs[2], OrgID: fs[3], TenantID: fs[4], SubscriptionID: fs[5],
+		if r.Err != nil {
+			return r.Err
+		}
+		row := Row{RecordKey: fs[0], LocationID: fs[1], Association: fs[2], OrgID: fs[3], TenantID: fs[4], SubscriptionID: fs[5],
 			ResourceID: fs[6], Service: fs[7], Currency: fs[8], AdminRole: fs[9], DuplicateAtOrg: fs[10] == "1",
 			Start: nums[0], End: nums[1], Cost: money.Nanos(nums[2]), Coverage: nums[3], Amount: money.Nanos(nums[4])}
-		return fn(&r)
+		return fn(&row)
 	})
 }
 
@@ -714,19 +702,11 @@ func sortedIncentives(ctx context.Context, q store.Querier, f RowFilter, fn func
 		return err
 	}
 	return s.Each(func(item []byte) error {
-		fs, err := readFields(item, 6)
-		if err != nil {
-			return err
-		}
-		rest := item
-		for k := 0; k < 6; k++ {
-			l, n := binary.Uvarint(rest)
-			rest = rest[n+int(l):]
-		}
-		start, n := binary.Varint(rest)
-		amount, m := binary.Varint(rest[max(n, 0):])
-		if n <= 0 || m <= 0 {
-			return fmt.Errorf("%w: sort item", errResultCorrupt)
+		r := varint.NewReader(item, errResultCorrupt)
+		fs := readFields(r, 6)
+		start, amount := r.Varint("sort item start"), r.Varint("sort item amount")
+		if r.Err != nil {
+			return r.Err
 		}
 		x := Incentive{RecordKey: fs[0], LocationID: fs[1], Program: fs[2], OrgID: fs[3], ProgramVersion: fs[4], Currency: fs[5],
 			Start: start, Amount: money.Nanos(amount)}
