@@ -869,18 +869,6 @@ func gcd(a, b int64) int64 {
 	return a
 }
 
-// orgAccess is the time the organisation holds an eligible role on a scope covering the
-// resource: AOBO, Lighthouse, or a principal PAL-linked to any of its locations.
-func (e *engine) orgAccess(org, tenant, sub, rk string) timeline.Set {
-	var acc timeline.Set
-	e.ix.covering(tenant, sub, rk, func(g *grant, set timeline.Set) {
-		if g.org == org {
-			acc = append(acc, set...)
-		}
-	})
-	return timeline.Union(acc...)
-}
-
 // fullDays is the union of the whole UTC days [d, d+24h) that lie inside the normalised set s.
 // PEC pays for the part of a record's period in such days; a whole day lies inside one window
 // of s because its windows are separated by gaps.

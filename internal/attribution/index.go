@@ -452,6 +452,19 @@ func versionAt(vs []estate.Subscription, w timeline.Window) int {
 // subscription sub, with the time the scope covers it (management groups only while they are
 // ancestors).
 func (ix *index) covering(tenant, sub, rk string, fn func(g *grant, set timeline.Set)) {
+	ix.outerCovering(tenant, sub, fn)
+	if tg := ix.grants[tenant]; tg != nil {
+		for _, g := range tg.bySub[sub] {
+			if prefixCoversFold(g.scopeKey, rk) {
+				fn(g, g.set)
+			}
+		}
+	}
+}
+
+// outerCovering calls fn for every grant of the tenant on its root and on the management
+// groups above subscription sub: the grants that cover all of the subscription.
+func (ix *index) outerCovering(tenant, sub string, fn func(g *grant, set timeline.Set)) {
 	tg := ix.grants[tenant]
 	if tg == nil {
 		return
@@ -466,11 +479,6 @@ func (ix *index) covering(tenant, sub, rk string, fn func(g *grant, set timeline
 					fn(g, set)
 				}
 			}
-		}
-	}
-	for _, g := range tg.bySub[sub] {
-		if prefixCoversFold(g.scopeKey, rk) {
-			fn(g, g.set)
 		}
 	}
 }

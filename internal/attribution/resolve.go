@@ -1,7 +1,7 @@
 package attribution
 
 import (
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/estate"
@@ -30,7 +30,8 @@ type worker struct {
 	e      *engine
 	byHash map[uint64]*resEntry
 	byKey  map[resKey]*resEntry
-	infos  map[infoKey]*resInfo
+	infos  map[infoKey]*resInfo // a resolution may be here under several keys
+	bases  map[subVersion]*subBase
 	seen   []bool   // per record: which (organisation, association) already has a row
 	hitBuf []hit    // per record: its attribution rows before they are written out
 	incBuf []incHit // per record: its incentive rows before they are written out
@@ -39,7 +40,7 @@ type worker struct {
 }
 
 func (e *engine) newWorker() *worker {
-	return &worker{e: e, byHash: map[uint64]*resEntry{}, byKey: map[resKey]*resEntry{}, infos: map[infoKey]*resInfo{}}
+	return &worker{e: e, byHash: map[uint64]*resEntry{}, byKey: map[resKey]*resEntry{}, infos: map[infoKey]*resInfo{}, bases: map[subVersion]*subBase{}}
 }
 
 // infoKey identifies a resolution: resources of one subscription version whose deepest scope
@@ -173,6 +174,7 @@ func (wk *worker) entry(h uint64, sub, res string) *resEntry {
 			clear(wk.byHash)
 			clear(wk.byKey)
 			clear(wk.infos)
+			clear(wk.bases)
 			wk.res.reset() // it refers to the entries just dropped
 		}
 		ls := lowerFast(sub)
@@ -202,7 +204,7 @@ func (wk *worker) info(ent *resEntry, w timeline.Window) *resInfo {
 	k := infoKey{ent.sub, v, ent.grantRep, ent.cuaRep}
 	info := wk.infos[k]
 	if info == nil {
-		info = wk.e.resolve(&ent.vs[v], ent.sub, ent.grantRep, ent.cuaRep)
+		info = wk.e.resolve(wk.base(ent, v), ent.grantRep, ent.cuaRep)
 		wk.infos[k] = info
 	}
 	ent.infos[v] = info
@@ -241,41 +243,249 @@ func asciiLower(s string) string {
 	return s
 }
 
-// resolve gathers every association that could credit a location for usage under
-// subscription version sv of a resource whose deepest scope with grants is grantRep and
-// deepest ID with CUA deployments is cuaRep ("" when there is none), with the time it holds.
-// Matching grants against grantRep instead of the resource gives the same grants: every
-// grant that covers the resource has a scope that is a prefix of grantRep.
-func (e *engine) resolve(sv *estate.Subscription, sub, grantRep, cuaRep string) *resInfo {
+// subBase is what every resource of one subscription version shares, worked out once per
+// worker: the CSP and DPOR candidates and the grants of the scopes that cover the whole
+// subscription (the tenant root, its management groups and, for resources under it, the
+// subscription itself). Resources differ only in the grants of their resource groups and
+// resources and in their CUA deployments; most have neither and share one resolution.
+type subBase struct {
+	sv                 *estate.Subscription
+	sub                string
+	tenant             string
+	pecOffer, palOffer []bool // see resInfo
+	cspOrg             string // the reseller's organisation, "" when the subscription has none
+	fixed              []cand // CSP and DPOR
+	outer              *palLevel
+	own                *palLevel // outer and the subscription's own scope; built on first use
+	inner              []*grant  // the subscription's grants below its scope that resolve reads
+	version            int
+}
+
+// palLevel is the PAL candidates and the reseller's access that a set of grants gives.
+type palLevel struct {
+	locs   []palLoc
+	access timeline.Set // the reseller organisation's time with any eligible grant (PEC)
+	info   *resInfo     // the resolution of a resource with nothing more of its own
+}
+
+// palLoc is one location's PAL time from a level's grants: the union over them, and per role
+// (sorted by name).
+type palLoc struct {
+	loc   string
+	set   timeline.Set
+	roles []roleSet
+	done  *palCand // shared by the levels that take this location over unchanged
+}
+
+// palCand is a location's PAL candidate, worked out on first use.
+type palCand struct {
+	built, ok bool
+	c         cand
+}
+
+type roleSet struct {
+	role string
+	set  timeline.Set
+}
+
+// palAcc gathers the windows of grants per location and role before they are unioned.
+type palAcc struct {
+	loc   string
+	set   []timeline.Window
+	roles map[string][]timeline.Window
+}
+
+func addPAL(acc []palAcc, g *grant, set timeline.Set) []palAcc {
+	k := -1
+	for i := range acc {
+		if acc[i].loc == g.loc {
+			k = i
+			break
+		}
+	}
+	if k < 0 {
+		acc = append(acc, palAcc{loc: g.loc, roles: map[string][]timeline.Window{}})
+		k = len(acc) - 1
+	}
+	acc[k].set = append(acc[k].set, set...)
+	acc[k].roles[g.role] = append(acc[k].roles[g.role], set...)
+	return acc
+}
+
+// base returns the shared part of subscription version v's resolutions.
+func (wk *worker) base(ent *resEntry, v int) *subBase {
+	k := subVersion{ent.sub, v}
+	if b := wk.bases[k]; b != nil {
+		return b
+	}
+	b := wk.e.newBase(&ent.vs[v], ent.sub)
+	b.version = v
+	wk.bases[k] = b
+	return b
+}
+
+type subVersion struct {
+	sub     string
+	version int
+}
+
+func (e *engine) newBase(sv *estate.Subscription, sub string) *subBase {
 	ix := e.ix
-	info := &resInfo{tenant: lowerFast(sv.TenantID), sub: sub, offer: string(sv.Offer)}
+	b := &subBase{sv: sv, sub: sub, tenant: lowerFast(sv.TenantID)}
 	for _, v := range e.progs.PEC {
-		info.pecOffer = append(info.pecOffer, v.Offers[info.offer])
+		b.pecOffer = append(b.pecOffer, v.Offers[string(sv.Offer)])
 	}
 	for _, v := range e.progs.PAL {
-		info.palOffer = append(info.palOffer, v.Offers[info.offer])
+		b.palOffer = append(b.palOffer, v.Offers[string(sv.Offer)])
 	}
-	var cs []cand
-	add := func(assoc string, li *locInfo, set timeline.Set) bool {
-		set = set.Intersect(li.active)
-		if len(set) == 0 {
-			return false
-		}
-		cs = append(cs, cand{pal: assoc == AssocPAL, assoc: assoc, slot: sumSlot(li, assoc), li: li, time: newSpan(set)})
-		return true
-	}
-	cspOrg := ""
 	if sv.Offer == estate.OfferCSP && sv.CSPLocationID != "" {
 		if li := ix.locs[sv.CSPLocationID]; li != nil {
-			cspOrg = li.org
-			add(AssocCSP, li, timeline.Set{timeline.Always()})
+			b.cspOrg = li.org
+			b.fixed = addCand(b.fixed, AssocCSP, li, timeline.Set{timeline.Always()})
 		}
 	}
 	for _, d := range ix.dporList[sub] {
 		if li := ix.locs[d.loc]; li != nil {
-			add(AssocDPOR, li, d.set)
+			b.fixed = addCand(b.fixed, AssocDPOR, li, d.set)
 		}
 	}
+	var pal []palAcc
+	var access []timeline.Window
+	ix.outerCovering(b.tenant, sub, func(g *grant, set timeline.Set) {
+		if g.kind == grantPAL {
+			pal = addPAL(pal, g, set)
+		}
+		if b.cspOrg != "" && g.org == b.cspOrg {
+			access = append(access, set...)
+		}
+	})
+	b.outer = newLevel(pal, access)
+	if tg := ix.grants[b.tenant]; tg != nil {
+		for _, g := range tg.bySub[sub] {
+			if g.kind == grantPAL || (b.cspOrg != "" && g.org == b.cspOrg) {
+				b.inner = append(b.inner, g)
+			}
+		}
+	}
+	return b
+}
+
+// ownLevel is the outer level with the grants on the subscription's own scope.
+func (b *subBase) ownLevel() *palLevel {
+	if b.own != nil {
+		return b.own
+	}
+	scope := "/subscriptions/" + b.sub
+	var own []*grant
+	for _, g := range b.inner {
+		if g.scopeKey == scope {
+			own = append(own, g)
+		}
+	}
+	if len(own) == 0 {
+		b.own = b.outer
+	} else {
+		b.own = b.outer.with(own, b.cspOrg)
+	}
+	return b.own
+}
+
+func newLevel(pal []palAcc, access []timeline.Window) *palLevel {
+	l := &palLevel{access: timeline.Union(access...)}
+	for i := range pal {
+		l.locs = append(l.locs, pal[i].union())
+	}
+	return l
+}
+
+func (a *palAcc) union() palLoc {
+	pl := palLoc{loc: a.loc, set: timeline.Union(a.set...), done: &palCand{}}
+	for _, role := range sortedKeys(a.roles) {
+		pl.roles = append(pl.roles, roleSet{role, timeline.Union(a.roles[role]...)})
+	}
+	return pl
+}
+
+// with returns the level with grants gs added. The locations gs do not name are taken over
+// as they are, with their finished candidates.
+func (l *palLevel) with(gs []*grant, cspOrg string) *palLevel {
+	var pal []palAcc
+	var access []timeline.Window
+	for _, g := range gs {
+		if g.kind == grantPAL {
+			pal = addPAL(pal, g, g.set)
+		}
+		if cspOrg != "" && g.org == cspOrg {
+			access = append(access, g.set...)
+		}
+	}
+	out := &palLevel{locs: slices.Clone(l.locs), access: l.access}
+	if len(access) > 0 {
+		out.access = timeline.Union(append(slices.Clone(l.access), access...)...)
+	}
+	for i := range pal {
+		a := &pal[i]
+		k := slices.IndexFunc(out.locs, func(pl palLoc) bool { return pl.loc == a.loc })
+		if k < 0 {
+			out.locs = append(out.locs, a.union())
+			continue
+		}
+		// Clipped: appending must copy, never write into the level's arrays.
+		old := out.locs[k]
+		a.set = append(slices.Clip(old.set), a.set...)
+		for _, r := range old.roles {
+			a.roles[r.role] = append(slices.Clip(r.set), a.roles[r.role]...)
+		}
+		out.locs[k] = a.union()
+	}
+	return out
+}
+
+func addCand(cs []cand, assoc string, li *locInfo, set timeline.Set) []cand {
+	set = set.Intersect(li.active)
+	if len(set) == 0 {
+		return cs
+	}
+	return append(cs, cand{pal: assoc == AssocPAL, assoc: assoc, slot: sumSlot(li, assoc), li: li, time: newSpan(set)})
+}
+
+// resolve gathers every association that could credit a location for usage under base's
+// subscription version of a resource whose deepest scope with grants is grantRep and deepest
+// ID with CUA deployments is cuaRep ("" when there is none), with the time it holds.
+// Matching grants against grantRep instead of the resource gives the same grants: every
+// grant that covers the resource has a scope that is a prefix of grantRep (and a resource
+// that is not under its subscription has no grant of the subscription's: grantRep is "").
+func (e *engine) resolve(b *subBase, grantRep, cuaRep string) *resInfo {
+	lvl := b.outer
+	if grantRep != "" {
+		lvl = b.ownLevel()
+		scope := "/subscriptions/" + b.sub
+		var extra []*grant
+		for _, g := range b.inner {
+			if g.scopeKey != scope && prefixCoversFold(g.scopeKey, grantRep) {
+				extra = append(extra, g)
+			}
+		}
+		if len(extra) > 0 {
+			lvl = lvl.with(extra, b.cspOrg)
+		}
+	}
+	if cuaRep == "" && lvl.info != nil {
+		return lvl.info
+	}
+	info := e.finish(b, lvl, cuaRep)
+	if cuaRep == "" {
+		lvl.info = info
+	}
+	return info
+}
+
+// finish builds the resolution from its PAL level and the CUA deployments of cuaRep.
+func (e *engine) finish(b *subBase, lvl *palLevel, cuaRep string) *resInfo {
+	ix := e.ix
+	sv := b.sv
+	info := &resInfo{tenant: b.tenant, sub: b.sub, offer: string(sv.Offer), pecOffer: b.pecOffer, palOffer: b.palOffer}
+	cs := slices.Clone(b.fixed)
 	if cuaRep != "" {
 		var cua map[string]timeline.Set
 		for k := cuaRep; ; {
@@ -293,66 +503,28 @@ func (e *engine) resolve(sv *estate.Subscription, sub, grantRep, cuaRep string) 
 		}
 		for _, loc := range sortedKeys(cua) {
 			if li := ix.locs[loc]; li != nil {
-				add(AssocCUA, li, cua[loc])
+				cs = addCand(cs, AssocCUA, li, cua[loc])
 			}
 		}
 	}
-	// PAL: per location, the union of its grants' time and, per role, the role's.
-	type palAcc struct {
-		loc   string
-		set   []timeline.Window
-		roles map[string][]timeline.Window
-	}
-	var pal []palAcc
-	ix.covering(info.tenant, sub, grantRep, func(g *grant, set timeline.Set) {
-		if g.kind != grantPAL {
-			return
+	for i := range lvl.locs {
+		pl := &lvl.locs[i]
+		if !pl.done.built {
+			pl.done.c, pl.done.ok = e.palCand(b, pl)
+			pl.done.built = true
 		}
-		k := -1
-		for i := range pal {
-			if pal[i].loc == g.loc {
-				k = i
-				break
-			}
-		}
-		if k < 0 {
-			pal = append(pal, palAcc{loc: g.loc, roles: map[string][]timeline.Window{}})
-			k = len(pal) - 1
-		}
-		pal[k].set = append(pal[k].set, set...)
-		pal[k].roles[g.role] = append(pal[k].roles[g.role], set...)
-	})
-	for _, a := range pal {
-		li := ix.locs[a.loc]
-		if li == nil || (cspOrg != "" && li.org == cspOrg) {
-			continue // CSP precedence: the reseller's organisation is credited as CSP
-		}
-		set := timeline.Union(a.set...)
-		if !add(AssocPAL, li, set) {
-			continue
-		}
-		set = set.Intersect(li.active)
-		c := &cs[len(cs)-1]
-		for _, role := range sortedKeys(a.roles) {
-			// A role without time here never gives the most coverage: the roles' times
-			// together make up the location's time.
-			if rs := timeline.Union(a.roles[role]...).Intersect(li.active); len(rs) > 0 {
-				if len(c.roles) == 0 && sameSet(rs, set) {
-					c.fixed = role // first by name and always the most: always the answer
-					break
-				}
-				c.roles = append(c.roles, roleTime{role, newSpan(rs)})
-			}
-		}
-		if c.fixed != "" {
-			c.roles = nil
+		if pl.done.ok {
+			cs = append(cs, pl.done.c)
 		}
 	}
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].li.id != cs[j].li.id {
-			return lessLocation(cs[i].li.id, cs[j].li.id)
+	slices.SortFunc(cs, func(a, b cand) int {
+		if a.li.id != b.li.id {
+			if lessLocation(a.li.id, b.li.id) {
+				return -1
+			}
+			return 1
 		}
-		return cs[i].assoc < cs[j].assoc
+		return strings.Compare(a.assoc, b.assoc)
 	})
 	for i := range cs {
 		cs[i].group = -1
@@ -380,10 +552,39 @@ func (e *engine) resolve(sv *estate.Subscription, sub, grantRep, cuaRep string) 
 	}
 	if cl := sv.CSPLocationID; cl != "" {
 		if li := ix.locs[cl]; li != nil {
-			if set := fullDays(e.orgAccess(li.org, info.tenant, sub, grantRep)).Intersect(li.active); len(set) > 0 {
+			if set := fullDays(lvl.access).Intersect(li.active); len(set) > 0 {
 				info.pec, info.pecSet = li, set
 			}
 		}
 	}
 	return info
+}
+
+// palCand is location pl's PAL candidate, false when it has none.
+func (e *engine) palCand(b *subBase, pl *palLoc) (cand, bool) {
+	li := e.ix.locs[pl.loc]
+	if li == nil || (b.cspOrg != "" && li.org == b.cspOrg) {
+		return cand{}, false // CSP precedence: the reseller's organisation is credited as CSP
+	}
+	cs := addCand(nil, AssocPAL, li, pl.set)
+	if len(cs) == 0 {
+		return cand{}, false
+	}
+	set := pl.set.Intersect(li.active)
+	c := &cs[0]
+	for _, r := range pl.roles {
+		// A role without time here never gives the most coverage: the roles' times
+		// together make up the location's time.
+		if rs := r.set.Intersect(li.active); len(rs) > 0 {
+			if len(c.roles) == 0 && sameSet(rs, set) {
+				c.fixed = r.role // first by name and always the most: always the answer
+				break
+			}
+			c.roles = append(c.roles, roleTime{r.role, newSpan(rs)})
+		}
+	}
+	if c.fixed != "" {
+		c.roles = nil
+	}
+	return *c, true
 }
