@@ -159,9 +159,6 @@ func ComputeSums(ctx context.Context, s *facts.Snapshot, progs *Programs, period
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, wk := range workers {
-		wk.flushPlans()
-	}
 	return st, e.mergeSums(workers), nil
 }
 
@@ -213,29 +210,8 @@ func (wk *worker) sum(r *rowIn, ent *resEntry, st *Stats) (unknown bool) {
 	if info == nil {
 		return unknown
 	}
-	if !wk.sumFast(r, info, st) {
-		wk.sumRows(r, info, st)
-	}
+	wk.sumFast(r, info, st)
 	return false
-}
-
-// sumRows adds a record's rows and incentives one by one (sum's per-candidate path).
-func (wk *worker) sumRows(r *rowIn, info *resInfo, st *Stats) {
-	hs, is := wk.hitsOf(r, info)
-	st.Rows += int64(len(hs))
-	st.Incentives += int64(len(is))
-	for i := range hs {
-		wk.add(int(info.hot[hs[i].c].slot), r.currency, hs[i].amount)
-	}
-	for i := range is {
-		var slot int
-		if c := is[i].c; c >= 0 {
-			slot = int(info.hot[c].slot)/len(sumAssocs)*len(sumAssocs) + slotPAL
-		} else {
-			slot = info.pec.idx*len(sumAssocs) + slotPEC
-		}
-		wk.add(slot, r.currency, is[i].amount)
-	}
 }
 
 func (e *engine) mergeSums(workers []*worker) []Sum {
@@ -300,6 +276,9 @@ func (e *engine) run(ctx context.Context, period timeline.Window, each Usage, ou
 			for c := range inbox[w] {
 				wk.compute(c, w, sums)
 				c.done.Done()
+			}
+			if sums {
+				wk.flushPlans() // each worker its own, at once
 			}
 		}(workers[w], uint8(w))
 	}
@@ -511,9 +490,7 @@ func (wk *worker) compute(c *chunk, w uint8, sums bool) {
 			// keeps it, so the usual record goes straight to its interval sums.
 			if inf := x.info; inf != nil && r.category == usage.CategoryUsage && r.end > r.start {
 				p.st.Records++
-				if !wk.sumFast(&r, inf, &p.st) {
-					wk.sumRows(&r, inf, &p.st)
-				}
+				wk.sumFast(&r, inf, &p.st)
 			} else {
 				unknown = wk.sum(&r, x.ent, &p.st)
 				if len(x.ent.vs) == 1 && x.ent.infos[0] != nil {

@@ -27,16 +27,17 @@ var maxCachedResources = 1 << 17
 // Records find their resource by the hash of its resource ID (computed once, when the record
 // is dealt to a worker), so the hot path hashes no strings; byKey settles hash collisions.
 type worker struct {
-	e      *engine
-	byHash map[uint64]*resEntry
-	byKey  map[resKey]*resEntry
-	infos  map[infoKey]*resInfo // a resolution may be here under several keys
-	bases  map[subVersion]*subBase
-	seen   []bool   // per record: which (organisation, association) already has a row
-	hitBuf []hit    // per record: its attribution rows before they are written out
-	incBuf []incHit // per record: its incentive rows before they are written out
-	sums   [][]curSum
-	res    dictCache[resRef] // resource dictionary index -> entry, for the batch at hand
+	e       *engine
+	byHash  map[uint64]*resEntry
+	byKey   map[resKey]*resEntry
+	infos   map[infoKey]*resInfo // a resolution may be here under several keys
+	bases   map[subVersion]*subBase
+	seen    []bool   // per record: which (organisation, association) already has a row
+	hitBuf  []hit    // per record: its attribution rows before they are written out
+	incBuf  []incHit // per record: its incentive rows before they are written out
+	holdBuf []hold   // scratch of buildPlan
+	sums    [][]curSum
+	res     dictCache[resRef] // resource dictionary index -> entry, for the batch at hand
 }
 
 func (e *engine) newWorker() *worker {

@@ -211,3 +211,28 @@ func splitPrograms(p *Programs, t int64) *Programs {
 	out.PEC, out.PAL = split(p.PEC), split(p.PAL)
 	return &out
 }
+
+// A record that crosses the start of the reseller's whole days of access earns PEC for the
+// part inside them only, in ComputeSums as in Compute: 6 of its 12 hours here.
+func TestComputeSumsPECForPartOfRecord(t *testing.T) {
+	s := pecEstate() // access from noon on day 0: whole days from day 1
+	r := dailyRecord("r", 0, resVM, 100_000_000_000)
+	r.Start, r.End = h(18), h(30)
+	_, incs, _ := computeAll(t, s, nil, wide, []*usage.Record{r})
+	if len(incs) != 1 || incs[0].Program != ProgramPEC || incs[0].Amount != 7_500_000_000 {
+		t.Fatalf("Compute: %+v", incs)
+	}
+	_, sums, err := ComputeSums(context.Background(), s, nil, wide, FromRecords([]*usage.Record{r}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pec []Sum
+	for _, x := range sums {
+		if x.Association == "incentive:"+ProgramPEC {
+			pec = append(pec, x)
+		}
+	}
+	if len(pec) != 1 || pec[0].Amount != incs[0].Amount || pec[0].Rows != 1 {
+		t.Fatalf("ComputeSums: %+v", pec)
+	}
+}

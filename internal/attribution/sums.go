@@ -15,26 +15,35 @@ import (
 // per interval), and its PEC row round(cost × rate). ComputeSums adds those records' costs
 // and per-record roundings up per interval and currency (intervalPlan.acc) and hands the sums
 // to every holding candidate once, at the end, instead of measuring every candidate for every
-// record. The totals are the same integers Compute's rows add up to (tested against it); a
-// record that crosses an instant takes the per-candidate path (worker.hits).
+// record. The totals are the same integers Compute's rows add up to (tested against it).
+//
+// A record that crosses instants spans a run of intervals, and its plan is that run's: the
+// candidates that hold in all of them are added up as above; only those that hold in some
+// (partial) are measured per record, as Compute measures them, and so is PEC's time.
 
 // sumPlan is a resolution's intervals, built on first use in sums mode.
 type sumPlan struct {
-	cuts []int64        // the instants, sorted; interval k is [cuts[k-1], cuts[k])
-	ivs  []intervalPlan // per interval, built on first use
+	cuts  []int64        // the instants, sorted; interval k is [cuts[k-1], cuts[k])
+	ivs   []intervalPlan // per interval, built on first use
+	cross []intervalPlan // per run of intervals that records cross, built on first use
 }
 
-// intervalPlan is what every record inside one interval contributes. Values, not pointers,
-// and the first currency's sums inline: a record touches few cache lines.
+// intervalPlan is what every record inside one interval (or run of intervals) contributes.
+// Values, not pointers, and the first currency's sums inline: a record touches few cache lines.
 type intervalPlan struct {
 	built    bool
 	first    intervalAcc   // the first currency's sums
 	acc      []intervalAcc // other currencies
-	slots    []int32       // the holding candidates' sum slots (attribution rows)
-	palSlots []int32       // the PAL incentive slots of the holding PAL candidates without duplicate_at_org
+	slots    []int32       // the sum slots of the candidates that hold throughout (attribution rows)
+	palSlots []int32       // the PAL incentive slots of those that are PAL without duplicate_at_org
 	palRate  money.Nanos
-	pecSlot  int32 // -1: no PEC in this interval
+	pecSlot  int32 // -1: no PEC here
 	pecRate  money.Nanos
+	// Runs only: the run's intervals, the candidates that hold in part of it, and whether PEC
+	// holds in part of it (then its time is measured per record).
+	k1, k2     int
+	partial    []partialCand
+	pecPartial bool
 }
 
 type intervalAcc struct {
@@ -42,8 +51,14 @@ type intervalAcc struct {
 	cost money.Nanos // Σ cost
 	n    int64       // records
 	pal  money.Nanos // Σ round(cost × PAL rate)
-	pec  money.Nanos // Σ round(cost × PEC rate) over the records PEC may pay
+	pec  money.Nanos // Σ round(cost × PEC rate × PEC time ÷ length) over the records PEC may pay
 	pecN int64
+}
+
+// partialCand is a candidate that holds in part of a run of intervals.
+type partialCand struct {
+	c      int32 // index in resInfo.hot
+	palInc bool  // it earns a PAL incentive row (PAL, not a duplicate, the program applies)
 }
 
 // plan returns the resolution's sum plan.
@@ -82,57 +97,96 @@ func (e *engine) plan(info *resInfo) *sumPlan {
 	return info.sums
 }
 
-// interval returns the plan of the interval holding [a, b), or nil when [a, b) crosses an
-// instant.
-func (e *engine) interval(info *resInfo, a, b int64) *intervalPlan {
+// interval returns the plan of the interval holding [a, b), or of the run of intervals it
+// crosses.
+func (wk *worker) interval(info *resInfo, a, b int64) *intervalPlan {
 	p := info.sums
 	if p == nil {
-		p = e.plan(info)
+		p = wk.e.plan(info)
 	}
-	// The first instant after a: a linear scan over a few, a binary search over many (PIM
-	// activations add two each).
-	k := 0
-	if len(p.cuts) <= 8 {
-		for k < len(p.cuts) && p.cuts[k] <= a {
-			k++
-		}
-	} else {
-		lo, hi := 0, len(p.cuts)
-		for lo < hi {
-			m := int(uint(lo+hi) >> 1)
-			if p.cuts[m] <= a {
-				lo = m + 1
-			} else {
-				hi = m
-			}
-		}
-		k = lo
-	}
+	k := countAtMost(p.cuts, a)
 	if k < len(p.cuts) && b > p.cuts[k] {
-		return nil
+		return wk.span(info, p, k, countAtMost(p.cuts, b-1))
 	}
 	iv := &p.ivs[k]
-	if iv.built {
-		return iv
+	if !iv.built {
+		wk.buildPlan(info, p, iv, k, k)
 	}
-	// Any instant of the interval decides for all of it.
-	var t int64
+	return iv
+}
+
+// countAtMost is how many instants are ≤ t: the index of the interval holding t. A linear
+// scan over a few, a binary search over many (PIM activations add two each).
+func countAtMost(cuts []int64, t int64) int {
+	if len(cuts) <= 8 {
+		k := 0
+		for k < len(cuts) && cuts[k] <= t {
+			k++
+		}
+		return k
+	}
+	lo, hi := 0, len(cuts)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if cuts[m] <= t {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// span returns the plan of the intervals k1 to k2 (k1 < k2).
+func (wk *worker) span(info *resInfo, p *sumPlan, k1, k2 int) *intervalPlan {
+	for i := range p.cross {
+		if iv := &p.cross[i]; iv.k1 == k1 && iv.k2 == k2 {
+			return iv
+		}
+	}
+	p.cross = append(p.cross, intervalPlan{})
+	iv := &p.cross[len(p.cross)-1]
+	wk.buildPlan(info, p, iv, k1, k2)
+	return iv
+}
+
+// at is an instant of interval k: any instant of an interval decides for all of it.
+func (p *sumPlan) at(k int) int64 {
 	switch {
 	case k > 0:
-		t = p.cuts[k-1]
+		return p.cuts[k-1]
 	case len(p.cuts) > 0:
-		t = p.cuts[0] - 1
+		return p.cuts[0] - 1
 	}
-	iv.built, iv.pecSlot = true, -1
-	seen := make([]bool, info.groups)
+	return 0
+}
+
+// buildPlan builds iv, the plan of the intervals k1 to k2, in the order engine.hitsOf and
+// engine.incentives decide: a candidate is a row when it holds in any of the intervals, and
+// the PAL and PEC programs are the versions at the records' start (interval k1).
+func (wk *worker) buildPlan(info *resInfo, p *sumPlan, iv *intervalPlan, k1, k2 int) {
+	e := wk.e
+	iv.built, iv.pecSlot, iv.k1, iv.k2 = true, -1, k1, k2
+	t := p.at(k1)
+	if cap(wk.seen) < info.groups {
+		wk.seen = make([]bool, info.groups)
+	}
+	seen := wk.seen[:info.groups]
+	clear(seen)
 	palOrgs, firstOrg := 0, int32(-1)
-	var palCands []int32
+	hs := wk.holdBuf[:0]
+	nAll, nPal := 0, 0
 	for i := range info.hot {
 		c := &info.hot[i]
-		if c.in(t, t+1) == 0 {
+		n := 0
+		for k := k1; k <= k2; k++ {
+			if x := p.at(k); c.in(x, x+1) > 0 {
+				n++
+			}
+		}
+		if n == 0 {
 			continue
 		}
-		iv.slots = append(iv.slots, c.slot)
 		dup := seen[c.group]
 		seen[c.group] = true
 		if c.pal {
@@ -143,37 +197,71 @@ func (e *engine) interval(info *resInfo, a, b int64) *intervalPlan {
 				}
 				palOrgs++
 			}
-			if !dup {
-				palCands = append(palCands, int32(i))
+		}
+		h := hold{i: int32(i), all: n == k2-k1+1, palI: c.pal && !dup}
+		hs = append(hs, h)
+		if h.all {
+			nAll++
+			if h.palI {
+				nPal++
 			}
 		}
 	}
-	if i := atIndex(e.progs.PAL, t); i >= 0 && info.palOffer[i] && len(palCands) > 0 {
+	wk.holdBuf = hs
+	palApplies := false
+	if i := atIndex(e.progs.PAL, t); i >= 0 && info.palOffer[i] {
 		v := &e.progs.PAL[i]
+		palApplies = true
 		iv.palRate = v.RateMulti
 		if palOrgs == 1 {
 			iv.palRate = v.RateSingle
 		}
-		for _, c := range palCands {
-			iv.palSlots = append(iv.palSlots, int32(int(info.hot[c].slot)/len(sumAssocs)*len(sumAssocs)+slotPAL))
+	}
+	// One array for both lists of slots; the partial candidates are few and rare.
+	buf := make([]int32, 0, nAll+nPal)
+	iv.slots, iv.palSlots = buf[:0:nAll], buf[nAll:nAll]
+	for _, h := range hs {
+		c := &info.hot[h.i]
+		palInc := h.palI && palApplies
+		if !h.all {
+			iv.partial = append(iv.partial, partialCand{c: h.i, palInc: palInc})
+			continue
+		}
+		iv.slots = append(iv.slots, c.slot)
+		if palInc {
+			iv.palSlots = append(iv.palSlots, palSlot(c.slot))
 		}
 	}
 	if info.pec != nil {
-		if i := atIndex(e.progs.PEC, t); i >= 0 && info.pecOffer[i] && coveredIn(info.pecSet, t, t+1) > 0 {
-			iv.pecSlot = int32(info.pec.idx*len(sumAssocs) + slotPEC)
-			iv.pecRate = e.progs.PEC[i].Rate
+		if i := atIndex(e.progs.PEC, t); i >= 0 && info.pecOffer[i] {
+			n := 0
+			for k := k1; k <= k2; k++ {
+				if x := p.at(k); coveredIn(info.pecSet, x, x+1) > 0 {
+					n++
+				}
+			}
+			if n > 0 {
+				iv.pecSlot = int32(info.pec.idx*len(sumAssocs) + slotPEC)
+				iv.pecRate = e.progs.PEC[i].Rate
+				iv.pecPartial = n < k2-k1+1
+			}
 		}
 	}
-	return iv
 }
 
-// sumFast adds a record that lies inside one interval of its resolution; it reports false
-// (and adds nothing) when the record crosses an instant.
-func (wk *worker) sumFast(r *rowIn, info *resInfo, st *Stats) bool {
-	iv := wk.e.interval(info, r.start, r.end)
-	if iv == nil {
-		return false
-	}
+// hold is a candidate that holds in a plan's intervals: in all of them or in some; palI: it is
+// PAL and not a duplicate at its organisation.
+type hold struct {
+	i         int32
+	all, palI bool
+}
+
+// palSlot is the PAL incentive slot of the location of the candidate with sum slot s.
+func palSlot(s int32) int32 { return int32(int(s)/len(sumAssocs)*len(sumAssocs) + slotPAL) }
+
+// sumFast adds a record to the sums of its interval or run of intervals.
+func (wk *worker) sumFast(r *rowIn, info *resInfo, st *Stats) {
+	iv := wk.interval(info, r.start, r.end)
 	acc := &iv.first
 	if acc.n == 0 && acc.cur == "" {
 		acc.cur = r.currency
@@ -200,11 +288,26 @@ func (wk *worker) sumFast(r *rowIn, info *resInfo, st *Stats) bool {
 		st.Incentives += int64(len(iv.palSlots))
 	}
 	if iv.pecSlot >= 0 && pecExclusion(r.pricing, r.commitment, r.publisher, r.provider) == "" {
-		acc.pec += mulDiv2(r.cost, int64(iv.pecRate), money.Scale, length, length)
-		acc.pecN++
-		st.Incentives++
+		q := length
+		if iv.pecPartial {
+			q = coveredIn(info.pecSet, r.start, r.end)
+		}
+		if q > 0 {
+			acc.pec += mulDiv2(r.cost, int64(iv.pecRate), money.Scale, q, length)
+			acc.pecN++
+			st.Incentives++
+		}
 	}
-	return true
+	for _, pc := range iv.partial {
+		c := &info.hot[pc.c]
+		amount := money.MulDiv(r.cost, c.in(r.start, r.end), length)
+		wk.add(int(c.slot), r.currency, amount)
+		st.Rows++
+		if pc.palInc {
+			wk.add(int(palSlot(c.slot)), r.currency, money.MulDiv(amount, int64(iv.palRate), money.Scale))
+			st.Incentives++
+		}
+	}
 }
 
 // flushPlans hands the worker's interval sums to their slots and clears them (at the end of
@@ -214,26 +317,31 @@ func (wk *worker) flushPlans() {
 		if info.sums == nil {
 			continue
 		}
-		for k := range info.sums.ivs {
-			iv := &info.sums.ivs[k]
-			if !iv.built {
-				continue
+		for _, ivs := range [][]intervalPlan{info.sums.ivs, info.sums.cross} {
+			for k := range ivs {
+				wk.flush(&ivs[k])
 			}
-			for _, a := range append([]intervalAcc{iv.first}, iv.acc...) {
-				if a.n == 0 {
-					continue
-				}
-				for _, s := range iv.slots {
-					wk.addN(int(s), a.cur, a.cost, a.n)
-				}
-				for _, s := range iv.palSlots {
-					wk.addN(int(s), a.cur, a.pal, a.n)
-				}
-				if a.pecN > 0 {
-					wk.addN(int(iv.pecSlot), a.cur, a.pec, a.pecN)
-				}
-			}
-			iv.first, iv.acc = intervalAcc{}, iv.acc[:0]
 		}
 	}
+}
+
+func (wk *worker) flush(iv *intervalPlan) {
+	if !iv.built {
+		return
+	}
+	for _, a := range append([]intervalAcc{iv.first}, iv.acc...) {
+		if a.n == 0 {
+			continue
+		}
+		for _, s := range iv.slots {
+			wk.addN(int(s), a.cur, a.cost, a.n)
+		}
+		for _, s := range iv.palSlots {
+			wk.addN(int(s), a.cur, a.pal, a.n)
+		}
+		if a.pecN > 0 {
+			wk.addN(int(iv.pecSlot), a.cur, a.pec, a.pecN)
+		}
+	}
+	iv.first, iv.acc = intervalAcc{}, iv.acc[:0]
 }
