@@ -69,9 +69,27 @@ type index struct {
 	dpor       map[string]map[string]timeline.Set // sub -> location -> time it is DPOR
 	dporList   map[string][]locSet                // the same, sorted by location
 	deploys    map[string][]deployment            // resource key -> deployments with a known GUID
-	grants     map[string]*tenantGrants           // customer tenant -> grants
-	subScopes  map[string]map[string]bool         // subscription -> scope keys of grants at or below it
-	roleNames  map[string]string                  // role definition key -> name
+	// deployRoots holds idRoot of every key of deploys: an ID whose root is not here has no
+	// deployment on it or on a scope above it, so resolution need not walk it.
+	deployRoots map[string]bool
+	grants      map[string]*tenantGrants   // customer tenant -> grants
+	subScopes   map[string]map[string]bool // subscription -> scope keys of grants at or below it
+	roleNames   map[string]string          // role definition key -> name
+}
+
+// idRoot is an ID up to the end of its second segment ("/subscriptions/<id>"), or the
+// whole ID when it has fewer. Every prefix of k that ends before a '/' and has two segments
+// or more has k's root; the shorter ones are their own roots.
+func idRoot(k string) string {
+	n := 0
+	for i := 0; i < len(k); i++ {
+		if k[i] == '/' {
+			if n++; n == 3 {
+				return k[:i]
+			}
+		}
+	}
+	return k
 }
 
 func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
@@ -208,6 +226,10 @@ func build(s *facts.Snapshot) *index {
 			k := key(d.ResourceID)
 			ix.deploys[k] = append(ix.deploys[k], deployment{loc: loc, at: d.At})
 		}
+	}
+	ix.deployRoots = map[string]bool{}
+	for k := range ix.deploys {
+		ix.deployRoots[idRoot(k)] = true
 	}
 
 	// Roles: when each definition is eligible.

@@ -199,7 +199,9 @@ func (wk *worker) info(ent *resEntry, w timeline.Window) *resInfo {
 	if !ent.reps {
 		rk := resourceRef(ent.res, ent.sub)
 		ent.grantRep = deepest(asciiLower(rk), func(p string) bool { return ix.subScopes[ent.sub][p] })
-		ent.cuaRep = deepest(key(rk), func(p string) bool { return len(ix.deploys[p]) > 0 })
+		if k := key(rk); ix.mayDeploy(k) {
+			ent.cuaRep = deepest(k, func(p string) bool { return len(ix.deploys[p]) > 0 })
+		}
 		ent.reps = true
 	}
 	k := infoKey{ent.sub, v, ent.grantRep, ent.cuaRep}
@@ -210,6 +212,21 @@ func (wk *worker) info(ent *resEntry, w timeline.Window) *resInfo {
 	}
 	ent.infos[v] = info
 	return info
+}
+
+// mayDeploy reports whether a deployment may be on the resource with key k or on a scope
+// above it.
+func (ix *index) mayDeploy(k string) bool {
+	if k = idRoot(k); ix.deployRoots[k] {
+		return true
+	}
+	// The prefixes with fewer than two segments ("/subscriptions") are their own roots.
+	for i := strings.LastIndexByte(k, '/'); i > 0; i = strings.LastIndexByte(k, '/') {
+		if k = k[:i]; ix.deployRoots[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // deepest returns the longest of k and its prefixes that end before a '/' for which has is

@@ -236,3 +236,25 @@ func TestComputeSumsPECForPartOfRecord(t *testing.T) {
 		t.Fatalf("ComputeSums: %+v", pec)
 	}
 }
+
+// mayDeploy may only skip a resource when no deployment is on it or on a scope above it,
+// whatever the deployment's depth.
+func TestMayDeploy(t *testing.T) {
+	res := "/subscriptions/s1/resourcegroups/rg/providers/p/vm/v1"
+	for _, tc := range []struct {
+		deploy string
+		want   bool
+	}{
+		{res, true},
+		{"/subscriptions/s1/resourcegroups/rg", true},
+		{"/subscriptions/s1", true},
+		{"/subscriptions", true},
+		{"/subscriptions/s2/resourcegroups/rg", false},
+		{"/subscriptions/s1/resourcegroups/rg2", true}, // same root: walked, and found not to match
+	} {
+		ix := &index{deployRoots: map[string]bool{idRoot(tc.deploy): true}}
+		if got := ix.mayDeploy(res); got != tc.want {
+			t.Errorf("deployment on %s: mayDeploy(%s) = %v", tc.deploy, res, got)
+		}
+	}
+}
