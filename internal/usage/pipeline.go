@@ -7,18 +7,25 @@ import (
 	"sync"
 )
 
-// Each calls fn for every row of the file in order: a record, or a bad row. CSV splitting runs
-// in one goroutine and mapping (times, money, keys) in one goroutine per core, so parsing uses
-// the whole machine; batches are handed back in file order, so line numbers, rejects and
-// results are exactly those of calling Next in a loop. fn may keep rec.
+// Each calls fn for every row of the file in order: a record, or a bad row. One goroutine
+// cuts the file into chunks of whole records and one goroutine per core splits each chunk
+// into fields and maps them (times, money, keys), so parsing uses the whole machine (see
+// chunks.go; from a record whose quotes encoding/csv rejects on, encoding/csv splits in the
+// first goroutine, as it did for the whole file before). Batches are handed back in file
+// order, so line numbers, rejects and results are exactly those of calling Next in a loop.
+// fn may keep rec.
 func (r *Reader) Each(ctx context.Context, fn func(rec *Record, bad *RowError) error) error {
 	const batchSize = 512
 	type batch struct {
-		rows []row
-		recs []Record
-		bads []*RowError
-		err  error // the read error that ended the file (io.EOF at the end)
-		done chan struct{}
+		split    bool   // chunk is to be split into rows (else rows are split already)
+		chunk    []byte // whole records
+		line     int    // the line chunk starts on
+		rows     []row
+		recs     []Record
+		bads     []*RowError
+		err      error // the read error that ended the file (io.EOF at the end)
+		splitErr error // set by the mapping goroutine
+		done     chan struct{}
 	}
 	workers := runtime.GOMAXPROCS(0)
 	work := make(chan *batch, workers)
@@ -26,9 +33,36 @@ func (r *Reader) Each(ctx context.Context, fn func(rec *Record, bad *RowError) e
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	go func() { // split
+	send := func(b *batch) bool {
+		select {
+		case order <- b:
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case work <- b:
+		case <-ctx.Done():
+			return false
+		}
+		return true
+	}
+	go func() { // cut (and split, once encoding/csv has taken over)
 		defer close(work)
 		defer close(order)
+		if r.dataLine > 0 {
+			// What the csv reader read ahead after the header is where the chunks start.
+			cr := &chunkReader{r: r.src.r, carry: r.src.buf[r.src.start:], line: r.dataLine}
+			for {
+				chunk, line, tail, err := cr.next()
+				if !send(&batch{split: true, chunk: chunk, line: line, err: err, done: make(chan struct{})}) || err != nil {
+					return
+				}
+				if tail {
+					r.resumeCSV(cr.rest(), cr.line)
+					break
+				}
+			}
+		}
 		for {
 			// The CSV reader reuses its field slice and the tee its buffer, so each batch
 			// copies them: the fields into one array, the bytes as read in one piece (the tee
@@ -37,10 +71,11 @@ func (r *Reader) Each(ctx context.Context, fn func(rec *Record, bad *RowError) e
 			fields := make([]string, 0, batchSize*len(r.header))
 			spans := make([][2]int, 0, batchSize) // each row's bytes within the batch's copy
 			r.src.pinBatch()
+			var err error
 			for len(b.rows) < batchSize {
-				rw, err := r.readRow()
+				var rw row
+				rw, err = r.readRow()
 				if err != nil {
-					b.err = err
 					break
 				}
 				if len(fields)+len(rw.fields) > cap(fields) { // bad rows may have more fields than the header
@@ -53,21 +88,12 @@ func (r *Reader) Each(ctx context.Context, fn func(rec *Record, bad *RowError) e
 				spans = append(spans, [2]int{off, off + len(rw.raw)})
 				b.rows = append(b.rows, rw)
 			}
+			b.err = err
 			raw := r.src.unpinBatch()
 			for j, sp := range spans {
 				b.rows[j].raw = raw[sp[0]:sp[1]:sp[1]]
 			}
-			select {
-			case order <- b:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case work <- b:
-			case <-ctx.Done():
-				return
-			}
-			if b.err != nil {
+			if !send(b) || err != nil {
 				return
 			}
 		}
@@ -75,8 +101,9 @@ func (r *Reader) Each(ctx context.Context, fn func(rec *Record, bad *RowError) e
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
-		go func(m mapper) { // map
+		go func(m mapper) { // split and map
 			defer wg.Done()
+			sp := &splitter{header: len(r.header)}
 			for {
 				var b *batch
 				select {
@@ -86,6 +113,9 @@ func (r *Reader) Each(ctx context.Context, fn func(rec *Record, bad *RowError) e
 				}
 				if b == nil {
 					return
+				}
+				if b.split {
+					b.rows, b.splitErr = r.split(sp, b.chunk, b.line)
 				}
 				b.recs = make([]Record, len(b.rows))
 				b.bads = make([]*RowError, len(b.rows))
@@ -103,13 +133,19 @@ func (r *Reader) Each(ctx context.Context, fn func(rec *Record, bad *RowError) e
 	defer wg.Wait()
 	defer cancel()
 
-	for b := range order { // deliver in file order
+	// Deliver in file order. last is the line of the last row the CSV layer accepted, which a
+	// read error names.
+	last := 0
+	for b := range order {
 		select {
 		case <-b.done:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		for j := range b.rows {
+			if b.rows[j].bad == nil {
+				last = b.rows[j].line
+			}
 			var err error
 			if b.bads[j] != nil {
 				err = fn(nil, b.bads[j])
@@ -120,11 +156,13 @@ func (r *Reader) Each(ctx context.Context, fn func(rec *Record, bad *RowError) e
 				return err
 			}
 		}
-		if b.err == io.EOF {
+		switch {
+		case b.splitErr != nil:
+			return b.splitErr
+		case b.err == io.EOF:
 			return nil
-		}
-		if b.err != nil {
-			return b.err
+		case b.err != nil:
+			return r.readError(last, b.err)
 		}
 	}
 	return ctx.Err()

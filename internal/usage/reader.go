@@ -92,6 +92,12 @@ type Reader struct {
 	header []string
 	line   int // line of the last record read
 	ndjson bool
+	// lineBase is added to encoding/csv's line numbers: when Each has split the first part
+	// of the file itself, csv reads the rest from where it stopped.
+	lineBase int
+	// dataLine is the line after the header; dataLine 0 means Next has been called, so the
+	// csv reader has read ahead and Each must go on with it.
+	dataLine int
 }
 
 // NewReader reads the header of r and prepares the column mapping. name is used in errors.
@@ -146,7 +152,8 @@ func NewReader(r io.Reader, name string, opts ReadOptions) (*Reader, error) {
 		return nil, &FileError{name, err.Error()}
 	}
 	tee.mark(cr.InputOffset())
-	return &Reader{name: name, src: tee, csv: cr, m: m, format: format, header: header, ndjson: opts.fromNDJSON}, nil
+	dataLine := 1 + bytes.Count(tee.buf[:tee.start], []byte{'\n'}) // the tee holds every byte up to the header's end
+	return &Reader{name: name, src: tee, csv: cr, m: m, format: format, header: header, ndjson: opts.fromNDJSON, dataLine: dataLine}, nil
 }
 
 // Format is the detected or chosen format.
@@ -158,9 +165,13 @@ func (r *Reader) Header() []string { return r.header }
 // Next returns the next record, or a bad row (rec nil, bad set), or io.EOF at the end. Any
 // other error means the file cannot be read further.
 func (r *Reader) Next() (rec *Record, bad *RowError, err error) {
+	r.dataLine = 0
 	row, err := r.readRow()
-	if err != nil {
+	if err == io.EOF {
 		return nil, nil, err
+	}
+	if err != nil {
+		return nil, nil, r.readError(r.line, err)
 	}
 	if row.bad != nil {
 		return nil, row.bad, nil
@@ -181,8 +192,13 @@ type row struct {
 	bad    *RowError
 }
 
+// readError is err, which stopped reading the file after the record on line.
+func (r *Reader) readError(line int, err error) error {
+	return fmt.Errorf("%s: reading after line %d: %w", r.name, line, err)
+}
+
 // readRow reads the next non-blank CSV record. raw is only valid until the next call unless
-// the caller copies it.
+// the caller copies it. The error is io.EOF or the one that stopped reading (see readError).
 func (r *Reader) readRow() (row, error) {
 	for {
 		fields, err := r.csv.Read()
@@ -193,8 +209,10 @@ func (r *Reader) readRow() (row, error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
-				return row{}, fmt.Errorf("%s: reading after line %d: %w", r.name, r.line, err)
+				return row{}, err
 			}
+			pe.StartLine += r.lineBase
+			pe.Line += r.lineBase
 			reason := csvReason(err) + "; quote fields that contain commas, quotes or line breaks"
 			switch {
 			case pe.Err == csv.ErrFieldCount && r.ndjson && len(fields) == 1:
@@ -208,6 +226,7 @@ func (r *Reader) readRow() (row, error) {
 			continue
 		}
 		line, _ := r.csv.FieldPos(0)
+		line += r.lineBase
 		r.line = line
 		return row{fields: fields, line: line, raw: raw}, nil
 	}
@@ -235,9 +254,6 @@ func (r *Reader) bad(line int, col, reason string, raw []byte) *RowError {
 	return &RowError{File: r.name, Line: line, Column: col, Reason: reason, Raw: string(bytes.TrimRight(raw, "\r\n"))}
 }
 
-// BytesRead is how many (decompressed) bytes have been parsed so far.
-func (r *Reader) BytesRead() int64 { return r.csv.InputOffset() }
-
 func blank(fields []string) bool {
 	for _, f := range fields {
 		if strings.TrimSpace(f) != "" {
@@ -260,6 +276,15 @@ func preview(header []string) string {
 		return strings.Join(header[:6], ",") + ",..."
 	}
 	return strings.Join(header, ",")
+}
+
+// resumeCSV has encoding/csv read the rest of the file from rest, whose first line is line.
+func (r *Reader) resumeCSV(rest io.Reader, line int) {
+	r.src = &rawTee{r: rest}
+	r.csv = csv.NewReader(r.src)
+	r.csv.ReuseRecord = true
+	r.csv.FieldsPerRecord = len(r.header)
+	r.lineBase = line - 1
 }
 
 // rawTee keeps the bytes the CSV reader has consumed since the last record, so a bad row can be
