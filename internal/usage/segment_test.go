@@ -159,3 +159,39 @@ func FuzzDecodeSegment(f *testing.F) {
 		}
 	})
 }
+
+// TestKeySetAgreesWithMap: the de-duplication set finds exactly the repeats a map finds, across
+// its growth, for keys that share a digest or a start, or the bytes its tags are made of.
+func TestKeySetAgreesWithMap(t *testing.T) {
+	type key struct {
+		d [16]byte
+		s int64
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	ks := newKeySet(3)
+	seen := map[key]bool{}
+	var keys []key
+	for i := 0; i < 50000; i++ {
+		var k key
+		switch {
+		case len(keys) > 0 && rng.IntN(4) == 0:
+			k = keys[rng.IntN(len(keys))] // a repeat
+		case len(keys) > 0 && rng.IntN(3) == 0:
+			k = keys[rng.IntN(len(keys))]
+			k.s += int64(1 + rng.IntN(3)) // the same digest at another start
+		case len(keys) > 0 && rng.IntN(2) == 0:
+			k = keys[rng.IntN(len(keys))]
+			k.d[15] ^= byte(1 + rng.IntN(255)) // the same home slot and tag, another digest
+		default:
+			for j := range k.d {
+				k.d[j] = byte(rng.IntN(4)) // few distinct bytes: tags collide often
+			}
+			k.s = int64(rng.IntN(8))
+		}
+		keys = append(keys, k)
+		if got, want := ks.add(k.d, k.s), !seen[k]; got != want {
+			t.Fatalf("key %d %x@%d: add said new=%v, want %v", i, k.d, k.s, got, want)
+		}
+		seen[k] = true
+	}
+}
