@@ -275,8 +275,7 @@ type subBase struct {
 	fixed              []cand // CSP and DPOR
 	outer              *palLevel
 	own                *palLevel // outer and the subscription's own scope; built on first use
-	inner              []*grant  // the subscription's grants below its scope that resolve reads
-	version            int
+	inner              []*grant  // the grants on and below the subscription that resolution reads (PAL, the reseller's)
 }
 
 // palLevel is the PAL candidates and the reseller's access that a set of grants gives.
@@ -337,7 +336,6 @@ func (wk *worker) base(ent *resEntry, v int) *subBase {
 		return b
 	}
 	b := wk.e.newBase(&ent.vs[v], ent.sub)
-	b.version = v
 	wk.bases[k] = b
 	return b
 }
