@@ -309,7 +309,18 @@ type roleSet struct {
 type palAcc struct {
 	loc   string
 	set   []timeline.Window
-	roles map[string][]timeline.Window
+	roles []roleSet // the windows of each role, not yet unioned
+}
+
+// role returns the accumulator of role r.
+func (a *palAcc) role(r string) *roleSet {
+	for i := range a.roles {
+		if a.roles[i].role == r {
+			return &a.roles[i]
+		}
+	}
+	a.roles = append(a.roles, roleSet{role: r})
+	return &a.roles[len(a.roles)-1]
 }
 
 func addPAL(acc []palAcc, g *grant, set timeline.Set) []palAcc {
@@ -321,11 +332,12 @@ func addPAL(acc []palAcc, g *grant, set timeline.Set) []palAcc {
 		}
 	}
 	if k < 0 {
-		acc = append(acc, palAcc{loc: g.loc, roles: map[string][]timeline.Window{}})
+		acc = append(acc, palAcc{loc: g.loc})
 		k = len(acc) - 1
 	}
 	acc[k].set = append(acc[k].set, set...)
-	acc[k].roles[g.role] = append(acc[k].roles[g.role], set...)
+	r := acc[k].role(g.role)
+	r.set = append(r.set, set...)
 	return acc
 }
 
@@ -416,8 +428,10 @@ func newLevel(pal []palAcc, access []timeline.Window) *palLevel {
 
 func (a *palAcc) union() palLoc {
 	pl := palLoc{loc: a.loc, set: timeline.Union(a.set...), done: &palCand{}}
-	for _, role := range sortedKeys(a.roles) {
-		pl.roles = append(pl.roles, roleSet{role, timeline.Union(a.roles[role]...)})
+	slices.SortFunc(a.roles, func(x, y roleSet) int { return strings.Compare(x.role, y.role) })
+	pl.roles = make([]roleSet, len(a.roles))
+	for i, r := range a.roles {
+		pl.roles[i] = roleSet{r.role, timeline.Union(r.set...)}
 	}
 	return pl
 }
@@ -450,7 +464,8 @@ func (l *palLevel) with(gs []*grant, cspOrg string) *palLevel {
 		old := out.locs[k]
 		a.set = append(slices.Clip(old.set), a.set...)
 		for _, r := range old.roles {
-			a.roles[r.role] = append(slices.Clip(r.set), a.roles[r.role]...)
+			x := a.role(r.role)
+			x.set = append(slices.Clip(r.set), x.set...)
 		}
 		out.locs[k] = a.union()
 	}
@@ -501,7 +516,8 @@ func (e *engine) finish(b *subBase, lvl *palLevel, cuaRep string) *resInfo {
 	ix := e.ix
 	sv := b.sv
 	info := &resInfo{tenant: b.tenant, sub: b.sub, offer: string(sv.Offer), pecOffer: b.pecOffer, palOffer: b.palOffer}
-	cs := slices.Clone(b.fixed)
+	cs := make([]cand, len(b.fixed), len(b.fixed)+len(lvl.locs)+2)
+	copy(cs, b.fixed)
 	if cuaRep != "" {
 		var cua map[string]timeline.Set
 		for k := cuaRep; ; {

@@ -23,9 +23,9 @@ import (
 
 // sumPlan is a resolution's intervals, built on first use in sums mode.
 type sumPlan struct {
-	cuts  []int64        // the instants, sorted; interval k is [cuts[k-1], cuts[k])
-	ivs   []intervalPlan // per interval, built on first use
-	cross []intervalPlan // per run of intervals that records cross, built on first use
+	cuts  []int64         // the instants, sorted; interval k is [cuts[k-1], cuts[k])
+	ivs   []intervalPlan  // per interval, built on first use
+	cross []*intervalPlan // per run of intervals that records cross, built on first use
 }
 
 // intervalPlan is what every record inside one interval (or run of intervals) contributes.
@@ -139,14 +139,14 @@ func countAtMost(cuts []int64, t int64) int {
 
 // span returns the plan of the intervals k1 to k2 (k1 < k2).
 func (wk *worker) span(info *resInfo, p *sumPlan, k1, k2 int) *intervalPlan {
-	for i := range p.cross {
-		if iv := &p.cross[i]; iv.k1 == k1 && iv.k2 == k2 {
+	for _, iv := range p.cross {
+		if iv.k1 == k1 && iv.k2 == k2 {
 			return iv
 		}
 	}
-	p.cross = append(p.cross, intervalPlan{})
-	iv := &p.cross[len(p.cross)-1]
+	iv := &intervalPlan{}
 	wk.buildPlan(info, p, iv, k1, k2)
+	p.cross = append(p.cross, iv)
 	return iv
 }
 
@@ -317,10 +317,11 @@ func (wk *worker) flushPlans() {
 		if info.sums == nil {
 			continue
 		}
-		for _, ivs := range [][]intervalPlan{info.sums.ivs, info.sums.cross} {
-			for k := range ivs {
-				wk.flush(&ivs[k])
-			}
+		for k := range info.sums.ivs {
+			wk.flush(&info.sums.ivs[k])
+		}
+		for _, iv := range info.sums.cross {
+			wk.flush(iv)
 		}
 	}
 }
