@@ -40,18 +40,14 @@ func (r *Reader) Uvarint(what string) uint64 {
 	return v
 }
 
-// Varint reads a signed (zig-zag) varint.
+// Varint reads a signed (zig-zag) varint, as binary.Varint decodes one.
 func (r *Reader) Varint(what string) int64 {
-	if r.Err != nil {
-		return 0
+	u := r.Uvarint(what)
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
 	}
-	v, n := binary.Varint(r.B)
-	if n <= 0 {
-		r.Fail("bad " + what)
-		return 0
-	}
-	r.B = r.B[n:]
-	return v
+	return x
 }
 
 // Count reads a count or index that must not exceed limit.
