@@ -269,6 +269,7 @@ func asciiLower(s string) string {
 type subBase struct {
 	sv                 *estate.Subscription
 	sub                string
+	scope              string // the subscription's scope key
 	tenant             string
 	pecOffer, palOffer []bool // see resInfo
 	cspOrg             string // the reseller's organisation, "" when the subscription has none
@@ -359,7 +360,7 @@ type subVersion struct {
 
 func (e *engine) newBase(sv *estate.Subscription, sub string) *subBase {
 	ix := e.ix
-	b := &subBase{sv: sv, sub: sub, tenant: lowerFast(sv.TenantID)}
+	b := &subBase{sv: sv, sub: sub, scope: "/subscriptions/" + sub, tenant: lowerFast(sv.TenantID)}
 	for _, v := range e.progs.PEC {
 		b.pecOffer = append(b.pecOffer, v.Offers[string(sv.Offer)])
 	}
@@ -403,10 +404,9 @@ func (b *subBase) ownLevel() *palLevel {
 	if b.own != nil {
 		return b.own
 	}
-	scope := "/subscriptions/" + b.sub
 	var own []*grant
 	for _, g := range b.inner {
-		if g.scopeKey == scope {
+		if g.scopeKey == b.scope {
 			own = append(own, g)
 		}
 	}
@@ -490,10 +490,9 @@ func (e *engine) resolve(b *subBase, grantRep, cuaRep string) *resInfo {
 	lvl := b.outer
 	if grantRep != "" {
 		lvl = b.ownLevel()
-		scope := "/subscriptions/" + b.sub
 		var extra []*grant
 		for _, g := range b.inner {
-			if g.scopeKey != scope && prefixCoversFold(g.scopeKey, grantRep) {
+			if g.scopeKey != b.scope && prefixCoversFold(g.scopeKey, grantRep) {
 				extra = append(extra, g)
 			}
 		}
