@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +27,7 @@ import (
 
 func newBenchUsageCmd(app *App) *cobra.Command {
 	var rows int
-	var dir, pg, phase, file string
+	var dir, pg, phase, file, profile string
 	var only []string
 	c := &cobra.Command{
 		Use:   "usage",
@@ -43,15 +44,16 @@ and prints rows/s, peak memory and the parse/raw ratio.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if phase != "" {
-				return benchUsagePhase(cmd.Context(), app, phase, file, pg)
+				return benchUsagePhase(cmd.Context(), app, phase, file, pg, profile)
 			}
-			return benchUsage(cmd.Context(), app, rows, dir, pg, only)
+			return benchUsage(cmd.Context(), app, rows, dir, pg, profile, only)
 		},
 	}
 	f := c.Flags()
 	f.IntVar(&rows, "rows", 1_000_000, "rows in the generated FOCUS file")
 	f.StringVar(&dir, "dir", os.TempDir(), "directory for the generated file and databases")
 	f.StringVar(&pg, "postgres", os.Getenv("PARTNERLINK_TEST_POSTGRES"), "PostgreSQL DSN for the postgres phase (empty: skip it)")
+	f.StringVar(&profile, "cpuprofile", "", "write each phase's CPU profile to this path with -PHASE.pprof appended")
 	f.StringSliceVar(&only, "only", nil, "run only these phases (raw is always run: the others are compared with it)")
 	f.StringVar(&phase, "phase", "", "run one phase in this process (used by the benchmark itself)")
 	f.StringVar(&file, "file", "", "the file a --phase reads")
@@ -67,7 +69,7 @@ type benchResult struct {
 	rssKB int64
 }
 
-func benchUsage(ctx context.Context, app *App, rows int, dir, pg string, only []string) error {
+func benchUsage(ctx context.Context, app *App, rows int, dir, pg, profile string, only []string) error {
 	path := filepath.Join(dir, fmt.Sprintf("partnerlink-bench-focus-%d.csv", rows))
 	if _, err := os.Stat(path); err != nil {
 		fmt.Fprintf(app.Stderr, "generating %s ...\n", path)
@@ -95,7 +97,8 @@ func benchUsage(ctx context.Context, app *App, rows int, dir, pg string, only []
 	}
 	var results []benchResult
 	for _, ph := range phases {
-		cmd := exec.CommandContext(ctx, exe, "bench", "usage", "--phase", ph, "--file", path, "--postgres", pg, "--dir", dir)
+		cmd := exec.CommandContext(ctx, exe, "bench", "usage", "--phase", ph, "--file", path, "--postgres", pg, "--dir", dir,
+			"--cpuprofile", profile)
 		cmd.Stderr = app.Stderr
 		out, err := cmd.Output()
 		if err != nil {
@@ -124,9 +127,20 @@ func benchUsage(ctx context.Context, app *App, rows int, dir, pg string, only []
 }
 
 // benchUsagePhase runs one phase and prints "rows seconds".
-func benchUsagePhase(ctx context.Context, app *App, phase, file, pg string) error {
+func benchUsagePhase(ctx context.Context, app *App, phase, file, pg, profile string) error {
 	if phase != "raw" {
 		defer bulkGC()() // as `import usage` runs
+	}
+	if profile != "" {
+		pf, err := os.Create(profile + "-" + phase + ".pprof")
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	f, err := os.Open(file)
 	if err != nil {
