@@ -95,47 +95,56 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 // quote outside a quoted field must open one, right after a comma or at the start of a line;
 // inside one, a quote is doubled or closes it, followed by a comma or a line end.
 func scanRecords(b []byte, eof bool) (cut int, bad bool) {
+	// Every line end outside quotes ends a record; the cut is after the last of them, so only
+	// the last quote-free span holding one is searched for it, at the end. (Searching every
+	// span backwards, byte by byte, took a tenth of the import's serial goroutine.)
+	var nlFrom, nlTo int
+	last := func() int {
+		if nlTo == 0 {
+			return 0
+		}
+		return backOverBlankLines(b, nlFrom+bytes.LastIndexByte(b[nlFrom:nlTo], '\n')+1)
+	}
 	p := 0
 	for {
-		// Outside quotes: every line end here ends a record.
 		q := bytes.IndexByte(b[p:], '"')
 		end := len(b)
 		if q >= 0 {
 			end = p + q
 		}
-		if nl := bytes.LastIndexByte(b[p:end], '\n'); nl >= 0 {
-			cut = p + nl + 1
+		if bytes.IndexByte(b[p:end], '\n') >= 0 {
+			nlFrom, nlTo = p, end
 		}
 		if q < 0 {
 			if eof {
 				return len(b), false // the last record needs no line end
 			}
-			return backOverBlankLines(b, cut), false
+			return last(), false
 		}
 		q += p
 		if q > 0 && b[q-1] != ',' && b[q-1] != '\n' {
-			return backOverBlankLines(b, cut), true // a bare quote
+			return last(), true // a bare quote
 		}
 		// Inside a quoted field: find the quote that closes it.
 		p = q + 1
 		for {
 			q := bytes.IndexByte(b[p:], '"')
 			if q < 0 {
-				return backOverBlankLines(b, cut), eof // open at the end of the file, or more to read
+				return last(), eof // open at the end of the file, or more to read
 			}
 			q += p
 			if q+1 == len(b) || (b[q+1] == '\r' && q+2 == len(b)) {
 				if eof {
 					return len(b), false // closed at the end of the file (a last \r is dropped)
 				}
-				return backOverBlankLines(b, cut), false // doubled or not: read more to know
+				return last(), false // doubled or not: read more to know
 			}
 			if b[q+1] == '"' {
 				p = q + 2
 				continue
 			}
 			if c := b[q+1]; c != ',' && c != '\n' && (c != '\r' || b[q+2] != '\n') {
-				return backOverBlankLines(b, cut), true // text after the closing quote
+				return last(), true // text after the closing quote
 			}
 			p = q + 1
 			break
