@@ -168,12 +168,19 @@ func encodeSegment(b *Batch, order []int32, sc *segScratch) []byte {
 	var nraw int
 	var rawPart []byte
 	prevRow := 0
+	k := 0 // in b.raw: while order ascends, the search goes on from the last row's place
 	for j, i := range order {
 		if len(b.raw) == 0 {
 			break
 		}
-		k, ok := slices.BinarySearchFunc(b.raw, i, func(r rawCost, row int32) int { return int(r.row - row) })
-		if !ok {
+		if j > 0 && i > order[j-1] {
+			for k < len(b.raw) && b.raw[k].row < i {
+				k++
+			}
+		} else {
+			k, _ = slices.BinarySearchFunc(b.raw, i, func(r rawCost, row int32) int { return int(r.row - row) })
+		}
+		if k == len(b.raw) || b.raw[k].row != i {
 			continue
 		}
 		t := b.raw[k].text

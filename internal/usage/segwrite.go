@@ -1,7 +1,6 @@
 package usage
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -294,40 +293,53 @@ func (w *segWriter) spillAll() error {
 	return nil
 }
 
-// dayBatch decodes one day's rows (pass 2) into a batch over dict, in file order. buf is
+// segRow is one row of a day in pass 2, its fields together. Building segments reads the
+// rows in sorted order, that is at random; with the fields in columns each row cost a cache
+// miss per column, and that gather was half of pass 2 at 10,000,000 rows.
+type segRow struct {
+	digest     [16]byte
+	start, end int64
+	cost       money.Nanos
+	str        [NumStringCols]uint32
+	keyOff     uint32 // text keys: the key is text[keyOff:keyOff+keyLen-1]; keyLen 0: a hex key (the digest)
+	keyLen     uint32
+	raw        int32 // index + 1 of the row's cost text in the day's raw texts; 0: none
+}
+
+// dayRows decodes one day's rows (pass 2) into sc.rows, in file order, and returns the
+// dictionary they index (dict, and strings the full dictionary could not take). sc.buf is
 // scratch for reading the temporary file.
-func (w *segWriter) dayBatch(d *dayRows, dict []string, buf *[]byte) (*Batch, error) {
-	b := &Batch{Dict: dict, keyOff: make([]uint32, 1, d.n+1), keyBuf: make([]byte, 0, 17*d.n)}
-	b.Start = make([]int64, 0, d.n)
-	b.End = make([]int64, 0, d.n)
-	b.Cost = make([]money.Nanos, 0, d.n)
-	for c := range b.Str {
-		b.Str[c] = make([]uint32, 0, d.n)
+func (w *segWriter) dayRows(d *dayRows, dict []string, sc *segScratch) ([]string, error) {
+	if cap(sc.rows) < d.n {
+		sc.rows = make([]segRow, 0, d.n)
 	}
+	rows := sc.rows[:0]
+	sc.text, sc.raws = sc.text[:0], sc.raws[:0]
 	extra := map[string]uint32{}
 	var extras []string
 	decode := func(data []byte) error {
 		r := varint.NewReader(data, errCorrupt)
 		for len(r.B) > 0 && r.Err == nil {
-			kind := r.Byte("key kind")
-			b.keyBuf = append(b.keyBuf, kind)
-			if kind == keyHex {
-				b.keyBuf = append(b.keyBuf, r.Bytes(16, "key")...)
+			var row segRow
+			if kind := r.Byte("key kind"); kind == keyHex {
+				copy(row.digest[:], r.Bytes(16, "key"))
 			} else {
-				b.keyBuf = append(b.keyBuf, r.Bytes(r.Count("key length", uint64(len(r.B))), "key")...)
+				k := r.Bytes(r.Count("key length", uint64(len(r.B))), "key")
+				row.digest = textDigest(k)
+				row.keyOff, row.keyLen = uint32(len(sc.text)), uint32(len(k))+1
+				sc.text = append(sc.text, k...)
 			}
-			b.keyOff = append(b.keyOff, uint32(len(b.keyBuf)))
-			s := r.Varint("start")
-			b.Start = append(b.Start, s)
-			b.End = append(b.End, s+int64(r.Uvarint("length")))
-			b.Cost = append(b.Cost, money.Nanos(r.Varint("cost")))
+			row.start = r.Varint("start")
+			row.end = row.start + int64(r.Uvarint("length"))
+			row.cost = money.Nanos(r.Varint("cost"))
 			if n := r.Count("raw cost", uint64(len(r.B))); n > 0 {
-				b.raw = append(b.raw, rawCost{int32(len(b.Start) - 1), string(r.Bytes(n, "raw cost"))})
+				sc.raws = append(sc.raws, string(r.Bytes(n, "raw cost")))
+				row.raw = int32(len(sc.raws))
 			}
-			for c := range b.Str {
+			for c := range row.str {
 				i := r.Count("string", uint64(len(dict)))
 				if i > 0 {
-					b.Str[c] = append(b.Str[c], uint32(i-1))
+					row.str[c] = uint32(i - 1)
 					continue
 				}
 				// A string the full dictionary could not take: this day's own.
@@ -338,16 +350,17 @@ func (w *segWriter) dayBatch(d *dayRows, dict []string, buf *[]byte) (*Batch, er
 					extra[s] = k
 					extras = append(extras, s)
 				}
-				b.Str[c] = append(b.Str[c], k)
+				row.str[c] = k
 			}
+			rows = append(rows, row)
 		}
 		return r.Err
 	}
 	for _, bl := range d.blocks {
-		if cap(*buf) < int(bl[1]) {
-			*buf = make([]byte, bl[1])
+		if cap(sc.buf) < int(bl[1]) {
+			sc.buf = make([]byte, bl[1])
 		}
-		data := (*buf)[:bl[1]]
+		data := sc.buf[:bl[1]]
 		if _, err := w.spill.ReadAt(data, bl[0]); err != nil && err != io.EOF {
 			return nil, fmt.Errorf("reading the usage import's temporary file: %w", err)
 		}
@@ -358,10 +371,11 @@ func (w *segWriter) dayBatch(d *dayRows, dict []string, buf *[]byte) (*Batch, er
 	if err := decode(d.buf); err != nil {
 		return nil, err
 	}
+	sc.rows = rows
 	if len(extras) > 0 {
-		b.Dict = append(dict[:len(dict):len(dict)], extras...)
+		dict = append(dict[:len(dict):len(dict)], extras...)
 	}
-	return b, nil
+	return dict, nil
 }
 
 // keySet is a set of (digest, start) for de-duplication: open addressing over the digest's
@@ -459,17 +473,26 @@ type segScratch struct {
 	remap   []uint32 // global dictionary index -> segment index + 1 (0: not in this segment)
 	touched []uint32
 	buf     []byte
+	// A day's rows (see dayRows), their key texts and raw cost texts.
+	rows  []segRow
+	text  []byte
+	raws  []string
+	seg   Batch   // one segment's rows, in order
+	ident []int32 // 0, 1, 2, ...
+	ents  []keyEntry
 }
 
-// buildSegments de-duplicates a day's batch (file order; the first of equal keys wins)
-// against stored and returns its new rows as segments, and how many rows were new.
-func buildSegments(b *Batch, day int64, stored *keySet, importID, measure string, sc *segScratch) ([]*segment, int) {
-	n := b.Len()
-	keep := make([]int32, 0, n)
-	digests := make([][16]byte, n)
-	for i := 0; i < n; i++ {
-		digests[i] = b.Digest(i)
-		if stored.add(digests[i], b.Start[i]) {
+// keyEntry is a stored key as numbers: digest and start, each compared as unsigned, sort as
+// their big-endian bytes do.
+type keyEntry struct{ a, b, s uint64 }
+
+// buildSegments de-duplicates a day's rows (sc.rows, in file order; the first of equal keys
+// wins) against stored and returns its new rows as segments, and how many rows were new.
+func buildSegments(sc *segScratch, dict []string, day int64, stored *keySet, importID, measure string) ([]*segment, int) {
+	rows := sc.rows
+	keep := make([]int32, 0, len(rows))
+	for i := range rows {
+		if stored.add(rows[i].digest, rows[i].start) {
 			keep = append(keep, int32(i))
 		}
 	}
@@ -479,16 +502,15 @@ func buildSegments(b *Batch, day int64, stored *keySet, importID, measure string
 	// Sort by subscription (by name), then resource (dictionary index: first seen in the
 	// file), start and file order, so that segments hold few subscriptions each and their
 	// string columns are long runs.
-	subs := b.Str[ColSubscription]
 	var ordered []uint32
 	seen := map[uint32]bool{}
 	for _, i := range keep {
-		if !seen[subs[i]] {
-			seen[subs[i]] = true
-			ordered = append(ordered, subs[i])
+		if s := rows[i].str[ColSubscription]; !seen[s] {
+			seen[s] = true
+			ordered = append(ordered, s)
 		}
 	}
-	sort.Slice(ordered, func(x, y int) bool { return b.Dict[ordered[x]] < b.Dict[ordered[y]] })
+	sort.Slice(ordered, func(x, y int) bool { return dict[ordered[x]] < dict[ordered[y]] })
 	rank := make(map[uint32]uint32, len(ordered))
 	for r, s := range ordered {
 		rank[s] = uint32(r)
@@ -499,9 +521,9 @@ func buildSegments(b *Batch, day int64, stored *keySet, importID, measure string
 		row   int32
 	}
 	keys := make([]sortKey, len(keep))
-	res := b.Str[ColResource]
 	for j, i := range keep {
-		keys[j] = sortKey{uint64(rank[subs[i]])<<32 | uint64(res[i]), b.Start[i], i}
+		r := &rows[i]
+		keys[j] = sortKey{uint64(rank[r.str[ColSubscription]])<<32 | uint64(r.str[ColResource]), r.start, i}
 	}
 	slices.SortFunc(keys, func(x, y sortKey) int {
 		switch {
@@ -519,38 +541,99 @@ func buildSegments(b *Batch, day int64, stored *keySet, importID, measure string
 	var out []*segment
 	for lo := 0; lo < len(keep); lo += segmentRows {
 		order := keep[lo:min(lo+segmentRows, len(keep))]
-		sg := &segment{id: store.NewID(), importID: importID, measure: measure, day: day, records: len(order),
-			minStart: b.Start[order[0]], maxStart: b.Start[order[0]],
-			minSub: b.Dict[subs[order[0]]], maxSub: b.Dict[subs[order[len(order)-1]]]}
-		sg.data = encodeSegment(b, order, sc)
-		sg.bits = keyBits(len(order))
-		sg.keys = make([][]byte, 1<<sg.bits)
-		per := len(order)/len(sg.keys) + 1
-		for k := range sg.keys {
-			sg.keys[k] = make([]byte, 0, per*keyEntrySize*5/4)
+		b := sc.gather(order, dict)
+		n := len(order)
+		subs := b.Str[ColSubscription]
+		sg := &segment{id: store.NewID(), importID: importID, measure: measure, day: day, records: n,
+			minStart: slices.Min(b.Start), maxStart: slices.Max(b.Start), minSub: dict[subs[0]], maxSub: dict[subs[n-1]]}
+		for len(sc.ident) < n {
+			sc.ident = append(sc.ident, int32(len(sc.ident)))
 		}
+		sg.data = encodeSegment(b, sc.ident[:n], sc)
+		sg.bits = keyBits(n)
+		buckets := make([][]keyEntry, 1<<sg.bits)
+		ents := slices.Grow(sc.ents[:0], n)[:n]
+		per := n/len(buckets) + 1
 		var subList []subCount
-		for _, i := range order {
-			s := b.Start[i]
-			sg.minStart, sg.maxStart = min(sg.minStart, s), max(sg.maxStart, s)
-			d := &digests[i]
+		for j, i := range order {
+			d := &rows[i].digest
+			s := b.Start[j]
 			k := int(d[0]) >> (maxKeyBits - sg.bits)
-			sg.keys[k] = append(sg.keys[k], d[:]...)
-			sg.keys[k] = binary.BigEndian.AppendUint64(sg.keys[k], uint64(s))
-			if m := len(subList); m == 0 || subList[m-1].idx != subs[i] {
-				subList = append(subList, subCount{idx: subs[i], first: s})
+			if buckets[k] == nil {
+				// Carved from one allocation; a fuller bucket than usual grows on its own.
+				buckets[k] = ents[:0:0]
+				if off := k * per; off+per <= n {
+					buckets[k] = ents[off : off : off+per]
+				}
+			}
+			buckets[k] = append(buckets[k], keyEntry{binary.BigEndian.Uint64(d[:8]), binary.BigEndian.Uint64(d[8:]), uint64(s)})
+			if m := len(subList); m == 0 || subList[m-1].idx != subs[j] {
+				subList = append(subList, subCount{idx: subs[j], first: s})
 			}
 			c := &subList[len(subList)-1]
 			c.records++
 			c.first = min(c.first, s)
 		}
-		for k := range sg.keys {
-			sortEntries(sg.keys[k], &sc.buf)
+		sg.keys = make([][]byte, len(buckets))
+		for k, es := range buckets {
+			sg.keys[k] = encodeEntries(es)
 		}
-		sg.subs = encodeSubs(b.Dict, subList)
+		sc.ents = ents
+		sg.subs = encodeSubs(dict, subList)
 		out = append(out, sg)
 	}
 	return out, len(keep)
+}
+
+// gather copies the rows of order into sc.seg, in that order, and returns it.
+func (sc *segScratch) gather(order []int32, dict []string) *Batch {
+	b := &sc.seg
+	n := len(order)
+	b.Dict = dict
+	b.Start, b.End, b.Cost = slices.Grow(b.Start[:0], n), slices.Grow(b.End[:0], n), slices.Grow(b.Cost[:0], n)
+	for c := range b.Str {
+		b.Str[c] = slices.Grow(b.Str[c][:0], n)
+	}
+	b.keyBuf, b.keyOff, b.raw = b.keyBuf[:0], append(b.keyOff[:0], 0), b.raw[:0]
+	for j, i := range order {
+		r := &sc.rows[i]
+		b.Start = append(b.Start, r.start)
+		b.End = append(b.End, r.end)
+		b.Cost = append(b.Cost, r.cost)
+		for c := range b.Str {
+			b.Str[c] = append(b.Str[c], r.str[c])
+		}
+		if r.keyLen == 0 {
+			b.keyBuf = append(append(b.keyBuf, keyHex), r.digest[:]...)
+		} else {
+			b.keyBuf = append(append(b.keyBuf, keyText), sc.text[r.keyOff:r.keyOff+r.keyLen-1]...)
+		}
+		b.keyOff = append(b.keyOff, uint32(len(b.keyBuf)))
+		if r.raw > 0 {
+			b.raw = append(b.raw, rawCost{int32(j), sc.raws[r.raw-1]})
+		}
+	}
+	return b
+}
+
+// encodeEntries sorts a key bucket's entries and writes them as 24-byte big-endian entries.
+func encodeEntries(es []keyEntry) []byte {
+	slices.SortFunc(es, func(x, y keyEntry) int {
+		switch {
+		case x.a != y.a:
+			return cmp.Compare(x.a, y.a)
+		case x.b != y.b:
+			return cmp.Compare(x.b, y.b)
+		}
+		return cmp.Compare(x.s, y.s)
+	})
+	out := make([]byte, 0, len(es)*keyEntrySize)
+	for _, e := range es {
+		out = binary.BigEndian.AppendUint64(out, e.a)
+		out = binary.BigEndian.AppendUint64(out, e.b)
+		out = binary.BigEndian.AppendUint64(out, e.s)
+	}
+	return out
 }
 
 type subCount struct {
@@ -572,27 +655,6 @@ func encodeSubs(dict []string, subs []subCount) []byte {
 		out = binary.AppendVarint(out, s.first)
 	}
 	return out
-}
-
-// sortEntries sorts a key bucket's 24-byte entries as bytes (scratch is reused).
-func sortEntries(b []byte, scratch *[]byte) {
-	n := len(b) / keyEntrySize
-	if n < 2 {
-		return
-	}
-	idx := make([]int32, n)
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(x, y int32) int {
-		return bytes.Compare(b[int(x)*keyEntrySize:int(x+1)*keyEntrySize], b[int(y)*keyEntrySize:int(y+1)*keyEntrySize])
-	})
-	sorted := (*scratch)[:0]
-	for _, i := range idx {
-		sorted = append(sorted, b[int(i)*keyEntrySize:int(i+1)*keyEntrySize]...)
-	}
-	copy(b, sorted)
-	*scratch = sorted
 }
 
 var (
@@ -668,7 +730,7 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 			sc := &segScratch{}
 			for day := range work {
 				d := w.days[day]
-				b, err := w.dayBatch(d, dict, &sc.buf)
+				dayDict, err := w.dayRows(d, dict, sc)
 				if err != nil {
 					fail(err)
 					continue
@@ -680,7 +742,7 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 						continue
 					}
 				}
-				segs, n := buildSegments(b, day, stored, importID, measure, sc)
+				segs, n := buildSegments(sc, dayDict, day, stored, importID, measure)
 				mu.Lock()
 				added += int64(n)
 				mu.Unlock()
