@@ -149,7 +149,7 @@ func decodeResults(data []byte, row func(*Row) error, inc func(*Incentive) error
 		return fmt.Errorf("%w: unknown format (this partnerlink may be older than the one that wrote it)", errResultCorrupt)
 	}
 	r := varint.NewReader(data[len(resultMagic):], errResultCorrupt)
-	recData := r.Bytes(r.Count("records length", uint64(len(r.B))), "records")
+	recData := r.Bytes(r.Count("records length", uint64(r.Len())), "records")
 	if r.Err != nil {
 		return r.Err
 	}
@@ -157,10 +157,10 @@ func decodeResults(data []byte, row func(*Row) error, inc func(*Incentive) error
 	if err != nil {
 		return fmt.Errorf("%w: %v", errResultCorrupt, err)
 	}
-	nd := r.Count("dictionary size", uint64(len(r.B)))
+	nd := r.Count("dictionary size", uint64(r.Len()))
 	dict := make([]string, 0, nd)
 	for k := 0; k < nd && r.Err == nil; k++ {
-		dict = append(dict, string(r.Bytes(r.Count("string length", uint64(len(r.B))), "string")))
+		dict = append(dict, string(r.Bytes(r.Count("string length", uint64(r.Len())), "string")))
 	}
 	n := uint64(b.Len())
 	ds := uint64(len(dict))
@@ -192,7 +192,7 @@ func decodeResults(data []byte, row func(*Row) error, inc func(*Incentive) error
 		}
 		return key
 	}
-	rows := r.Count("row count", uint64(len(r.B)))
+	rows := r.Count("row count", uint64(r.Len()))
 	rec := uint64(0)
 	var x Row
 	for k := 0; k < rows && r.Err == nil; k++ {
@@ -218,7 +218,7 @@ func decodeResults(data []byte, row func(*Row) error, inc func(*Incentive) error
 			}
 		}
 	}
-	incs := r.Count("incentive count", uint64(len(r.B)))
+	incs := r.Count("incentive count", uint64(r.Len()))
 	rec = 0
 	var y Incentive
 	for k := 0; k < incs && r.Err == nil; k++ {
@@ -240,8 +240,8 @@ func decodeResults(data []byte, row func(*Row) error, inc func(*Incentive) error
 			}
 		}
 	}
-	if r.Err == nil && len(r.B) != 0 {
-		r.Fail(fmt.Sprintf("%d bytes after the last row", len(r.B)))
+	if r.Err == nil && r.Len() != 0 {
+		r.Fail(fmt.Sprintf("%d bytes after the last row", r.Len()))
 	}
 	return r.Err
 }
@@ -619,7 +619,7 @@ func appendFields(dst []byte, fields ...string) []byte {
 func readFields(r *varint.Reader, n int) []string {
 	out := make([]string, n)
 	for k := range out {
-		out[k] = string(r.Bytes(r.Count("sort item field", uint64(len(r.B))), "sort item field"))
+		out[k] = string(r.Bytes(r.Count("sort item field", uint64(r.Len())), "sort item field"))
 	}
 	return out
 }

@@ -225,10 +225,10 @@ func decodeSegment(data []byte) (*Batch, error) {
 	n := r.Count("record count", maxSegRows)
 	// Every record takes at least a few bytes, so a count beyond the data is corruption (and
 	// must not size allocations).
-	if r.Err == nil && n > len(r.B) {
+	if r.Err == nil && n > r.Len() {
 		return nil, corrupt("record count larger than the segment")
 	}
-	nd := r.Count("dictionary size", uint64(len(r.B)))
+	nd := r.Count("dictionary size", uint64(r.Len()))
 	// Dictionary: rebuild into one arena, then cut strings out of it.
 	type span struct{ off, n int }
 	spans := make([]span, 0, nd)
@@ -236,7 +236,7 @@ func decodeSegment(data []byte) (*Batch, error) {
 	prev := span{}
 	for i := 0; i < nd && r.Err == nil; i++ {
 		shared := r.Count("dictionary prefix", uint64(prev.n))
-		suffix := r.Bytes(r.Count("dictionary entry", uint64(len(r.B))), "dictionary entry")
+		suffix := r.Bytes(r.Count("dictionary entry", uint64(r.Len())), "dictionary entry")
 		off := len(arena)
 		// Front coding can describe strings far longer than itself; real dictionaries
 		// decode to a few times their size, so a larger one is damage, not data.
@@ -280,7 +280,7 @@ func decodeSegment(data []byte) (*Batch, error) {
 			case keyHex:
 				k = r.Bytes(16, "key")
 			case keyText:
-				k = r.Bytes(r.Count("key length", uint64(len(r.B))), "key")
+				k = r.Bytes(r.Count("key length", uint64(r.Len())), "key")
 			default:
 				r.Fail(fmt.Sprintf("key kind %d", kind))
 			}
@@ -337,7 +337,7 @@ func decodeSegment(data []byte) (*Batch, error) {
 	row := 0
 	for k := 0; k < nr && r.Err == nil; k++ {
 		row += r.Count("raw cost row", uint64(n))
-		text := r.Bytes(r.Count("raw cost length", uint64(len(r.B))), "raw cost")
+		text := r.Bytes(r.Count("raw cost length", uint64(r.Len())), "raw cost")
 		if r.Err == nil && (row >= n || (k > 0 && int32(row) <= b.raw[k-1].row)) {
 			r.Fail("raw cost rows out of order")
 		}
@@ -366,8 +366,8 @@ func decodeSegment(data []byte) (*Batch, error) {
 	if r.Err != nil {
 		return nil, r.Err
 	}
-	if len(r.B) != 0 {
-		return nil, corrupt(fmt.Sprintf("%d bytes after the last column", len(r.B)))
+	if r.Len() != 0 {
+		return nil, corrupt(fmt.Sprintf("%d bytes after the last column", r.Len()))
 	}
 	return b, nil
 }

@@ -170,7 +170,7 @@ func decodeRecord(b []byte, r *Record) (int, error) {
 	sr := varint.NewReader(b[k:k+int(n)], errCorrupt)
 	var s [12]string
 	for i := range s {
-		s[i] = string(sr.Bytes(sr.Count("field", uint64(len(sr.B))), "field"))
+		s[i] = string(sr.Bytes(sr.Count("field", uint64(sr.Len())), "field"))
 	}
 	*r = Record{Key: s[0], SubscriptionID: s[1], ResourceID: s[2], Service: s[3], ServiceCategory: s[4], ChargeCategory: s[5],
 		PricingCategory: s[6], CommitmentDiscountID: s[7], Provider: s[8], Publisher: s[9], Currency: s[10], CostRaw: s[11]}
@@ -377,7 +377,7 @@ func Subscriptions(ctx context.Context, q store.Querier) ([]SubscriptionUsage, e
 		r := varint.NewReader(data, errCorrupt)
 		n := r.Count("subscriptions", uint64(len(data)))
 		for k := 0; k < n && r.Err == nil; k++ {
-			sub := string(r.Bytes(r.Count("subscription", uint64(len(r.B))), "subscription"))
+			sub := string(r.Bytes(r.Count("subscription", uint64(r.Len())), "subscription"))
 			recs, first := int64(r.Uvarint("records")), r.Varint("first start")
 			i, ok := at[sub]
 			if !ok {

@@ -240,7 +240,8 @@ func (w *segWriter) add(r *Record) error {
 	b = binary.AppendVarint(b, r.Start)
 	b = binary.AppendUvarint(b, uint64(r.End-r.Start))
 	b = binary.AppendVarint(b, int64(r.Cost))
-	if r.CostRaw != "" && r.CostRaw != r.Cost.String() {
+	var canon [32]byte // Nanos's longest text is 21 bytes; comparing bytes does not allocate
+	if r.CostRaw != "" && r.CostRaw != string(r.Cost.Append(canon[:0])) {
 		b = binary.AppendUvarint(b, uint64(len(r.CostRaw)))
 		b = append(b, r.CostRaw...)
 	} else {
@@ -319,12 +320,12 @@ func (w *segWriter) dayRows(d *dayRows, dict []string, sc *segScratch) ([]string
 	var extras []string
 	decode := func(data []byte) error {
 		r := varint.NewReader(data, errCorrupt)
-		for len(r.B) > 0 && r.Err == nil {
+		for r.Len() > 0 && r.Err == nil {
 			var row segRow
 			if kind := r.Byte("key kind"); kind == keyHex {
 				copy(row.digest[:], r.Bytes(16, "key"))
 			} else {
-				k := r.Bytes(r.Count("key length", uint64(len(r.B))), "key")
+				k := r.Bytes(r.Count("key length", uint64(r.Len())), "key")
 				row.digest = textDigest(k)
 				row.keyOff, row.keyLen = uint32(len(sc.text)), uint32(len(k))+1
 				sc.text = append(sc.text, k...)
@@ -332,7 +333,7 @@ func (w *segWriter) dayRows(d *dayRows, dict []string, sc *segScratch) ([]string
 			row.start = r.Varint("start")
 			row.end = row.start + int64(r.Uvarint("length"))
 			row.cost = money.Nanos(r.Varint("cost"))
-			if n := r.Count("raw cost", uint64(len(r.B))); n > 0 {
+			if n := r.Count("raw cost", uint64(r.Len())); n > 0 {
 				sc.raws = append(sc.raws, string(r.Bytes(n, "raw cost")))
 				row.raw = int32(len(sc.raws))
 			}
@@ -343,7 +344,7 @@ func (w *segWriter) dayRows(d *dayRows, dict []string, sc *segScratch) ([]string
 					continue
 				}
 				// A string the full dictionary could not take: this day's own.
-				s := string(r.Bytes(r.Count("string length", uint64(len(r.B))), "string"))
+				s := string(r.Bytes(r.Count("string length", uint64(r.Len())), "string"))
 				k, ok := extra[s]
 				if !ok {
 					k = uint32(len(dict) + len(extras))

@@ -8,16 +8,24 @@ import (
 	"fmt"
 )
 
-// Reader consumes B from the front. After the first failure every read returns zero values
-// and Err keeps that failure, so a decoder may check Err once after a group of reads.
+// Reader consumes its bytes from the front. After the first failure every read returns zero
+// values and Err keeps that failure, so a decoder may check Err once after a group of reads.
+//
+// It keeps an offset, not a shrinking slice: a slice is a pointer, and writing one into a
+// Reader on the heap while the garbage collector marks costs a write barrier on every read
+// (at 10 M usage rows that was 2 s of CPU in the import's second pass).
 type Reader struct {
-	B    []byte
+	b    []byte
+	off  int
 	Err  error
 	base error // what every failure wraps, so callers can test it with errors.Is
 }
 
 // NewReader reads b; its failures wrap base.
-func NewReader(b []byte, base error) *Reader { return &Reader{B: b, base: base} }
+func NewReader(b []byte, base error) *Reader { return &Reader{b: b, base: base} }
+
+// Len is the number of bytes not read yet.
+func (r *Reader) Len() int { return len(r.b) - r.off }
 
 // Fail records a failure (the first one wins).
 func (r *Reader) Fail(what string) {
@@ -31,12 +39,12 @@ func (r *Reader) Uvarint(what string) uint64 {
 	if r.Err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(r.B)
+	v, n := binary.Uvarint(r.b[r.off:])
 	if n <= 0 {
 		r.Fail("bad " + what)
 		return 0
 	}
-	r.B = r.B[n:]
+	r.off += n
 	return v
 }
 
@@ -60,17 +68,17 @@ func (r *Reader) Count(what string, limit uint64) int {
 	return int(v)
 }
 
-// Bytes reads n bytes; the slice points into B.
+// Bytes reads n bytes; the slice points into the Reader's bytes.
 func (r *Reader) Bytes(n int, what string) []byte {
 	if r.Err != nil {
 		return nil
 	}
-	if n < 0 || n > len(r.B) {
+	if n < 0 || n > r.Len() {
 		r.Fail("truncated " + what)
 		return nil
 	}
-	out := r.B[:n]
-	r.B = r.B[n:]
+	out := r.b[r.off : r.off+n : r.off+n]
+	r.off += n
 	return out
 }
 
