@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unsafe"
 )
 
 // Splitting CSV on every core. encoding/csv reads one record at a time on one goroutine, and
@@ -37,7 +38,8 @@ type chunkReader struct {
 // next returns the next chunk of whole records and the line it starts on. err is the
 // stream's end (io.EOF) or read error once every record before it has been returned. When
 // tail is true, the record at carry (the start of c.rest) is one for encoding/csv: the caller
-// reads the rest of the stream with it, from c.rest().
+// reads the rest of the stream with it, from c.rest(). Nothing writes a chunk's bytes once it
+// is returned: splitter.record cuts strings out of them without copying.
 func (c *chunkReader) next() (chunk []byte, line int, tail bool, err error) {
 	for {
 		if c.err == nil {
@@ -268,7 +270,13 @@ func (s *splitter) record(chunk []byte, p, line int) (int, int, error) {
 	case n >= 1 && (text[n-1] == '\n' || text[n-1] == '\r'):
 		text = text[:n-1]
 	}
-	str := string(text)
+	// A view of the chunk, not a copy: chunkReader gives every chunk a buffer of its own that
+	// nothing writes once it is cut, so the view never changes. (A copy per record was 1.4 s
+	// of CPU at 10 M rows.) A record kept after fn returns keeps its chunk alive.
+	var str string
+	if len(text) > 0 {
+		str = unsafe.String(&text[0], len(text))
+	}
 	i := 0
 	for {
 		if i < len(str) && str[i] == '"' {

@@ -156,13 +156,24 @@ func (t *strTable) strings() []string {
 }
 
 // colCache remembers a column's last few strings: most columns have few values, and
-// comparing a short string is cheaper than hashing it.
+// comparing a short string is cheaper than hashing it. A column whose values change from row
+// to row (resource IDs, in a file in no particular order) would only pay for the comparisons
+// (long shared prefixes): each window of cacheWindow lookups starts with cacheProbe through
+// the cache, and the rest skip it unless half of those hit.
 type colCache struct {
 	s     [4]string // views of the dictionary's arena
 	i     [4]uint32
 	valid int
 	next  int
+	tries int // lookups in the current window
+	hits  int
+	skip  bool
 }
+
+const (
+	cacheWindow = 1 << 16
+	cacheProbe  = 1 << 10
+)
 
 // segWriter is one import's writer state.
 type segWriter struct {
@@ -196,14 +207,23 @@ func (w *segWriter) close() {
 // intern returns s's dictionary index, or false when the dictionary is full and s not in it.
 func (w *segWriter) intern(col int, s string) (uint32, bool) {
 	c := &w.cache[col]
-	for k := 0; k < c.valid; k++ {
-		if c.s[k] == s {
-			return c.i[k], true
+	switch c.tries++; c.tries {
+	case cacheProbe:
+		c.skip = 2*c.hits < cacheProbe
+	case cacheWindow:
+		c.tries, c.hits, c.skip = 0, 0, false
+	}
+	if !c.skip {
+		for k := 0; k < c.valid; k++ {
+			if c.s[k] == s {
+				c.hits++
+				return c.i[k], true
+			}
 		}
 	}
 	i, ok := w.dict.intern(s)
-	if !ok {
-		return 0, false
+	if !ok || c.skip {
+		return i, ok
 	}
 	// A view of the table's chunk, not s: s may point into a whole CSV row.
 	e := w.dict.at(i)
