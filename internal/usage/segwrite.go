@@ -768,8 +768,12 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 				added += int64(n)
 				mu.Unlock()
 				d.buf, d.blocks = nil, nil
+				// Waiting for the write bounds the days in memory to one a goroutine: with
+				// writes queued, a slow connection left up to four days of segments waiting.
 				if len(segs) > 0 {
-					q.Go(func() error { return writeSegments(ctx, l, segs) })
+					if err := q.Wait(func() error { return writeSegments(ctx, l, segs) }); err != nil {
+						fail(err)
+					}
 				}
 			}
 		})
