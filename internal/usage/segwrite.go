@@ -572,22 +572,14 @@ func buildSegments(sc *segScratch, dict []string, day int64, stored *keySet, imp
 		}
 		sg.data = encodeSegment(b, sc.ident[:n], sc)
 		sg.bits = keyBits(n)
-		buckets := make([][]keyEntry, 1<<sg.bits)
-		ents := slices.Grow(sc.ents[:0], n)[:n]
-		per := n/len(buckets) + 1
+		// One sort of the segment's keys: a bucket is the first bits of the digest, so the
+		// sorted keys fall into their buckets in order.
+		ents := sc.ents[:0]
 		var subList []subCount
 		for j, i := range order {
 			d := &rows[i].digest
 			s := b.Start[j]
-			k := int(d[0]) >> (maxKeyBits - sg.bits)
-			if buckets[k] == nil {
-				// Carved from one allocation; a fuller bucket than usual grows on its own.
-				buckets[k] = ents[:0:0]
-				if off := k * per; off+per <= n {
-					buckets[k] = ents[off : off : off+per]
-				}
-			}
-			buckets[k] = append(buckets[k], keyEntry{binary.BigEndian.Uint64(d[:8]), binary.BigEndian.Uint64(d[8:]), uint64(s)})
+			ents = append(ents, keyEntry{binary.BigEndian.Uint64(d[:8]), binary.BigEndian.Uint64(d[8:]), uint64(s)})
 			if m := len(subList); m == 0 || subList[m-1].idx != subs[j] {
 				subList = append(subList, subCount{idx: subs[j], first: s})
 			}
@@ -595,9 +587,16 @@ func buildSegments(sc *segScratch, dict []string, day int64, stored *keySet, imp
 			c.records++
 			c.first = min(c.first, s)
 		}
-		sg.keys = make([][]byte, len(buckets))
-		for k, es := range buckets {
-			sg.keys[k] = encodeEntries(es)
+		sortEntries(ents)
+		sg.keys = make([][]byte, 1<<sg.bits)
+		for e := 0; e < len(ents); {
+			k := ents[e].a >> (64 - sg.bits) // 0 when bits is 0
+			f := e + 1
+			for f < len(ents) && ents[f].a>>(64-sg.bits) == k {
+				f++
+			}
+			sg.keys[k] = encodeEntries(ents[e:f])
+			e = f
 		}
 		sc.ents = ents
 		sg.subs = encodeSubs(dict, subList)
@@ -637,8 +636,8 @@ func (sc *segScratch) gather(order []int32, dict []string) *Batch {
 	return b
 }
 
-// encodeEntries sorts a key bucket's entries and writes them as 24-byte big-endian entries.
-func encodeEntries(es []keyEntry) []byte {
+// sortEntries sorts keys as their 24-byte big-endian entries sort.
+func sortEntries(es []keyEntry) {
 	slices.SortFunc(es, func(x, y keyEntry) int {
 		switch {
 		case x.a != y.a:
@@ -648,6 +647,10 @@ func encodeEntries(es []keyEntry) []byte {
 		}
 		return cmp.Compare(x.s, y.s)
 	})
+}
+
+// encodeEntries writes sorted keys as 24-byte big-endian entries.
+func encodeEntries(es []keyEntry) []byte {
 	out := make([]byte, 0, len(es)*keyEntrySize)
 	for _, e := range es {
 		out = binary.BigEndian.AppendUint64(out, e.a)
