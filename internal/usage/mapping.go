@@ -2,13 +2,14 @@ package usage
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/scope"
@@ -72,12 +73,15 @@ type keyer struct {
 	others []int // unmapped columns, by lower-cased name
 	names  []string
 	buf    []byte
-	h      hash.Hash
-	sum    []byte
+	// Keys are carved from one arena per keyerArena keys instead of one allocation each; a
+	// kept key keeps its arena alive, as a kept record keeps its chunk.
+	arena []byte
 }
 
+const keyerArena = 512 // keys per arena: a batch's worth
+
 func newKeyer(header []string, idCol int, mapped map[int]bool) *keyer {
-	k := &keyer{idCol: idCol, h: sha256.New()}
+	k := &keyer{idCol: idCol}
 	for i, h := range header {
 		// x_Reject* columns are what a rejects file adds; a fixed rejects file re-imports with
 		// the keys the rows would have had.
@@ -96,7 +100,7 @@ func newKeyer(header []string, idCol int, mapped map[int]bool) *keyer {
 
 func (k *keyer) clone() *keyer {
 	c := *k
-	c.buf, c.sum, c.h = nil, nil, sha256.New()
+	c.buf, c.arena = nil, nil
 	return &c
 }
 
@@ -126,10 +130,14 @@ func (k *keyer) key(fields []string, r *Record) string {
 		b = append(b, trimSpace(fields[i])...)
 	}
 	k.buf = b
-	k.h.Reset()
-	k.h.Write(b)
-	k.sum = k.h.Sum(k.sum[:0])
-	return hex.EncodeToString(k.sum[:16])
+	sum := sha256.Sum256(b)
+	if len(k.arena) < 32 {
+		k.arena = make([]byte, 32*keyerArena)
+	}
+	h := k.arena[:32:32]
+	k.arena = k.arena[32:]
+	hex.Encode(h, sum[:16])
+	return unsafe.String(&h[0], 32)
 }
 
 // appendResourceKey appends ResourceKey(id) without allocating.
@@ -138,14 +146,33 @@ func appendResourceKey(b []byte, id string) []byte {
 	for len(id) > 0 && id[len(id)-1] == '/' {
 		id = id[:len(id)-1]
 	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-	}
+	n := len(b)
+	b = append(b, id...)
+	lowerASCII(b[n:])
 	return b
+}
+
+// lowerASCII lowers the ASCII letters of p in place and leaves every other byte as it is,
+// eight bytes at a time: every row's resource ID goes through it for the row's key.
+func lowerASCII(p []byte) {
+	const (
+		high = 0x8080808080808080
+		low7 = 0x7f7f7f7f7f7f7f7f
+		geA  = 0x3f3f3f3f3f3f3f3f // + this sets a byte's high bit when its low 7 bits are ≥ 'A'
+		gtZ  = 0x2525252525252525 // + this sets it when they are > 'Z'
+	)
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		w := binary.LittleEndian.Uint64(p[i:])
+		h := w & low7 // no byte carries into the next below
+		upper := (h + geA) &^ (h + gtZ) &^ w & high
+		binary.LittleEndian.PutUint64(p[i:], w|upper>>2) // 0x80 >> 2 is 'a' - 'A'
+	}
+	for ; i < len(p); i++ {
+		if c := p[i]; 'A' <= c && c <= 'Z' {
+			p[i] = c + 'a' - 'A'
+		}
+	}
 }
 
 // ResourceKey is the case-insensitive key of a resource ID: lower-case, no trailing slash.
