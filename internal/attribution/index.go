@@ -1,6 +1,7 @@
 package attribution
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -45,6 +46,7 @@ type locInfo struct {
 	active  timeline.Set
 	idx     int // position in index.locList: ComputeSums adds up per location by it
 	orgIdx  int // the organisation as a number (same number, same organisation)
+	rank    int // position in lessLocation's order, so that sorting compares numbers
 }
 
 type locSet struct {
@@ -161,6 +163,16 @@ func build(s *facts.Snapshot) *index {
 			ix.locs[l.ID] = li
 			ix.locList = append(ix.locList, li)
 		}
+	}
+	byID := slices.Clone(ix.locList)
+	slices.SortFunc(byID, func(a, b *locInfo) int {
+		if lessLocation(a.id, b.id) {
+			return -1
+		}
+		return 1 // IDs are distinct
+	})
+	for r, li := range byID {
+		li.rank = r
 	}
 	for _, sub := range s.Subscriptions {
 		id := lower(sub.ID)

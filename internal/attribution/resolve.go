@@ -549,18 +549,15 @@ func (e *engine) finish(b *subBase, lvl *palLevel, cuaRep string) *resInfo {
 		}
 	}
 	slices.SortFunc(cs, func(a, b cand) int {
-		if a.li.id != b.li.id {
-			if lessLocation(a.li.id, b.li.id) {
-				return -1
-			}
-			return 1
+		if a.li != b.li {
+			return a.li.rank - b.li.rank
 		}
 		return strings.Compare(a.assoc, b.assoc)
 	})
 	for i := range cs {
 		cs[i].group = -1
 		for j := 0; j < i; j++ {
-			if cs[j].li.org == cs[i].li.org && cs[j].assoc == cs[i].assoc {
+			if cs[j].li.orgIdx == cs[i].li.orgIdx && cs[j].assoc == cs[i].assoc {
 				cs[i].group = cs[j].group
 				break
 			}
