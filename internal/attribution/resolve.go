@@ -38,6 +38,7 @@ type worker struct {
 	holdBuf []hold   // scratch of buildPlan
 	sums    [][]curSum
 	res     dictCache[resRef] // resource dictionary index -> entry, for the batch at hand
+	nextDay int64             // sums mode: the start of the day after the latest record's (see retire)
 }
 
 func (e *engine) newWorker() *worker {

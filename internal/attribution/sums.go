@@ -26,6 +26,8 @@ type sumPlan struct {
 	cuts  []int64         // the instants, sorted; interval k is [cuts[k-1], cuts[k])
 	ivs   []intervalPlan  // per interval, built on first use
 	cross []*intervalPlan // per run of intervals that records cross, built on first use
+	// The intervals before this one were retired (see worker.retire).
+	retired int
 }
 
 // intervalPlan is what every record inside one interval (or run of intervals) contributes.
@@ -307,6 +309,40 @@ func (wk *worker) sumFast(r *rowIn, info *resInfo, st *Stats) {
 			wk.add(int(palSlot(c.slot)), r.currency, money.MulDiv(amount, int64(iv.palRate), money.Scale))
 			st.Incentives++
 		}
+	}
+}
+
+// retire hands the sums of the intervals that end by instant t to their slots and drops those
+// intervals' plans and the plans of the runs that start in them. Records come in day order
+// (stored usage always does), so once a worker meets a record of a later day no record will
+// fall in them again: without this, the plans built would grow with the number of records
+// until every interval of the period had one. A record that does come later (a file out of
+// order) finds its plan gone and builds it again, so the sums are right in any order.
+func (wk *worker) retire(t int64) {
+	for _, info := range wk.infos {
+		p := info.sums
+		if p == nil {
+			continue
+		}
+		for p.retired < len(p.cuts) && p.cuts[p.retired] <= t {
+			iv := &p.ivs[p.retired]
+			wk.flush(iv)
+			*iv = intervalPlan{}
+			p.retired++
+		}
+		if p.retired == 0 {
+			continue
+		}
+		keep := p.cross[:0]
+		for _, iv := range p.cross {
+			if iv.k1 < p.retired {
+				wk.flush(iv)
+				continue
+			}
+			keep = append(keep, iv)
+		}
+		clear(p.cross[len(keep):])
+		p.cross = keep
 	}
 }
 
