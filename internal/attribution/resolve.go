@@ -39,6 +39,7 @@ type worker struct {
 	sums    [][]curSum
 	res     dictCache[resRef] // resource dictionary index -> entry, for the batch at hand
 	nextDay int64             // sums mode: the start of the day after the latest record's (see retire)
+	live    []*sumPlan        // sums mode: the plans with intervals built and not retired
 }
 
 func (e *engine) newWorker() *worker {

@@ -3,6 +3,7 @@ package attribution
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -216,6 +217,35 @@ func splitPrograms(p *Programs, t int64) *Programs {
 	}
 	out.PEC, out.PAL = split(p.PEC), split(p.PAL)
 	return &out
+}
+
+// A record of a day the worker has passed (a file out of day order) lands in an interval whose
+// plan was retired: its plan is built again and its sums still reach the totals.
+func TestComputeSumsRecordsOutOfDayOrder(t *testing.T) {
+	s := pecEstate() // instants at noon of day 0 and at midnights: several intervals
+	var recs []*usage.Record
+	for i, d := range []int{0, 3, 0, 1, 3, 1} {
+		recs = append(recs, dailyRecord(fmt.Sprint("r", i), d, resVM, int64(100+i)*1_000_000_000))
+	}
+	rows, incs, _ := computeAll(t, s, nil, wide, recs)
+	want := totaller{}
+	for _, r := range rows {
+		want.add(r.LocationID, r.Association, r.Currency, r.Amount)
+	}
+	for _, i := range incs {
+		want.add(i.LocationID, "incentive:"+i.Program, i.Currency, i.Amount)
+	}
+	_, sums, err := ComputeSums(context.Background(), s, nil, wide, FromRecords(recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := totaller{}
+	for _, x := range sums {
+		got.add(x.LocationID, x.Association, x.Currency, x.Amount)
+	}
+	if !reflect.DeepEqual(got.strings(), want.strings()) {
+		t.Fatalf("sums %v\nrows %v", got.strings(), want.strings())
+	}
 }
 
 // A record that crosses the start of the reseller's whole days of access earns PEC for the

@@ -26,8 +26,11 @@ type sumPlan struct {
 	cuts  []int64         // the instants, sorted; interval k is [cuts[k-1], cuts[k])
 	ivs   []intervalPlan  // per interval, built on first use
 	cross []*intervalPlan // per run of intervals that records cross, built on first use
-	// The intervals before this one were retired (see worker.retire).
-	retired int
+	// The intervals before this one were retired (see worker.retire); pending counts the
+	// plans built and not yet retired, and live says the plan is in the worker's list of
+	// plans with some.
+	retired, pending int
+	live             bool
 }
 
 // intervalPlan is what every record inside one interval (or run of intervals) contributes.
@@ -169,6 +172,11 @@ func (p *sumPlan) at(k int) int64 {
 func (wk *worker) buildPlan(info *resInfo, p *sumPlan, iv *intervalPlan, k1, k2 int) {
 	e := wk.e
 	iv.built, iv.pecSlot, iv.k1, iv.k2 = true, -1, k1, k2
+	p.pending++
+	if !p.live {
+		p.live = true
+		wk.live = append(wk.live, p)
+	}
 	t := p.at(k1)
 	if cap(wk.seen) < info.groups {
 		wk.seen = make([]bool, info.groups)
@@ -319,66 +327,76 @@ func (wk *worker) sumFast(r *rowIn, info *resInfo, st *Stats) {
 // until every interval of the period had one. A record that does come later (a file out of
 // order) finds its plan gone and builds it again, so the sums are right in any order.
 func (wk *worker) retire(t int64) {
-	for _, info := range wk.infos {
-		p := info.sums
-		if p == nil {
-			continue
-		}
+	live := wk.live[:0]
+	for _, p := range wk.live {
 		for p.retired < len(p.cuts) && p.cuts[p.retired] <= t {
 			iv := &p.ivs[p.retired]
-			wk.flush(iv)
-			*iv = intervalPlan{}
+			if iv.built {
+				wk.flush(iv)
+				*iv = intervalPlan{}
+				p.pending--
+			}
 			p.retired++
-		}
-		if p.retired == 0 {
-			continue
 		}
 		keep := p.cross[:0]
 		for _, iv := range p.cross {
 			if iv.k1 < p.retired {
 				wk.flush(iv)
+				p.pending--
 				continue
 			}
 			keep = append(keep, iv)
 		}
 		clear(p.cross[len(keep):])
 		p.cross = keep
+		if p.pending > 0 {
+			live = append(live, p)
+		} else {
+			p.live = false
+		}
 	}
+	clear(wk.live[len(live):])
+	wk.live = live
 }
 
-// flushPlans hands the worker's interval sums to their slots and clears them (at the end of
-// a run, and before the worker's cache of resolutions starts over).
+// flushPlans hands the sums of every plan the worker holds to their slots (at the end of a
+// run, and before the worker's cache of resolutions starts over and drops the plans).
 func (wk *worker) flushPlans() {
-	for _, info := range wk.infos {
-		if info.sums == nil {
-			continue
+	for _, p := range wk.live {
+		for k := range p.ivs { // below retired too: a record out of order may have built one again
+			wk.flush(&p.ivs[k])
 		}
-		for k := range info.sums.ivs {
-			wk.flush(&info.sums.ivs[k])
-		}
-		for _, iv := range info.sums.cross {
+		for _, iv := range p.cross {
 			wk.flush(iv)
 		}
+		p.live = false
 	}
+	clear(wk.live)
+	wk.live = wk.live[:0]
 }
 
 func (wk *worker) flush(iv *intervalPlan) {
 	if !iv.built {
 		return
 	}
-	for _, a := range append([]intervalAcc{iv.first}, iv.acc...) {
-		if a.n == 0 {
-			continue
-		}
-		for _, s := range iv.slots {
-			wk.addN(int(s), a.cur, a.cost, a.n)
-		}
-		for _, s := range iv.palSlots {
-			wk.addN(int(s), a.cur, a.pal, a.n)
-		}
-		if a.pecN > 0 {
-			wk.addN(int(iv.pecSlot), a.cur, a.pec, a.pecN)
-		}
+	wk.flushAcc(iv, &iv.first)
+	for i := range iv.acc {
+		wk.flushAcc(iv, &iv.acc[i])
 	}
 	iv.first, iv.acc = intervalAcc{}, iv.acc[:0]
+}
+
+func (wk *worker) flushAcc(iv *intervalPlan, a *intervalAcc) {
+	if a.n == 0 {
+		return
+	}
+	for _, s := range iv.slots {
+		wk.addN(int(s), a.cur, a.cost, a.n)
+	}
+	for _, s := range iv.palSlots {
+		wk.addN(int(s), a.cur, a.pal, a.n)
+	}
+	if a.pecN > 0 {
+		wk.addN(int(iv.pecSlot), a.cur, a.pec, a.pecN)
+	}
 }
