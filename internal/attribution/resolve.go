@@ -200,7 +200,9 @@ func (wk *worker) info(ent *resEntry, w timeline.Window) *resInfo {
 	ix := wk.e.ix
 	if !ent.reps {
 		rk := resourceRef(ent.res, ent.sub)
-		ent.grantRep = deepest(asciiLower(rk), func(p string) bool { return ix.subScopes[ent.sub][p] })
+		if scopes := ix.subScopes[ent.sub]; len(scopes) > 0 {
+			ent.grantRep = deepest(asciiLower(rk), func(p string) bool { return scopes[p] })
+		}
 		if k := key(rk); ix.mayDeploy(k) {
 			ent.cuaRep = deepest(k, func(p string) bool { return len(ix.deploys[p]) > 0 })
 		}
