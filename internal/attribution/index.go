@@ -277,6 +277,9 @@ func build(s *facts.Snapshot) *index {
 	type held struct {
 		a   *access.RoleAssignment
 		set timeline.Set
+		// a's scope key and role name, worked out when a link or an AOBO group first reaches
+		// a (every link of a principal reaches all of its assignments).
+		scopeKey, role string
 	}
 	byPrincipal := map[string]map[string][]held{} // tenant -> principal -> assignments
 	for i := range s.Assignments {
@@ -294,21 +297,29 @@ func build(s *facts.Snapshot) *index {
 			byPrincipal[t] = map[string][]held{}
 		}
 		p := lower(a.PrincipalID)
-		byPrincipal[t][p] = append(byPrincipal[t][p], held{a, set})
+		byPrincipal[t][p] = append(byPrincipal[t][p], held{a: a, set: set})
 	}
 	// holds lists, for principal x in tenant t, every assignment x holds (directly or through
 	// a group) and when, intersected with within.
-	holds := func(t, x string, within timeline.Set, emit func(a *access.RoleAssignment, via string, set timeline.Set)) {
-		for _, h := range byPrincipal[t][x] {
-			if set := h.set.Intersect(within); len(set) > 0 {
-				emit(h.a, "", set)
+	holds := func(t, x string, within timeline.Set, emit func(h *held, via string, set timeline.Set)) {
+		named := func(h *held) *held {
+			if h.scopeKey == "" { // key never returns ""
+				h.scopeKey, h.role = key(h.a.Scope), ix.roleNames[roleKey(h.a.RoleDefinitionID)]
+			}
+			return h
+		}
+		hs := byPrincipal[t][x]
+		for i := range hs {
+			if set := hs[i].set.Intersect(within); len(set) > 0 {
+				emit(named(&hs[i]), "", set)
 			}
 		}
 		gs := groupsOf(t, x)
 		for _, g := range sortedKeys(gs) {
-			for _, h := range byPrincipal[t][g] {
-				if set := h.set.Intersect(gs[g]).Intersect(within); len(set) > 0 {
-					emit(h.a, g, set)
+			hs := byPrincipal[t][g]
+			for i := range hs {
+				if set := hs[i].set.Intersect(gs[g]).Intersect(within); len(set) > 0 {
+					emit(named(&hs[i]), g, set)
 				}
 			}
 		}
@@ -358,9 +369,9 @@ func build(s *facts.Snapshot) *index {
 		}
 		t, x := lower(sp.TenantID), lower(sp.ObjectID)
 		within := timeline.Union(sp.Valid)
-		holds(t, x, within, func(a *access.RoleAssignment, via string, set timeline.Set) {
-			ix.add(t, &grant{kind: grantPAL, loc: li.id, org: li.org, scopeKey: key(a.Scope), set: set,
-				role: ix.roleNames[roleKey(a.RoleDefinitionID)], principal: x, via: via, assignment: a.ID})
+		holds(t, x, within, func(h *held, via string, set timeline.Set) {
+			ix.add(t, &grant{kind: grantPAL, loc: li.id, org: li.org, scopeKey: h.scopeKey, set: set,
+				role: h.role, principal: x, via: via, assignment: h.a.ID})
 		})
 		authorised(t, x, within, func(da *delegAuth, via string, set timeline.Set) {
 			ix.add(lower(da.d.CustomerTenantID), &grant{kind: grantPAL, loc: li.id, org: li.org, scopeKey: key(da.d.Scope), set: set,
@@ -382,9 +393,9 @@ func build(s *facts.Snapshot) *index {
 		}
 		for _, org := range orgOfTenant[lower(p.HomeTenantID)] {
 			t, x := lower(p.TenantID), lower(p.ObjectID)
-			holds(t, x, always, func(a *access.RoleAssignment, via string, set timeline.Set) {
-				ix.add(t, &grant{kind: grantAOBO, org: org, scopeKey: key(a.Scope), set: set,
-					role: ix.roleNames[roleKey(a.RoleDefinitionID)], principal: x, via: via, assignment: a.ID})
+			holds(t, x, always, func(h *held, via string, set timeline.Set) {
+				ix.add(t, &grant{kind: grantAOBO, org: org, scopeKey: h.scopeKey, set: set,
+					role: h.role, principal: x, via: via, assignment: h.a.ID})
 			})
 		}
 	}

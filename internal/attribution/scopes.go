@@ -66,11 +66,13 @@ func resourceKey(resourceID, sub string) string {
 
 // roleKey extracts the role definition GUID from a GUID or a full roleDefinitions ARM ID.
 func roleKey(id string) string {
-	id = strings.ToLower(strings.TrimRight(id, "/"))
+	// The last segment first, then lower case: '/' is never part of a multi-byte character,
+	// so this is the last segment of the lower-cased ID, and only a GUID gets lowered.
+	id = strings.TrimRight(id, "/")
 	if i := strings.LastIndexByte(id, '/'); i >= 0 {
 		id = id[i+1:]
 	}
-	return id
+	return strings.ToLower(id)
 }
 
 // lessLocation orders location IDs: numerically when both are all digits, else as strings.
