@@ -1,13 +1,16 @@
 package attribution
 
 import (
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/partnerlink/partnerlink/internal/access"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -131,6 +134,10 @@ type roleVersion struct {
 	from int64        // start of the version the name comes from (the latest wins)
 	set  timeline.Set // when the definition exists and is eligible
 }
+
+// linksPerPart is how many link spans make it worth a goroutine of their own when the index
+// is built (a variable so that tests split even a few links).
+var linksPerPart = 4096
 
 // build constructs the index from a snapshot.
 func build(s *facts.Snapshot) *index {
@@ -275,11 +282,9 @@ func build(s *facts.Snapshot) *index {
 
 	// Assignments per tenant and principal, with the time they grant an eligible role.
 	type held struct {
-		a   *access.RoleAssignment
-		set timeline.Set
-		// a's scope key and role name, worked out when a link or an AOBO group first reaches
-		// a (every link of a principal reaches all of its assignments).
-		scopeKey, role string
+		a              *access.RoleAssignment
+		set            timeline.Set
+		scopeKey, role string // a's, as its grants carry them
 	}
 	byPrincipal := map[string]map[string][]held{} // tenant -> principal -> assignments
 	for i := range s.Assignments {
@@ -297,21 +302,16 @@ func build(s *facts.Snapshot) *index {
 			byPrincipal[t] = map[string][]held{}
 		}
 		p := lower(a.PrincipalID)
-		byPrincipal[t][p] = append(byPrincipal[t][p], held{a: a, set: set})
+		byPrincipal[t][p] = append(byPrincipal[t][p], held{a: a, set: set, scopeKey: key(a.Scope), role: ix.roleNames[roleKey(a.RoleDefinitionID)]})
 	}
 	// holds lists, for principal x in tenant t, every assignment x holds (directly or through
 	// a group) and when, intersected with within.
+	// It only reads, so links are worked through in parallel.
 	holds := func(t, x string, within timeline.Set, emit func(h *held, via string, set timeline.Set)) {
-		named := func(h *held) *held {
-			if h.scopeKey == "" { // key never returns ""
-				h.scopeKey, h.role = key(h.a.Scope), ix.roleNames[roleKey(h.a.RoleDefinitionID)]
-			}
-			return h
-		}
 		hs := byPrincipal[t][x]
 		for i := range hs {
 			if set := hs[i].set.Intersect(within); len(set) > 0 {
-				emit(named(&hs[i]), "", set)
+				emit(&hs[i], "", set)
 			}
 		}
 		gs := groupsOf(t, x)
@@ -319,7 +319,7 @@ func build(s *facts.Snapshot) *index {
 			hs := byPrincipal[t][g]
 			for i := range hs {
 				if set := hs[i].set.Intersect(gs[g]).Intersect(within); len(set) > 0 {
-					emit(named(&hs[i]), g, set)
+					emit(&hs[i], g, set)
 				}
 			}
 		}
@@ -361,22 +361,45 @@ func build(s *facts.Snapshot) *index {
 		}
 	}
 
-	// PAL grants: every link span of a principal that holds eligible roles.
-	for _, sp := range s.Links {
-		li := ix.locs[sp.LocationID]
-		if li == nil {
-			continue // unknown location: earns nothing (explain says the ID is unknown)
+	// PAL grants: every link span of a principal that holds eligible roles. The spans are
+	// worked through in parts, in parallel (the largest part of building the index), and
+	// their grants added in the order of the spans.
+	type tenantGrant struct {
+		tenant string
+		g      *grant
+	}
+	palGrants := func(links []link.Span) []tenantGrant {
+		var out []tenantGrant
+		for _, sp := range links {
+			li := ix.locs[sp.LocationID]
+			if li == nil {
+				continue // unknown location: earns nothing (explain says the ID is unknown)
+			}
+			t, x := lower(sp.TenantID), lower(sp.ObjectID)
+			within := timeline.Union(sp.Valid)
+			holds(t, x, within, func(h *held, via string, set timeline.Set) {
+				out = append(out, tenantGrant{t, &grant{kind: grantPAL, loc: li.id, org: li.org, scopeKey: h.scopeKey, set: set,
+					role: h.role, principal: x, via: via, assignment: h.a.ID}})
+			})
+			authorised(t, x, within, func(da *delegAuth, via string, set timeline.Set) {
+				out = append(out, tenantGrant{lower(da.d.CustomerTenantID), &grant{kind: grantPAL, loc: li.id, org: li.org,
+					scopeKey: key(da.d.Scope), set: set, role: ix.roleNames[roleKey(da.auth.RoleDefinitionID)], principal: x,
+					via: via, assignment: da.d.ID}})
+			})
 		}
-		t, x := lower(sp.TenantID), lower(sp.ObjectID)
-		within := timeline.Union(sp.Valid)
-		holds(t, x, within, func(h *held, via string, set timeline.Set) {
-			ix.add(t, &grant{kind: grantPAL, loc: li.id, org: li.org, scopeKey: h.scopeKey, set: set,
-				role: h.role, principal: x, via: via, assignment: h.a.ID})
-		})
-		authorised(t, x, within, func(da *delegAuth, via string, set timeline.Set) {
-			ix.add(lower(da.d.CustomerTenantID), &grant{kind: grantPAL, loc: li.id, org: li.org, scopeKey: key(da.d.Scope), set: set,
-				role: ix.roleNames[roleKey(da.auth.RoleDefinitionID)], principal: x, via: via, assignment: da.d.ID})
-		})
+		return out
+	}
+	parts := make([][]tenantGrant, min(runtime.GOMAXPROCS(0), 8, 1+len(s.Links)/linksPerPart))
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := i*len(s.Links)/len(parts), (i+1)*len(s.Links)/len(parts)
+		wg.Go(func() { parts[i] = palGrants(s.Links[lo:hi]) })
+	}
+	wg.Wait()
+	for _, part := range parts {
+		for _, tg := range part {
+			ix.add(tg.tenant, tg.g)
+		}
 	}
 	// PEC admin access without a link: AOBO foreign groups and Lighthouse from the
 	// organisation's own tenants.

@@ -192,6 +192,11 @@ var wide = timeline.Window{From: h(-1000), To: h(1000)}
 
 func TestEngineMatchesReference(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
+		if rapid.Bool().Draw(t, "links in parts") { // the index works through them in parallel
+			saved := linksPerPart
+			linksPerPart = 1
+			defer func() { linksPerPart = saved }()
+		}
 		s := genSnapshot(t)
 		recs := genRecords(t)
 		progs := DefaultPrograms()
