@@ -126,16 +126,7 @@ func TestComputeSumsMatchesRows(t *testing.T) {
 			progs = splitPrograms(progs, h(rapid.IntRange(0, 72).Draw(t, "version change")))
 		}
 		rows, incs, st := computeAll(t, s, progs, wide, recs)
-		want := totaller{}
-		count := map[[3]string]int64{}
-		for _, r := range rows {
-			want.add(r.LocationID, r.Association, r.Currency, r.Amount)
-			count[[3]string{r.LocationID, r.Association, r.Currency}]++
-		}
-		for _, i := range incs {
-			want.add(i.LocationID, "incentive:"+i.Program, i.Currency, i.Amount)
-			count[[3]string{i.LocationID, "incentive:" + i.Program, i.Currency}]++
-		}
+		want, count := rowTotals(rows, incs)
 		st2, sums, err := ComputeSums(context.Background(), s, progs, wide, FromRecords(recs))
 		if err != nil {
 			t.Fatal(err)
@@ -154,6 +145,20 @@ func TestComputeSumsMatchesRows(t *testing.T) {
 			t.Fatalf("stats %+v vs %+v", st, st2)
 		}
 	})
+}
+
+// rowTotals adds rows and incentives up as ComputeSums does, and counts them per total.
+func rowTotals(rows []Row, incs []Incentive) (totaller, map[[3]string]int64) {
+	want, count := totaller{}, map[[3]string]int64{}
+	for _, r := range rows {
+		want.add(r.LocationID, r.Association, r.Currency, r.Amount)
+		count[[3]string{r.LocationID, r.Association, r.Currency}]++
+	}
+	for _, i := range incs {
+		want.add(i.LocationID, "incentive:"+i.Program, i.Currency, i.Amount)
+		count[[3]string{i.LocationID, "incentive:" + i.Program, i.Currency}]++
+	}
+	return want, count
 }
 
 // The rows do not depend on how records are cut into batches, nor on whether the batches
@@ -228,13 +233,7 @@ func TestComputeSumsRecordsOutOfDayOrder(t *testing.T) {
 		recs = append(recs, dailyRecord(fmt.Sprint("r", i), d, resVM, int64(100+i)*1_000_000_000))
 	}
 	rows, incs, _ := computeAll(t, s, nil, wide, recs)
-	want := totaller{}
-	for _, r := range rows {
-		want.add(r.LocationID, r.Association, r.Currency, r.Amount)
-	}
-	for _, i := range incs {
-		want.add(i.LocationID, "incentive:"+i.Program, i.Currency, i.Amount)
-	}
+	want, _ := rowTotals(rows, incs)
 	_, sums, err := ComputeSums(context.Background(), s, nil, wide, FromRecords(recs))
 	if err != nil {
 		t.Fatal(err)
