@@ -1,6 +1,7 @@
 package scope
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -87,4 +88,32 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q does not cover itself", sc.Key)
 		}
 	})
+}
+
+// LowerASCII, eight bytes at a time, lowers exactly the bytes 'A' to 'Z', whatever sits next
+// to them (the letters' neighbours '@' and '[', their copies with the high bit set, UTF-8).
+func TestLowerASCIIAgreesWithBytewise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	edges := []byte{'@', 'A', 'Z', '[', '`', 'a', 'z', '{', 0x00, 0x7f, 0x80, 0xc0, 0xc1, 0xda, 0xdb, 0xff}
+	for n := 0; n < 20000; n++ {
+		p := make([]byte, rng.IntN(40))
+		for i := range p {
+			if n%2 == 0 {
+				p[i] = byte(rng.IntN(256))
+			} else {
+				p[i] = edges[rng.IntN(len(edges))]
+			}
+		}
+		want := append([]byte(nil), p...)
+		for i, c := range want {
+			if 'A' <= c && c <= 'Z' {
+				want[i] = c + 'a' - 'A'
+			}
+		}
+		got := append([]byte(nil), p...)
+		LowerASCII(got)
+		if string(got) != string(want) {
+			t.Fatalf("LowerASCII(%q) = %q, want %q", p, got, want)
+		}
+	}
 }

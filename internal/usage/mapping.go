@@ -2,7 +2,6 @@ package usage
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"sort"
@@ -148,31 +147,8 @@ func appendResourceKey(b []byte, id string) []byte {
 	}
 	n := len(b)
 	b = append(b, id...)
-	lowerASCII(b[n:])
+	scope.LowerASCII(b[n:])
 	return b
-}
-
-// lowerASCII lowers the ASCII letters of p in place and leaves every other byte as it is,
-// eight bytes at a time: every row's resource ID goes through it for the row's key.
-func lowerASCII(p []byte) {
-	const (
-		high = 0x8080808080808080
-		low7 = 0x7f7f7f7f7f7f7f7f
-		geA  = 0x3f3f3f3f3f3f3f3f // + this sets a byte's high bit when its low 7 bits are ≥ 'A'
-		gtZ  = 0x2525252525252525 // + this sets it when they are > 'Z'
-	)
-	i := 0
-	for ; i+8 <= len(p); i += 8 {
-		w := binary.LittleEndian.Uint64(p[i:])
-		h := w & low7 // no byte carries into the next below
-		upper := (h + geA) &^ (h + gtZ) &^ w & high
-		binary.LittleEndian.PutUint64(p[i:], w|upper>>2) // 0x80 >> 2 is 'a' - 'A'
-	}
-	for ; i < len(p); i++ {
-		if c := p[i]; 'A' <= c && c <= 'Z' {
-			p[i] = c + 'a' - 'A'
-		}
-	}
 }
 
 // ResourceKey is the case-insensitive key of a resource ID: lower-case, no trailing slash.
