@@ -298,30 +298,30 @@ func (e *engine) run(ctx context.Context, period timeline.Window, each Usage, ou
 					addStats(&st, &c.parts[w].st)
 				}
 				addStats(&total, &st)
-				// The records are gone through to hand their rows to the sink and to name the
-				// unknown subscriptions; a totals-only chunk without any needs neither.
-				if out != nil || st.UnknownSubscription > 0 {
+				if st.UnknownSubscription > 0 {
 					for k, row := range c.rows {
 						if c.unknown[k] {
 							if sub := lower(c.b.S(usage.ColSubscription, int(row))); !unknown[sub] && len(unknown) < 20 {
 								unknown[sub] = true
 							}
 						}
-						if out != nil {
-							w := c.owner[k]
-							p := &c.parts[w]
-							j := cur[w]
-							cur[w]++
-							r0, i0 := int32(0), int32(0)
-							if j > 0 {
-								r0, i0 = p.rowEnd[j-1], p.incEnd[j-1]
-							}
-							r1, i1 := p.rowEnd[j], p.incEnd[j]
-							// Capacity-limited, so a sink that appends cannot overwrite the next record's rows.
-							if err = out(c.b, int(row), p.rows[r0:r1:r1], p.incs[i0:i1:i1]); err != nil {
-								cancel()
-								break
-							}
+					}
+				}
+				if out != nil { // totals only need nothing more
+					for k, row := range c.rows {
+						w := c.owner[k]
+						p := &c.parts[w]
+						j := cur[w]
+						cur[w]++
+						r0, i0 := int32(0), int32(0)
+						if j > 0 {
+							r0, i0 = p.rowEnd[j-1], p.incEnd[j-1]
+						}
+						r1, i1 := p.rowEnd[j], p.incEnd[j]
+						// Capacity-limited, so a sink that appends cannot overwrite the next record's rows.
+						if err = out(c.b, int(row), p.rows[r0:r1:r1], p.incs[i0:i1:i1]); err != nil {
+							cancel()
+							break
 						}
 					}
 				}

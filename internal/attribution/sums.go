@@ -27,10 +27,8 @@ type sumPlan struct {
 	ivs   []intervalPlan  // per interval, built on first use
 	cross []*intervalPlan // per run of intervals that records cross, built on first use
 	// The intervals before this one were retired (see worker.retire); pending counts the
-	// plans built and not yet retired, and live says the plan is in the worker's list of
-	// plans with some.
+	// plans built and not yet retired. A plan is in the worker's live list while it has any.
 	retired, pending int
-	live             bool
 }
 
 // intervalPlan is what every record inside one interval (or run of intervals) contributes.
@@ -172,11 +170,10 @@ func (p *sumPlan) at(k int) int64 {
 func (wk *worker) buildPlan(info *resInfo, p *sumPlan, iv *intervalPlan, k1, k2 int) {
 	e := wk.e
 	iv.built, iv.pecSlot, iv.k1, iv.k2 = true, -1, k1, k2
-	p.pending++
-	if !p.live {
-		p.live = true
+	if p.pending == 0 {
 		wk.live = append(wk.live, p)
 	}
+	p.pending++
 	t := p.at(k1)
 	if cap(wk.seen) < info.groups {
 		wk.seen = make([]bool, info.groups)
@@ -351,16 +348,15 @@ func (wk *worker) retire(t int64) {
 		p.cross = keep
 		if p.pending > 0 {
 			live = append(live, p)
-		} else {
-			p.live = false
 		}
 	}
 	clear(wk.live[len(live):])
 	wk.live = live
 }
 
-// flushPlans hands the sums of every plan the worker holds to their slots (at the end of a
-// run, and before the worker's cache of resolutions starts over and drops the plans).
+// flushPlans hands the sums of every plan the worker holds to their slots: at the end of a
+// run, and before the worker's cache of resolutions starts over and drops the plans, so the
+// plans are never used again.
 func (wk *worker) flushPlans() {
 	for _, p := range wk.live {
 		for k := range p.ivs { // below retired too: a record out of order may have built one again
@@ -369,7 +365,6 @@ func (wk *worker) flushPlans() {
 		for _, iv := range p.cross {
 			wk.flush(iv)
 		}
-		p.live = false
 	}
 	clear(wk.live)
 	wk.live = wk.live[:0]
