@@ -173,10 +173,13 @@ func build(s *facts.Snapshot) *index {
 	}
 	byID := slices.Clone(ix.locList)
 	slices.SortFunc(byID, func(a, b *locInfo) int {
-		if lessLocation(a.id, b.id) {
+		switch {
+		case lessLocation(a.id, b.id):
 			return -1
+		case lessLocation(b.id, a.id):
+			return 1
 		}
-		return 1 // IDs are distinct
+		return 0
 	})
 	for r, li := range byID {
 		li.rank = r
