@@ -4,11 +4,14 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"reflect"
 	"slices"
 	"testing"
 
+	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/usage"
@@ -244,6 +247,46 @@ func TestComputeSumsRecordsOutOfDayOrder(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got.strings(), want.strings()) {
 		t.Fatalf("sums %v\nrows %v", got.strings(), want.strings())
+	}
+}
+
+// Records in day order: when a worker meets a day's first record it retires the intervals
+// that ended before it, so it holds the plans of the current day only, however many days the
+// usage spans (memory bounded by the estate, not by the usage).
+func TestRetireKeepsOnlyTheCurrentDaysPlans(t *testing.T) {
+	s := baseEstate()
+	// u3 activates Owner from 06:00 to 08:00 every day: two instants a day.
+	var acts []timeline.Window
+	for d := 0; d < 10; d++ {
+		acts = append(acts, timeline.Window{From: h(24*d + 6), To: h(24*d + 8)})
+	}
+	s.Assignments = append(s.Assignments, access.RoleAssignment{ID: "pim", TenantID: "t1", PrincipalID: "u3",
+		RoleDefinitionID: roleOwner.ID, Scope: "/subscriptions/" + subA, Kind: access.Eligible, Valid: timeline.Always(), Activations: acts})
+	s.Links = append(s.Links, link.Span{TenantID: "t1", ObjectID: "u3", LocationID: "2", Valid: timeline.Always()})
+	e := newEngine(build(s), DefaultPrograms())
+	wk := e.newWorker()
+	ent := wk.entry(maphash.String(e.seed, resVM), subA, resVM)
+	var st Stats
+	for d := 0; d < 10; d++ {
+		// Records inside an interval (00:00-05:00), across both instants (05:00-09:00), and in
+		// the interval that lasts until 06:00 the next day (20:00-23:00).
+		for _, w := range [][2]int{{0, 5}, {5, 9}, {20, 23}} {
+			r := rowIn{start: h(24*d + w[0]), end: h(24*d + w[1]), cost: 1_000_000_000, currency: "USD", category: usage.CategoryUsage}
+			if r.start >= wk.nextDay { // as worker.compute does
+				wk.retire(floorDay(r.start))
+				wk.nextDay = floorDay(r.start) + day
+			}
+			wk.sumFast(&r, wk.info(ent, timeline.Window{From: r.start, To: r.end}), &st)
+		}
+		p := ent.infos[0].sums
+		if p.pending != 3 || len(p.cross) != 1 || len(wk.live) != 1 {
+			t.Fatalf("day %d: %d plans pending, %d runs, %d plans live; want the day's 3, 1 and 1", d, p.pending, len(p.cross), len(wk.live))
+		}
+		for k := 0; k < p.retired; k++ {
+			if p.ivs[k].built {
+				t.Fatalf("day %d: interval %d is retired (below %d) and still has its plan", d, k, p.retired)
+			}
+		}
 	}
 }
 
