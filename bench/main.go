@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -38,6 +39,9 @@ type config struct {
 	// Profile, when set, is a directory where each phase writes its CPU profile
 	// (PHASE.cpu) for go tool pprof.
 	Profile string
+	// HeapProfile, when set, is a directory where each phase writes the heap profile of
+	// its largest live heap (PHASE.heap).
+	HeapProfile string
 }
 
 // result is what a phase reports to the parent.
@@ -63,6 +67,7 @@ func main() {
 		"PostgreSQL server DSN; the benchmark creates and uses the database partnerlink_bench on it")
 	flag.StringVar(&c.Only, "only", "", "comma-separated phases to run (default all): "+strings.Join(phaseNames(), ","))
 	flag.StringVar(&c.Profile, "cpuprofile", "", "directory to write each phase's CPU profile to (PHASE.cpu)")
+	flag.StringVar(&c.HeapProfile, "heapprofile", "", "directory to write each phase's heap profile at its largest live heap to (PHASE.heap)")
 	flag.Parse()
 	ctx := context.Background()
 	if *phase != "" {
@@ -71,8 +76,16 @@ func main() {
 			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", *phase, err)
 			os.Exit(1)
 		}
+		stopHeap, err := startHeapProfile(c.HeapProfile, *phase)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", *phase, err)
+			os.Exit(1)
+		}
 		r, err := runPhase(ctx, c, *phase)
 		stop()
+		if herr := stopHeap(); err == nil {
+			err = herr
+		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", *phase, err)
 			os.Exit(1)
@@ -318,7 +331,7 @@ func orchestrate(ctx context.Context, c config) error {
 		titles[p.name] = p.title
 		fmt.Printf("  %-18s ... ", p.name)
 		cmd := exec.CommandContext(ctx, self, "-phase", p.name, "-scale", c.Scale, "-seed", fmt.Sprint(c.Seed), "-dir", c.Dir, "-pg", c.PG,
-			"-cpuprofile", c.Profile)
+			"-cpuprofile", c.Profile, "-heapprofile", c.HeapProfile)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -504,6 +517,49 @@ func startProfile(dir, phase string) (func(), error) {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+	}, nil
+}
+
+// startHeapProfile watches the live heap (as of the last collection) and keeps the heap
+// profile of its largest value, which it writes to dir when stopped (nothing when dir is
+// empty). A heap profile, too, describes the heap as of the last collection, so the two agree.
+// Reading every 50 ms can miss a short peak; the profile is for finding what is large.
+func startHeapProfile(dir, phase string) (func() error, error) {
+	if dir == "" {
+		return func() error { return nil }, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	var best bytes.Buffer
+	go func() {
+		defer close(stopped)
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		var peak uint64
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if live := sample[0].Value.Uint64(); live > peak {
+				peak = live
+				best.Reset()
+				_ = pprof.WriteHeapProfile(&best)
+			}
+		}
+	}()
+	return func() error {
+		close(done)
+		<-stopped
+		if best.Len() == 0 { // a phase shorter than one reading
+			_ = pprof.WriteHeapProfile(&best)
+		}
+		return os.WriteFile(filepath.Join(dir, phase+".heap"), best.Bytes(), 0o644)
 	}, nil
 }
 
