@@ -492,11 +492,7 @@ func (wk *worker) compute(c *chunk, w uint8, sums bool) {
 		}
 		var unknown bool
 		if sums {
-			if r.start >= wk.nextDay {
-				d := floorDay(r.start)
-				wk.retire(d)
-				wk.nextDay = d + day
-			}
+			wk.reach(r.start)
 			// A subscription with one version has one resolution per resource: the cache
 			// keeps it, so the usual record goes straight to its interval sums.
 			if inf := x.info; inf != nil && r.category == usage.CategoryUsage && r.end > r.start {

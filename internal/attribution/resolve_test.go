@@ -272,10 +272,7 @@ func TestRetireKeepsOnlyTheCurrentDaysPlans(t *testing.T) {
 		// the interval that lasts until 06:00 the next day (20:00-23:00).
 		for _, w := range [][2]int{{0, 5}, {5, 9}, {20, 23}} {
 			r := rowIn{start: h(24*d + w[0]), end: h(24*d + w[1]), cost: 1_000_000_000, currency: "USD", category: usage.CategoryUsage}
-			if r.start >= wk.nextDay { // as worker.compute does
-				wk.retire(floorDay(r.start))
-				wk.nextDay = floorDay(r.start) + day
-			}
+			wk.reach(r.start) // as worker.compute does
 			wk.sumFast(&r, wk.info(ent, timeline.Window{From: r.start, To: r.end}), &st)
 		}
 		p := ent.infos[0].sums

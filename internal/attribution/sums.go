@@ -317,6 +317,16 @@ func (wk *worker) sumFast(r *rowIn, info *resInfo, st *Stats) {
 	}
 }
 
+// reach is called with each record's start in sums mode: at a record of a later day than any
+// before it, it retires the intervals that ended by that day's start.
+func (wk *worker) reach(start int64) {
+	if start >= wk.nextDay {
+		d := floorDay(start)
+		wk.retire(d)
+		wk.nextDay = d + day
+	}
+}
+
 // retire hands the sums of the intervals that end by instant t to their slots and drops those
 // intervals' plans and the plans of the runs that start in them. Records come in day order
 // (stored usage always does), so once a worker meets a record of a later day no record will
