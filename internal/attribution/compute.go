@@ -201,7 +201,7 @@ func (wk *worker) addN(slot int, cur string, amount money.Nanos, n int64) {
 			return
 		}
 	}
-	wk.sums[slot] = append(cs, curSum{cur, amount, n})
+	wk.sums[slot] = append(cs, curSum{wk.ownCurrency(cur), amount, n}) // kept for the whole run
 }
 
 // sum adds one record's rows and incentives to the worker's sums.
@@ -470,6 +470,13 @@ func (c *dictCache[T]) set(i uint32, v T) {
 // the worker's sums: the part then holds no rows).
 func (wk *worker) compute(c *chunk, w uint8, sums bool) {
 	p := &c.parts[w]
+	// Rows left beyond the new ones are zeroed at the end: their strings are an older batch's,
+	// and would keep its dictionary alive (see retain_test.go).
+	rowsWere, incsWere := len(p.rows), len(p.incs)
+	defer func() {
+		clear(p.rows[len(p.rows):max(rowsWere, len(p.rows))])
+		clear(p.incs[len(p.incs):max(incsWere, len(p.incs))])
+	}()
 	p.rows, p.incs, p.rowEnd, p.incEnd, p.st = p.rows[:0], p.incs[:0], p.rowEnd[:0], p.incEnd[:0], Stats{}
 	b := c.b
 	wk.res.use(b.Dict)

@@ -41,6 +41,7 @@ type worker struct {
 	res     dictCache[resRef] // resource dictionary index -> entry, for the batch at hand
 	nextDay int64             // sums mode: the start of the day after the latest record's (see retire)
 	live    []*sumPlan        // sums mode: the plans with intervals built and not retired
+	curs    []string          // sums mode: see ownCurrency
 }
 
 func (e *engine) newWorker() *worker {
@@ -181,6 +182,11 @@ func (wk *worker) entry(h uint64, sub, res string) *resEntry {
 			clear(wk.bases)
 			wk.res.reset() // it refers to the entries just dropped
 		}
+		// Copies: a batch's strings share one allocation with the rest of its dictionary,
+		// which an entry, kept for the whole run, would otherwise keep alive (see
+		// retain_test.go).
+		sub, res = strings.Clone(sub), strings.Clone(res)
+		k = resKey{sub, res}
 		ls := lowerFast(sub)
 		vs := wk.e.ix.subs[ls]
 		ent = &resEntry{rawSub: sub, sub: ls, res: res, vs: vs, infos: make([]*resInfo, len(vs))}

@@ -57,6 +57,16 @@ type resultBuilder struct {
 	maxStart int64
 }
 
+// A run bounds the results it holds by bytes, not by batches, because a batch can hold up to
+// 65,536 records and the bench estate gives each about 16 rows: a result segment holds the
+// rows of at most about resultSegmentBytes (a batch's records may take several), and the
+// segments are handed to the database in groups of at most about resultWriteBytes. At most
+// three groups are alive: being filled, queued and being written. (resultSegmentBytes is a
+// variable so that a test can cut a batch's results into many segments.)
+var resultSegmentBytes = 4 << 20
+
+const resultWriteBytes = 16 << 20
+
 func newResultBuilder(b *usage.Batch) *resultBuilder {
 	return &resultBuilder{b: b, idx: map[string]uint32{}}
 }
@@ -263,16 +273,34 @@ type incVal struct{ amount, records int64 }
 
 // rollups adds up rows per day the way the reports read them.
 type rollups struct {
-	att map[rollKey]*rollVal
-	inc map[incKey]*incVal
+	att  map[rollKey]*rollVal
+	inc  map[incKey]*incVal
+	strs interner // shared by the days of a run
 }
 
-func newRollups() *rollups { return &rollups{att: map[rollKey]*rollVal{}, inc: map[incKey]*incVal{}} }
+func newRollups(strs interner) *rollups {
+	return &rollups{att: map[rollKey]*rollVal{}, inc: map[incKey]*incVal{}, strs: strs}
+}
+
+// interner holds one copy of each string it is given. A usage batch's strings share one
+// allocation with its whole dictionary, so a key that keeps one of them keeps that alive.
+type interner map[string]string
+
+func (in interner) get(s string) string {
+	if c, ok := in[s]; ok {
+		return c
+	}
+	c := strings.Clone(s)
+	in[c] = c
+	return c
+}
 
 func (ru *rollups) row(r *Row) {
 	k := rollKey{floorDay(r.Start), r.LocationID, r.OrgID, r.Association, r.TenantID, r.SubscriptionID, r.Service, r.AdminRole, r.Currency}
 	v := ru.att[k]
 	if v == nil {
+		// The service and currency are the batch's; the other strings are the estate's.
+		k.service, k.currency = ru.strs.get(k.service), ru.strs.get(k.currency)
 		v = &rollVal{}
 		ru.att[k] = v
 	}
@@ -287,6 +315,7 @@ func (ru *rollups) incentive(x *Incentive) {
 	k := incKey{floorDay(x.Start), x.LocationID, x.OrgID, x.Program, x.Currency}
 	v := ru.inc[k]
 	if v == nil {
+		k.currency = ru.strs.get(k.currency)
 		v = &incVal{}
 		ru.inc[k] = v
 	}
@@ -546,7 +575,7 @@ func recomputeRollups(ctx context.Context, l store.Loader, days []int64) error {
 				return err
 			}
 		}
-		ru := newRollups()
+		ru := newRollups(interner{})
 		var datas [][]byte
 		err := l.Query(ctx, `SELECT data FROM attribution_segments WHERE day = $1`, []any{d}, func(scan func(...any) error) error {
 			var data []byte

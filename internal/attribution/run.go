@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strings"
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/facts"
@@ -65,6 +66,9 @@ func (t totaller) add(loc, assoc, cur string, n money.Nanos) {
 	if c == nil {
 		c = map[string]money.Nanos{}
 		a[assoc] = c
+	}
+	if _, ok := c[cur]; !ok {
+		cur = strings.Clone(cur) // not the usage batch's dictionary, which it would keep alive
 	}
 	c[cur] += n
 }
@@ -231,18 +235,22 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 		}
 		var rb *resultBuilder
 		var pending []*resultSeg
+		pendingBytes := 0
 		flushSegment := func(force bool) {
 			if rb != nil && len(rb.records) > 0 {
-				pending = append(pending, rb.segment(runID))
+				seg := rb.segment(runID)
+				pending = append(pending, seg)
+				pendingBytes += len(seg.data)
 			}
 			rb = nil
-			if len(pending) > 0 && (force || len(pending) >= 8) {
+			if len(pending) > 0 && (force || len(pending) >= 8 || pendingBytes >= resultWriteBytes) {
 				segs := pending
-				pending = nil
+				pending, pendingBytes = nil, 0
 				q.Go(func() error { return writeResultSegments(ctx, l, segs) })
 			}
 		}
-		ru := newRollups()
+		strs := interner{}
+		ru := newRollups(strs)
 		curDay, haveDay := int64(0), false
 		written := map[int64]bool{}
 		flushRollups := func() {
@@ -250,12 +258,12 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 				return
 			}
 			done := ru
-			ru = newRollups()
+			ru = newRollups(strs)
 			q.Go(func() error { return done.write(ctx, l) })
 		}
 		st, err := Compute(ctx, snap, progs, opts.Period, source, func(b *usage.Batch, i int, rows []Row, incs []Incentive) error {
 			count(rows, incs)
-			if rb == nil || rb.b != b {
+			if rb == nil || rb.b != b || len(rb.rows) >= resultSegmentBytes {
 				flushSegment(false)
 				rb = newResultBuilder(b)
 			}
