@@ -3,6 +3,7 @@ package attribution
 import (
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/scope"
@@ -42,10 +43,15 @@ type worker struct {
 	nextDay int64             // sums mode: the start of the day after the latest record's (see retire)
 	live    []*sumPlan        // sums mode: the plans with intervals built and not retired
 	curs    []string          // sums mode: see ownCurrency
+	// The entries' strings, copied (see entry): subscription IDs once each, resource IDs
+	// into blocks of strBuf.
+	subNames interner
+	strBuf   []byte
 }
 
 func (e *engine) newWorker() *worker {
-	return &worker{e: e, byHash: map[uint64]*resEntry{}, byKey: map[resKey]*resEntry{}, infos: map[infoKey]*resInfo{}, bases: map[subVersion]*subBase{}}
+	return &worker{e: e, byHash: map[uint64]*resEntry{}, byKey: map[resKey]*resEntry{}, infos: map[infoKey]*resInfo{}, bases: map[subVersion]*subBase{},
+		subNames: interner{}}
 }
 
 // infoKey identifies a resolution: resources of one subscription version whose deepest scope
@@ -165,6 +171,20 @@ func (s *span) in(a, b int64) int64 {
 	return n
 }
 
+// keep returns a copy of s in memory the worker owns: appended to a block that is never
+// written again where it holds strings.
+func (wk *worker) keep(s string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	if len(s) > cap(wk.strBuf)-len(wk.strBuf) {
+		wk.strBuf = make([]byte, 0, max(64<<10, len(s)))
+	}
+	n := len(wk.strBuf)
+	wk.strBuf = append(wk.strBuf, s...)
+	return unsafe.String(&wk.strBuf[n], len(s))
+}
+
 // entry returns the cached entry of a resource (h is the hash of res), creating it
 // (unresolved) on first sight.
 func (wk *worker) entry(h uint64, sub, res string) *resEntry {
@@ -180,12 +200,15 @@ func (wk *worker) entry(h uint64, sub, res string) *resEntry {
 			clear(wk.byKey)
 			clear(wk.infos)
 			clear(wk.bases)
+			clear(wk.subNames)
+			wk.strBuf = nil
 			wk.res.reset() // it refers to the entries just dropped
 		}
 		// Copies: a batch's strings share one allocation with the rest of its dictionary,
 		// which an entry, kept for the whole run, would otherwise keep alive (see
-		// retain_test.go).
-		sub, res = strings.Clone(sub), strings.Clone(res)
+		// retain_test.go). Copied into the worker's own memory, not one allocation each:
+		// those cost BenchmarkComputeSums 12 %.
+		sub, res = wk.subNames.get(sub), wk.keep(res)
 		k = resKey{sub, res}
 		ls := lowerFast(sub)
 		vs := wk.e.ix.subs[ls]
