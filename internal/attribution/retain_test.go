@@ -50,15 +50,18 @@ func TestComputeKeepsNoStringOfAnAttributedBatch(t *testing.T) {
 			first := bb.Batch()
 			gone := sharedStrings(first)
 			kept := true
+			later := 8*min(runtime.GOMAXPROCS(0), 64) + 8
 			source := func(yield func(*usage.Batch) error) error {
 				if err := yield(first); err != nil {
 					return err
 				}
 				first = nil
-				// Enough batches after it that every chunk is used again.
-				for i := 0; i < 40; i++ {
+				// Twice as many batches after it as the engine has chunks (4 a worker), and more:
+				// a chunk is taken again only once its last use is attributed, so every chunk
+				// has then been used for a later batch.
+				for i := 0; i < later; i++ {
 					bb := usage.NewBatchBuilder()
-					bb.Add(dailyRecord(fmt.Sprintf("b%02d", i), 1, res+"0", 1000))
+					bb.Add(dailyRecord(fmt.Sprintf("b%03d", i), 1, res+"0", 1000))
 					if err := yield(bb.Batch()); err != nil {
 						return err
 					}
@@ -91,8 +94,8 @@ func TestComputeKeepsNoStringOfAnAttributedBatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rows != 180 {
-				t.Fatalf("%d attribution rows, want 180 (two per record)", rows)
+			if want := 2 * (50 + later); rows != want {
+				t.Fatalf("%d attribution rows, want %d (two per record)", rows, want)
 			}
 			if kept {
 				t.Fatal("the first batch's strings were still alive when the last batch had been attributed")
