@@ -201,7 +201,7 @@ func (wk *worker) addN(slot int, cur string, amount money.Nanos, n int64) {
 			return
 		}
 	}
-	wk.sums[slot] = append(cs, curSum{wk.ownCurrency(cur), amount, n}) // kept for the whole run
+	wk.sums[slot] = append(cs, curSum{wk.strs.get(cur), amount, n}) // kept for the whole run
 }
 
 // sum adds one record's rows and incentives to the worker's sums.

@@ -42,16 +42,16 @@ type worker struct {
 	res     dictCache[resRef] // resource dictionary index -> entry, for the batch at hand
 	nextDay int64             // sums mode: the start of the day after the latest record's (see retire)
 	live    []*sumPlan        // sums mode: the plans with intervals built and not retired
-	curs    []string          // sums mode: see ownCurrency
-	// The entries' strings, copied (see entry): subscription IDs once each, resource IDs
-	// into blocks of strBuf.
-	subNames interner
-	strBuf   []byte
+	// Copies of the batches' strings the worker keeps past a batch (a batch's strings share
+	// one allocation with its whole dictionary): subscription IDs and currency codes once
+	// each in strs, resource IDs appended to blocks of strBuf (see entry).
+	strs   interner
+	strBuf []byte
 }
 
 func (e *engine) newWorker() *worker {
 	return &worker{e: e, byHash: map[uint64]*resEntry{}, byKey: map[resKey]*resEntry{}, infos: map[infoKey]*resInfo{}, bases: map[subVersion]*subBase{},
-		subNames: interner{}}
+		strs: interner{}}
 }
 
 // infoKey identifies a resolution: resources of one subscription version whose deepest scope
@@ -200,7 +200,7 @@ func (wk *worker) entry(h uint64, sub, res string) *resEntry {
 			clear(wk.byKey)
 			clear(wk.infos)
 			clear(wk.bases)
-			clear(wk.subNames)
+			clear(wk.strs)
 			wk.strBuf = nil
 			wk.res.reset() // it refers to the entries just dropped
 		}
@@ -208,7 +208,7 @@ func (wk *worker) entry(h uint64, sub, res string) *resEntry {
 		// which an entry, kept for the whole run, would otherwise keep alive (see
 		// retain_test.go). Copied into the worker's own memory, not one allocation each:
 		// those cost BenchmarkComputeSums 12 %.
-		sub, res = wk.subNames.get(sub), wk.keep(res)
+		sub, res = wk.strs.get(sub), wk.keep(res)
 		k = resKey{sub, res}
 		ls := lowerFast(sub)
 		vs := wk.e.ix.subs[ls]

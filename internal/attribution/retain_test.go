@@ -47,6 +47,13 @@ func TestComputeKeepsNoStringOfAnAttributedBatch(t *testing.T) {
 			for i := 0; i < 50; i++ { // more rows than any later chunk's, so stale rows would stay
 				bb.Add(dailyRecord(fmt.Sprintf("a%02d", i), 0, res+fmt.Sprint(i), 1000))
 			}
+			// And two inside the interval that opens at 6h and stays open: its sums outlive
+			// the batch.
+			late := dailyRecord("a50", 0, res+"50", 1000)
+			late.Start = h(12)
+			bb.Add(late)
+			late.Key, late.Currency = "a51", "EUR" // the interval's second currency
+			bb.Add(late)
 			first := bb.Batch()
 			gone := sharedStrings(first)
 			kept := true
@@ -94,7 +101,7 @@ func TestComputeKeepsNoStringOfAnAttributedBatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := 2 * (50 + later); rows != want {
+			if want := 2 * (52 + later); rows != want {
 				t.Fatalf("%d attribution rows, want %d (two per record)", rows, want)
 			}
 			if kept {

@@ -2,7 +2,6 @@ package attribution
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -267,27 +266,12 @@ type hold struct {
 // palSlot is the PAL incentive slot of the location of the candidate with sum slot s.
 func palSlot(s int32) int32 { return int32(int(s)/len(sumAssocs)*len(sumAssocs) + slotPAL) }
 
-// ownCurrency returns a copy of currency code s that the worker keeps (at most a few):
-// an interval may be open for the whole run, and s is a batch's, which it would keep alive.
-func (wk *worker) ownCurrency(s string) string {
-	for _, c := range wk.curs {
-		if c == s {
-			return c
-		}
-	}
-	c := strings.Clone(s)
-	if len(wk.curs) < 8 {
-		wk.curs = append(wk.curs, c)
-	}
-	return c
-}
-
 // sumFast adds a record to the sums of its interval or run of intervals.
 func (wk *worker) sumFast(r *rowIn, info *resInfo, st *Stats) {
 	iv := wk.interval(info, r.start, r.end)
 	acc := &iv.first
 	if acc.n == 0 && acc.cur == "" {
-		acc.cur = wk.ownCurrency(r.currency)
+		acc.cur = wk.strs.get(r.currency) // an interval may stay open all run
 	}
 	if acc.cur != r.currency {
 		acc = nil
@@ -298,7 +282,7 @@ func (wk *worker) sumFast(r *rowIn, info *resInfo, st *Stats) {
 			}
 		}
 		if acc == nil {
-			iv.acc = append(iv.acc, intervalAcc{cur: wk.ownCurrency(r.currency)})
+			iv.acc = append(iv.acc, intervalAcc{cur: wk.strs.get(r.currency)})
 			acc = &iv.acc[len(iv.acc)-1]
 		}
 	}
