@@ -75,6 +75,30 @@ type keyer struct {
 	// Keys are carved from one arena per keyerArena keys instead of one allocation each; a
 	// kept key keeps its arena alive, as a kept record keeps its chunk.
 	arena []byte
+	times *[timeCacheSize]timeText
+}
+
+// timeText is a charge time and its decimal text. A file holds few distinct charge times (an
+// hourly export 24 a day), and formatting their 19 digits twice a row was an eighth of a key's
+// CPU outside SHA-256, so each keyer keeps the texts of recent ones, by hour.
+type timeText struct {
+	v int64
+	n uint8
+	b [20]byte
+}
+
+const timeCacheSize = 1024 // 42 days of hours
+
+// appendTime appends v in decimal, as strconv.AppendInt does.
+func (k *keyer) appendTime(b []byte, v int64) []byte {
+	if k.times == nil {
+		k.times = new([timeCacheSize]timeText)
+	}
+	t := &k.times[uint64(v)/uint64(time.Hour)%timeCacheSize]
+	if t.n == 0 || t.v != v {
+		t.v, t.n = v, uint8(len(strconv.AppendInt(t.b[:0], v, 10)))
+	}
+	return append(b, t.b[:t.n]...)
 }
 
 const keyerArena = 512 // keys per arena: a batch's worth
@@ -99,7 +123,7 @@ func newKeyer(header []string, idCol int, mapped map[int]bool) *keyer {
 
 func (k *keyer) clone() *keyer {
 	c := *k
-	c.buf, c.arena = nil, nil
+	c.buf, c.arena, c.times = nil, nil, nil
 	return &c
 }
 
@@ -110,9 +134,9 @@ func (k *keyer) key(fields []string, r *Record) string {
 		}
 	}
 	b := k.buf[:0]
-	b = strconv.AppendInt(b, r.Start, 10)
+	b = k.appendTime(b, r.Start)
 	b = append(b, 0x1f)
-	b = strconv.AppendInt(b, r.End, 10)
+	b = k.appendTime(b, r.End)
 	for _, s := range [...]string{r.SubscriptionID, r.Service, r.ServiceCategory, r.ChargeCategory,
 		r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency} {
 		b = append(b, 0x1f)
