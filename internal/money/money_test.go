@@ -98,3 +98,55 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestParsePlainAgrees: the fast path gives what the general one gives, wherever it answers,
+// and answers for the usual spellings.
+func TestParsePlainAgrees(t *testing.T) {
+	for _, s := range []string{"0", "-0", "+0", "00", "1", "-1", "1.", ".5", "-.5", "0.000000001", "12.345678",
+		"000000000000000000000000012.5", "999999999.999999999", "-999999999.999999999", "1234567890.5"} {
+		agree(t, s)
+		if _, ok := parsePlain(s); !ok && s != "1234567890.5" {
+			t.Errorf("parsePlain(%q) declined a plain amount", s)
+		}
+	}
+	for _, s := range []string{"", "-", "+", ".", "-.", "1e3", "1.0000000005", "9223372036.854775807",
+		"99999999999999999999", "1..2", "1.2.3", " 1", "1 ", "--1", "+-1", "1,5", "0x10"} {
+		agree(t, s)
+	}
+}
+
+func agree(t *testing.T, s string) {
+	t.Helper()
+	n, ok := parsePlain(s)
+	if !ok {
+		return
+	}
+	want, err := parse(s)
+	if err != nil || n != want {
+		t.Fatalf("parsePlain(%q) = %d; parse gives %d, %v", s, n, want, err)
+	}
+}
+
+func FuzzParsePlain(f *testing.F) {
+	for _, s := range []string{"0", "1.5", "-12.345678", "999999999.999999999", "1234567890.5", ".", "-"} {
+		f.Add(s)
+	}
+	f.Fuzz(agree)
+}
+
+func BenchmarkParse(b *testing.B) {
+	in := []string{"57.123456", "0.000123", "-3.5", "1234.5", "3.5E-06", "0.0000000025"}
+	var sum Nanos
+	for b.Loop() {
+		for _, s := range in {
+			n, err := Parse(s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sum += n
+		}
+	}
+	if sum == 0 {
+		b.Fatal("nothing parsed")
+	}
+}
