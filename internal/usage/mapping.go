@@ -273,22 +273,39 @@ func parseUTCSeconds(s string) (int64, bool) {
 	if len(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' {
 		return 0, false
 	}
-	num := func(i, n int) int {
-		v := 0
-		for j := i; j < i+n; j++ {
-			c := s[j]
-			if c < '0' || c > '9' {
-				return -1
-			}
-			v = v*10 + int(c-'0')
-		}
-		return v
+	bad := false
+	dig := func(i int) int {
+		c := s[i] - '0' // as a byte: anything that is not a digit is above 9
+		bad = bad || c > 9
+		return int(c)
 	}
-	y, mo, d, h, mi, sec := num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2)
-	if y < 0 || mo < 1 || mo > 12 || d < 1 || d > 28 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 {
+	two := func(i int) int { return dig(i)*10 + dig(i+1) }
+	y := dig(0)*1000 + dig(1)*100 + two(2)
+	mo, d, h, mi, sec := two(5), two(8), two(11), two(14), two(17)
+	if bad || mo < 1 || mo > 12 || d < 1 || d > 28 || h > 23 || mi > 59 || sec > 59 {
 		return 0, false // days 29 to 31 depend on the month: time.Parse checks them
 	}
-	return time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC).UnixNano(), true
+	// What time.Date(...).UnixNano() gives, without its normalisation (that was half of this
+	// function's time), wrapping as it does outside the years 1678 to 2262.
+	secs := daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+sec)
+	return secs * 1e9, true
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to y-m-d in the proleptic Gregorian
+// calendar (Howard Hinnant's days_from_civil), for y >= 0 and a valid month and day.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y
+	if era < 0 {
+		era -= 399
+	}
+	era /= 400
+	yoe := y - era*400                  // [0, 399]
+	doy := (153*((m+9)%12)+2)/5 + d - 1 // [0, 365], from March 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 var categories = map[string]string{
