@@ -79,8 +79,8 @@ type keyer struct {
 }
 
 // timeText is a charge time and its decimal text. A file holds few distinct charge times (an
-// hourly export 24 a day), and formatting their 19 digits twice a row was an eighth of a key's
-// CPU outside SHA-256, so each keyer keeps the texts of recent ones, by hour.
+// hourly export 24 a day), and formatting their 19 digits twice a row was about a quarter of a
+// key's CPU outside SHA-256, so each keyer keeps the texts of recent ones, by hour.
 type timeText struct {
 	v int64
 	n uint8
