@@ -3,11 +3,9 @@ package attribution
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash"
 	"strings"
@@ -35,6 +33,8 @@ type RunOptions struct {
 	UsageRead  usage.ReadOptions
 	// DryRun computes and reports without writing.
 	DryRun bool
+	// Waiting, when set, is called once if the run must wait for another run to finish.
+	Waiting func()
 }
 
 // Totals are amounts per location, association (or program) and currency, as decimal strings.
@@ -215,13 +215,16 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 		return res, nil
 	}
 
-	prevID, prev, err := previousTotals(ctx, db.DB, opts.Period)
-	if err != nil {
-		return nil, db.Translate(err)
-	}
 	runID := store.NewID()
 	res.RunID, res.Stored = runID, true
-	err = db.Load(ctx, func(l store.Loader) error {
+	// Runs are serialised, whatever their periods: two runs that both cleared a period before
+	// either wrote would both store their rows, and each would record its difference from a
+	// run it did not replace. The lock is taken before the previous run is read.
+	err := db.LoadExclusive(ctx, runLock, opts.Waiting, func(l store.Loader) error {
+		prevID, prev, err := previousTotals(ctx, l, opts.Period)
+		if err != nil {
+			return err
+		}
 		cut, err := clearPeriod(ctx, l, opts.Period)
 		if err != nil {
 			return err
@@ -316,16 +319,19 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 	return res, nil
 }
 
-// previousTotals reads the totals of the latest run of the same period ("" if none).
-func previousTotals(ctx context.Context, q store.Querier, p timeline.Window) (string, Totals, error) {
+// runLock is the name of the lock every storing run holds (store.DB.LoadExclusive).
+const runLock = "attribution-run"
+
+// previousTotals reads the totals of the latest run of the same period ("" if none), inside
+// the run's transaction.
+func previousTotals(ctx context.Context, l store.Loader, p timeline.Window) (string, Totals, error) {
 	var id, tj string
-	err := q.QueryRowContext(ctx, `SELECT id, totals FROM attribution_runs WHERE period_from = $1 AND period_to = $2 AND status = 'ok'
-		ORDER BY finished_at DESC, id DESC LIMIT 1`, p.From, p.To).Scan(&id, &tj)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", Totals{}, nil
-	}
-	if err != nil {
-		return "", nil, err
+	err := l.Query(ctx, `SELECT id, totals FROM attribution_runs WHERE period_from = $1 AND period_to = $2 AND status = 'ok'
+		ORDER BY finished_at DESC, id DESC LIMIT 1`, []any{p.From, p.To}, func(scan func(...any) error) error {
+		return scan(&id, &tj)
+	})
+	if err != nil || id == "" {
+		return "", Totals{}, err
 	}
 	var t Totals
 	if err := json.Unmarshal([]byte(tj), &t); err != nil {

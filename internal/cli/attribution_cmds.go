@@ -38,7 +38,10 @@ nothing is written (what-if).`,
 			if err != nil {
 				return err
 			}
-			opts := attribution.RunOptions{Period: period, RequestedBy: "cli", Now: app.Now, UsageFiles: files, DryRun: dryRun}
+			opts := attribution.RunOptions{Period: period, RequestedBy: "cli", Now: app.Now, UsageFiles: files, DryRun: dryRun,
+				Waiting: func() {
+					app.Log.Info("waiting for another attribution run to finish: runs are serialised (Ctrl-C gives up)", "period", period.String())
+				}}
 			if programs != "" {
 				if opts.Programs, err = attribution.LoadPrograms(programs); err != nil {
 					return UsageError{err}

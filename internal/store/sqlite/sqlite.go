@@ -24,7 +24,9 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-type dialect struct{}
+// dialect is SQLite's; path is the database file (":memory:" for none), beside which
+// LoadExclusive keeps its lock files.
+type dialect struct{ path string }
 
 func (dialect) Name() string { return store.SQLite }
 
@@ -81,7 +83,7 @@ func Open(ctx context.Context, path string) (*store.DB, error) {
 		db.Close()
 		return nil, store.NewError(store.ErrUnavailable, fmt.Sprintf("cannot write SQLite database %q (%s); check the file and its directory are writable, or pass another --db path", path, reason(err)), nil)
 	}
-	return store.New(db, dialect{}, path), nil
+	return store.New(db, dialect{path: path}, path), nil
 }
 
 func reason(err error) string {

@@ -34,6 +34,30 @@ func Run(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Run(store.Postgres, func(t *testing.T) { fn(t, Postgres(t)) })
 }
 
+// RunPair runs fn as subtests "sqlite" and "postgres", each with two handles (pools) on one
+// fresh, migrated database: what two processes sharing a database see.
+func RunPair(t *testing.T, fn func(t *testing.T, a, b *store.DB)) {
+	t.Helper()
+	t.Run(store.SQLite, func(t *testing.T) {
+		a := SQLite(t)
+		b, err := sqlite.Open(context.Background(), a.Display)
+		if err != nil {
+			t.Fatalf("open sqlite again: %v", err)
+		}
+		t.Cleanup(func() { b.Close() })
+		fn(t, a, b)
+	})
+	t.Run(store.Postgres, func(t *testing.T) {
+		a, dsn := PostgresWithDSN(t)
+		b, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatalf("open postgres again: %v", err)
+		}
+		t.Cleanup(func() { b.Close() })
+		fn(t, a, b)
+	})
+}
+
 // SQLite returns a fresh migrated database in a temporary file, closed at the end of the test.
 func SQLite(t testing.TB) *store.DB {
 	t.Helper()
