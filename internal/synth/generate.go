@@ -220,7 +220,7 @@ var mgs = []struct{ id, parent string }{{"mg-root", ""}, {"mg-prod", "mg-root"},
 var resourceTypes = []struct{ path, service, category string }{
 	{"Microsoft.Compute/virtualMachines/vm-%d", "Virtual Machines", "Compute"},
 	{"Microsoft.Storage/storageAccounts/st%d", "Storage", "Storage"},
-	{"Microsoft.Sql/servers/sql-%[1]d/databases/db-%[1]d", "SQL Database", "Databases"},
+	{"Microsoft.Sql/servers/sql-%[3]d/databases/db-%[3]d", "SQL Database", "Databases"},
 	{"Microsoft.Web/sites/app-%d", "Azure App Service", "Compute"},
 	{"Microsoft.Network/virtualNetworks/vnet-%d", "Virtual Network", "Networking"},
 	{"Microsoft.ContainerService/managedClusters/aks-%d", "Azure Kubernetes Service", "Compute"},

@@ -215,3 +215,14 @@ func BenchmarkGenerateAndWrite(b *testing.B) {
 	}
 	b.ReportMetric(float64(sc.UsageRows), "rows/op")
 }
+
+// A format verb given the wrong argument prints "%!d(string=...)" into the data instead of
+// failing; the demo's SQL database IDs once carried one.
+func TestNoFormatVerbErrors(t *testing.T) {
+	e, u := write(t, Generate(1, Small))
+	for name, b := range map[string][]byte{"estate": e, "usage": u} {
+		if i := bytes.Index(b, []byte("%!")); i >= 0 {
+			t.Fatalf("%s holds a format verb error: %q", name, b[max(0, i-60):min(len(b), i+60)])
+		}
+	}
+}
