@@ -25,7 +25,7 @@ func TestAzurePIMEarnsPALEndToEnd(t *testing.T) {
 	runOK("import", "estate", "testdata/azure-estate.json", "--as-of", "2026-01-01")
 	out := runOK("import", "azure-role-assignments", "testdata/azure-role-assignments.json", tenant, "--as-of", "2026-03-01")
 	if !strings.Contains(out, "role assignments                1 created      0 changed      1 closed") ||
-		!strings.Contains(out, "read as: a list of 1 objects, 1 entries with flattened fields (az CLI)") ||
+		!strings.Contains(out, "read as: a list of 1 object, 1 entry with flattened fields (az CLI)") ||
 		!strings.Contains(out, "snapshot of: /subscriptions/22222222-0000-4000-8000-000000000003 (from the file)") {
 		t.Fatalf("role assignments:\n%s", out)
 	}
@@ -71,7 +71,7 @@ func TestAzureImportOfNothingFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := run(t, db, "import", "azure-pim", file, "--tenant", "11111111-0000-4000-8000-000000000001")
-	if code != ExitError || out != "" || !strings.Contains(errOut, "assigned.json: none of its 1 entries could be used") ||
+	if code != ExitError || out != "" || !strings.Contains(errOut, "assigned.json: none of its 1 entry could be used") ||
 		!strings.Contains(errOut, "skipped 1: assignmentType Assigned: an active assignment") || !strings.Contains(errOut, "($.value[0])") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}

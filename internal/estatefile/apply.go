@@ -166,8 +166,8 @@ func (e *UnusedError) Error() string {
 	if len(e.Skipped) == 0 {
 		return fmt.Sprintf("%s: read as %s, it holds no entries: nothing to import", e.File, e.Shape)
 	}
-	return fmt.Sprintf("%s: none of its %d entries could be used (read as %s), nothing imported:\n%s",
-		e.File, len(e.Skipped), e.Shape, strings.TrimRight(skipSummary(e.Skipped), "\n"))
+	return fmt.Sprintf("%s: none of its %s could be used (read as %s), nothing imported:\n%s",
+		e.File, plural(len(e.Skipped), "entry", "entries"), e.Shape, strings.TrimRight(skipSummary(e.Skipped), "\n"))
 }
 
 func (e *UnusedError) Unwrap() error { return store.ErrInvalid }

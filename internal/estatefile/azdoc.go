@@ -103,15 +103,15 @@ func readAzure(r io.Reader, name string) (*azDoc, error) {
 	}
 	switch {
 	case arm > 0 && flat > 0:
-		d.shape += fmt.Sprintf(", %d entries with fields under properties (ARM REST) and %d with flattened fields", arm, flat)
+		d.shape += fmt.Sprintf(", %s with fields under properties (ARM REST) and %d with flattened fields", plural(arm, "entry", "entries"), flat)
 	case arm > 0:
-		d.shape += fmt.Sprintf(", %d entries with fields under properties (ARM REST)", arm)
+		d.shape += fmt.Sprintf(", %s with fields under properties (ARM REST)", plural(arm, "entry", "entries"))
 	case flat > 0:
 		form := "az CLI"
 		if r2.graph {
 			form = "Microsoft Graph"
 		}
-		d.shape += fmt.Sprintf(", %d entries with flattened fields (%s)", flat, form)
+		d.shape += fmt.Sprintf(", %s with flattened fields (%s)", plural(flat, "entry", "entries"), form)
 	default:
 		d.shape += ", no entries"
 	}
@@ -163,7 +163,7 @@ func (r *azReader) list(top json.RawMessage) error {
 			r.doc.name, objects[0], pages[0])
 	}
 	if len(pages) == 0 {
-		r.doc.shape = fmt.Sprintf("a list of %d objects", len(objects))
+		r.doc.shape = "a list of " + plural(len(objects), "object", "objects")
 		for _, i := range objects {
 			if err := r.entry(fmt.Sprintf("$[%d]", i), elems[i]); err != nil {
 				return err
@@ -171,7 +171,7 @@ func (r *azReader) list(top json.RawMessage) error {
 		}
 		return nil
 	}
-	r.doc.shape = fmt.Sprintf("a list of %d pages", len(pages))
+	r.doc.shape = "a list of " + plural(len(pages), "page", "pages")
 	for _, i := range pages {
 		path := fmt.Sprintf("$[%d]", i)
 		if elems[i][0] == '[' {
@@ -283,4 +283,11 @@ func azType(t string) string {
 		return "a list"
 	}
 	return "an object"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -284,7 +284,7 @@ func TestAzureOfficialExamples(t *testing.T) {
 		// The assignment instances example holds one Assigned instance: nothing to use, said why.
 		_, err = imp("azure-pim", "roleAssignmentScheduleInstances-list.json")
 		var unused *estatefile.UnusedError
-		if !errors.As(err, &unused) || !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "none of its 1 entries could be used") ||
+		if !errors.As(err, &unused) || !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "none of its 1 entry could be used") ||
 			!strings.Contains(err.Error(), "skipped 1: assignmentType Assigned") || !strings.Contains(err.Error(), "($.value[0])") {
 			t.Fatalf("assignment instances: %v", err)
 		}
