@@ -38,6 +38,16 @@ type RoleAssignment struct {
 	Kind             Kind
 	Valid            timeline.Window
 	Activations      []timeline.Window // PIM activations, eligible only
+	ClosedBy         *Closure          // the snapshot import that set Valid.To, if one did
+}
+
+// Closure names the snapshot import that ended a version of an assignment: an import of a
+// listing (az role assignment list, PIM eligibility instances, an estate file) that no longer
+// showed it, so that explain can say where an end came from.
+type Closure struct {
+	ImportID string
+	Source   string // the import's kind: estate, azure-role-assignments, azure-pim
+	File     string
 }
 
 // Delegation is a Lighthouse delegation of a customer scope to a managing tenant.

@@ -55,6 +55,7 @@ type Step struct {
 	Kind   string `json:"kind"` // link, principal, group, assignment, delegation, role, scope, resource
 	ID     string `json:"id"`
 	Window string `json:"window,omitempty"`
+	Note   string `json:"note,omitempty"` // e.g. which snapshot import ended an assignment
 }
 
 // Found is one association that was produced.
@@ -180,7 +181,7 @@ func ExplainSnapshot(s *facts.Snapshot, q ExplainQuery, rec *usage.Record) (*Exp
 			found = true
 			f := Found{Location: loc, Org: r.OrgID, Association: r.Association, Coverage: money.FixedString(r.Coverage), AdminRole: r.AdminRole}
 			if r.Association == AssocPAL {
-				f.Chains = palChains(ix, loc, ex.Tenant, sub, rk, w)
+				f.Chains = palChains(s, ix, loc, ex.Tenant, sub, rk, w)
 			}
 			ex.Found = append(ex.Found, f)
 		}
@@ -212,7 +213,23 @@ func setString(s timeline.Set) string {
 	return strings.Join(parts, " ∪ ")
 }
 
-func palChains(ix *index, loc, tenant, sub, rk string, w timeline.Window) [][]Step {
+// closedNote says which snapshot import ended the version of assignment id that ended within
+// (from, to], when one did.
+func closedNote(s *facts.Snapshot, id string, from, to int64) string {
+	for _, a := range s.Assignments {
+		if a.ID == id && a.ClosedBy != nil && from < a.Valid.To && a.Valid.To <= to {
+			return closedText(a)
+		}
+	}
+	return ""
+}
+
+func closedText(a access.RoleAssignment) string {
+	c := a.ClosedBy
+	return fmt.Sprintf("closed at %s by snapshot import %s (%s, file %s), whose listing no longer showed it", timeline.Format(a.Valid.To), c.ImportID, c.Source, c.File)
+}
+
+func palChains(s *facts.Snapshot, ix *index, loc, tenant, sub, rk string, w timeline.Window) [][]Step {
 	var out [][]Step
 	ix.covering(tenant, sub, rk, func(g *grant, set timeline.Set) {
 		if g.kind != grantPAL || g.loc != loc {
@@ -226,7 +243,7 @@ func palChains(ix *index, loc, tenant, sub, rk string, w timeline.Window) [][]St
 		if g.via != "" {
 			chain = append(chain, Step{Kind: "group", ID: g.via})
 		}
-		chain = append(chain, Step{Kind: "assignment", ID: g.assignment, Window: setString(set)}, Step{Kind: "role", ID: g.role},
+		chain = append(chain, Step{Kind: "assignment", ID: g.assignment, Window: setString(set), Note: closedNote(s, g.assignment, w.From, w.To)}, Step{Kind: "role", ID: g.role},
 			Step{Kind: "scope", ID: g.scopeKey}, Step{Kind: "resource", ID: rk})
 		out = append(out, chain)
 	})
@@ -242,7 +259,7 @@ func whyNotPAL(s *facts.Snapshot, ix *index, cspLoc, offer, loc, tenant, sub, rk
 	if len(li.active.Clip(w)) == 0 {
 		return r(ReasonInactiveLocation, "location %s was inactive throughout %s and earns nothing for that time", loc, win(w))
 	}
-	if offer == "csp" && cspLoc != "" && len(palChains(ix, loc, tenant, sub, rk, w)) > 0 {
+	if offer == "csp" && cspLoc != "" && len(palChains(s, ix, loc, tenant, sub, rk, w)) > 0 {
 		if c := ix.locs[cspLoc]; c != nil && c.org == li.org {
 			return r(ReasonCSPPrecedence, "location %s's organisation is the CSP reseller of subscription %s, so it is recognised as CSP (full amount) instead of PAL", loc, sub)
 		}
@@ -330,6 +347,8 @@ func whyNotPAL(s *facts.Snapshot, ix *index, cspLoc, offer, loc, tenant, sub, rk
 		switch {
 		case a.Valid.From >= w.To:
 			out = append(out, r(ReasonAssignOutside, "assignment %s started %s, after the period %s", a.ID, timeline.Format(a.Valid.From), win(w))...)
+		case a.Valid.To <= w.From && a.ClosedBy != nil:
+			out = append(out, r(ReasonAssignOutside, "assignment %s ended before the period %s: %s", a.ID, win(w), closedText(a))...)
 		case a.Valid.To <= w.From:
 			out = append(out, r(ReasonAssignOutside, "assignment %s ended %s, before the period %s", a.ID, timeline.Format(a.Valid.To), win(w))...)
 		case a.Kind == access.Eligible && len(timeline.Union(a.Activations...).Clip(w)) == 0:
@@ -338,6 +357,11 @@ func whyNotPAL(s *facts.Snapshot, ix *index, cspLoc, offer, loc, tenant, sub, rk
 	}
 	if len(out) == 0 {
 		out = r(ReasonNoOverlap, "the link, group memberships, assignment and location activity of %s never overlap in time within %s", loc, win(w))
+		for _, a := range eligible {
+			if a.ClosedBy != nil && w.From < a.Valid.To && a.Valid.To <= w.To {
+				out[0].Text += fmt.Sprintf("; assignment %s was %s", a.ID, closedText(a))
+			}
+		}
 	}
 	return out
 }
@@ -387,6 +411,9 @@ func (ex *Explanation) Text() string {
 				p := st.Kind + " " + st.ID
 				if st.Window != "" {
 					p += " " + st.Window
+				}
+				if st.Note != "" {
+					p += " (" + st.Note + ")"
 				}
 				parts = append(parts, p)
 			}

@@ -124,3 +124,22 @@ func TestExplainLighthouseLinkCountsAsInTenant(t *testing.T) {
 	s.Delegations = []access.Delegation{{ID: "d1", CustomerTenantID: "t1", Scope: "/", ManagingTenantID: "pt0", Valid: timeline.Always()}}
 	wantReason(t, explainAt(t, s, "2", nil), ReasonNoCoveringAssign, "covers")
 }
+
+func TestExplainNamesTheSnapshotThatClosedAnAssignment(t *testing.T) {
+	s := baseEstate()
+	closure := &access.Closure{ImportID: "imp-1", Source: "azure-role-assignments", File: "ra.json"}
+	s.Assignments[0].Valid = timeline.Window{From: timeline.Min, To: h(-1)}
+	s.Assignments[0].ClosedBy = closure
+	wantReason(t, explainAt(t, s, "1", nil), ReasonAssignOutside, "closed at "+timeline.Format(h(-1))+" by snapshot import imp-1 (azure-role-assignments, file ra.json)")
+	// Closed within the period: the chain of what was found says where its end came from.
+	s.Assignments[0].Valid = timeline.Window{From: timeline.Min, To: h(12)}
+	ex := explainAt(t, s, "1", nil)
+	if len(ex.Found) != 1 || len(ex.Found[0].Chains) != 1 || !strings.Contains(ex.Text(), "by snapshot import imp-1") {
+		t.Fatalf("%s", ex.Text())
+	}
+	// An end no import set names none.
+	s.Assignments[0].ClosedBy = nil
+	if ex := explainAt(t, s, "1", nil); strings.Contains(ex.Text(), "snapshot import") {
+		t.Fatalf("%s", ex.Text())
+	}
+}

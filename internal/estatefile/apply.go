@@ -24,6 +24,11 @@ type Options struct {
 	DryRun bool  // compute and report the changes, write nothing
 	Now    func() time.Time
 
+	// Scopes are the scopes an Azure snapshot export was taken at (role assignments, PIM
+	// eligibility): missing assignments are closed at or below them. Empty: the scopes the
+	// file itself shows (see docs/estate.md, "What a snapshot covers").
+	Scopes []string
+
 	// closeRule, when set, decides which stored open versions missing from the file are
 	// closed (the Azure adapters' snapshot rules); nil keeps the estate file's rule.
 	closeRule func(t *table, cols []string) bool
@@ -33,6 +38,30 @@ type Options struct {
 	kind       string // the imports.kind recorded; "estate" when empty
 	// noBulk keeps a first import on the general path (tests compare the two paths).
 	noBulk bool
+	// adapter, for the Azure exports: the file as read, and how it becomes an estate file.
+	adapter *adapter
+}
+
+// adapter is what an Azure export adds to an import: it builds the estate file from the
+// export's entries inside the import's transaction (it may read what is stored, and is run
+// again if the transaction is retried), and may write more once the file is applied.
+type adapter struct {
+	doc *azDoc
+	// build returns the estate file the export stands for; it records skipped entries in
+	// skipped (reset first) and maps paths of the file it built back to the export's.
+	build func(ctx context.Context, tx *sql.Tx, k *known) (*File, error)
+	// after runs once the file is applied (PIM activations).
+	after   func(ctx context.Context, tx *sql.Tx, rep *Report) error
+	skipped []Problem
+	origins map[string]origin // by element of the built file, e.g. roleAssignments[3]
+	covers  []string          // what a snapshot covered, for the report
+}
+
+// origin is where an element of the built file came from: the export's entry, and the
+// export's name of each field the problems of the element can name.
+type origin struct {
+	path   string
+	fields map[string]string // e.g. ".from" -> ".properties.createdOn"
 }
 
 // Counts are the changes to one kind of entity.
@@ -48,6 +77,17 @@ type Report struct {
 	DryRun   bool               `json:"dryRun"`
 	Kinds    map[string]*Counts `json:"kinds"`
 	Warnings []Problem          `json:"-"`
+	// NotStored counts the entries of version 2 keys (identifiers, accounts) that were
+	// checked but are not stored yet.
+	NotStored map[string]int `json:"notStored,omitempty"`
+
+	// For Azure exports: how the file was read, its entries, those used and those skipped
+	// (each with its JSON path and reason), and the scopes a snapshot covered.
+	Shape   string    `json:"shape,omitempty"`
+	Entries int       `json:"entries,omitempty"`
+	Used    int       `json:"used,omitempty"`
+	Skipped []Problem `json:"-"`
+	Covers  []string  `json:"covers,omitempty"`
 }
 
 func (r *Report) count(kind string) *Counts {
@@ -74,8 +114,63 @@ func (r *Report) Summary() string {
 	if len(kinds) == 0 {
 		b.WriteString("no changes\n")
 	}
+	keys := make([]string, 0, len(r.NotStored))
+	for k := range r.NotStored {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%-26s %6d checked, not yet stored (this version of partnerlink does not store them)\n", k, r.NotStored[k])
+	}
+	if r.Shape != "" {
+		fmt.Fprintf(&b, "read as: %s\n", r.Shape)
+		fmt.Fprintf(&b, "entries: %d read, %d used, %d skipped\n", r.Entries, r.Used, len(r.Skipped))
+		b.WriteString(skipSummary(r.Skipped))
+	}
+	if len(r.Covers) > 0 {
+		fmt.Fprintf(&b, "snapshot of: %s\n", strings.Join(r.Covers, ", "))
+	}
 	return b.String()
 }
+
+// skipSummary groups skipped entries by reason: the count and the first few paths of each.
+func skipSummary(skipped []Problem) string {
+	var reasons []string
+	paths := map[string][]string{}
+	for _, p := range skipped {
+		if paths[p.Msg] == nil {
+			reasons = append(reasons, p.Msg)
+		}
+		paths[p.Msg] = append(paths[p.Msg], p.Path)
+	}
+	var b strings.Builder
+	for _, r := range reasons {
+		ps := paths[r]
+		more := ""
+		if len(ps) > 5 {
+			ps, more = ps[:5], fmt.Sprintf(" and %d more", len(paths[r])-5)
+		}
+		fmt.Fprintf(&b, "  skipped %d: %s (%s%s)\n", len(paths[r]), r, strings.Join(ps, ", "), more)
+	}
+	return b.String()
+}
+
+// UnusedError: an Azure export none of whose entries could be used. Nothing was written.
+type UnusedError struct {
+	File    string
+	Shape   string
+	Skipped []Problem
+}
+
+func (e *UnusedError) Error() string {
+	if len(e.Skipped) == 0 {
+		return fmt.Sprintf("%s: read as %s, it holds no entries: nothing to import", e.File, e.Shape)
+	}
+	return fmt.Sprintf("%s: none of its %s could be used (read as %s), nothing imported:\n%s",
+		e.File, plural(len(e.Skipped), "entry", "entries"), e.Shape, strings.TrimRight(skipSummary(e.Skipped), "\n"))
+}
+
+func (e *UnusedError) Unwrap() error { return store.ErrInvalid }
 
 // InvalidError lists every problem of a rejected file; nothing was written.
 type InvalidError struct {
@@ -140,6 +235,7 @@ func importFile(ctx context.Context, db *store.DB, f *File, warnings []Problem, 
 	if kind == "" {
 		kind = "estate"
 	}
+	ad := opts.adapter
 	rep := &Report{DryRun: opts.DryRun, Warnings: warnings}
 	err := db.Tx(ctx, func(tx *sql.Tx) error {
 		rep.Kinds = map[string]*Counts{}
@@ -147,31 +243,63 @@ func importFile(ctx context.Context, db *store.DB, f *File, warnings []Problem, 
 		if err != nil {
 			return err
 		}
+		var read int
+		if ad != nil {
+			if f, err = ad.build(ctx, tx, k); err != nil {
+				return err
+			}
+			read = len(ad.doc.entries)
+		} else {
+			read = entities(f)
+		}
 		p := build(f, k)
 		if len(p.errs) > 0 {
+			if ad != nil {
+				ad.mapPaths(p.errs)
+			}
 			return &InvalidError{File: name, Problems: p.errs}
 		}
+		rep.NotStored = p.notStored
+		// The import's ID is known before anything is written: snapshot closures name it.
+		rep.ImportID = store.NewID()
 		a := &applier{ctx: ctx, tx: tx, asOf: asOf, rep: rep, closeRule: opts.closeRule, ensureOnly: opts.ensureOnly,
-			pg: db.Engine() == store.Postgres}
+			pg: db.Engine() == store.Postgres, importID: rep.ImportID, kind: kind, file: name}
 		if err := a.apply(p); err != nil {
 			return err
+		}
+		rejected := 0
+		if ad != nil {
+			if ad.after != nil {
+				if err := ad.after(ctx, tx, rep); err != nil {
+					return err
+				}
+			}
+			rejected = len(ad.skipped)
 		}
 		if opts.DryRun {
 			return errDryRun
 		}
-		rep.ImportID = store.NewID()
 		summary, _ := json.Marshal(rep.Kinds)
-		_, err = tx.ExecContext(ctx, `INSERT INTO imports (id, kind, file_name, file_hash, rows_read, rows_added, summary, started_at, finished_at, status)
-			VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'done')`,
-			rep.ImportID, name, hash, int64(entities(f)), int64(a.written), string(summary), now().UnixNano(), now().UnixNano(), kind)
+		_, err = tx.ExecContext(ctx, `INSERT INTO imports (id, kind, file_name, file_hash, rows_read, rows_added, rows_rejected, summary, started_at, finished_at, status)
+			VALUES ($1, $9, $2, $3, $4, $5, $10, $6, $7, $8, 'done')`,
+			rep.ImportID, name, hash, int64(read), int64(a.written), string(summary), now().UnixNano(), now().UnixNano(), kind, int64(rejected))
 		return err
 	})
+	if ad != nil {
+		rep.Shape, rep.Entries, rep.Skipped, rep.Covers = ad.doc.shape, len(ad.doc.entries), ad.skipped, ad.covers
+		rep.Used = rep.Entries - len(ad.skipped)
+	}
 	if errors.Is(err, errDryRun) {
+		rep.ImportID = ""
 		return rep, nil
 	}
 	var inv *InvalidError
 	if errors.As(err, &inv) {
 		return nil, inv
+	}
+	var unused *UnusedError
+	if errors.As(err, &unused) {
+		return nil, unused
 	}
 	if err != nil {
 		return nil, db.Translate(err)
@@ -179,27 +307,60 @@ func importFile(ctx context.Context, db *store.DB, f *File, warnings []Problem, 
 	return rep, nil
 }
 
+// mapPaths rewrites the paths of problems in the file an adapter built (roleAssignments[3].from)
+// to the export's ($.value[3].properties.createdOn).
+func (ad *adapter) mapPaths(problems []Problem) {
+	for i, p := range problems {
+		end := strings.IndexByte(p.Path, ']')
+		if end < 0 {
+			continue
+		}
+		o, ok := ad.origins[p.Path[:end+1]]
+		if !ok {
+			continue
+		}
+		rest := p.Path[end+1:]
+		if f, ok := o.fields[rest]; ok {
+			rest = f
+		}
+		problems[i].Path = o.path + rest
+		problems[i].Msg = elemRef.ReplaceAllStringFunc(p.Msg, func(elem string) string {
+			if o, ok := ad.origins[elem]; ok {
+				return o.path
+			}
+			return elem
+		})
+	}
+}
+
 func entities(f *File) int {
 	n := len(f.Partners) + len(f.Tenants) + len(f.Subscriptions) + len(f.Principals) + len(f.RoleDefinitions) +
-		len(f.RoleAssignments) + len(f.Delegations) + len(f.Links) + len(f.TrackingIDs) + len(f.Deployments)
+		len(f.RoleAssignments) + len(f.Delegations) + len(f.Links) + len(f.TrackingIDs) + len(f.Deployments) +
+		len(f.Identifiers) + len(f.Accounts)
 	return n
 }
 
 func loadKnown(ctx context.Context, q store.Querier) (*known, error) {
 	k := &known{tenants: map[string]bool{}, mgs: map[string]bool{}, locations: map[string]string{},
-		orgs: map[string][]string{}, roles: map[string]bool{}, tracking: map[string]bool{}}
+		orgs: map[string][]string{}, roles: map[string]bool{}, tracking: map[string]bool{},
+		orgNames: map[string]string{}, locNames: map[string]string{}}
 	queries := []struct {
 		sql string
 		fn  func(a, b, c string)
 	}{
 		{`SELECT id, '', '' FROM tenants`, func(a, _, _ string) { k.tenants[a] = true }},
 		{`SELECT tenant_id, id, '' FROM management_groups`, func(a, b, _ string) { k.mgs[a+"\x00"+b] = true }},
-		{`SELECT id, '', '' FROM partner_orgs`, func(a, _, _ string) {
+		{`SELECT id, name, '' FROM partner_orgs`, func(a, b, _ string) {
 			if _, ok := k.orgs[a]; !ok {
 				k.orgs[a] = nil
 			}
+			k.orgNames[a] = b
 		}},
-		{`SELECT id, org_id, '' FROM partner_locations ORDER BY id`, func(a, b, _ string) { k.locations[a] = b; k.orgs[b] = append(k.orgs[b], a) }},
+		{`SELECT id, org_id, name FROM partner_locations ORDER BY id`, func(a, b, c string) {
+			k.locations[a] = b
+			k.orgs[b] = append(k.orgs[b], a)
+			k.locNames[a] = c
+		}},
 		{`SELECT tenant_id, object_id, type FROM principals ORDER BY valid_from`, func(a, b, c string) { k.principals.set(a, b, c) }},
 		{`SELECT id, '', '' FROM role_definitions`, func(a, _, _ string) { k.roles[a] = true }},
 		{`SELECT guid, '', '' FROM tracking_ids`, func(a, _, _ string) { k.tracking[a] = true }},
@@ -226,15 +387,17 @@ func loadKnown(ctx context.Context, q store.Querier) (*known, error) {
 }
 
 type applier struct {
-	pg         bool
-	pending    [][]any // rows queued for the table being written
-	closeRule  func(t *table, cols []string) bool
-	ensureOnly map[*table]bool
-	ctx        context.Context
-	tx         *sql.Tx
-	asOf       int64
-	rep        *Report
-	written    int
+	// the import, which closures of role assignments name
+	importID, kind, file string
+	pg                   bool
+	pending              [][]any // rows queued for the table being written
+	closeRule            func(t *table, cols []string) bool
+	ensureOnly           map[*table]bool
+	ctx                  context.Context
+	tx                   *sql.Tx
+	asOf                 int64
+	rep                  *Report
+	written              int
 }
 
 // kindNames are the names used in reports, per table.
@@ -472,6 +635,7 @@ func (a *applier) versioned(t *table, file map[string][]version, scopes map[stri
 		changed = append(changed, k)
 	}
 	// Snapshot: close what the file no longer lists, within the tenants it speaks about.
+	var closed []string
 	if !t.child && t.scopeCol >= 0 && (len(scopes) > 0 || a.closeRule != nil) {
 		skeys := make([]string, 0, len(stored))
 		for k := range stored {
@@ -500,9 +664,36 @@ func (a *applier) versioned(t *table, file map[string][]version, scopes map[stri
 				return nil, err
 			}
 			changed = append(changed, k)
+			if t == tAssignments && last.from < a.asOf {
+				closed = append(closed, k)
+			}
 		}
 	}
-	return changed, a.flush(t)
+	if err := a.flush(t); err != nil {
+		return nil, err
+	}
+	if t == tAssignments && len(changed) > 0 {
+		return changed, a.recordClosures(closed)
+	}
+	return changed, nil
+}
+
+// recordClosures remembers which import closed the role assignments it closed as a snapshot
+// (explain names it). A closure belongs to the version end it set: one whose version has
+// since been rewritten with another end is dropped.
+func (a *applier) recordClosures(ids []string) error {
+	if err := a.exec(`DELETE FROM assignment_closures WHERE NOT EXISTS (SELECT 1 FROM role_assignments r
+		WHERE r.id = assignment_closures.assignment_id AND r.valid_to = assignment_closures.closed_at)`); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := a.exec(`INSERT INTO assignment_closures (assignment_id, closed_at, import_id, source, file_name) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (assignment_id, closed_at) DO UPDATE SET import_id = excluded.import_id, source = excluded.source, file_name = excluded.file_name`,
+			id, a.asOf, a.importID, a.kind, a.file); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resolve computes the versions a key should have after the import.

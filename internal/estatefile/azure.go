@@ -2,12 +2,12 @@ package estatefile
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/sha1"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -16,20 +16,13 @@ import (
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
-// Adapters for the files Azure's tools print. Each turns its file into the estate model and
-// applies it with the same validation, history and all-or-nothing rules as an estate file.
-
-func readJSON(r io.Reader, name string, v any) (string, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", name, err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return "", syntaxError(name, data, err)
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
-}
+// Adapters for the files Azure's tools print (docs/estate.md, "Azure exports"). Each reads
+// its export in whatever shape it comes (azdoc.go), turns the entries it can use into an
+// estate file and applies that with the estate file's validation, history and all-or-nothing
+// rules. An entry it cannot use is skipped with its path and reason, and reported; an export
+// of which no entry could be used is an error (UnusedError). A malformed entry (a missing or
+// mistyped field, a bad time, an unknown reference) fails the whole import, as in an estate
+// file.
 
 func lastSegment(id string) string {
 	id = strings.TrimRight(id, "/")
@@ -48,247 +41,747 @@ func clock(opts Options) (func() time.Time, int64) {
 	return now, asOf
 }
 
-type azRoleAssignment struct {
-	ID               string `json:"id"`
-	Name             string `json:"name"`
-	PrincipalID      string `json:"principalId"`
-	PrincipalType    string `json:"principalType"`
-	RoleDefinitionID string `json:"roleDefinitionId"`
-	Scope            string `json:"scope"`
-	CreatedOn        string `json:"createdOn"`
+// rel is the path of one of the entry's own fields relative to the entry.
+func (e *azEntry) rel(name string) string { return strings.TrimPrefix(e.field(name), e.path) }
+
+func (ad *adapter) skip(e *azEntry, reason string) {
+	ad.skipped = append(ad.skipped, Problem{Path: e.path, Msg: reason})
 }
 
-// ImportAzureRoleAssignments reads `az role assignment list --all` output for one tenant. It
-// is a snapshot: open assignments of the tenant whose scope lies in a subscription (or at a
-// management group or root scope) that the snapshot covers, and that the snapshot lacks, are
-// closed at AsOf. Principals it names are created if unknown (type from principalType).
+func (ad *adapter) from(elem string, e *azEntry, fields map[string]string) {
+	ad.origins[elem] = origin{path: e.path, fields: fields}
+}
+
+// elemRef finds the built file's element paths that messages quote (overlaps name the other
+// version), so that they can be rewritten too.
+var elemRef = regexp.MustCompile(`(roleAssignments|roleDefinitions|principals|links)\[\d+\]`)
+
+// otherType is the reason for skipping an entry of another resource type.
+func otherType(typ, want string) string {
+	reason := fmt.Sprintf("type %s is not %s", typ, want)
+	if strings.Contains(strings.ToLower(typ), "scheduleinstances") {
+		reason += "; import PIM schedule instances with import azure-pim"
+	}
+	return reason
+}
+
+// tenantFor checks the --tenant an adapter was given against the estate.
+func tenantFor(name, tenantID string, k *known) (string, error) {
+	if !scope.IsGUID(tenantID) {
+		return "", &InvalidError{File: name, Problems: []Problem{{Path: "--tenant", Msg: fmt.Sprintf("tenant %q is not a GUID", tenantID)}}}
+	}
+	tid := strings.ToLower(tenantID)
+	if !k.tenants[tid] {
+		return "", &InvalidError{File: name, Problems: []Problem{{Path: "--tenant", Msg: fmt.Sprintf("tenant %s is not in the estate; import the estate file that holds it first", tid)}}}
+	}
+	return tid, nil
+}
+
+// principals decides how the principals an export names enter the estate: a principal the
+// estate knows is used as it is; an unknown one is created with the type the export gives
+// (any entry of the file), when it is one of the four the model has.
+type principals struct {
+	k       *known
+	tid     string
+	types   map[string]string // lower-case object ID -> type named by some entry
+	created map[string]bool
+}
+
+func newPrincipals(k *known, tid string) *principals {
+	return &principals{k: k, tid: tid, types: map[string]string{}, created: map[string]bool{}}
+}
+
+func validPrincipalType(t string) bool {
+	return t == "User" || t == "Group" || t == "ServicePrincipal" || t == "ForeignGroup"
+}
+
+func (ps *principals) note(oid, typ string) {
+	if validPrincipalType(typ) {
+		ps.types[strings.ToLower(oid)] = typ
+	}
+}
+
+// use returns the type of a principal to create ("" when none is needed) or why the entry
+// cannot be used.
+func (ps *principals) use(oid, typ string) (create, reason string) {
+	oid = strings.ToLower(oid)
+	if _, known := ps.k.principals.get(ps.tid, oid); known || ps.created[oid] {
+		return "", ""
+	}
+	if t, ok := ps.types[oid]; ok {
+		ps.created[oid] = true
+		return t, ""
+	}
+	if typ == "" || typ == "Unknown" {
+		return "", "the principal is not in the estate and no entry names its type (Azure lists the assignments of deleted identities " +
+			"with principalType Unknown); add the principal to the estate file's principals if it still exists"
+	}
+	return "", fmt.Sprintf("principalType %s is none of User, Group, ServicePrincipal, ForeignGroup, and the principal is not in the estate", typ)
+}
+
+// coverage is what a snapshot covers: the whole tenant, or the assignments at or below some
+// scopes (ARM-ID prefixes on segment boundaries).
+type coverage struct {
+	tenant   bool
+	prefixes []string
+	desc     []string
+}
+
+// snapshotCoverage: the scopes given (--scope; "/" is the whole tenant), else those the file
+// shows, that is every subscription it names (with all below it), plus, always, the
+// management group and root scopes it names, exactly: a listing shows every assignment of a
+// scope above what it lists, since they all apply there.
+func snapshotCoverage(given []string, listed []string) (*coverage, error) {
+	c := &coverage{}
+	seen := map[string]bool{}
+	add := func(key, why string) {
+		if !seen[key] {
+			seen[key] = true
+			c.prefixes = append(c.prefixes, key)
+			c.desc = append(c.desc, key+why)
+		}
+	}
+	for _, g := range given {
+		sc, err := scope.Parse(g)
+		if err != nil {
+			return nil, fmt.Errorf("--scope: %w", err)
+		}
+		if sc.Key == "/" {
+			c.tenant = true
+			continue
+		}
+		add(sc.Key, " (--scope)")
+	}
+	for _, l := range listed {
+		sc, err := scope.Parse(l)
+		if err != nil {
+			continue // the entry's own problem is reported by the estate checks
+		}
+		switch {
+		case sc.Subscription == "":
+			add(sc.Key, " (listed)")
+		case len(given) == 0:
+			add("/subscriptions/"+sc.Subscription, " (from the file)")
+		}
+	}
+	sort.Strings(c.desc)
+	if c.tenant {
+		c.desc = []string{"the whole tenant (--scope /)"}
+	}
+	return c, nil
+}
+
+func (c *coverage) covers(scopeKey string) bool {
+	if c.tenant {
+		return true
+	}
+	for _, p := range c.prefixes {
+		if scope.PrefixCovers(p, scopeKey) {
+			return true
+		}
+	}
+	return false
+}
+
+// incomplete refuses a snapshot whose listing goes on beyond the file: it would close the
+// assignments of the pages that are missing.
+func incomplete(doc *azDoc) error {
+	if doc.continues == "" {
+		return nil
+	}
+	return fmt.Errorf("%s: %s names a next page, and no page in the file is the last: the listing is incomplete, and as a snapshot "+
+		"it would close the assignments on the missing pages; fetch every page (az rest --url <nextLink>) and give them as one list [page1, page2, ...]",
+		doc.name, doc.continues)
+}
+
+type azAssignment struct {
+	PrincipalID      string  `json:"principalId"`
+	PrincipalType    string  `json:"principalType"`
+	RoleDefinitionID string  `json:"roleDefinitionId"`
+	Scope            string  `json:"scope"`
+	CreatedOn        *string `json:"createdOn"`
+}
+
+// ImportAzureRoleAssignments reads role assignments as `az role assignment list` prints them
+// or as the REST API lists them, for one tenant. It is a snapshot of active assignments:
+// open active assignments of the tenant in the scopes it covers (snapshotCoverage) that it
+// lacks are closed at AsOf. It never lists eligible (PIM) assignments, so it never closes
+// them. Principals it names are created if unknown (type from principalType).
 func ImportAzureRoleAssignments(ctx context.Context, db *store.DB, r io.Reader, name, tenantID string, opts Options) (*Report, error) {
-	var in []azRoleAssignment
-	hash, err := readJSON(r, name, &in)
+	doc, err := readAzure(r, name)
 	if err != nil {
 		return nil, err
 	}
+	if err := incomplete(doc); err != nil {
+		return nil, err
+	}
 	now, asOf := clock(opts)
-	tid := strings.ToLower(tenantID)
-	f := &File{}
-	covered := map[string]bool{}
-	seen := map[string]bool{}
-	for _, a := range in {
-		id := a.Name
-		if id == "" {
-			id = lastSegment(a.ID)
+	var tid string
+	var cov *coverage
+	ad := &adapter{doc: doc}
+	ad.build = func(ctx context.Context, tx *sql.Tx, k *known) (*File, error) {
+		ad.skipped, ad.origins = nil, map[string]origin{}
+		if tid, err = tenantFor(name, tenantID, k); err != nil {
+			return nil, err
 		}
-		ra := RoleAssignment{ID: id, TenantID: tid, PrincipalID: a.PrincipalID, RoleDefinitionID: lastSegment(a.RoleDefinitionID),
-			Scope: a.Scope, Kind: "active"}
-		if a.CreatedOn != "" {
-			c := a.CreatedOn
-			ra.From = &c
+		f := &File{}
+		var problems []Problem
+		var listed []string
+		type use struct {
+			e   *azEntry
+			a   azAssignment
+			top azTop
 		}
-		f.RoleAssignments = append(f.RoleAssignments, ra)
-		if sc, err := scope.Parse(a.Scope); err == nil {
-			if sc.Subscription != "" {
-				covered["/subscriptions/"+sc.Subscription] = true
-			} else {
-				covered[sc.Key] = true
+		var uses []use
+		ps := newPrincipals(k, tid)
+		for i := range doc.entries {
+			e := &doc.entries[i]
+			top := e.top()
+			if top.Type != "" && !strings.EqualFold(top.Type, "Microsoft.Authorization/roleAssignments") {
+				ad.skip(e, otherType(top.Type, "a role assignment (Microsoft.Authorization/roleAssignments)"))
+				continue
+			}
+			var a azAssignment
+			if p := e.decode(&a); p != nil {
+				problems = append(problems, *p)
+				continue
+			}
+			ps.note(a.PrincipalID, a.PrincipalType)
+			uses = append(uses, use{e, a, top})
+		}
+		for _, u := range uses {
+			e, a := u.e, u.a
+			typ, reason := ps.use(a.PrincipalID, a.PrincipalType)
+			if reason != "" {
+				ad.skip(e, reason)
+				continue
+			}
+			id, idField := u.top.Name, ".name"
+			if !scope.IsGUID(id) {
+				id, idField = lastSegment(u.top.ID), ".id"
+			}
+			ad.from(fmt.Sprintf("roleAssignments[%d]", len(f.RoleAssignments)), e, map[string]string{".id": idField, ".principalId": e.rel("principalId"),
+				".roleDefinitionId": e.rel("roleDefinitionId"), ".scope": e.rel("scope"), ".from": e.rel("createdOn"), ".tenantId": " (--tenant)"})
+			f.RoleAssignments = append(f.RoleAssignments, RoleAssignment{ID: id, TenantID: tid, PrincipalID: a.PrincipalID,
+				RoleDefinitionID: lastSegment(a.RoleDefinitionID), Scope: a.Scope, Kind: "active", From: a.CreatedOn})
+			listed = append(listed, a.Scope)
+			if typ != "" {
+				ad.from(fmt.Sprintf("principals[%d]", len(f.Principals)), e, map[string]string{".objectId": e.rel("principalId"), ".type": e.rel("principalType")})
+				f.Principals = append(f.Principals, Principal{TenantID: tid, ObjectID: a.PrincipalID, Type: typ})
 			}
 		}
-		if pk := strings.ToLower(a.PrincipalID); !seen[pk] {
-			seen[pk] = true
-			typ := a.PrincipalType
-			if typ == "" || typ == "Unknown" {
-				typ = "User"
-			}
-			f.Principals = append(f.Principals, Principal{TenantID: tid, ObjectID: a.PrincipalID, Type: typ})
+		if len(problems) > 0 {
+			return nil, &InvalidError{File: name, Problems: problems}
 		}
+		// An empty listing of given scopes says they have no assignments any more.
+		if len(f.RoleAssignments) == 0 && (len(doc.entries) > 0 || len(opts.Scopes) == 0) {
+			return nil, &UnusedError{File: name, Shape: doc.shape, Skipped: ad.skipped}
+		}
+		if cov, err = snapshotCoverage(opts.Scopes, listed); err != nil {
+			return nil, err
+		}
+		ad.covers = cov.desc
+		return f, nil
 	}
 	opts.kind = "azure-role-assignments"
+	opts.adapter = ad
 	opts.ensureOnly = map[*table]bool{tPrincipals: true}
 	opts.closeRule = func(t *table, cols []string) bool {
-		if t != tAssignments || cols[1] != tid {
-			return false
-		}
-		key := cols[5] // scope_key
-		for c := range covered {
-			if scope.PrefixCovers(c, key) {
-				return true
-			}
-		}
-		return false
+		return t == tAssignments && cols[1] == tid && cols[6] == "active" && cov.covers(cols[5])
 	}
-	return importFile(ctx, db, f, nil, name, hash, asOf, now, opts)
+	return importFile(ctx, db, nil, nil, name, doc.hash, asOf, now, opts)
 }
 
 type azRoleDefinition struct {
-	Name        string       `json:"name"`
 	RoleName    string       `json:"roleName"`
 	RoleType    string       `json:"roleType"`
 	Type        string       `json:"type"`
 	Permissions []Permission `json:"permissions"`
 }
 
-// ImportAzureRoleDefinitions reads `az role definition list` output (built-in and custom).
+// ImportAzureRoleDefinitions reads role definitions (built-in and custom) as
+// `az role definition list` prints them or as the REST API lists them.
 func ImportAzureRoleDefinitions(ctx context.Context, db *store.DB, r io.Reader, name string, opts Options) (*Report, error) {
-	var in []azRoleDefinition
-	hash, err := readJSON(r, name, &in)
+	doc, err := readAzure(r, name)
 	if err != nil {
 		return nil, err
 	}
 	now, asOf := clock(opts)
-	f := &File{}
-	for _, d := range in {
-		typ := d.RoleType
-		if typ == "" {
-			typ = "CustomRole"
+	ad := &adapter{doc: doc}
+	ad.build = func(ctx context.Context, tx *sql.Tx, k *known) (*File, error) {
+		ad.skipped, ad.origins = nil, map[string]origin{}
+		f := &File{}
+		var problems []Problem
+		for i := range doc.entries {
+			e := &doc.entries[i]
+			top := e.top()
+			if top.Type != "" && !strings.EqualFold(top.Type, "Microsoft.Authorization/roleDefinitions") {
+				ad.skip(e, otherType(top.Type, "a role definition (Microsoft.Authorization/roleDefinitions)"))
+				continue
+			}
+			var d azRoleDefinition
+			if p := e.decode(&d); p != nil {
+				problems = append(problems, *p)
+				continue
+			}
+			// az prints the role's type as roleType; under properties it is type.
+			typ, typField := d.RoleType, e.rel("roleType")
+			if e.props != nil {
+				typ, typField = d.Type, e.rel("type")
+			}
+			id, idField := top.Name, ".name"
+			if !scope.IsGUID(id) {
+				id, idField = lastSegment(top.ID), ".id"
+			}
+			ad.from(fmt.Sprintf("roleDefinitions[%d]", len(f.RoleDefinitions)), e, map[string]string{".id": idField, ".roleName": e.rel("roleName"), ".type": typField})
+			f.RoleDefinitions = append(f.RoleDefinitions, RoleDefinition{ID: id, RoleName: d.RoleName, Type: typ, Permissions: d.Permissions})
 		}
-		f.RoleDefinitions = append(f.RoleDefinitions, RoleDefinition{ID: d.Name, RoleName: d.RoleName, Type: typ, Permissions: d.Permissions})
+		if len(problems) > 0 {
+			return nil, &InvalidError{File: name, Problems: problems}
+		}
+		if len(f.RoleDefinitions) == 0 {
+			return nil, &UnusedError{File: name, Shape: doc.shape, Skipped: ad.skipped}
+		}
+		return f, nil
 	}
 	opts.kind = "azure-role-definitions"
-	return importFile(ctx, db, f, nil, name, hash, asOf, now, opts)
+	opts.adapter = ad
+	return importFile(ctx, db, nil, nil, name, doc.hash, asOf, now, opts)
 }
 
-type azScheduleInstance struct {
-	PrincipalID      string `json:"principalId"`
-	RoleDefinitionID string `json:"roleDefinitionId"`
-	Scope            string `json:"scope"`
-	StartDateTime    string `json:"startDateTime"`
-	EndDateTime      string `json:"endDateTime"`
-	AssignmentType   string `json:"assignmentType"`
-	MemberType       string `json:"memberType"`
+// azInstance is a PIM schedule instance in any of its shapes: ARM (fields under
+// properties, scope) or Microsoft Graph (flat, directoryScopeId).
+type azInstance struct {
+	PrincipalID               string  `json:"principalId"`
+	PrincipalType             string  `json:"principalType"`
+	RoleDefinitionID          string  `json:"roleDefinitionId"`
+	Scope                     *string `json:"scope"`
+	DirectoryScopeID          *string `json:"directoryScopeId"`
+	AppScopeID                *string `json:"appScopeId"`
+	StartDateTime             *string `json:"startDateTime"`
+	EndDateTime               *string `json:"endDateTime"`
+	AssignmentType            *string `json:"assignmentType"`
+	RoleEligibilityScheduleID *string `json:"roleEligibilityScheduleId"`
 }
 
-// ImportAzurePIM reads PIM schedule instances (roleAssignmentScheduleInstances). Each
-// "Activated" instance becomes an activation window of the tenant's eligible assignment with the
-// same principal, role and scope; activations already stored are kept. "Assigned" instances
-// describe active or eligible assignments themselves and are skipped (import those with
-// azure-role-assignments or the estate file). An activation without a matching eligible
-// assignment is an error: all or nothing.
+// scope returns the instance's scope and the name of the field it came from, or why the
+// entry is not about an Azure scope.
+func (in *azInstance) scope() (s, field, skip string) {
+	if in.Scope != nil {
+		return *in.Scope, "scope", ""
+	}
+	if in.AppScopeID != nil && *in.AppScopeID != "" {
+		return "", "", "appScopeId is set: the role applies within an application, not to Azure resources"
+	}
+	if in.DirectoryScopeID == nil {
+		return "", "scope", ""
+	}
+	d := *in.DirectoryScopeID
+	if d != "/" && !strings.HasPrefix(strings.ToLower(d), "/subscriptions/") && !strings.HasPrefix(strings.ToLower(d), "/providers/") {
+		return "", "", fmt.Sprintf("directoryScopeId %s is a Microsoft Entra scope (an administrative unit or a directory object), not an Azure scope", d)
+	}
+	return d, "directoryScopeId", ""
+}
+
+// derivedGUID is a name-based GUID (RFC 4122 version 5 layout, SHA-1) for an eligible
+// assignment whose export gives none: the same parts always give the same GUID.
+func derivedGUID(parts ...string) string {
+	sum := sha1.Sum([]byte("partnerlink eligible assignment\x00" + strings.Join(parts, "\x00")))
+	sum[6] = sum[6]&0x0f | 0x50
+	sum[8] = sum[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", sum[0:4], sum[4:6], sum[6:8], sum[8:10], sum[10:16])
+}
+
+type activation struct {
+	e                          *azEntry
+	principal, role, scopeKey  string
+	rawPrincipal, rawRole, raw string
+	from, to                   int64
+}
+
+// ImportAzurePIM reads PIM schedule instances, ARM (roleEligibilityScheduleInstances,
+// roleAssignmentScheduleInstances) or Microsoft Graph, of one tenant; one file may hold both.
+//   - Eligibility instances are a snapshot of eligible assignments: each becomes the eligible
+//     assignment of its principal, role and scope with the instance's window, and open
+//     eligible assignments of the scopes covered (snapshotCoverage) that the file lacks are
+//     closed at AsOf. Active assignments are never closed by it.
+//   - Assignment instances with assignmentType Activated become activation windows of the
+//     eligible assignment with the same principal, role and scope (stored activations are
+//     kept: PIM lists current instances only). An activation without one is an error.
+//   - Assignment instances with assignmentType Assigned are active assignments, which
+//     `az role assignment list` lists: they are skipped, with that reason.
 func ImportAzurePIM(ctx context.Context, db *store.DB, r io.Reader, name, tenantID string, opts Options) (*Report, error) {
-	var in []azScheduleInstance
-	data, err := io.ReadAll(r)
+	doc, err := readAzure(r, name)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
+		return nil, err
 	}
-	if err := json.Unmarshal(data, &in); err != nil {
-		// The REST API wraps the list as {"value": [...]}.
-		var wrapped struct {
-			Value []azScheduleInstance `json:"value"`
+	now, asOf := clock(opts)
+	var tid string
+	var cov *coverage
+	var acts []activation
+	ad := &adapter{doc: doc}
+	ad.build = func(ctx context.Context, tx *sql.Tx, k *known) (*File, error) {
+		ad.skipped, ad.origins, acts = nil, map[string]origin{}, nil
+		if tid, err = tenantFor(name, tenantID, k); err != nil {
+			return nil, err
 		}
-		if json.Unmarshal(data, &wrapped) != nil {
-			return nil, syntaxError(name, data, err)
+		stored, err := eligibleByTriple(ctx, tx, tid)
+		if err != nil {
+			return nil, err
 		}
-		in = wrapped.Value
+		f := &File{}
+		var problems []Problem
+		var listed []string
+		type use struct {
+			e         *azEntry
+			in        azInstance
+			top       azTop
+			sc, field string
+		}
+		var eligible []use
+		ps := newPrincipals(k, tid)
+		for i := range doc.entries {
+			e := &doc.entries[i]
+			top := e.top()
+			var in azInstance
+			if p := e.decode(&in); p != nil {
+				problems = append(problems, *p)
+				continue
+			}
+			isEligibility := false
+			switch t := strings.ToLower(top.Type); {
+			case strings.HasSuffix(t, "/roleeligibilityscheduleinstances"):
+				isEligibility = true
+			case strings.HasSuffix(t, "/roleassignmentscheduleinstances"):
+			case t != "":
+				ad.skip(e, fmt.Sprintf("type %s is not a PIM schedule instance (roleAssignmentScheduleInstances or roleEligibilityScheduleInstances)", top.Type))
+				continue
+			case in.AssignmentType != nil:
+			case in.RoleEligibilityScheduleID != nil:
+				isEligibility = true
+			default:
+				ad.skip(e, "nothing says what this entry is: no type, no assignmentType (assignment schedule instances) and no roleEligibilityScheduleId (eligibility schedule instances)")
+				continue
+			}
+			if !isEligibility {
+				switch at := ""; {
+				case in.AssignmentType != nil && strings.EqualFold(*in.AssignmentType, "Activated"):
+				case in.AssignmentType != nil && strings.EqualFold(*in.AssignmentType, "Assigned"):
+					ad.skip(e, "assignmentType Assigned: an active assignment, which `az role assignment list` lists; import it with import azure-role-assignments")
+					continue
+				default:
+					if in.AssignmentType != nil {
+						at = *in.AssignmentType
+					}
+					ad.skip(e, fmt.Sprintf("assignmentType %q is neither Activated (an activation) nor Assigned (an active assignment)", at))
+					continue
+				}
+			}
+			sc, field, skip := in.scope()
+			if skip != "" {
+				ad.skip(e, skip)
+				continue
+			}
+			if isEligibility {
+				ps.note(in.PrincipalID, in.PrincipalType)
+				eligible = append(eligible, use{e, in, top, sc, field})
+				continue
+			}
+			// An activation: checked here, matched to its eligible assignment once the
+			// file's eligibility instances are applied.
+			a := activation{e: e, rawPrincipal: in.PrincipalID, rawRole: in.RoleDefinitionID, raw: sc,
+				principal: strings.ToLower(in.PrincipalID), role: strings.ToLower(lastSegment(in.RoleDefinitionID))}
+			ok := true
+			if _, err := scope.Parse(sc); err != nil {
+				problems = append(problems, Problem{Path: e.field(field), Msg: err.Error()})
+				ok = false
+			}
+			a.scopeKey = scope.Key(sc)
+			if in.StartDateTime == nil || in.EndDateTime == nil {
+				problems = append(problems, Problem{Path: e.path, Msg: "an activation needs its startDateTime and endDateTime"})
+				continue
+			}
+			from, err1 := parseInstant(*in.StartDateTime)
+			to, err2 := parseInstant(*in.EndDateTime)
+			for _, p := range []struct {
+				err   error
+				field string
+			}{{err1, "startDateTime"}, {err2, "endDateTime"}} {
+				if p.err != nil {
+					problems = append(problems, Problem{Path: e.field(p.field), Msg: p.err.Error()})
+					ok = false
+				}
+			}
+			if ok && to <= from {
+				problems = append(problems, Problem{Path: e.field("endDateTime"), Msg: fmt.Sprintf("%s is not after startDateTime %s", *in.EndDateTime, *in.StartDateTime)})
+				ok = false
+			}
+			if ok {
+				a.from, a.to = from, to
+				acts = append(acts, a)
+			}
+		}
+		// Eligibility instances: one eligible assignment per principal, role and scope, with
+		// the ID it has in the estate, else its schedule's, else one derived from the three.
+		ids := map[string]string{}
+		for _, u := range eligible {
+			e, in := u.e, u.in
+			typ, reason := ps.use(in.PrincipalID, in.PrincipalType)
+			if reason != "" {
+				ad.skip(e, reason)
+				continue
+			}
+			role := lastSegment(in.RoleDefinitionID)
+			triple := strings.ToLower(in.PrincipalID) + "\x00" + strings.ToLower(role) + "\x00" + scope.Key(u.sc)
+			id, ok := ids[triple]
+			if !ok {
+				switch {
+				case stored[triple] != "":
+					id = stored[triple]
+				case in.RoleEligibilityScheduleID != nil && scope.IsGUID(lastSegment(*in.RoleEligibilityScheduleID)):
+					id = lastSegment(*in.RoleEligibilityScheduleID)
+				case scope.IsGUID(u.top.Name):
+					id = u.top.Name
+				default:
+					id = derivedGUID(tid, triple)
+				}
+				ids[triple] = id
+			}
+			if in.StartDateTime == nil {
+				problems = append(problems, Problem{Path: e.field("startDateTime"), Msg: "an eligibility instance needs its startDateTime"})
+				continue
+			}
+			ad.from(fmt.Sprintf("roleAssignments[%d]", len(f.RoleAssignments)), e, map[string]string{".principalId": e.rel("principalId"),
+				".roleDefinitionId": e.rel("roleDefinitionId"), ".scope": e.rel(u.field), ".from": e.rel("startDateTime"), ".to": e.rel("endDateTime")})
+			f.RoleAssignments = append(f.RoleAssignments, RoleAssignment{ID: id, TenantID: tid, PrincipalID: in.PrincipalID,
+				RoleDefinitionID: role, Scope: u.sc, Kind: "eligible", From: in.StartDateTime, To: in.EndDateTime})
+			listed = append(listed, u.sc)
+			if typ != "" {
+				ad.from(fmt.Sprintf("principals[%d]", len(f.Principals)), e, map[string]string{".objectId": e.rel("principalId"), ".type": e.rel("principalType")})
+				f.Principals = append(f.Principals, Principal{TenantID: tid, ObjectID: in.PrincipalID, Type: typ})
+			}
+		}
+		if len(problems) > 0 {
+			return nil, &InvalidError{File: name, Problems: problems}
+		}
+		if len(f.RoleAssignments) == 0 && len(acts) == 0 {
+			return nil, &UnusedError{File: name, Shape: doc.shape, Skipped: ad.skipped}
+		}
+		cov = &coverage{}
+		if len(f.RoleAssignments) > 0 {
+			// Only a file of eligibility instances is a snapshot of eligible assignments.
+			if err := incomplete(doc); err != nil {
+				return nil, err
+			}
+			if cov, err = snapshotCoverage(opts.Scopes, listed); err != nil {
+				return nil, err
+			}
+			ad.covers = cov.desc
+		}
+		return f, nil
 	}
-	now, _ := clock(opts)
-	tid := strings.ToLower(tenantID)
-	rep := &Report{DryRun: opts.DryRun, Kinds: map[string]*Counts{}}
-	err = db.Tx(ctx, func(tx *sql.Tx) error {
-		rep.Kinds = map[string]*Counts{}
-		eligible := map[string]string{}
-		rows, err := tx.QueryContext(ctx, `SELECT id, principal_id, role_definition_id, scope_key FROM role_assignments WHERE tenant_id = $1 AND kind = 'eligible'`, tid)
+	ad.after = func(ctx context.Context, tx *sql.Tx, rep *Report) error {
+		return addActivations(ctx, tx, name, tid, acts, rep)
+	}
+	opts.kind = "azure-pim"
+	opts.adapter = ad
+	opts.ensureOnly = map[*table]bool{tPrincipals: true}
+	opts.closeRule = func(t *table, cols []string) bool {
+		return t == tAssignments && cols[1] == tid && cols[6] == "eligible" && cov.covers(cols[5])
+	}
+	return importFile(ctx, db, nil, nil, name, doc.hash, asOf, now, opts)
+}
+
+// eligibleByTriple maps principal, role and scope key to the ID of the tenant's stored
+// eligible assignment with them (the open one when there are several).
+func eligibleByTriple(ctx context.Context, tx *sql.Tx, tid string) (map[string]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, principal_id, role_definition_id, scope_key FROM role_assignments
+		WHERE tenant_id = $1 AND kind = 'eligible' ORDER BY valid_to, id`, tid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, p, rd, sk string
+		if err := rows.Scan(&id, &p, &rd, &sk); err != nil {
+			return nil, err
+		}
+		out[p+"\x00"+rd+"\x00"+sk] = id // ordered by end: the latest (open) one wins
+	}
+	return out, rows.Err()
+}
+
+// addActivations adds the activations to the eligible assignments they belong to: among the
+// tenant's eligible assignments with the activation's principal, role and scope, the one in
+// force when it started, else one it overlaps, else the last to end. Each assignment's
+// activations become the union of the stored ones and the file's.
+func addActivations(ctx context.Context, tx *sql.Tx, name, tid string, acts []activation, rep *Report) error {
+	if len(acts) == 0 {
+		return nil
+	}
+	type version struct {
+		id       string
+		from, to int64
+	}
+	byTriple := map[string][]version{}
+	rows, err := tx.QueryContext(ctx, `SELECT id, principal_id, role_definition_id, scope_key, valid_from, valid_to FROM role_assignments
+		WHERE tenant_id = $1 AND kind = 'eligible' ORDER BY valid_to, id`, tid)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var v version
+		var p, rd, sk string
+		if err := rows.Scan(&v.id, &p, &rd, &sk, &v.from, &v.to); err != nil {
+			rows.Close()
+			return err
+		}
+		byTriple[p+"\x00"+rd+"\x00"+sk] = append(byTriple[p+"\x00"+rd+"\x00"+sk], v)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var problems []Problem
+	added := map[string][]timeline.Window{}
+	var order []string
+	for _, a := range acts {
+		vs := byTriple[a.principal+"\x00"+a.role+"\x00"+a.scopeKey]
+		id := ""
+		for _, v := range vs {
+			if v.from <= a.from && a.from < v.to {
+				id = v.id
+			}
+		}
+		for i := len(vs) - 1; id == "" && i >= 0; i-- {
+			if vs[i].from < a.to && a.from < vs[i].to {
+				id = vs[i].id
+			}
+		}
+		if id == "" && len(vs) > 0 {
+			id = vs[len(vs)-1].id
+		}
+		if id == "" {
+			problems = append(problems, Problem{Path: a.e.path, Msg: fmt.Sprintf("activation of principal %s, role %s at %s matches no eligible assignment of tenant %s; "+
+				"import the eligible assignment first (its roleEligibilityScheduleInstances with import azure-pim, or the estate file)", a.rawPrincipal, lastSegment(a.rawRole), a.raw, tid)})
+			continue
+		}
+		if added[id] == nil {
+			order = append(order, id)
+		}
+		added[id] = append(added[id], timeline.Window{From: a.from, To: a.to})
+	}
+	if len(problems) > 0 {
+		return &InvalidError{File: name, Problems: problems}
+	}
+	for _, id := range order {
+		var stored []timeline.Window
+		rows, err := tx.QueryContext(ctx, `SELECT valid_from, valid_to FROM pim_activations WHERE assignment_id = $1`, id)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var id, p, rd, sk string
-			if err := rows.Scan(&id, &p, &rd, &sk); err != nil {
+			var w timeline.Window
+			if err := rows.Scan(&w.From, &w.To); err != nil {
 				rows.Close()
 				return err
 			}
-			eligible[p+"\x00"+rd+"\x00"+sk] = id
+			stored = append(stored, w)
 		}
 		rows.Close()
-		var problems []Problem
-		type act struct {
-			id       string
-			from, to int64
+		if err := rows.Err(); err != nil {
+			return err
 		}
-		var acts []act
-		for i, s := range in {
-			path := fmt.Sprintf("[%d]", i)
-			if !strings.EqualFold(s.AssignmentType, "Activated") {
-				continue
+		before := timeline.Union(stored...)
+		all := before
+		fresh := 0
+		for _, w := range added[id] {
+			if before.Clip(w).Length() != w.Length() {
+				fresh++
 			}
-			from, err1 := timeline.Parse(s.StartDateTime)
-			to, err2 := timeline.Parse(s.EndDateTime)
-			if err1 != nil || err2 != nil || to <= from {
-				problems = append(problems, Problem{path, fmt.Sprintf("startDateTime %q and endDateTime %q must be RFC 3339 times, end after start", s.StartDateTime, s.EndDateTime)})
-				continue
-			}
-			k := strings.ToLower(s.PrincipalID) + "\x00" + strings.ToLower(lastSegment(s.RoleDefinitionID)) + "\x00" + scope.Key(s.Scope)
-			id, ok := eligible[k]
-			if !ok {
-				problems = append(problems, Problem{path, fmt.Sprintf("activation of principal %s, role %s at %s matches no eligible assignment of tenant %s; import the eligible assignment first",
-					s.PrincipalID, lastSegment(s.RoleDefinitionID), s.Scope, tid)})
-				continue
-			}
-			acts = append(acts, act{id, from, to})
+			all = all.Add(w)
 		}
-		if len(problems) > 0 {
-			return &InvalidError{File: name, Problems: problems}
+		if fresh == 0 {
+			continue
 		}
-		for _, a := range acts {
-			res, err := tx.ExecContext(ctx, `INSERT INTO pim_activations (assignment_id, valid_from, valid_to) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, a.id, a.from, a.to)
-			if err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pim_activations WHERE assignment_id = $1`, id); err != nil {
+			return err
+		}
+		for _, w := range all {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO pim_activations (assignment_id, valid_from, valid_to) VALUES ($1, $2, $3)`, id, w.From, w.To); err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				rep.count("PIM activations").Created++
-			}
 		}
-		if opts.DryRun {
-			return errDryRun
-		}
-		rep.ImportID = store.NewID()
-		summary, _ := json.Marshal(rep.Kinds)
-		_, err = tx.ExecContext(ctx, `INSERT INTO imports (id, kind, file_name, rows_read, rows_added, summary, started_at, finished_at, status)
-			VALUES ($1, 'azure-pim', $2, $3, $4, $5, $6, $6, 'done')`, rep.ImportID, name, int64(len(in)), int64(len(acts)), string(summary), now().UnixNano())
-		return err
-	})
-	if err == errDryRun {
-		return rep, nil
+		rep.count("PIM activations").Created += fresh
 	}
-	if inv, ok := err.(*InvalidError); ok {
-		return nil, inv
-	}
-	if err != nil {
-		return nil, db.Translate(err)
-	}
-	return rep, nil
+	return nil
 }
 
-type azPartnerResponse struct {
-	Properties struct {
-		PartnerID   string `json:"partnerId"`
-		TenantID    string `json:"tenantId"`
-		ObjectID    string `json:"objectId"`
-		CreatedTime string `json:"createdTime"`
-		UpdatedTime string `json:"updatedTime"`
-		State       string `json:"state"`
-	} `json:"properties"`
+type azLink struct {
+	PartnerID   string  `json:"partnerId"`
+	TenantID    string  `json:"tenantId"`
+	ObjectID    string  `json:"objectId"`
+	CreatedTime *string `json:"createdTime"`
+	UpdatedTime *string `json:"updatedTime"`
+	State       string  `json:"state"`
 }
 
-// ImportAzureLinks reads Microsoft.ManagementPartner PartnerResponse objects (what
-// `az managementpartner show` prints, one per principal, as an array): an Active link is open
-// from its createdTime; a Deleted one ended at its updatedTime.
+// ImportAzureLinks reads Microsoft.ManagementPartner PartnerResponse objects, as
+// `az managementpartner show` prints them (flattened) or as the REST API returns them: an
+// Active link is open from its createdTime; a Deleted one ended at its updatedTime.
 func ImportAzureLinks(ctx context.Context, db *store.DB, r io.Reader, name string, opts Options) (*Report, error) {
-	var in []azPartnerResponse
-	hash, err := readJSON(r, name, &in)
+	doc, err := readAzure(r, name)
 	if err != nil {
 		return nil, err
 	}
 	now, asOf := clock(opts)
-	f := &File{}
-	for _, p := range in {
-		l := Link{TenantID: p.Properties.TenantID, ObjectID: p.Properties.ObjectID, PartnerID: p.Properties.PartnerID}
-		if c := p.Properties.CreatedTime; c != "" {
-			l.From = &c
+	ad := &adapter{doc: doc}
+	ad.build = func(ctx context.Context, tx *sql.Tx, k *known) (*File, error) {
+		ad.skipped, ad.origins = nil, map[string]origin{}
+		f := &File{}
+		var problems []Problem
+		for i := range doc.entries {
+			e := &doc.entries[i]
+			top := e.top()
+			if top.Type != "" && !strings.HasPrefix(strings.ToLower(top.Type), "microsoft.managementpartner/partner") {
+				ad.skip(e, otherType(top.Type, "a partner link (Microsoft.ManagementPartner/partners)"))
+				continue
+			}
+			var in azLink
+			if p := e.decode(&in); p != nil {
+				problems = append(problems, *p)
+				continue
+			}
+			l := Link{TenantID: in.TenantID, ObjectID: in.ObjectID, PartnerID: in.PartnerID, From: in.CreatedTime}
+			switch {
+			case strings.EqualFold(in.State, "Active"):
+			case strings.EqualFold(in.State, "Deleted") && in.UpdatedTime != nil:
+				l.To = in.UpdatedTime
+			case strings.EqualFold(in.State, "Deleted"):
+				ad.skip(e, "state Deleted without updatedTime: when the link ended is unknown")
+				continue
+			default:
+				ad.skip(e, fmt.Sprintf("state %q is neither Active nor Deleted", in.State))
+				continue
+			}
+			if in.CreatedTime == nil {
+				problems = append(problems, Problem{Path: e.field("createdTime"), Msg: "the link's createdTime is missing: when it began is unknown"})
+				continue
+			}
+			ad.from(fmt.Sprintf("links[%d]", len(f.Links)), e, map[string]string{".tenantId": e.rel("tenantId"), ".objectId": e.rel("objectId"),
+				".partnerId": e.rel("partnerId"), ".from": e.rel("createdTime"), ".to": e.rel("updatedTime")})
+			f.Links = append(f.Links, l)
 		}
-		if strings.EqualFold(p.Properties.State, "Deleted") && p.Properties.UpdatedTime != "" {
-			u := p.Properties.UpdatedTime
-			l.To = &u
+		if len(problems) > 0 {
+			return nil, &InvalidError{File: name, Problems: problems}
 		}
-		f.Links = append(f.Links, l)
+		if len(f.Links) == 0 {
+			return nil, &UnusedError{File: name, Shape: doc.shape, Skipped: ad.skipped}
+		}
+		return f, nil
 	}
 	opts.kind = "azure-links"
-	return importFile(ctx, db, f, nil, name, hash, asOf, now, opts)
+	opts.adapter = ad
+	return importFile(ctx, db, nil, nil, name, doc.hash, asOf, now, opts)
 }

@@ -23,6 +23,9 @@ func Decode(r io.Reader, name string, strict bool) (*File, []Problem, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
 	}
+	if err := oneObject(data, name); err != nil {
+		return nil, nil, err
+	}
 	var f File
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -42,6 +45,52 @@ func Decode(r io.Reader, name string, strict bool) (*File, []Problem, error) {
 		return &f, []Problem{p}, nil
 	}
 	return nil, nil, syntaxError(name, data, err)
+}
+
+// oneObject checks that data is one JSON object and nothing after it: a file that is
+// `null`, a list, or an object followed by more (a second object, stray text) is refused
+// rather than read as empty or in part.
+func oneObject(data []byte, name string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return syntaxError(name, data, err)
+	}
+	if err := trailing(data, dec.InputOffset(), name); err != nil {
+		return err
+	}
+	if raw[0] != '{' {
+		return fmt.Errorf("%s:1:1: an estate file is a JSON object with partners, tenants, ... lists, not %s", name, jsonKind(raw))
+	}
+	return nil
+}
+
+// trailing refuses anything but white space after the JSON document that ends at off.
+func trailing(data []byte, off int64, name string) error {
+	rest := bytes.TrimLeft(data[off:], " \t\r\n")
+	if len(rest) == 0 {
+		return nil
+	}
+	line, col := position(data, int64(len(data)-len(rest)))
+	return fmt.Errorf("%s:%d:%d: more data after the end of the JSON document (%.20q...); a file holds one JSON value: "+
+		"put several pages or objects in one [ ... ] list", name, line, col, rest)
+}
+
+// jsonKind names the kind of a JSON value for messages.
+func jsonKind(raw []byte) string {
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	case '"':
+		return "a string"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
 }
 
 func syntaxError(name string, data []byte, err error) error {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/scope"
@@ -72,6 +73,8 @@ type plan struct {
 	// sink, when set, receives every version instead of versions/scopes (the streaming bulk
 	// import of an empty estate: nothing stored to diff against, so versions go straight out).
 	sink func(t *table, v version)
+	// notStored counts the entries of version 2 keys, checked but not stored yet.
+	notStored map[string]int
 	// parsed keeps the assignment scopes parsed so far (valid ones, up to maxParsedScopes):
 	// a million assignments name far fewer scopes, and their rows then share the strings.
 	parsed map[string]scope.Scope
@@ -141,7 +144,7 @@ func (p *plan) windowAt(path func(field string) string, from, to *string) (versi
 	v := version{from: timeline.Min, to: timeline.Max}
 	ok := true
 	if from != nil {
-		t, err := timeline.Parse(*from)
+		t, err := parseInstant(*from)
 		if err != nil {
 			p.fail(path(".from"), "%v", err)
 			ok = false
@@ -149,7 +152,7 @@ func (p *plan) windowAt(path func(field string) string, from, to *string) (versi
 		v.from, v.fromSet = t, true
 	}
 	if to != nil {
-		t, err := timeline.Parse(*to)
+		t, err := parseInstant(*to)
 		if err != nil {
 			p.fail(path(".to"), "%v", err)
 			ok = false
@@ -166,15 +169,39 @@ func (p *plan) windowAt(path func(field string) string, from, to *string) (versi
 	return v, ok
 }
 
+// The instants partnerlink stores are Unix nanoseconds in an int64, which hold
+// 1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z; time.Time.UnixNano silently wraps outside
+// that. Files are held to the whole days inside it, so that no time in a file can reach the
+// open-end sentinels timeline.Min and timeline.Max either.
+var (
+	firstInstant = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	lastInstant  = time.Date(2262, 4, 11, 0, 0, 0, 0, time.UTC)
+)
+
+// parseInstant reads an RFC 3339 time (any offset) and checks that it can be stored.
+func parseInstant(s string) (int64, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an RFC 3339 time (want e.g. 2026-03-01T00:00:00Z)", s)
+	}
+	if t.Before(firstInstant) || t.After(lastInstant) {
+		return 0, fmt.Errorf("%s is outside the range of times partnerlink stores, %s to %s (Unix nanoseconds in 64 bits); check the year",
+			s, firstInstant.Format(time.RFC3339), lastInstant.Format(time.RFC3339))
+	}
+	return t.UnixNano(), nil
+}
+
 // known is what the database already holds, for checking references.
 type known struct {
-	tenants    map[string]bool
-	mgs        map[string]bool   // tenant \x00 id
-	locations  map[string]string // location -> org
-	orgs       map[string][]string
-	principals principalTypes
-	roles      map[string]bool
-	tracking   map[string]bool
+	tenants   map[string]bool
+	mgs       map[string]bool   // tenant \x00 id
+	locations map[string]string // location -> org
+	orgs      map[string][]string
+	// names of the stored organisations and locations, for messages about ID clashes
+	orgNames, locNames map[string]string
+	principals         principalTypes
+	roles              map[string]bool
+	tracking           map[string]bool
 }
 
 // principalTypes maps a principal (tenant and object GUIDs) to its type. Keys are the
@@ -300,19 +327,42 @@ func build(f *File, k *known) *plan {
 	p.links(f.Links, k)
 	p.trackingIDs(f.TrackingIDs, k)
 	p.deployments(f.Deployments, k)
+	p.identifiers(f.Identifiers, k)
+	p.accounts(f.Accounts, k)
 	p.checkOverlaps()
 	return p
 }
 
 func (p *plan) partnerList(partners []Partner, k *known) {
+	// One namespace of partner IDs: an ID names an organisation or a location, never both,
+	// within the file and against what is stored (a link to an organisation ID that is also a
+	// location would credit that location).
+	fileOrgs := map[string]int{}
+	fileLocs := map[string][2]int{}
+	for i, o := range partners {
+		if _, dup := fileOrgs[o.ID]; !dup && o.ID != "" {
+			fileOrgs[o.ID] = i
+		}
+		for j, l := range o.Locations {
+			if _, dup := fileLocs[l.ID]; !dup && l.ID != "" && l.ID != o.ID {
+				fileLocs[l.ID] = [2]int{i, j}
+			}
+		}
+	}
+	const never = "an ID names an organisation or a location, never both"
 	for i, o := range partners {
 		path := fmt.Sprintf("partners[%d]", i)
 		if o.ID == "" {
 			p.fail(path+".id", "the organisation ID is empty")
 			continue
 		}
-		if _, isLoc := k.locations[o.ID]; isLoc {
-			p.fail(path+".id", "%q is already a location ID; an organisation needs its own ID", o.ID)
+		if at, ok := fileLocs[o.ID]; ok {
+			other := partners[at[0]]
+			p.fail(path+".id", "organisation ID %q (%s) is also the ID of location %s (%s) of organisation %s (%s) at partners[%d].locations[%d]; %s",
+				o.ID, o.Name, o.ID, other.Locations[at[1]].Name, other.ID, other.Name, at[0], at[1], never)
+		} else if org, isLoc := k.locations[o.ID]; isLoc {
+			p.fail(path+".id", "organisation ID %q (%s) is already the ID of location %s (%s) of organisation %s (%s); %s",
+				o.ID, o.Name, o.ID, k.locNames[o.ID], org, k.orgNames[org], never)
 		}
 		row := orgRow{id: o.ID, name: o.Name}
 		for j, t := range o.TenantIDs {
@@ -329,6 +379,11 @@ func (p *plan) partnerList(partners []Partner, k *known) {
 			}
 			if l.ID == o.ID {
 				p.fail(lp+".id", "location ID %q equals its organisation's ID; locations need IDs of their own", l.ID)
+			} else if oi, ok := fileOrgs[l.ID]; ok {
+				p.fail(lp+".id", "location ID %q (%s) is also the ID of organisation %s (%s) at partners[%d]; %s",
+					l.ID, l.Name, l.ID, partners[oi].Name, oi, never)
+			} else if name, ok := k.orgNames[l.ID]; ok {
+				p.fail(lp+".id", "location ID %q (%s) is already the ID of organisation %s (%s); %s", l.ID, l.Name, l.ID, name, never)
 			}
 			if org, ok := k.locations[l.ID]; ok && org != o.ID {
 				p.fail(lp+".id", "location %q already belongs to organisation %q", l.ID, org)
@@ -683,7 +738,7 @@ func (p *plan) deployments(list []Deployment, k *known) {
 			p.fail(path+".trackingId", "deployment of %s carries tracking ID %s, which is not registered; add it to trackingIds", d.ResourceID, g)
 			continue
 		}
-		at, err := timeline.Parse(d.At)
+		at, err := parseInstant(d.At)
 		if err != nil {
 			p.fail(path+".at", "%v", err)
 			continue

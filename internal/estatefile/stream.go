@@ -174,6 +174,24 @@ var sections = []*section{
 		s.p.deploys = nil
 		return err
 	}},
+	{key: "identifiers", deps: []string{"partners"}, read: func(s *streamer, sc *scanner) error {
+		var list []Identifier
+		if err := s.decodeList(sc, "identifiers", &list); err != nil {
+			return err
+		}
+		s.p.identifiers(list, s.k)
+		s.entities += len(list)
+		return nil
+	}},
+	{key: "accounts", deps: []string{"partners"}, read: func(s *streamer, sc *scanner) error {
+		var list []Account
+		if err := s.decodeList(sc, "accounts", &list); err != nil {
+			return err
+		}
+		s.p.accounts(list, s.k)
+		s.entities += len(list)
+		return nil
+	}},
 }
 
 // overlapTracker remembers, per overlap group (see overlapKey), the first version's window
@@ -531,18 +549,13 @@ func (s *streamer) run(r io.Reader) error {
 	switch sc.peek() {
 	case '{':
 		sc.pos++
-	case 'n':
-		if raw, _, err := sc.value(); err == nil && string(raw) == "null" {
-			return nil // null: an empty file, as the general path reads it
-		}
-		fallthrough
 	default:
 		raw, start, _ := sc.value()
 		var v any
 		if err := json.Unmarshal(raw, &v); err != nil || raw == nil {
 			return s.readError(sc, "$", raw, start, err)
 		}
-		return fmt.Errorf("%s:1:1: an estate file is a JSON object with partners, tenants, ... lists, not a JSON %T", s.name, v)
+		return fmt.Errorf("%s:1:1: an estate file is a JSON object with partners, tenants, ... lists, not %s", s.name, jsonKind(raw))
 	}
 	byKey := map[string]*section{}
 	for _, sec := range sections {
@@ -558,8 +571,8 @@ func (s *streamer) run(r io.Reader) error {
 		}
 		return true
 	}
-	if sc.peek() == '}' {
-		return nil
+	if sc.expect('}') {
+		return s.end(sc)
 	}
 	for {
 		raw, start, err := sc.value()
@@ -610,8 +623,20 @@ func (s *streamer) run(r io.Reader) error {
 		}
 		return fmt.Errorf("%s%s: not valid JSON: expected , or } after the value of %s", s.name, sc.position(sc.abs(sc.pos)), key)
 	}
+	if err := s.end(sc); err != nil {
+		return err
+	}
 	// Sections whose dependencies the file lacks refer to what is stored: apply them now.
 	return s.runDeferred(deferred, seen, ready, true)
+}
+
+// end refuses anything but white space after the top-level object (as oneObject does).
+func (s *streamer) end(sc *scanner) error {
+	if c := sc.peek(); c != 0 {
+		return fmt.Errorf("%s%s: more data after the end of the JSON document (%.20q...); a file holds one JSON value: "+
+			"put several pages or objects in one [ ... ] list", s.name, sc.position(sc.abs(sc.pos)), sc.buf[sc.pos:min(sc.pos+20, len(sc.buf))])
+	}
+	return sc.err
 }
 
 // runDeferred applies kept sections, in the format's order, once their dependencies have been
@@ -946,6 +971,7 @@ func (s *streamer) finish() error {
 			s.rep.count(kindNames[t]).Created += n
 		}
 	}
+	s.rep.NotStored = s.p.notStored
 	return s.currentLinks()
 }
 

@@ -15,6 +15,9 @@ type File struct {
 	Links           []Link           `json:"links,omitempty"`
 	TrackingIDs     []TrackingID     `json:"trackingIds,omitempty"`
 	Deployments     []Deployment     `json:"deployments,omitempty"`
+	// Version 2 keys: read and validated, not stored yet (see plan.identifiers).
+	Identifiers []Identifier `json:"identifiers,omitempty"`
+	Accounts    []Account    `json:"accounts,omitempty"`
 }
 
 // Window is a JSON validity window; a nil From means "since always", a nil To "still valid".
@@ -148,4 +151,30 @@ type Deployment struct {
 	ResourceID string `json:"resourceId"`
 	TrackingID string `json:"trackingId"`
 	At         string `json:"at"`
+}
+
+// Identifier is what a location is known by in another program (version 2).
+type Identifier struct {
+	PartnerID string  `json:"partnerId"`
+	Scheme    string  `json:"scheme"`
+	Value     string  `json:"value"`
+	From      *string `json:"from"`
+	To        *string `json:"to"`
+}
+
+// Account is an account of a provider other than Azure, with its resale history (version 2).
+type Account struct {
+	Provider         string   `json:"provider"`
+	ID               string   `json:"id"`
+	Kind             string   `json:"kind"`
+	Name             string   `json:"name,omitempty"`
+	BillingAccountID string   `json:"billingAccountId,omitempty"`
+	Resale           []Resale `json:"resale,omitempty"`
+}
+
+// Resale is a window in which a location resold an account.
+type Resale struct {
+	PartnerID string  `json:"partnerId"`
+	From      *string `json:"from"`
+	To        *string `json:"to"`
 }

@@ -82,6 +82,18 @@ func Load(ctx context.Context, q store.Querier, w timeline.Window) (*Snapshot, e
 		activations[id] = append(activations[id], a)
 		return err
 	})
+	type versionEnd struct {
+		id string
+		to int64
+	}
+	closures := map[versionEnd]*access.Closure{}
+	l.each(`SELECT assignment_id, closed_at, import_id, source, file_name FROM assignment_closures`, nil, func(r *sql.Rows) error {
+		var k versionEnd
+		c := &access.Closure{}
+		err := r.Scan(&k.id, &k.to, &c.ImportID, &c.Source, &c.File)
+		closures[k] = c
+		return err
+	})
 	l.windowed(`SELECT id, tenant_id, principal_id, role_definition_id, scope, kind, valid_from, valid_to FROM role_assignments`, `id, valid_from`, func(r *sql.Rows) error {
 		var a access.RoleAssignment
 		var kind string
@@ -90,6 +102,7 @@ func Load(ctx context.Context, q store.Querier, w timeline.Window) (*Snapshot, e
 		if a.Kind == access.Eligible {
 			a.Activations = activations[a.ID]
 		}
+		a.ClosedBy = closures[versionEnd{a.ID, a.Valid.To}]
 		s.Assignments = append(s.Assignments, a)
 		return err
 	})
