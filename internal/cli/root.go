@@ -44,6 +44,8 @@ type App struct {
 	Now       func() time.Time
 	// OIDCIssuers are ISSUER-URL=AUDIENCE pairs whose tokens serve accepts.
 	OIDCIssuers []string
+	// Serve holds serve's other settings (demo and bench api serve with the defaults).
+	Serve ServeSettings
 }
 
 // OpenDB opens and migrates the database named by --db / PARTNERLINK_DB. A database that
