@@ -33,7 +33,7 @@ const StatusClientClosed = 499
 
 // RetryAfterSeconds is the Retry-After sent with every 503: a busy database is usually free
 // again within a second or two, and clients (the Azure SDKs among them) honour the header.
-const RetryAfterSeconds = "2"
+const RetryAfterSeconds = "1"
 
 // Class is how a surface answers an error.
 type Class struct {

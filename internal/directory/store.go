@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -95,6 +96,9 @@ func validate(org Organisation) error {
 	if strings.TrimSpace(org.Name) == "" {
 		return store.NewError(store.ErrInvalid, fmt.Sprintf("organisation %s has no name", org.ID), nil)
 	}
+	if !printable(org.Name) {
+		return store.NewError(store.ErrInvalid, fmt.Sprintf("organisation %s: name %q holds a control character or invalid UTF-8", org.ID, org.Name), nil)
+	}
 	seen := map[string]bool{}
 	for i, l := range org.Locations {
 		if strings.TrimSpace(l.ID) == "" {
@@ -102,6 +106,9 @@ func validate(org Organisation) error {
 		}
 		if err := CheckID(l.ID); err != nil {
 			return store.NewError(store.ErrInvalid, fmt.Sprintf("organisation %s: locations[%d]: %s", org.ID, i, err), nil)
+		}
+		if !printable(l.Name) || !printable(l.Country) {
+			return store.NewError(store.ErrInvalid, fmt.Sprintf("organisation %s: locations[%d] name %q or country %q holds a control character or invalid UTF-8", org.ID, i, l.Name, l.Country), nil)
 		}
 		if l.ID == org.ID {
 			return store.NewError(store.ErrInvalid, fmt.Sprintf("organisation %s: locations[%d].id equals the organisation ID; locations need their own IDs", org.ID, i), nil)
@@ -225,4 +232,10 @@ func each(ctx context.Context, q store.Querier, query string, args []any, fn fun
 		}
 	}
 	return rows.Err()
+}
+
+// printable reports text fit for names: valid UTF-8 without control characters (a NUL is
+// refused by PostgreSQL and would be stored by SQLite: the engines must not differ).
+func printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(c rune) bool { return c < 0x20 || c == 0x7f })
 }

@@ -296,3 +296,24 @@ func (p Policy) control(_, address string, _ syscall.RawConn) error {
 	}
 	return p.Allowed(ap.Addr())
 }
+
+// StaticResolver resolves names from a fixed table (host -> addresses), for tests and for
+// servers that must not ask DNS. An unknown name does not resolve.
+type StaticResolver map[string][]string
+
+// LookupNetIP implements Resolver.
+func (s StaticResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	list, ok := s[strings.TrimSuffix(strings.ToLower(host), ".")]
+	if !ok {
+		return nil, fmt.Errorf("no such host %s", host)
+	}
+	out := make([]netip.Addr, 0, len(list))
+	for _, a := range list {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("host %s: %q is not an address", host, a)
+		}
+		out = append(out, ip)
+	}
+	return out, nil
+}

@@ -170,7 +170,7 @@ func listPartners(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 		}
 		orgs, err := directory.List(r.Context(), d.DB)
 		if err != nil {
-			WriteError(w, d, err)
+			WriteError(w, d, d.DB.Translate(err))
 			return
 		}
 		out := []PartnerJSON{}
@@ -232,7 +232,7 @@ func putPartner(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ident
 		}
 		o, err := directory.Get(r.Context(), d.DB, org.ID)
 		if err != nil {
-			WriteError(w, d, err)
+			WriteError(w, d, d.DB.Translate(err))
 			return
 		}
 		WriteJSON(w, http.StatusOK, partnerJSON(*o))
