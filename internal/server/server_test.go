@@ -315,3 +315,80 @@ func TestPostgresPermissionDenied(t *testing.T) {
 		t.Errorf("the log lacks the driver's error:\n%s", e.logs)
 	}
 }
+
+// A partner learns nothing from explain about a subscription it has no presence in: the same
+// answer whether it exists or not, no tenant. With a link in the tenant it gets the full
+// explanation.
+func TestExplainHidesForeignEstatesFromPartners(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, server.Options{}, nil)
+		if _, err := db.ExecContext(context.Background(), `INSERT INTO subscriptions (id, tenant_id, offer, valid_from, valid_to) VALUES ($1, $2, 'payg', $3, $4)`,
+			subA, tenantA, int64(-1)<<62, int64(1)<<62); err != nil {
+			t.Fatal(err)
+		}
+		other := e.mint(auth.Claims{TenantID: "pt2", ObjectID: "p2", Roles: []string{"partner"}, PartnerIDs: []string{"5000000"}})
+		own := e.mint(auth.Claims{TenantID: "pt", ObjectID: "p1", Roles: []string{"partner"}, PartnerIDs: []string{"4000001"}})
+		const missing = "ffffffff-0000-4000-8000-000000000009"
+		answer := func(tok, partner, query string) map[string]any {
+			t.Helper()
+			resp, body := e.do("GET", "/v1/explain?partner="+partner+"&"+query+"&at=2026-03-01", tok, "")
+			var m map[string]any
+			if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &m) != nil {
+				t.Fatalf("explain %s %s = %d %s", partner, query, resp.StatusCode, body)
+			}
+			return m
+		}
+		exists := answer(other, "5000001", "subscription="+subA)
+		absent := answer(other, "5000001", "subscription="+missing)
+		if exists["tenant"] != nil || strings.Contains(fmt.Sprint(exists), tenantA) {
+			t.Errorf("a partner without presence learns the tenant: %v", exists)
+		}
+		// Identical but for the subscription ID the query itself gave.
+		a, _ := json.Marshal(exists)
+		b, _ := json.Marshal(absent)
+		if strings.ReplaceAll(string(a), subA, "S") != strings.ReplaceAll(string(b), missing, "S") {
+			t.Errorf("existing and unknown subscriptions answer differently:\n%s\n%s", a, b)
+		}
+		rec := answer(other, "5000001", "record=no-such-record")
+		if rec["reasons"].([]any)[0].(map[string]any)["code"] != "no_presence" {
+			t.Errorf("unknown record for a partner = %v; want the same no_presence answer", rec)
+		}
+		// Contoso's location is linked in tenant A: its partner sees the explanation, tenant included.
+		if full := answer(own, "4000001", "subscription="+subA); full["tenant"] != tenantA {
+			t.Errorf("a partner with a link in the tenant gets %v; want the full explanation", full)
+		}
+	})
+}
+
+func TestWebhookPolicyThroughTheAPI(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, server.Options{}, func(d *api.Deps) { d.Webhooks.Limit = 2 })
+		admin := e.mint(auth.Claims{TenantID: tenantA, ObjectID: "admin", Roles: []string{"customer-admin"}})
+		path := "/v1/tenants/" + tenantA + "/webhooks"
+		for u, why := range map[string]string{"https://169.254.169.254/latest/meta-data": "link-local", "http://[::ffff:127.0.0.1]:8080/": "loopback",
+			"https://2130706433/": "non-standard", "http://hooks.example.com/": "https"} {
+			resp, body := e.do("POST", path, admin, `{"url":"`+u+`"}`)
+			if p := problem(t, resp, body, 400); !strings.Contains(fmt.Sprint(p["detail"]), why) {
+				t.Errorf("POST %s: %v; want %q", u, p["detail"], why)
+			}
+		}
+		var ids []string
+		for range 2 {
+			resp, body := e.do("POST", path, admin, `{"url":"https://hooks.example.com/x"}`)
+			var h map[string]any
+			if resp.StatusCode != 201 || json.Unmarshal([]byte(body), &h) != nil {
+				t.Fatalf("POST = %d %s", resp.StatusCode, body)
+			}
+			ids = append(ids, h["id"].(string))
+		}
+		resp, body := e.do("POST", path, admin, `{"url":"https://hooks.example.com/x"}`)
+		problem(t, resp, body, 409)
+		if resp, _ := e.do("DELETE", path+"/"+ids[0], admin, ""); resp.StatusCode != 204 {
+			t.Fatalf("DELETE = %d", resp.StatusCode)
+		}
+		resp, body = e.do("GET", path, admin, "")
+		if resp.StatusCode != 200 || !strings.Contains(body, `"active":false`) {
+			t.Errorf("after DELETE the webhook must stay, inactive: %s", body)
+		}
+	})
+}
