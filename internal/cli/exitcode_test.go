@@ -33,6 +33,10 @@ func TestExitCodesFromTypedErrors(t *testing.T) {
 		{[]string{"attribute", "--db", db, "--from", "0001-01-01", "--to", "2026-01-01"}, ExitUsage, "0001-01-01 is outside the dates partnerlink can store (1678-01-01 to 2262-01-01"},
 		{[]string{"attribute", "--db", db, "--from", "2026-01-01", "--to", "9999-12-31"}, ExitUsage, "9999-12-31 is outside"},
 		{[]string{"report", "partner", "--db", db, "--partner", "1", "--from", "1600-01-01"}, ExitUsage, "1600-01-01 is outside"},
+		// serve's operator settings are checked before it listens.
+		{[]string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--public-url", "partnerlink.example.com"}, ExitUsage, "--public-url"},
+		{[]string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--webhook-allow-private", "10.0.0.0/33"}, ExitUsage, "--webhook-allow-private"},
+		{[]string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--metrics=maybe"}, ExitUsage, "invalid argument"},
 		// A failure inside a command that started is 1.
 		{[]string{"import", "estate", "--db", db, bad}, ExitError, "bad.json"},
 	}

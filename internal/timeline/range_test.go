@@ -35,3 +35,23 @@ func TestParseRefusesInstantsOutsideInt64Nanoseconds(t *testing.T) {
 		t.Error("FromTime(0001-01-01) accepted")
 	}
 }
+
+// An accepted date or time converts exactly: back to the same instant, never wrapped.
+func FuzzParseDateOrTime(f *testing.F) {
+	for _, s := range []string{"2026-03-01", "1678-01-01", "2262-01-01", "9999-12-31", "0001-01-01T00:00:00Z", "2026-03-01T10:00:00.5+02:00", "2262-04-11T23:47:16.854775807Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ns, err := ParseDateOrTime(s)
+		if err != nil {
+			return
+		}
+		want, perr := time.Parse(time.DateOnly, s)
+		if perr != nil {
+			want, perr = time.Parse(time.RFC3339Nano, s)
+		}
+		if perr != nil || !Time(ns).Equal(want) {
+			t.Fatalf("ParseDateOrTime(%q) = %d (%s); the text says %s", s, ns, Time(ns), want)
+		}
+	})
+}

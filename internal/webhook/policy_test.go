@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -193,4 +194,40 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	if resp.StatusCode != http.StatusFound || hits.Load() != 0 {
 		t.Fatalf("status %d, redirect target hit %d times; want the 302 returned and the target untouched", resp.StatusCode, hits.Load())
 	}
+}
+
+// Whatever the URL, CheckURL never panics, and an accepted URL names only public addresses
+// (an IP literal, or a name the resolver maps to public addresses only).
+func FuzzCheckURL(f *testing.F) {
+	for _, s := range []string{"https://hooks.example.com/x", "https://10.0.0.1/", "https://[::ffff:127.0.0.1]/", "https://0x7f.1/",
+		"http://localhost:80/", "https://[fe80::1%25en0]/", "https://[64:ff9b::a00:1]/", "https://8.8.8.8:443/a?b#c", "https://u@h/"} {
+		f.Add(s)
+	}
+	dns := newDNS()
+	p := webhook.Policy{Resolver: dns}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := p.CheckURL(context.Background(), raw)
+		if err != nil {
+			if !errors.Is(err, store.ErrInvalid) {
+				t.Fatalf("CheckURL(%q) = %v; want an invalid-input error", raw, err)
+			}
+			return
+		}
+		parsed, err := url.Parse(u)
+		if err != nil {
+			t.Fatalf("accepted %q normalised to %q, which does not parse", raw, u)
+		}
+		addrs, err := dns.LookupNetIP(context.Background(), "ip", parsed.Hostname())
+		if a, perr := netip.ParseAddr(parsed.Hostname()); perr == nil {
+			addrs, err = []netip.Addr{a}, nil
+		}
+		if err != nil {
+			t.Fatalf("accepted %q, whose host %q does not resolve", raw, parsed.Hostname())
+		}
+		for _, a := range addrs {
+			if p.Allowed(a) != nil {
+				t.Fatalf("accepted %q, which reaches %s", raw, a)
+			}
+		}
+	})
 }
