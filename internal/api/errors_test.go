@@ -29,6 +29,7 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", store.ErrNotFound), 404, "NotFound", "wrapped", ""},
 		{store.NewError(store.ErrConflict, "taken", nil), 409, "Conflict", "taken", ""},
 		{fmt.Errorf("partner 9: %w", auth.ErrForbidden), 403, "AuthorizationFailed", "partner 9", ""},
+		{auth.Deny("not your tenant"), 403, "AuthorizationFailed", "not your tenant", "forbidden"},
 		{store.NewError(store.ErrUnavailable, "the database is busy", driver), 503, "ServiceUnavailable", "busy; try again", "secret"},
 		{fmt.Errorf("query: %w", context.DeadlineExceeded), 503, "ServiceUnavailable", "try again", ""},
 		{fmt.Errorf("query: %w", context.Canceled), StatusClientClosed, "RequestCanceled", "", ""},

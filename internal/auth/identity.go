@@ -6,9 +6,17 @@ import (
 	"errors"
 )
 
-// ErrForbidden marks a refusal of an authenticated caller (403 on every surface). Wrap it
-// with a message naming what was refused.
+// ErrForbidden marks a refusal of an authenticated caller (403 on every surface); Deny makes
+// one with a message naming what was refused.
 var ErrForbidden = errors.New("forbidden")
+
+// Deny returns an error that is ErrForbidden and reads msg.
+func Deny(msg string) error { return denied(msg) }
+
+type denied string
+
+func (d denied) Error() string { return string(d) }
+func (d denied) Unwrap() error { return ErrForbidden }
 
 // Role is what a caller may do. Every endpoint states the role it needs.
 type Role string

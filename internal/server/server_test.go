@@ -101,7 +101,7 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if strings.Contains(body, "4000000") || strings.Contains(body, "/no/such") {
+	if strings.Contains(body, "/v1/partners/4000000") || strings.Contains(body, "/no/such") {
 		t.Error("/metrics labels hold raw paths")
 	}
 

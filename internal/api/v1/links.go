@@ -70,7 +70,7 @@ func resolvePartner(w http.ResponseWriter, r *http.Request, d api.Deps, id *auth
 // forbidden answers 403 in one wording for "not yours" and "does not exist", so callers cannot
 // probe which tenants or partners exist.
 func forbidden(w http.ResponseWriter, what string) {
-	WriteProblem(w, http.StatusForbidden, "this token may not read "+what+"; it needs the customer-admin role of that tenant, the partner role for that ID, or operator")
+	WriteClass(w, api.Classify(auth.Deny("this token may not read "+what+"; it needs the customer-admin role of that tenant, the partner role for that ID, or operator")))
 }
 
 // pageParams reads ?after= (an opaque cursor: the last ID of the previous page) and ?limit=
