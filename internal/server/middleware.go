@@ -104,8 +104,12 @@ func (e *edge) done(rec *recorder, r *http.Request, start time.Time) {
 	}
 	d := time.Since(start)
 	metrics.ObserveRequest(route, status, d)
-	e.log.Info("request", "method", r.Method, "route", route, "status", status, "duration", d,
-		"bytes", rec.bytes, "request_id", rec.info.ID, "caller", rec.info.Caller)
+	attrs := []any{"method", r.Method, "route", route, "status", status, "duration", d,
+		"bytes", rec.bytes, "request_id", rec.info.ID, "caller", rec.info.Caller}
+	if c := rec.info.CorrelationID; c != "" && c != rec.info.ID {
+		attrs = append(attrs, "correlation_id", c)
+	}
+	e.log.Info("request", attrs...)
 }
 
 // validID accepts a request ID a client (or a proxy in front) sent: short and plain, so it is

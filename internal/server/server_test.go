@@ -52,7 +52,7 @@ func TestRequestIDsAndAccessLog(t *testing.T) {
 	want := []map[string]any{
 		{"method": "GET", "route": "GET /v1/partners/{id}/links", "status": 200.0, "request_id": "client-req-1", "caller": "operator"},
 		{"route": "GET /v1/partners", "status": 200.0, "caller": "operator"},
-		{"route": "GET /providers/microsoft.managementpartner/operations", "status": 200.0, "request_id": armID, "caller": "anonymous"},
+		{"route": "GET /providers/microsoft.managementpartner/operations", "status": 200.0, "request_id": armID, "caller": "anonymous", "correlation_id": "corr-7"},
 	}
 	for i, w := range want {
 		for k, v := range w {
