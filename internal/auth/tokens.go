@@ -19,6 +19,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/store"
 )
 
@@ -96,8 +97,12 @@ func parseKey(id, pemText string) (*Key, error) {
 	return &Key{ID: id, key: priv}, nil
 }
 
-// Mint signs a token for development and tests (see `partnerlink token`).
+// Mint signs a token for development and tests (see `partnerlink token`). It refuses claims
+// the verifier would refuse (an empty or malformed partner ID among them).
 func (k *Key) Mint(c Claims, now time.Time, ttl time.Duration) (string, error) {
+	if _, err := identityOf(c); err != nil {
+		return "", err
+	}
 	c.Issuer = Issuer
 	c.Audience = jwt.ClaimStrings{Audience}
 	c.IssuedAt = jwt.NewNumericDate(now)
@@ -152,6 +157,12 @@ func identityOf(c Claims) (*Identity, error) {
 		return nil, errors.New("invalid token: tid and oid are required")
 	}
 	id := &Identity{TenantID: strings.ToLower(c.TenantID), ObjectID: strings.ToLower(c.ObjectID), Type: c.IDType, PartnerIDs: c.PartnerIDs}
+	for i, p := range c.PartnerIDs {
+		// An empty entry would otherwise match an empty ID anywhere an ID is compared.
+		if err := directory.CheckID(p); err != nil {
+			return nil, fmt.Errorf("invalid token: partner_ids[%d]: %w", i, err)
+		}
+	}
 	id.Roles = []Role{RolePrincipal}
 	for _, r := range c.Roles {
 		switch Role(r) {

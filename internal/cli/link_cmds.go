@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/scope"
 )
 
@@ -42,6 +43,11 @@ identity manages its own link), customer-admin, partner (with --partner IDs), op
 				case auth.RolePrincipal, auth.RoleCustomerAdmin, auth.RolePartner, auth.RoleOperator:
 				default:
 					return UsageError{fmt.Errorf("--role %q is not principal, customer-admin, partner or operator", r)}
+				}
+			}
+			for _, p := range partners {
+				if err := directory.CheckID(p); err != nil {
+					return UsageError{fmt.Errorf("--partner %q: %w", strings.Join(partners, ","), err)}
 				}
 			}
 			db, err := app.OpenDB(cmd.Context())

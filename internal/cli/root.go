@@ -44,6 +44,8 @@ type App struct {
 	Now       func() time.Time
 	// OIDCIssuers are ISSUER-URL=AUDIENCE pairs whose tokens serve accepts.
 	OIDCIssuers []string
+	// Serve holds serve's other settings (demo and bench api serve with the defaults).
+	Serve ServeSettings
 }
 
 // OpenDB opens and migrates the database named by --db / PARTNERLINK_DB. A database that
@@ -61,10 +63,12 @@ type Parents struct {
 	Root, Import, Export, Report *cobra.Command
 }
 
-// Main runs the CLI and returns the process exit code.
+// Main runs the CLI and returns the process exit code: ExitOK, ExitUsage when the command could
+// not start (see exitCode) and ExitError when it failed.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := &App{Stdin: stdin, Stdout: stdout, Stderr: stderr, Now: time.Now}
 	root := newRoot(app)
+	started := markStart(root)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -74,26 +78,47 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(stderr, "partnerlink: %s\n", oneLine(err))
+	fmt.Fprintf(stderr, "partnerlink: %s\n", strings.TrimSpace(err.Error()))
+	return exitCode(err, *started)
+}
+
+// exitCode derives the exit code from the error's type. Everything that fails before a
+// command's own code runs is about how it was invoked (an unknown command or flag, a bad flag
+// value, a missing required flag or argument) and is a usage error; inside the command, a
+// UsageError says the same (an unusable --db, a value the command refuses) and every other
+// error is a failure.
+func exitCode(err error, started bool) int {
 	var ue UsageError
-	if errors.As(err, &ue) || isFlagError(err) {
+	if !started || errors.As(err, &ue) {
 		return ExitUsage
 	}
 	return ExitError
 }
 
-func oneLine(err error) string {
-	s := strings.TrimSpace(err.Error())
-	// Multi-line errors (lists of bad rows) are printed whole; single errors stay on one line.
-	return s
-}
-
-func isFlagError(err error) bool {
-	s := err.Error()
-	return strings.HasPrefix(s, "unknown flag") || strings.HasPrefix(s, "unknown shorthand flag") ||
-		strings.HasPrefix(s, "invalid argument") || strings.HasPrefix(s, "unknown command") ||
-		strings.Contains(s, "flag needs an argument") || strings.HasPrefix(s, "required flag") ||
-		strings.Contains(s, "accepts ") && strings.Contains(s, "arg(s)")
+// markStart wraps the run function of every command so that Main knows whether an error came
+// from cobra's own parsing and validation (before) or from the command (after). It returns
+// the flag it sets.
+func markStart(root *cobra.Command) *bool {
+	started := new(bool)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if run := c.RunE; run != nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				*started = true
+				return run(cmd, args)
+			}
+		} else if run := c.Run; run != nil {
+			c.Run = func(cmd *cobra.Command, args []string) {
+				*started = true
+				run(cmd, args)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return started
 }
 
 func newRoot(app *App) *cobra.Command {

@@ -9,6 +9,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/link"
+	"github.com/partnerlink/partnerlink/internal/metrics"
 	"github.com/partnerlink/partnerlink/internal/server"
 )
 
@@ -32,6 +33,10 @@ func buildServer(ctx context.Context, app *App, d api.Deps) (http.Handler, func(
 		}
 	}
 	d.Authenticate = v.Authenticate
+	policy, err := app.Serve.apply(&d)
+	if err != nil {
+		return nil, nil, err
+	}
 	// The link cache is enabled only while PostgreSQL delivers change notifications; on SQLite
 	// Listen returns at once and GETs read the database.
 	d.LinkCache = link.NewCache()
@@ -41,10 +46,15 @@ func buildServer(ctx context.Context, app *App, d api.Deps) (http.Handler, func(
 		defer close(listening)
 		d.LinkCache.Listen(ctx, d.DB, app.Log)
 	}()
-	stopWebhooks := startWebhookWorker(app, d.DB) // webhook_worker.go
-	return server.Handler(d), func() {
+	stopWebhooks := startWebhookWorker(app, d.DB, policy) // webhook_worker.go
+	stopDBStats := func() {}
+	if !app.Serve.NoMetrics {
+		stopDBStats = metrics.WatchDB(d.DB.DB, d.DB.Engine())
+	}
+	return server.New(d, server.Options{NoMetrics: app.Serve.NoMetrics}), func() {
 		cancel()
 		<-listening
 		stopWebhooks()
+		stopDBStats()
 	}, nil
 }

@@ -14,9 +14,9 @@ const webhookInterval = 2 * time.Second
 
 // startWebhookWorker runs the webhook delivery worker in the background until the returned
 // stop function is called. Its state is in webhook_deliveries, so a restart resumes it.
-func startWebhookWorker(app *App, db *store.DB) (stop func()) {
+func startWebhookWorker(app *App, db *store.DB, policy webhook.Policy) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &webhook.Worker{DB: db, Log: app.Log, Now: app.Now}
+	w := &webhook.Worker{DB: db, Policy: policy, Log: app.Log, Now: app.Now}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -20,6 +21,9 @@ func Put(ctx context.Context, db *store.DB, org Organisation) error {
 		return err
 	}
 	return db.Translate(db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := oneNamespace(ctx, tx, org); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO partner_orgs (id, name) VALUES ($1, $2)
 ON CONFLICT (id) DO UPDATE SET name = excluded.name`, org.ID, org.Name); err != nil {
 			return err
@@ -58,17 +62,53 @@ ON CONFLICT (id) DO UPDATE SET name = excluded.name, country = excluded.country`
 	}))
 }
 
+// oneNamespace refuses an organisation ID that is already a location's, and a location ID that
+// is already an organisation's: links and tokens name partners by ID alone, so an ID that named
+// both would send one partner's links and reports to the other.
+func oneNamespace(ctx context.Context, tx *sql.Tx, org Organisation) error {
+	var owner, name string
+	err := tx.QueryRowContext(ctx, `SELECT l.org_id, COALESCE(o.name, '') FROM partner_locations l LEFT JOIN partner_orgs o ON o.id = l.org_id WHERE l.id = $1`, org.ID).Scan(&owner, &name)
+	if err == nil {
+		return store.NewError(store.ErrConflict, fmt.Sprintf("organisation ID %s is already a location of organisation %s (%s); an ID names an organisation or a location, never both: give the organisation another ID", org.ID, owner, name), nil)
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	for _, l := range org.Locations {
+		err := tx.QueryRowContext(ctx, `SELECT name FROM partner_orgs WHERE id = $1`, l.ID).Scan(&name)
+		if err == nil {
+			return store.NewError(store.ErrConflict, fmt.Sprintf("location ID %s of organisation %s is already the ID of organisation %s (%s); an ID names an organisation or a location, never both: give the location another ID", l.ID, org.ID, l.ID, name), nil)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	return nil
+}
+
 func validate(org Organisation) error {
 	if strings.TrimSpace(org.ID) == "" {
 		return store.NewError(store.ErrInvalid, "organisation id is empty; give the partner's organisation (PGA) ID", nil)
 	}
+	if err := CheckID(org.ID); err != nil {
+		return err
+	}
 	if strings.TrimSpace(org.Name) == "" {
 		return store.NewError(store.ErrInvalid, fmt.Sprintf("organisation %s has no name", org.ID), nil)
+	}
+	if !printable(org.Name) {
+		return store.NewError(store.ErrInvalid, fmt.Sprintf("organisation %s: name %q holds a control character or invalid UTF-8", org.ID, org.Name), nil)
 	}
 	seen := map[string]bool{}
 	for i, l := range org.Locations {
 		if strings.TrimSpace(l.ID) == "" {
 			return store.NewError(store.ErrInvalid, fmt.Sprintf("organisation %s: locations[%d].id is empty", org.ID, i), nil)
+		}
+		if err := CheckID(l.ID); err != nil {
+			return store.NewError(store.ErrInvalid, fmt.Sprintf("organisation %s: locations[%d]: %s", org.ID, i, err), nil)
+		}
+		if !printable(l.Name) || !printable(l.Country) {
+			return store.NewError(store.ErrInvalid, fmt.Sprintf("organisation %s: locations[%d] name %q or country %q holds a control character or invalid UTF-8", org.ID, i, l.Name, l.Country), nil)
 		}
 		if l.ID == org.ID {
 			return store.NewError(store.ErrInvalid, fmt.Sprintf("organisation %s: locations[%d].id equals the organisation ID; locations need their own IDs", org.ID, i), nil)
@@ -192,4 +232,10 @@ func each(ctx context.Context, q store.Querier, query string, args []any, fn fun
 		}
 	}
 	return rows.Err()
+}
+
+// printable reports text fit for names: valid UTF-8 without control characters (a NUL is
+// refused by PostgreSQL and would be stored by SQLite: the engines must not differ).
+func printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(c rune) bool { return c < 0x20 || c == 0x7f })
 }

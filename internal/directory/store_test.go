@@ -66,6 +66,9 @@ func TestPutRejectsBadInput(t *testing.T) {
 		"duplicate":        {ID: "2", Name: "B", Locations: []directory.Location{{ID: "21"}, {ID: "21"}}},
 		"empty window":     {ID: "2", Name: "B", Locations: []directory.Location{{ID: "21", Active: []timeline.Window{{From: 5, To: 5}}}}},
 		"moves a location": {ID: "2", Name: "B", Locations: []directory.Location{{ID: "11"}}},
+		"NUL in a name":    {ID: "2", Name: "B\x00"},
+		"bad location ID":  {ID: "2", Name: "B", Locations: []directory.Location{{ID: "2 1"}}},
+		"empty org ID":     {ID: "", Name: "B"},
 	}
 	for name, org := range cases {
 		err := directory.Put(ctx, db, org)

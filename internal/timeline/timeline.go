@@ -102,25 +102,60 @@ func FormatOrNil(ns int64) *string {
 	return &s
 }
 
-// Parse reads an RFC 3339 time (any offset) as an instant.
+// The instants partnerlink stores. int64 nanoseconds since 1970 reach from 1677-09-21 to
+// 2262-04-11; the accepted range is the whole years inside that, with 2262-01-01 itself
+// allowed as an exclusive end ("to"). Outside it Nanos would silently wrap to another date.
+var (
+	Earliest = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	Latest   = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// RangeError is an instant outside [Earliest, Latest].
+type RangeError struct {
+	Value string // as given
+}
+
+func (e *RangeError) Error() string {
+	return fmt.Sprintf("%s is outside the dates partnerlink can store (%s to %s, the range of int64 nanoseconds)",
+		e.Value, Earliest.Format(time.DateOnly), Latest.Format(time.DateOnly))
+}
+
+// FromTime converts a time to Unix nanoseconds, refusing one outside [Earliest, Latest]
+// (a *RangeError naming the time).
+func FromTime(t time.Time) (int64, error) {
+	if t.Before(Earliest) || t.After(Latest) {
+		return 0, &RangeError{Value: t.Format(time.RFC3339Nano)}
+	}
+	return t.UnixNano(), nil
+}
+
+// Parse reads an RFC 3339 time (any offset) as an instant in [Earliest, Latest].
 func Parse(s string) (int64, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return 0, fmt.Errorf("%q is not an RFC 3339 time (want e.g. 2026-03-01T00:00:00Z)", s)
 	}
-	return Nanos(t), nil
+	return fromParsed(s, t)
 }
 
-// ParseDateOrTime reads YYYY-MM-DD (UTC midnight) or RFC 3339.
+// ParseDateOrTime reads YYYY-MM-DD (UTC midnight) or RFC 3339, in [Earliest, Latest].
 func ParseDateOrTime(s string) (int64, error) {
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return Nanos(t), nil
+		return fromParsed(s, t)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return 0, fmt.Errorf("%q is neither a date (YYYY-MM-DD) nor an RFC 3339 time", s)
 	}
-	return Nanos(t), nil
+	return fromParsed(s, t)
+}
+
+func fromParsed(s string, t time.Time) (int64, error) {
+	ns, err := FromTime(t)
+	if err != nil {
+		return 0, &RangeError{Value: s}
+	}
+	return ns, nil
 }
 
 // Set is a sorted list of disjoint, non-adjacent, non-empty windows: a union of time.

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/report"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -38,7 +40,7 @@ type view struct {
 	PartnerID string
 	Tenant    string
 	Customer  *report.Customer
-	Webhooks  []webhook
+	Webhooks  []webhookRow
 	Secret    string
 	Query     string
 	Result    string
@@ -66,6 +68,7 @@ func (s *server) page(allow func(*auth.Identity) bool, h func(http.ResponseWrite
 			s.fail(w, nil, http.StatusUnauthorized, "Your session has ended; sign in again.")
 			return
 		}
+		api.Info(r.Context()).Caller = id.Kind()
 		c := &ctx{ID: id, CSRF: s.csrf(token)}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -129,16 +132,23 @@ func (s *server) fail(w http.ResponseWriter, c *ctx, status int, msg string) {
 	s.render(w, status, "error", v)
 }
 
+// storeFail answers an error with the error page, classified as on every surface
+// (api.Classify): a conflict is 409, a busy or unreachable database 503 with Retry-After,
+// and only faults are logged.
 func (s *server) storeFail(w http.ResponseWriter, c *ctx, err error) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		s.fail(w, c, http.StatusNotFound, err.Error())
-	case errors.Is(err, store.ErrInvalid):
-		s.fail(w, c, http.StatusBadRequest, err.Error())
-	default:
-		s.d.Log.Error("dashboard", "err", err)
-		s.fail(w, c, http.StatusInternalServerError, "Something failed on the server; the server log has the details.")
+	cl := api.Fail(s.d.Log, w, err)
+	msg := cl.Message
+	switch cl.Kind {
+	case api.KindInternal:
+		msg = "Something failed on the server; the server log has the details"
+		if id := api.InfoOf(w).ID; id != "" {
+			msg += " (request " + id + ")"
+		}
+		msg += "."
+	case api.KindUnavailable:
+		msg = "The database is busy or unavailable; try again in a moment."
 	}
+	s.fail(w, c, cl.Status, msg)
 }
 
 func (s *server) base(c *ctx, title string) view {
@@ -163,7 +173,7 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 // canReadPartner: as the API, an unknown ID is a 403 for non-operators, so pages do not reveal
 // which IDs exist.
 func (s *server) partnerAllowed(r *http.Request, id *auth.Identity, pid string) (bool, error) {
-	kind, org, _, err := report.ResolvePartner(r.Context(), s.d.DB, pid)
+	p, err := directory.Resolve(r.Context(), s.d.DB, pid)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) && !id.IsOperator() {
 			return false, nil
@@ -171,10 +181,10 @@ func (s *server) partnerAllowed(r *http.Request, id *auth.Identity, pid string) 
 		return false, err
 	}
 	loc := pid
-	if kind == report.KindOrganisation {
+	if p.Kind == directory.KindOrganisation {
 		loc = ""
 	}
-	return id.CanReadPartner(loc, org), nil
+	return id.CanReadPartner(loc, p.OrgID), nil
 }
 
 func (s *server) partnerPage(w http.ResponseWriter, r *http.Request, c *ctx) {
@@ -196,7 +206,13 @@ func (s *server) partnerPage(w http.ResponseWriter, r *http.Request, c *ctx) {
 			s.fail(w, c, http.StatusBadRequest, "month="+m+" is not a month; use YYYY-MM.")
 			return
 		}
-		period = timeline.Window{From: t.UnixNano(), To: t.AddDate(0, 1, 0).UnixNano()}
+		from, err1 := timeline.FromTime(t)
+		to, err2 := timeline.FromTime(t.AddDate(0, 1, 0))
+		if err := errors.Join(err1, err2); err != nil {
+			s.fail(w, c, http.StatusBadRequest, "month="+m+": "+err.Error()+".")
+			return
+		}
+		period = timeline.Window{From: from, To: to}
 		label = m
 	}
 	p, err := report.PartnerReport(r.Context(), s.d.DB, report.PartnerQuery{PartnerID: pid, Period: period})

@@ -21,8 +21,10 @@ const (
 )
 
 func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	// Secure whenever browsers reach the server over https, also through a TLS-terminating
+	// proxy (d.HTTPS, set by serve --public-url https://...), where r.TLS is nil.
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: s.d.HTTPS || r.TLS != nil})
 }
 
 // csrf returns the form token bound to a session (or pre-session) value.

@@ -11,8 +11,11 @@ import (
 	"crypto/rand"
 	"embed"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
+	"path"
+	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/api"
 )
@@ -35,7 +38,7 @@ type server struct {
 }
 
 // Register adds the dashboard routes to mux.
-func Register(mux *http.ServeMux, d api.Deps) {
+func Register(mux *api.Mux, d api.Deps) {
 	s := &server{d: d, tmpl: template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")), csrfKey: make([]byte, 32)}
 	if _, err := rand.Read(s.csrfKey); err != nil {
 		panic("web: no randomness for the CSRF key: " + err.Error()) // crypto/rand never fails on supported systems
@@ -56,10 +59,37 @@ func Register(mux *http.ServeMux, d api.Deps) {
 	mux.HandleFunc("GET /operator", s.page(anyRole, s.operatorPage))
 }
 
+// cacheStatic serves the embedded assets with caching headers, and never a directory
+// listing: a path naming a directory is 404.
 func cacheStatic(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		if f, err := staticFS.Open(path.Join("static", r.URL.Path)); err == nil {
+			st, err := f.Stat()
+			f.Close()
+			if err == nil && st.IsDir() {
+				http.NotFound(w, r)
+				return
+			}
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		h.ServeHTTP(w, r)
 	})
+}
+
+// WriteClass answers an error raised outside a dashboard handler (a panic) with a plain page.
+func WriteClass(w http.ResponseWriter, c api.Class) {
+	secure(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(c.Status)
+	msg := c.Message
+	if id := api.InfoOf(w).ID; c.Kind == api.KindInternal && id != "" {
+		msg += " (request " + id + ")"
+	}
+	_, _ = io.WriteString(w, "<!doctype html><title>"+http.StatusText(c.Status)+"</title><h1>"+http.StatusText(c.Status)+"</h1><p>"+
+		template.HTMLEscapeString(msg)+"</p><p><a href=\"/\">Back to the dashboard</a></p>\n")
 }

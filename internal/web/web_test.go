@@ -21,6 +21,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/web"
+	"github.com/partnerlink/partnerlink/internal/webhook"
 )
 
 const (
@@ -80,7 +81,8 @@ func newServer(t testing.TB, db *store.DB) *httptest.Server {
 				return nil, errors.New("unknown token")
 			}
 			return r.WithContext(auth.WithIdentity(r.Context(), id)), nil
-		}}
+		},
+		Webhooks: &webhook.Store{DB: db, Policy: webhook.Policy{Resolver: webhook.StaticResolver{"hooks.example.com": {"93.184.215.14"}}}}}
 	srv := httptest.NewServer(server.Handler(d))
 	t.Cleanup(srv.Close)
 	return srv
@@ -185,10 +187,24 @@ func TestSessionAndAccess(t *testing.T) {
 		if err := db.QueryRowContext(context.Background(), `SELECT id FROM webhooks WHERE tenant_id = $1`, tenantA).Scan(&id); err != nil {
 			t.Fatal(err)
 		}
-		body = fetch(t, a, "POST", srv.URL+"/customers/"+tenantA+"/webhooks/"+id+"/delete", url.Values{"csrf": {token}}, 200)
-		if strings.Contains(body, "https://hooks.example.com/x") {
-			t.Fatal("webhook still listed after delete")
+		// The webhook gets an event, then is deleted from the dashboard: it is deactivated, its
+		// pending delivery canceled, and both records kept (it was once removed with DELETE).
+		if _, err := db.ExecContext(context.Background(), `INSERT INTO events (id, tenant_id, type, occurred_at, payload) VALUES ('ev-1', $1, 'link.created', $2, '{}')`,
+			tenantA, time.Now().Add(time.Hour).UnixNano()); err != nil {
+			t.Fatal(err)
 		}
+		if n, err := (&webhook.Worker{DB: db}).Fanout(context.Background()); err != nil || n != 1 {
+			t.Fatalf("Fanout = %d, %v; want 1 delivery", n, err)
+		}
+		body = fetch(t, a, "POST", srv.URL+"/customers/"+tenantA+"/webhooks/"+id+"/delete", url.Values{"csrf": {token}}, 200)
+		if !strings.Contains(body, "Webhook deleted") || !strings.Contains(body, "<td>no</td>") {
+			t.Fatalf("after delete the webhook is not shown as inactive:\n%s", body)
+		}
+		counts, err := (&webhook.Store{DB: db}).DeliveryCounts(context.Background(), id)
+		if err != nil || counts[webhook.StatusCanceled] != 1 {
+			t.Fatalf("deliveries after a dashboard delete = %v, %v; want the one canceled and kept", counts, err)
+		}
+		fetch(t, a, "POST", srv.URL+"/customers/"+tenantA+"/webhooks/"+id+"x/delete", url.Values{"csrf": {token}}, 200)
 
 		o := signIn(t, srv, "tok-operator")
 		body = fetch(t, o, "GET", srv.URL+"/operator", nil, 200)
@@ -216,7 +232,7 @@ func TestExplainProxy(t *testing.T) {
 			}
 			return r.WithContext(auth.WithIdentity(r.Context(), id)), nil
 		}}
-	mux := http.NewServeMux()
+	mux := api.NewMux()
 	var got url.Values
 	var gotAuth string
 	mux.HandleFunc("GET /v1/explain", func(w http.ResponseWriter, r *http.Request) {

@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -40,21 +40,55 @@ const (
 	DefaultBaseDelay   = 10 * time.Second
 	DefaultMaxDelay    = time.Hour
 	DefaultBatch       = 100
-	// claimLease keeps other workers off a delivery while one worker sends it.
-	claimLease = 2 * time.Minute
+	DefaultTimeout     = 10 * time.Second // per delivery attempt
+	DefaultPerTenant   = 4                // deliveries of one tenant in flight at once
+	DefaultConcurrency = 32               // deliveries in flight at once, all tenants
+	// minLease keeps other workers off a delivery while one worker sends it; the lease is
+	// at least twice the timeout.
+	minLease = 2 * time.Minute
 )
 
-// Worker fans events out to deliveries and sends the deliveries that are due.
+// Worker fans events out to deliveries and sends the deliveries that are due. Deliveries run
+// concurrently, at most PerTenant of one tenant and Concurrency in all, each bounded by
+// Timeout: a tenant whose receivers are slow holds only its own slots, so another tenant's
+// delivery waits for no more than one dispatch round, never for the slow receivers.
 type Worker struct {
 	DB          *store.DB
-	Client      *http.Client     // nil: a client with a 10 s timeout
+	Policy      Policy           // where deliveries may connect (see Policy)
+	Client      *http.Client     // nil: Policy.Client(Timeout)
 	Now         func() time.Time // injected clock; nil: time.Now
 	Log         *slog.Logger     // nil: discard
 	MaxAttempts int              // attempts before a delivery is marked failed
 	BaseDelay   time.Duration    // delay after the first failure; doubles per failure
 	MaxDelay    time.Duration    // cap of the backoff
-	Batch       int              // deliveries per DeliverDue call
+	Batch       int              // deliveries read per dispatch round
+	Timeout     time.Duration    // per attempt
+	PerTenant   int              // in-flight deliveries per tenant
+	Concurrency int              // in-flight deliveries in all
+
+	once     sync.Once
+	client   *http.Client
+	mu       sync.Mutex
+	inflight map[string]int // tenant -> deliveries being sent
+	running  int
+	result   Result // outcomes recorded since DeliverDue last reported
+	idle     *sync.Cond
+	wake     chan struct{}
 }
+
+func (w *Worker) init() {
+	w.once.Do(func() {
+		w.client = w.Client
+		if w.client == nil {
+			w.client = w.Policy.Client(orDefault(w.Timeout, DefaultTimeout))
+		}
+		w.inflight = map[string]int{}
+		w.idle = sync.NewCond(&w.mu)
+		w.wake = make(chan struct{}, 1)
+	})
+}
+
+func (w *Worker) store() *Store { return &Store{DB: w.DB, Policy: w.Policy, Now: w.Now} }
 
 func (w *Worker) now() time.Time {
 	if w.Now != nil {
@@ -68,13 +102,6 @@ func (w *Worker) log() *slog.Logger {
 		return w.Log
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-func (w *Worker) client() *http.Client {
-	if w.Client != nil {
-		return w.Client
-	}
-	return &http.Client{Timeout: 10 * time.Second}
 }
 
 func orDefault[T int | time.Duration](v, d T) T {
@@ -99,143 +126,132 @@ func Backoff(failed int, base, max time.Duration) time.Duration {
 
 // Fanout creates a pending delivery for every event of a tenant and every active webhook of that
 // tenant registered at or before the event occurred (a new webhook does not replay old history).
-// It is idempotent: (webhook_id, event_id) is unique. It returns how many deliveries it created.
+// It is idempotent. It returns how many deliveries it created.
 func (w *Worker) Fanout(ctx context.Context) (int, error) {
-	now := w.now().UnixNano()
-	var n int
-	err := w.DB.Tx(ctx, func(tx *sql.Tx) error {
-		n = 0
-		rows, err := tx.QueryContext(ctx, `
-SELECT wh.id, e.id FROM events e
-JOIN webhooks wh ON wh.tenant_id = e.tenant_id AND wh.active AND wh.created_at <= e.occurred_at
-WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = wh.id AND d.event_id = e.id)
-ORDER BY e.id, wh.id LIMIT 1000`)
-		if err != nil {
-			return err
-		}
-		var pairs [][2]string
-		for rows.Next() {
-			var p [2]string
-			if err := rows.Scan(&p[0], &p[1]); err != nil {
-				rows.Close()
-				return err
-			}
-			pairs = append(pairs, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, p := range pairs {
-			res, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, webhook_id, event_id, status, attempts, next_attempt_at)
-VALUES ($1, $2, $3, 'pending', 0, $4) ON CONFLICT (webhook_id, event_id) DO NOTHING`, store.NewID(), p[0], p[1], now)
-			if err != nil {
-				return err
-			}
-			if c, _ := res.RowsAffected(); c > 0 {
-				n++
-			}
-		}
-		return nil
-	})
-	return n, w.DB.Translate(err)
+	return w.store().fanout(ctx, w.now().UnixNano())
 }
 
-// Result counts what one DeliverDue call did.
+// Result counts what deliveries did.
 type Result struct {
 	Delivered, Retrying, Failed int
 }
 
-type due struct {
-	id, eventID, url, secret, eventType, tenantID, payload string
-	occurredAt, nextAt                                     int64
-	attempts                                               int
+// DeliverDue sends every delivery that is due and waits until all of them are recorded; it
+// reports what they did. Run does the same without waiting.
+func (w *Worker) DeliverDue(ctx context.Context) (Result, error) {
+	w.init()
+	for {
+		started, err := w.dispatch(ctx)
+		w.mu.Lock()
+		for w.running > 0 {
+			w.idle.Wait()
+		}
+		w.mu.Unlock()
+		if err != nil || started == 0 {
+			w.mu.Lock()
+			res := w.result
+			w.result = Result{}
+			w.mu.Unlock()
+			return res, err
+		}
+	}
 }
 
-// DeliverDue sends every pending delivery whose next attempt time has come (up to Batch) and
-// records the outcome. Each delivery is claimed first (its next attempt time moved forward by a
-// lease, conditional on it being unchanged) so two workers never send the same attempt.
-func (w *Worker) DeliverDue(ctx context.Context) (Result, error) {
-	var res Result
-	now := w.now()
-	rows, err := w.DB.QueryContext(ctx, `
-SELECT d.id, d.event_id, wh.url, wh.secret, e.type, e.tenant_id, e.payload, e.occurred_at, d.next_attempt_at, d.attempts
-FROM webhook_deliveries d
-JOIN webhooks wh ON wh.id = d.webhook_id
-JOIN events e ON e.id = d.event_id
-WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-ORDER BY d.next_attempt_at, d.id LIMIT $2`, now.UnixNano(), orDefault(w.Batch, DefaultBatch))
-	if err != nil {
-		return res, w.DB.Translate(err)
-	}
-	var list []due
-	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.eventID, &d.url, &d.secret, &d.eventType, &d.tenantID, &d.payload, &d.occurredAt, &d.nextAt, &d.attempts); err != nil {
-			rows.Close()
-			return res, w.DB.Translate(err)
+// dispatch claims due deliveries and starts sending them, within the per-tenant and overall
+// bounds, without waiting for them. It returns how many it started.
+func (w *Worker) dispatch(ctx context.Context) (int, error) {
+	perTenant, total := orDefault(w.PerTenant, DefaultPerTenant), orDefault(w.Concurrency, DefaultConcurrency)
+	w.mu.Lock()
+	var busy []string
+	for t, n := range w.inflight {
+		if n >= perTenant {
+			busy = append(busy, t)
 		}
-		list = append(list, d)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return res, w.DB.Translate(err)
+	free := total - w.running
+	w.mu.Unlock()
+	if free <= 0 {
+		return 0, nil
 	}
+	now := w.now()
+	list, err := w.store().due(ctx, now.UnixNano(), perTenant, orDefault(w.Batch, DefaultBatch), busy)
+	if err != nil {
+		return 0, err
+	}
+	lease := max(minLease, 2*orDefault(w.Timeout, DefaultTimeout))
+	started := 0
 	for _, d := range list {
-		claimed, err := w.claim(ctx, d, now)
+		w.mu.Lock()
+		ok := w.inflight[d.TenantID] < perTenant && w.running < total
+		w.mu.Unlock()
+		if !ok {
+			continue
+		}
+		claimed, err := w.store().claim(ctx, d, now.Add(lease).UnixNano())
 		if err != nil {
-			return res, err
+			return started, err
 		}
 		if !claimed {
 			continue
 		}
-		sendErr := w.send(ctx, d, now)
-		status, err := w.record(ctx, d, now, sendErr)
-		if err != nil {
-			return res, err
-		}
-		switch status {
-		case "delivered":
-			res.Delivered++
-		case "failed":
-			res.Failed++
-		default:
-			res.Retrying++
-		}
+		w.mu.Lock()
+		w.inflight[d.TenantID]++
+		w.running++
+		w.mu.Unlock()
+		started++
+		go w.deliver(ctx, d, now)
 	}
-	return res, nil
+	return started, nil
 }
 
-func (w *Worker) claim(ctx context.Context, d due, now time.Time) (bool, error) {
-	r, err := w.DB.ExecContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $1
-WHERE id = $2 AND status = 'pending' AND next_attempt_at = $3`, now.Add(claimLease).UnixNano(), d.id, d.nextAt)
-	if err != nil {
-		return false, w.DB.Translate(err)
+// deliver sends one attempt and records it, then frees its slots.
+func (w *Worker) deliver(ctx context.Context, d Delivery, now time.Time) {
+	status, err := w.attempt(ctx, d, now)
+	w.mu.Lock()
+	if w.inflight[d.TenantID]--; w.inflight[d.TenantID] <= 0 {
+		delete(w.inflight, d.TenantID)
 	}
-	n, err := r.RowsAffected()
-	return n == 1, w.DB.Translate(err)
+	w.running--
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			w.log().Error("webhook delivery not recorded", "delivery", d.ID, "error", err)
+		}
+	case status == "delivered":
+		w.result.Delivered++
+	case status == "failed":
+		w.result.Failed++
+	case status == "pending":
+		w.result.Retrying++
+	}
+	w.idle.Broadcast()
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
-func (w *Worker) record(ctx context.Context, d due, now time.Time, sendErr error) (string, error) {
-	attempts := d.attempts + 1
-	var err error
-	status := "pending"
+func (w *Worker) attempt(ctx context.Context, d Delivery, now time.Time) (string, error) {
+	sctx, cancel := context.WithTimeout(ctx, orDefault(w.Timeout, DefaultTimeout))
+	sendErr := w.send(sctx, d, now)
+	cancel()
+	if ctx.Err() != nil {
+		// Shutting down: not the receiver's failure. The claim's lease runs out and the
+		// attempt is made again, by this server after a restart or by another.
+		return "", ctx.Err()
+	}
+	attempts := d.Attempts + 1
 	switch {
 	case sendErr == nil:
-		status = "delivered"
-		_, err = w.DB.ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'delivered', attempts = $1, delivered_at = $2, last_error = '' WHERE id = $3`,
-			attempts, now.UnixNano(), d.id)
+		return "delivered", w.store().record(ctx, d.ID, "delivered", attempts, "", now.UnixNano())
 	case attempts >= orDefault(w.MaxAttempts, DefaultMaxAttempts):
-		status = "failed"
-		w.log().Warn("webhook delivery failed for good", "delivery", d.id, "url", d.url, "attempts", attempts, "error", sendErr)
-		_, err = w.DB.ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'failed', attempts = $1, last_error = $2 WHERE id = $3`,
-			attempts, truncate(sendErr.Error()), d.id)
+		w.log().Warn("webhook delivery failed for good", "delivery", d.ID, "url", d.URL, "attempts", attempts, "error", sendErr)
+		return "failed", w.store().record(ctx, d.ID, "failed", attempts, truncate(sendErr.Error()), 0)
 	default:
 		next := now.Add(Backoff(attempts, orDefault(w.BaseDelay, DefaultBaseDelay), orDefault(w.MaxDelay, DefaultMaxDelay)))
-		_, err = w.DB.ExecContext(ctx, `UPDATE webhook_deliveries SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4`,
-			attempts, next.UnixNano(), truncate(sendErr.Error()), d.id)
+		return "pending", w.store().record(ctx, d.ID, "pending", attempts, truncate(sendErr.Error()), next.UnixNano())
 	}
-	return status, w.DB.Translate(err)
 }
 
 func truncate(s string) string {
@@ -260,55 +276,66 @@ type Event struct {
 	Data       json.RawMessage `json:"data"`
 }
 
-func (w *Worker) send(ctx context.Context, d due, now time.Time) error {
-	data := json.RawMessage(d.payload)
+func (w *Worker) send(ctx context.Context, d Delivery, now time.Time) error {
+	data := json.RawMessage(d.Payload)
 	if !json.Valid(data) {
 		data = json.RawMessage("null")
 	}
-	body, err := json.Marshal(Payload{DeliveryID: d.id, Event: Event{
-		ID: d.eventID, Type: d.eventType, TenantID: d.tenantID,
-		OccurredAt: time.Unix(0, d.occurredAt).UTC().Format(time.RFC3339Nano), Data: data,
+	body, err := json.Marshal(Payload{DeliveryID: d.ID, Event: Event{
+		ID: d.EventID, Type: d.EventType, TenantID: d.TenantID,
+		OccurredAt: time.Unix(0, d.OccurredAt).UTC().Format(time.RFC3339Nano), Data: data,
 	}})
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("webhook URL %q: %w", d.url, err)
+		return fmt.Errorf("webhook URL %q: %w", d.URL, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "partnerlink-webhook/1")
-	req.Header.Set(HeaderDelivery, d.id)
-	req.Header.Set(HeaderEvent, d.eventType)
-	req.Header.Set(HeaderSignature, Sign(d.secret, now.Unix(), body))
-	resp, err := w.client().Do(req)
+	req.Header.Set(HeaderDelivery, d.ID)
+	req.Header.Set(HeaderEvent, d.EventType)
+	req.Header.Set(HeaderSignature, Sign(d.Secret, now.Unix(), body))
+	resp, err := w.client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return fmt.Errorf("receiver %s answered %s; redirects are not followed: register the final URL", d.URL, resp.Status)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("receiver %s answered %s", d.url, resp.Status)
+		return fmt.Errorf("receiver %s answered %s", d.URL, resp.Status)
 	}
 	return nil
 }
 
-// Run fans out and delivers every interval until ctx ends. Errors are logged, not fatal: the
-// next round retries.
+// Run fans out and dispatches every interval (and whenever a delivery finishes) until ctx
+// ends, then waits for the deliveries in flight. Errors are logged, not fatal: the next round
+// retries.
 func (w *Worker) Run(ctx context.Context, interval time.Duration) {
+	w.init()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		if _, err := w.Fanout(ctx); err != nil && ctx.Err() == nil {
 			w.log().Error("webhook fan-out", "error", err)
 		}
-		if _, err := w.DeliverDue(ctx); err != nil && ctx.Err() == nil {
+		if _, err := w.dispatch(ctx); err != nil && ctx.Err() == nil {
 			w.log().Error("webhook delivery", "error", err)
 		}
 		select {
 		case <-ctx.Done():
+			w.mu.Lock()
+			for w.running > 0 {
+				w.idle.Wait()
+			}
+			w.mu.Unlock()
 			return
 		case <-t.C:
+		case <-w.wake:
 		}
 	}
 }

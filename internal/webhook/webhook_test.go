@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -72,7 +73,7 @@ func TestDeliveryRetriesAndSurvivesRestart(t *testing.T) {
 		mustExec(t, db, `INSERT INTO events (id, tenant_id, type, occurred_at, payload) VALUES ('other', 't2', 'link.created', $1, '{}')`, clock.UnixNano())
 
 		newWorker := func() *webhook.Worker {
-			return &webhook.Worker{DB: db, Now: now, BaseDelay: time.Minute, MaxDelay: time.Hour, MaxAttempts: 5}
+			return &webhook.Worker{DB: db, Policy: local, Now: now, BaseDelay: time.Minute, MaxDelay: time.Hour, MaxAttempts: 5}
 		}
 		w1 := newWorker()
 		created, err := w1.Fanout(ctx)
@@ -145,7 +146,7 @@ func TestDeliveryGivesUpAfterMaxAttempts(t *testing.T) {
 		clock := time.Unix(1000, 0)
 		mustExec(t, db, `INSERT INTO webhooks (id, tenant_id, url, secret, active, created_at) VALUES ('wh', 't', $1, 'k', TRUE, 0)`, srv.URL)
 		mustExec(t, db, `INSERT INTO events (id, tenant_id, type, occurred_at, payload) VALUES ('e', 't', 'link.deleted', 1, '{}')`)
-		w := &webhook.Worker{DB: db, Now: func() time.Time { return clock }, MaxAttempts: 3, BaseDelay: time.Second, MaxDelay: time.Hour}
+		w := &webhook.Worker{DB: db, Policy: local, Now: func() time.Time { return clock }, MaxAttempts: 3, BaseDelay: time.Second, MaxDelay: time.Hour}
 		if _, err := w.Fanout(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -195,6 +196,9 @@ func TestVerifyRejectsTamperingAndOldSignatures(t *testing.T) {
 		t.Error("malformed header accepted")
 	}
 }
+
+// local allows the loopback receivers of httptest, as an operator's allow-list would.
+var local = webhook.Policy{AllowPrivate: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
 
 func mustExec(t *testing.T, db *store.DB, q string, args ...any) {
 	t.Helper()

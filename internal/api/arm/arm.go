@@ -7,10 +7,7 @@
 package arm
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -25,10 +22,21 @@ const APIVersion = "2018-02-01"
 
 const prefix = "/providers/microsoft.managementpartner"
 
-// Register adds the ARM routes to mux.
-func Register(mux *http.ServeMux, d api.Deps) {
-	svc := &link.Service{DB: d.DB, Now: d.Now, Cache: d.LinkCache}
-	mux.Handle("/providers/", handler{d: d, svc: svc})
+// Routes are the ARM operations as route patterns (the access log's and metrics' route
+// label). Paths are matched case-insensitively, as Azure does, so they are not registered on
+// the server's mux: the server sends every /providers/ path here (api.Surface).
+var Routes = []string{
+	"GET " + prefix + "/operations",
+	"GET " + prefix + "/partners",
+	"GET " + prefix + "/partners/{partnerId}",
+	"PUT " + prefix + "/partners/{partnerId}",
+	"PATCH " + prefix + "/partners/{partnerId}",
+	"DELETE " + prefix + "/partners/{partnerId}",
+}
+
+// Handler serves the ARM API.
+func Handler(d api.Deps) http.Handler {
+	return handler{d: d, svc: &link.Service{DB: d.DB, Now: d.Now, Cache: d.LinkCache}}
 }
 
 type handler struct {
@@ -51,34 +59,62 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	_ = json.NewEncoder(w).Encode(e)
 }
 
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+// WriteClass writes a classified error in ARM's error shape (a 503 carries Retry-After, set by
+// api.Fail, which Azure's SDKs honour when they retry).
+func WriteClass(w http.ResponseWriter, c api.Class) {
+	msg := c.Message
+	if c.Kind == api.KindInternal {
+		if id := api.InfoOf(w).ID; id != "" {
+			msg += " (request " + id + ")"
+		}
+	}
+	writeError(w, c.Status, c.Code, msg)
+}
+
+// query returns the value of a query parameter whose name matches case-insensitively:
+// Azure accepts Api-Version as well as api-version.
+func query(r *http.Request, name string) string {
+	for k, v := range r.URL.Query() {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
 }
 
 func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := newRequestID()
-	corr := r.Header.Get("x-ms-correlation-request-id")
-	if corr == "" {
-		corr = reqID
-	}
-	w.Header().Set("x-ms-request-id", reqID)
-	w.Header().Set("x-ms-correlation-request-id", corr)
-
+	info := api.Info(r.Context())
 	path := strings.TrimRight(strings.ToLower(r.URL.Path), "/")
 	rest, ok := strings.CutPrefix(path, prefix)
-	if !ok {
+	if !ok || (rest != "" && rest[0] != '/') {
 		writeError(w, http.StatusNotFound, "InvalidResourceNamespace", "the resource namespace in "+r.URL.Path+" is not served here; use /providers/Microsoft.ManagementPartner")
 		return
 	}
-	if v := r.URL.Query().Get("api-version"); v != APIVersion {
+	var partnerID string
+	switch {
+	case rest == "/operations":
+		info.Route = "GET " + prefix + "/operations"
+	case rest == "/partners":
+		info.Route = r.Method + " " + prefix + "/partners"
+	case strings.HasPrefix(rest, "/partners/") && !strings.Contains(rest[len("/partners/"):], "/"):
+		info.Route = r.Method + " " + prefix + "/partners/{partnerId}"
+		// The ID keeps the caller's spelling (IDs are digits; case does not matter).
+		trimmed := strings.TrimRight(r.URL.Path, "/")
+		partnerID = trimmed[strings.LastIndex(trimmed, "/")+1:]
+	default:
+		writeError(w, http.StatusNotFound, "NotFound", "no such resource: "+r.URL.Path)
+		return
+	}
+	if v := query(r, "api-version"); v != APIVersion {
 		writeError(w, http.StatusBadRequest, "InvalidApiVersionParameter",
 			"the api-version '"+v+"' is invalid. The supported version is '"+APIVersion+"'.")
 		return
 	}
-	if rest == "/operations" && r.Method == http.MethodGet {
+	if rest == "/operations" {
+		if r.Method != http.MethodGet {
+			writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not supported on operations; use GET")
+			return
+		}
 		h.operations(w)
 		return
 	}
@@ -88,25 +124,19 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r2, err := h.d.Authenticate(r)
 	if err != nil {
+		info.Caller = api.Unauthenticated(r)
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "Unauthorized", err.Error())
 		return
 	}
 	id, _ := auth.FromContext(r2.Context())
+	info.Caller = id.Kind()
+	reqID := info.ID
+	if reqID == "" {
+		reqID = api.NewRequestID()
+	}
 	caller := link.Caller{TenantID: id.TenantID, ObjectID: id.ObjectID, IDType: id.Type, RequestID: reqID}
 	ctx := r2.Context()
-
-	var partnerID string
-	switch {
-	case rest == "/partners":
-	case strings.HasPrefix(rest, "/partners/") && !strings.Contains(rest[len("/partners/"):], "/"):
-		// The ID keeps the caller's spelling (IDs are digits; case does not matter).
-		partnerID = r.URL.Path[strings.LastIndex(strings.TrimRight(r.URL.Path, "/"), "/")+1:]
-		partnerID = strings.TrimRight(partnerID, "/")
-	default:
-		writeError(w, http.StatusNotFound, "NotFound", "no such resource: "+r.URL.Path)
-		return
-	}
 	if partnerID == "" && r.Method != http.MethodGet {
 		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" needs a partner ID: /providers/Microsoft.ManagementPartner/partners/{partnerId}")
 		return
@@ -128,18 +158,12 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not supported; use GET, PUT, PATCH or DELETE")
 		return
 	}
-	var le *link.Error
-	switch {
-	case errors.As(err, &le):
-		status := map[string]int{link.CodeBadRequest: 400, link.CodeNotFound: 404, link.CodeConflict: 409}[le.Code]
-		writeError(w, status, le.Code, le.Msg)
-	case err != nil:
-		h.d.Log.Error("link request failed", "err", err, "request", reqID)
-		writeError(w, http.StatusInternalServerError, "InternalServerError", "the request failed; the server log has the details (request "+reqID+")")
-	default:
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		_ = json.NewEncoder(w).Encode(response(l))
+	if err != nil {
+		WriteClass(w, api.Fail(h.d.Log, w, err))
+		return
 	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(response(l))
 }
 
 type properties struct {

@@ -2,14 +2,17 @@ package v1
 
 import (
 	"context"
-	"database/sql"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -22,7 +25,7 @@ import (
 //     (rows of its tenant only).
 //   - GET /v1/incentives?from=&to=&partner=ID[&format=csv|json]
 //     Role: operator, or partner for its own IDs.
-func registerAttribution(mux *http.ServeMux, d api.Deps) {
+func registerAttribution(mux *api.Mux, d api.Deps) {
 	anyReader := func(id *auth.Identity) bool {
 		return id.Has(auth.RolePartner) || id.Has(auth.RoleCustomerAdmin)
 	}
@@ -32,14 +35,26 @@ func registerAttribution(mux *http.ServeMux, d api.Deps) {
 			WriteProblem(w, http.StatusBadRequest, msg)
 			return
 		}
-		if !mayExplain(r.Context(), d, id, q) {
+		as, err := mayExplain(r.Context(), d, id, q)
+		if err != nil {
+			WriteError(w, d, err)
+			return
+		}
+		if as == explainDenied {
 			WriteProblem(w, http.StatusForbidden, "this token may explain only its own partner IDs or its own tenant's resources")
 			return
 		}
 		ex, err := attribution.Explain(r.Context(), d.DB, q)
+		if as == explainAsPartner && errors.Is(err, store.ErrNotFound) && q.RecordKey != "" {
+			// Whether a record exists is not the partner's to learn either.
+			ex, err = &attribution.Explanation{Partner: q.Partner}, nil
+		}
 		if err != nil {
 			WriteError(w, d, err)
 			return
+		}
+		if as == explainAsPartner {
+			ex = withoutForeignEstate(ex, q)
 		}
 		WriteJSON(w, http.StatusOK, ex)
 	}))
@@ -52,9 +67,17 @@ func registerAttribution(mux *http.ServeMux, d api.Deps) {
 				return
 			}
 			f := attribution.RowFilter{Period: period, Partner: qs.Get("partner")}
+			mine := false
+			if !id.IsOperator() && id.Has(auth.RolePartner) && f.Partner != "" {
+				var err error
+				if mine, err = ownPartner(r.Context(), d, id, f.Partner); err != nil {
+					WriteError(w, d, err)
+					return
+				}
+			}
 			switch {
 			case id.IsOperator():
-			case id.Has(auth.RolePartner) && f.Partner != "" && id.CanReadPartner(f.Partner, orgOf(r.Context(), d, f.Partner)):
+			case mine:
 			case id.Has(auth.RoleCustomerAdmin) && !incentives:
 				f.Tenant = strings.ToLower(id.TenantID)
 			default:
@@ -96,10 +119,19 @@ func registerAttribution(mux *http.ServeMux, d api.Deps) {
 }
 
 func periodParam(from, to string) (timeline.Window, string) {
-	f, err1 := timeline.ParseDateOrTime(from)
-	t, err2 := timeline.ParseDateOrTime(to)
-	if from == "" || to == "" || err1 != nil || err2 != nil || f >= t {
-		return timeline.Window{}, "from and to are required (YYYY-MM-DD or RFC 3339) and from must be before to"
+	if from == "" || to == "" {
+		return timeline.Window{}, "from and to are required (YYYY-MM-DD or RFC 3339)"
+	}
+	f, err := timeline.ParseDateOrTime(from)
+	if err != nil {
+		return timeline.Window{}, "from: " + err.Error()
+	}
+	t, err := timeline.ParseDateOrTime(to)
+	if err != nil {
+		return timeline.Window{}, "to: " + err.Error()
+	}
+	if f >= t {
+		return timeline.Window{}, "from " + from + " is not before to " + to
 	}
 	return timeline.Window{From: f, To: t}, ""
 }
@@ -110,6 +142,9 @@ func explainQuery(r *http.Request) (attribution.ExplainQuery, string) {
 	if q.Partner == "" {
 		return q, "partner is required (a location or organisation ID)"
 	}
+	if err := directory.CheckID(q.Partner); err != nil {
+		return q, "partner: " + err.Error()
+	}
 	n := 0
 	for _, s := range []string{q.Resource, q.Subscription, q.RecordKey} {
 		if s != "" {
@@ -119,13 +154,16 @@ func explainQuery(r *http.Request) (attribution.ExplainQuery, string) {
 	if n != 1 {
 		return q, "give exactly one of resource, subscription, record"
 	}
+	if q.Resource != "" && subscriptionOf(q.Resource) == "" {
+		return q, "resource " + strconv.Quote(q.Resource) + " is not a resource ID under a subscription; give /subscriptions/{id}/resourceGroups/{group}/providers/..."
+	}
 	if q.RecordKey != "" {
 		return q, ""
 	}
 	if at := qs.Get("at"); at != "" {
 		t, err := timeline.ParseDateOrTime(at)
 		if err != nil {
-			return q, "at: want YYYY-MM-DD or RFC 3339"
+			return q, "at: " + err.Error()
 		}
 		q.At = t
 		return q, ""
@@ -135,45 +173,118 @@ func explainQuery(r *http.Request) (attribution.ExplainQuery, string) {
 	return q, msg
 }
 
-// orgOf is the organisation of a location ID ("" when unknown or when id is an organisation).
-func orgOf(ctx context.Context, d api.Deps, id string) string {
-	var org string
-	if err := d.DB.QueryRowContext(ctx, `SELECT org_id FROM partner_locations WHERE id = $1`, id).Scan(&org); err != nil {
+// subscriptionOf is the subscription of a resource ID ("" when it is not under one).
+func subscriptionOf(resource string) string {
+	rest, ok := strings.CutPrefix(strings.ToLower(resource), "/subscriptions/")
+	if !ok {
 		return ""
 	}
-	return org
+	sub, _, _ := strings.Cut(rest, "/")
+	return sub
 }
 
-// mayExplain: operators always; partners for their own IDs; customer admins when the
-// subscription (of the resource or record) is in their tenant.
-func mayExplain(ctx context.Context, d api.Deps, id *auth.Identity, q attribution.ExplainQuery) bool {
+// ownPartner says whether a partner caller speaks for the partner ID (a location, or its
+// organisation). An ID not in the directory is the caller's only if its token names it; a
+// database failure is an error, never a "no".
+func ownPartner(ctx context.Context, d api.Deps, id *auth.Identity, pid string) (bool, error) {
+	p, err := directory.Resolve(ctx, d.DB, pid)
+	if errors.Is(err, store.ErrNotFound) {
+		return id.CanReadPartner(pid, ""), nil
+	}
+	if errors.Is(err, store.ErrInvalid) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	loc := pid
+	if p.Kind == directory.KindOrganisation {
+		loc = ""
+	}
+	return id.CanReadPartner(loc, p.OrgID), nil
+}
+
+// How a caller may see an explanation.
+type explainAccess int
+
+const (
+	explainDenied    explainAccess = iota
+	explainFull                    // operator, or customer admin of the subscription's tenant
+	explainAsPartner               // partner for its own ID: nothing of estates it has no presence in
+)
+
+// mayExplain: operators and the customer admin of the subscription's tenant see everything;
+// partners see explanations of their own IDs, without what they may not know (see
+// withoutForeignEstate).
+func mayExplain(ctx context.Context, d api.Deps, id *auth.Identity, q attribution.ExplainQuery) (explainAccess, error) {
 	if id.IsOperator() {
-		return true
+		return explainFull, nil
 	}
-	if id.Has(auth.RolePartner) && id.CanReadPartner(q.Partner, orgOf(ctx, d, q.Partner)) {
-		return true
-	}
-	if !id.Has(auth.RoleCustomerAdmin) {
-		return false
-	}
-	sub := strings.ToLower(q.Subscription)
-	if q.RecordKey != "" {
-		r, err := attribution.FindRecord(ctx, d.DB, q)
+	if id.Has(auth.RoleCustomerAdmin) {
+		sub := strings.ToLower(q.Subscription)
+		if q.RecordKey != "" {
+			r, err := attribution.FindRecord(ctx, d.DB, q)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return explainDenied, d.DB.Translate(err)
+			}
+			if r != nil {
+				sub = r.SubscriptionID
+			}
+		} else if q.Resource != "" {
+			sub = subscriptionOf(q.Resource)
+		}
+		var n int
+		err := d.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscriptions WHERE LOWER(id) = $1 AND LOWER(tenant_id) = $2`,
+			strings.ToLower(sub), strings.ToLower(id.TenantID)).Scan(&n)
 		if err != nil {
-			return false
+			return explainDenied, d.DB.Translate(err)
 		}
-		sub = r.SubscriptionID
-	} else if q.Resource != "" {
-		k := strings.ToLower(q.Resource)
-		if i := strings.Index(k, "/subscriptions/"); i == 0 {
-			sub = strings.SplitN(k[len("/subscriptions/"):], "/", 2)[0]
+		if n > 0 {
+			return explainFull, nil
 		}
 	}
-	var n int
-	err := d.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscriptions WHERE LOWER(id) = $1 AND LOWER(tenant_id) = $2`,
-		strings.ToLower(sub), strings.ToLower(id.TenantID)).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) || err != nil {
-		return false
+	if id.Has(auth.RolePartner) {
+		mine, err := ownPartner(ctx, d, id, q.Partner)
+		if err != nil || mine {
+			return explainAsPartner, err
+		}
 	}
-	return n > 0
+	return explainDenied, nil
+}
+
+// presence are the reasons that show the partner already has a standing in the subscription's
+// tenant (a link there, an assignment, CSP); any association found does too.
+var presence = map[string]bool{
+	attribution.ReasonLinkOutsidePeriod: true, attribution.ReasonNoCoveringAssign: true, attribution.ReasonRolesNotEligible: true,
+	attribution.ReasonNeverActivated: true, attribution.ReasonAssignOutside: true, attribution.ReasonNoOverlap: true, attribution.ReasonCSPPrecedence: true,
+}
+
+// withoutForeignEstate keeps a partner from learning about a subscription it has no presence
+// in: when none of its locations is associated with the subscription or has a link in its
+// tenant, the answer is the same whether the subscription exists or not, and names no tenant.
+// The answer only echoes the query (a record's subscription and period are not echoed).
+func withoutForeignEstate(ex *attribution.Explanation, q attribution.ExplainQuery) *attribution.Explanation {
+	if len(ex.Found) > 0 {
+		return ex
+	}
+	for _, r := range ex.Reasons {
+		if presence[r.Code] {
+			return ex
+		}
+	}
+	what := "subscription " + strings.ToLower(q.Subscription)
+	switch {
+	case q.Resource != "":
+		what = "subscription " + subscriptionOf(q.Resource)
+	case q.RecordKey != "":
+		what = "the subscription of record " + q.RecordKey
+	}
+	out := &attribution.Explanation{Partner: ex.Partner, Locations: []string{}, Subscription: strings.ToLower(q.Subscription), Resource: q.Resource, Found: []attribution.Found{},
+		Reasons: []attribution.Reason{{Code: "no_presence", Text: fmt.Sprintf(
+			"partner %s has no link, assignment or association in %s (or it is not known); partnerlink tells partners nothing more about estates they have no presence in",
+			ex.Partner, what)}}}
+	if q.RecordKey == "" {
+		out.From, out.To = ex.From, ex.To
+	}
+	return out
 }

@@ -15,7 +15,7 @@ import (
 // tenant) or the tenant's customer admin (its own tenant only). Lists are keyset-paged:
 // ?limit= (default 100, at most 1000) and ?after= with the previous page's "next".
 // ?at=TIME (RFC 3339 or YYYY-MM-DD, default now) picks the versions in force then.
-func registerEstate(mux *http.ServeMux, d api.Deps) {
+func registerEstate(mux *api.Mux, d api.Deps) {
 	mux.Handle("GET /v1/tenants", Authed(d, nil, listTenants(d)))
 	for _, res := range []estateList{subscriptionsList, principalsList, assignmentsList} {
 		mux.Handle("GET /v1/tenants/{tenantId}/"+res.path, Authed(d, nil, tenantList(d, res)))

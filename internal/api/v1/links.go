@@ -3,6 +3,7 @@ package v1
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,12 +13,13 @@ import (
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/webhook"
 )
 
 // registerDirectoryAndLinks adds the directory, link views, events and webhooks routes and the
 // OpenAPI document. Roles per route are stated next to each registration and in
 // openapi/links.json.
-func registerDirectoryAndLinks(mux *http.ServeMux, d api.Deps) {
+func registerDirectoryAndLinks(mux *api.Mux, d api.Deps) {
 	mux.HandleFunc("GET /v1/openapi.json", serveOpenAPI) // public: describes the API, holds no data
 
 	// Directory: operator manages; a partner reads its own organisation.
@@ -40,10 +42,35 @@ func registerDirectoryAndLinks(mux *http.ServeMux, d api.Deps) {
 
 func isOperator(id *auth.Identity) bool { return id.IsOperator() }
 
+// resolvePartner resolves a partner ID and checks that the caller may read it: an
+// organisation ID covers all its locations, a location ID only itself (or its organisation's
+// token). An unknown ID is 403 for everyone but operators, like an ID of someone else, so the
+// directory cannot be probed; a database failure is answered as such (503), never as 403.
+func resolvePartner(w http.ResponseWriter, r *http.Request, d api.Deps, id *auth.Identity, pid string) (directory.Partner, bool) {
+	p, err := directory.Resolve(r.Context(), d.DB, pid)
+	if errors.Is(err, store.ErrNotFound) && !id.IsOperator() {
+		forbidden(w, "partner "+pid)
+		return p, false
+	}
+	if err != nil {
+		WriteError(w, d, err)
+		return p, false
+	}
+	loc := pid
+	if p.Kind == directory.KindOrganisation {
+		loc = ""
+	}
+	if !id.CanReadPartner(loc, p.OrgID) {
+		forbidden(w, "partner "+pid)
+		return p, false
+	}
+	return p, true
+}
+
 // forbidden answers 403 in one wording for "not yours" and "does not exist", so callers cannot
 // probe which tenants or partners exist.
 func forbidden(w http.ResponseWriter, what string) {
-	WriteProblem(w, http.StatusForbidden, "this token may not read "+what+"; it needs the customer-admin role of that tenant, the partner role for that ID, or operator")
+	WriteClass(w, api.Classify(auth.Deny("this token may not read "+what+"; it needs the customer-admin role of that tenant, the partner role for that ID, or operator")))
 }
 
 // pageParams reads ?after= (an opaque cursor: the last ID of the previous page) and ?limit=
@@ -143,7 +170,7 @@ func listPartners(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 		}
 		orgs, err := directory.List(r.Context(), d.DB)
 		if err != nil {
-			WriteError(w, d, err)
+			WriteError(w, d, d.DB.Translate(err))
 			return
 		}
 		out := []PartnerJSON{}
@@ -159,12 +186,12 @@ func listPartners(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 func getPartner(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
 	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
 		o, err := directory.Get(r.Context(), d.DB, r.PathValue("id"))
-		if err != nil && !id.IsOperator() {
+		if errors.Is(err, store.ErrNotFound) && !id.IsOperator() {
 			forbidden(w, "partner "+r.PathValue("id"))
 			return
 		}
 		if err != nil {
-			WriteError(w, d, err)
+			WriteError(w, d, d.DB.Translate(err))
 			return
 		}
 		if !canReadOrg(id, *o) {
@@ -178,9 +205,7 @@ func getPartner(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ident
 func putPartner(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
 	return func(w http.ResponseWriter, r *http.Request, _ *auth.Identity) {
 		var in PartnerJSON
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
+		if err := decodeJSON(w, r, 1<<20, &in); err != nil {
 			WriteProblem(w, http.StatusBadRequest, "request body: "+err.Error()+`; send {"name": ..., "tenantIds": [...], "locations": [{"id", "name", "country", "active": [{"from", "to"}]}]}`)
 			return
 		}
@@ -207,7 +232,7 @@ func putPartner(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ident
 		}
 		o, err := directory.Get(r.Context(), d.DB, org.ID)
 		if err != nil {
-			WriteError(w, d, err)
+			WriteError(w, d, d.DB.Translate(err))
 			return
 		}
 		WriteJSON(w, http.StatusOK, partnerJSON(*o))
@@ -287,23 +312,11 @@ func page[T any](items []T, limit int, key func(T) string) Page[T] {
 func partnerLinks(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
 	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
 		pid := r.PathValue("id")
-		// An organisation ID covers all its locations; a location ID only itself.
-		isOrg := false
-		if o, err := directory.Get(r.Context(), d.DB, pid); err == nil && o != nil {
-			isOrg = true
-		}
-		allowed := id.CanReadPartner(pid, "")
-		if isOrg {
-			allowed = id.CanReadPartner("", pid)
-		} else if !allowed {
-			var org string
-			_ = d.DB.QueryRowContext(r.Context(), `SELECT org_id FROM partner_locations WHERE id = $1`, pid).Scan(&org)
-			allowed = org != "" && id.CanReadPartner(pid, org)
-		}
-		if !allowed {
-			forbidden(w, "partner "+pid)
+		p, ok := resolvePartner(w, r, d, id, pid)
+		if !ok {
 			return
 		}
+		isOrg := p.Kind == directory.KindOrganisation
 		state, ok := stateFilter(w, r)
 		after, limit, ok2 := pageParams(w, r)
 		if !ok || !ok2 {
@@ -412,6 +425,10 @@ type WebhookJSON struct {
 	Secret      string `json:"secret,omitempty"`
 }
 
+func webhookJSON(h webhook.Webhook) WebhookJSON {
+	return WebhookJSON{ID: h.ID, URL: h.URL, Active: h.Active, CreatedTime: *timeline.FormatOrNil(h.Created), Secret: h.Secret}
+}
+
 func listWebhooks(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
 	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
 		tenant := strings.ToLower(r.PathValue("tenantId"))
@@ -419,18 +436,14 @@ func listWebhooks(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 			forbidden(w, "the webhooks of tenant "+tenant)
 			return
 		}
-		items, err := rowsOf(d, r, `SELECT id, url, active, created_at FROM webhooks WHERE tenant_id = $1 ORDER BY created_at, id`, []any{tenant},
-			func(rs *sql.Rows) (WebhookJSON, error) {
-				var h WebhookJSON
-				var active store.Bool
-				var at int64
-				err := rs.Scan(&h.ID, &h.URL, &active, &at)
-				h.Active, h.CreatedTime = bool(active), *timeline.FormatOrNil(at)
-				return h, err
-			})
+		list, err := d.WebhookStore().List(r.Context(), tenant)
 		if err != nil {
 			WriteError(w, d, err)
 			return
+		}
+		items := make([]WebhookJSON, len(list))
+		for i, h := range list {
+			items[i] = webhookJSON(h)
 		}
 		WriteJSON(w, http.StatusOK, Page[WebhookJSON]{Items: items})
 	}
@@ -446,32 +459,23 @@ func createWebhook(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Id
 		var in struct {
 			URL string `json:"url"`
 		}
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&in); err != nil {
+		if err := decodeJSON(w, r, 64<<10, &in); err != nil {
 			WriteProblem(w, http.StatusBadRequest, `request body: `+err.Error()+`; send {"url": "https://..."}`)
 			return
 		}
-		if err := checkReceiverURL(in.URL); err != nil {
-			WriteProblem(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		secret, err := newSecret()
+		h, err := d.WebhookStore().Create(r.Context(), tenant, in.URL)
 		if err != nil {
 			WriteError(w, d, err)
 			return
 		}
-		h := WebhookJSON{ID: store.NewID(), URL: in.URL, Active: true, Secret: secret}
-		now := d.Now().UnixNano()
-		h.CreatedTime = *timeline.FormatOrNil(now)
-		if _, err := d.DB.ExecContext(r.Context(), `INSERT INTO webhooks (id, tenant_id, url, secret, active, created_at) VALUES ($1, $2, $3, $4, TRUE, $5)`,
-			h.ID, tenant, h.URL, secret, now); err != nil {
-			WriteError(w, d, d.DB.Translate(err))
-			return
-		}
+		d.Log.Info("webhook added", "tenant", tenant, "by", id.ObjectID, "webhook", h.ID, "url", h.URL)
 		w.Header().Set("Location", "/v1/tenants/"+tenant+"/webhooks/"+h.ID)
-		WriteJSON(w, http.StatusCreated, h)
+		WriteJSON(w, http.StatusCreated, webhookJSON(h))
 	}
 }
 
+// deleteWebhook deactivates the webhook and cancels its pending deliveries; the webhook and
+// its delivery records stay as the audit of what was sent.
 func deleteWebhook(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
 	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
 		tenant := strings.ToLower(r.PathValue("tenantId"))
@@ -479,16 +483,11 @@ func deleteWebhook(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Id
 			forbidden(w, "the webhooks of tenant "+tenant)
 			return
 		}
-		// Deactivated, not deleted: its deliveries stay as the audit of what was sent.
-		res, err := d.DB.ExecContext(r.Context(), `UPDATE webhooks SET active = FALSE WHERE id = $1 AND tenant_id = $2`, r.PathValue("webhookId"), tenant)
-		if err != nil {
-			WriteError(w, d, d.DB.Translate(err))
+		if err := d.WebhookStore().Delete(r.Context(), tenant, r.PathValue("webhookId")); err != nil {
+			WriteError(w, d, err)
 			return
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			WriteProblem(w, http.StatusNotFound, "tenant "+tenant+" has no webhook "+r.PathValue("webhookId"))
-			return
-		}
+		d.Log.Info("webhook deleted", "tenant", tenant, "by", id.ObjectID, "webhook", r.PathValue("webhookId"))
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

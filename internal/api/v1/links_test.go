@@ -18,6 +18,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
+	"github.com/partnerlink/partnerlink/internal/webhook"
 )
 
 type linksEnv struct {
@@ -62,8 +63,10 @@ func newLinksEnv(t *testing.T, db *store.DB) *linksEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := api.Deps{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock, Authenticate: auth.NewVerifier(key, clock).Authenticate}
-	mux := http.NewServeMux()
+	d := api.Deps{DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock, Authenticate: auth.NewVerifier(key, clock).Authenticate,
+		Webhooks: &webhook.Store{DB: db, Now: clock, Policy: webhook.Policy{Resolver: webhook.StaticResolver{
+			"receiver.example": {"93.184.215.14"}, "evil.example": {"93.184.215.15"}, "internal.example": {"10.0.0.7"}}}}}
+	mux := api.NewMux()
 	v1.Register(mux, d)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

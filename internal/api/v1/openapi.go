@@ -101,6 +101,7 @@ func problemResponses() map[string]any {
 		"Forbidden":    "the token's identity and roles do not allow this",
 		"NotFound":     "no such resource",
 		"Conflict":     "the request conflicts with the current state",
+		"Unavailable":  "the database is busy or unavailable; retry after the Retry-After header's seconds",
 	} {
 		out[name] = map[string]any{"description": desc, "content": map[string]any{
 			"application/problem+json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}

@@ -3,11 +3,11 @@ package v1
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
-	"github.com/partnerlink/partnerlink/internal/store"
 )
 
 // Problem is an RFC 9457 problem document.
@@ -27,31 +27,38 @@ func WriteProblem(w http.ResponseWriter, status int, detail string, errs ...stri
 	_ = json.NewEncoder(w).Encode(Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Errors: errs})
 }
 
-// WriteError maps a domain error to a problem, in this one place: store.ErrNotFound -> 404,
-// ErrConflict -> 409, ErrInvalid -> 400, anything else -> 500 with the cause logged, not shown.
+// WriteError answers err as a problem, classified in the one place every surface shares
+// (api.Classify): invalid 400, forbidden 403, not found 404, conflict 409, unavailable 503 with
+// Retry-After, a client gone 499 (not logged as a fault), anything else 500 with the cause
+// logged, not shown.
 func WriteError(w http.ResponseWriter, d api.Deps, err error) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		WriteProblem(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, store.ErrConflict):
-		WriteProblem(w, http.StatusConflict, err.Error())
-	case errors.Is(err, store.ErrInvalid):
-		WriteProblem(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, store.ErrUnavailable):
-		d.Log.Error("storage unavailable", "err", err, "cause", cause(err))
-		WriteProblem(w, http.StatusServiceUnavailable, "the database is unavailable; try again")
-	default:
-		d.Log.Error("internal error", "err", err, "cause", cause(err))
-		WriteProblem(w, http.StatusInternalServerError, "internal error; the server log has the details")
-	}
+	WriteClass(w, api.Fail(d.Log, w, err))
 }
 
-func cause(err error) error {
-	var se *store.Error
-	if errors.As(err, &se) {
-		return se.Cause()
+// WriteClass writes a classified error as a problem.
+func WriteClass(w http.ResponseWriter, c api.Class) {
+	msg := c.Message
+	if c.Kind == api.KindInternal {
+		if id := api.InfoOf(w).ID; id != "" {
+			msg += " (request " + id + ")"
+		}
 	}
-	return err
+	WriteProblem(w, c.Status, msg)
+}
+
+// decodeJSON reads exactly one JSON document of at most limit bytes into dst. Unknown fields
+// and anything after the document (a second document, trailing text) are refused: a client
+// that sends them means something this API would silently ignore.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("unexpected data after the JSON document; send exactly one object")
+	}
+	return nil
 }
 
 // WriteJSON writes v as JSON with status.
@@ -69,13 +76,16 @@ func Authed(d api.Deps, allow func(*auth.Identity) bool, h func(w http.ResponseW
 			WriteProblem(w, http.StatusUnauthorized, "authentication is not configured")
 			return
 		}
+		info := api.Info(r.Context())
 		r2, err := d.Authenticate(r)
 		if err != nil {
+			info.Caller = api.Unauthenticated(r)
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			WriteProblem(w, http.StatusUnauthorized, err.Error())
 			return
 		}
 		id, _ := auth.FromContext(r2.Context())
+		info.Caller = id.Kind()
 		if allow != nil && !allow(id) {
 			WriteProblem(w, http.StatusForbidden, "this token may not do that")
 			return

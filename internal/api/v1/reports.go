@@ -1,13 +1,11 @@
 package v1
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/report"
-	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -21,28 +19,14 @@ import (
 //
 // A partner asking for an ID that is not its own gets 403 whether or not the ID exists, so the
 // API does not reveal which partner IDs are in the directory.
-func registerReports(mux *http.ServeMux, d api.Deps) {
+func registerReports(mux *api.Mux, d api.Deps) {
 	mux.Handle("GET /v1/reports/partners/{id}", Authed(d, func(id *auth.Identity) bool { return id.Has(auth.RolePartner) }, func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
 		pid := r.PathValue("id")
 		period, ok := reportPeriod(w, r)
 		if !ok {
 			return
 		}
-		kind, org, _, err := report.ResolvePartner(r.Context(), d.DB, pid)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) && !id.IsOperator() {
-				WriteProblem(w, http.StatusForbidden, "this token may not read partner "+pid)
-				return
-			}
-			WriteError(w, d, err)
-			return
-		}
-		loc := pid
-		if kind == report.KindOrganisation {
-			loc = ""
-		}
-		if !id.CanReadPartner(loc, org) {
-			WriteProblem(w, http.StatusForbidden, "this token may not read partner "+pid)
+		if _, ok := resolvePartner(w, r, d, id, pid); !ok {
 			return
 		}
 		rep, err := report.PartnerReport(r.Context(), d.DB, report.PartnerQuery{PartnerID: pid, Period: period})
@@ -80,7 +64,7 @@ func reportPeriod(w http.ResponseWriter, r *http.Request) (timeline.Window, bool
 		}
 		t, err := timeline.ParseDateOrTime(v)
 		if err != nil {
-			WriteProblem(w, http.StatusBadRequest, "query parameter "+b.name+"="+v+" is not a date; use YYYY-MM-DD or an RFC 3339 instant")
+			WriteProblem(w, http.StatusBadRequest, "query parameter "+b.name+": "+err.Error())
 			return p, false
 		}
 		*b.dst = t

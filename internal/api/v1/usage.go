@@ -5,15 +5,17 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/metrics"
 	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
 // registerUsage: POST /v1/usage streams one usage file into the store.
 // Role: operator.
-func registerUsage(mux *http.ServeMux, d api.Deps) {
+func registerUsage(mux *api.Mux, d api.Deps) {
 	mux.Handle("POST /v1/usage", Authed(d, (*auth.Identity).IsOperator, func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
 		q := r.URL.Query()
 		opts := usage.ImportOptions{ReadOptions: usage.ReadOptions{Format: q.Get("format"), Measure: q.Get("measure")}, Now: d.Now}
@@ -28,6 +30,7 @@ func registerUsage(mux *http.ServeMux, d api.Deps) {
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		var imp *usage.Import
 		var err error
+		start := time.Now()
 		switch ct {
 		case "text/csv", "application/gzip", "application/octet-stream", "":
 			imp, err = usage.ImportReader(r.Context(), d.DB, r.Body, name, opts)
@@ -37,6 +40,7 @@ func registerUsage(mux *http.ServeMux, d api.Deps) {
 			WriteProblem(w, http.StatusUnsupportedMediaType, "Content-Type "+ct+" is not accepted; send text/csv (FOCUS or Azure cost details, plain or gzip) or application/x-ndjson")
 			return
 		}
+		metrics.ImportDone("usage", time.Since(start), err)
 		var rej *usage.RejectedError
 		var fe *usage.FileError
 		switch {

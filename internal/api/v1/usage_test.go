@@ -33,7 +33,7 @@ func testServer(t *testing.T, db *store.DB, ids map[string]*auth.Identity) *http
 			}
 			return r.WithContext(auth.WithIdentity(r.Context(), id)), nil
 		}}
-	mux := http.NewServeMux()
+	mux := api.NewMux()
 	v1.Register(mux, d)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -2,13 +2,12 @@
 package v1
 
 import (
-	"net/http"
-
 	"github.com/partnerlink/partnerlink/internal/api"
 )
 
-// Register adds the /v1 routes to mux. Each area registers its routes from its own file.
-func Register(mux *http.ServeMux, d api.Deps) {
+// Register adds the /v1 routes to mux. Each area registers its routes from its own file, on
+// the *api.Mux it is given (which records every pattern for the authorization matrix test).
+func Register(mux *api.Mux, d api.Deps) {
 	registerDirectoryAndLinks(mux, d) // links.go: directory, links, events, webhooks
 	registerEstate(mux, d)            // estate.go: tenants, subscriptions, principals, assignments
 	registerUsage(mux, d)             // usage.go: POST /v1/usage

@@ -117,6 +117,10 @@ func (dialect) Translate(err error) error {
 			return store.NewError(store.ErrUnavailable, "the database is busy; try again", err)
 		case strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "53") || strings.HasPrefix(pe.Code, "57"):
 			return store.NewError(store.ErrUnavailable, "the database is unavailable", err)
+		case pe.Code == "42501": // insufficient_privilege: the operator's grants, not the caller
+			return store.NewError(store.ErrUnavailable, "the database denied permission ("+pe.Message+"); grant the server's database role the privileges it needs", err)
+		case strings.HasPrefix(pe.Code, "22"): // data exception: a NUL or invalid UTF-8 in a value, a number out of range
+			return store.NewError(store.ErrInvalid, "the database refused a value: "+pe.Message, err)
 		}
 		return store.NewError(store.ErrInternal, "internal storage error", err)
 	}
