@@ -1,0 +1,40 @@
+package facts_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/partnerlink/partnerlink/internal/facts/factstest"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+	"pgregory.net/rapid"
+)
+
+// A clone equals its original, and changing any nested part of the clone leaves the original
+// as it was (a what-if must never leak into the loaded facts).
+func TestCloneIsDeep(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := factstest.GenSnapshot(t)
+		s.EligibilityOverrides = map[string]bool{"Reader": true}
+		want := s.Clone()
+		if !reflect.DeepEqual(s, want) {
+			t.Fatal("clone differs from its original")
+		}
+		c := s.Clone()
+		w := timeline.Window{From: 1, To: 2}
+		c.Organisations[0].TenantIDs[0] = "changed"
+		c.Organisations[0].Locations[0].Active[0] = w
+		c.RoleDefinitions[2].Permissions[0].Actions[0] = "changed"
+		c.Assignments[0].PrincipalID = "changed"
+		c.Assignments[0].Activations = append(c.Assignments[0].Activations[:0], w)
+		if len(c.Delegations) > 0 {
+			c.Delegations[0].Authorizations[0].PrincipalID = "changed"
+		}
+		c.Links[0].LocationID = "changed"
+		c.Principals[0].ObjectID = "changed"
+		c.Subscriptions[0].TenantID = "changed"
+		c.EligibilityOverrides["Reader"] = false
+		if !reflect.DeepEqual(s, want) {
+			t.Fatal("changing the clone changed the original")
+		}
+	})
+}
