@@ -15,6 +15,7 @@ func TestCloneIsDeep(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := factstest.GenSnapshot(t)
 		s.EligibilityOverrides = map[string]bool{"Reader": true}
+		s.Assignments[0].Activations = []timeline.Window{{From: 5, To: 6}}
 		want := s.Clone()
 		if !reflect.DeepEqual(s, want) {
 			t.Fatal("clone differs from its original")
@@ -25,7 +26,7 @@ func TestCloneIsDeep(t *testing.T) {
 		c.Organisations[0].Locations[0].Active[0] = w
 		c.RoleDefinitions[2].Permissions[0].Actions[0] = "changed"
 		c.Assignments[0].PrincipalID = "changed"
-		c.Assignments[0].Activations = append(c.Assignments[0].Activations[:0], w)
+		c.Assignments[0].Activations[0] = w
 		if len(c.Delegations) > 0 {
 			c.Delegations[0].Authorizations[0].PrincipalID = "changed"
 		}
