@@ -215,7 +215,9 @@ func (a *auditor) totals(rep *Report) {
 		}
 	}
 	rank := map[string]int{"consumption": 0, "pal_credited": 1, "csp_precedence": 2, "gap": 3, "risk": 4, "hygiene": 5}
-	slices.SortFunc(order, func(x, y key) int { return cmp.Or(cmp.Compare(rank[x.total], rank[y.total]), cmp.Compare(x.cur, y.cur)) })
+	slices.SortFunc(order, func(x, y key) int {
+		return cmp.Or(cmp.Compare(rank[x.total], rank[y.total]), cmp.Compare(x.cur, y.cur))
+	})
 	for _, k := range order {
 		rep.Totals = append(rep.Totals, Total{Total: k.total, Currency: k.cur, Amount: sums[k].String()})
 	}

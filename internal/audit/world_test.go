@@ -30,7 +30,9 @@ const (
 // (CSP) with u1 Owner; 6 u1 and u3; 10 u4 through a group; 11 u2's PIM activated on day one.
 // In t2 (DPOR of 4100001, no link): 7 nobody; 8 a guest linked in t1 holds Contributor. In t3:
 // 9 delegated to the partner tenant, whose a1 is linked to 4100002.
-func s(n int) string { return "00000000-0000-0000-0000-0000000000" + string(rune('0'+n/10)) + string(rune('0'+n%10)) }
+func s(n int) string {
+	return "00000000-0000-0000-0000-0000000000" + string(rune('0'+n/10)) + string(rune('0'+n%10))
+}
 
 var (
 	period      = timeline.Window{From: factstest.H(0), To: factstest.H(48)}
