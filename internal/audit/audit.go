@@ -235,6 +235,7 @@ type auditor struct {
 	risk       map[riskKey]*riskAcc
 	idents     map[identCur]money.Nanos // credit per followed identity
 	currencies map[string]string
+	roles      *roleBook
 	explainer  *explainer
 }
 
@@ -283,7 +284,7 @@ func (a *auditor) identities() []*ident {
 	for t := range a.tenants {
 		a.runTenants[t] = true
 	}
-	rb := newRoleBook(a.s)
+	a.roles = newRoleBook(a.s)
 	guests := guestIndex(a.s)
 	seen := set{}
 	for _, id := range slices.Clone(ids) {
@@ -297,7 +298,7 @@ func (a *auditor) identities() []*ident {
 		}
 		for _, other := range guests.tenantsOf(g) {
 			k := other + "/" + id.principal
-			if other == id.tenant || linkedIn[k] || seen[k] || !rb.holdsEligible(other, id.principal, a.q.Period) {
+			if other == id.tenant || linkedIn[k] || seen[k] || !a.roles.holdsEligible(other, id.principal, a.q.Period) {
 				continue
 			}
 			seen[k] = true

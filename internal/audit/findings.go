@@ -130,14 +130,13 @@ func riskDetail(k riskKey, locs []string, f *Finding) string {
 // guests linked in one tenant but not in another where they hold eligible roles, and links
 // to locations inactive in part of the period (with what that cost).
 func (a *auditor) hygiene(rep *Report, ids []*ident) {
-	rb := newRoleBook(a.s)
 	checked := set{}
 	for _, id := range ids {
 		in := timeline.Union(id.spans...).Clip(a.q.Period)
 		switch id.kind {
 		case identLinked:
 			k := id.tenant + "/" + id.principal
-			if len(in) == 0 || checked[k] || rb.holdsEligible(id.tenant, id.principal, a.q.Period) {
+			if len(in) == 0 || checked[k] || a.roles.holdsEligible(id.tenant, id.principal, a.q.Period) {
 				continue
 			}
 			checked[k] = true

@@ -9,8 +9,8 @@ import (
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
-// roleKey is the lower-case GUID of a role definition ID (bare or a full ARM ID).
-func roleKey(id string) string {
+// RoleKey is the lower-case GUID of a role definition ID (bare or a full ARM ID).
+func RoleKey(id string) string {
 	id = strings.TrimRight(id, "/")
 	if i := strings.LastIndexByte(id, '/'); i >= 0 {
 		id = id[i+1:]
@@ -24,16 +24,27 @@ func roleKey(id string) string {
 // a principal with any eligible assignment in the period can earn, and explain says where
 // and when it does not.
 type roleBook struct {
-	s        *facts.Snapshot
-	eligible map[string]bool     // role key -> counts for recognition
-	groups   map[string][]string // tenant + "/" + member -> groups
+	eligible    map[string]bool                     // role key -> counts for recognition
+	groups      map[string][]string                 // tenant/member -> groups
+	assignments map[string][]*access.RoleAssignment // tenant/principal -> its assignments
+	delegations map[string][]*access.Delegation     // managing tenant -> delegations
 }
 
 func newRoleBook(s *facts.Snapshot) *roleBook {
-	rb := &roleBook{s: s, eligible: map[string]bool{}, groups: map[string][]string{}}
+	rb := &roleBook{eligible: map[string]bool{}, groups: map[string][]string{}, assignments: map[string][]*access.RoleAssignment{},
+		delegations: map[string][]*access.Delegation{}}
+	for i := range s.Assignments {
+		a := &s.Assignments[i]
+		k := lower(a.TenantID) + "/" + lower(a.PrincipalID)
+		rb.assignments[k] = append(rb.assignments[k], a)
+	}
+	for i := range s.Delegations {
+		d := &s.Delegations[i]
+		rb.delegations[lower(d.ManagingTenantID)] = append(rb.delegations[lower(d.ManagingTenantID)], d)
+	}
 	for _, d := range s.RoleDefinitions {
 		if ok, _ := attribution.Eligible(d, s.EligibilityOverrides); ok {
-			rb.eligible[roleKey(d.ID)] = true
+			rb.eligible[RoleKey(d.ID)] = true
 		}
 	}
 	for _, m := range s.Memberships {
@@ -65,17 +76,19 @@ func (rb *roleBook) who(tenant, principal string) set {
 // counts for recognition.
 func (rb *roleBook) holdsEligible(tenant, principal string, w timeline.Window) bool {
 	who := rb.who(tenant, principal)
-	for _, a := range rb.s.Assignments {
-		if lower(a.TenantID) == tenant && who[lower(a.PrincipalID)] && a.Valid.Overlaps(w) && rb.eligible[roleKey(a.RoleDefinitionID)] {
-			return true
+	for x := range who {
+		for _, a := range rb.assignments[tenant+"/"+x] {
+			if a.Valid.Overlaps(w) && rb.eligible[RoleKey(a.RoleDefinitionID)] {
+				return true
+			}
 		}
 	}
-	for _, d := range rb.s.Delegations {
-		if lower(d.ManagingTenantID) != tenant || !d.Valid.Overlaps(w) {
+	for _, d := range rb.delegations[tenant] {
+		if !d.Valid.Overlaps(w) {
 			continue
 		}
 		for _, au := range d.Authorizations {
-			if who[lower(au.PrincipalID)] && au.Valid.Overlaps(w) && rb.eligible[roleKey(au.RoleDefinitionID)] {
+			if who[lower(au.PrincipalID)] && au.Valid.Overlaps(w) && rb.eligible[RoleKey(au.RoleDefinitionID)] {
 				return true
 			}
 		}
