@@ -53,7 +53,7 @@ func TestAuditAndWhatif(t *testing.T) {
 	}
 	code, out, errOut = run(t, db, "whatif", "--changes", file, "--format", "json")
 	var res struct {
-		Rows  []struct{ Delta string } `json:"rows"`
+		Rows  []struct{ Delta string }  `json:"rows"`
 		Audit []struct{ Change string } `json:"audit"`
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Rows) != 4 || res.Rows[1].Delta != "3.333333334" || len(res.Audit) != 1 || res.Audit[0].Change != "changed" {

@@ -159,12 +159,6 @@ func TestAddLinkEqualsImportingIt(t *testing.T) {
 		attribute(t, db, p)
 		before := fingerprint(t, db)
 		r := rand.New(rand.NewPCG(7, 7))
-		var customers []string
-		for _, tn := range d.Estate.Tenants {
-			if !strings.Contains(tn.Name, "partner tenant") {
-				customers = append(customers, tn.ID)
-			}
-		}
 		var candidates [][2]string
 		for _, pr := range d.Estate.Principals {
 			if pr.Type == "User" || pr.Type == "ServicePrincipal" {
