@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/report"
 )
 
 // CSVHeader is the audit's CSV columns: one row per finding.
@@ -120,4 +121,37 @@ func Display(amount, currency string) string {
 	}
 	g = append([]string{units}, g...)
 	return fmt.Sprintf("%s%s.%02d %s", sign, strings.Join(g, ","), cents%100, currency)
+}
+
+// Tables renders the report for the dashboard (report.Table, as the other pages): totals,
+// tenants, gaps, risks and hygiene, amounts rounded to cents with their currency (the CSV and
+// JSON keep them exact).
+func (rep *Report) Tables() []report.Table {
+	totals := report.Table{Name: "totals", Title: "Totals (consumption = pal_credited + csp_precedence + gap)", Header: []string{"total", "amount"}}
+	for _, x := range rep.Totals {
+		totals.Rows = append(totals.Rows, []string{x.Total, Display(x.Amount, x.Currency)})
+	}
+	tenants := report.Table{Name: "tenants", Title: "Customer tenants where the partner is present", Header: []string{"tenant", "name", "presence"}}
+	for _, x := range rep.Tenants {
+		tenants.Rows = append(tenants.Rows, []string{x.ID, x.Name, strings.Join(x.Presence, ", ")})
+	}
+	gaps := report.Table{Name: "gaps", Title: "Gaps: consumption of subscriptions without PAL credit, and why", Header: []string{"subscription", "tenant", "amount", "reason", "principal", "why"}}
+	risks := report.Table{Name: "risks", Title: "Attrition risk: PAL credit that rests on one linked identity", Header: []string{"subscription", "tenant", "amount", "principal", "link ends", "how"}}
+	hygiene := report.Table{Name: "hygiene", Title: "Hygiene", Header: []string{"principal", "tenant", "reason", "location", "amount", "what"}}
+	for _, f := range rep.Findings {
+		amount := Display(f.Amount, f.Currency)
+		switch f.Kind {
+		case KindGap:
+			gaps.Rows = append(gaps.Rows, []string{f.SubscriptionID, f.TenantID, amount, f.Reason, f.PrincipalObjectID, f.Detail})
+		case KindRisk:
+			end := f.LinkEnds
+			if end == "" {
+				end = "open"
+			}
+			risks.Rows = append(risks.Rows, []string{f.SubscriptionID, f.TenantID, amount, f.PrincipalObjectID, end, f.Detail})
+		default:
+			hygiene.Rows = append(hygiene.Rows, []string{f.PrincipalObjectID, f.TenantID, f.Reason, f.LocationID, amount, f.Detail})
+		}
+	}
+	return []report.Table{totals, tenants, gaps, risks, hygiene}
 }
