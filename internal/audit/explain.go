@@ -13,12 +13,13 @@ import (
 
 // explainer asks attribution.ExplainSnapshot why a subscription earns no PAL credit and how a
 // linked identity earns it, on the slice of the facts of one tenant with only the scope's
-// links (explain reads nothing else for those answers), so that each question builds a small
-// index.
+// links and the assignments of the principals they link (and of those principals' groups):
+// explain reads nothing else for those answers, and each question builds a small index.
 type explainer struct {
 	s      *facts.Snapshot
 	sc     *Scope
 	period timeline.Window
+	roles  *roleBook
 	slices map[string]*facts.Snapshot
 }
 
@@ -27,13 +28,26 @@ func (e *explainer) slice(tenant string) *facts.Snapshot {
 		return sl
 	}
 	sl := Slice(e.s, set{tenant: true})
-	var links = sl.Links[:0:0]
+	links := sl.Links[:0:0]
+	who := set{}
 	for _, l := range sl.Links {
 		if e.sc.Has(l.LocationID) {
 			links = append(links, l)
+			// In the tenant's terms, as explain looks the linked principal up there (links of
+			// managing tenants included).
+			for x := range e.roles.who(tenant, lower(l.ObjectID)) {
+				who[x] = true
+			}
 		}
 	}
 	sl.Links = links
+	var as = sl.Assignments[:0:0]
+	for _, a := range sl.Assignments {
+		if who[lower(a.PrincipalID)] {
+			as = append(as, a)
+		}
+	}
+	sl.Assignments = as
 	if e.slices == nil {
 		e.slices = map[string]*facts.Snapshot{}
 	}

@@ -22,7 +22,7 @@ func (a *auditor) add(rep *Report, f *Finding, amount money.Nanos, hasAmount boo
 
 func (a *auditor) explain() *explainer {
 	if a.explainer == nil {
-		a.explainer = &explainer{s: a.s, sc: a.sc, period: a.q.Period}
+		a.explainer = &explainer{s: a.s, sc: a.sc, period: a.q.Period, roles: a.roles}
 	}
 	return a.explainer
 }

@@ -184,3 +184,36 @@ func sortRows(rs []attribution.Row) {
 		return a.Association < b.Association
 	})
 }
+
+// A gap's reason, asked of explain on a one-tenant slice with only the partner's links and its
+// principals' assignments, is the one explain gives on the whole estate.
+func TestGapReasonsAreExplains(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := factstest.GenSnapshot(t)
+		recs := genUsage(t)
+		for _, o := range s.Organisations {
+			rep, err := Compute(context.Background(), s, Query{Partner: o.ID, Period: wide}, attribution.FromRecords(recs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range rep.Findings {
+				if f.Kind != KindGap || f.Reason == attribution.ReasonCSPPrecedence {
+					continue
+				}
+				ex, err := attribution.ExplainSnapshot(s, attribution.ExplainQuery{Partner: o.ID, Subscription: f.SubscriptionID, Period: wide}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				best, code := 0, attribution.ReasonNoOverlap // what the audit says when explain finds access
+				for _, r := range ex.Reasons {
+					if reasonRank[r.Code] > best {
+						best, code = reasonRank[r.Code], r.Code
+					}
+				}
+				if code != f.Reason {
+					t.Fatalf("%s, subscription %s: the audit says %s, explain on the whole estate %s (%+v)", o.ID, f.SubscriptionID, f.Reason, code, ex.Reasons)
+				}
+			}
+		}
+	})
+}
