@@ -210,7 +210,7 @@ func Compute(ctx context.Context, s *facts.Snapshot, q Query, src attribution.Us
 	a := &auditor{s: s, sc: sc, q: q, tenants: tenants, subs: map[subKey]*subAcc{}, risk: map[riskKey]*riskAcc{}, idents: map[identCur]money.Nanos{},
 		currencies: map[string]string{}}
 	ids := a.identities()
-	run := a.runFacts(ids)
+	run := a.runFacts()
 	if err := follow(ctx, run, q.Period, a.runTenants, ids, src, a.visit); err != nil {
 		return nil, err
 	}
@@ -343,7 +343,7 @@ func (g guestMap) tenantsOf(id string) []string {
 // other partners (the followed identities stand for the scope's own), DPOR and CUA (the
 // audit is about PAL), and with only the scope's organisation as CSP reseller, so that the
 // only real rows are the CSP rows that take precedence over the scope's PAL.
-func (a *auditor) runFacts(ids []*ident) *facts.Snapshot {
+func (a *auditor) runFacts() *facts.Snapshot {
 	run := Slice(a.s, a.runTenants)
 	run.Links, run.DPOR, run.TrackingIDs, run.Deployments = nil, nil, nil, nil
 	orgOf := map[string]string{}
