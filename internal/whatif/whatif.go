@@ -293,8 +293,14 @@ func auditPartners(s *facts.Snapshot, req Request, rows []Row) ([]string, error)
 		}
 		return []string{req.Partner}, nil
 	}
-	if !req.Caller.Operator {
-		return req.Caller.PartnerIDs, nil
+	if !req.Caller.Operator { // its own IDs that the directory knows
+		var out []string
+		for _, id := range req.Caller.PartnerIDs {
+			if _, err := audit.ResolveScope(s, id); err == nil {
+				out = append(out, id)
+			}
+		}
+		return out, nil
 	}
 	orgOf := map[string]string{}
 	for _, o := range s.Organisations {
