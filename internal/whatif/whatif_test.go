@@ -208,3 +208,25 @@ func TestAddLinkEqualsImportingIt(t *testing.T) {
 		}
 	})
 }
+
+// An import after the stored run makes its totals (before) suspect: the what-if says so.
+func TestWarnsWhenTheRunIsOlderThanTheFacts(t *testing.T) {
+	db := storetest.SQLite(t)
+	d := synth.Generate(3, synth.Tiny)
+	load(t, db, d)
+	p := periodOf(d)
+	attribute(t, db, p)
+	res, err := Run(context.Background(), db, Request{Period: p, Caller: operator})
+	if err != nil || len(res.Warnings) != 0 {
+		t.Fatalf("fresh run: %v %v", res.Warnings, err)
+	}
+	pr := d.Estate.Principals[len(d.Estate.Principals)-1]
+	extra, _ := json.Marshal(estatefile.File{Links: []estatefile.Link{{TenantID: pr.TenantID, ObjectID: pr.ObjectID, PartnerID: d.Estate.Partners[0].Locations[0].ID}}})
+	if _, err := estatefile.Import(context.Background(), db, strings.NewReader(string(extra)), "late.json", estatefile.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Run(context.Background(), db, Request{Period: p, Caller: operator})
+	if err != nil || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "1 import(s)") || !strings.Contains(res.Warnings[0], "run attribute again") {
+		t.Fatalf("after a late import: %v %v", res.Warnings, err)
+	}
+}
