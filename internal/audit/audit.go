@@ -84,6 +84,7 @@ type Finding struct {
 	Routes   []Route `json:"routes,omitempty"`
 
 	amount money.Nanos
+	fine   bool // a CSP-precedence entry: credited in full as CSP, not money at stake
 }
 
 // Route is one way a linked identity holds the roles that give its credit (a chain of explain).
@@ -160,6 +161,14 @@ type subAcc struct {
 	consumption map[string]money.Nanos // per currency
 	credited    bool                   // some record earned the scope PAL credit
 	csp         bool                   // the scope's organisation was credited as CSP
+	top         topRecord              // its costliest record (what explain is asked about when the period is too coarse)
+}
+
+// topRecord is a record's charge period and resource, and its cost.
+type topRecord struct {
+	window   timeline.Window
+	resource string
+	cost     money.Nanos
 }
 
 // riskKey is credit of one subscription, currency and identity.
@@ -382,6 +391,9 @@ func (a *auditor) visit(r *record) {
 		a.subs[k] = acc
 	}
 	acc.consumption[r.currency] += r.cost
+	if acc.top.window.Empty() || r.cost > acc.top.cost {
+		acc.top = topRecord{r.window, strings.Clone(r.resource), r.cost}
+	}
 	for _, row := range r.rows {
 		if row.assoc == attribution.AssocCSP {
 			acc.csp = true

@@ -47,6 +47,7 @@ gap,` + t2 + `,` + s(7) + `,no_link_in_tenant,EUR,140,
 gap,` + t1 + `,` + s(4) + `,no_covering_assignment,USD,80,
 gap,` + t1 + `,` + s(3) + `,eligible_never_activated,EUR,60,
 gap,` + t1 + `,` + s(2) + `,roles_not_eligible,EUR,40,
+gap,` + t1 + `,` + s(12) + `,csp_precedence,EUR,7,
 gap,` + t1 + `,` + s(5) + `,csp_precedence,EUR,100,
 risk,` + t1 + `,` + s(1) + `,single_principal,EUR,201,` + u1 + `
 risk,` + t3 + `,` + s(9) + `,single_principal,EUR,90,` + a1 + `
@@ -61,8 +62,8 @@ hygiene,` + t1 + `,,no_eligible_role,,,` + guest + `
 		t.Errorf("findings:\n%s\nwant:\n%s", got, want)
 	}
 	wantTotals := map[string]string{
-		"consumption EUR": "1033.222222222", "consumption USD": "80",
-		"pal_credited EUR": "533.222222222", "csp_precedence EUR": "100", "gap EUR": "400", "gap USD": "80",
+		"consumption EUR": "1040.222222222", "consumption USD": "80",
+		"pal_credited EUR": "533.222222222", "csp_precedence EUR": "100", "gap EUR": "407", "gap USD": "80",
 		"risk EUR": "318.222222222", "hygiene EUR": "250",
 	}
 	if got := totalsOf(rep); !equalMaps(got, wantTotals) {
@@ -95,6 +96,10 @@ hygiene,` + t1 + `,,no_eligible_role,,,` + guest + `
 	}
 	if f := byKey["gap "+s(3)+" eligible_never_activated "]; !strings.Contains(f.Detail, "as3") || f.PrincipalObjectID != "" {
 		t.Errorf("S3's gap: %+v", f)
+	}
+	// Over the period explain sees CSP precedence on S12; its usage met neither PAL nor CSP.
+	if f := byKey["gap "+s(12)+" csp_precedence "]; !strings.Contains(f.Detail, "its costliest record, 2026-03-02T00:00:00Z") || !strings.Contains(f.Detail, "no CSP credit either") {
+		t.Errorf("S12's gap: %+v", f)
 	}
 }
 
@@ -136,7 +141,7 @@ func TestFormats(t *testing.T) {
 	if err := rep.Write(&text, "text"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1,033.22 EUR", "22.22 EUR", "2026-03-05T04:00:00Z", "no_link_in_tenant", "Hygiene"} {
+	for _, want := range []string{"1,040.22 EUR", "22.22 EUR", "2026-03-05T04:00:00Z", "no_link_in_tenant", "Hygiene"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
@@ -145,7 +150,7 @@ func TestFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back Report
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Findings) != len(rep.Findings) || back.Findings[8].Amount != "22.222222222" || len(back.Totals) != 8 {
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Findings) != len(rep.Findings) || back.Findings[9].Amount != "22.222222222" || len(back.Totals) != 8 {
 		t.Errorf("json: %v %+v", err, back)
 	}
 	if err := rep.Write(&text, "xml"); err == nil || !strings.Contains(err.Error(), "text, csv, json") {

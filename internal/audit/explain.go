@@ -20,6 +20,7 @@ type explainer struct {
 	sc     *Scope
 	period timeline.Window
 	roles  *roleBook
+	index  *tenantIndex
 	slices map[string]*facts.Snapshot
 }
 
@@ -27,7 +28,10 @@ func (e *explainer) slice(tenant string) *facts.Snapshot {
 	if sl, ok := e.slices[tenant]; ok {
 		return sl
 	}
-	sl := Slice(e.s, set{tenant: true})
+	if e.index == nil {
+		e.index = newTenantIndex(e.s)
+	}
+	sl := e.index.slice(set{tenant: true})
 	links := sl.Links[:0:0]
 	who := set{}
 	for _, l := range sl.Links {
@@ -71,34 +75,35 @@ var reasonRank = map[string]int{
 
 // gapReason explains why subscription sub of tenant earns the scope no PAL credit in the period:
 // explain's furthest reason, its words, the location it concerns (when one) and the linked
-// principal (when exactly one of the scope is linked in the tenant).
-func (e *explainer) gapReason(tenant, sub string) (code, detail, location, principal string, err error) {
+// principal (when exactly one of the scope is linked in the tenant). Over the whole period
+// explain may find access the usage never met (or CSP precedence for an organisation whose
+// reseller location was inactive when the usage ran, so that neither PAL nor CSP credits
+// it); then the subscription's costliest record is explained over its own charge period.
+func (e *explainer) gapReason(tenant, sub string, top topRecord) (code, detail, location, principal string, err error) {
 	sl := e.slice(tenant)
-	ex, err := attribution.ExplainSnapshot(sl, attribution.ExplainQuery{Partner: e.sc.ID, Subscription: sub, Period: e.period}, nil)
+	q := attribution.ExplainQuery{Partner: e.sc.ID, Subscription: sub, Period: e.period}
+	code, texts, locs, best, err := e.furthest(sl, q)
 	if err != nil {
 		return "", "", "", "", err
 	}
-	best := 0
-	var texts, locs []string
-	for _, r := range ex.Reasons {
-		rank := reasonRank[r.Code]
-		if rank == 0 || rank < best {
-			continue
+	if code == "" || code == attribution.ReasonCSPPrecedence {
+		q = attribution.ExplainQuery{Partner: e.sc.ID, Subscription: sub, Resource: top.resource, Period: top.window}
+		if top.resource != "" {
+			q.Subscription = ""
 		}
-		if rank > best {
-			best, code, texts, locs = rank, r.Code, nil, nil
+		if code, texts, locs, best, err = e.furthest(sl, q); err != nil {
+			return "", "", "", "", err
 		}
-		if !slices.Contains(texts, r.Text) {
-			texts = append(texts, r.Text)
-		}
-		if !slices.Contains(locs, r.Location) {
-			locs = append(locs, r.Location)
+		for i := range texts {
+			texts[i] = "its costliest record, " + timeline.Format(top.window.From) + ": " + texts[i]
 		}
 	}
-	if code == "" {
-		// Explain finds PAL access over the period, but none at the times the usage ran.
+	switch code {
+	case "":
 		code = attribution.ReasonNoOverlap
 		texts = []string{fmt.Sprintf("the partner's access to subscription %s covers part of the period, but none of the usage's charge periods; explain the records one by one (explain --record KEY)", sub)}
+	case attribution.ReasonCSPPrecedence:
+		texts = append(texts, "but no CSP credit either: its reseller location was inactive when the usage ran")
 	}
 	if len(locs) == 1 {
 		location = locs[0]
@@ -115,6 +120,30 @@ func (e *explainer) gapReason(tenant, sub string) (code, detail, location, princ
 		}
 	}
 	return code, strings.Join(texts, "; "), location, principal, nil
+}
+
+// furthest asks explain and keeps the reasons of the furthest code.
+func (e *explainer) furthest(sl *facts.Snapshot, q attribution.ExplainQuery) (code string, texts, locs []string, best int, err error) {
+	ex, err := attribution.ExplainSnapshot(sl, q, nil)
+	if err != nil {
+		return "", nil, nil, 0, err
+	}
+	for _, r := range ex.Reasons {
+		rank := reasonRank[r.Code]
+		if rank == 0 || rank < best {
+			continue
+		}
+		if rank > best {
+			best, code, texts, locs = rank, r.Code, nil, nil
+		}
+		if !slices.Contains(texts, r.Text) {
+			texts = append(texts, r.Text)
+		}
+		if !slices.Contains(locs, r.Location) {
+			locs = append(locs, r.Location)
+		}
+	}
+	return code, texts, locs, best, nil
 }
 
 // routes lists the chains through which a linked identity earns PAL credit on a subscription

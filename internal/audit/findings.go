@@ -37,18 +37,19 @@ func (a *auditor) gaps(rep *Report) error {
 			continue
 		}
 		var code, detail, loc, principal string
-		if acc.csp {
+		fine := acc.csp
+		if fine {
 			code = attribution.ReasonCSPPrecedence
 			detail = fmt.Sprintf("organisation %s resold subscription %s (CSP), so it is credited in full as CSP instead of PAL: nothing is missing", a.sc.OrgID, k.sub)
 		} else {
 			var err error
-			if code, detail, loc, principal, err = a.explain().gapReason(k.tenant, k.sub); err != nil {
+			if code, detail, loc, principal, err = a.explain().gapReason(k.tenant, k.sub, acc.top); err != nil {
 				return err
 			}
 		}
 		for _, cur := range sortedKeys(acc.consumption) {
 			a.add(rep, &Finding{Kind: KindGap, TenantID: k.tenant, SubscriptionID: k.sub, Reason: code, Currency: cur,
-				PrincipalObjectID: principal, LocationID: loc, Detail: detail}, acc.consumption[cur], true)
+				PrincipalObjectID: principal, LocationID: loc, Detail: detail, fine: fine}, acc.consumption[cur], true)
 		}
 	}
 	return nil
@@ -223,7 +224,7 @@ func (a *auditor) totals(rep *Report) {
 	kind := map[string]int{KindGap: 0, KindRisk: 1, KindHygiene: 2}
 	slices.SortStableFunc(rep.Findings, func(x, y *Finding) int {
 		return cmp.Or(cmp.Compare(kind[x.Kind], kind[y.Kind]),
-			cmp.Compare(boolInt(x.Reason == attribution.ReasonCSPPrecedence), boolInt(y.Reason == attribution.ReasonCSPPrecedence)),
+			cmp.Compare(boolInt(x.fine), boolInt(y.fine)),
 			cmp.Compare(y.amount, x.amount), cmp.Compare(x.Currency, y.Currency), cmp.Compare(x.TenantID, y.TenantID),
 			cmp.Compare(x.SubscriptionID, y.SubscriptionID), cmp.Compare(x.PrincipalObjectID, y.PrincipalObjectID), cmp.Compare(x.Reason, y.Reason))
 	})

@@ -59,6 +59,7 @@ type realRow struct {
 type record struct {
 	tenant, sub, currency, resource string
 	cost                            money.Nanos
+	window                          timeline.Window // the charge period
 	hits                            []hit
 	rows                            []realRow
 }
@@ -135,7 +136,8 @@ func follow(ctx context.Context, snap *facts.Snapshot, period timeline.Window, t
 			return nil
 		}
 		rec = record{tenant: t, sub: sub, currency: b.S(usage.ColCurrency, i), resource: b.S(usage.ColResource, i), cost: b.Cost[i],
-			hits: rec.hits[:0], rows: rec.rows[:0]}
+			window: timeline.Window{From: b.Start[i], To: b.End[i]},
+			hits:   rec.hits[:0], rows: rec.rows[:0]}
 		for k := range rows {
 			r := &rows[k]
 			if id := byLoc[r.LocationID]; id != nil {

@@ -5,7 +5,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -15,66 +18,104 @@ func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 type set map[string]bool
 
 // Slice returns the facts that attributing the usage of the given customer tenants reads:
-// their subscriptions, management groups, principals, memberships, assignments and links;
-// the delegations into them, with the principals, memberships and links of the managing
-// tenants; and everything that is not per tenant (organisations, role definitions, CUA,
-// eligibility overrides). The engine, explain and the audit give the same answers for those
-// tenants' usage on the slice as on the whole estate, on far smaller indexes (tested).
-// Slices share the snapshot's nested slices: callers that change a slice clone it first.
+// their subscriptions, management groups, principals, memberships, assignments, links and
+// CUA deployments; the delegations into them, with the principals, memberships and links of
+// the managing tenants; and everything that is not per tenant (organisations, role
+// definitions, tracking IDs, eligibility overrides). The engine, explain and the audit give the
+// same answers for those tenants' usage on the slice as on the whole estate, on far smaller
+// indexes (tested). Slices share the snapshot's nested slices: callers that change a slice
+// clone it first.
 func Slice(s *facts.Snapshot, tenants map[string]bool) *facts.Snapshot {
-	reach := set{}
-	for t := range tenants {
-		reach[t] = true
+	return newTenantIndex(s).slice(tenants)
+}
+
+// tenantIndex holds a snapshot's facts by tenant (lower case), to cut many slices.
+type tenantIndex struct {
+	s           *facts.Snapshot
+	tenants     map[string][]estate.Tenant
+	delegations map[string][]access.Delegation // by customer tenant
+	subs        map[string][]estate.Subscription
+	mgs         map[string][]estate.ManagementGroup
+	principals  map[string][]estate.Principal
+	memberships map[string][]estate.Membership
+	assignments map[string][]access.RoleAssignment
+	links       map[string][]link.Span
+	dpor        map[string][]estate.DPOR       // by subscription
+	deployments map[string][]estate.Deployment // by subscription
+}
+
+func newTenantIndex(s *facts.Snapshot) *tenantIndex {
+	ix := &tenantIndex{s: s, tenants: map[string][]estate.Tenant{}, delegations: map[string][]access.Delegation{},
+		subs: map[string][]estate.Subscription{}, mgs: map[string][]estate.ManagementGroup{}, principals: map[string][]estate.Principal{},
+		memberships: map[string][]estate.Membership{}, assignments: map[string][]access.RoleAssignment{}, links: map[string][]link.Span{},
+		dpor: map[string][]estate.DPOR{}, deployments: map[string][]estate.Deployment{}}
+	for _, x := range s.Tenants {
+		ix.tenants[lower(x.ID)] = append(ix.tenants[lower(x.ID)], x)
 	}
+	for _, x := range s.Delegations {
+		ix.delegations[lower(x.CustomerTenantID)] = append(ix.delegations[lower(x.CustomerTenantID)], x)
+	}
+	for _, x := range s.Subscriptions {
+		ix.subs[lower(x.TenantID)] = append(ix.subs[lower(x.TenantID)], x)
+	}
+	for _, x := range s.ManagementGroups {
+		ix.mgs[lower(x.TenantID)] = append(ix.mgs[lower(x.TenantID)], x)
+	}
+	for _, x := range s.Principals {
+		ix.principals[lower(x.TenantID)] = append(ix.principals[lower(x.TenantID)], x)
+	}
+	for _, x := range s.Memberships {
+		ix.memberships[lower(x.TenantID)] = append(ix.memberships[lower(x.TenantID)], x)
+	}
+	for _, x := range s.Assignments {
+		ix.assignments[lower(x.TenantID)] = append(ix.assignments[lower(x.TenantID)], x)
+	}
+	for _, x := range s.Links {
+		ix.links[lower(x.TenantID)] = append(ix.links[lower(x.TenantID)], x)
+	}
+	for _, x := range s.DPOR {
+		ix.dpor[lower(x.SubscriptionID)] = append(ix.dpor[lower(x.SubscriptionID)], x)
+	}
+	for _, x := range s.Deployments {
+		if sub, ok := strings.CutPrefix(lower(x.ResourceID), "/subscriptions/"); ok {
+			sub, _, _ = strings.Cut(sub, "/")
+			ix.deployments[sub] = append(ix.deployments[sub], x)
+		}
+	}
+	return ix
+}
+
+// slice is Slice over the index; facts keep the snapshot's order within each tenant.
+func (ix *tenantIndex) slice(tenants map[string]bool) *facts.Snapshot {
+	s := ix.s
 	out := &facts.Snapshot{Organisations: s.Organisations, RoleDefinitions: s.RoleDefinitions, TrackingIDs: s.TrackingIDs,
-		Deployments: s.Deployments, EligibilityOverrides: s.EligibilityOverrides}
-	for _, d := range s.Delegations {
-		if tenants[lower(d.CustomerTenantID)] {
+		EligibilityOverrides: s.EligibilityOverrides}
+	customers := sortedKeys(tenants)
+	reach := set{}
+	for _, t := range customers {
+		reach[t] = true
+		for _, d := range ix.delegations[t] {
 			out.Delegations = append(out.Delegations, d)
 			reach[lower(d.ManagingTenantID)] = true
 		}
+		out.ManagementGroups = append(out.ManagementGroups, ix.mgs[t]...)
+		out.Assignments = append(out.Assignments, ix.assignments[t]...)
+		out.Subscriptions = append(out.Subscriptions, ix.subs[t]...)
 	}
 	subs := set{}
-	for _, x := range s.Subscriptions {
-		if tenants[lower(x.TenantID)] {
-			out.Subscriptions = append(out.Subscriptions, x)
-			subs[lower(x.ID)] = true
+	for _, x := range out.Subscriptions {
+		id := lower(x.ID)
+		if !subs[id] {
+			subs[id] = true
+			out.DPOR = append(out.DPOR, ix.dpor[id]...)
+			out.Deployments = append(out.Deployments, ix.deployments[id]...)
 		}
 	}
-	for _, d := range s.DPOR {
-		if subs[lower(d.SubscriptionID)] {
-			out.DPOR = append(out.DPOR, d)
-		}
-	}
-	for _, t := range s.Tenants {
-		if reach[lower(t.ID)] {
-			out.Tenants = append(out.Tenants, t)
-		}
-	}
-	for _, m := range s.ManagementGroups {
-		if tenants[lower(m.TenantID)] {
-			out.ManagementGroups = append(out.ManagementGroups, m)
-		}
-	}
-	for _, p := range s.Principals {
-		if reach[lower(p.TenantID)] {
-			out.Principals = append(out.Principals, p)
-		}
-	}
-	for _, m := range s.Memberships {
-		if reach[lower(m.TenantID)] {
-			out.Memberships = append(out.Memberships, m)
-		}
-	}
-	for _, a := range s.Assignments {
-		if tenants[lower(a.TenantID)] {
-			out.Assignments = append(out.Assignments, a)
-		}
-	}
-	for _, l := range s.Links {
-		if reach[lower(l.TenantID)] {
-			out.Links = append(out.Links, l)
-		}
+	for _, t := range sortedKeys(reach) {
+		out.Tenants = append(out.Tenants, ix.tenants[t]...)
+		out.Principals = append(out.Principals, ix.principals[t]...)
+		out.Memberships = append(out.Memberships, ix.memberships[t]...)
+		out.Links = append(out.Links, ix.links[t]...)
 	}
 	return out
 }
