@@ -13,8 +13,6 @@ import (
 )
 
 // The random estates and usage come from factstest (shared with the audit's properties).
-var t0 = factstest.T0
-
 const hour = factstest.Hour
 
 func h(n int) int64 { return factstest.H(n) }
