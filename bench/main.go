@@ -125,6 +125,7 @@ func init() {
 		{"import-postgres", "import estate + usage into PostgreSQL", false, func(ctx context.Context, c config) (*result, error) { return phaseImport(ctx, c, pgBenchDSN(c)) }},
 	}
 	phases = append(phases, enginePhases...)
+	phases = append(phases, auditPhases...)
 	phases = append(phases,
 		phaseDef{"sql-postgres", "SQL formulation, PostgreSQL (indexes, ANALYZE, parallel)", true, phaseSQLPostgres},
 		phaseDef{"sql-duckdb", "SQL formulation, DuckDB", true, phaseSQLDuckDB},
@@ -346,6 +347,9 @@ func orchestrate(ctx context.Context, c config) error {
 			cpu = fmt.Sprintf(" (CPU %.2f s)", r.CPUSeconds)
 		}
 		fmt.Printf("%8.2f s%s, peak RSS %6d MB\n", r.Seconds, cpu, r.MaxRSSKB/1024)
+		if r.Note != "" {
+			fmt.Printf("      %s\n", r.Note)
+		}
 		results = append(results, &r)
 		if p.compare {
 			compare = append(compare, &r)

@@ -159,6 +159,7 @@ attribution or missing attribution.`,
 	addAttributionCommands(app, p) // attribution_cmds.go: attribute, report attributions|incentives, explain, synth
 	addReportCommands(app, p)      // report_cmds.go: report partner|customer|operator
 	addSynthCommand(app, p)        // synth_cmd.go: synth
+	addAuditCommands(app, p)       // audit_cmds.go: audit, whatif
 	return root
 }
 

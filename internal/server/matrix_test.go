@@ -98,15 +98,27 @@ var matrix = map[string]row{
 	"GET /v1/reports/partners/{id}":        {path: "/v1/reports/partners/4000000", allow: allowed(200, operator, partnerOwn)},
 	"GET /v1/reports/customers/{tenantId}": {path: "/v1/reports/customers/" + tenantA, allow: allowed(200, operator, customerOwn)},
 	"GET /v1/reports/operator":             {path: "/v1/reports/operator", allow: allowed(200, operator)},
+	"GET /v1/partners/{id}/audit": {path: "/v1/partners/4000000/audit?from=2026-03-01&to=2026-04-01",
+		allow: allowed(200, operator, partnerOwn)},
+	// A change to the partner's own location: the operator and that partner may simulate it
+	// and get past authorization to the estate check (the principal is not in the estate,
+	// hence 400); nobody else may.
+	"POST /v1/whatif": {method: "POST", path: "/v1/whatif", ctype: "application/json",
+		body:  `{"from":"2026-03-01","to":"2026-04-01","changes":[{"op":"add-link","tenant":"` + tenantA + `","object":"` + self + `","location":"4000001"}]}`,
+		allow: allowed(400, operator, partnerOwn)},
+	"GET /v1/tenants/{tenantId}/partners": {path: "/v1/tenants/" + tenantA + "/partners?from=2026-03-01&to=2026-04-01",
+		allow: allowed(200, operator, customerOwn)},
 
 	// The dashboard: "/" sends each role to its first page; a principal has none.
-	"GET /{$}":                    {path: "/", allow: allowed(303, operator, partnerOwn, partnerOther, customerOwn, customerOther)},
-	"POST /signin":                {method: "POST", path: "/signin", signin: true, allow: allowed(303, authenticatedCallers...), deny: http.StatusUnauthorized},
-	"POST /signout":               {method: "POST", path: "/signout", csrf: true, allow: allowed(303, authenticatedCallers...)},
-	"GET /partners/{id}":          {path: "/partners/4000000", allow: allowed(200, operator, partnerOwn)},
-	"GET /partners/{id}/explain":  {path: "/partners/4000000/explain", allow: allowed(200, operator, partnerOwn)},
-	"POST /partners/{id}/explain": {method: "POST", path: "/partners/4000000/explain", csrf: true, allow: allowed(200, operator, partnerOwn)},
-	"GET /customers/{tenant}":     {path: "/customers/" + tenantA, allow: allowed(200, operator, customerOwn)},
+	"GET /{$}":                         {path: "/", allow: allowed(303, operator, partnerOwn, partnerOther, customerOwn, customerOther)},
+	"POST /signin":                     {method: "POST", path: "/signin", signin: true, allow: allowed(303, authenticatedCallers...), deny: http.StatusUnauthorized},
+	"POST /signout":                    {method: "POST", path: "/signout", csrf: true, allow: allowed(303, authenticatedCallers...)},
+	"GET /partners/{id}":               {path: "/partners/4000000", allow: allowed(200, operator, partnerOwn)},
+	"GET /partners/{id}/explain":       {path: "/partners/4000000/explain", allow: allowed(200, operator, partnerOwn)},
+	"POST /partners/{id}/explain":      {method: "POST", path: "/partners/4000000/explain", csrf: true, allow: allowed(200, operator, partnerOwn)},
+	"GET /customers/{tenant}":          {path: "/customers/" + tenantA, allow: allowed(200, operator, customerOwn)},
+	"GET /partners/{id}/coverage":      {path: "/partners/4000000/coverage", allow: allowed(200, operator, partnerOwn)},
+	"GET /customers/{tenant}/partners": {path: "/customers/" + tenantA + "/partners", allow: allowed(200, operator, customerOwn)},
 	"POST /customers/{tenant}/webhooks": {method: "POST", path: "/customers/" + tenantA + "/webhooks", body: "url=https%3A%2F%2Fhooks.example.com%2Fd",
 		csrf: true, allow: allowed(200, operator, customerOwn)},
 	"POST /customers/{tenant}/webhooks/{wid}/delete": {method: "POST", path: "/customers/" + tenantA + "/webhooks/" + wid + "/delete",
@@ -161,6 +173,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db, server.Options{}, nil)
 		ctx := context.Background()
+		if _, err := db.ExecContext(ctx, `INSERT INTO tenants (id, name) VALUES ($1, 'Tenant A')`, tenantA); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := db.ExecContext(ctx, `INSERT INTO subscriptions (id, tenant_id, offer, valid_from, valid_to) VALUES ($1, $2, 'payg', $3, $4)`,
 			subA, tenantA, int64(-1)<<62, int64(1)<<62); err != nil {
 			t.Fatal(err)

@@ -103,15 +103,17 @@ func (s *server) nav(id *auth.Identity) []navItem {
 	if id.Has(auth.RolePartner) {
 		for _, p := range id.PartnerIDs {
 			n = append(n, navItem{"Partner " + p, "/partners/" + url.PathEscape(p)})
+			n = append(n, navItem{"Coverage " + p, "/partners/" + url.PathEscape(p) + "/coverage"})
 		}
 	}
 	if id.Has(auth.RoleCustomerAdmin) && id.TenantID != "" {
 		n = append(n, navItem{"My tenant", "/customers/" + url.PathEscape(id.TenantID)})
+		n = append(n, navItem{"My partners", "/customers/" + url.PathEscape(id.TenantID) + "/partners"})
 	}
 	return n
 }
 
-func (s *server) render(w http.ResponseWriter, status int, name string, v view) {
+func (s *server) render(w http.ResponseWriter, status int, name string, v any) {
 	var buf bytes.Buffer
 	if err := s.tmpl.ExecuteTemplate(&buf, name, v); err != nil {
 		s.d.Log.Error("dashboard template", "template", name, "err", err)

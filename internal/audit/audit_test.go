@@ -1,0 +1,176 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/facts"
+)
+
+func audit(t *testing.T, s *facts.Snapshot, partner string) *Report {
+	t.Helper()
+	rep, err := Compute(context.Background(), s, Query{Partner: partner, Period: period}, attribution.FromRecords(usageOf()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func csvOf(t *testing.T, rep *Report) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := rep.Write(&b, "csv"); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func totalsOf(rep *Report) map[string]string {
+	out := map[string]string{}
+	for _, x := range rep.Totals {
+		out[x.Total+" "+x.Currency] = x.Amount
+	}
+	return out
+}
+
+// Every gap, risk and hygiene class of the hand-written world (world_test.go), with exact sums,
+// in the order of money at stake.
+func TestAuditOfTheOrganisation(t *testing.T) {
+	rep := audit(t, world(), org)
+	want := `kind,tenant_id,subscription_id,reason,currency,amount,principal_object_id
+gap,` + t2 + `,` + s(8) + `,no_link_in_tenant,EUR,160,
+gap,` + t2 + `,` + s(7) + `,no_link_in_tenant,EUR,140,
+gap,` + t1 + `,` + s(4) + `,no_covering_assignment,USD,80,
+gap,` + t1 + `,` + s(3) + `,eligible_never_activated,EUR,60,
+gap,` + t1 + `,` + s(2) + `,roles_not_eligible,EUR,40,
+gap,` + t1 + `,` + s(12) + `,csp_precedence,EUR,7,
+gap,` + t1 + `,` + s(5) + `,csp_precedence,EUR,100,
+risk,` + t1 + `,` + s(1) + `,single_principal,EUR,201,` + u1 + `
+risk,` + t3 + `,` + s(9) + `,single_principal,EUR,90,` + a1 + `
+risk,` + t1 + `,` + s(10) + `,single_principal,EUR,22.222222222,` + u4 + `
+risk,` + t1 + `,` + s(11) + `,single_principal,EUR,5,` + u2 + `
+hygiene,` + t2 + `,,unlinked_guest,EUR,160,` + guest + `
+hygiene,` + pt + `,,inactive_location,EUR,90,` + a1 + `
+hygiene,` + t1 + `,,no_eligible_role,,,` + u5 + `
+hygiene,` + t1 + `,,no_eligible_role,,,` + guest + `
+`
+	if got := csvOf(t, rep); got != want {
+		t.Errorf("findings:\n%s\nwant:\n%s", got, want)
+	}
+	wantTotals := map[string]string{
+		"consumption EUR": "1040.222222222", "consumption USD": "80",
+		"pal_credited EUR": "533.222222222", "csp_precedence EUR": "100", "gap EUR": "407", "gap USD": "80",
+		"risk EUR": "318.222222222", "hygiene EUR": "250",
+	}
+	if got := totalsOf(rep); !equalMaps(got, wantTotals) {
+		t.Errorf("totals %v, want %v", got, wantTotals)
+	}
+	if len(rep.Tenants) != 3 || strings.Join(rep.Tenants[0].Presence, ",") != "PAL,CSP" || strings.Join(rep.Tenants[1].Presence, ",") != "DPOR" ||
+		strings.Join(rep.Tenants[2].Presence, ",") != "LIGHTHOUSE" {
+		t.Errorf("tenants %+v, want t1 (PAL, CSP), t2 (DPOR), t3 (LIGHTHOUSE)", rep.Tenants)
+	}
+	byKey := map[string]*Finding{}
+	for _, f := range rep.Findings {
+		byKey[f.Kind+" "+f.SubscriptionID+" "+f.Reason+" "+f.PrincipalObjectID] = f
+	}
+	// The risks name how the identity holds its roles and when its link ends.
+	if f := byKey["risk "+s(1)+" single_principal "+u1]; f.LinkEnds != "2026-03-05T04:00:00Z" || len(f.Routes) != 1 || f.Routes[0] != (Route{Assignment: "as1", Role: "Owner"}) {
+		t.Errorf("u1's risk: link ends %q, routes %+v", f.LinkEnds, f.Routes)
+	}
+	if f := byKey["risk "+s(10)+" single_principal "+u4]; f.LinkEnds != "" || len(f.Routes) != 1 || f.Routes[0].Group != group {
+		t.Errorf("u4's risk: link ends %q, routes %+v; want open, through group %s", f.LinkEnds, f.Routes, group)
+	}
+	if f := byKey["risk "+s(11)+" single_principal "+u2]; len(f.Routes) != 1 || !f.Routes[0].PIM {
+		t.Errorf("u2's risk: routes %+v, want one PIM route", f.Routes)
+	}
+	if f := byKey["risk "+s(9)+" single_principal "+a1]; len(f.Routes) != 1 || f.Routes[0].Assignment != "del9" || f.LocationID != loc2 {
+		t.Errorf("a1's risk: %+v, want the Lighthouse delegation del9 through 4100002", f)
+	}
+	// Gaps say what explain says.
+	if f := byKey["gap "+s(2)+" roles_not_eligible "]; !strings.Contains(f.Detail, "Reader") {
+		t.Errorf("S2's gap detail %q does not name the Reader role", f.Detail)
+	}
+	if f := byKey["gap "+s(3)+" eligible_never_activated "]; !strings.Contains(f.Detail, "as3") || f.PrincipalObjectID != "" {
+		t.Errorf("S3's gap: %+v", f)
+	}
+	// Over the period explain sees CSP precedence on S12; its usage met neither PAL nor CSP.
+	if f := byKey["gap "+s(12)+" csp_precedence "]; !strings.Contains(f.Detail, "its costliest record, 2026-03-02T00:00:00Z") || !strings.Contains(f.Detail, "no CSP credit either") {
+		t.Errorf("S12's gap: %+v", f)
+	}
+}
+
+// An audit of one location sees only that location's links: 4100002 is present in t3 alone,
+// and 4100001's tenants are none of its business.
+func TestAuditOfOneLocation(t *testing.T) {
+	rep := audit(t, world(), loc2)
+	want := `kind,tenant_id,subscription_id,reason,currency,amount,principal_object_id
+risk,` + t3 + `,` + s(9) + `,single_principal,EUR,90,` + a1 + `
+hygiene,` + pt + `,,inactive_location,EUR,90,` + a1 + `
+`
+	if got := csvOf(t, rep); got != want {
+		t.Errorf("findings:\n%s\nwant:\n%s", got, want)
+	}
+	if got := totalsOf(rep); !equalMaps(got, map[string]string{"consumption EUR": "180", "pal_credited EUR": "180", "risk EUR": "90", "hygiene EUR": "90"}) {
+		t.Errorf("totals %v", got)
+	}
+}
+
+// A second linked identity removes the risk; an identity whose only location closes keeps
+// it; unknown IDs are a not-found error naming the ID.
+func TestAuditChanges(t *testing.T) {
+	w := world()
+	w.Assignments = append(w.Assignments, w.Assignments[0])
+	w.Assignments[len(w.Assignments)-1].ID, w.Assignments[len(w.Assignments)-1].PrincipalID = "as1b", u3
+	for _, f := range audit(t, w, org).Findings {
+		if f.SubscriptionID == s(1) {
+			t.Errorf("S1 is covered by u1 and u3, yet %+v", f)
+		}
+	}
+	if _, err := Compute(context.Background(), world(), Query{Partner: "999", Period: period}, attribution.FromRecords(nil)); err == nil || !strings.Contains(err.Error(), `"999"`) {
+		t.Errorf("unknown partner: %v", err)
+	}
+}
+
+func TestFormats(t *testing.T) {
+	rep := audit(t, world(), org)
+	var text, js bytes.Buffer
+	if err := rep.Write(&text, "text"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"1,040.22 EUR", "22.22 EUR", "2026-03-05T04:00:00Z", "no_link_in_tenant", "Hygiene"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	if err := rep.Write(&js, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Findings) != len(rep.Findings) || back.Findings[9].Amount != "22.222222222" || len(back.Totals) != 8 {
+		t.Errorf("json: %v %+v", err, back)
+	}
+	if err := rep.Write(&text, "xml"); err == nil || !strings.Contains(err.Error(), "text, csv, json") {
+		t.Errorf("unknown format: %v", err)
+	}
+	for in, want := range map[string]string{"": "", "0": "0.00 EUR", "1234567.125": "1,234,567.12 EUR", "-0.005": "0.00 EUR", "-12.345": "-12.34 EUR", "999.995": "1,000.00 EUR"} {
+		if got := Display(in, "EUR"); got != want {
+			t.Errorf("Display(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

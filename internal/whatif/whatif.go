@@ -1,0 +1,372 @@
+package whatif
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/audit"
+	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
+)
+
+// Request is one what-if.
+type Request struct {
+	Period  timeline.Window
+	Changes []Change
+	// Partner, when set, is whose coverage audit entries are compared; otherwise a partner
+	// caller's own IDs, or for an operator the organisations whose totals change.
+	Partner  string
+	Programs *attribution.Programs // nil: the shipped programs
+	Caller   Caller
+}
+
+// Result is a what-if's answer. Before is the stored run's total; After is it plus the change
+// the changes make (computed from the current facts, before and after the changes, over the
+// usage of the tenants they touch); amounts are exact decimal strings.
+type Result struct {
+	From          string        `json:"from"`
+	To            string        `json:"to"`
+	RunID         string        `json:"run_id"`
+	RunFinishedAt string        `json:"run_finished_at"`
+	Changes       []Change      `json:"changes"`
+	Tenants       []string      `json:"tenants"` // whose usage was attributed again
+	Rows          []Row         `json:"rows"`
+	Audit         []AuditChange `json:"audit"`
+	Warnings      []string      `json:"warnings"`
+}
+
+// Row is one location, association and currency with any amount before or after.
+type Row struct {
+	PartnerID   string `json:"partner_id"`
+	Association string `json:"association"` // PAL, CSP, DPOR, CUA, incentive:PEC, incentive:PAL
+	Currency    string `json:"currency"`
+	Before      string `json:"before"`
+	After       string `json:"after"`
+	Delta       string `json:"delta"`
+	delta       money.Nanos
+}
+
+// Changed reports whether the row's amount changes.
+func (r Row) Changed() bool { return r.delta != 0 }
+
+// AuditChange is an audit entry that the changes create, resolve or change.
+type AuditChange struct {
+	Partner string         `json:"partner"`
+	Change  string         `json:"change"` // new, resolved, changed
+	Before  *audit.Finding `json:"before,omitempty"`
+	After   *audit.Finding `json:"after,omitempty"`
+}
+
+// Run compares the changes against the stored run of the period. Nothing is written.
+func Run(ctx context.Context, db *store.DB, req Request) (*Result, error) {
+	if req.Period.Empty() {
+		return nil, store.NewError(store.ErrInvalid, "the period is empty: from must be before to", nil)
+	}
+	res := &Result{From: timeline.Format(req.Period.From), To: timeline.FormatBound(req.Period.To), Changes: req.Changes,
+		Tenants: []string{}, Rows: []Row{}, Audit: []AuditChange{}, Warnings: []string{}}
+	s, err := audit.LoadFacts(ctx, db, req.Period)
+	if err != nil {
+		return nil, err
+	}
+	// Changes the caller may not simulate are refused before anything else is read, so a
+	// refused caller learns nothing about the stored runs.
+	after, touched, err := Apply(s, req.Changes, req.Caller)
+	if err != nil {
+		return nil, err
+	}
+	run, err := storedRun(ctx, db, req.Period)
+	if err != nil {
+		return nil, err
+	}
+	res.RunID, res.RunFinishedAt = run.id, timeline.Format(run.finished)
+	res.Tenants = sortedKeys(touched)
+	recs, err := usageOf(ctx, db, s, req.Period, touched)
+	if err != nil {
+		return nil, err
+	}
+	progs := req.Programs
+	if progs == nil {
+		progs = attribution.DefaultPrograms()
+	}
+	if v := progs.Version + "@" + progs.Hash[:12]; run.programs != v {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("run %s used programs %s, this what-if %s: the difference is in this what-if's programs", run.id, run.programs, v))
+	}
+	res.Warnings = append(res.Warnings, staleness(ctx, db, run)...)
+	delta, err := difference(ctx, s, after, touched, progs, req.Period, recs)
+	if err != nil {
+		return nil, err
+	}
+	visible := func(string) bool { return true }
+	if !req.Caller.Operator {
+		visible = ownLocations(s, req.Caller.PartnerIDs)
+	}
+	res.Rows = rows(run.totals, delta, visible)
+	partners, err := auditPartners(s, req, res.Rows)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range partners {
+		changes, err := auditChanges(ctx, s, after, touched, req.Period, recs, p)
+		if err != nil {
+			return nil, err
+		}
+		res.Audit = append(res.Audit, changes...)
+	}
+	return res, nil
+}
+
+type stored struct {
+	id       string
+	finished int64
+	programs string
+	totals   map[key]money.Nanos
+}
+
+type key struct{ loc, assoc, cur string }
+
+// storedRun reads the latest successful run of exactly the period.
+func storedRun(ctx context.Context, db *store.DB, p timeline.Window) (*stored, error) {
+	r := &stored{totals: map[key]money.Nanos{}}
+	var tj string
+	err := db.QueryRowContext(ctx, `SELECT id, finished_at, programs_version, totals FROM attribution_runs
+		WHERE period_from = $1 AND period_to = $2 AND status = 'ok' ORDER BY finished_at DESC, id DESC LIMIT 1`, p.From, p.To).
+		Scan(&r.id, &r.finished, &r.programs, &tj)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.NewError(store.ErrNotFound, fmt.Sprintf("no attribution run of exactly [%s, %s) is stored; what-if compares with one: run `partnerlink attribute --from %s --to %s` first",
+			timeline.Format(p.From), timeline.FormatBound(p.To), timeline.Format(p.From), timeline.FormatBound(p.To)), nil)
+	}
+	if err != nil {
+		return nil, db.Translate(err)
+	}
+	var t attribution.Totals
+	if err := json.Unmarshal([]byte(tj), &t); err != nil {
+		return nil, fmt.Errorf("run %s has unreadable totals: %w", r.id, err)
+	}
+	for loc, as := range t {
+		for assoc, cs := range as {
+			for cur, amount := range cs {
+				n, err := money.Parse(amount)
+				if err != nil {
+					return nil, fmt.Errorf("run %s: total %q of %s %s %s: %w", r.id, amount, loc, assoc, cur, err)
+				}
+				r.totals[key{loc, assoc, cur}] = n
+			}
+		}
+	}
+	return r, nil
+}
+
+// staleness warns when facts or usage were imported, or links changed, after the run: its
+// totals may then not be the current facts' ("before" is the stored run).
+func staleness(ctx context.Context, db *store.DB, run *stored) []string {
+	var imports, links int64
+	_ = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM imports WHERE started_at > $1`, run.finished).Scan(&imports)
+	_ = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM link_history WHERE at > $1`, run.finished).Scan(&links)
+	if imports == 0 && links == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%d import(s) and %d link change(s) came after run %s: its totals (before) may not reflect the current facts; run attribute again for an exact baseline",
+		imports, links, run.id)}
+}
+
+// usageOf reads the period's stored usage of the subscriptions of the touched tenants into
+// memory (one batch): both sides of the difference, and the audits, read it.
+func usageOf(ctx context.Context, db *store.DB, s *facts.Snapshot, period timeline.Window, touched map[string]bool) (attribution.Usage, error) {
+	keep := map[string]bool{}
+	for _, x := range s.Subscriptions {
+		if touched[lower(x.TenantID)] {
+			keep[lower(x.ID)] = true
+		}
+	}
+	bb := usage.NewBatchBuilder()
+	var r usage.Record
+	var dict []string
+	var want []int8 // per dictionary index: 0 unknown, 1 keep, -1 skip
+	err := usage.Stream(ctx, db.DB, period, func(b *usage.Batch) error {
+		if len(b.Dict) > 0 && (len(dict) == 0 || &b.Dict[0] != &dict[0] || len(b.Dict) < len(dict)) {
+			want = want[:0]
+		}
+		dict = b.Dict
+		for len(want) < len(dict) {
+			want = append(want, 0)
+		}
+		subs := b.Str[usage.ColSubscription]
+		for i := 0; i < b.Len(); i++ {
+			si := subs[i]
+			if want[si] == 0 {
+				want[si] = -1
+				if keep[lower(dict[si])] {
+					want[si] = 1
+				}
+			}
+			if want[si] == 1 {
+				b.Record(i, &r)
+				bb.Add(&r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, db.Translate(err)
+	}
+	batch := bb.Batch()
+	return func(yield func(*usage.Batch) error) error {
+		if batch.Len() == 0 {
+			return nil
+		}
+		return yield(batch)
+	}, nil
+}
+
+// difference attributes the touched tenants' usage on the facts before and after the changes
+// and returns after − before per location, association and currency.
+func difference(ctx context.Context, before, after *facts.Snapshot, touched map[string]bool, progs *attribution.Programs, period timeline.Window, recs attribution.Usage) (map[key]money.Nanos, error) {
+	d := map[key]money.Nanos{}
+	for _, side := range []struct {
+		s    *facts.Snapshot
+		sign money.Nanos
+	}{{before, -1}, {after, 1}} {
+		_, sums, err := attribution.ComputeSums(ctx, audit.Slice(side.s, touched), progs, period, recs)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range sums {
+			d[key{x.LocationID, x.Association, x.Currency}] += side.sign * x.Amount
+		}
+	}
+	return d, nil
+}
+
+// rows is every location, association and currency with an amount before (the stored run) or
+// a change, as visible to the caller, sorted.
+func rows(before, delta map[key]money.Nanos, visible func(string) bool) []Row {
+	keys := map[key]bool{}
+	for k := range before {
+		keys[k] = true
+	}
+	for k, n := range delta {
+		if n != 0 {
+			keys[k] = true
+		}
+	}
+	out := []Row{}
+	for k := range keys {
+		if !visible(k.loc) {
+			continue
+		}
+		b, d := before[k], delta[k]
+		out = append(out, Row{PartnerID: k.loc, Association: k.assoc, Currency: k.cur, Before: b.String(), After: (b + d).String(), Delta: d.String(), delta: d})
+	}
+	slices.SortFunc(out, func(x, y Row) int {
+		return cmp.Or(cmp.Compare(len(x.PartnerID), len(y.PartnerID)), cmp.Compare(x.PartnerID, y.PartnerID), cmp.Compare(x.Association, y.Association), cmp.Compare(x.Currency, y.Currency))
+	})
+	return out
+}
+
+// ownLocations reports whether a location belongs to the partner IDs (locations, or all
+// locations of an organisation).
+func ownLocations(s *facts.Snapshot, ids []string) func(string) bool {
+	own := map[string]bool{}
+	for _, o := range s.Organisations {
+		for _, l := range o.Locations {
+			if slices.Contains(ids, l.ID) || slices.Contains(ids, o.ID) {
+				own[l.ID] = true
+			}
+		}
+	}
+	return func(loc string) bool { return own[loc] }
+}
+
+// auditPartners is whose audit entries to compare (see Request.Partner).
+func auditPartners(s *facts.Snapshot, req Request, rows []Row) ([]string, error) {
+	if req.Partner != "" {
+		if !req.Caller.Operator && !ownLocations(s, req.Caller.PartnerIDs)(req.Partner) && !slices.Contains(req.Caller.PartnerIDs, req.Partner) {
+			return nil, &DeniedError{fmt.Sprintf("partner %s is not yours; a partner may compare only its own audit", req.Partner)}
+		}
+		return []string{req.Partner}, nil
+	}
+	if !req.Caller.Operator { // its own IDs that the directory knows
+		var out []string
+		for _, id := range req.Caller.PartnerIDs {
+			if _, err := audit.ResolveScope(s, id); err == nil {
+				out = append(out, id)
+			}
+		}
+		return out, nil
+	}
+	orgOf := map[string]string{}
+	for _, o := range s.Organisations {
+		for _, l := range o.Locations {
+			orgOf[l.ID] = o.ID
+		}
+	}
+	var out []string
+	for _, r := range rows {
+		if o := orgOf[r.PartnerID]; r.Changed() && o != "" && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	for _, c := range req.Changes {
+		if o := orgOf[c.Location]; c.Op == OpAddLink && o != "" && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// auditChanges compares partner's audit of the touched tenants before and after.
+func auditChanges(ctx context.Context, before, after *facts.Snapshot, touched map[string]bool, period timeline.Window, recs attribution.Usage, partner string) ([]AuditChange, error) {
+	q := audit.Query{Partner: partner, Period: period, Tenants: touched}
+	var reps [2]*audit.Report
+	for i, s := range []*facts.Snapshot{before, after} {
+		rep, err := audit.Compute(ctx, s, q, recs)
+		if err != nil {
+			return nil, err
+		}
+		reps[i] = rep
+	}
+	id := func(f *audit.Finding) string {
+		return strings.Join([]string{f.Kind, f.TenantID, f.SubscriptionID, f.Reason, f.Currency, f.PrincipalObjectID, f.LocationID}, "|")
+	}
+	was := map[string]*audit.Finding{}
+	for _, f := range reps[0].Findings {
+		was[id(f)] = f
+	}
+	var out []AuditChange
+	for _, f := range reps[1].Findings {
+		b, ok := was[id(f)]
+		delete(was, id(f))
+		switch {
+		case !ok:
+			out = append(out, AuditChange{Partner: partner, Change: "new", After: f})
+		case b.Amount != f.Amount:
+			out = append(out, AuditChange{Partner: partner, Change: "changed", Before: b, After: f})
+		}
+	}
+	for _, f := range reps[0].Findings {
+		if _, gone := was[id(f)]; gone {
+			out = append(out, AuditChange{Partner: partner, Change: "resolved", Before: f})
+		}
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
