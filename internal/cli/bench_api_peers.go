@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/link/groupcommit"
 	"github.com/partnerlink/partnerlink/internal/store"
 )
 
@@ -30,9 +31,9 @@ import (
 //     select; the insert), through the same pool (PostgreSQL: the same driver, two pipelined
 //     round trips) or write gate and prepared statements (SQLite).
 //   - "pgbench -N tx, own commits": the transaction called directly, a commit each
-//     (store.DB.PipelineTx), as pgbench runs it: the database's own cost of a small write
+//     (groupcommit.Committer.PipelineTx), as pgbench runs it: the database's own cost of a small write
 //     transaction.
-//   - "pgbench -N tx, shared commits": the same through store.DB.GroupTx, which lets
+//   - "pgbench -N tx, shared commits": the same through groupcommit.Committer.GroupTx, which lets
 //     concurrent transactions share a commit as link writes do.
 //   - The write floor, the write phase's peer: the same PUT, PATCH and DELETE requests to a
 //     handler that runs the shared-commit transaction for the caller (named by its
@@ -101,21 +102,21 @@ func (f *writeFloor) tx(ctx context.Context, client int, r *rand.Rand, shared bo
 	aid := client + 1
 	delta := r.IntN(10001) - 5000
 	tid := 1 + r.IntN(10)
-	run := f.db.PipelineTx
+	run := groupcommit.For(f.db).PipelineTx
 	if shared {
-		run = func(ctx context.Context, fn func(store.Pipe) error) error {
-			return f.db.GroupTx(ctx, strconv.Itoa(aid), fn)
+		run = func(ctx context.Context, fn func(groupcommit.Pipe) error) error {
+			return groupcommit.For(f.db).GroupTx(ctx, strconv.Itoa(aid), fn)
 		}
 	}
-	return run(ctx, func(p store.Pipe) error {
+	return run(ctx, func(p groupcommit.Pipe) error {
 		var balance int64
-		var b1 store.Batch
+		var b1 groupcommit.Batch
 		b1.Exec(`UPDATE `+floorAccounts+` SET abalance = abalance + $1 WHERE aid = $2`, delta, aid)
-		b1.QueryRow(func(r store.Row) error { return r.Scan(&balance) }, `SELECT abalance FROM `+floorAccounts+` WHERE aid = $1`, aid)
+		b1.QueryRow(func(r groupcommit.Row) error { return r.Scan(&balance) }, `SELECT abalance FROM `+floorAccounts+` WHERE aid = $1`, aid)
 		if err := p.Send(ctx, &b1); err != nil {
 			return err
 		}
-		var b2 store.Batch
+		var b2 groupcommit.Batch
 		b2.Exec(`INSERT INTO `+floorHistory+` (tid, bid, aid, delta, mtime, filler) VALUES ($1, 1, $2, $3, $4, '')`, tid, aid, delta, time.Now().UnixNano())
 		return p.Commit(ctx, &b2)
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/link/groupcommit"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -44,6 +45,9 @@ type Service struct {
 	Cache *Cache
 }
 
+// tx is the database's committer: the link write's transactions (groupcommit).
+func (s *Service) tx() *groupcommit.Committer { return groupcommit.For(s.DB) }
+
 func (s *Service) now() time.Time {
 	if s.Now == nil {
 		return time.Now().UTC()
@@ -64,9 +68,9 @@ type current struct {
 // the window the previous holder just opened (the concurrency test caught that). A principal
 // without a record gets an empty one, which takes the lock (a concurrent first write for it
 // waits on the insert), and the window is read again after it.
-func (s *Service) postgresLock(ctx context.Context, p store.Pipe, c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) error {
+func (s *Service) postgresLock(ctx context.Context, p groupcommit.Pipe, c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) error {
 	found := false
-	scan := func(r store.Row) error {
+	scan := func(r groupcommit.Row) error {
 		var created, updated int64
 		if err := r.Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated); err != nil {
 			return err
@@ -77,14 +81,14 @@ func (s *Service) postgresLock(ctx context.Context, p store.Pipe, c Caller, cur 
 		cur.exists = cur.Version > 0
 		return nil
 	}
-	after := func(b *store.Batch) {
-		b.QueryRow(func(r store.Row) error { return r.Scan(lastFrom, principalType) },
+	after := func(b *groupcommit.Batch) {
+		b.QueryRow(func(r groupcommit.Row) error { return r.Scan(lastFrom, principalType) },
 			`SELECT (SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2),
 				COALESCE((SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1), '')`,
 			c.TenantID, c.ObjectID)
 	}
-	var b store.Batch
-	b.QueryRow(func(r store.Row) error {
+	var b groupcommit.Batch
+	b.QueryRow(func(r groupcommit.Row) error {
 		if err := scan(r); !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -95,7 +99,7 @@ func (s *Service) postgresLock(ctx context.Context, p store.Pipe, c Caller, cur 
 	if err := p.Send(ctx, &b); err != nil || found {
 		return err
 	}
-	var create store.Batch
+	var create groupcommit.Batch
 	create.QueryRow(scan, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
 		VALUES ($1, $2, '', 0, $3, 0, 0)
 		ON CONFLICT (tenant_id, object_id) DO UPDATE SET version = links.version
@@ -108,9 +112,9 @@ func (s *Service) postgresLock(ctx context.Context, p store.Pipe, c Caller, cur 
 // lock from its start, so nothing needs locking and one read does: the current record (or
 // none), the start of the newest window, the directory type and the partner name (statements
 // cost CPU there, not round trips). The record is written with an upsert (write.sqlite).
-func (s *Service) sqliteReadBatch(c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) *store.Batch {
-	var b store.Batch
-	b.QueryRow(func(r store.Row) error {
+func (s *Service) sqliteReadBatch(c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) *groupcommit.Batch {
+	var b groupcommit.Batch
+	b.QueryRow(func(r groupcommit.Row) error {
 		var created, updated int64
 		if err := r.Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated, &cur.PartnerName, lastFrom, principalType); err != nil {
 			return err
@@ -184,7 +188,7 @@ func (s *Service) current(ctx context.Context, c Caller) (cached, error) {
 	// Without the request's cancellation: for a context that can be cancelled, database/sql
 	// and the SQLite driver each start a goroutine per query to watch it, which made this
 	// one-row lookup cost half again as much. It takes microseconds.
-	err := s.DB.Prepared(s.DB).QueryRowContext(context.WithoutCancel(ctx), `SELECT l.location_id, l.version, l.state, l.created_at, l.updated_at, COALESCE(p.name, '')
+	err := s.tx().Prepared(s.DB).QueryRowContext(context.WithoutCancel(ctx), `SELECT l.location_id, l.version, l.state, l.created_at, l.updated_at, COALESCE(p.name, '')
 		FROM links l LEFT JOIN partner_locations p ON p.id = l.location_id
 		WHERE l.tenant_id = $1 AND l.object_id = $2`,
 		c.TenantID, c.ObjectID).Scan(&l.PartnerID, &l.Version, &l.State, &created, &updated, &l.PartnerName)
@@ -201,7 +205,7 @@ func (s *Service) current(ctx context.Context, c Caller) (cached, error) {
 
 // unchanged commits a request that changes nothing, reading the partner name of l's location
 // into l (already read on SQLite).
-func (s *Service) unchanged(ctx context.Context, p store.Pipe, l *Link, sqlite bool) error {
+func (s *Service) unchanged(ctx context.Context, p groupcommit.Pipe, l *Link, sqlite bool) error {
 	if sqlite {
 		return p.Commit(ctx, nil)
 	}
@@ -209,9 +213,9 @@ func (s *Service) unchanged(ctx context.Context, p store.Pipe, l *Link, sqlite b
 }
 
 // nameBatch reads the partner name of l's location into l.
-func (s *Service) nameBatch(l *Link) *store.Batch {
-	var b store.Batch
-	b.QueryRow(func(r store.Row) error {
+func (s *Service) nameBatch(l *Link) *groupcommit.Batch {
+	var b groupcommit.Batch
+	b.QueryRow(func(r groupcommit.Row) error {
 		if err := r.Scan(&l.PartnerName); !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -239,7 +243,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		return nil
 	}
 	if action != "delete" && !sqlite {
-		if err := lookup(s.DB.Prepared(s.DB), s.now()); err != nil {
+		if err := lookup(s.tx().Prepared(s.DB), s.now()); err != nil {
 			return nil, err
 		}
 	}
@@ -247,9 +251,9 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 	// Forget the cached record whatever the outcome: a failed commit may still have landed.
 	defer s.Cache.invalidate(cacheKey{c.TenantID, c.ObjectID})
 	// Two batches: lock and read, then write (two round trips on PostgreSQL). Concurrent
-	// writes share a transaction and its commit (store.DB.GroupTx, which rolls back a refused
+	// writes share a transaction and its commit (groupcommit.Committer.GroupTx, which rolls back a refused
 	// or failed write alone); a write locks only the caller's rows, which the key names.
-	err := s.DB.GroupTx(ctx, c.TenantID+"/"+c.ObjectID, func(p store.Pipe) error {
+	err := s.tx().GroupTx(ctx, c.TenantID+"/"+c.ObjectID, func(p groupcommit.Pipe) error {
 		out = nil
 		now := s.now()
 		var cur current
@@ -257,7 +261,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		var principalType string
 		if sqlite {
 			if action != "delete" {
-				q, ok := store.PipeQuerier(p)
+				q, ok := groupcommit.PipeQuerier(p)
 				if !ok {
 					return errors.New("link: the SQLite transaction offers no querier")
 				}
@@ -374,9 +378,9 @@ type write struct {
 
 // sqlite writes with one statement per table (SQLite, where statements cost no round trip).
 // The record is upserted: sqliteReadBatch does not create it.
-func (w write) sqlite() *store.Batch {
+func (w write) sqlite() *groupcommit.Batch {
 	c, next := w.c, w.next
-	var b store.Batch
+	var b groupcommit.Batch
 	b.Exec(`INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (tenant_id, object_id) DO UPDATE SET location_id = excluded.location_id, version = excluded.version,
@@ -399,9 +403,9 @@ func (w write) sqlite() *store.Batch {
 
 // postgres writes the same rows in one statement of data-modifying CTEs, which PostgreSQL
 // plans and runs as one. The parts touch different rows, so reading one snapshot is safe.
-func (w write) postgres() *store.Batch {
+func (w write) postgres() *groupcommit.Batch {
 	c, next := w.c, w.next
-	var b store.Batch
+	var b groupcommit.Batch
 	b.Exec(`WITH
 		cur AS (UPDATE links SET location_id = $3, version = $4, state = $5, created_at = $6, updated_at = $7
 			WHERE tenant_id = $1 AND object_id = $2),
