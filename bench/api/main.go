@@ -133,7 +133,7 @@ func startServer(ctx context.Context, db *store.DB, log *slog.Logger) (http.Hand
 func run(ctx context.Context, out io.Writer, log *slog.Logger, db *store.DB, concurrency, rate int, duration time.Duration) error {
 	load := loadAverage() // before the run adds its own load
 	org := directory.Organisation{ID: "bench-org", Name: "Bench Partner", Locations: []directory.Location{{ID: "bench-loc-1", Name: "Bench 1"}, {ID: "bench-loc-2", Name: "Bench 2"}}}
-	if err := directory.Put(ctx, db, org); err != nil {
+	if err := (directory.Store{DB: db}).Put(ctx, org); err != nil {
 		return err
 	}
 	floor, err := newWriteFloor(ctx, db, concurrency)

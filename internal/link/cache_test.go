@@ -17,7 +17,7 @@ func cacheFixture(t testing.TB, db *store.DB) (context.Context, Caller) {
 	ctx := context.Background()
 	org := directory.Organisation{ID: "4000000", Name: "Contoso", Locations: []directory.Location{
 		{ID: "4000001", Name: "Contoso East"}, {ID: "4000002", Name: "Contoso West"}}}
-	if err := directory.Put(ctx, db, org); err != nil {
+	if err := (directory.Store{DB: db}).Put(ctx, org); err != nil {
 		t.Fatal(err)
 	}
 	return ctx, Caller{TenantID: "t1", ObjectID: "u1", IDType: "user", RequestID: "r"}

@@ -30,7 +30,7 @@ func TestConcurrentChangesStayConsistent(t *testing.T) {
 		for _, l := range locs {
 			org.Locations = append(org.Locations, directory.Location{ID: l, Name: "loc " + l})
 		}
-		if err := directory.Put(ctx, db, org); err != nil {
+		if err := (directory.Store{DB: db}).Put(ctx, org); err != nil {
 			t.Fatal(err)
 		}
 		// A clock that moves one microsecond per reading: concurrent writers see different,

@@ -187,7 +187,7 @@ func subscriptionOf(resource string) string {
 // organisation). An ID not in the directory is the caller's only if its token names it; a
 // database failure is an error, never a "no".
 func ownPartner(ctx context.Context, d api.Deps, id *auth.Identity, pid string) (bool, error) {
-	p, err := directory.Resolve(ctx, d.DB, pid)
+	p, err := directory.Store{DB: d.DB}.Resolve(ctx, pid)
 	if errors.Is(err, store.ErrNotFound) {
 		return id.CanReadPartner(pid, ""), nil
 	}

@@ -47,7 +47,7 @@ func isOperator(id *auth.Identity) bool { return id.IsOperator() }
 // token). An unknown ID is 403 for everyone but operators, like an ID of someone else, so the
 // directory cannot be probed; a database failure is answered as such (503), never as 403.
 func resolvePartner(w http.ResponseWriter, r *http.Request, d api.Deps, id *auth.Identity, pid string) (directory.Partner, bool) {
-	p, err := directory.Resolve(r.Context(), d.DB, pid)
+	p, err := directory.Store{DB: d.DB}.Resolve(r.Context(), pid)
 	if errors.Is(err, store.ErrNotFound) && !id.IsOperator() {
 		forbidden(w, "partner "+pid)
 		return p, false
@@ -168,9 +168,9 @@ func listPartners(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 			forbidden(w, "the partner directory")
 			return
 		}
-		orgs, err := directory.List(r.Context(), d.DB)
+		orgs, err := directory.Store{DB: d.DB}.List(r.Context())
 		if err != nil {
-			WriteError(w, d, d.DB.Translate(err))
+			WriteError(w, d, err)
 			return
 		}
 		out := []PartnerJSON{}
@@ -185,13 +185,13 @@ func listPartners(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 
 func getPartner(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
 	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
-		o, err := directory.Get(r.Context(), d.DB, r.PathValue("id"))
+		o, err := directory.Store{DB: d.DB}.Get(r.Context(), r.PathValue("id"))
 		if errors.Is(err, store.ErrNotFound) && !id.IsOperator() {
 			forbidden(w, "partner "+r.PathValue("id"))
 			return
 		}
 		if err != nil {
-			WriteError(w, d, d.DB.Translate(err))
+			WriteError(w, d, err)
 			return
 		}
 		if !canReadOrg(id, *o) {
@@ -226,13 +226,14 @@ func putPartner(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ident
 			}
 			org.Locations = append(org.Locations, loc)
 		}
-		if err := directory.Put(r.Context(), d.DB, org); err != nil {
+		dir := directory.Store{DB: d.DB}
+		if err := dir.Put(r.Context(), org); err != nil {
 			WriteError(w, d, err)
 			return
 		}
-		o, err := directory.Get(r.Context(), d.DB, org.ID)
+		o, err := dir.Get(r.Context(), org.ID)
 		if err != nil {
-			WriteError(w, d, d.DB.Translate(err))
+			WriteError(w, d, err)
 			return
 		}
 		WriteJSON(w, http.StatusOK, partnerJSON(*o))
