@@ -73,7 +73,7 @@ func LoadFacts(ctx context.Context, q store.Querier, w timeline.Window) ([]Organ
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Organisation, 0, len(order))
+	var out []Organisation
 	for _, id := range order {
 		o := orgs[id]
 		sort.Slice(o.Locations, func(i, j int) bool { return o.Locations[i].ID < o.Locations[j].ID })

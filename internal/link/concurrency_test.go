@@ -37,7 +37,7 @@ func TestConcurrentChangesStayConsistent(t *testing.T) {
 		// increasing instants, as on a real server.
 		var tick atomic.Int64
 		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		svc := &link.Service{DB: db, Now: func() time.Time { return base.Add(time.Duration(tick.Add(1)) * time.Microsecond) }}
+		svc := &link.Store{DB: db, Now: func() time.Time { return base.Add(time.Duration(tick.Add(1)) * time.Microsecond) }}
 
 		const workers, principals, opsEach = 200, 50, 2
 		var wg sync.WaitGroup

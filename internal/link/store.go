@@ -3,12 +3,12 @@ package link
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/link/groupcommit"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -36,9 +36,13 @@ type Caller struct {
 	RequestID          string
 }
 
-// Service changes links: every change writes the current record, the link windows that
-// attribution reads, an append-only history row and an event, in one transaction.
-type Service struct {
+// Store is the only code that reads or writes the link tables (links, link_history,
+// link_spans) and the events they emit (events), apart from the functions of this package that
+// take a store.Querier or store.Loader for a caller's transaction (LoadSpans, Backfill) and the
+// table descriptors. Every change, through the API (Change) or an import (Backfill), writes the
+// current record, the link windows that attribution reads, an append-only history row and an
+// event, in one transaction.
+type Store struct {
 	DB  *store.DB
 	Now func() time.Time
 	// Cache, if set, serves Get from memory (see Cache for when that is correct).
@@ -46,9 +50,9 @@ type Service struct {
 }
 
 // tx is the database's committer: the link write's transactions (groupcommit).
-func (s *Service) tx() *groupcommit.Committer { return groupcommit.For(s.DB) }
+func (s *Store) tx() *groupcommit.Committer { return groupcommit.For(s.DB) }
 
-func (s *Service) now() time.Time {
+func (s *Store) now() time.Time {
 	if s.Now == nil {
 		return time.Now().UTC()
 	}
@@ -68,7 +72,7 @@ type current struct {
 // the window the previous holder just opened (the concurrency test caught that). A principal
 // without a record gets an empty one, which takes the lock (a concurrent first write for it
 // waits on the insert), and the window is read again after it.
-func (s *Service) postgresLock(ctx context.Context, p groupcommit.Pipe, c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) error {
+func (s *Store) postgresLock(ctx context.Context, p groupcommit.Pipe, c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) error {
 	found := false
 	scan := func(r groupcommit.Row) error {
 		var created, updated int64
@@ -84,7 +88,7 @@ func (s *Service) postgresLock(ctx context.Context, p groupcommit.Pipe, c Caller
 	after := func(b *groupcommit.Batch) {
 		b.QueryRow(func(r groupcommit.Row) error { return r.Scan(lastFrom, principalType) },
 			`SELECT (SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2),
-				COALESCE((SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1), '')`,
+				`+estate.PrincipalTypeSQL("$1", "$2"),
 			c.TenantID, c.ObjectID)
 	}
 	var b groupcommit.Batch
@@ -112,7 +116,7 @@ func (s *Service) postgresLock(ctx context.Context, p groupcommit.Pipe, c Caller
 // lock from its start, so nothing needs locking and one read does: the current record (or
 // none), the start of the newest window, the directory type and the partner name (statements
 // cost CPU there, not round trips). The record is written with an upsert (write.sqlite).
-func (s *Service) sqliteReadBatch(c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) *groupcommit.Batch {
+func (s *Store) sqliteReadBatch(c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) *groupcommit.Batch {
 	var b groupcommit.Batch
 	b.QueryRow(func(r groupcommit.Row) error {
 		var created, updated int64
@@ -124,16 +128,16 @@ func (s *Service) sqliteReadBatch(c Caller, cur *current, lastFrom *sql.NullInt6
 		cur.exists = cur.Version > 0
 		return nil
 	}, `SELECT COALESCE(l.location_id, ''), COALESCE(l.version, 0), COALESCE(l.state, $3), COALESCE(l.created_at, 0), COALESCE(l.updated_at, 0),
-			COALESCE((SELECT name FROM partner_locations WHERE id = l.location_id), ''),
+			`+directory.LocationNameSQL("l.location_id")+`,
 			(SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2),
-			COALESCE((SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1), '')
+			`+estate.PrincipalTypeSQL("$1", "$2")+`
 		FROM (SELECT 1) LEFT JOIN links l ON l.tenant_id = $1 AND l.object_id = $2`, c.TenantID, c.ObjectID, StateDeleted)
 	return &b
 }
 
 var errGroup = &Error{CodeBadRequest, "groups cannot be linked; link the users or service principals that hold the group's roles"}
 
-func (s *Service) target(ctx context.Context, q store.Querier, partnerID string, at time.Time) (*directory.Location, error) {
+func (s *Store) target(ctx context.Context, q store.Querier, partnerID string, at time.Time) (*directory.Location, error) {
 	loc, err := directory.Linkable(ctx, q, partnerID, at.UnixNano())
 	var nl *directory.NotLinkableError
 	if errors.As(err, &nl) {
@@ -142,25 +146,33 @@ func (s *Service) target(ctx context.Context, q store.Querier, partnerID string,
 	return loc, err
 }
 
+// Actions of Change, as the history and the events name them.
+const (
+	ActionCreate   = "create"
+	ActionUpdate   = "update"
+	ActionDelete   = "delete"
+	ActionBackfill = "backfill" // an import's change (Backfill)
+)
+
 // Create links the caller to partnerID. Linking again to the same ID returns the record
 // unchanged; a caller linked to another ID gets a Conflict (use Update to move).
-func (s *Service) Create(ctx context.Context, c Caller, partnerID string) (*Link, error) {
-	return s.change(ctx, c, partnerID, "create")
+func (s *Store) Create(ctx context.Context, c Caller, partnerID string) (*Link, error) {
+	return s.Change(ctx, c, ActionCreate, partnerID)
 }
 
 // Update moves the caller's link to partnerID.
-func (s *Service) Update(ctx context.Context, c Caller, partnerID string) (*Link, error) {
-	return s.change(ctx, c, partnerID, "update")
+func (s *Store) Update(ctx context.Context, c Caller, partnerID string) (*Link, error) {
+	return s.Change(ctx, c, ActionUpdate, partnerID)
 }
 
 // Delete removes the caller's link to partnerID; the history is kept.
-func (s *Service) Delete(ctx context.Context, c Caller, partnerID string) error {
-	_, err := s.change(ctx, c, partnerID, "delete")
+func (s *Store) Delete(ctx context.Context, c Caller, partnerID string) error {
+	_, err := s.Change(ctx, c, ActionDelete, partnerID)
 	return err
 }
 
 // Get returns the caller's active link; with partnerID set, only if it is to that ID.
-func (s *Service) Get(ctx context.Context, c Caller, partnerID string) (*Link, error) {
+func (s *Store) Get(ctx context.Context, c Caller, partnerID string) (*Link, error) {
 	e, err := s.current(ctx, c)
 	if err != nil {
 		return nil, err
@@ -176,7 +188,7 @@ func (s *Service) Get(ctx context.Context, c Caller, partnerID string) (*Link, e
 }
 
 // current reads the caller's links row with its partner name, from the cache when it has it.
-func (s *Service) current(ctx context.Context, c Caller) (cached, error) {
+func (s *Store) current(ctx context.Context, c Caller) (cached, error) {
 	k := cacheKey{c.TenantID, c.ObjectID}
 	e, ok, t := s.Cache.lookup(k)
 	if ok {
@@ -188,9 +200,8 @@ func (s *Service) current(ctx context.Context, c Caller) (cached, error) {
 	// Without the request's cancellation: for a context that can be cancelled, database/sql
 	// and the SQLite driver each start a goroutine per query to watch it, which made this
 	// one-row lookup cost half again as much. It takes microseconds.
-	err := s.tx().Prepared(s.DB).QueryRowContext(context.WithoutCancel(ctx), `SELECT l.location_id, l.version, l.state, l.created_at, l.updated_at, COALESCE(p.name, '')
-		FROM links l LEFT JOIN partner_locations p ON p.id = l.location_id
-		WHERE l.tenant_id = $1 AND l.object_id = $2`,
+	err := s.tx().Prepared(s.DB).QueryRowContext(context.WithoutCancel(ctx), `SELECT l.location_id, l.version, l.state, l.created_at, l.updated_at, `+directory.LocationNameSQL("l.location_id")+`
+		FROM links l WHERE l.tenant_id = $1 AND l.object_id = $2`,
 		c.TenantID, c.ObjectID).Scan(&l.PartnerID, &l.Version, &l.State, &created, &updated, &l.PartnerName)
 	if errors.Is(err, sql.ErrNoRows) {
 		e = cached{}
@@ -205,7 +216,7 @@ func (s *Service) current(ctx context.Context, c Caller) (cached, error) {
 
 // unchanged commits a request that changes nothing, reading the partner name of l's location
 // into l (already read on SQLite).
-func (s *Service) unchanged(ctx context.Context, p groupcommit.Pipe, l *Link, sqlite bool) error {
+func (s *Store) unchanged(ctx context.Context, p groupcommit.Pipe, l *Link, sqlite bool) error {
 	if sqlite {
 		return p.Commit(ctx, nil)
 	}
@@ -213,18 +224,27 @@ func (s *Service) unchanged(ctx context.Context, p groupcommit.Pipe, l *Link, sq
 }
 
 // nameBatch reads the partner name of l's location into l.
-func (s *Service) nameBatch(l *Link) *groupcommit.Batch {
+func (s *Store) nameBatch(l *Link) *groupcommit.Batch {
 	var b groupcommit.Batch
 	b.QueryRow(func(r groupcommit.Row) error {
 		if err := r.Scan(&l.PartnerName); !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		return nil
-	}, `SELECT name FROM partner_locations WHERE id = $1`, l.PartnerID)
+	}, `SELECT `+directory.LocationNameSQL("$1"), l.PartnerID)
 	return &b
 }
 
-func (s *Service) change(ctx context.Context, c Caller, partnerID, action string) (*Link, error) {
+// Change is the caller's own change of its link (ActionCreate, ActionUpdate or ActionDelete of
+// the link to partnerID), as the link API makes it: the record, the windows, a history row by
+// the caller and a link.created, link.updated or link.deleted event, in one transaction shared
+// with concurrent changes (see groupcommit). A refusal is an *Error with the ARM code.
+func (s *Store) Change(ctx context.Context, c Caller, action, partnerID string) (*Link, error) {
+	switch action {
+	case ActionCreate, ActionUpdate, ActionDelete:
+	default:
+		return nil, fmt.Errorf("link: change %q is not create, update or delete", action)
+	}
 	if c.IDType == "group" {
 		return nil, errGroup
 	}
@@ -282,7 +302,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		var loc *directory.Location
 		var err error
 		switch action {
-		case "create":
+		case ActionCreate:
 			if active && cur.PartnerID == partnerID {
 				out = &cur.Link
 				return s.unchanged(ctx, p, &cur.Link, sqlite)
@@ -293,7 +313,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 			if loc, err = target, targetErr; err != nil {
 				return err
 			}
-		case "update":
+		case ActionUpdate:
 			if !active {
 				return &Error{CodeNotFound, "this identity has no link to move; create one with PUT"}
 			}
@@ -304,7 +324,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 			if loc, err = target, targetErr; err != nil {
 				return err
 			}
-		case "delete":
+		case ActionDelete:
 			if !active || cur.PartnerID != partnerID {
 				return &Error{CodeNotFound, fmt.Sprintf("this identity has no link to %s", partnerID)}
 			}
@@ -342,9 +362,8 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		if action == "delete" {
 			to = ""
 		}
-		payload, _ := json.Marshal(map[string]any{"tenantId": c.TenantID, "objectId": c.ObjectID, "action": action,
-			"fromPartnerId": from, "toPartnerId": to, "version": next.Version, "at": timeline.Format(ns), "requestId": c.RequestID})
-		w := write{c: c, next: next, at: ns, lastFrom: lastFrom, action: action, from: from, to: to, payload: string(payload)}
+		w := write{c: c, next: next, at: ns, lastFrom: lastFrom, action: action, from: from, to: to,
+			payload: eventPayload(c.TenantID, c.ObjectID, action, from, to, next.Version, ns, c.RequestID)}
 		writes := w.sqlite
 		if !sqlite {
 			writes = w.postgres
@@ -397,7 +416,7 @@ func (w write) sqlite() *groupcommit.Batch {
 	b.Exec(`INSERT INTO link_history (id, tenant_id, object_id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, store.NewID(), c.TenantID, c.ObjectID, w.action, w.from, w.to, next.Version, w.at, c.ObjectID, c.RequestID)
 	b.Exec(`INSERT INTO events (id, tenant_id, type, occurred_at, payload) VALUES ($1, $2, $3, $4, $5)`,
-		store.NewID(), c.TenantID, "link."+w.action+"d", w.at, w.payload)
+		store.NewID(), c.TenantID, EventType(w.action), w.at, w.payload)
 	return &b
 }
 
@@ -419,6 +438,6 @@ func (w write) postgres() *groupcommit.Batch {
 		c.TenantID, c.ObjectID, next.PartnerID, next.Version, next.State, next.CreatedTime.UnixNano(), w.at,
 		w.lastFrom, timeline.Max, w.action != "delete",
 		store.NewID(), w.action, w.from, w.to, c.RequestID,
-		store.NewID(), "link."+w.action+"d", w.payload)
+		store.NewID(), EventType(w.action), w.payload)
 	return &b
 }

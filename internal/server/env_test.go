@@ -95,7 +95,7 @@ func newEnv(t *testing.T, db *store.DB, o server.Options, tweak func(*api.Deps))
 			t.Fatal(err)
 		}
 	}
-	svc := &link.Service{DB: db, Now: clock}
+	svc := &link.Store{DB: db, Now: clock}
 	if _, err := svc.Create(ctx, link.Caller{TenantID: tenantA, ObjectID: self, IDType: "user", RequestID: "seed"}, "4000001"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package v1
 
 import (
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/webhook"
@@ -92,23 +92,6 @@ func pageParams(w http.ResponseWriter, r *http.Request) (after string, limit int
 type Page[T any] struct {
 	Items []T    `json:"items"`
 	Next  string `json:"next,omitempty"`
-}
-
-func rowsOf[T any](d api.Deps, r *http.Request, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
-	rows, err := d.DB.QueryContext(r.Context(), query, args...)
-	if err != nil {
-		return nil, d.DB.Translate(err)
-	}
-	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, d.DB.Translate(err)
-		}
-		out = append(out, v)
-	}
-	return out, d.DB.Translate(rows.Err())
 }
 
 // ---- directory ----
@@ -254,15 +237,17 @@ type LinkJSON struct {
 	UpdatedTime string `json:"updatedTime"`
 }
 
-const linkSelect = `SELECT l.tenant_id, l.object_id, l.location_id, COALESCE(o.name, ''), l.version, l.state, l.created_at, l.updated_at
-FROM links l LEFT JOIN partner_locations pl ON pl.id = l.location_id LEFT JOIN partner_orgs o ON o.id = pl.org_id `
+func linkJSON(l link.Link) LinkJSON {
+	return LinkJSON{TenantID: l.TenantID, ObjectID: l.ObjectID, PartnerID: l.PartnerID, PartnerName: l.OrgName, Version: l.Version, State: l.State,
+		CreatedTime: *timeline.FormatOrNil(l.CreatedTime.UnixNano()), UpdatedTime: *timeline.FormatOrNil(l.UpdatedTime.UnixNano())}
+}
 
-func scanLink(r *sql.Rows) (LinkJSON, error) {
-	var l LinkJSON
-	var c, u int64
-	err := r.Scan(&l.TenantID, &l.ObjectID, &l.PartnerID, &l.PartnerName, &l.Version, &l.State, &c, &u)
-	l.CreatedTime, l.UpdatedTime = *timeline.FormatOrNil(c), *timeline.FormatOrNil(u)
-	return l, err
+func linksJSON(ls []link.Link) []LinkJSON {
+	out := make([]LinkJSON, len(ls))
+	for i, l := range ls {
+		out[i] = linkJSON(l)
+	}
+	return out
 }
 
 // stateFilter: ?state=Active (default), Deleted or all.
@@ -292,13 +277,12 @@ func tenantLinks(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Iden
 		if !ok || !ok2 {
 			return
 		}
-		items, err := rowsOf(d, r, linkSelect+`WHERE l.tenant_id = $1 AND l.version > 0 AND ($2 = '' OR l.state = $2) AND l.object_id > $3 ORDER BY l.object_id LIMIT $4`,
-			[]any{tenant, state, after, limit + 1}, scanLink)
+		links, err := (&link.Store{DB: d.DB}).TenantLinks(r.Context(), tenant, link.List{State: state, After: after, Limit: limit + 1})
 		if err != nil {
 			WriteError(w, d, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, page(items, limit, func(l LinkJSON) string { return l.ObjectID }))
+		WriteJSON(w, http.StatusOK, page(linksJSON(links), limit, func(l LinkJSON) string { return l.ObjectID }))
 	}
 }
 
@@ -317,23 +301,17 @@ func partnerLinks(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 		if !ok {
 			return
 		}
-		isOrg := p.Kind == directory.KindOrganisation
 		state, ok := stateFilter(w, r)
 		after, limit, ok2 := pageParams(w, r)
 		if !ok || !ok2 {
 			return
 		}
-		where := `WHERE l.location_id = $1`
-		if isOrg {
-			where = `WHERE pl.org_id = $1`
-		}
-		items, err := rowsOf(d, r, linkSelect+where+` AND ($2 = '' OR l.state = $2) AND l.tenant_id || '/' || l.object_id > $3
-ORDER BY l.tenant_id || '/' || l.object_id LIMIT $4`, []any{pid, state, after, limit + 1}, scanLink)
+		links, err := (&link.Store{DB: d.DB}).PartnerLinks(r.Context(), p, link.List{State: state, After: after, Limit: limit + 1})
 		if err != nil {
 			WriteError(w, d, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, page(items, limit, func(l LinkJSON) string { return l.TenantID + "/" + l.ObjectID }))
+		WriteJSON(w, http.StatusOK, page(linksJSON(links), limit, func(l LinkJSON) string { return l.TenantID + "/" + l.ObjectID }))
 	}
 }
 
@@ -357,17 +335,15 @@ func linkHistory(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Iden
 			forbidden(w, "the link history of "+tenant+"/"+object)
 			return
 		}
-		items, err := rowsOf(d, r, `SELECT id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id
-FROM link_history WHERE tenant_id = $1 AND object_id = $2 ORDER BY version, at, id`, []any{tenant, object}, func(rs *sql.Rows) (HistoryJSON, error) {
-			var h HistoryJSON
-			var at int64
-			err := rs.Scan(&h.ID, &h.Action, &h.FromPartnerID, &h.ToPartnerID, &h.Version, &at, &h.By, &h.RequestID)
-			h.At = *timeline.FormatOrNil(at)
-			return h, err
-		})
+		history, err := (&link.Store{DB: d.DB}).History(r.Context(), tenant, object)
 		if err != nil {
 			WriteError(w, d, err)
 			return
+		}
+		items := make([]HistoryJSON, len(history))
+		for i, h := range history {
+			items[i] = HistoryJSON{ID: h.ID, Action: h.Action, FromPartnerID: h.FromPartnerID, ToPartnerID: h.ToPartnerID, Version: h.Version,
+				At: *timeline.FormatOrNil(h.At.UnixNano()), By: h.By, RequestID: h.RequestID}
 		}
 		WriteJSON(w, http.StatusOK, Page[HistoryJSON]{Items: items})
 	}
@@ -395,21 +371,17 @@ func tenantEvents(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 		if !ok {
 			return
 		}
-		items, err := rowsOf(d, r, `SELECT id, type, tenant_id, occurred_at, payload FROM events
-WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, []any{tenant, after, limit + 1}, func(rs *sql.Rows) (EventJSON, error) {
-			var e EventJSON
-			var at int64
-			var payload string
-			err := rs.Scan(&e.ID, &e.Type, &e.TenantID, &at, &payload)
-			e.OccurredAt, e.Data = *timeline.FormatOrNil(at), json.RawMessage(payload)
-			if !json.Valid(e.Data) {
-				e.Data = json.RawMessage("null")
-			}
-			return e, err
-		})
+		events, err := (&link.Store{DB: d.DB}).Events(r.Context(), tenant, after, limit+1)
 		if err != nil {
 			WriteError(w, d, err)
 			return
+		}
+		items := make([]EventJSON, len(events))
+		for i, e := range events {
+			items[i] = EventJSON{ID: e.ID, Type: e.Type, TenantID: e.TenantID, OccurredAt: *timeline.FormatOrNil(e.OccurredAt), Data: json.RawMessage(e.Payload)}
+			if !json.Valid(items[i].Data) {
+				items[i].Data = json.RawMessage("null")
+			}
 		}
 		WriteJSON(w, http.StatusOK, page(items, limit, func(e EventJSON) string { return e.ID }))
 	}

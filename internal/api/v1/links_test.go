@@ -78,7 +78,7 @@ func newLinksEnv(t *testing.T, db *store.DB) *linksEnv {
 			t.Fatal(err)
 		}
 	}
-	svc := &link.Service{DB: db, Now: clock}
+	svc := &link.Store{DB: db, Now: clock}
 	for _, l := range []struct{ tenant, object, partner string }{{"ta", "p1", "4000001"}, {"ta", "p2", "4000002"}, {"tb", "p3", "5000001"}} {
 		if _, err := svc.Create(ctx, link.Caller{TenantID: l.tenant, ObjectID: l.object, IDType: "user", RequestID: "r-" + l.object}, l.partner); err != nil {
 			t.Fatalf("create %v: %v", l, err)
