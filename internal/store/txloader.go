@@ -7,10 +7,15 @@ import (
 	"strings"
 )
 
-// TxLoader is a Loader on tx, a transaction of db (from Tx): code written once for a bulk load
-// and for an ordinary transaction (the estate import's two paths, the owners' bulk functions)
-// takes a Loader and runs on either. Insert sends multi-row INSERT statements.
-func (db *DB) TxLoader(tx *sql.Tx) Loader { return txLoader{tx: tx, sqlite: db.Engine() == SQLite} }
+// TxLoad is Tx (a transaction, retried as a whole, so fn must be safe to run more than once)
+// whose function gets the transaction both as a Querier and as a Loader: code written once for
+// a bulk load and for an ordinary transaction (the estate import's two paths, the owners' bulk
+// functions) takes a Loader and runs in either. The Loader's Insert sends multi-row INSERTs.
+func (db *DB) TxLoad(ctx context.Context, fn func(q Querier, ld Loader) error) error {
+	return db.Tx(ctx, func(tx *sql.Tx) error {
+		return fn(tx, txLoader{tx: tx, sqlite: db.Engine() == SQLite})
+	})
+}
 
 type txLoader struct {
 	tx     *sql.Tx
