@@ -86,10 +86,7 @@ func (s *Store) postgresLock(ctx context.Context, p groupcommit.Pipe, c Caller, 
 		return nil
 	}
 	after := func(b *groupcommit.Batch) {
-		b.QueryRow(func(r groupcommit.Row) error { return r.Scan(lastFrom, principalType) },
-			`SELECT (SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2),
-				`+estate.PrincipalTypeSQL("$1", "$2"),
-			c.TenantID, c.ObjectID)
+		b.QueryRow(func(r groupcommit.Row) error { return r.Scan(lastFrom, principalType) }, postgresAfterLockSQL, c.TenantID, c.ObjectID)
 	}
 	var b groupcommit.Batch
 	b.QueryRow(func(r groupcommit.Row) error {
@@ -127,13 +124,27 @@ func (s *Store) sqliteReadBatch(c Caller, cur *current, lastFrom *sql.NullInt64,
 		cur.CreatedTime, cur.UpdatedTime = timeline.Time(created), timeline.Time(updated)
 		cur.exists = cur.Version > 0
 		return nil
-	}, `SELECT COALESCE(l.location_id, ''), COALESCE(l.version, 0), COALESCE(l.state, $3), COALESCE(l.created_at, 0), COALESCE(l.updated_at, 0),
-			`+directory.LocationNameSQL("l.location_id")+`,
-			(SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2),
-			`+estate.PrincipalTypeSQL("$1", "$2")+`
-		FROM (SELECT 1) LEFT JOIN links l ON l.tenant_id = $1 AND l.object_id = $2`, c.TenantID, c.ObjectID, StateDeleted)
+	}, sqliteReadSQL, c.TenantID, c.ObjectID, StateDeleted)
 	return &b
 }
+
+// The statements of the hot path that read other owners' tables through their SQL expressions,
+// composed once.
+var (
+	// postgresAfterLockSQL reads the start of the newest window and the directory type.
+	postgresAfterLockSQL = `SELECT (SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2), ` + estate.PrincipalTypeSQL("$1", "$2")
+	// sqliteReadSQL reads the record, the partner name, the newest window and the directory type.
+	sqliteReadSQL = `SELECT COALESCE(l.location_id, ''), COALESCE(l.version, 0), COALESCE(l.state, $3), COALESCE(l.created_at, 0), COALESCE(l.updated_at, 0),
+			` + directory.LocationNameSQL("l.location_id") + `,
+			(SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2),
+			` + estate.PrincipalTypeSQL("$1", "$2") + `
+		FROM (SELECT 1) LEFT JOIN links l ON l.tenant_id = $1 AND l.object_id = $2`
+	// currentSQL reads a record with its partner name (the GET).
+	currentSQL = `SELECT l.location_id, l.version, l.state, l.created_at, l.updated_at, ` + directory.LocationNameSQL("l.location_id") + `
+		FROM links l WHERE l.tenant_id = $1 AND l.object_id = $2`
+	// nameSQL reads a location's name (empty for none: always one row).
+	nameSQL = `SELECT ` + directory.LocationNameSQL("$1")
+)
 
 var errGroup = &Error{CodeBadRequest, "groups cannot be linked; link the users or service principals that hold the group's roles"}
 
@@ -200,8 +211,7 @@ func (s *Store) current(ctx context.Context, c Caller) (cached, error) {
 	// Without the request's cancellation: for a context that can be cancelled, database/sql
 	// and the SQLite driver each start a goroutine per query to watch it, which made this
 	// one-row lookup cost half again as much. It takes microseconds.
-	err := s.tx().Prepared(s.DB).QueryRowContext(context.WithoutCancel(ctx), `SELECT l.location_id, l.version, l.state, l.created_at, l.updated_at, `+directory.LocationNameSQL("l.location_id")+`
-		FROM links l WHERE l.tenant_id = $1 AND l.object_id = $2`,
+	err := s.tx().Prepared(s.DB).QueryRowContext(context.WithoutCancel(ctx), currentSQL,
 		c.TenantID, c.ObjectID).Scan(&l.PartnerID, &l.Version, &l.State, &created, &updated, &l.PartnerName)
 	if errors.Is(err, sql.ErrNoRows) {
 		e = cached{}
@@ -226,12 +236,7 @@ func (s *Store) unchanged(ctx context.Context, p groupcommit.Pipe, l *Link, sqli
 // nameBatch reads the partner name of l's location into l.
 func (s *Store) nameBatch(l *Link) *groupcommit.Batch {
 	var b groupcommit.Batch
-	b.QueryRow(func(r groupcommit.Row) error {
-		if err := r.Scan(&l.PartnerName); !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		return nil
-	}, `SELECT `+directory.LocationNameSQL("$1"), l.PartnerID)
+	b.QueryRow(func(r groupcommit.Row) error { return r.Scan(&l.PartnerName) }, nameSQL, l.PartnerID)
 	return &b
 }
 
