@@ -1,8 +1,10 @@
 // Package store is the storage layer shared by both SQL engines: a DB handle with its dialect,
-// typed domain errors, transactions with retry, and the migration runner.
+// typed domain errors and their translation, transactions with retry, bulk loads, notifications
+// and the migration runner.
 //
-// The SQL itself lives with the domain it serves (internal/link, internal/usage, ...), written
-// once with $N placeholders that both SQLite and PostgreSQL accept. The engines
+// The SQL itself lives with the package that owns each table (internal/directory,
+// internal/link, ...; the list is in docs/architecture.md), written once with $N placeholders
+// that both SQLite and PostgreSQL accept. The engines
 // (internal/store/sqlite, internal/store/postgres) supply the connection, migrations, error
 // translation and bulk loading. They know no business rules.
 package store
