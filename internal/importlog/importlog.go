@@ -11,12 +11,8 @@ import (
 	"github.com/partnerlink/partnerlink/internal/store/table"
 )
 
-// Statuses of an import.
-const (
-	Running = "running"
-	Done    = "done"
-	Failed  = "failed"
-)
+// Done is the status of an import that committed (the usage import also records "rejected").
+const Done = "done"
 
 // Import is one import's record. Times are Unix nanoseconds.
 type Import struct {
