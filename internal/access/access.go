@@ -1,5 +1,8 @@
 // Package access holds who may administer what: role definitions and their eligibility, role
-// assignments (active, or eligible with PIM activations) and Lighthouse delegations.
+// assignments (active, or eligible with PIM activations) and Lighthouse delegations. It owns the
+// tables role_definitions, role_assignments, pim_activations, delegations,
+// delegation_authorizations, assignment_closures and role_eligibility_overrides: Store and
+// Overrides are the way in.
 package access
 
 import "github.com/partnerlink/partnerlink/internal/timeline"

@@ -14,7 +14,6 @@ import (
 
 func addLinkCommands(app *App, p Parents) {
 	p.Root.AddCommand(newTokenCmd(app))
-	attachBenchAPI(app, p.Root) // bench_api.go: partnerlink bench api
 }
 
 func newTokenCmd(app *App) *cobra.Command {

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/access"
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/store"
 )
 
 func newRolesCmd(app *App) *cobra.Command {
@@ -31,11 +32,8 @@ func newRolesCmd(app *App) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			_, err = db.ExecContext(cmd.Context(), `INSERT INTO role_eligibility_overrides (role_name, eligible, set_by, set_at) VALUES ($1, $2, 'cli', $3)
-				ON CONFLICT (role_name) DO UPDATE SET eligible = excluded.eligible, set_by = excluded.set_by, set_at = excluded.set_at`,
-				args[0], v, app.Now().UnixNano())
-			if err != nil {
-				return db.Translate(err)
+			if err := (access.Overrides{DB: db}).Set(cmd.Context(), args[0], v, "cli", app.Now().UnixNano()); err != nil {
+				return err
 			}
 			fmt.Fprintf(app.Stdout, "%s is now %s by operator override; re-run attribution for the periods it affects\n", args[0], map[bool]string{true: "eligible", false: "not eligible"}[v])
 			return nil
@@ -51,28 +49,20 @@ func newRolesCmd(app *App) *cobra.Command {
 			}
 			defer db.Close()
 			ctx := cmd.Context()
-			def := access.RoleDefinition{RoleName: args[0], RoleType: "BuiltInRole"}
-			var perms string
-			err = db.QueryRowContext(ctx, `SELECT id, role_name, role_type, permissions FROM role_definitions WHERE LOWER(role_name) = LOWER($1) ORDER BY valid_from DESC LIMIT 1`, args[0]).
-				Scan(&def.ID, &def.RoleName, &def.RoleType, &perms)
+			def := &access.RoleDefinition{RoleName: args[0], RoleType: "BuiltInRole"}
+			stored, err := access.Store{DB: db}.RoleByName(ctx, args[0])
 			known := err == nil
-			if known {
-				_ = json.Unmarshal([]byte(perms), &def.Permissions)
+			switch {
+			case known:
+				def = stored
+			case !errors.Is(err, store.ErrNotFound):
+				return err
 			}
-			overrides := map[string]bool{}
-			rows, err := db.QueryContext(ctx, `SELECT role_name, eligible FROM role_eligibility_overrides`)
+			overrides, err := access.Overrides{DB: db}.All(ctx)
 			if err != nil {
-				return db.Translate(err)
+				return err
 			}
-			for rows.Next() {
-				var n string
-				var b bool
-				if err := rows.Scan(&n, &b); err == nil {
-					overrides[n] = b
-				}
-			}
-			rows.Close()
-			ok, why := attribution.Eligible(def, overrides)
+			ok, why := attribution.Eligible(*def, overrides)
 			verdict := "does not count"
 			if ok {
 				verdict = "counts"

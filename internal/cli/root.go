@@ -44,7 +44,7 @@ type App struct {
 	Now       func() time.Time
 	// OIDCIssuers are ISSUER-URL=AUDIENCE pairs whose tokens serve accepts.
 	OIDCIssuers []string
-	// Serve holds serve's other settings (demo and bench api serve with the defaults).
+	// Serve holds serve's other settings (demo serves with the defaults).
 	Serve ServeSettings
 }
 
@@ -153,7 +153,7 @@ attribution or missing attribution.`,
 	bench := newBenchCmd()
 	bench.AddCommand(newBenchUsageCmd(app))
 	root.AddCommand(newVersionCmd(app), newMigrateCmd(app), newServeCmd(app), newDemoCmd(app), p.Import, p.Export, p.Report, bench)
-	addLinkCommands(app, p)        // link_cmds.go: token, bench api
+	addLinkCommands(app, p)        // link_cmds.go: token
 	addEstateCommands(app, p)      // estate_cmds.go: import estate / azure-*, export estate, roles
 	addUsageCommands(app, p)       // usage_cmds.go: import usage, export usage
 	addAttributionCommands(app, p) // attribution_cmds.go: attribute, report attributions|incentives, explain, synth

@@ -27,7 +27,8 @@ type Partner struct {
 // Resolve says what a partner ID names. It is the one resolver the API, the dashboard and the
 // CLI use to decide whose data an ID reaches. An unknown ID is store.ErrNotFound; a database
 // failure is returned as such (never mistaken for "unknown", which callers answer with 403).
-func Resolve(ctx context.Context, db *store.DB, id string) (Partner, error) {
+func (s Store) Resolve(ctx context.Context, id string) (Partner, error) {
+	db := s.DB
 	p := Partner{ID: id}
 	if err := CheckID(id); err != nil {
 		return p, err

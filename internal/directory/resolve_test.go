@@ -14,7 +14,7 @@ import (
 func TestOneNamespaceOfPartnerIDs(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		if err := directory.Put(ctx, db, directory.Organisation{ID: "4000000", Name: "Contoso", Locations: []directory.Location{{ID: "4000001", Name: "Contoso UK"}}}); err != nil {
+		if err := (directory.Store{DB: db}).Put(ctx, directory.Organisation{ID: "4000000", Name: "Contoso", Locations: []directory.Location{{ID: "4000001", Name: "Contoso UK"}}}); err != nil {
 			t.Fatal(err)
 		}
 		for name, c := range map[string]struct {
@@ -25,7 +25,7 @@ func TestOneNamespaceOfPartnerIDs(t *testing.T) {
 			"location takes an organisation's ID": {directory.Organisation{ID: "5000000", Name: "Fabrikam", Locations: []directory.Location{{ID: "4000000", Name: "F"}}},
 				[]string{"4000000", "5000000", "Contoso"}},
 		} {
-			err := directory.Put(ctx, db, c.org)
+			err := directory.Store{DB: db}.Put(ctx, c.org)
 			if !errors.Is(err, store.ErrConflict) {
 				t.Fatalf("%s: Put = %v, want a conflict", name, err)
 			}
@@ -36,10 +36,10 @@ func TestOneNamespaceOfPartnerIDs(t *testing.T) {
 			}
 		}
 		// Nothing of the refused writes was stored.
-		if _, err := directory.Get(ctx, db, "5000000"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := (directory.Store{DB: db}).Get(ctx, "5000000"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("refused organisation 5000000 was stored: %v", err)
 		}
-		if p, err := directory.Resolve(ctx, db, "4000001"); err != nil || p.Kind != directory.KindLocation || p.OrgID != "4000000" {
+		if p, err := (directory.Store{DB: db}).Resolve(ctx, "4000001"); err != nil || p.Kind != directory.KindLocation || p.OrgID != "4000000" {
 			t.Errorf("Resolve(4000001) = %+v, %v; want the location of 4000000", p, err)
 		}
 	})
@@ -48,7 +48,7 @@ func TestOneNamespaceOfPartnerIDs(t *testing.T) {
 func TestResolve(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		if err := directory.Put(ctx, db, directory.Organisation{ID: "4000000", Name: "Contoso", Locations: []directory.Location{{ID: "4000001", Name: "Contoso UK"}}}); err != nil {
+		if err := (directory.Store{DB: db}).Put(ctx, directory.Organisation{ID: "4000000", Name: "Contoso", Locations: []directory.Location{{ID: "4000001", Name: "Contoso UK"}}}); err != nil {
 			t.Fatal(err)
 		}
 		cases := []struct {
@@ -64,7 +64,7 @@ func TestResolve(t *testing.T) {
 			{"a b", "", "", "", store.ErrInvalid},
 		}
 		for _, c := range cases {
-			p, err := directory.Resolve(ctx, db, c.id)
+			p, err := directory.Store{DB: db}.Resolve(ctx, c.id)
 			if c.err != nil {
 				if !errors.Is(err, c.err) {
 					t.Errorf("Resolve(%q) = %v, want %v", c.id, err, c.err)

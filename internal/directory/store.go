@@ -12,14 +12,23 @@ import (
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
+// Store is the only code that reads or writes the directory's tables (partner_orgs,
+// partner_locations, partner_location_active, partner_org_tenants), apart from the functions of
+// this package that take a store.Querier or store.Loader for a caller's transaction (Linkable,
+// LoadFacts, the tables the estate import loads) and the SQL expressions of sql.go.
+type Store struct {
+	DB *store.DB
+}
+
 // Put creates or replaces an organisation with its tenants, locations and their active windows,
 // in one transaction. A location without windows is stored with none, which readers treat as
 // "active at all times" (the estate-file convention). Locations of the organisation that are not
 // in org.Locations are kept: link history refers to them, so they are never deleted here.
-func Put(ctx context.Context, db *store.DB, org Organisation) error {
+func (s Store) Put(ctx context.Context, org Organisation) error {
 	if err := validate(org); err != nil {
 		return err
 	}
+	db := s.DB
 	return db.Translate(db.Tx(ctx, func(tx *sql.Tx) error {
 		if err := oneNamespace(ctx, tx, org); err != nil {
 			return err
@@ -127,16 +136,18 @@ func validate(org Organisation) error {
 	return nil
 }
 
-// List returns every organisation with its tenants and locations, ordered by ID.
-func List(ctx context.Context, q store.Querier) ([]Organisation, error) {
-	return load(ctx, q, "")
+// List returns every organisation with its tenants and locations (each with the windows stored
+// for it: none means active at all times), ordered by ID.
+func (s Store) List(ctx context.Context) ([]Organisation, error) {
+	orgs, err := load(ctx, s.DB, "")
+	return orgs, s.DB.Translate(err)
 }
 
 // Get returns one organisation, or store.ErrNotFound.
-func Get(ctx context.Context, q store.Querier, orgID string) (*Organisation, error) {
-	orgs, err := load(ctx, q, orgID)
+func (s Store) Get(ctx context.Context, orgID string) (*Organisation, error) {
+	orgs, err := load(ctx, s.DB, orgID)
 	if err != nil {
-		return nil, err
+		return nil, s.DB.Translate(err)
 	}
 	if len(orgs) == 0 {
 		return nil, store.NewError(store.ErrNotFound, fmt.Sprintf("no partner organisation has the ID %s", orgID), nil)
@@ -151,7 +162,7 @@ func load(ctx context.Context, q store.Querier, only string) ([]Organisation, er
 	}
 	var orgs []Organisation
 	index := map[string]int{}
-	err := each(ctx, q, `SELECT id, name FROM partner_orgs`+filter+` ORDER BY id`, args, func(r *sql.Rows) error {
+	err := store.Each(ctx, q, `SELECT id, name FROM partner_orgs`+filter+` ORDER BY id`, args, func(r *sql.Rows) error {
 		var o Organisation
 		if err := r.Scan(&o.ID, &o.Name); err != nil {
 			return err
@@ -164,7 +175,7 @@ func load(ctx context.Context, q store.Querier, only string) ([]Organisation, er
 		return orgs, err
 	}
 	orgFilter := strings.Replace(filter, "id", "org_id", 1)
-	err = each(ctx, q, `SELECT org_id, tenant_id FROM partner_org_tenants`+orgFilter+` ORDER BY org_id, tenant_id`, args, func(r *sql.Rows) error {
+	err = store.Each(ctx, q, `SELECT org_id, tenant_id FROM partner_org_tenants`+orgFilter+` ORDER BY org_id, tenant_id`, args, func(r *sql.Rows) error {
 		var org, t string
 		if err := r.Scan(&org, &t); err != nil {
 			return err
@@ -178,7 +189,7 @@ func load(ctx context.Context, q store.Querier, only string) ([]Organisation, er
 		return nil, err
 	}
 	var locs []Location
-	err = each(ctx, q, `SELECT id, org_id, name, country FROM partner_locations`+orgFilter+` ORDER BY id`, args, func(r *sql.Rows) error {
+	err = store.Each(ctx, q, `SELECT id, org_id, name, country FROM partner_locations`+orgFilter+` ORDER BY id`, args, func(r *sql.Rows) error {
 		var l Location
 		if err := r.Scan(&l.ID, &l.OrgID, &l.Name, &l.Country); err != nil {
 			return err
@@ -208,7 +219,7 @@ func activeWindows(ctx context.Context, q store.Querier, orgFilter string, args 
 		query += ` JOIN partner_locations l ON l.id = a.location_id WHERE l.org_id = $1`
 	}
 	out := map[string][]timeline.Window{}
-	err := each(ctx, q, query+` ORDER BY a.location_id, a.valid_from`, args, func(r *sql.Rows) error {
+	err := store.Each(ctx, q, query+` ORDER BY a.location_id, a.valid_from`, args, func(r *sql.Rows) error {
 		var id string
 		var w timeline.Window
 		if err := r.Scan(&id, &w.From, &w.To); err != nil {
@@ -218,20 +229,6 @@ func activeWindows(ctx context.Context, q store.Querier, orgFilter string, args 
 		return nil
 	})
 	return out, err
-}
-
-func each(ctx context.Context, q store.Querier, query string, args []any, fn func(*sql.Rows) error) error {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 // printable reports text fit for names: valid UTF-8 without control characters (a NUL is

@@ -18,19 +18,19 @@ func TestPutGetListRoundTrip(t *testing.T) {
 			{ID: "4000001", Name: "Contoso UK", Country: "GB", Active: []timeline.Window{{From: 10, To: 20}, {From: 30, To: timeline.Max}}},
 			{ID: "4000002", Name: "Contoso DE", Country: "DE"},
 		}}
-		if err := directory.Put(ctx, db, org); err != nil {
+		if err := (directory.Store{DB: db}).Put(ctx, org); err != nil {
 			t.Fatal(err)
 		}
 		// Replacing keeps omitted locations (history refers to them) and replaces windows.
 		org.Name = "Contoso Ltd"
 		org.Locations = []directory.Location{{ID: "4000001", Name: "Contoso UK", Country: "GB", Active: []timeline.Window{timeline.Always()}}}
-		if err := directory.Put(ctx, db, org); err != nil {
+		if err := (directory.Store{DB: db}).Put(ctx, org); err != nil {
 			t.Fatal(err)
 		}
-		if err := directory.Put(ctx, db, directory.Organisation{ID: "5000000", Name: "Fabrikam"}); err != nil {
+		if err := (directory.Store{DB: db}).Put(ctx, directory.Organisation{ID: "5000000", Name: "Fabrikam"}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := directory.Get(ctx, db, "4000000")
+		got, err := directory.Store{DB: db}.Get(ctx, "4000000")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,11 +43,11 @@ func TestPutGetListRoundTrip(t *testing.T) {
 		if l := got.Locations[1]; l.ID != "4000002" || len(l.Active) != 0 || l.Country != "DE" {
 			t.Errorf("location 4000002 = %+v", l)
 		}
-		all, err := directory.List(ctx, db)
+		all, err := directory.Store{DB: db}.List(ctx)
 		if err != nil || len(all) != 2 || all[1].ID != "5000000" || len(all[1].Locations) != 0 {
 			t.Fatalf("List = %+v, %v", all, err)
 		}
-		if _, err := directory.Get(ctx, db, "nope"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := (directory.Store{DB: db}).Get(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Get(unknown) = %v, want ErrNotFound", err)
 		}
 	})
@@ -56,7 +56,7 @@ func TestPutGetListRoundTrip(t *testing.T) {
 func TestPutRejectsBadInput(t *testing.T) {
 	db := storetest.SQLite(t)
 	ctx := context.Background()
-	if err := directory.Put(ctx, db, directory.Organisation{ID: "1", Name: "A", Locations: []directory.Location{{ID: "11", Name: "a"}}}); err != nil {
+	if err := (directory.Store{DB: db}).Put(ctx, directory.Organisation{ID: "1", Name: "A", Locations: []directory.Location{{ID: "11", Name: "a"}}}); err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string]directory.Organisation{
@@ -71,7 +71,7 @@ func TestPutRejectsBadInput(t *testing.T) {
 		"empty org ID":     {ID: "", Name: "B"},
 	}
 	for name, org := range cases {
-		err := directory.Put(ctx, db, org)
+		err := directory.Store{DB: db}.Put(ctx, org)
 		if !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrConflict) {
 			t.Errorf("%s: Put = %v, want invalid or conflict", name, err)
 		}

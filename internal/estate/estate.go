@@ -1,6 +1,8 @@
 // Package estate holds the customer side: tenants, management groups, subscriptions (offer,
 // CSP reseller, DPOR history), principals and group memberships, and CUA tracking facts. Every
-// fact that can change carries a validity window.
+// fact that can change carries a validity window. It owns the tables tenants, management_groups,
+// subscriptions, subscription_dpor, principals, group_memberships, tracking_ids and
+// deployments: Store is the way in.
 package estate
 
 import "github.com/partnerlink/partnerlink/internal/timeline"

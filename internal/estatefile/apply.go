@@ -3,7 +3,6 @@ package estatefile
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/importlog"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/store"
+	storetable "github.com/partnerlink/partnerlink/internal/store/table"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -49,9 +54,10 @@ type adapter struct {
 	doc *azDoc
 	// build returns the estate file the export stands for; it records skipped entries in
 	// skipped (reset first) and maps paths of the file it built back to the export's.
-	build func(ctx context.Context, tx *sql.Tx, k *known) (*File, error)
-	// after runs once the file is applied (PIM activations).
-	after   func(ctx context.Context, tx *sql.Tx, rep *Report) error
+	build func(ctx context.Context, q store.Querier, k *known) (*File, error)
+	// after runs once the file is applied (PIM activations), reading through q and writing
+	// through ld, in the import's transaction.
+	after   func(ctx context.Context, q store.Querier, ld store.Loader, rep *Report) error
 	skipped []Problem
 	origins map[string]origin // by element of the built file, e.g. roleAssignments[3]
 	covers  []string          // what a snapshot covered, for the report
@@ -237,7 +243,7 @@ func importFile(ctx context.Context, db *store.DB, f *File, warnings []Problem, 
 	}
 	ad := opts.adapter
 	rep := &Report{DryRun: opts.DryRun, Warnings: warnings}
-	err := db.Tx(ctx, func(tx *sql.Tx) error {
+	err := db.TxLoad(ctx, func(tx store.Querier, ld store.Loader) error {
 		rep.Kinds = map[string]*Counts{}
 		k, err := loadKnown(ctx, tx)
 		if err != nil {
@@ -262,15 +268,15 @@ func importFile(ctx context.Context, db *store.DB, f *File, warnings []Problem, 
 		rep.NotStored = p.notStored
 		// The import's ID is known before anything is written: snapshot closures name it.
 		rep.ImportID = store.NewID()
-		a := &applier{ctx: ctx, tx: tx, asOf: asOf, rep: rep, closeRule: opts.closeRule, ensureOnly: opts.ensureOnly,
-			pg: db.Engine() == store.Postgres, importID: rep.ImportID, kind: kind, file: name}
+		a := &applier{ctx: ctx, q: tx, ld: ld, asOf: asOf, rep: rep, closeRule: opts.closeRule, ensureOnly: opts.ensureOnly,
+			importID: rep.ImportID, kind: kind, file: name}
 		if err := a.apply(p); err != nil {
 			return err
 		}
 		rejected := 0
 		if ad != nil {
 			if ad.after != nil {
-				if err := ad.after(ctx, tx, rep); err != nil {
+				if err := ad.after(ctx, tx, a.ld, rep); err != nil {
 					return err
 				}
 			}
@@ -280,10 +286,9 @@ func importFile(ctx context.Context, db *store.DB, f *File, warnings []Problem, 
 			return errDryRun
 		}
 		summary, _ := json.Marshal(rep.Kinds)
-		_, err = tx.ExecContext(ctx, `INSERT INTO imports (id, kind, file_name, file_hash, rows_read, rows_added, rows_rejected, summary, started_at, finished_at, status)
-			VALUES ($1, $9, $2, $3, $4, $5, $10, $6, $7, $8, 'done')`,
-			rep.ImportID, name, hash, int64(read), int64(a.written), string(summary), now().UnixNano(), now().UnixNano(), kind, int64(rejected))
-		return err
+		return importlog.Insert(ctx, a.ld, importlog.Import{ID: rep.ImportID, Kind: kind, FileName: name, FileHash: hash,
+			RowsRead: int64(read), RowsAdded: int64(a.written), RowsRejected: int64(rejected), Summary: string(summary),
+			StartedAt: now().UnixNano(), FinishedAt: now().UnixNano(), Status: importlog.Done})
 	})
 	if ad != nil {
 		rep.Shape, rep.Entries, rep.Skipped, rep.Covers = ad.doc.shape, len(ad.doc.entries), ad.skipped, ad.covers
@@ -340,46 +345,35 @@ func entities(f *File) int {
 	return n
 }
 
+// loadKnown reads what the file's references are checked against: the IDs stored by the
+// owners of the directory, the estate and access.
 func loadKnown(ctx context.Context, q store.Querier) (*known, error) {
 	k := &known{tenants: map[string]bool{}, mgs: map[string]bool{}, locations: map[string]string{},
 		orgs: map[string][]string{}, roles: map[string]bool{}, tracking: map[string]bool{},
 		orgNames: map[string]string{}, locNames: map[string]string{}}
-	queries := []struct {
-		sql string
-		fn  func(a, b, c string)
+	reads := []struct {
+		t  *storetable.Table
+		fn func(cols []string)
 	}{
-		{`SELECT id, '', '' FROM tenants`, func(a, _, _ string) { k.tenants[a] = true }},
-		{`SELECT tenant_id, id, '' FROM management_groups`, func(a, b, _ string) { k.mgs[a+"\x00"+b] = true }},
-		{`SELECT id, name, '' FROM partner_orgs`, func(a, b, _ string) {
-			if _, ok := k.orgs[a]; !ok {
-				k.orgs[a] = nil
+		{estate.TenantsTable, func(c []string) { k.tenants[c[0]] = true }},
+		{estate.ManagementGroupsTable, func(c []string) { k.mgs[c[0]+"\x00"+c[1]] = true }},
+		{directory.OrgsTable, func(c []string) {
+			if _, ok := k.orgs[c[0]]; !ok {
+				k.orgs[c[0]] = nil
 			}
-			k.orgNames[a] = b
+			k.orgNames[c[0]] = c[1]
 		}},
-		{`SELECT id, org_id, name FROM partner_locations ORDER BY id`, func(a, b, c string) {
-			k.locations[a] = b
-			k.orgs[b] = append(k.orgs[b], a)
-			k.locNames[a] = c
+		{directory.LocationsTable, func(c []string) { // in the order of their IDs
+			k.locations[c[0]] = c[1]
+			k.orgs[c[1]] = append(k.orgs[c[1]], c[0])
+			k.locNames[c[0]] = c[2]
 		}},
-		{`SELECT tenant_id, object_id, type FROM principals ORDER BY valid_from`, func(a, b, c string) { k.principals.set(a, b, c) }},
-		{`SELECT id, '', '' FROM role_definitions`, func(a, _, _ string) { k.roles[a] = true }},
-		{`SELECT guid, '', '' FROM tracking_ids`, func(a, _, _ string) { k.tracking[a] = true }},
+		{estate.PrincipalsTable, func(c []string) { k.principals.set(c[0], c[1], c[2]) }}, // oldest version first
+		{access.RoleDefinitionsTable, func(c []string) { k.roles[c[0]] = true }},
+		{estate.TrackingIDsTable, func(c []string) { k.tracking[c[0]] = true }},
 	}
-	for _, qr := range queries {
-		rows, err := q.QueryContext(ctx, qr.sql)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var a, b, c string
-			if err := rows.Scan(&a, &b, &c); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			qr.fn(a, b, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+	for _, r := range reads {
+		if err := r.t.Rows(ctx, q, func(cols []string, _, _ int64) error { r.fn(cols); return nil }); err != nil {
 			return nil, err
 		}
 	}
@@ -389,15 +383,16 @@ func loadKnown(ctx context.Context, q store.Querier) (*known, error) {
 type applier struct {
 	// the import, which closures of role assignments name
 	importID, kind, file string
-	pg                   bool
 	pending              [][]any // rows queued for the table being written
 	closeRule            func(t *table, cols []string) bool
 	ensureOnly           map[*table]bool
 	ctx                  context.Context
-	tx                   *sql.Tx
+	q                    store.Querier // reads, in the import's transaction
+	ld                   store.Loader  // writes, in the same transaction
 	asOf                 int64
 	rep                  *Report
 	written              int
+	links                []link.Backfilled // principals whose link windows changed
 }
 
 // kindNames are the names used in reports, per table.
@@ -408,38 +403,21 @@ var kindNames = map[*table]string{
 	tAuthorizations: "delegation authorizations", tLocationActive: "location status windows", tLinkSpans: "links",
 }
 
-func (a *applier) exec(q string, args ...any) error {
-	_, err := a.tx.ExecContext(a.ctx, q, args...)
-	return err
-}
-
 func (a *applier) apply(p *plan) error {
 	if err := a.simple(p); err != nil {
 		return err
 	}
 	for _, t := range versionedTables {
-		changedLinks, err := a.versioned(t, p.versions[t], p.scopes[t])
-		if err != nil {
-			return fmt.Errorf("writing %s: %w", t.name, err)
-		}
-		if t == tLinkSpans {
-			if err := a.currentLinks(changedLinks); err != nil {
-				return err
-			}
+		if err := a.versioned(t, p.versions[t], p.scopes[t]); err != nil {
+			return fmt.Errorf("writing %s: %w", t.Name, err)
 		}
 	}
-	return nil
+	return link.Backfill(a.ctx, a.q, a.ld, a.asOf, a.links)
 }
 
 // simple writes the tables without windows: organisations, locations, tenants, CUA.
 func (a *applier) simple(p *plan) error {
-	w := simpleWriter{ctx: a.ctx, q: a.tx, rep: a.rep, exec: func(q string, args ...any) (int64, error) {
-		res, err := a.tx.ExecContext(a.ctx, q, args...)
-		if err != nil {
-			return 0, err
-		}
-		return res.RowsAffected()
-	}}
+	w := simpleWriter{ctx: a.ctx, q: a.q, ld: a.ld, rep: a.rep}
 	if err := w.orgs(p.orgs); err != nil {
 		return err
 	}
@@ -449,16 +427,8 @@ func (a *applier) simple(p *plan) error {
 	if err := w.tracking(p.tracking); err != nil {
 		return err
 	}
-	for _, d := range p.deploys {
-		n, err := w.exec(`INSERT INTO deployments (resource_id, resource_key, tracking_guid, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			d.resourceID, resourceKey(d.resourceID), d.guid, d.at)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			w.rep.count("deployments").Created++
-			w.written++
-		}
+	if err := w.deployments(p.deploys); err != nil {
+		return err
 	}
 	a.written += w.written
 	return nil
@@ -467,58 +437,32 @@ func (a *applier) simple(p *plan) error {
 func resourceKey(id string) string { return strings.ToLower(strings.TrimRight(id, "/")) }
 
 // simpleWriter upserts the tables without windows. It reads what is stored through q and
-// writes through exec, so the same code serves a transaction (sql.Tx) and a bulk load
-// (reads from the pool while the load holds the tables locked).
+// writes through ld, so the same code serves a transaction (store.DB.TxLoad) and a bulk
+// load (reads from the pool while the load holds the tables locked).
 type simpleWriter struct {
 	ctx     context.Context
 	q       store.Querier
-	exec    func(q string, args ...any) (int64, error)
+	ld      store.Loader
 	rep     *Report
 	written int
 }
 
-func (w *simpleWriter) upsert(kind, table string, keyCols, valCols []string, rows [][]string) error {
+// upsert writes the rows (key and value columns of t, as text) that are new or differ from
+// what is stored, counting them as created or changed.
+func (w *simpleWriter) upsert(kind string, t *storetable.Table, rows [][]string) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	existing := map[string]string{}
-	cols := append(append([]string{}, keyCols...), valCols...)
-	rs, err := w.q.QueryContext(w.ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+table)
+	err := t.Rows(w.ctx, w.q, func(vals []string, _, _ int64) error {
+		existing[strings.Join(vals[:len(t.Key)], "\x00")] = strings.Join(vals, "\x00")
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	for rs.Next() {
-		vals := make([]string, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rs.Scan(ptrs...); err != nil {
-			rs.Close()
-			return err
-		}
-		existing[strings.Join(vals[:len(keyCols)], "\x00")] = strings.Join(vals, "\x00")
-	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
-		return err
-	}
-	set := make([]string, len(valCols))
-	for i, c := range valCols {
-		set[i] = c + " = excluded." + c
-	}
-	ph := make([]string, len(cols))
-	for i := range cols {
-		ph[i] = fmt.Sprintf("$%d", i+1)
-	}
-	q := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES (` + strings.Join(ph, ", ") + `) ON CONFLICT (` + strings.Join(keyCols, ", ") + `) DO `
-	if len(valCols) == 0 {
-		q += `NOTHING`
-	} else {
-		q += `UPDATE SET ` + strings.Join(set, ", ")
-	}
 	for _, row := range rows {
-		old, ok := existing[strings.Join(row[:len(keyCols)], "\x00")]
+		old, ok := existing[strings.Join(row[:len(t.Key)], "\x00")]
 		switch {
 		case !ok:
 			w.rep.count(kind).Created++
@@ -531,10 +475,29 @@ func (w *simpleWriter) upsert(kind, table string, keyCols, valCols []string, row
 		for i, v := range row {
 			args[i] = v
 		}
-		if _, err := w.exec(q, args...); err != nil {
+		if err := t.Upsert(w.ctx, w.ld, args...); err != nil {
 			return err
 		}
 		w.written++
+	}
+	return nil
+}
+
+// deployments inserts the deployments not stored yet.
+func (w *simpleWriter) deployments(deploys []deployRow) error {
+	rows := make([][]any, 0, len(deploys))
+	for _, d := range deploys {
+		rows = append(rows, []any{resourceKey(d.resourceID), d.guid, d.at, d.resourceID})
+	}
+	for start := 0; start < len(rows); start += bulkBatch {
+		n, err := estate.DeploymentsTable.Insert(w.ctx, w.ld, rows[start:min(start+bulkBatch, len(rows))], true)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			w.rep.count("deployments").Created += int(n)
+			w.written += int(n)
+		}
 	}
 	return nil
 }
@@ -550,13 +513,13 @@ func (w *simpleWriter) orgs(list []orgRow) error {
 			locs = append(locs, l[:])
 		}
 	}
-	if err := w.upsert("partner organisations", "partner_orgs", []string{"id"}, []string{"name"}, orgs); err != nil {
+	if err := w.upsert("partner organisations", directory.OrgsTable, orgs); err != nil {
 		return err
 	}
-	if err := w.upsert("partner organisation tenants", "partner_org_tenants", []string{"org_id", "tenant_id"}, nil, orgTenants); err != nil {
+	if err := w.upsert("partner organisation tenants", directory.OrgTenantsTable, orgTenants); err != nil {
 		return err
 	}
-	return w.upsert("partner locations", "partner_locations", []string{"id"}, []string{"org_id", "name", "country"}, locs)
+	return w.upsert("partner locations", directory.LocationsTable, locs)
 }
 
 func (w *simpleWriter) tenants(list [][2]string) error {
@@ -564,7 +527,7 @@ func (w *simpleWriter) tenants(list [][2]string) error {
 	for _, t := range list {
 		rows = append(rows, t[:])
 	}
-	return w.upsert("tenants", "tenants", []string{"id"}, []string{"name"}, rows)
+	return w.upsert("tenants", estate.TenantsTable, rows)
 }
 
 func (w *simpleWriter) tracking(list [][2]string) error {
@@ -572,43 +535,28 @@ func (w *simpleWriter) tracking(list [][2]string) error {
 	for _, t := range list {
 		rows = append(rows, t[:])
 	}
-	return w.upsert("tracking IDs", "tracking_ids", []string{"guid"}, []string{"location_id"}, rows)
+	return w.upsert("tracking IDs", estate.TrackingIDsTable, rows)
 }
 
-func (a *applier) stored(t *table) (map[string][]version, error) { return a.storedFrom(a.tx, t) }
-
-func (a *applier) storedFrom(q store.Querier, t *table) (map[string][]version, error) {
-	cols := append(append([]string{}, t.keyCols...), t.valCols...)
-	rows, err := q.QueryContext(a.ctx, `SELECT `+strings.Join(cols, ", ")+`, valid_from, valid_to FROM `+t.name+` ORDER BY valid_from`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+// stored reads t's versions by key, each key's in the order of their start.
+func stored(ctx context.Context, q store.Querier, t *table) (map[string][]version, error) {
 	out := map[string][]version{}
-	for rows.Next() {
-		v := version{cols: make([]string, len(cols))}
-		ptrs := make([]any, len(cols)+2)
-		for i := range v.cols {
-			ptrs[i] = &v.cols[i]
-		}
-		ptrs[len(cols)], ptrs[len(cols)+1] = &v.from, &v.to
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		k := t.key(v.cols)
-		out[k] = append(out[k], v)
-	}
-	return out, rows.Err()
+	err := t.Rows(ctx, q, func(cols []string, from, to int64) error {
+		k := t.key(cols)
+		out[k] = append(out[k], version{cols: cols, from: from, to: to})
+		return nil
+	})
+	return out, err
 }
 
-// versioned writes one table's versions and returns the keys it changed.
-func (a *applier) versioned(t *table, file map[string][]version, scopes map[string]bool) ([]string, error) {
-	stored, err := a.stored(t)
+// versioned writes one table's versions.
+func (a *applier) versioned(t *table, file map[string][]version, scopes map[string]bool) error {
+	stored, err := stored(a.ctx, a.q, t)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	kind := kindNames[t]
-	var changed []string
+	changed := false
 	keys := make([]string, 0, len(file))
 	for k := range file {
 		keys = append(keys, k)
@@ -630,9 +578,9 @@ func (a *applier) versioned(t *table, file map[string][]version, scopes map[stri
 			a.rep.count(kind).Changed++
 		}
 		if err := a.replace(t, k, want, len(old) > 0); err != nil {
-			return nil, err
+			return err
 		}
-		changed = append(changed, k)
+		changed = true
 	}
 	// Snapshot: close what the file no longer lists, within the tenants it speaks about.
 	var closed []string
@@ -661,37 +609,20 @@ func (a *applier) versioned(t *table, file map[string][]version, scopes map[stri
 			}
 			a.rep.count(kind).Closed++
 			if err := a.replace(t, k, want, true); err != nil {
-				return nil, err
+				return err
 			}
-			changed = append(changed, k)
+			changed = true
 			if t == tAssignments && last.from < a.asOf {
 				closed = append(closed, k)
 			}
 		}
 	}
 	if err := a.flush(t); err != nil {
-		return nil, err
-	}
-	if t == tAssignments && len(changed) > 0 {
-		return changed, a.recordClosures(closed)
-	}
-	return changed, nil
-}
-
-// recordClosures remembers which import closed the role assignments it closed as a snapshot
-// (explain names it). A closure belongs to the version end it set: one whose version has
-// since been rewritten with another end is dropped.
-func (a *applier) recordClosures(ids []string) error {
-	if err := a.exec(`DELETE FROM assignment_closures WHERE NOT EXISTS (SELECT 1 FROM role_assignments r
-		WHERE r.id = assignment_closures.assignment_id AND r.valid_to = assignment_closures.closed_at)`); err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := a.exec(`INSERT INTO assignment_closures (assignment_id, closed_at, import_id, source, file_name) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (assignment_id, closed_at) DO UPDATE SET import_id = excluded.import_id, source = excluded.source, file_name = excluded.file_name`,
-			id, a.asOf, a.importID, a.kind, a.file); err != nil {
-			return err
-		}
+	if t == tAssignments && changed {
+		// explain names the import that closed an assignment as a snapshot.
+		return access.RecordClosures(a.ctx, a.ld, a.importID, a.kind, a.file, a.asOf, closed)
 	}
 	return nil
 }
@@ -770,19 +701,23 @@ func sameVersions(a, b []version) bool {
 }
 
 // replace deletes the stored versions of key (when there are any) and queues want for a
-// batched insert; flush writes the queue.
+// batched insert; flush writes the queue. For link windows it notes the principal for
+// link.Backfill, with its open window.
 func (a *applier) replace(t *table, key string, want []version, hadOld bool) error {
 	if hadOld {
-		kv := strings.Split(key, "\x00")
-		where := make([]string, len(t.keyCols))
-		args := make([]any, len(kv))
-		for i, c := range t.keyCols {
-			where[i] = fmt.Sprintf("%s = $%d", c, i+1)
-			args[i] = kv[i]
-		}
-		if err := a.exec(`DELETE FROM `+t.name+` WHERE `+strings.Join(where, " AND "), args...); err != nil {
+		if err := t.Delete(a.ctx, a.ld, strings.Split(key, "\x00")); err != nil {
 			return err
 		}
+	}
+	if t == tLinkSpans {
+		b := link.Backfilled{}
+		b.TenantID, b.ObjectID, _ = strings.Cut(key, "\x00")
+		for _, v := range want {
+			if v.to == timeline.Max {
+				b.Open, b.OpenFrom = v.cols[2], v.from
+			}
+		}
+		a.links = append(a.links, b)
 	}
 	for _, v := range want {
 		row := make([]any, 0, len(v.cols)+2)
@@ -804,91 +739,7 @@ func (a *applier) flush(t *table) error {
 	if len(a.pending) == 0 {
 		return nil
 	}
-	cols := append(append(append([]string{}, t.keyCols...), t.valCols...), "valid_from", "valid_to")
-	var b strings.Builder
-	b.WriteString(`INSERT INTO ` + t.name + ` (` + strings.Join(cols, ", ") + `) VALUES `)
-	args := make([]any, 0, len(a.pending)*len(cols))
-	n := 0
-	for i, row := range a.pending {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('(')
-		for j := range row {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			n++
-			// SQLite reads $N as a named parameter (slow to bind by the thousand); PostgreSQL
-			// wants $N.
-			if a.pg {
-				fmt.Fprintf(&b, "$%d", n)
-			} else {
-				b.WriteByte('?')
-			}
-		}
-		b.WriteByte(')')
-		args = append(args, row...)
-	}
+	_, err := t.Insert(a.ctx, a.ld, a.pending, false)
 	a.pending = a.pending[:0]
-	return a.exec(b.String(), args...)
-}
-
-// currentLinks keeps the ARM-visible link record in step with backfilled spans: an open span
-// makes the principal's link Active at that location; none makes an active link Deleted. Each
-// change is a history row by "import".
-func (a *applier) currentLinks(keys []string) error {
-	for _, k := range keys {
-		kv := strings.Split(k, "\x00")
-		tid, oid := kv[0], kv[1]
-		var open string
-		var openFrom int64
-		err := a.tx.QueryRowContext(a.ctx, `SELECT location_id, valid_from FROM link_spans WHERE tenant_id = $1 AND object_id = $2 AND valid_to = $3`,
-			tid, oid, timeline.Max).Scan(&open, &openFrom)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		var loc, state string
-		var version int64
-		err = a.tx.QueryRowContext(a.ctx, `SELECT location_id, state, version FROM links WHERE tenant_id = $1 AND object_id = $2`, tid, oid).Scan(&loc, &state, &version)
-		exists := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		var action, from, to, newState string
-		switch {
-		case open != "" && !exists:
-			action, to, newState = "backfill", open, "Active"
-		case open != "" && (state != "Active" || loc != open):
-			action, from, to, newState = "backfill", loc, open, "Active"
-		case open == "" && exists && state == "Active":
-			action, from, to, newState = "backfill", loc, "", "Deleted"
-		default:
-			continue
-		}
-		version++
-		created := openFrom
-		if created == timeline.Min || created == 0 {
-			created = a.asOf
-		}
-		if !exists {
-			err = a.exec(`INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-				tid, oid, to, version, newState, created, a.asOf)
-		} else {
-			target := to
-			if target == "" {
-				target = loc
-			}
-			err = a.exec(`UPDATE links SET location_id = $3, version = $4, state = $5, updated_at = $6 WHERE tenant_id = $1 AND object_id = $2`,
-				tid, oid, target, version, newState, a.asOf)
-		}
-		if err != nil {
-			return err
-		}
-		if err := a.exec(`INSERT INTO link_history (id, tenant_id, object_id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'import', '')`, store.NewID(), tid, oid, action, from, to, version, a.asOf); err != nil {
-			return err
-		}
-	}
-	return nil
+	return err
 }

@@ -3,7 +3,6 @@ package estatefile
 import (
 	"context"
 	"crypto/sha1"
-	"database/sql"
 	"fmt"
 	"io"
 	"regexp"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/access"
 	"github.com/partnerlink/partnerlink/internal/scope"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -219,7 +219,7 @@ func ImportAzureRoleAssignments(ctx context.Context, db *store.DB, r io.Reader, 
 	var tid string
 	var cov *coverage
 	ad := &adapter{doc: doc}
-	ad.build = func(ctx context.Context, tx *sql.Tx, k *known) (*File, error) {
+	ad.build = func(ctx context.Context, q store.Querier, k *known) (*File, error) {
 		ad.skipped, ad.origins = nil, map[string]origin{}
 		if tid, err = tenantFor(name, tenantID, k); err != nil {
 			return nil, err
@@ -308,7 +308,7 @@ func ImportAzureRoleDefinitions(ctx context.Context, db *store.DB, r io.Reader, 
 	}
 	now, asOf := clock(opts)
 	ad := &adapter{doc: doc}
-	ad.build = func(ctx context.Context, tx *sql.Tx, k *known) (*File, error) {
+	ad.build = func(ctx context.Context, q store.Querier, k *known) (*File, error) {
 		ad.skipped, ad.origins = nil, map[string]origin{}
 		f := &File{}
 		var problems []Problem
@@ -420,12 +420,12 @@ func ImportAzurePIM(ctx context.Context, db *store.DB, r io.Reader, name, tenant
 	var cov *coverage
 	var acts []activation
 	ad := &adapter{doc: doc}
-	ad.build = func(ctx context.Context, tx *sql.Tx, k *known) (*File, error) {
+	ad.build = func(ctx context.Context, q store.Querier, k *known) (*File, error) {
 		ad.skipped, ad.origins, acts = nil, map[string]origin{}, nil
 		if tid, err = tenantFor(name, tenantID, k); err != nil {
 			return nil, err
 		}
-		stored, err := eligibleByTriple(ctx, tx, tid)
+		stored, err := eligibleByTriple(ctx, q, tid)
 		if err != nil {
 			return nil, err
 		}
@@ -580,8 +580,8 @@ func ImportAzurePIM(ctx context.Context, db *store.DB, r io.Reader, name, tenant
 		}
 		return f, nil
 	}
-	ad.after = func(ctx context.Context, tx *sql.Tx, rep *Report) error {
-		return addActivations(ctx, tx, name, tid, acts, rep)
+	ad.after = func(ctx context.Context, q store.Querier, ld store.Loader, rep *Report) error {
+		return addActivations(ctx, q, ld, name, tid, acts, rep)
 	}
 	opts.kind = "azure-pim"
 	opts.adapter = ad
@@ -594,29 +594,20 @@ func ImportAzurePIM(ctx context.Context, db *store.DB, r io.Reader, name, tenant
 
 // eligibleByTriple maps principal, role and scope key to the ID of the tenant's stored
 // eligible assignment with them (the open one when there are several).
-func eligibleByTriple(ctx context.Context, tx *sql.Tx, tid string) (map[string]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, principal_id, role_definition_id, scope_key FROM role_assignments
-		WHERE tenant_id = $1 AND kind = 'eligible' ORDER BY valid_to, id`, tid)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+func eligibleByTriple(ctx context.Context, q store.Querier, tid string) (map[string]string, error) {
+	vs, err := access.EligibleVersions(ctx, q, tid)
 	out := map[string]string{}
-	for rows.Next() {
-		var id, p, rd, sk string
-		if err := rows.Scan(&id, &p, &rd, &sk); err != nil {
-			return nil, err
-		}
-		out[p+"\x00"+rd+"\x00"+sk] = id // ordered by end: the latest (open) one wins
+	for _, v := range vs {
+		out[v.PrincipalID+"\x00"+v.RoleDefinitionID+"\x00"+v.ScopeKey] = v.ID // ordered by end: the latest (open) one wins
 	}
-	return out, rows.Err()
+	return out, err
 }
 
 // addActivations adds the activations to the eligible assignments they belong to: among the
 // tenant's eligible assignments with the activation's principal, role and scope, the one in
 // force when it started, else one it overlaps, else the last to end. Each assignment's
 // activations become the union of the stored ones and the file's.
-func addActivations(ctx context.Context, tx *sql.Tx, name, tid string, acts []activation, rep *Report) error {
+func addActivations(ctx context.Context, q store.Querier, ld store.Loader, name, tid string, acts []activation, rep *Report) error {
 	if len(acts) == 0 {
 		return nil
 	}
@@ -625,23 +616,13 @@ func addActivations(ctx context.Context, tx *sql.Tx, name, tid string, acts []ac
 		from, to int64
 	}
 	byTriple := map[string][]version{}
-	rows, err := tx.QueryContext(ctx, `SELECT id, principal_id, role_definition_id, scope_key, valid_from, valid_to FROM role_assignments
-		WHERE tenant_id = $1 AND kind = 'eligible' ORDER BY valid_to, id`, tid)
+	vs, err := access.EligibleVersions(ctx, q, tid)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var v version
-		var p, rd, sk string
-		if err := rows.Scan(&v.id, &p, &rd, &sk, &v.from, &v.to); err != nil {
-			rows.Close()
-			return err
-		}
-		byTriple[p+"\x00"+rd+"\x00"+sk] = append(byTriple[p+"\x00"+rd+"\x00"+sk], v)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+	for _, v := range vs {
+		k := v.PrincipalID + "\x00" + v.RoleDefinitionID + "\x00" + v.ScopeKey
+		byTriple[k] = append(byTriple[k], version{v.ID, v.Valid.From, v.Valid.To})
 	}
 	var problems []Problem
 	added := map[string][]timeline.Window{}
@@ -676,21 +657,8 @@ func addActivations(ctx context.Context, tx *sql.Tx, name, tid string, acts []ac
 		return &InvalidError{File: name, Problems: problems}
 	}
 	for _, id := range order {
-		var stored []timeline.Window
-		rows, err := tx.QueryContext(ctx, `SELECT valid_from, valid_to FROM pim_activations WHERE assignment_id = $1`, id)
+		stored, err := access.Activations(ctx, q, id)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var w timeline.Window
-			if err := rows.Scan(&w.From, &w.To); err != nil {
-				rows.Close()
-				return err
-			}
-			stored = append(stored, w)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		before := timeline.Union(stored...)
@@ -705,13 +673,8 @@ func addActivations(ctx context.Context, tx *sql.Tx, name, tid string, acts []ac
 		if fresh == 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM pim_activations WHERE assignment_id = $1`, id); err != nil {
+		if err := access.ReplaceActivations(ctx, ld, id, all); err != nil {
 			return err
-		}
-		for _, w := range all {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO pim_activations (assignment_id, valid_from, valid_to) VALUES ($1, $2, $3)`, id, w.From, w.To); err != nil {
-				return err
-			}
 		}
 		rep.count("PIM activations").Created += fresh
 	}
@@ -737,7 +700,7 @@ func ImportAzureLinks(ctx context.Context, db *store.DB, r io.Reader, name strin
 	}
 	now, asOf := clock(opts)
 	ad := &adapter{doc: doc}
-	ad.build = func(ctx context.Context, tx *sql.Tx, k *known) (*File, error) {
+	ad.build = func(ctx context.Context, q store.Querier, k *known) (*File, error) {
 		ad.skipped, ad.origins = nil, map[string]origin{}
 		f := &File{}
 		var problems []Problem

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -14,8 +16,8 @@ import (
 // Export writes the whole stored estate as an estate file with explicit windows, in a
 // deterministic order: importing it into an empty database and exporting again gives the
 // same bytes.
-func Export(ctx context.Context, q store.Querier, w io.Writer) error {
-	f, err := read(ctx, q)
+func Export(ctx context.Context, db *store.DB, w io.Writer) error {
+	f, err := read(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -24,33 +26,11 @@ func Export(ctx context.Context, q store.Querier, w io.Writer) error {
 	return enc.Encode(f)
 }
 
-func rowsOf(ctx context.Context, q store.Querier, query string, n int) ([][]string, error) {
-	rs, err := q.QueryContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out [][]string
-	for rs.Next() {
-		vals := make([]string, n)
-		ptrs := make([]any, n)
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rs.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		out = append(out, vals)
-	}
-	return out, rs.Err()
-}
-
-func read(ctx context.Context, q store.Querier) (*File, error) {
-	a := &applier{ctx: ctx}
+func read(ctx context.Context, db *store.DB) (*File, error) {
 	all := map[*table][]version{}
 	keyed := map[*table]map[string][]version{} // the same, by key, in the same order
 	for _, t := range versionedTables {
-		byKey, err := a.storedFrom(q, t)
+		byKey, err := stored(ctx, db, t)
 		if err != nil {
 			return nil, err
 		}
@@ -78,31 +58,15 @@ func read(ctx context.Context, q store.Querier) (*File, error) {
 	f := &File{}
 	children := func(t *table, key string) []version { return keyed[t][key] }
 	// Partners.
-	orgs, err := rowsOf(ctx, q, `SELECT id, name FROM partner_orgs ORDER BY id`, 2)
-	if err != nil {
-		return nil, err
-	}
-	orgTenants, err := rowsOf(ctx, q, `SELECT org_id, tenant_id FROM partner_org_tenants ORDER BY org_id, tenant_id`, 2)
-	if err != nil {
-		return nil, err
-	}
-	locs, err := rowsOf(ctx, q, `SELECT id, org_id, name, country FROM partner_locations ORDER BY id`, 4)
+	orgs, err := directory.Store{DB: db}.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, o := range orgs {
-		p := Partner{ID: o[0], Name: o[1]}
-		for _, t := range orgTenants {
-			if t[0] == o[0] {
-				p.TenantIDs = append(p.TenantIDs, t[1])
-			}
-		}
-		for _, l := range locs {
-			if l[1] != o[0] {
-				continue
-			}
-			loc := Location{ID: l[0], Name: l[2], Country: l[3]}
-			for _, v := range children(tLocationActive, l[0]) {
+		p := Partner{ID: o.ID, Name: o.Name, TenantIDs: o.TenantIDs}
+		for _, l := range o.Locations {
+			loc := Location{ID: l.ID, Name: l.Name, Country: l.Country}
+			for _, v := range children(tLocationActive, l.ID) {
 				loc.Active = append(loc.Active, Window{From: timeline.FormatOrNil(v.from), To: timeline.FormatOrNil(v.to)})
 			}
 			p.Locations = append(p.Locations, loc)
@@ -110,14 +74,14 @@ func read(ctx context.Context, q store.Querier) (*File, error) {
 		f.Partners = append(f.Partners, p)
 	}
 	// Tenants and their management groups.
-	tenants, err := rowsOf(ctx, q, `SELECT id, name FROM tenants ORDER BY id`, 2)
+	tenants, err := estate.Tenants(ctx, db)
 	if err != nil {
 		return nil, err
 	}
 	for _, t := range tenants {
-		tn := Tenant{ID: t[0], Name: t[1]}
+		tn := Tenant{ID: t.ID, Name: t.Name}
 		for _, v := range all[tManagementGroups] {
-			if v.cols[0] != t[0] {
+			if v.cols[0] != t.ID {
 				continue
 			}
 			mg := ManagementGroup{ID: v.cols[1], From: timeline.FormatOrNil(v.from), To: timeline.FormatOrNil(v.to)}
@@ -132,7 +96,7 @@ func read(ctx context.Context, q store.Querier) (*File, error) {
 	// Children go with the first version of their parent.
 	first := map[string]bool{}
 	isFirst := func(t *table, v version) bool {
-		k := t.name + "\x00" + t.key(v.cols)
+		k := t.Name + "\x00" + t.key(v.cols)
 		if first[k] {
 			return false
 		}
@@ -190,26 +154,16 @@ func read(ctx context.Context, q store.Querier) (*File, error) {
 	for _, v := range all[tLinkSpans] {
 		f.Links = append(f.Links, Link{TenantID: v.cols[0], ObjectID: v.cols[1], PartnerID: v.cols[2], From: timeline.FormatOrNil(v.from), To: timeline.FormatOrNil(v.to)})
 	}
-	tracking, err := rowsOf(ctx, q, `SELECT guid, location_id FROM tracking_ids ORDER BY guid`, 2)
+	tracking, err := estate.TrackingIDs(ctx, db)
 	if err != nil {
 		return nil, err
 	}
 	for _, t := range tracking {
-		f.TrackingIDs = append(f.TrackingIDs, TrackingID{GUID: t[0], PartnerID: t[1]})
+		f.TrackingIDs = append(f.TrackingIDs, TrackingID{GUID: t.GUID, PartnerID: t.LocationID})
 	}
-	deps, err := q.QueryContext(ctx, `SELECT resource_id, tracking_guid, at FROM deployments ORDER BY resource_key, at, tracking_guid`)
-	if err != nil {
-		return nil, err
+	deps, err := estate.Deployments(ctx, db, timeline.Max)
+	for _, d := range deps {
+		f.Deployments = append(f.Deployments, Deployment{ResourceID: d.ResourceID, TrackingID: d.TrackingGUID, At: timeline.Format(d.At)})
 	}
-	defer deps.Close()
-	for deps.Next() {
-		var d Deployment
-		var at int64
-		if err := deps.Scan(&d.ResourceID, &d.TrackingID, &at); err != nil {
-			return nil, err
-		}
-		d.At = timeline.Format(at)
-		f.Deployments = append(f.Deployments, d)
-	}
-	return f, deps.Err()
+	return f, err
 }

@@ -9,8 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/scope"
+	storetable "github.com/partnerlink/partnerlink/internal/store/table"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -26,12 +30,12 @@ type version struct {
 	elem [2]int32
 }
 
-// table describes a table with windows: key columns identify an entity; a row is one version.
+// table is a table with windows as the import diffs it: its owner's description (name, key
+// columns that identify an entity, value columns; a row is one version) and how a snapshot
+// closes what it no longer lists.
 type table struct {
-	name    string
-	keyCols []string
-	valCols []string
-	// scopeCol is the column (an index into keyCols+valCols) whose value limits a snapshot's
+	*storetable.Table
+	// scopeCol is the column (an index into Key+Values) whose value limits a snapshot's
 	// closing: entities missing from the file are closed only in the tenants the file speaks
 	// about. -1: never close missing entities (upsert only).
 	scopeCol int
@@ -40,25 +44,25 @@ type table struct {
 }
 
 var (
-	tManagementGroups = &table{name: "management_groups", keyCols: []string{"tenant_id", "id"}, valCols: []string{"parent_id"}, scopeCol: 0}
-	tSubscriptions    = &table{name: "subscriptions", keyCols: []string{"id"}, valCols: []string{"tenant_id", "name", "offer", "management_group_id", "csp_location_id"}, scopeCol: 1}
-	tPrincipals       = &table{name: "principals", keyCols: []string{"tenant_id", "object_id"}, valCols: []string{"type", "display_name", "home_tenant_id"}, scopeCol: 0}
-	tRoleDefinitions  = &table{name: "role_definitions", keyCols: []string{"id"}, valCols: []string{"role_name", "role_type", "permissions"}, scopeCol: -1}
-	tAssignments      = &table{name: "role_assignments", keyCols: []string{"id"}, valCols: []string{"tenant_id", "principal_id", "role_definition_id", "scope", "scope_key", "kind"}, scopeCol: 1}
-	tDelegations      = &table{name: "delegations", keyCols: []string{"id"}, valCols: []string{"customer_tenant_id", "scope", "scope_key", "managing_tenant_id"}, scopeCol: 1}
-	tDPOR             = &table{name: "subscription_dpor", keyCols: []string{"subscription_id"}, valCols: []string{"location_id"}, child: true}
-	tMemberships      = &table{name: "group_memberships", keyCols: []string{"tenant_id", "member_id"}, valCols: []string{"group_id"}, child: true}
-	tActivations      = &table{name: "pim_activations", keyCols: []string{"assignment_id"}, child: true}
-	tAuthorizations   = &table{name: "delegation_authorizations", keyCols: []string{"delegation_id"}, valCols: []string{"principal_id", "role_definition_id"}, child: true}
-	tLocationActive   = &table{name: "partner_location_active", keyCols: []string{"location_id"}, child: true}
-	tLinkSpans        = &table{name: "link_spans", keyCols: []string{"tenant_id", "object_id"}, valCols: []string{"location_id"}, child: true}
+	tManagementGroups = &table{Table: estate.ManagementGroupsTable, scopeCol: 0}
+	tSubscriptions    = &table{Table: estate.SubscriptionsTable, scopeCol: 1}
+	tPrincipals       = &table{Table: estate.PrincipalsTable, scopeCol: 0}
+	tRoleDefinitions  = &table{Table: access.RoleDefinitionsTable, scopeCol: -1}
+	tAssignments      = &table{Table: access.AssignmentsTable, scopeCol: 1}
+	tDelegations      = &table{Table: access.DelegationsTable, scopeCol: 1}
+	tDPOR             = &table{Table: estate.DPORTable, child: true}
+	tMemberships      = &table{Table: estate.MembershipsTable, child: true}
+	tActivations      = &table{Table: access.ActivationsTable, child: true}
+	tAuthorizations   = &table{Table: access.AuthorizationsTable, child: true}
+	tLocationActive   = &table{Table: directory.LocationActiveTable, child: true}
+	tLinkSpans        = &table{Table: link.SpansTable, child: true}
 
 	// versionedTables in the order they are written and exported.
 	versionedTables = []*table{tManagementGroups, tSubscriptions, tDPOR, tPrincipals, tMemberships,
 		tRoleDefinitions, tAssignments, tActivations, tDelegations, tAuthorizations, tLocationActive, tLinkSpans}
 )
 
-func (t *table) key(cols []string) string { return strings.Join(cols[:len(t.keyCols)], "\x00") }
+func (t *table) key(cols []string) string { return strings.Join(cols[:len(t.Key)], "\x00") }
 
 // plan is what the file asks for, table by table, after validation.
 type plan struct {
@@ -774,7 +778,7 @@ func overlapProblems(t *table, vs []span) []Problem {
 		a, b := vs[i-1], vs[i]
 		if b.from < a.to {
 			errs = append(errs, problemf(b.path, "its window [%s, %s) overlaps %s's [%s, %s) for the same %s; close one before the other starts",
-				timeline.FormatBound(b.from), timeline.FormatBound(b.to), a.path, timeline.FormatBound(a.from), timeline.FormatBound(a.to), t.name))
+				timeline.FormatBound(b.from), timeline.FormatBound(b.to), a.path, timeline.FormatBound(a.from), timeline.FormatBound(a.to), t.Name))
 		}
 	}
 	return errs

@@ -15,7 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/importlog"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/store"
+	storetable "github.com/partnerlink/partnerlink/internal/store/table"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -35,13 +41,14 @@ var errNotEmpty = errors.New("estate not empty")
 // and multi-row inserts run at full speed, small enough to keep memory flat.
 const bulkBatch = 5000
 
-// estateTables are the tables an estate import reads or writes. On PostgreSQL the bulk path
-// locks them against other writers so that what it reads through the pool (other
-// connections) stays what its transaction sees. SQLite's load holds the write lock already.
-var estateTables = []string{"partner_orgs", "partner_org_tenants", "partner_locations", "partner_location_active",
-	"tenants", "management_groups", "subscriptions", "subscription_dpor", "principals", "group_memberships",
-	"role_definitions", "role_assignments", "pim_activations", "delegations", "delegation_authorizations",
-	"links", "link_spans", "link_history", "tracking_ids", "deployments"}
+// estateTables are the tables an estate import reads or writes (link events are only
+// inserted). On PostgreSQL the bulk path locks them against other writers so that what it
+// reads through the pool (other connections) stays what its transaction sees. SQLite's load
+// holds the write lock already.
+var estateTables = []*storetable.Table{directory.OrgsTable, directory.OrgTenantsTable, directory.LocationsTable, directory.LocationActiveTable,
+	estate.TenantsTable, estate.ManagementGroupsTable, estate.SubscriptionsTable, estate.DPORTable, estate.PrincipalsTable, estate.MembershipsTable,
+	access.RoleDefinitionsTable, access.AssignmentsTable, access.ActivationsTable, access.DelegationsTable, access.AuthorizationsTable,
+	link.LinksTable, link.SpansTable, link.HistoryTable, estate.TrackingIDsTable, estate.DeploymentsTable}
 
 // A section of the estate file: its key, the sections whose entities it refers to (they must
 // be applied first), and how its value is decoded and validated.
@@ -170,7 +177,7 @@ var sections = []*section{
 		s.p.deployments(list, s.k)
 		s.entities += len(list)
 		deploys := s.p.deploys
-		err := s.whenValid(func() error { return s.writeDeployments(deploys) })
+		err := s.whenValid(func() error { return s.simple.deployments(deploys) })
 		s.p.deploys = nil
 		return err
 	}},
@@ -250,11 +257,11 @@ type compactRec struct {
 func (c *compactTracker) add(t *table, v version) {
 	group := v.cols // overlapKey's columns, hashed without joining them into a string
 	if !t.child || t == tLinkSpans || t == tDPOR {
-		group = v.cols[:len(t.keyCols)]
+		group = v.cols[:len(t.Key)]
 	}
 	c.recs = append(c.recs, compactRec{[2]uint64{hashCols(c.seeds[0], group), hashCols(c.seeds[1], group)}, v.from, v.to, v.elem})
 	if c.countKeys {
-		key := v.cols[:len(t.keyCols)]
+		key := v.cols[:len(t.Key)]
 		c.keys = append(c.keys, [2]uint64{hashCols(c.seeds[0], key), hashCols(c.seeds[1], key)})
 	}
 }
@@ -385,10 +392,8 @@ func bulkImport(ctx context.Context, db *store.DB, r io.Reader, name string, asO
 	err := db.Load(ctx, func(ld store.Loader) error {
 		rep.Kinds = map[string]*Counts{}
 		rep.Warnings = nil
-		if db.Engine() == store.Postgres {
-			if _, err := ld.Exec(ctx, `LOCK TABLE `+strings.Join(estateTables, ", ")+` IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-				return err
-			}
+		if err := storetable.Lock(ctx, db, ld, estateTables); err != nil {
+			return err
 		}
 		empty, err := estateEmpty(ctx, db)
 		if err != nil {
@@ -403,15 +408,17 @@ func bulkImport(ctx context.Context, db *store.DB, r io.Reader, name string, asO
 		}
 		// After this no read through the pool may touch a table with windows: the drop holds
 		// them locked against every other connection until the load commits.
-		var builds map[string][]string
-		if db.Engine() == store.Postgres {
-			if builds, err = deferIndexes(ctx, db, ld); err != nil {
-				return err
-			}
+		versioned := make([]*storetable.Table, len(versionedTables))
+		for i, t := range versionedTables {
+			versioned[i] = t.Table
+		}
+		builds, err := storetable.DeferIndexes(ctx, db, ld, versioned)
+		if err != nil {
+			return err
 		}
 		s := &streamer{ctx: ctx, db: db, ld: ld, name: name, asOf: asOf, strict: opts.Strict, rep: rep, p: newPlan(), k: k,
 			overlaps: map[*table]*overlapTracker{}, pending: map[*table][][]any{}, boxers: map[*table]*boxer{}, unknown: map[string]bool{}, openLinks: map[string]openLink{}, builds: builds}
-		s.simple = &simpleWriter{ctx: ctx, q: db, rep: rep, exec: func(q string, args ...any) (int64, error) { return ld.Exec(ctx, q, args...) }}
+		s.simple = &simpleWriter{ctx: ctx, q: db, ld: ld, rep: rep}
 		s.compact = map[*table]*compactTracker{}
 		for _, t := range []*table{tPrincipals, tMemberships, tAssignments, tActivations} {
 			s.compact[t] = &compactTracker{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, countKeys: t == tMemberships}
@@ -442,10 +449,9 @@ func bulkImport(ctx context.Context, db *store.DB, r io.Reader, name string, asO
 		}
 		rep.ImportID = store.NewID()
 		summary, _ := json.Marshal(rep.Kinds)
-		_, err = ld.Exec(ctx, `INSERT INTO imports (id, kind, file_name, file_hash, rows_read, rows_added, summary, started_at, finished_at, status)
-			VALUES ($1, 'estate', $2, $3, $4, $5, $6, $7, $8, 'done')`,
-			rep.ImportID, name, hash, int64(s.entities), int64(s.written+s.simple.written), string(summary), now().UnixNano(), now().UnixNano())
-		return err
+		return importlog.Insert(ctx, ld, importlog.Import{ID: rep.ImportID, Kind: "estate", FileName: name, FileHash: hash,
+			RowsRead: int64(s.entities), RowsAdded: int64(s.written + s.simple.written), Summary: string(summary),
+			StartedAt: now().UnixNano(), FinishedAt: now().UnixNano(), Status: importlog.Done})
 	})
 	if errors.Is(err, errDryRun) {
 		return rep, nil
@@ -463,81 +469,11 @@ func bulkImport(ctx context.Context, db *store.DB, r io.Reader, name string, asO
 	return rep, nil
 }
 
-// deferIndexes drops, on PostgreSQL, the indexes of the tables with windows, their primary
-// keys included, and returns, by table, the statements that build them again once the
-// table's rows are loaded (see complete): building
-// an index over loaded rows (one sort) costs far less than a million random index inserts
-// (PostgreSQL's "Populating a Database" advice, and pg_restore's order: data, then primary
-// keys, then indexes). Measured on the project's machine, importing 1,000,000 assignments:
-// the server's CPU time (backend and parallel workers) went from 28-30 s with only the
-// secondary indexes deferred to 20-21 s with the primary keys deferred too. A primary key
-// that a foreign key references stays (dropping it would need the foreign key dropped too).
-// It is all one transaction: no one sees the tables without their indexes, and a duplicate
-// key, which the overlap check rejects before, would still fail the import when its primary
-// key is added. The drop takes the tables' ACCESS EXCLUSIVE lock, so readers of the (empty)
-// estate wait for the first import to finish.
-func deferIndexes(ctx context.Context, db *store.DB, ld store.Loader) (map[string][]string, error) {
-	names := make([]string, len(versionedTables))
-	for i, t := range versionedTables {
-		names[i] = "'" + t.name + "'"
-	}
-	in := strings.Join(names, ", ")
-	var drops []string
-	builds := map[string][]string{}
-	read := func(q string, each func(a, b, c string)) error {
-		rows, err := db.QueryContext(ctx, q)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var a, b, c string
-			if err := rows.Scan(&a, &b, &c); err != nil {
-				return err
-			}
-			each(a, b, c)
-		}
-		return rows.Err()
-	}
-	// Primary keys first (built first again), then the other indexes, each sorted by name.
-	err := read(`SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
-		WHERE c.contype = 'p' AND c.connamespace = current_schema()::regnamespace AND t.relname IN (`+in+`)
-		AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = c.conrelid)
-		ORDER BY c.conname`, func(table, name, def string) {
-		drops = append(drops, `ALTER TABLE `+table+` DROP CONSTRAINT `+name)
-		builds[table] = append(builds[table], `ALTER TABLE `+table+` ADD CONSTRAINT `+name+` `+def)
-	})
-	if err != nil {
-		return nil, err
-	}
-	err = read(`SELECT i.tablename, i.indexname, i.indexdef FROM pg_indexes i
-		WHERE i.schemaname = current_schema() AND i.tablename IN (`+in+`)
-		AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.connamespace = current_schema()::regnamespace)
-		ORDER BY i.indexname`, func(table, name, def string) {
-		drops = append(drops, `DROP INDEX `+name)
-		builds[table] = append(builds[table], def)
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, q := range drops {
-		if _, err := ld.Exec(ctx, q); err != nil {
-			return nil, err
-		}
-	}
-	return builds, nil
-}
-
 // estateEmpty reports whether no table with windows holds a version.
 func estateEmpty(ctx context.Context, q store.Querier) (bool, error) {
 	for _, t := range versionedTables {
-		var n int
-		err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM `+t.name+` LIMIT 1) AS x`).Scan(&n)
-		if err != nil {
+		if empty, err := t.Empty(ctx, q); err != nil || !empty {
 			return false, err
-		}
-		if n > 0 {
-			return false, nil
 		}
 	}
 	return true, nil
@@ -778,13 +714,13 @@ func (s *streamer) readError(sc *scanner, path string, raw []byte, start int64, 
 func (s *streamer) complete(tables []*table) {
 	for _, t := range tables {
 		s.flush(t)
-		builds := s.builds[t.name]
-		delete(s.builds, t.name)
+		builds := s.builds[t.Name]
+		delete(s.builds, t.Name)
 		if len(builds) > 0 {
 			_ = s.whenValid(func() error {
 				for _, q := range builds {
 					if _, err := s.ld.Exec(s.ctx, q); err != nil {
-						return fmt.Errorf("building the indexes of %s: %w", t.name, err)
+						return fmt.Errorf("building the indexes of %s: %w", t.Name, err)
 					}
 				}
 				return nil
@@ -911,31 +847,12 @@ func (s *streamer) flush(t *table) {
 	if len(rows) == 0 || len(s.p.errs) > 0 {
 		return
 	}
-	cols := append(append(append([]string{}, t.keyCols...), t.valCols...), "valid_from", "valid_to")
 	s.writes <- func() error {
-		if _, err := s.ld.Insert(s.ctx, t.name, cols, rows, s.skipConflicts); err != nil {
-			return fmt.Errorf("writing %s: %w", t.name, err)
+		if _, err := t.Insert(s.ctx, s.ld, rows, s.skipConflicts); err != nil {
+			return fmt.Errorf("writing %s: %w", t.Name, err)
 		}
 		return nil
 	}
-}
-
-func (s *streamer) writeDeployments(deploys []deployRow) error {
-	rows := make([][]any, 0, len(deploys))
-	for _, d := range deploys {
-		rows = append(rows, []any{d.resourceID, resourceKey(d.resourceID), d.guid, d.at})
-	}
-	for start := 0; start < len(rows); start += bulkBatch {
-		n, err := s.ld.Insert(s.ctx, "deployments", []string{"resource_id", "resource_key", "tracking_guid", "at"}, rows[start:min(start+bulkBatch, len(rows))], true)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			s.rep.count("deployments").Created += int(n)
-			s.simple.written += int(n)
-		}
-	}
-	return nil
 }
 
 // finish writes what is queued, checks overlaps, counts, and brings the current links in
@@ -975,87 +892,22 @@ func (s *streamer) finish() error {
 	return s.currentLinks()
 }
 
-// currentLinks is applier.currentLinks for the bulk path: the link spans are the file's (the
-// table was empty), the current link records are read through the pool (locked), and new
-// records and their history rows go to the loader.
+// currentLinks brings the current link records in step with the link windows the file
+// gave (the table was empty) through link.Backfill, which reads the records through the pool
+// (locked) and writes through the loader.
 func (s *streamer) currentLinks() error {
 	spans := s.overlaps[tLinkSpans]
 	if len(spans.first) == 0 {
 		return nil
 	}
-	type current struct {
-		loc, state string
-		version    int64
-	}
-	stored := map[string]current{}
-	rows, err := s.db.QueryContext(s.ctx, `SELECT tenant_id, object_id, location_id, state, version FROM links`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var tid, oid string
-		var c current
-		if err := rows.Scan(&tid, &oid, &c.loc, &c.state, &c.version); err != nil {
-			rows.Close()
-			return err
-		}
-		stored[tid+"\x00"+oid] = c
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	keys := make([]string, 0, len(spans.first))
+	ps := make([]link.Backfilled, 0, len(spans.first))
 	for k := range spans.first {
-		keys = append(keys, k)
+		b := link.Backfilled{}
+		b.TenantID, b.ObjectID, _ = strings.Cut(k, "\x00")
+		if o, ok := s.openLinks[k]; ok {
+			b.Open, b.OpenFrom = o.loc, o.from
+		}
+		ps = append(ps, b)
 	}
-	sort.Strings(keys)
-	var newLinks, history [][]any
-	for _, k := range keys {
-		tid, oid, _ := strings.Cut(k, "\x00")
-		o, isOpen := s.openLinks[k]
-		c, exists := stored[k]
-		var action, from, to, newState string
-		switch {
-		case isOpen && !exists:
-			action, to, newState = "backfill", o.loc, "Active"
-		case isOpen && (c.state != "Active" || c.loc != o.loc):
-			action, from, to, newState = "backfill", c.loc, o.loc, "Active"
-		case !isOpen && exists && c.state == "Active":
-			action, from, to, newState = "backfill", c.loc, "", "Deleted"
-		default:
-			continue
-		}
-		version := c.version + 1
-		created := o.from
-		if created == timeline.Min || created == 0 {
-			created = s.asOf
-		}
-		if !exists {
-			newLinks = append(newLinks, []any{tid, oid, to, version, newState, created, s.asOf})
-		} else {
-			target := to
-			if target == "" {
-				target = c.loc
-			}
-			if _, err := s.ld.Exec(s.ctx, `UPDATE links SET location_id = $3, version = $4, state = $5, updated_at = $6 WHERE tenant_id = $1 AND object_id = $2`,
-				tid, oid, target, version, newState, s.asOf); err != nil {
-				return err
-			}
-		}
-		history = append(history, []any{store.NewID(), tid, oid, action, from, to, version, s.asOf, "import", ""})
-	}
-	for start := 0; start < len(newLinks); start += bulkBatch {
-		if _, err := s.ld.Insert(s.ctx, "links", []string{"tenant_id", "object_id", "location_id", "version", "state", "created_at", "updated_at"},
-			newLinks[start:min(start+bulkBatch, len(newLinks))], false); err != nil {
-			return err
-		}
-	}
-	for start := 0; start < len(history); start += bulkBatch {
-		if _, err := s.ld.Insert(s.ctx, "link_history", []string{"id", "tenant_id", "object_id", "action", "from_partner_id", "to_partner_id", "version", "at", "by_object_id", "request_id"},
-			history[start:min(start+bulkBatch, len(history))], false); err != nil {
-			return err
-		}
-	}
-	return nil
+	return link.Backfill(s.ctx, s.db, s.ld, s.asOf, ps)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	storetable "github.com/partnerlink/partnerlink/internal/store/table"
 )
 
 // The version 2 keys `identifiers` and `accounts` (docs/estate.md) are read and checked like
@@ -12,8 +14,8 @@ import (
 
 // tIdentifierValues and tResale only name the overlap groups in messages; nothing is written.
 var (
-	tIdentifierValues = &table{name: "identifier (scheme, value)"}
-	tResale           = &table{name: "account and reseller"}
+	tIdentifierValues = &table{Table: &storetable.Table{Name: "identifier (scheme, value)"}}
+	tResale           = &table{Table: &storetable.Table{Name: "account and reseller"}}
 )
 
 // notYetStored counts entries of a key that were checked but not stored.

@@ -17,13 +17,13 @@ func cacheFixture(t testing.TB, db *store.DB) (context.Context, Caller) {
 	ctx := context.Background()
 	org := directory.Organisation{ID: "4000000", Name: "Contoso", Locations: []directory.Location{
 		{ID: "4000001", Name: "Contoso East"}, {ID: "4000002", Name: "Contoso West"}}}
-	if err := directory.Put(ctx, db, org); err != nil {
+	if err := (directory.Store{DB: db}).Put(ctx, org); err != nil {
 		t.Fatal(err)
 	}
 	return ctx, Caller{TenantID: "t1", ObjectID: "u1", IDType: "user", RequestID: "r"}
 }
 
-func mustGet(t *testing.T, s *Service, ctx context.Context, c Caller) *Link {
+func mustGet(t *testing.T, s *Store, ctx context.Context, c Caller) *Link {
 	t.Helper()
 	l, err := s.Get(ctx, c, "")
 	if err != nil {
@@ -36,7 +36,7 @@ func mustGet(t *testing.T, s *Service, ctx context.Context, c Caller) *Link {
 func TestCacheServesAndForgetsOwnChanges(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx, c := cacheFixture(t, db)
-		s := &Service{DB: db, Cache: NewCache()}
+		s := &Store{DB: db, Cache: NewCache()}
 		s.Cache.reset(true) // as Listen does once subscribed
 		if _, err := s.Create(ctx, c, "4000001"); err != nil {
 			t.Fatal(err)
@@ -98,8 +98,8 @@ func TestCacheHearsOtherProcessesOnPostgres(t *testing.T) {
 	db := storetest.Postgres(t)
 	ctx, c := cacheFixture(t, db)
 	events := make(chan string, 1024)
-	cached := &Service{DB: db, Cache: &Cache{observe: events}}
-	other := &Service{DB: db}
+	cached := &Store{DB: db, Cache: &Cache{observe: events}}
+	other := &Store{DB: db}
 	lctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

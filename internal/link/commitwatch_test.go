@@ -58,12 +58,12 @@ func otherProcess(t *testing.T, db *store.DB) *store.DB {
 func TestSQLiteCacheSeesEveryCommit(t *testing.T) {
 	db := storetest.SQLite(t)
 	ctx, c := cacheFixture(t, db)
-	s := &Service{DB: db, Cache: listening(t, db)}
+	s := &Store{DB: db, Cache: listening(t, db)}
 	other := otherProcess(t, db)
 	// The control: a cache that nobody tells of changes (PostgreSQL's without its
 	// notifications) keeps serving what it read. If it did not, this test could not tell a
 	// cache that checks from one that does not cache at all.
-	blind := &Service{DB: db, Cache: NewCache()}
+	blind := &Store{DB: db, Cache: NewCache()}
 	blind.Cache.reset(true)
 
 	if _, err := s.Create(ctx, c, "4000001"); err != nil {
@@ -133,7 +133,7 @@ func TestSQLiteCacheSeesEveryCommit(t *testing.T) {
 	exec(other, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at) VALUES ('t1', 'u1', '4000002', 20, 'Active', 1, 1)`)
 	want("an insert in another process", func(l *Link, err error) bool { return err == nil && l.Version == 20 && l.PartnerID == "4000002" })
 
-	if _, err := (&Service{DB: other}).Update(ctx, c, "4000001"); err != nil {
+	if _, err := (&Store{DB: other}).Update(ctx, c, "4000001"); err != nil {
 		t.Fatal(err)
 	}
 	want("a link write by another server", func(l *Link, err error) bool { return err == nil && l.Version == 21 && l.PartnerID == "4000001" })
@@ -149,7 +149,7 @@ func TestSQLiteCacheSeesEveryCommit(t *testing.T) {
 func TestSQLiteCacheNeverServesACompletedChangeLate(t *testing.T) {
 	db := storetest.SQLite(t)
 	ctx, c := cacheFixture(t, db)
-	s := &Service{DB: db, Cache: listening(t, db)}
+	s := &Store{DB: db, Cache: listening(t, db)}
 	other := otherProcess(t, db)
 	if _, err := s.Create(ctx, c, "4000001"); err != nil {
 		t.Fatal(err)

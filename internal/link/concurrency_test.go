@@ -30,14 +30,14 @@ func TestConcurrentChangesStayConsistent(t *testing.T) {
 		for _, l := range locs {
 			org.Locations = append(org.Locations, directory.Location{ID: l, Name: "loc " + l})
 		}
-		if err := directory.Put(ctx, db, org); err != nil {
+		if err := (directory.Store{DB: db}).Put(ctx, org); err != nil {
 			t.Fatal(err)
 		}
 		// A clock that moves one microsecond per reading: concurrent writers see different,
 		// increasing instants, as on a real server.
 		var tick atomic.Int64
 		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		svc := &link.Service{DB: db, Now: func() time.Time { return base.Add(time.Duration(tick.Add(1)) * time.Microsecond) }}
+		svc := &link.Store{DB: db, Now: func() time.Time { return base.Add(time.Duration(tick.Add(1)) * time.Microsecond) }}
 
 		const workers, principals, opsEach = 200, 50, 2
 		var wg sync.WaitGroup

@@ -91,11 +91,11 @@ func newEnv(t *testing.T, db *store.DB, o server.Options, tweak func(*api.Deps))
 		{ID: "4000000", Name: "Contoso", Locations: []directory.Location{{ID: "4000001", Name: "Contoso UK"}, {ID: "4000002", Name: "Contoso DE"}}},
 		{ID: "5000000", Name: "Fabrikam", Locations: []directory.Location{{ID: "5000001", Name: "Fabrikam US"}}},
 	} {
-		if err := directory.Put(ctx, db, org); err != nil {
+		if err := (directory.Store{DB: db}).Put(ctx, org); err != nil {
 			t.Fatal(err)
 		}
 	}
-	svc := &link.Service{DB: db, Now: clock}
+	svc := &link.Store{DB: db, Now: clock}
 	if _, err := svc.Create(ctx, link.Caller{TenantID: tenantA, ObjectID: self, IDType: "user", RequestID: "seed"}, "4000001"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 // Package store is the storage layer shared by both SQL engines: a DB handle with its dialect,
-// typed domain errors, transactions with retry, and the migration runner.
+// typed domain errors and their translation, transactions with retry, bulk loads, notifications
+// and the migration runner.
 //
-// The SQL itself lives with the domain it serves (internal/link, internal/usage, ...), written
-// once with $N placeholders that both SQLite and PostgreSQL accept. The engines
+// The SQL itself lives with the package that owns each table (internal/directory,
+// internal/link, ...; the list is in docs/architecture.md), written once with $N placeholders
+// that both SQLite and PostgreSQL accept. The engines
 // (internal/store/sqlite, internal/store/postgres) supply the connection, migrations, error
 // translation and bulk loading. They know no business rules.
 package store
@@ -62,10 +64,6 @@ type DB struct {
 	// concurrent link writes had a p99 of hundreds of milliseconds. Other processes writing
 	// the same file still meet the busy timeout.
 	writer chan struct{}
-	// stmts are the statements kept by Prepared (SQLite only).
-	stmts stmtCache
-	// groups queue the calls of GroupTx (group.go).
-	groups groupLanes
 }
 
 // New wraps an opened pool. Engines call it.
@@ -82,8 +80,10 @@ func New(db *sql.DB, d Dialect, display string) *DB {
 // gate instead of waiting forever.
 const writeWait = 10 * time.Second
 
-// acquireWrite waits for the SQLite write gate (no-op on PostgreSQL) and returns its release.
-func (db *DB) acquireWrite(ctx context.Context) (func(), error) {
+// WriteTurn waits for the SQLite write gate (no-op on PostgreSQL) and returns its release. Tx
+// and Load take it themselves; code that runs its own transactions on a connection of the pool
+// (the link write's group commit, internal/link/groupcommit) takes it around each one.
+func (db *DB) WriteTurn(ctx context.Context) (func(), error) {
 	if db.writer == nil {
 		return func() {}, nil
 	}
@@ -104,12 +104,6 @@ func (db *DB) OnClose(f func() error) { db.closers = append(db.closers, f) }
 
 // Close closes the pool and runs the close hooks.
 func (db *DB) Close() error {
-	db.stmts.mu.Lock()
-	for _, st := range db.stmts.stmts {
-		_ = st.Close()
-	}
-	db.stmts.stmts = nil
-	db.stmts.mu.Unlock()
 	err := db.DB.Close()
 	for i := len(db.closers) - 1; i >= 0; i-- {
 		err = errors.Join(err, db.closers[i]())
@@ -124,12 +118,13 @@ func (db *DB) Engine() string { return db.Dialect.Name() }
 // failures and busy errors (with a short backoff), as distributed PostgreSQL-compatible
 // databases require. fn must be safe to run more than once. Errors are translated.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return db.retry(ctx, func() error { return db.tryTx(ctx, fn) })
+	return db.Retry(ctx, func() error { return db.tryTx(ctx, fn) })
 }
 
-// retry runs try until it succeeds, fails with an error the dialect does not retry, or has
-// failed ten times, backing off from 2 ms to 256 ms. Errors are translated.
-func (db *DB) retry(ctx context.Context, try func() error) error {
+// Retry runs try until it succeeds, fails with an error the dialect does not retry, or has
+// failed ten times, backing off from 2 ms to 256 ms. Errors are translated. Tx uses it; so
+// does code that runs transactions Tx cannot express (internal/link/groupcommit).
+func (db *DB) Retry(ctx context.Context, try func() error) error {
 	backoff := 2 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := try()
@@ -151,7 +146,7 @@ func (db *DB) retry(ctx context.Context, try func() error) error {
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	release, err := db.acquireWrite(ctx)
+	release, err := db.WriteTurn(ctx)
 	if err != nil {
 		return err
 	}
@@ -238,7 +233,7 @@ type Loader interface {
 // Load runs fn with a Loader in one transaction (committed when fn returns nil). Not retried:
 // bulk input is usually streamed and cannot be replayed.
 func (db *DB) Load(ctx context.Context, fn func(Loader) error) error {
-	release, err := db.acquireWrite(ctx)
+	release, err := db.WriteTurn(ctx)
 	if err != nil {
 		return db.Translate(err)
 	}

@@ -175,7 +175,7 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 // canReadPartner: as the API, an unknown ID is a 403 for non-operators, so pages do not reveal
 // which IDs exist.
 func (s *server) partnerAllowed(r *http.Request, id *auth.Identity, pid string) (bool, error) {
-	p, err := directory.Resolve(r.Context(), s.d.DB, pid)
+	p, err := directory.Store{DB: s.d.DB}.Resolve(r.Context(), pid)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) && !id.IsOperator() {
 			return false, nil

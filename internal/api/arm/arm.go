@@ -36,12 +36,12 @@ var Routes = []string{
 
 // Handler serves the ARM API.
 func Handler(d api.Deps) http.Handler {
-	return handler{d: d, svc: &link.Service{DB: d.DB, Now: d.Now, Cache: d.LinkCache}}
+	return handler{d: d, svc: &link.Store{DB: d.DB, Now: d.Now, Cache: d.LinkCache}}
 }
 
 type handler struct {
 	d   api.Deps
-	svc *link.Service
+	svc *link.Store
 }
 
 type armError struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -187,7 +188,7 @@ func subscriptionOf(resource string) string {
 // organisation). An ID not in the directory is the caller's only if its token names it; a
 // database failure is an error, never a "no".
 func ownPartner(ctx context.Context, d api.Deps, id *auth.Identity, pid string) (bool, error) {
-	p, err := directory.Resolve(ctx, d.DB, pid)
+	p, err := directory.Store{DB: d.DB}.Resolve(ctx, pid)
 	if errors.Is(err, store.ErrNotFound) {
 		return id.CanReadPartner(pid, ""), nil
 	}
@@ -233,13 +234,11 @@ func mayExplain(ctx context.Context, d api.Deps, id *auth.Identity, q attributio
 		} else if q.Resource != "" {
 			sub = subscriptionOf(q.Resource)
 		}
-		var n int
-		err := d.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscriptions WHERE LOWER(id) = $1 AND LOWER(tenant_id) = $2`,
-			strings.ToLower(sub), strings.ToLower(id.TenantID)).Scan(&n)
+		in, err := estate.Store{DB: d.DB}.SubscriptionInTenant(ctx, sub, id.TenantID)
 		if err != nil {
-			return explainDenied, d.DB.Translate(err)
+			return explainDenied, err
 		}
-		if n > 0 {
+		if in {
 			return explainFull, nil
 		}
 	}

@@ -1,13 +1,14 @@
 package v1
 
 import (
-	"database/sql"
+	"context"
 	"net/http"
-	"strconv"
 	"strings"
 
+	"github.com/partnerlink/partnerlink/internal/access"
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -17,8 +18,12 @@ import (
 // ?at=TIME (RFC 3339 or YYYY-MM-DD, default now) picks the versions in force then.
 func registerEstate(mux *api.Mux, d api.Deps) {
 	mux.Handle("GET /v1/tenants", Authed(d, nil, listTenants(d)))
-	for _, res := range []estateList{subscriptionsList, principalsList, assignmentsList} {
-		mux.Handle("GET /v1/tenants/{tenantId}/"+res.path, Authed(d, nil, tenantList(d, res)))
+	for path, list := range map[string]estateList{
+		"subscriptions": {"id", subscriptionsList},
+		"principals":    {"objectId", principalsList},
+		"assignments":   {"id", assignmentsList},
+	} {
+		mux.Handle("GET /v1/tenants/{tenantId}/"+path, Authed(d, nil, tenantList(d, list)))
 	}
 }
 
@@ -36,41 +41,69 @@ func listTenants(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Iden
 		if !ok {
 			return
 		}
-		q := `SELECT id, name FROM tenants WHERE id > $1`
-		args := []any{after}
+		only := ""
 		if !id.IsOperator() {
-			q += ` AND id = $2`
-			args = append(args, strings.ToLower(id.TenantID))
+			only = strings.ToLower(id.TenantID)
 		}
-		q += ` ORDER BY id LIMIT ` + strconv.Itoa(limit+1)
-		writePage(w, d, r, q, args, limit, []string{"id", "name"}, 0)
+		tenants, err := estate.Store{DB: d.DB}.TenantPage(r.Context(), after, only, limit+1)
+		if err != nil {
+			WriteError(w, d, err)
+			return
+		}
+		items := []map[string]any{}
+		for _, t := range tenants {
+			items = append(items, map[string]any{"id": t.ID, "name": t.Name})
+		}
+		writePage(w, items, limit, "id")
 	}
 }
 
-// estateList is one per-tenant list: its columns (the first is the paging key) and filters.
+// estateList is one per-tenant list: the key of its objects that pages go by, and how a page
+// is read (the versions in force at p.At, filtered by the request's query parameters).
 type estateList struct {
-	path, table string
-	cols        []string // SQL columns; the JSON names are in names
-	names       []string
-	filters     map[string]string // query parameter -> column
+	key  string
+	read func(ctx context.Context, d api.Deps, p estate.Page, query func(string) string) ([]map[string]any, error)
 }
 
-var (
-	subscriptionsList = estateList{path: "subscriptions", table: "subscriptions",
-		cols:    []string{"id", "name", "offer", "management_group_id", "csp_location_id", "valid_from", "valid_to"},
-		names:   []string{"id", "name", "offer", "managementGroup", "cspPartnerId", "from", "to"},
-		filters: map[string]string{"offer": "offer", "managementGroup": "management_group_id"}}
-	principalsList = estateList{path: "principals", table: "principals",
-		cols:    []string{"object_id", "type", "display_name", "home_tenant_id", "valid_from", "valid_to"},
-		names:   []string{"objectId", "type", "displayName", "homeTenantId", "from", "to"},
-		filters: map[string]string{"type": "type"}}
-	assignmentsList = estateList{path: "assignments", table: "role_assignments",
-		cols:    []string{"id", "principal_id", "role_definition_id", "scope", "kind", "valid_from", "valid_to"},
-		names:   []string{"id", "principalId", "roleDefinitionId", "scope", "kind", "from", "to"},
-		filters: map[string]string{"principalId": "principal_id", "roleDefinitionId": "role_definition_id", "kind": "kind"}}
-)
+// window adds a version's bounds to item as "from" and "to" (null when open).
+func window(item map[string]any, w timeline.Window) map[string]any {
+	item["from"], item["to"] = timeline.FormatOrNil(w.From), timeline.FormatOrNil(w.To)
+	return item
+}
 
-func tenantList(d api.Deps, l estateList) func(http.ResponseWriter, *http.Request, *auth.Identity) {
+func subscriptionsList(ctx context.Context, d api.Deps, p estate.Page, query func(string) string) ([]map[string]any, error) {
+	subs, err := estate.Store{DB: d.DB}.SubscriptionPage(ctx, p, estate.SubscriptionFilter{Offer: estate.Offer(query("offer")), ManagementGroupID: query("managementGroup")})
+	items := []map[string]any{}
+	for _, x := range subs {
+		items = append(items, window(map[string]any{"id": x.ID, "name": x.Name, "offer": string(x.Offer), "managementGroup": x.ManagementGroupID, "cspPartnerId": x.CSPLocationID}, x.Valid))
+	}
+	return items, err
+}
+
+func principalsList(ctx context.Context, d api.Deps, p estate.Page, query func(string) string) ([]map[string]any, error) {
+	ps, err := estate.Store{DB: d.DB}.PrincipalPage(ctx, p, estate.PrincipalType(query("type")))
+	items := []map[string]any{}
+	for _, x := range ps {
+		items = append(items, window(map[string]any{"objectId": x.ObjectID, "type": string(x.Type), "displayName": x.DisplayName, "homeTenantId": x.HomeTenantID}, x.Valid))
+	}
+	return items, err
+}
+
+func assignmentsList(ctx context.Context, d api.Deps, p estate.Page, query func(string) string) ([]map[string]any, error) {
+	q := access.AssignmentQuery{TenantID: p.TenantID, At: p.At, After: p.After, Limit: p.Limit,
+		PrincipalID: query("principalId"), RoleDefinitionID: query("roleDefinitionId"), Kind: access.Kind(query("kind"))}
+	if v := query("scope"); v != "" {
+		q.ScopeKey = strings.ToLower(strings.TrimRight(v, "/"))
+	}
+	as, err := access.Store{DB: d.DB}.AssignmentPage(ctx, q)
+	items := []map[string]any{}
+	for _, x := range as {
+		items = append(items, window(map[string]any{"id": x.ID, "principalId": x.PrincipalID, "roleDefinitionId": x.RoleDefinitionID, "scope": x.Scope, "kind": string(x.Kind)}, x.Valid))
+	}
+	return items, err
+}
+
+func tenantList(d api.Deps, list estateList) func(http.ResponseWriter, *http.Request, *auth.Identity) {
 	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
 		tenant := strings.ToLower(r.PathValue("tenantId"))
 		if !canReadTenant(id, tenant) {
@@ -90,51 +123,17 @@ func tenantList(d api.Deps, l estateList) func(http.ResponseWriter, *http.Reques
 			}
 			at = t
 		}
-		q := `SELECT ` + strings.Join(l.cols, ", ") + ` FROM ` + l.table + ` WHERE tenant_id = $1 AND valid_from <= $2 AND valid_to > $2 AND ` + l.cols[0] + ` > $3`
-		args := []any{tenant, at, after}
-		for param, col := range l.filters {
-			if v := r.URL.Query().Get(param); v != "" {
-				args = append(args, v)
-				q += ` AND ` + col + ` = $` + strconv.Itoa(len(args))
-			}
+		items, err := list.read(r.Context(), d, estate.Page{TenantID: tenant, At: at, After: after, Limit: limit + 1}, r.URL.Query().Get)
+		if err != nil {
+			WriteError(w, d, err)
+			return
 		}
-		if v := r.URL.Query().Get("scope"); v != "" && l.table == "role_assignments" {
-			args = append(args, strings.ToLower(strings.TrimRight(v, "/")))
-			q += ` AND scope_key = $` + strconv.Itoa(len(args))
-		}
-		q += ` ORDER BY ` + l.cols[0] + ` LIMIT ` + strconv.Itoa(limit+1)
-		writePage(w, d, r, q, args, limit, l.names, 2)
+		writePage(w, items, limit, list.key)
 	}
 }
 
-// writePage runs q (which asks for limit+1 rows) and writes a page of objects with names as
-// keys; the last windowCols columns are validity bounds (null when open).
-func writePage(w http.ResponseWriter, d api.Deps, r *http.Request, q string, args []any, limit int, names []string, windowCols int) {
-	items, err := rowsOf(d, r, q, args, func(rows *sql.Rows) (map[string]any, error) {
-		strs := make([]string, len(names)-windowCols)
-		bounds := make([]int64, windowCols)
-		dst := make([]any, 0, len(names))
-		for i := range strs {
-			dst = append(dst, &strs[i])
-		}
-		for i := range bounds {
-			dst = append(dst, &bounds[i])
-		}
-		if err := rows.Scan(dst...); err != nil {
-			return nil, err
-		}
-		item := make(map[string]any, len(names))
-		for i, v := range strs {
-			item[names[i]] = v
-		}
-		for i, b := range bounds {
-			item[names[len(strs)+i]] = timeline.FormatOrNil(b)
-		}
-		return item, nil
-	})
-	if err != nil {
-		WriteError(w, d, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, page(items, limit, func(m map[string]any) string { return m[names[0]].(string) }))
+// writePage writes a page of items (read with limit+1: one more means there is a next page)
+// whose paging key is key.
+func writePage(w http.ResponseWriter, items []map[string]any, limit int, key string) {
+	WriteJSON(w, http.StatusOK, page(items, limit, func(m map[string]any) string { return m[key].(string) }))
 }

@@ -1,7 +1,6 @@
 package v1
 
 import (
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/webhook"
@@ -47,7 +47,7 @@ func isOperator(id *auth.Identity) bool { return id.IsOperator() }
 // token). An unknown ID is 403 for everyone but operators, like an ID of someone else, so the
 // directory cannot be probed; a database failure is answered as such (503), never as 403.
 func resolvePartner(w http.ResponseWriter, r *http.Request, d api.Deps, id *auth.Identity, pid string) (directory.Partner, bool) {
-	p, err := directory.Resolve(r.Context(), d.DB, pid)
+	p, err := directory.Store{DB: d.DB}.Resolve(r.Context(), pid)
 	if errors.Is(err, store.ErrNotFound) && !id.IsOperator() {
 		forbidden(w, "partner "+pid)
 		return p, false
@@ -92,23 +92,6 @@ func pageParams(w http.ResponseWriter, r *http.Request) (after string, limit int
 type Page[T any] struct {
 	Items []T    `json:"items"`
 	Next  string `json:"next,omitempty"`
-}
-
-func rowsOf[T any](d api.Deps, r *http.Request, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
-	rows, err := d.DB.QueryContext(r.Context(), query, args...)
-	if err != nil {
-		return nil, d.DB.Translate(err)
-	}
-	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, d.DB.Translate(err)
-		}
-		out = append(out, v)
-	}
-	return out, d.DB.Translate(rows.Err())
 }
 
 // ---- directory ----
@@ -168,9 +151,9 @@ func listPartners(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 			forbidden(w, "the partner directory")
 			return
 		}
-		orgs, err := directory.List(r.Context(), d.DB)
+		orgs, err := directory.Store{DB: d.DB}.List(r.Context())
 		if err != nil {
-			WriteError(w, d, d.DB.Translate(err))
+			WriteError(w, d, err)
 			return
 		}
 		out := []PartnerJSON{}
@@ -185,13 +168,13 @@ func listPartners(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 
 func getPartner(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Identity) {
 	return func(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
-		o, err := directory.Get(r.Context(), d.DB, r.PathValue("id"))
+		o, err := directory.Store{DB: d.DB}.Get(r.Context(), r.PathValue("id"))
 		if errors.Is(err, store.ErrNotFound) && !id.IsOperator() {
 			forbidden(w, "partner "+r.PathValue("id"))
 			return
 		}
 		if err != nil {
-			WriteError(w, d, d.DB.Translate(err))
+			WriteError(w, d, err)
 			return
 		}
 		if !canReadOrg(id, *o) {
@@ -226,13 +209,14 @@ func putPartner(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ident
 			}
 			org.Locations = append(org.Locations, loc)
 		}
-		if err := directory.Put(r.Context(), d.DB, org); err != nil {
+		dir := directory.Store{DB: d.DB}
+		if err := dir.Put(r.Context(), org); err != nil {
 			WriteError(w, d, err)
 			return
 		}
-		o, err := directory.Get(r.Context(), d.DB, org.ID)
+		o, err := dir.Get(r.Context(), org.ID)
 		if err != nil {
-			WriteError(w, d, d.DB.Translate(err))
+			WriteError(w, d, err)
 			return
 		}
 		WriteJSON(w, http.StatusOK, partnerJSON(*o))
@@ -253,15 +237,17 @@ type LinkJSON struct {
 	UpdatedTime string `json:"updatedTime"`
 }
 
-const linkSelect = `SELECT l.tenant_id, l.object_id, l.location_id, COALESCE(o.name, ''), l.version, l.state, l.created_at, l.updated_at
-FROM links l LEFT JOIN partner_locations pl ON pl.id = l.location_id LEFT JOIN partner_orgs o ON o.id = pl.org_id `
+func linkJSON(l link.Link) LinkJSON {
+	return LinkJSON{TenantID: l.TenantID, ObjectID: l.ObjectID, PartnerID: l.PartnerID, PartnerName: l.OrgName, Version: l.Version, State: l.State,
+		CreatedTime: *timeline.FormatOrNil(l.CreatedTime.UnixNano()), UpdatedTime: *timeline.FormatOrNil(l.UpdatedTime.UnixNano())}
+}
 
-func scanLink(r *sql.Rows) (LinkJSON, error) {
-	var l LinkJSON
-	var c, u int64
-	err := r.Scan(&l.TenantID, &l.ObjectID, &l.PartnerID, &l.PartnerName, &l.Version, &l.State, &c, &u)
-	l.CreatedTime, l.UpdatedTime = *timeline.FormatOrNil(c), *timeline.FormatOrNil(u)
-	return l, err
+func linksJSON(ls []link.Link) []LinkJSON {
+	out := make([]LinkJSON, len(ls))
+	for i, l := range ls {
+		out[i] = linkJSON(l)
+	}
+	return out
 }
 
 // stateFilter: ?state=Active (default), Deleted or all.
@@ -291,13 +277,12 @@ func tenantLinks(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Iden
 		if !ok || !ok2 {
 			return
 		}
-		items, err := rowsOf(d, r, linkSelect+`WHERE l.tenant_id = $1 AND l.version > 0 AND ($2 = '' OR l.state = $2) AND l.object_id > $3 ORDER BY l.object_id LIMIT $4`,
-			[]any{tenant, state, after, limit + 1}, scanLink)
+		links, err := (&link.Store{DB: d.DB}).TenantLinks(r.Context(), tenant, link.List{State: state, After: after, Limit: limit + 1})
 		if err != nil {
 			WriteError(w, d, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, page(items, limit, func(l LinkJSON) string { return l.ObjectID }))
+		WriteJSON(w, http.StatusOK, page(linksJSON(links), limit, func(l LinkJSON) string { return l.ObjectID }))
 	}
 }
 
@@ -316,23 +301,17 @@ func partnerLinks(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 		if !ok {
 			return
 		}
-		isOrg := p.Kind == directory.KindOrganisation
 		state, ok := stateFilter(w, r)
 		after, limit, ok2 := pageParams(w, r)
 		if !ok || !ok2 {
 			return
 		}
-		where := `WHERE l.location_id = $1`
-		if isOrg {
-			where = `WHERE pl.org_id = $1`
-		}
-		items, err := rowsOf(d, r, linkSelect+where+` AND ($2 = '' OR l.state = $2) AND l.tenant_id || '/' || l.object_id > $3
-ORDER BY l.tenant_id || '/' || l.object_id LIMIT $4`, []any{pid, state, after, limit + 1}, scanLink)
+		links, err := (&link.Store{DB: d.DB}).PartnerLinks(r.Context(), p, link.List{State: state, After: after, Limit: limit + 1})
 		if err != nil {
 			WriteError(w, d, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, page(items, limit, func(l LinkJSON) string { return l.TenantID + "/" + l.ObjectID }))
+		WriteJSON(w, http.StatusOK, page(linksJSON(links), limit, func(l LinkJSON) string { return l.TenantID + "/" + l.ObjectID }))
 	}
 }
 
@@ -356,17 +335,15 @@ func linkHistory(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Iden
 			forbidden(w, "the link history of "+tenant+"/"+object)
 			return
 		}
-		items, err := rowsOf(d, r, `SELECT id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id
-FROM link_history WHERE tenant_id = $1 AND object_id = $2 ORDER BY version, at, id`, []any{tenant, object}, func(rs *sql.Rows) (HistoryJSON, error) {
-			var h HistoryJSON
-			var at int64
-			err := rs.Scan(&h.ID, &h.Action, &h.FromPartnerID, &h.ToPartnerID, &h.Version, &at, &h.By, &h.RequestID)
-			h.At = *timeline.FormatOrNil(at)
-			return h, err
-		})
+		history, err := (&link.Store{DB: d.DB}).History(r.Context(), tenant, object)
 		if err != nil {
 			WriteError(w, d, err)
 			return
+		}
+		items := make([]HistoryJSON, len(history))
+		for i, h := range history {
+			items[i] = HistoryJSON{ID: h.ID, Action: h.Action, FromPartnerID: h.FromPartnerID, ToPartnerID: h.ToPartnerID, Version: h.Version,
+				At: *timeline.FormatOrNil(h.At.UnixNano()), By: h.By, RequestID: h.RequestID}
 		}
 		WriteJSON(w, http.StatusOK, Page[HistoryJSON]{Items: items})
 	}
@@ -394,21 +371,17 @@ func tenantEvents(d api.Deps) func(http.ResponseWriter, *http.Request, *auth.Ide
 		if !ok {
 			return
 		}
-		items, err := rowsOf(d, r, `SELECT id, type, tenant_id, occurred_at, payload FROM events
-WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, []any{tenant, after, limit + 1}, func(rs *sql.Rows) (EventJSON, error) {
-			var e EventJSON
-			var at int64
-			var payload string
-			err := rs.Scan(&e.ID, &e.Type, &e.TenantID, &at, &payload)
-			e.OccurredAt, e.Data = *timeline.FormatOrNil(at), json.RawMessage(payload)
-			if !json.Valid(e.Data) {
-				e.Data = json.RawMessage("null")
-			}
-			return e, err
-		})
+		events, err := (&link.Store{DB: d.DB}).Events(r.Context(), tenant, after, limit+1)
 		if err != nil {
 			WriteError(w, d, err)
 			return
+		}
+		items := make([]EventJSON, len(events))
+		for i, e := range events {
+			items[i] = EventJSON{ID: e.ID, Type: e.Type, TenantID: e.TenantID, OccurredAt: *timeline.FormatOrNil(e.OccurredAt), Data: json.RawMessage(e.Payload)}
+			if !json.Valid(items[i].Data) {
+				items[i].Data = json.RawMessage("null")
+			}
 		}
 		WriteJSON(w, http.StatusOK, page(items, limit, func(e EventJSON) string { return e.ID }))
 	}

@@ -74,11 +74,11 @@ func newLinksEnv(t *testing.T, db *store.DB) *linksEnv {
 		{ID: "4000000", Name: "Contoso", Locations: []directory.Location{{ID: "4000001", Name: "Contoso UK"}, {ID: "4000002", Name: "Contoso DE"}}},
 		{ID: "5000000", Name: "Fabrikam", Locations: []directory.Location{{ID: "5000001", Name: "Fabrikam US"}}},
 	} {
-		if err := directory.Put(ctx, db, o); err != nil {
+		if err := (directory.Store{DB: db}).Put(ctx, o); err != nil {
 			t.Fatal(err)
 		}
 	}
-	svc := &link.Service{DB: db, Now: clock}
+	svc := &link.Store{DB: db, Now: clock}
 	for _, l := range []struct{ tenant, object, partner string }{{"ta", "p1", "4000001"}, {"ta", "p2", "4000002"}, {"tb", "p3", "5000001"}} {
 		if _, err := svc.Create(ctx, link.Caller{TenantID: l.tenant, ObjectID: l.object, IDType: "user", RequestID: "r-" + l.object}, l.partner); err != nil {
 			t.Fatalf("create %v: %v", l, err)

@@ -1,4 +1,4 @@
-package postgres
+package groupcommit
 
 import (
 	"context"
@@ -8,21 +8,20 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-
-	"github.com/partnerlink/partnerlink/internal/store"
 )
 
-// PipelineTx runs fn on one pooled connection, sending each batch as one pgx batch (one round
-// trip). BEGIN goes with the first batch and COMMIT with the one given to Commit, so a
-// transaction of two batches costs two round trips.
-func (dialect) PipelineTx(ctx context.Context, db *sql.DB, fn func(store.Pipe) error) error {
+// postgresPipelineTx runs fn on one pooled connection of a PostgreSQL database (opened by
+// internal/store/postgres, through pgx), sending each batch as one pgx batch (one round trip).
+// BEGIN goes with the first batch and COMMIT with the one given to Commit, so a transaction of
+// two batches costs two round trips.
+func postgresPipelineTx(ctx context.Context, db *sql.DB, fn func(Pipe) error) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
-		p := &pipe{conn: dc.(*stdlib.Conn).Conn()}
+		p := &pgPipe{conn: dc.(*stdlib.Conn).Conn()}
 		err := fn(p)
 		if err == nil && !p.done {
 			err = p.Commit(ctx, nil)
@@ -39,16 +38,16 @@ func (dialect) PipelineTx(ctx context.Context, db *sql.DB, fn func(store.Pipe) e
 	})
 }
 
-type pipe struct {
+type pgPipe struct {
 	conn       *pgx.Conn
 	open, done bool // a transaction is open; it has been committed
 }
 
-func (p *pipe) Send(ctx context.Context, b *store.Batch) error { return p.send(ctx, b, false) }
+func (p *pgPipe) Send(ctx context.Context, b *Batch) error { return p.send(ctx, b, false) }
 
-func (p *pipe) Commit(ctx context.Context, b *store.Batch) error { return p.send(ctx, b, true) }
+func (p *pgPipe) Commit(ctx context.Context, b *Batch) error { return p.send(ctx, b, true) }
 
-func (p *pipe) send(ctx context.Context, b *store.Batch, commit bool) error {
+func (p *pgPipe) send(ctx context.Context, b *Batch, commit bool) error {
 	if p.done {
 		return errors.New("pipeline: the transaction is already committed")
 	}
@@ -76,7 +75,7 @@ func (p *pipe) send(ctx context.Context, b *store.Batch, commit bool) error {
 	return err
 }
 
-func (p *pipe) read(br pgx.BatchResults, b *store.Batch, begin, commit bool) error {
+func (p *pgPipe) read(br pgx.BatchResults, b *Batch, begin, commit bool) error {
 	if begin {
 		if _, err := br.Exec(); err != nil {
 			return err
@@ -91,7 +90,7 @@ func (p *pipe) read(br pgx.BatchResults, b *store.Batch, begin, commit bool) err
 				}
 				continue
 			}
-			if err := s.Scan(row{br.QueryRow()}); err != nil {
+			if err := s.Scan(pgRow{br.QueryRow()}); err != nil {
 				return err
 			}
 		}
@@ -111,9 +110,9 @@ func (p *pipe) read(br pgx.BatchResults, b *store.Batch, begin, commit bool) err
 }
 
 // row reports "no rows" as database/sql does, so callers test one error.
-type row struct{ r pgx.Row }
+type pgRow struct{ r pgx.Row }
 
-func (r row) Scan(dest ...any) error {
+func (r pgRow) Scan(dest ...any) error {
 	err := r.r.Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sql.ErrNoRows

@@ -1,4 +1,4 @@
-package store_test
+package groupcommit_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/partnerlink/partnerlink/internal/link/groupcommit"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
 )
@@ -18,7 +19,7 @@ import (
 type call struct {
 	key string
 	ctx context.Context
-	fn  func(store.Pipe) error
+	fn  func(groupcommit.Pipe) error
 }
 
 // inOneGroup makes calls run as one group, without timing: a first call holds its lane (its
@@ -29,16 +30,16 @@ func inOneGroup(t *testing.T, db *store.DB, calls []call) []error {
 	t.Helper()
 	const firstKey = "first"
 	for _, c := range calls {
-		if !store.SameGroupLane(db, firstKey, c.key) {
+		if !groupcommit.SameGroupLane(db, firstKey, c.key) {
 			t.Fatalf("key %q does not queue in the lane of %q; pick another", c.key, firstKey)
 		}
 	}
-	runs := store.GroupsRun(db)
+	runs := groupcommit.GroupsRun(db)
 	started, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	firstDone := make(chan error, 1)
 	go func() {
-		firstDone <- db.GroupTx(context.Background(), firstKey, func(store.Pipe) error {
+		firstDone <- groupcommit.For(db).GroupTx(context.Background(), firstKey, func(groupcommit.Pipe) error {
 			once.Do(func() { close(started) })
 			<-release
 			return nil
@@ -52,9 +53,9 @@ func inOneGroup(t *testing.T, db *store.DB, calls []call) []error {
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		wg.Go(func() { errs[i] = db.GroupTx(ctx, c.key, c.fn) })
+		wg.Go(func() { errs[i] = groupcommit.For(db).GroupTx(ctx, c.key, c.fn) })
 	}
-	for store.GroupQueued(db, firstKey) < len(calls) {
+	for groupcommit.GroupQueued(db, firstKey) < len(calls) {
 		runtime.Gosched()
 	}
 	close(release)
@@ -62,7 +63,7 @@ func inOneGroup(t *testing.T, db *store.DB, calls []call) []error {
 	if err := <-firstDone; err != nil {
 		t.Fatal(err)
 	}
-	if got := store.GroupsRun(db) - runs; got != 2 {
+	if got := groupcommit.GroupsRun(db) - runs; got != 2 {
 		t.Fatalf("%d groups ran, want 2: the calls did not share one", got)
 	}
 	return errs
@@ -73,7 +74,7 @@ func keysInLane(db *store.DB, n int) []string {
 	var keys []string
 	for i := 0; len(keys) < n; i++ {
 		k := fmt.Sprintf("k%03d", i)
-		if store.SameGroupLane(db, "first", k) {
+		if groupcommit.SameGroupLane(db, "first", k) {
 			keys = append(keys, k)
 		}
 	}
@@ -94,8 +95,8 @@ func groupTables(t *testing.T, db *store.DB) {
 	}
 }
 
-func insertRow(k string, v int64) *store.Batch {
-	var b store.Batch
+func insertRow(k string, v int64) *groupcommit.Batch {
+	var b groupcommit.Batch
 	b.Exec(`INSERT INTO group_rows (k, v) VALUES ($1, $2)`, k, v)
 	return &b
 }
@@ -128,7 +129,7 @@ func TestGroupTxIsolatesFailingCalls(t *testing.T) {
 		keys := keysInLane(db, 6)
 		var calls []call
 		for i, k := range keys {
-			calls = append(calls, call{key: k, fn: func(p store.Pipe) error {
+			calls = append(calls, call{key: k, fn: func(p groupcommit.Pipe) error {
 				switch i % 3 {
 				case 1: // writes, then refuses
 					if err := p.Send(context.Background(), insertRow(k, 1)); err != nil {
@@ -144,10 +145,10 @@ func TestGroupTxIsolatesFailingCalls(t *testing.T) {
 				return p.Commit(context.Background(), insertRow(k, 1))
 			}})
 		}
-		attempts := store.GroupAttempts(db)
+		attempts := groupcommit.GroupAttempts(db)
 		errs := inOneGroup(t, db, calls)
 		// The first call's, the group's without savepoints (a call failed), and with them.
-		if n := store.GroupAttempts(db) - attempts; n != 3 {
+		if n := groupcommit.GroupAttempts(db) - attempts; n != 3 {
 			t.Errorf("%d transactions, want 3: the run with savepoints did not settle the group", n)
 		}
 		var want []string
@@ -189,10 +190,10 @@ func TestGroupTxRunsCallsInTurn(t *testing.T) {
 		var calls []call
 		for i := len(keys) - 1; i >= 0; i-- { // queued in reverse key order
 			k := keys[i]
-			calls = append(calls, call{key: k, fn: func(p store.Pipe) error {
+			calls = append(calls, call{key: k, fn: func(p groupcommit.Pipe) error {
 				var v int64
-				var b store.Batch
-				b.QueryRow(func(r store.Row) error { return r.Scan(&v) }, `UPDATE group_rows SET v = v + 1 WHERE k = 'counter' RETURNING v`)
+				var b groupcommit.Batch
+				b.QueryRow(func(r groupcommit.Row) error { return r.Scan(&v) }, `UPDATE group_rows SET v = v + 1 WHERE k = 'counter' RETURNING v`)
 				if err := p.Commit(context.Background(), &b); err != nil {
 					return err
 				}
@@ -235,16 +236,16 @@ func TestGroupTxFailedCommitFailsOnlyTheCallAtFault(t *testing.T) {
 			if i == 2 {
 				parent = "missing" // checked only at commit
 			}
-			calls = append(calls, call{key: k, fn: func(p store.Pipe) error {
-				var b store.Batch
+			calls = append(calls, call{key: k, fn: func(p groupcommit.Pipe) error {
+				var b groupcommit.Batch
 				b.Exec(`INSERT INTO group_children (id, parent) VALUES ($1, $2)`, k, parent)
 				return p.Commit(context.Background(), &b)
 			}})
 		}
-		attempts := store.GroupAttempts(db)
+		attempts := groupcommit.GroupAttempts(db)
 		errs := inOneGroup(t, db, calls)
 		// The first call's, the group's (its commit fails), then one for each call alone.
-		if n := store.GroupAttempts(db) - attempts; n != int64(2+len(calls)) {
+		if n := groupcommit.GroupAttempts(db) - attempts; n != int64(2+len(calls)) {
 			t.Errorf("%d transactions, want %d", n, 2+len(calls))
 		}
 		var want []string
@@ -277,7 +278,7 @@ func TestGroupTxCallCancelledWhileQueued(t *testing.T) {
 		var once sync.Once
 		firstDone := make(chan error, 1)
 		go func() {
-			firstDone <- db.GroupTx(context.Background(), "first", func(store.Pipe) error {
+			firstDone <- groupcommit.For(db).GroupTx(context.Background(), "first", func(groupcommit.Pipe) error {
 				once.Do(func() { close(started) })
 				<-release
 				return nil
@@ -286,19 +287,19 @@ func TestGroupTxCallCancelledWhileQueued(t *testing.T) {
 		<-started
 		cancelled := make(chan error, 1)
 		go func() {
-			cancelled <- db.GroupTx(ctx, keys[0], func(p store.Pipe) error {
+			cancelled <- groupcommit.For(db).GroupTx(ctx, keys[0], func(p groupcommit.Pipe) error {
 				ran.Store(true)
 				return p.Commit(context.Background(), insertRow(keys[0], 1))
 			})
 		}()
-		for store.GroupQueued(db, "first") < 1 {
+		for groupcommit.GroupQueued(db, "first") < 1 {
 			runtime.Gosched()
 		}
 		cancel()
 		if err := <-cancelled; !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled call: %v", err)
 		}
-		if n := store.GroupQueued(db, "first"); n != 0 {
+		if n := groupcommit.GroupQueued(db, "first"); n != 0 {
 			t.Fatalf("%d calls still queued after the cancelled one returned", n)
 		}
 		close(release)
@@ -306,7 +307,7 @@ func TestGroupTxCallCancelledWhileQueued(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The lane still works.
-		if err := db.GroupTx(context.Background(), keys[1], func(p store.Pipe) error {
+		if err := groupcommit.For(db).GroupTx(context.Background(), keys[1], func(p groupcommit.Pipe) error {
 			return p.Commit(context.Background(), insertRow(keys[1], 1))
 		}); err != nil {
 			t.Fatal(err)
@@ -324,11 +325,11 @@ func TestGroupTxCallCancelledWhileQueued(t *testing.T) {
 func TestGroupTxPanicFailsOnlyItsCall(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		groupTables(t, db)
-		err := db.GroupTx(context.Background(), "first", func(store.Pipe) error { panic("boom") })
+		err := groupcommit.For(db).GroupTx(context.Background(), "first", func(groupcommit.Pipe) error { panic("boom") })
 		if err == nil || !strings.Contains(err.Error(), "panicked: boom") {
 			t.Fatalf("panicking call: %v", err)
 		}
-		if err := db.GroupTx(context.Background(), "first", func(p store.Pipe) error {
+		if err := groupcommit.For(db).GroupTx(context.Background(), "first", func(p groupcommit.Pipe) error {
 			return p.Commit(context.Background(), insertRow("after", 1))
 		}); err != nil {
 			t.Fatal(err)

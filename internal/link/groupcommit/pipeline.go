@@ -1,9 +1,48 @@
-package store
+// Package groupcommit holds the transactions of the link write, the one hot write path: a
+// transaction sent as batches of statements (one network round trip per batch on PostgreSQL),
+// statements prepared once (SQLite), and group commit, which lets concurrent writes share a
+// transaction and its commit (GroupTx). Only internal/link uses it (and the bench module's
+// API benchmark, for its peer); everything else writes with store.DB.Tx or store.DB.Load.
+package groupcommit
 
 import (
 	"context"
 	"database/sql"
+	"sync"
+	"sync/atomic"
+
+	"github.com/partnerlink/partnerlink/internal/store"
 )
+
+// Committer runs the transactions of one database. It keeps state that must be shared by every
+// writer of the database in this process (the group lanes, the SQLite lane's connection, the
+// prepared statements), so there is one per store.DB: get it with For.
+type Committer struct {
+	db       *store.DB
+	stmts    stmtCache
+	once     sync.Once
+	lanes    []*lane
+	runs     atomic.Int64 // groups run (tests)
+	attempts atomic.Int64 // transactions they took (tests)
+}
+
+var committers sync.Map // *store.DB -> *Committer
+
+// For returns db's Committer, made on first use and forgotten when db is closed.
+func For(db *store.DB) *Committer {
+	if c, ok := committers.Load(db); ok {
+		return c.(*Committer)
+	}
+	c, loaded := committers.LoadOrStore(db, &Committer{db: db})
+	if !loaded {
+		db.OnClose(func() error {
+			committers.Delete(db)
+			c.(*Committer).stmts.close()
+			return nil
+		})
+	}
+	return c.(*Committer)
+}
 
 // Row is one result row to scan: *sql.Row and the PostgreSQL driver's rows both are.
 type Row interface {
@@ -43,28 +82,21 @@ type Pipe interface {
 	Commit(ctx context.Context, b *Batch) error
 }
 
-// pipeliner is implemented by dialects that send a batch in one network round trip
-// (PostgreSQL), including the BEGIN with the first batch and the COMMIT with the last.
-type pipeliner interface {
-	PipelineTx(ctx context.Context, db *sql.DB, fn func(Pipe) error) error
-}
-
 // PipelineTx runs fn in a transaction whose statements are sent in batches. On PostgreSQL each
 // batch is one round trip; a link write went from seven round trips to three this way. On
 // SQLite (no network) it is an ordinary transaction through Prepared statements. Retries and
-// errors are as for Tx; fn must be safe to run more than once.
-func (db *DB) PipelineTx(ctx context.Context, fn func(Pipe) error) error {
-	p, ok := db.Dialect.(pipeliner)
-	if !ok {
-		return db.Tx(ctx, func(tx *sql.Tx) error {
-			return fn(sqlPipe{q: db.Prepared(tx)})
+// errors are as for store.DB.Tx; fn must be safe to run more than once.
+func (c *Committer) PipelineTx(ctx context.Context, fn func(Pipe) error) error {
+	if c.db.Engine() != store.Postgres {
+		return c.db.Tx(ctx, func(tx *sql.Tx) error {
+			return fn(sqlPipe{q: c.Prepared(tx)})
 		})
 	}
-	return db.retry(ctx, func() error { return p.PipelineTx(ctx, db.DB, fn) })
+	return c.db.Retry(ctx, func() error { return postgresPipelineTx(ctx, c.db.DB, fn) })
 }
 
 // sqlPipe runs batches statement by statement in a database/sql transaction.
-type sqlPipe struct{ q Querier }
+type sqlPipe struct{ q store.Querier }
 
 func (p sqlPipe) Send(ctx context.Context, b *Batch) error {
 	if b == nil {

@@ -1,9 +1,11 @@
-package store
+package groupcommit
 
 import (
 	"context"
 	"database/sql"
 	"sync"
+
+	"github.com/partnerlink/partnerlink/internal/store"
 )
 
 // Prepared returns a Querier that runs the statements of hot paths (the link API) through
@@ -12,11 +14,11 @@ import (
 // modernc's SQLite compiles every statement it is given; under load that compilation was a
 // fifth of the link API's CPU. On PostgreSQL, pgx already keeps prepared statements per
 // connection, so Prepared returns q unchanged there.
-func (db *DB) Prepared(q Querier) Querier {
-	if db.Engine() != SQLite {
+func (c *Committer) Prepared(q store.Querier) store.Querier {
+	if c.db.Engine() != store.SQLite {
 		return q
 	}
-	return prepared{db: db, q: q}
+	return prepared{c: c, q: q}
 }
 
 type stmtCache struct {
@@ -24,32 +26,41 @@ type stmtCache struct {
 	stmts map[string]*sql.Stmt
 }
 
-func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	db.stmts.mu.Lock()
-	defer db.stmts.mu.Unlock()
-	if st, ok := db.stmts.stmts[query]; ok {
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.stmts {
+		_ = st.Close()
+	}
+	c.stmts = nil
+}
+
+func (c *Committer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.stmts.mu.Lock()
+	defer c.stmts.mu.Unlock()
+	if st, ok := c.stmts.stmts[query]; ok {
 		return st, nil
 	}
-	st, err := db.DB.PrepareContext(ctx, query)
+	st, err := c.db.DB.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if db.stmts.stmts == nil {
-		db.stmts.stmts = map[string]*sql.Stmt{}
+	if c.stmts.stmts == nil {
+		c.stmts.stmts = map[string]*sql.Stmt{}
 	}
-	db.stmts.stmts[query] = st
+	c.stmts.stmts[query] = st
 	return st, nil
 }
 
 type prepared struct {
-	db *DB
-	q  Querier
+	c *Committer
+	q store.Querier
 }
 
 // bind returns the cached statement, bound to the transaction when q is one (database/sql
 // then reuses the statement already prepared on the transaction's connection).
 func (p prepared) bind(ctx context.Context, query string) (*sql.Stmt, error) {
-	st, err := p.db.stmt(ctx, query)
+	st, err := p.c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
 	}

@@ -3,12 +3,13 @@ package link
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/link/groupcommit"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -35,16 +36,23 @@ type Caller struct {
 	RequestID          string
 }
 
-// Service changes links: every change writes the current record, the link windows that
-// attribution reads, an append-only history row and an event, in one transaction.
-type Service struct {
+// Store is the only code that reads or writes the link tables (links, link_history,
+// link_spans) and the events they emit (events), apart from the functions of this package that
+// take a store.Querier or store.Loader for a caller's transaction (LoadSpans, Backfill) and the
+// table descriptors. Every change, through the API (Change) or an import (Backfill), writes the
+// current record, the link windows that attribution reads, an append-only history row and an
+// event, in one transaction.
+type Store struct {
 	DB  *store.DB
 	Now func() time.Time
 	// Cache, if set, serves Get from memory (see Cache for when that is correct).
 	Cache *Cache
 }
 
-func (s *Service) now() time.Time {
+// tx is the database's committer: the link write's transactions (groupcommit).
+func (s *Store) tx() *groupcommit.Committer { return groupcommit.For(s.DB) }
+
+func (s *Store) now() time.Time {
 	if s.Now == nil {
 		return time.Now().UTC()
 	}
@@ -64,9 +72,9 @@ type current struct {
 // the window the previous holder just opened (the concurrency test caught that). A principal
 // without a record gets an empty one, which takes the lock (a concurrent first write for it
 // waits on the insert), and the window is read again after it.
-func (s *Service) postgresLock(ctx context.Context, p store.Pipe, c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) error {
+func (s *Store) postgresLock(ctx context.Context, p groupcommit.Pipe, c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) error {
 	found := false
-	scan := func(r store.Row) error {
+	scan := func(r groupcommit.Row) error {
 		var created, updated int64
 		if err := r.Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated); err != nil {
 			return err
@@ -77,14 +85,11 @@ func (s *Service) postgresLock(ctx context.Context, p store.Pipe, c Caller, cur 
 		cur.exists = cur.Version > 0
 		return nil
 	}
-	after := func(b *store.Batch) {
-		b.QueryRow(func(r store.Row) error { return r.Scan(lastFrom, principalType) },
-			`SELECT (SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2),
-				COALESCE((SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1), '')`,
-			c.TenantID, c.ObjectID)
+	after := func(b *groupcommit.Batch) {
+		b.QueryRow(func(r groupcommit.Row) error { return r.Scan(lastFrom, principalType) }, postgresAfterLockSQL, c.TenantID, c.ObjectID)
 	}
-	var b store.Batch
-	b.QueryRow(func(r store.Row) error {
+	var b groupcommit.Batch
+	b.QueryRow(func(r groupcommit.Row) error {
 		if err := scan(r); !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -95,7 +100,7 @@ func (s *Service) postgresLock(ctx context.Context, p store.Pipe, c Caller, cur 
 	if err := p.Send(ctx, &b); err != nil || found {
 		return err
 	}
-	var create store.Batch
+	var create groupcommit.Batch
 	create.QueryRow(scan, `INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
 		VALUES ($1, $2, '', 0, $3, 0, 0)
 		ON CONFLICT (tenant_id, object_id) DO UPDATE SET version = links.version
@@ -108,9 +113,9 @@ func (s *Service) postgresLock(ctx context.Context, p store.Pipe, c Caller, cur 
 // lock from its start, so nothing needs locking and one read does: the current record (or
 // none), the start of the newest window, the directory type and the partner name (statements
 // cost CPU there, not round trips). The record is written with an upsert (write.sqlite).
-func (s *Service) sqliteReadBatch(c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) *store.Batch {
-	var b store.Batch
-	b.QueryRow(func(r store.Row) error {
+func (s *Store) sqliteReadBatch(c Caller, cur *current, lastFrom *sql.NullInt64, principalType *string) *groupcommit.Batch {
+	var b groupcommit.Batch
+	b.QueryRow(func(r groupcommit.Row) error {
 		var created, updated int64
 		if err := r.Scan(&cur.PartnerID, &cur.Version, &cur.State, &created, &updated, &cur.PartnerName, lastFrom, principalType); err != nil {
 			return err
@@ -119,17 +124,31 @@ func (s *Service) sqliteReadBatch(c Caller, cur *current, lastFrom *sql.NullInt6
 		cur.CreatedTime, cur.UpdatedTime = timeline.Time(created), timeline.Time(updated)
 		cur.exists = cur.Version > 0
 		return nil
-	}, `SELECT COALESCE(l.location_id, ''), COALESCE(l.version, 0), COALESCE(l.state, $3), COALESCE(l.created_at, 0), COALESCE(l.updated_at, 0),
-			COALESCE((SELECT name FROM partner_locations WHERE id = l.location_id), ''),
-			(SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2),
-			COALESCE((SELECT type FROM principals WHERE tenant_id = $1 AND object_id = $2 ORDER BY valid_from DESC LIMIT 1), '')
-		FROM (SELECT 1) LEFT JOIN links l ON l.tenant_id = $1 AND l.object_id = $2`, c.TenantID, c.ObjectID, StateDeleted)
+	}, sqliteReadSQL, c.TenantID, c.ObjectID, StateDeleted)
 	return &b
 }
 
+// The statements of the hot path that read other owners' tables through their SQL expressions,
+// composed once.
+var (
+	// postgresAfterLockSQL reads the start of the newest window and the directory type.
+	postgresAfterLockSQL = `SELECT (SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2), ` + estate.PrincipalTypeSQL("$1", "$2")
+	// sqliteReadSQL reads the record, the partner name, the newest window and the directory type.
+	sqliteReadSQL = `SELECT COALESCE(l.location_id, ''), COALESCE(l.version, 0), COALESCE(l.state, $3), COALESCE(l.created_at, 0), COALESCE(l.updated_at, 0),
+			` + directory.LocationNameSQL("l.location_id") + `,
+			(SELECT MAX(valid_from) FROM link_spans WHERE tenant_id = $1 AND object_id = $2),
+			` + estate.PrincipalTypeSQL("$1", "$2") + `
+		FROM (SELECT 1) LEFT JOIN links l ON l.tenant_id = $1 AND l.object_id = $2`
+	// currentSQL reads a record with its partner name (the GET).
+	currentSQL = `SELECT l.location_id, l.version, l.state, l.created_at, l.updated_at, ` + directory.LocationNameSQL("l.location_id") + `
+		FROM links l WHERE l.tenant_id = $1 AND l.object_id = $2`
+	// nameSQL reads a location's name (empty for none: always one row).
+	nameSQL = `SELECT ` + directory.LocationNameSQL("$1")
+)
+
 var errGroup = &Error{CodeBadRequest, "groups cannot be linked; link the users or service principals that hold the group's roles"}
 
-func (s *Service) target(ctx context.Context, q store.Querier, partnerID string, at time.Time) (*directory.Location, error) {
+func (s *Store) target(ctx context.Context, q store.Querier, partnerID string, at time.Time) (*directory.Location, error) {
 	loc, err := directory.Linkable(ctx, q, partnerID, at.UnixNano())
 	var nl *directory.NotLinkableError
 	if errors.As(err, &nl) {
@@ -138,25 +157,33 @@ func (s *Service) target(ctx context.Context, q store.Querier, partnerID string,
 	return loc, err
 }
 
+// Actions of Change, as the history and the events name them.
+const (
+	ActionCreate   = "create"
+	ActionUpdate   = "update"
+	ActionDelete   = "delete"
+	ActionBackfill = "backfill" // an import's change (Backfill)
+)
+
 // Create links the caller to partnerID. Linking again to the same ID returns the record
 // unchanged; a caller linked to another ID gets a Conflict (use Update to move).
-func (s *Service) Create(ctx context.Context, c Caller, partnerID string) (*Link, error) {
-	return s.change(ctx, c, partnerID, "create")
+func (s *Store) Create(ctx context.Context, c Caller, partnerID string) (*Link, error) {
+	return s.Change(ctx, c, ActionCreate, partnerID)
 }
 
 // Update moves the caller's link to partnerID.
-func (s *Service) Update(ctx context.Context, c Caller, partnerID string) (*Link, error) {
-	return s.change(ctx, c, partnerID, "update")
+func (s *Store) Update(ctx context.Context, c Caller, partnerID string) (*Link, error) {
+	return s.Change(ctx, c, ActionUpdate, partnerID)
 }
 
 // Delete removes the caller's link to partnerID; the history is kept.
-func (s *Service) Delete(ctx context.Context, c Caller, partnerID string) error {
-	_, err := s.change(ctx, c, partnerID, "delete")
+func (s *Store) Delete(ctx context.Context, c Caller, partnerID string) error {
+	_, err := s.Change(ctx, c, ActionDelete, partnerID)
 	return err
 }
 
 // Get returns the caller's active link; with partnerID set, only if it is to that ID.
-func (s *Service) Get(ctx context.Context, c Caller, partnerID string) (*Link, error) {
+func (s *Store) Get(ctx context.Context, c Caller, partnerID string) (*Link, error) {
 	e, err := s.current(ctx, c)
 	if err != nil {
 		return nil, err
@@ -172,7 +199,7 @@ func (s *Service) Get(ctx context.Context, c Caller, partnerID string) (*Link, e
 }
 
 // current reads the caller's links row with its partner name, from the cache when it has it.
-func (s *Service) current(ctx context.Context, c Caller) (cached, error) {
+func (s *Store) current(ctx context.Context, c Caller) (cached, error) {
 	k := cacheKey{c.TenantID, c.ObjectID}
 	e, ok, t := s.Cache.lookup(k)
 	if ok {
@@ -184,9 +211,7 @@ func (s *Service) current(ctx context.Context, c Caller) (cached, error) {
 	// Without the request's cancellation: for a context that can be cancelled, database/sql
 	// and the SQLite driver each start a goroutine per query to watch it, which made this
 	// one-row lookup cost half again as much. It takes microseconds.
-	err := s.DB.Prepared(s.DB).QueryRowContext(context.WithoutCancel(ctx), `SELECT l.location_id, l.version, l.state, l.created_at, l.updated_at, COALESCE(p.name, '')
-		FROM links l LEFT JOIN partner_locations p ON p.id = l.location_id
-		WHERE l.tenant_id = $1 AND l.object_id = $2`,
+	err := s.tx().Prepared(s.DB).QueryRowContext(context.WithoutCancel(ctx), currentSQL,
 		c.TenantID, c.ObjectID).Scan(&l.PartnerID, &l.Version, &l.State, &created, &updated, &l.PartnerName)
 	if errors.Is(err, sql.ErrNoRows) {
 		e = cached{}
@@ -201,7 +226,7 @@ func (s *Service) current(ctx context.Context, c Caller) (cached, error) {
 
 // unchanged commits a request that changes nothing, reading the partner name of l's location
 // into l (already read on SQLite).
-func (s *Service) unchanged(ctx context.Context, p store.Pipe, l *Link, sqlite bool) error {
+func (s *Store) unchanged(ctx context.Context, p groupcommit.Pipe, l *Link, sqlite bool) error {
 	if sqlite {
 		return p.Commit(ctx, nil)
 	}
@@ -209,18 +234,22 @@ func (s *Service) unchanged(ctx context.Context, p store.Pipe, l *Link, sqlite b
 }
 
 // nameBatch reads the partner name of l's location into l.
-func (s *Service) nameBatch(l *Link) *store.Batch {
-	var b store.Batch
-	b.QueryRow(func(r store.Row) error {
-		if err := r.Scan(&l.PartnerName); !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		return nil
-	}, `SELECT name FROM partner_locations WHERE id = $1`, l.PartnerID)
+func (s *Store) nameBatch(l *Link) *groupcommit.Batch {
+	var b groupcommit.Batch
+	b.QueryRow(func(r groupcommit.Row) error { return r.Scan(&l.PartnerName) }, nameSQL, l.PartnerID)
 	return &b
 }
 
-func (s *Service) change(ctx context.Context, c Caller, partnerID, action string) (*Link, error) {
+// Change is the caller's own change of its link (ActionCreate, ActionUpdate or ActionDelete of
+// the link to partnerID), as the link API makes it: the record, the windows, a history row by
+// the caller and a link.created, link.updated or link.deleted event, in one transaction shared
+// with concurrent changes (see groupcommit). A refusal is an *Error with the ARM code.
+func (s *Store) Change(ctx context.Context, c Caller, action, partnerID string) (*Link, error) {
+	switch action {
+	case ActionCreate, ActionUpdate, ActionDelete:
+	default:
+		return nil, fmt.Errorf("link: change %q is not create, update or delete", action)
+	}
 	if c.IDType == "group" {
 		return nil, errGroup
 	}
@@ -239,7 +268,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		return nil
 	}
 	if action != "delete" && !sqlite {
-		if err := lookup(s.DB.Prepared(s.DB), s.now()); err != nil {
+		if err := lookup(s.tx().Prepared(s.DB), s.now()); err != nil {
 			return nil, err
 		}
 	}
@@ -247,9 +276,9 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 	// Forget the cached record whatever the outcome: a failed commit may still have landed.
 	defer s.Cache.invalidate(cacheKey{c.TenantID, c.ObjectID})
 	// Two batches: lock and read, then write (two round trips on PostgreSQL). Concurrent
-	// writes share a transaction and its commit (store.DB.GroupTx, which rolls back a refused
+	// writes share a transaction and its commit (groupcommit.Committer.GroupTx, which rolls back a refused
 	// or failed write alone); a write locks only the caller's rows, which the key names.
-	err := s.DB.GroupTx(ctx, c.TenantID+"/"+c.ObjectID, func(p store.Pipe) error {
+	err := s.tx().GroupTx(ctx, c.TenantID+"/"+c.ObjectID, func(p groupcommit.Pipe) error {
 		out = nil
 		now := s.now()
 		var cur current
@@ -257,7 +286,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		var principalType string
 		if sqlite {
 			if action != "delete" {
-				q, ok := store.PipeQuerier(p)
+				q, ok := groupcommit.PipeQuerier(p)
 				if !ok {
 					return errors.New("link: the SQLite transaction offers no querier")
 				}
@@ -278,7 +307,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		var loc *directory.Location
 		var err error
 		switch action {
-		case "create":
+		case ActionCreate:
 			if active && cur.PartnerID == partnerID {
 				out = &cur.Link
 				return s.unchanged(ctx, p, &cur.Link, sqlite)
@@ -289,7 +318,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 			if loc, err = target, targetErr; err != nil {
 				return err
 			}
-		case "update":
+		case ActionUpdate:
 			if !active {
 				return &Error{CodeNotFound, "this identity has no link to move; create one with PUT"}
 			}
@@ -300,7 +329,7 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 			if loc, err = target, targetErr; err != nil {
 				return err
 			}
-		case "delete":
+		case ActionDelete:
 			if !active || cur.PartnerID != partnerID {
 				return &Error{CodeNotFound, fmt.Sprintf("this identity has no link to %s", partnerID)}
 			}
@@ -338,9 +367,8 @@ func (s *Service) change(ctx context.Context, c Caller, partnerID, action string
 		if action == "delete" {
 			to = ""
 		}
-		payload, _ := json.Marshal(map[string]any{"tenantId": c.TenantID, "objectId": c.ObjectID, "action": action,
-			"fromPartnerId": from, "toPartnerId": to, "version": next.Version, "at": timeline.Format(ns), "requestId": c.RequestID})
-		w := write{c: c, next: next, at: ns, lastFrom: lastFrom, action: action, from: from, to: to, payload: string(payload)}
+		w := write{c: c, next: next, at: ns, lastFrom: lastFrom, action: action, from: from, to: to,
+			payload: eventPayload(c.TenantID, c.ObjectID, action, from, to, next.Version, ns, c.RequestID)}
 		writes := w.sqlite
 		if !sqlite {
 			writes = w.postgres
@@ -374,9 +402,9 @@ type write struct {
 
 // sqlite writes with one statement per table (SQLite, where statements cost no round trip).
 // The record is upserted: sqliteReadBatch does not create it.
-func (w write) sqlite() *store.Batch {
+func (w write) sqlite() *groupcommit.Batch {
 	c, next := w.c, w.next
-	var b store.Batch
+	var b groupcommit.Batch
 	b.Exec(`INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (tenant_id, object_id) DO UPDATE SET location_id = excluded.location_id, version = excluded.version,
@@ -393,15 +421,15 @@ func (w write) sqlite() *store.Batch {
 	b.Exec(`INSERT INTO link_history (id, tenant_id, object_id, action, from_partner_id, to_partner_id, version, at, by_object_id, request_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, store.NewID(), c.TenantID, c.ObjectID, w.action, w.from, w.to, next.Version, w.at, c.ObjectID, c.RequestID)
 	b.Exec(`INSERT INTO events (id, tenant_id, type, occurred_at, payload) VALUES ($1, $2, $3, $4, $5)`,
-		store.NewID(), c.TenantID, "link."+w.action+"d", w.at, w.payload)
+		store.NewID(), c.TenantID, EventType(w.action), w.at, w.payload)
 	return &b
 }
 
 // postgres writes the same rows in one statement of data-modifying CTEs, which PostgreSQL
 // plans and runs as one. The parts touch different rows, so reading one snapshot is safe.
-func (w write) postgres() *store.Batch {
+func (w write) postgres() *groupcommit.Batch {
 	c, next := w.c, w.next
-	var b store.Batch
+	var b groupcommit.Batch
 	b.Exec(`WITH
 		cur AS (UPDATE links SET location_id = $3, version = $4, state = $5, created_at = $6, updated_at = $7
 			WHERE tenant_id = $1 AND object_id = $2),
@@ -415,6 +443,6 @@ func (w write) postgres() *store.Batch {
 		c.TenantID, c.ObjectID, next.PartnerID, next.Version, next.State, next.CreatedTime.UnixNano(), w.at,
 		w.lastFrom, timeline.Max, w.action != "delete",
 		store.NewID(), w.action, w.from, w.to, c.RequestID,
-		store.NewID(), "link."+w.action+"d", w.payload)
+		store.NewID(), EventType(w.action), w.payload)
 	return &b
 }

@@ -1,4 +1,4 @@
-package store
+package groupcommit
 
 import (
 	"context"
@@ -10,8 +10,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/partnerlink/partnerlink/internal/store"
 )
 
 // GroupTx runs fn in a transaction like PipelineTx, but lets concurrent GroupTx calls share
@@ -42,8 +43,8 @@ import (
 // deadlock over the rows their keys name. fn must lock only rows its key names, and be safe
 // to run more than once. The functions run without their callers' cancellation (a call whose
 // context ends while it is still queued returns at once without running).
-func (db *DB) GroupTx(ctx context.Context, key string, fn func(Pipe) error) error {
-	return db.retry(ctx, func() error { return db.groupOnce(ctx, key, fn) })
+func (c *Committer) GroupTx(ctx context.Context, key string, fn func(Pipe) error) error {
+	return c.db.Retry(ctx, func() error { return c.groupOnce(ctx, key, fn) })
 }
 
 const (
@@ -56,13 +57,6 @@ const (
 	postgresLanes = 4
 	savepoint     = "partnerlink_group_member"
 )
-
-type groupLanes struct {
-	once     sync.Once
-	lanes    []*lane
-	runs     atomic.Int64 // groups run (tests)
-	attempts atomic.Int64 // transactions they took (tests)
-}
 
 // lane queues the calls of one group at a time. Leading passes from call to call: the call
 // that finds no leader runs the queue's first group, and on finishing hands the lead to the
@@ -78,7 +72,7 @@ type lane struct {
 	// statements are prepared on it once: database/sql's transactions re-bind every
 	// prepared statement to their connection on each use, which cost as much as a
 	// statement.
-	connMu sync.Mutex // held while conn is used, and by DB.Close
+	connMu sync.Mutex // held while conn is used, and when the database closes
 	conn   *sql.Conn
 	stmts  map[string]*sql.Stmt
 	closed bool
@@ -99,7 +93,7 @@ type checkpointer struct {
 	done  chan struct{}
 }
 
-func startCheckpointer(db *DB) *checkpointer {
+func startCheckpointer(db *store.DB) *checkpointer {
 	c := &checkpointer{kicks: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
@@ -148,30 +142,29 @@ type groupMsg struct {
 	err  error
 }
 
-func (db *DB) lane(key string) *lane {
-	g := &db.groups
-	g.once.Do(func() {
+func (c *Committer) lane(key string) *lane {
+	c.once.Do(func() {
 		n := 1
-		if db.Engine() == Postgres {
+		if c.db.Engine() == store.Postgres {
 			n = postgresLanes
 		}
 		for range n {
-			g.lanes = append(g.lanes, &lane{})
+			c.lanes = append(c.lanes, &lane{})
 		}
 	})
-	if len(g.lanes) == 1 {
-		return g.lanes[0]
+	if len(c.lanes) == 1 {
+		return c.lanes[0]
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(key))
-	return g.lanes[h.Sum32()%uint32(len(g.lanes))]
+	return c.lanes[h.Sum32()%uint32(len(c.lanes))]
 }
 
-func (db *DB) groupOnce(ctx context.Context, key string, fn func(Pipe) error) error {
+func (c *Committer) groupOnce(ctx context.Context, key string, fn func(Pipe) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	l := db.lane(key)
+	l := c.lane(key)
 	j := &groupJob{ctx: ctx, key: key, fn: fn, msg: make(chan groupMsg, 1)}
 	l.mu.Lock()
 	l.queue = append(l.queue, j)
@@ -182,7 +175,7 @@ func (db *DB) groupOnce(ctx context.Context, key string, fn func(Pipe) error) er
 	for {
 		if lead {
 			lead = false
-			db.leadGroup(l)
+			c.leadGroup(l)
 		}
 		select {
 		case m := <-j.msg:
@@ -205,7 +198,7 @@ func (db *DB) groupOnce(ctx context.Context, key string, fn func(Pipe) error) er
 }
 
 // leadGroup runs the first group of l's queue, answers its calls and hands the lead on.
-func (db *DB) leadGroup(l *lane) {
+func (c *Committer) leadGroup(l *lane) {
 	l.mu.Lock()
 	n := min(len(l.queue), maxGroup)
 	jobs := slices.Clone(l.queue[:n])
@@ -214,8 +207,8 @@ func (db *DB) leadGroup(l *lane) {
 		j.taken = true
 	}
 	l.mu.Unlock()
-	db.groups.runs.Add(1)
-	errs := db.runGroup(l, jobs)
+	c.runs.Add(1)
+	errs := c.runGroup(l, jobs)
 	for i, j := range jobs {
 		j.msg <- groupMsg{err: errs[i]}
 	}
@@ -231,24 +224,24 @@ func (db *DB) leadGroup(l *lane) {
 }
 
 // runGroup runs jobs in one transaction and returns each one's outcome.
-func (db *DB) runGroup(l *lane, jobs []*groupJob) []error {
+func (c *Committer) runGroup(l *lane, jobs []*groupJob) []error {
 	order := make([]int, len(jobs))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(jobs[a].key, jobs[b].key) })
-	errs, failed, groupErr := db.groupAttempt(l, jobs, order, false)
+	errs, failed, groupErr := c.groupAttempt(l, jobs, order, false)
 	if failed {
-		errs, _, groupErr = db.groupAttempt(l, jobs, order, true)
+		errs, _, groupErr = c.groupAttempt(l, jobs, order, true)
 	}
-	if groupErr != nil && len(jobs) > 1 && !errors.Is(groupErr, ErrUnavailable) {
+	if groupErr != nil && len(jobs) > 1 && !errors.Is(groupErr, store.ErrUnavailable) {
 		// The shared transaction failed (its commit, say): nothing of it committed. Run each
 		// call alone, so that a call fails only if it fails on its own. Not when the database
 		// is unavailable or busy (after the retries): alone, each call would only wait as long
 		// again.
 		for _, i := range order {
 			// Alone, a failing call is the transaction's own outcome, never failed.
-			e, _, _ := db.groupAttempt(l, jobs[i:i+1], []int{0}, false)
+			e, _, _ := c.groupAttempt(l, jobs[i:i+1], []int{0}, false)
 			errs[i] = e[0]
 		}
 	}
@@ -261,13 +254,13 @@ var errMemberFailed = errors.New("group transaction: a call failed")
 // groupAttempt runs jobs in order in one transaction. Without savepoints it stops at the
 // first function that fails, rolls back and reports failed. If the transaction fails, every
 // job's error is that failure, also returned as groupErr.
-func (db *DB) groupAttempt(l *lane, jobs []*groupJob, order []int, savepoints bool) (errs []error, failed bool, groupErr error) {
-	db.groups.attempts.Add(1)
+func (c *Committer) groupAttempt(l *lane, jobs []*groupJob, order []int, savepoints bool) (errs []error, failed bool, groupErr error) {
+	c.attempts.Add(1)
 	errs = make([]error, len(jobs))
-	tx := db.PipelineTx
+	tx := c.PipelineTx
 	// A pool of one or two connections (an in-memory database has one) cannot spare one.
-	if n := db.Stats().MaxOpenConnections; db.Engine() == SQLite && (n == 0 || n > 2) {
-		tx = func(ctx context.Context, fn func(Pipe) error) error { return db.sqliteGroupTx(ctx, l, fn) }
+	if n := c.db.Stats().MaxOpenConnections; c.db.Engine() == store.SQLite && (n == 0 || n > 2) {
+		tx = func(ctx context.Context, fn func(Pipe) error) error { return c.sqliteGroupTx(ctx, l, fn) }
 	}
 	err := tx(context.Background(), func(p Pipe) error {
 		clear(errs)
@@ -305,9 +298,10 @@ func (db *DB) groupAttempt(l *lane, jobs []*groupJob, order []int, savepoints bo
 
 // sqliteGroupTx is PipelineTx on SQLite (through the write gate, with retries) on l's own
 // connection. l's leader calls it, so one call at a time uses l.conn.
-func (db *DB) sqliteGroupTx(ctx context.Context, l *lane, fn func(Pipe) error) error {
-	return db.retry(ctx, func() error {
-		release, err := db.acquireWrite(ctx)
+func (c *Committer) sqliteGroupTx(ctx context.Context, l *lane, fn func(Pipe) error) error {
+	db := c.db
+	return db.Retry(ctx, func() error {
+		release, err := db.WriteTurn(ctx)
 		if err != nil {
 			return err
 		}
@@ -443,11 +437,11 @@ func (p connPipe) QueryRowContext(ctx context.Context, query string, args ...any
 // PipeQuerier returns a Querier whose statements run inside p's transaction, on its
 // connection, one at a time, when p offers one: the pipes of SQLite transactions do (there a
 // statement costs no round trip), PostgreSQL's do not.
-func PipeQuerier(p Pipe) (Querier, bool) {
+func PipeQuerier(p Pipe) (store.Querier, bool) {
 	if m, ok := p.(*member); ok {
 		p = m.p
 	}
-	q, ok := p.(Querier)
+	q, ok := p.(store.Querier)
 	return q, ok
 }
 

@@ -1,0 +1,37 @@
+// Package importlog owns the imports table: one row per import of an estate file, an Azure
+// export or a usage file, written in the import's own transaction and read by the operator
+// report and `partnerlink usage imports`. It holds no rules; the importers fill in the row.
+// (The usage import and the reports still name the table themselves until they move here.)
+package importlog
+
+import (
+	"context"
+
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/store/table"
+)
+
+// Done is the status of an import that committed (the usage import also records "rejected").
+const Done = "done"
+
+// Import is one import's record. Times are Unix nanoseconds.
+type Import struct {
+	ID, Kind, FileName, FileHash                     string
+	RowsRead, RowsAdded, RowsDuplicate, RowsRejected int64
+	Summary                                          string // JSON: what the importer reports (per-kind counts, ...)
+	StartedAt, FinishedAt                            int64
+	Status                                           string
+}
+
+var imports = &table.Table{Name: "imports", Key: []string{"id"},
+	Values: []string{"kind", "file_name", "file_hash", "rows_read", "rows_added", "rows_duplicate", "rows_rejected", "summary", "started_at", "finished_at", "status"}}
+
+// Insert records im through ld, in the import's transaction.
+func Insert(ctx context.Context, ld store.Loader, im Import) error {
+	if im.Summary == "" {
+		im.Summary = "{}"
+	}
+	_, err := imports.Insert(ctx, ld, [][]any{{im.ID, im.Kind, im.FileName, im.FileHash, im.RowsRead, im.RowsAdded, im.RowsDuplicate,
+		im.RowsRejected, im.Summary, im.StartedAt, im.FinishedAt, im.Status}}, false)
+	return err
+}

@@ -1,0 +1,35 @@
+package link
+
+import (
+	"encoding/json"
+
+	"github.com/partnerlink/partnerlink/internal/timeline"
+)
+
+// Event is one row of the events outbox: a link change of a tenant, which GET
+// /v1/tenants/{tenantId}/events lists and the webhook worker delivers. Only this package writes
+// events, in the transaction of the change they report.
+type Event struct {
+	ID         string // time-ordered: the order of the changes
+	Type       string // EventType of the change's action
+	TenantID   string
+	OccurredAt int64  // Unix ns
+	Payload    string // JSON: see eventPayload
+}
+
+// EventType is the type of the event a change with action emits: link.created, link.updated,
+// link.deleted, link.backfilled.
+func EventType(action string) string {
+	if action == ActionBackfill {
+		return "link.backfilled"
+	}
+	return "link." + action + "d"
+}
+
+// eventPayload is an event's data: tenant, object, action, from and to partner IDs ("" for
+// none), version, time (RFC 3339) and request ID ("" for an import).
+func eventPayload(tenantID, objectID, action, from, to string, version, at int64, requestID string) string {
+	b, _ := json.Marshal(map[string]any{"tenantId": tenantID, "objectId": objectID, "action": action,
+		"fromPartnerId": from, "toPartnerId": to, "version": version, "at": timeline.Format(at), "requestId": requestID})
+	return string(b)
+}
