@@ -22,6 +22,16 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 type goldenRecord struct {
 	Key, Start, End, Subscription, Resource, Service, ServiceCategory, Category, Pricing string
 	Commitment, Provider, Publisher, Currency, Cost, CostRaw                             string
+	ProviderID, HostProvider, InvoiceIssuer, BillingAccount, SubAccountType, Region      string
+	Unit, Quantity, ListCost, BilledCost, EffectiveCost, Tags                            string
+}
+
+func golden(rec *Record) goldenRecord {
+	return goldenRecord{rec.Key, timeline.Format(rec.Start), timeline.Format(rec.End), rec.SubscriptionID,
+		rec.ResourceID, rec.Service, rec.ServiceCategory, rec.ChargeCategory, rec.PricingCategory,
+		rec.CommitmentDiscountID, rec.Provider, rec.Publisher, rec.Currency, rec.Cost.String(), rec.CostRaw,
+		rec.ProviderID, rec.HostProvider, rec.InvoiceIssuer, rec.BillingAccountID, rec.SubAccountType, rec.Region,
+		rec.Unit, rec.Quantity, rec.ListCost.String(), rec.BilledCost.String(), rec.EffectiveCost.String(), rec.Tags}
 }
 
 func readAllRecords(t *testing.T, r io.Reader, name string, opts ReadOptions) ([]goldenRecord, []*RowError) {
@@ -44,9 +54,7 @@ func readAllRecords(t *testing.T, r io.Reader, name string, opts ReadOptions) ([
 			bad = append(bad, b)
 			continue
 		}
-		recs = append(recs, goldenRecord{rec.Key, timeline.Format(rec.Start), timeline.Format(rec.End), rec.SubscriptionID,
-			rec.ResourceID, rec.Service, rec.ServiceCategory, rec.ChargeCategory, rec.PricingCategory,
-			rec.CommitmentDiscountID, rec.Provider, rec.Publisher, rec.Currency, rec.Cost.String(), rec.CostRaw})
+		recs = append(recs, golden(rec))
 	}
 }
 

@@ -37,13 +37,31 @@ func randomRecords(rng *rand.Rand, n int) []Record {
 		if rng.IntN(5) == 0 {
 			r.CommitmentDiscountID = "/providers/Microsoft.Capacity/reservationOrders/ro1/reservations/r1"
 		}
-		r.Provider = "Microsoft"
+		r.Provider = []string{"Microsoft", "AWS", "Amazon Web Services, Inc.", ""}[rng.IntN(4)]
+		r.ProviderID = NormalizeProvider(r.Provider)
+		if rng.IntN(2) == 0 {
+			r.HostProvider, r.InvoiceIssuer = "Microsoft", "Contoso Reseller"
+		}
+		r.BillingAccountID = []string{"", "1234567890123", "/providers/Microsoft.Billing/billingAccounts/8611537"}[rng.IntN(3)]
+		r.SubAccountType = []string{"", "Subscription"}[rng.IntN(2)]
+		r.Region = []string{"", "westeurope", "us-east-1"}[rng.IntN(3)]
+		r.Unit = []string{"", "Hours", "GB"}[rng.IntN(3)]
+		r.Quantity = []string{"", "1", "0.50", "-2.25", "1e+21", "007", "-0", fmt.Sprint(rng.IntN(100000))}[rng.IntN(8)]
+		r.Tags = []string{"", `{"env":"prod"}`, `{" org":"x","ms:Department":"1"}`}[rng.IntN(3)]
 		r.Publisher = []string{"Microsoft", "Contoso Marketplace"}[rng.IntN(2)]
 		r.Currency = []string{"USD", "EUR"}[rng.IntN(2)]
 		r.Cost = money.Nanos(rng.Int64N(1_000_000_000_000) - 100_000_000_000)
 		r.CostRaw = r.Cost.String()
 		if rng.IntN(3) == 0 {
 			r.CostRaw += "00" // trailing zeros: kept as written
+		}
+		for k := range numAmounts {
+			switch rng.IntN(3) {
+			case 1:
+				r.setAmount(k, Some(r.Cost))
+			case 2:
+				r.setAmount(k, Some(money.Nanos(rng.Int64N(1_000_000_000_000))))
+			}
 		}
 	}
 	return recs
@@ -139,7 +157,7 @@ func FuzzDecodeSegment(f *testing.F) {
 		}
 		f.Add(encodeSegment(b, order, nil))
 	}
-	f.Add([]byte(segMagic))
+	f.Add([]byte(segMagicV2))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := decodeSegment(data)
 		if err != nil {
