@@ -19,6 +19,7 @@ type focusMapper struct {
 	keyProvider                           int
 	host, issuer, billingAccount, subType int
 	region, unit, quantity, tags          int
+	attributed                            int // x_AttributedCost (partnerlink's own exports)
 	amount                                [numAmounts]int
 	costName                              string
 	measure                               string
@@ -41,8 +42,9 @@ func newFOCUSMapper(header []string, measure string) (*focusMapper, error) {
 		publisher: c.find("PublisherName"), host: c.find("HostProviderName"), issuer: c.find("InvoiceIssuerName"),
 		billingAccount: c.find("BillingAccountId"), subType: c.find("SubAccountType"), region: c.find("RegionId", "Region"),
 		unit: c.find("ConsumedUnit"), quantity: c.find("ConsumedQuantity"), tags: c.find("Tags"),
-		amount:   [numAmounts]int{c.find("ListCost"), c.find("BilledCost"), c.find("EffectiveCost")},
-		costName: costName, measure: measure,
+		attributed: c.find("x_AttributedCost"),
+		amount:     [numAmounts]int{c.find("ListCost"), c.find("BilledCost"), c.find("EffectiveCost")},
+		costName:   costName, measure: measure,
 	}
 	var miss []string
 	for name, i := range map[string]int{"ChargePeriodStart": m.start, "ChargePeriodEnd": m.end, costName: m.cost,
@@ -100,10 +102,16 @@ func (m *focusMapper) mapRow(f []string, r *Record) (string, string) {
 	r.ChargeCategory = cat
 	r.Provider = nullable(f, m.provider)
 	r.ProviderID = NormalizeProvider(r.Provider)
-	if focusNull(field(f, m.cost)) {
-		return m.costName, "is null; every row needs its cost (write 0 for a free row)"
+	// The cost attributed: the measure's column, unless the row says which cost it was
+	// attributed (x_AttributedCost, as partnerlink exports it).
+	cost, costName := m.cost, m.costName
+	if m.attributed >= 0 && !focusNull(field(f, m.attributed)) {
+		cost, costName = m.attributed, "x_AttributedCost"
 	}
-	if col, reason := mapCost(f, m.cost, m.currency, m.costName, "BillingCurrency", r); reason != "" {
+	if focusNull(field(f, cost)) {
+		return costName, "is null; every row needs its cost (write 0 for a free row)"
+	}
+	if col, reason := mapCost(f, cost, m.currency, costName, "BillingCurrency", r); reason != "" {
 		return col, reason
 	}
 	if r.ProviderID == ProviderMicrosoft {

@@ -143,7 +143,7 @@ func keyOf(r *Record) keyFields {
 
 func (k *keyer) key(fields []string, r *Record, kf keyFields) string {
 	if k.idCol >= 0 {
-		if id := strings.TrimSpace(fields[k.idCol]); id != "" {
+		if id := strings.TrimSpace(fields[k.idCol]); id != "" && id != "NULL" {
 			return id
 		}
 	}

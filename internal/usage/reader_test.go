@@ -64,6 +64,8 @@ func TestGolden(t *testing.T) {
 		format string
 	}{
 		{"focus-azure-1.0.csv", FormatFOCUS},
+		{"focus-multicloud-1.0.csv", FormatFOCUS},
+		{"focus-1.3.csv", FormatFOCUS},
 		{"ea-actual-cost-small.csv", FormatAzureCost},
 		{"mca-amortized.csv", FormatAzureCost},
 	} {
