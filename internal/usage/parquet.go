@@ -39,9 +39,12 @@ const parquetMagic = "PAR1"
 const (
 	maxParquetPage       = 64 << 20 // uncompressed bytes of one page
 	maxParquetPageValues = 1 << 22  // values of one page
-	// maxParquetExpansion bounds a page's uncompressed size, values and a file's rows by the
-	// bytes that hold them; deflate cannot expand more than about 1,032 times.
+	// maxParquetExpansion bounds a page's uncompressed size and values by the bytes that hold
+	// them; deflate cannot expand more than about 1,032 times.
 	maxParquetExpansion = 1032
+	// maxParquetRowsPerByte bounds a file's rows by its size: a usage row takes at least its
+	// cost's few bits, and real files take tens of bytes a row.
+	maxParquetRowsPerByte = 64
 )
 
 // parquetSource reads the rows of one Parquet file.
@@ -598,7 +601,7 @@ func checkParquet(ra io.ReaderAt, size int64) error {
 	if err := thrift.Unmarshal(new(thrift.CompactProtocol), footer, &md); err != nil {
 		return fmt.Errorf("its footer is damaged: %w", err)
 	}
-	if md.NumRows < 0 || md.NumRows > maxParquetExpansion*size {
+	if md.NumRows < 0 || md.NumRows > maxParquetRowsPerByte*size {
 		return fmt.Errorf("it declares %d rows, more than %d bytes can hold", md.NumRows, size)
 	}
 	var rows int64

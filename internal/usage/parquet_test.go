@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"os"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -447,6 +448,43 @@ func TestSampleShapeImportsWhole(t *testing.T) {
 		}
 		if again := importBytes(t, db, "sample-shape.csv", []byte(file), ImportOptions{}); again.RowsAdded != 0 || again.RowsDuplicate != 1000 {
 			t.Fatalf("importing again: %+v", again)
+		}
+	})
+}
+
+// FuzzParquet: whatever a Parquet file holds, reading it returns rows or an error, never
+// panics, and allocates no more than its size can justify (a length in a hostile file must not
+// size an allocation).
+func FuzzParquet(f *testing.F) {
+	for _, file := range []string{"focus-multicloud-1.0.csv", "focus-1.3.csv"} {
+		data, err := os.ReadFile("testdata/" + file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		db := storetest.SQLite(f)
+		importBytes(f, db, file, data, ImportOptions{})
+		f.Add(exportAs(f, db, ExportParquet))
+	}
+	var b bytes.Buffer
+	w := parquet.NewGenericWriter[exportedShape](&b, parquet.Compression(&snappy.Codec{}))
+	w.Write([]exportedShape{{RecordID: "a", BillingCurrency: "USD", ChargeCategory: "Usage", ChargePeriodEnd: 1, Tags: map[string]string{"k": "v"}}})
+	w.Close()
+	f.Add(b.Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !bytes.HasPrefix(data, []byte(parquetMagic)) {
+			return
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		rd, err := NewReader(bytes.NewReader(data), "fuzz.parquet", ReadOptions{})
+		if err == nil {
+			rows := 0
+			err = rd.Each(context.Background(), func(*Record, *RowError) error { rows++; return nil })
+			rd.Close()
+		}
+		runtime.ReadMemStats(&after)
+		if got, most := after.TotalAlloc-before.TotalAlloc, uint64(64<<20+4096*len(data)); got > most {
+			t.Fatalf("reading %d bytes allocated %d bytes (err %v)", len(data), got, err)
 		}
 	})
 }

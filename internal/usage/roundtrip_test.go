@@ -14,7 +14,7 @@ import (
 )
 
 // exportAs writes every stored record of db in an export format.
-func exportAs(t *testing.T, db *store.DB, format string) []byte {
+func exportAs(t testing.TB, db *store.DB, format string) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w, err := NewWriter(&b, format)
@@ -31,7 +31,7 @@ func exportAs(t *testing.T, db *store.DB, format string) []byte {
 }
 
 // importBytes imports data (CSV or Parquet) as a file named name would be imported.
-func importBytes(t *testing.T, db *store.DB, name string, data []byte, opts ImportOptions) *Import {
+func importBytes(t testing.TB, db *store.DB, name string, data []byte, opts ImportOptions) *Import {
 	t.Helper()
 	opts.Now = clock
 	imp, err := ImportReader(context.Background(), db, bytes.NewReader(data), name, opts)
