@@ -126,7 +126,6 @@ attribution or missing attribution.`,
 			Example: "  partnerlink report attributions --from 2026-03-01 --to 2026-04-01 --format csv"},
 	}
 	bench := newBenchCmd()
-	bench.AddCommand(newBenchUsageCmd(app))
 	root.AddCommand(newVersionCmd(app), newMigrateCmd(app), newServeCmd(app), newDemoCmd(app), p.Import, p.Export, p.Report, bench)
 	addLinkCommands(app, p)        // link_cmds.go: token, bench api
 	addEstateCommands(app, p)      // estate_cmds.go: import estate / azure-*, export estate, roles

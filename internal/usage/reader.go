@@ -68,6 +68,9 @@ func (o ReadOptions) Validate() error {
 	default:
 		return fmt.Errorf("measure %q is not supported; use %s or %s", o.Measure, MeasureBilled, MeasureEffective)
 	}
+	if o.MaxFieldBytes < 0 {
+		return fmt.Errorf("the field size limit %d is negative; give a number of bytes (default %d)", o.MaxFieldBytes, DefaultMaxFieldBytes)
+	}
 	return nil
 }
 
@@ -378,7 +381,7 @@ func preview(header []string) string {
 
 // resumeCSV has encoding/csv read the rest of the file from rest, whose first line is line.
 func (r *Reader) resumeCSV(rest io.Reader, line int) {
-	r.src = &rawTee{r: rest}
+	r.src = &rawTee{r: rest, limit: r.src.limit}
 	r.csv = csv.NewReader(r.src)
 	r.csv.ReuseRecord = true
 	r.csv.FieldsPerRecord = len(r.header)

@@ -532,3 +532,27 @@ func TestExportOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectedFileIsInTheHistory: a file rejected before any row is read (not CSV, a bad
+// header, a damaged Parquet file) leaves its attempt in the import history, with its hash, as
+// the docs promise.
+func TestRejectedFileIsInTheHistory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		for i, in := range []string{`{"not": "csv"}`, "ChargePeriodStart,BilledCost,BilledCost\n", "PAR1 and nothing else"} {
+			_, err := importString(t, db, fmt.Sprintf("bad-%d", i), in, ImportOptions{})
+			var fe *FileError
+			if !errors.As(err, &fe) || fe.Import == nil || fe.Import.Status != "rejected" {
+				t.Fatalf("%q: %v", in, err)
+			}
+		}
+		imps, err := Imports(context.Background(), db, 10)
+		if err != nil || len(imps) != 3 {
+			t.Fatalf("%d imports recorded (%v), want 3", len(imps), err)
+		}
+		for _, imp := range imps {
+			if imp.Status != "rejected" || imp.RowsRead != 0 || len(imp.SHA256) != 64 {
+				t.Errorf("recorded %+v", imp)
+			}
+		}
+	})
+}
