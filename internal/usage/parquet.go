@@ -8,13 +8,18 @@ import (
 	"math"
 	"math/big"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/encoding"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -79,6 +84,7 @@ type pqLeaf struct {
 	col    int
 	maxDef int
 	render func(dst []byte, v parquet.Value) []byte
+	plain  bool // render appends the value's bytes as they are
 }
 
 // openParquet checks and opens a Parquet file of size bytes.
@@ -117,11 +123,11 @@ func (p *parquetSource) readSchema(schema []format.SchemaElement) error {
 		if n, ok := e.NumChildren.Get(); ok && n > 0 {
 			return pqLeaf{}, fmt.Errorf("column %q is nested deeper than partnerlink reads (flat columns, MAP and LIST of values)", e.Name)
 		}
-		r, err := renderer(e)
+		r, plain, err := renderer(e)
 		if err != nil {
 			return pqLeaf{}, err
 		}
-		l := pqLeaf{col: col, maxDef: def, render: r}
+		l := pqLeaf{col: col, maxDef: def, render: r, plain: plain}
 		at, col = at+1, col+1
 		return l, nil
 	}
@@ -210,8 +216,21 @@ func (p *parquetSource) readSchema(schema []format.SchemaElement) error {
 	return nil
 }
 
-// renderer returns how the values of a leaf column are written as text.
-func renderer(e *format.SchemaElement) (func([]byte, parquet.Value) []byte, error) {
+// renderer returns how the values of a leaf column are written as text, and whether that is
+// their bytes as they are.
+func renderer(e *format.SchemaElement) (func([]byte, parquet.Value) []byte, bool, error) {
+	r, err := rendererOf(e)
+	plain := false
+	if typ, _ := e.Type.Get(); err == nil && (typ == format.ByteArray || typ == format.FixedLenByteArray) {
+		_, isUUID := e.LogicalType.Value.(*format.UUIDType)
+		_, isDecimal := e.LogicalType.Value.(*format.DecimalType)
+		ct, _ := e.ConvertedType.Get()
+		plain = !isUUID && !isDecimal && !(e.ConvertedType.Valid && ct == deprecated.Decimal)
+	}
+	return r, plain, err
+}
+
+func rendererOf(e *format.SchemaElement) (func([]byte, parquet.Value) []byte, error) {
 	typ, ok := e.Type.Get()
 	if !ok {
 		return nil, fmt.Errorf("column %q has no type", e.Name)
@@ -364,6 +383,12 @@ func appendDate(b []byte, v parquet.Value) []byte {
 // appendTimestamp writes v units since the epoch as RFC 3339 UTC. An instant beyond what
 // int64 nanoseconds hold is written too: the mapping then rejects it, naming the range.
 func appendTimestamp(b []byte, v int64, unit time.Duration) []byte {
+	// Whole seconds (nearly every charge time) without time.Time's general formatting.
+	if per := int64(time.Second / unit); v%per == 0 {
+		if secs := v / per; secs >= 0 && secs < 253402300800 { // 1970 to 9999
+			return appendUTCSeconds(b, secs)
+		}
+	}
 	var t time.Time
 	switch unit {
 	case time.Millisecond:
@@ -374,6 +399,36 @@ func appendTimestamp(b []byte, v int64, unit time.Duration) []byte {
 		t = time.Unix(0, v)
 	}
 	return t.UTC().AppendFormat(b, time.RFC3339Nano)
+}
+
+// appendUTCSeconds writes Unix seconds from 1970 as YYYY-MM-DDTHH:MM:SSZ (what
+// time.Time.AppendFormat with RFC 3339 writes for them).
+func appendUTCSeconds(b []byte, secs int64) []byte {
+	days, rem := secs/86400, int(secs%86400)
+	// Howard Hinnant's civil_from_days, for days since 1970-01-01 >= 0.
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	two := func(b []byte, v int) []byte { return append(b, byte('0'+v/10), byte('0'+v%10)) }
+	b = two(two(b, int(y/100)), int(y%100))
+	b = two(append(b, '-'), int(m))
+	b = two(append(b, '-'), int(d))
+	b = two(append(b, 'T'), rem/3600)
+	b = two(append(b, ':'), rem/60%60)
+	b = two(append(b, ':'), rem%60)
+	return append(b, 'Z')
 }
 
 // appendInt96 writes a legacy INT96 timestamp (nanoseconds of the day, then the Julian day).
@@ -399,157 +454,455 @@ func appendUUID(b []byte, v parquet.Value) []byte {
 	return b
 }
 
-// each sends the rows of the file as CSV rows are sent (fields, the row number as the line,
-// and the row written as CSV for the rejects file), a batch at a time, until send returns
-// false.
-func (p *parquetSource) each(send func(rows []row) bool) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &FileError{File: p.name, Reason: fmt.Sprintf("is not a readable Parquet file (%v); is the file complete?", r)}
-		}
-	}()
-	const batch = 512
-	buf := make([]parquet.Row, batch)
-	var line int64
-	spans := make([][2]int, len(p.fields)) // each leaf's values in the current row
-	for _, rg := range p.file.RowGroups() {
-		rows := rg.Rows()
-		for {
-			n, rerr := rows.ReadRows(buf)
-			if n > 0 {
-				out := make([]row, n)
-				var text []byte
-				ends := make([]int, 0, n*len(p.fields))
-				for i := range buf[:n] {
-					line++
-					p.spansOf(buf[i], spans)
-					for k := range p.fields {
-						text = p.render(text, k, buf[i], spans)
-						ends = append(ends, len(text))
+// each sends the rows of the file as CSV rows are sent (fields, and the row number as the
+// line; raw is nil: a bad row is written as CSV when it is reported), a batch at a time, until
+// send returns false. Row groups are read and rendered on several goroutines at once (one per
+// core, up to four: reading and rendering is most of the work of a Parquet import) and sent in
+// file order; each holds at most its group's pages and two batches.
+func (p *parquetSource) each(send func(rows []row) bool) error {
+	groups := p.file.RowGroups()
+	first := make([]int64, len(groups)) // the number of each group's first row
+	var n int64
+	for g, rg := range groups {
+		first[g] = n + 1
+		n += rg.NumRows()
+	}
+	type part struct {
+		rows []row
+		err  error
+	}
+	parts := make([]chan part, len(groups))
+	for g := range parts {
+		parts[g] = make(chan part, 2)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop)
+	var next atomic.Int64
+	for range min(runtime.GOMAXPROCS(0), 4, len(groups)) {
+		wg.Go(func() {
+			for {
+				g := int(next.Add(1) - 1)
+				if g >= len(groups) {
+					return
+				}
+				err := p.readGroup(groups[g], first[g], func(rows []row) bool {
+					select {
+					case parts[g] <- part{rows: rows}:
+						return true
+					case <-stop:
+						return false
 					}
-					out[i].line = int(line)
+				})
+				if err != nil {
+					select {
+					case parts[g] <- part{err: err}:
+					case <-stop:
+					}
 				}
-				// The fields are cut from one string per batch (text is not written again).
-				all := unsafe.String(unsafe.SliceData(text), len(text))
-				fields := make([]string, len(ends))
-				prev := 0
-				for j, e := range ends {
-					fields[j], prev = all[prev:e], e
-				}
-				for i := range out {
-					out[i].fields = fields[i*len(p.fields) : (i+1)*len(p.fields) : (i+1)*len(p.fields)]
-					out[i].raw = csvRow(out[i].fields)
-				}
-				if !send(out) {
-					rows.Close()
-					return nil
+				close(parts[g])
+				select {
+				case <-stop:
+					return
+				default:
 				}
 			}
-			if rerr == io.EOF {
-				break
+		})
+	}
+	for g := range groups {
+		for pt := range parts[g] {
+			if pt.err != nil {
+				return pt.err
 			}
-			if rerr != nil {
-				rows.Close()
-				return &FileError{File: p.name, Reason: fmt.Sprintf("row %d: is not a readable Parquet file (%v)", line+1, rerr)}
+			if !send(pt.rows) {
+				return nil
 			}
-		}
-		if err := rows.Close(); err != nil {
-			return &FileError{File: p.name, Reason: fmt.Sprintf("is not a readable Parquet file (%v)", err)}
 		}
 	}
 	return nil
 }
 
-// spansOf finds where each field's values are in a row (values are in column order).
-func (p *parquetSource) spansOf(r parquet.Row, spans [][2]int) {
-	j := 0
-	for k := range p.fields {
-		f := &p.fields[k]
-		last := f.leaf.col
-		if f.kind == pqMap {
-			last = f.value.col
+// readGroup renders the rows of one row group, whose first row is row line, and emits them a
+// batch at a time until emit returns false. It reads the group column by column, page by page,
+// straight from the pages' arrays (values, offsets, dictionary indices and levels), in step for
+// every column: assembling rows of parquet.Value first cost three times the CSV split.
+func (p *parquetSource) readGroup(rg parquet.RowGroup, line int64, emit func([]row) bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &FileError{File: p.name, Reason: fmt.Sprintf("is not a readable Parquet file (%v); is the file complete?", r)}
 		}
-		start := j
-		for j < len(r) && r[j].Column() <= last {
-			j++
+	}()
+	chunks := rg.ColumnChunks()
+	cols := make([]*colCursor, len(chunks))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.close()
+			}
 		}
-		spans[k] = [2]int{start, j}
+	}()
+	for _, f := range p.fields {
+		for _, l := range []pqLeaf{f.leaf, f.value} {
+			if l.render != nil {
+				cols[l.col] = &colCursor{pages: chunks[l.col].Pages(), maxDef: l.maxDef, last: -1}
+			}
+		}
 	}
+	const batch = 512
+	nf := len(p.fields)
+	textSize := 0 // of the last batch: the next one's is about as large
+	var sc mapScratch
+	var at [][2]int // each field's bytes in text (scratch: the fields are cut from it)
+	for left := rg.NumRows(); left > 0; {
+		n := int(min(left, batch))
+		left -= int64(n)
+		out := make([]row, n)
+		text := make([]byte, 0, textSize+textSize/8)
+		at = at[:0]
+		for i := range out {
+			valid := true
+			for k := range p.fields {
+				start := len(text)
+				var same bool
+				if text, same, err = p.renderNext(text, k, cols, i > 0, &sc); err != nil {
+					return &FileError{File: p.name, Reason: fmt.Sprintf("row %d: is not a readable Parquet file (%v)", line, err)}
+				}
+				if same { // the value of the row before: not copied again
+					at = append(at, at[len(at)-nf])
+					continue
+				}
+				// Only text as the file holds it can be other than UTF-8 (numbers and times
+				// are rendered in ASCII); it is checked once, here, not again by mapRow.
+				if p.fields[k].kind != pqScalar || p.fields[k].leaf.plain {
+					valid = valid && utf8.Valid(text[start:])
+				}
+				at = append(at, [2]int{start, len(text)})
+			}
+			out[i].line, out[i].utf8 = int(line), valid
+			line++
+		}
+		// The fields are cut from one string per batch (text is not written again).
+		textSize = len(text)
+		all := unsafe.String(unsafe.SliceData(text), len(text))
+		fields := make([]string, len(at))
+		for j, a := range at {
+			fields[j] = all[a[0]:a[1]]
+		}
+		for i := range out {
+			out[i].fields = fields[i*nf : (i+1)*nf : (i+1)*nf]
+		}
+		if !emit(out) {
+			return nil
+		}
+	}
+	return nil
 }
 
-// render appends field k of row r as text.
-func (p *parquetSource) render(b []byte, k int, r parquet.Row, spans [][2]int) []byte {
+// renderNext appends the next row's field k as text. With reuse, same reports a plain value
+// that is the one the column gave the row before (nothing is appended then).
+func (p *parquetSource) renderNext(b []byte, k int, cols []*colCursor, reuse bool, sc *mapScratch) (_ []byte, same bool, err error) {
 	f := &p.fields[k]
-	vals := r[spans[k][0]:spans[k][1]]
-	if len(vals) == 0 || vals[0].DefinitionLevel() < f.nullDef {
-		return append(b, "NULL"...)
+	c := cols[f.leaf.col]
+	if err := c.fill(); err != nil {
+		return b, false, err
+	}
+	def := c.def()
+	if def < f.nullDef {
+		c.skipRow()
+		if f.kind == pqMap {
+			if err := cols[f.value.col].fill(); err != nil {
+				return b, false, err
+			}
+			cols[f.value.col].skipRow()
+		}
+		return append(b, "NULL"...), false, nil
 	}
 	switch f.kind {
 	case pqScalar:
-		if vals[0].DefinitionLevel() < f.leaf.maxDef {
-			return append(b, "NULL"...)
+		if def < f.leaf.maxDef {
+			c.skipRow()
+			return append(b, "NULL"...), false, nil
 		}
-		return f.leaf.render(b, vals[0])
+		if reuse && f.leaf.plain && c.sameAsLast() {
+			c.skipRow()
+			return b, true, nil
+		}
+		v := c.value()
+		c.skipRow()
+		return f.leaf.render(b, v), false, nil
 	case pqList:
 		b = append(b, '[')
-		n := 0
-		for _, v := range vals {
-			if v.DefinitionLevel() < f.entryDef {
-				break // an empty list
+		for n := 0; ; n++ {
+			if c.def() < f.entryDef {
+				c.skipRow() // an empty list
+				break
 			}
 			if n > 0 {
 				b = append(b, ',')
 			}
-			n++
-			if v.DefinitionLevel() < f.leaf.maxDef {
+			if c.def() < f.leaf.maxDef {
 				b = append(b, "null"...)
-				continue
+			} else {
+				b = appendJSONString(b, string(f.leaf.render(nil, c.value())))
 			}
-			b = appendJSONString(b, string(f.leaf.render(nil, v)))
+			if !c.next() {
+				break
+			}
 		}
-		return append(b, ']')
+		return append(b, ']'), false, nil
 	}
-	// A MAP: the keys' values, then the values' (as many), both in entry order.
-	var tags []Tag
-	var keys, values []parquet.Value
-	for _, v := range vals {
-		if v.Column() == f.leaf.col {
-			keys = append(keys, v)
-		} else {
-			values = append(values, v)
+	// A MAP: its keys and values, in step, rendered into scratch space and written sorted by
+	// key as canonical tags (no allocation per entry: tags are on every row).
+	vc := cols[f.value.col]
+	if err := vc.fill(); err != nil {
+		return b, false, err
+	}
+	scratch, ents := sc.text[:0], sc.ents[:0]
+	for {
+		if c.def() < f.entryDef {
+			c.skipRow() // an empty map
+			vc.skipRow()
+			break
+		}
+		e := mapEntry{k0: len(scratch)}
+		scratch = f.leaf.render(scratch, c.value())
+		e.k1 = len(scratch)
+		if vc.def() >= f.value.maxDef {
+			scratch = f.value.render(scratch, vc.value())
+		}
+		e.v1 = len(scratch)
+		ents = append(ents, e)
+		more := c.next()
+		if vc.next() != more {
+			return b, false, fmt.Errorf("column %q: its keys and values do not pair up", f.name)
+		}
+		if !more {
+			break
 		}
 	}
-	for i, kv := range keys {
-		if kv.DefinitionLevel() < f.entryDef || i >= len(values) {
-			break // an empty map
+	key := func(e mapEntry) []byte { return scratch[e.k0:e.k1] }
+	for i := 1; i < len(ents); i++ { // few entries: insertion sort, stable
+		for j := i; j > 0 && string(key(ents[j])) < string(key(ents[j-1])); j-- {
+			ents[j], ents[j-1] = ents[j-1], ents[j]
 		}
-		t := Tag{Key: string(f.leaf.render(nil, kv))}
-		if v := values[i]; v.DefinitionLevel() >= f.value.maxDef {
-			t.Value = string(f.value.render(nil, v))
-		}
-		tags = append(tags, t)
 	}
-	slices.SortStableFunc(tags, func(a, b Tag) int { return cmpString(a.Key, b.Key) })
 	b = append(b, '{')
-	for i, t := range tags {
+	for i, e := range ents {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, t.Key)
+		b = appendJSONString(b, unsafe.String(unsafe.SliceData(scratch[e.k0:]), e.k1-e.k0))
 		b = append(b, ':')
-		b = appendJSONString(b, t.Value)
+		b = appendJSONString(b, unsafe.String(unsafe.SliceData(scratch[e.k1:]), e.v1-e.k1))
 	}
-	return append(b, '}')
+	sc.text, sc.ents = scratch, ents
+	return append(b, '}'), false, nil
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// mapEntry is a MAP entry rendered in scratch space: the key is [k0, k1), the value [k1, v1).
+type mapEntry struct{ k0, k1, v1 int }
+
+// mapScratch is one goroutine's space for rendering MAP entries.
+type mapScratch struct {
+	text []byte
+	ents []mapEntry
+}
+
+// colCursor reads one column chunk level by level, from its pages' arrays.
+type colCursor struct {
+	pages  parquet.Pages
+	maxDef int // the definition level of a value (the leaf's)
+	page   parquet.Page
+	n      int    // levels in the page
+	pos    int    // the next level
+	vpos   int    // the next (non-null) value
+	defs   []byte // nil: every value is defined
+	reps   []byte
+	// The page's values, by kind: byte arrays (data and offsets), fixed-length byte arrays,
+	// dictionary indices (with the dictionary's byte arrays or values), numbers; vals when the
+	// page is read through parquet.Value (booleans).
+	kind     int
+	data     []byte
+	offs     []uint32
+	size     int
+	idx      []int32
+	dict     parquet.Dictionary
+	i32      []int32
+	i64      []int64
+	f32      []float32
+	f64      []float64
+	i96      []deprecated.Int96
+	vals     []parquet.Value
+	last     int // the last value's identity (value or dictionary index), for sameAsLast
+	lastByte []byte
+}
+
+const (
+	cvBytes = iota
+	cvFixed
+	cvIndexed
+	cvInt32
+	cvInt64
+	cvFloat
+	cvDouble
+	cvInt96
+	cvValues
+)
+
+func (c *colCursor) close() {
+	if c.page != nil {
+		parquet.Release(c.page)
+		c.page = nil
 	}
-	return 0
+	c.pages.Close()
+}
+
+// fill makes sure a level is at hand, reading the next page when the page is spent.
+func (c *colCursor) fill() error {
+	for c.page == nil || c.pos >= c.n {
+		if c.page != nil {
+			parquet.Release(c.page)
+			c.page = nil
+		}
+		pg, err := c.pages.ReadPage()
+		if err == io.EOF {
+			return errors.New("a column ends before its row group")
+		}
+		if err != nil {
+			return err
+		}
+		c.load(pg)
+	}
+	return nil
+}
+
+func (c *colCursor) load(pg parquet.Page) {
+	*c = colCursor{pages: c.pages, maxDef: c.maxDef, page: pg, n: int(pg.NumValues()), defs: pg.DefinitionLevels(),
+		reps: pg.RepetitionLevels(), last: -1}
+	data := pg.Data()
+	if d := pg.Dictionary(); d != nil {
+		c.kind, c.dict, c.idx = cvIndexed, d, data.Int32()
+		return
+	}
+	switch data.Kind() {
+	case encoding.ByteArray:
+		c.kind = cvBytes
+		c.data, c.offs = data.ByteArray()
+	case encoding.FixedLenByteArray:
+		c.kind = cvFixed
+		c.data, c.size = data.FixedLenByteArray()
+	case encoding.Int32:
+		c.kind, c.i32 = cvInt32, data.Int32()
+	case encoding.Int64:
+		c.kind, c.i64 = cvInt64, data.Int64()
+	case encoding.Int96:
+		c.kind, c.i96 = cvInt96, data.Int96()
+	case encoding.Float:
+		c.kind, c.f32 = cvFloat, data.Float()
+	case encoding.Double:
+		c.kind, c.f64 = cvDouble, data.Double()
+	default:
+		c.kind = cvValues
+		c.vals = make([]parquet.Value, pg.NumValues())
+		n, _ := pg.Values().ReadValues(c.vals)
+		c.vals = c.vals[:n]
+	}
+}
+
+// def is the definition level of the next value (1<<30 when the column has none: defined).
+func (c *colCursor) def() int {
+	if c.kind == cvValues {
+		return c.vals[c.pos].DefinitionLevel()
+	}
+	if c.defs == nil {
+		return 1 << 30
+	}
+	return int(c.defs[c.pos])
+}
+
+func (c *colCursor) rep() int {
+	if c.kind == cvValues {
+		return c.vals[c.pos].RepetitionLevel()
+	}
+	if c.reps == nil {
+		return 0
+	}
+	return int(c.reps[c.pos])
+}
+
+// value is the next value; the level must be defined.
+func (c *colCursor) value() parquet.Value {
+	switch c.kind {
+	case cvBytes:
+		return parquet.ByteArrayValue(c.data[c.offs[c.vpos]:c.offs[c.vpos+1]])
+	case cvFixed:
+		return parquet.FixedLenByteArrayValue(c.data[c.vpos*c.size : (c.vpos+1)*c.size])
+	case cvIndexed:
+		return c.dict.Index(c.idx[c.vpos])
+	case cvInt32:
+		return parquet.Int32Value(c.i32[c.vpos])
+	case cvInt64:
+		return parquet.Int64Value(c.i64[c.vpos])
+	case cvInt96:
+		return parquet.Int96Value(c.i96[c.vpos])
+	case cvFloat:
+		return parquet.FloatValue(c.f32[c.vpos])
+	case cvDouble:
+		return parquet.DoubleValue(c.f64[c.vpos])
+	}
+	return c.vals[c.pos]
+}
+
+// sameAsLast reports whether the next (defined) value equals the last value sameAsLast or
+// skipRow saw: the same dictionary index, or the same bytes.
+func (c *colCursor) sameAsLast() bool {
+	switch c.kind {
+	case cvIndexed:
+		return int(c.idx[c.vpos]) == c.last
+	case cvBytes:
+		v := c.data[c.offs[c.vpos]:c.offs[c.vpos+1]]
+		return c.lastByte != nil && string(v) == string(c.lastByte)
+	}
+	return false
+}
+
+// step moves past the level at pos, remembering its value for sameAsLast.
+func (c *colCursor) step(defined bool) {
+	c.last, c.lastByte = -1, nil
+	if defined {
+		switch c.kind {
+		case cvIndexed:
+			c.last = int(c.idx[c.vpos])
+		case cvBytes:
+			c.lastByte = c.data[c.offs[c.vpos]:c.offs[c.vpos+1]]
+		}
+		c.vpos++
+	}
+	c.pos++
+}
+
+// next moves to the next level of the same row and reports whether there is one (a
+// repeated column: its repetition level is above 0).
+func (c *colCursor) next() bool {
+	c.step(c.definedValue())
+	if c.fill() != nil {
+		return false
+	}
+	return c.rep() > 0
+}
+
+// skipRow moves past the rest of the current row.
+func (c *colCursor) skipRow() {
+	c.step(c.definedValue())
+	for c.fill() == nil && c.rep() > 0 {
+		c.step(c.definedValue())
+	}
+}
+
+// definedValue reports whether the level at pos carries a value in the page's packed values.
+func (c *colCursor) definedValue() bool {
+	return c.defs == nil || int(c.defs[c.pos]) >= c.maxDef
 }
 
 // csvRow is fields as one CSV row (how a bad Parquet row is written to the rejects file).

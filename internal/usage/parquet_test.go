@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -487,4 +488,37 @@ func FuzzParquet(f *testing.F) {
 			t.Fatalf("reading %d bytes allocated %d bytes (err %v)", len(data), got, err)
 		}
 	})
+}
+
+// TestParquetBadRows: a bad Parquet row is reported by its row number and column, and with
+// --skip-bad written to the rejects file as a CSV row, which can be fixed and imported.
+func TestParquetBadRows(t *testing.T) {
+	cost := 1.5
+	good := exportedShape{RecordID: "a", BilledCost: &cost, BillingCurrency: "USD", ChargeCategory: "Usage", SubAccountID: "11111111-2222-3333-4444-555555555555",
+		ChargePeriodStart: 1772323200000, ChargePeriodEnd: 1772326800000, ResourceID: "r, with a comma"}
+	utf := good
+	utf.RecordID, utf.ResourceID = "b", "caf\xe9"
+	cur := good
+	cur.RecordID, cur.BillingCurrency = "c", "dollars"
+	var b bytes.Buffer
+	w := parquet.NewGenericWriter[exportedShape](&b)
+	w.Write([]exportedShape{good, utf, cur, good})
+	w.Close()
+	db := storetest.SQLite(t)
+	_, err := ImportReader(context.Background(), db, bytes.NewReader(b.Bytes()), "bad.parquet", ImportOptions{Now: clock})
+	var rej *RejectedError
+	if !errors.As(err, &rej) || rej.Total != 2 || rej.Rows[0].Error() != "bad.parquet: row 2: column ResourceId: is not valid UTF-8; save the file as UTF-8" ||
+		!strings.HasPrefix(rej.Rows[1].Error(), "bad.parquet: row 3: column BillingCurrency: ") {
+		t.Fatalf("%v", err)
+	}
+	var rejects bytes.Buffer
+	imp, err := ImportReader(context.Background(), db, bytes.NewReader(b.Bytes()), "bad.parquet", ImportOptions{Now: clock, SkipBad: true, Rejects: &rejects})
+	if err != nil || imp.RowsAdded != 1 || imp.RowsRejected != 2 || imp.RowsDuplicate != 1 {
+		t.Fatalf("%+v %v", imp, err)
+	}
+	lines := strings.Split(strings.TrimSpace(rejects.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "x_RecordId,BilledCost,") || !strings.HasSuffix(lines[0], ",x_RejectLine,x_RejectReason") ||
+		!strings.Contains(lines[2], `,"r, with a comma",`) || !strings.Contains(lines[2], ",3,") {
+		t.Fatalf("rejects file:\n%s", rejects.String())
+	}
 }

@@ -284,6 +284,7 @@ type row struct {
 	line   int
 	raw    []byte
 	bad    *RowError
+	utf8   bool // the fields are known to be UTF-8 (a Parquet row whose text was checked as it was rendered)
 }
 
 // readError is err, which stopped reading the file after the record on line.
@@ -328,24 +329,35 @@ func (r *Reader) readRow() (row, error) {
 
 // mapRow checks the row's encoding and field sizes and maps it with m into rec.
 func (r *Reader) mapRow(m mapper, row *row, rec *Record) *RowError {
-	if len(row.raw) > r.maxField { // one check of the row; find the field only when it fails
+	// One check of the row's bytes; the field is looked for only when it fails. A Parquet row
+	// has no bytes as read: its fields are checked one by one, and written as CSV only for a
+	// bad row.
+	if row.raw == nil || len(row.raw) > r.maxField {
 		for i, f := range row.fields {
 			if len(f) > r.maxField {
-				return r.bad(row.line, r.header[i], fmt.Sprintf("has %d bytes, more than the limit of %d a field (--max-field-bytes)", len(f), r.maxField), row.raw)
+				return r.bad(row.line, r.header[i], fmt.Sprintf("has %d bytes, more than the limit of %d a field (--max-field-bytes)", len(f), r.maxField), r.rawOf(row))
 			}
 		}
 	}
-	if !utf8.Valid(row.raw) { // one check of the row; find the column only when it fails
+	if !row.utf8 && (row.raw == nil || !utf8.Valid(row.raw)) {
 		for i, f := range row.fields {
 			if !utf8.ValidString(f) {
-				return r.bad(row.line, r.header[i], "is not valid UTF-8; save the file as UTF-8", row.raw)
+				return r.bad(row.line, r.header[i], "is not valid UTF-8; save the file as UTF-8", r.rawOf(row))
 			}
 		}
 	}
 	if col, reason := m.mapRow(row.fields, rec); reason != "" {
-		return r.bad(row.line, col, reason, row.raw)
+		return r.bad(row.line, col, reason, r.rawOf(row))
 	}
 	return nil
+}
+
+// rawOf is the row as read, or a Parquet row's fields as CSV.
+func (r *Reader) rawOf(row *row) []byte {
+	if row.raw == nil {
+		return csvRow(row.fields)
+	}
+	return row.raw
 }
 
 func (r *Reader) bad(line int, col, reason string, raw []byte) *RowError {
