@@ -8,6 +8,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -43,6 +45,7 @@ func main() {
 	pg := flag.String("postgres", os.Getenv("PARTNERLINK_TEST_POSTGRES"), "PostgreSQL DSN of a scratch database for the postgres phases (their usage tables are emptied; empty: skip them)")
 	only := flag.String("only", "", "comma-separated phases to run (raw always runs): "+strings.Join(phases, ","))
 	profile := flag.String("cpuprofile", "", "write each phase's CPU profile to this path with -PHASE.pprof appended")
+	heap := flag.String("heapprofile", "", "write each phase's heap profile at its largest live heap (read every 50 ms) to this path with -PHASE.heap appended")
 	phase := flag.String("phase", "", "internal: run one phase in this process")
 	file := flag.String("file", "", "internal: the file a -phase reads")
 	flag.Parse()
@@ -54,9 +57,13 @@ func main() {
 			err = writeParquet(*file, strings.TrimSuffix(*file, ".csv")+".parquet")
 		}
 	case "":
-		err = runAll(ctx, *rows, *dir, *pg, *profile, *only)
+		err = runAll(ctx, *rows, *dir, *pg, *profile, *heap, *only)
 	default:
+		stop := startHeapProfile(*heap, *phase)
 		err = runPhase(ctx, *phase, *file, *dir, *pg, *profile)
+		if herr := stop(); err == nil {
+			err = herr
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench usage:", err)
@@ -72,7 +79,7 @@ type result struct {
 	rssKB int64
 }
 
-func runAll(ctx context.Context, rows int, dir, pg, profile, only string) error {
+func runAll(ctx context.Context, rows int, dir, pg, profile, heap, only string) error {
 	csvPath := filepath.Join(dir, fmt.Sprintf("partnerlink-bench-focus-%d.csv", rows))
 	pqPath := strings.TrimSuffix(csvPath, ".csv") + ".parquet"
 	exe, err := os.Executable()
@@ -105,7 +112,7 @@ func runAll(ctx context.Context, rows int, dir, pg, profile, only string) error 
 		if strings.HasSuffix(ph, "-parquet") {
 			file = pqPath
 		}
-		cmd := exec.CommandContext(ctx, exe, "-phase", ph, "-file", file, "-postgres", pg, "-dir", dir, "-cpuprofile", profile)
+		cmd := exec.CommandContext(ctx, exe, "-phase", ph, "-file", file, "-postgres", pg, "-dir", dir, "-cpuprofile", profile, "-heapprofile", heap)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
 		if err != nil {
@@ -337,4 +344,40 @@ func writeParquet(csvPath, path string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// startHeapProfile keeps the heap profile of the largest live heap seen (read every 50 ms) and
+// returns the function that writes it to path-PHASE.heap: what is large at the peak, for
+// finding it, not an exact peak.
+func startHeapProfile(path, phase string) func() error {
+	if path == "" {
+		return func() error { return nil }
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	var best bytes.Buffer
+	go func() {
+		defer close(stopped)
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		var peak uint64
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if live := sample[0].Value.Uint64(); live > peak {
+				peak = live
+				best.Reset()
+				_ = pprof.WriteHeapProfile(&best)
+			}
+		}
+	}()
+	return func() error {
+		close(done)
+		<-stopped
+		return os.WriteFile(path+"-"+phase+".heap", best.Bytes(), 0o644)
+	}
 }

@@ -3,9 +3,12 @@ package usage
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"reflect"
@@ -520,5 +523,27 @@ func TestParquetBadRows(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "x_RecordId,BilledCost,") || !strings.HasSuffix(lines[0], ",x_RejectLine,x_RejectReason") ||
 		!strings.Contains(lines[2], `,"r, with a comma",`) || !strings.Contains(lines[2], ",3,") {
 		t.Fatalf("rejects file:\n%s", rejects.String())
+	}
+}
+
+// TestParquetFromAStream: Parquet sent as a stream (an HTTP upload: no random access) is read
+// from a temporary copy, and the import records the file's SHA-256.
+func TestParquetFromAStream(t *testing.T) {
+	data, err := os.ReadFile("testdata/focus-1.3.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.SQLite(t)
+	importBytes(t, db, "focus-1.3.csv", data, ImportOptions{})
+	pq := exportAs(t, db, ExportParquet)
+	again := storetest.SQLite(t)
+	stream := struct{ io.Reader }{bytes.NewReader(pq)}
+	imp, err := ImportReader(context.Background(), again, stream, "upload", ImportOptions{Now: clock})
+	sum := sha256.Sum256(pq)
+	if err != nil || imp.Encoding != "parquet" || imp.RowsAdded != 7 || imp.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("%+v %v", imp, err)
+	}
+	if !reflect.DeepEqual(storedRecords(t, again), storedRecords(t, db)) {
+		t.Fatal("the streamed Parquet stored other records")
 	}
 }

@@ -121,34 +121,31 @@ func encodeSegment(b *Batch, order []int32, sc *segScratch) []byte {
 		cols[c] = d.column(c, order)
 	}
 	n := len(order)
-	out := make([]byte, 0, 64+n*64)
-	out = append(out, segMagicV2...)
-	out = binary.AppendUvarint(out, uint64(n))
-	var secs []byte
-	count := 0
-	section := func(id int, flags byte, body []byte) {
-		secs = binary.AppendUvarint(secs, uint64(id))
-		secs = append(secs, flags)
-		secs = binary.AppendUvarint(secs, uint64(len(body)))
-		secs = append(secs, body...)
-		count++
+	// The sections are encoded apart, then copied once into a segment of their exact size: a
+	// day's segments wait in memory for their write, so no spare capacity should wait too.
+	type section struct {
+		id    int
+		flags byte
+		body  []byte
 	}
-	section(secDict, flagCritical, appendDict(nil, d.dict))
-	section(secKeys, flagCritical, appendKeys(nil, b, order))
-	section(secTimes, flagCritical, appendTimes(nil, b, order))
-	section(secCost, flagCritical, appendCosts(nil, b, order))
+	var secs []section
+	add := func(id int, flags byte, body []byte) { secs = append(secs, section{id, flags, body}) }
+	add(secDict, flagCritical, appendDict(nil, d.dict))
+	add(secKeys, flagCritical, appendKeys(nil, b, order))
+	add(secTimes, flagCritical, appendTimes(nil, b, order))
+	add(secCost, flagCritical, appendCosts(nil, b, order))
 	if raw, k := appendRawCosts(nil, b, order); k > 0 {
-		section(secRawCost, flagCritical, raw)
+		add(secRawCost, flagCritical, raw)
 	}
 	for c := range cols {
 		// A column every row of which is empty is left out: it reads as empty.
 		if !allEmpty(cols[c], d.dict) {
-			section(secString0+c, 0, appendRuns(nil, cols[c]))
+			add(secString0+c, 0, appendRuns(nil, cols[c]))
 		}
 	}
 	if b.qty != nil {
 		if q, any := appendQuantities(nil, b, order); any {
-			section(secQuantity, 0, q)
+			add(secQuantity, 0, q)
 		}
 	}
 	for k := range b.Amounts {
@@ -156,11 +153,23 @@ func encodeSegment(b *Batch, order []int32, sc *segScratch) []byte {
 			continue
 		}
 		if a, any := appendAmounts(nil, b, k, order); any {
-			section(secAmount0+k, 0, a)
+			add(secAmount0+k, 0, a)
 		}
 	}
-	out = binary.AppendUvarint(out, uint64(count))
-	out = append(out, secs...)
+	size := len(segMagicV2) + 2*binary.MaxVarintLen64 + 4
+	for _, sc := range secs {
+		size += 2*binary.MaxVarintLen64 + 1 + len(sc.body)
+	}
+	out := make([]byte, 0, size)
+	out = append(out, segMagicV2...)
+	out = binary.AppendUvarint(out, uint64(n))
+	out = binary.AppendUvarint(out, uint64(len(secs)))
+	for _, sc := range secs {
+		out = binary.AppendUvarint(out, uint64(sc.id))
+		out = append(out, sc.flags)
+		out = binary.AppendUvarint(out, uint64(len(sc.body)))
+		out = append(out, sc.body...)
+	}
 	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }
 

@@ -419,14 +419,17 @@ type segRow struct {
 	digest        [16]byte
 	start, end    int64
 	cost          money.Nanos
-	amount        [numAmounts]money.Nanos
-	qty           quantity // qtyText: m indexes the day's quantity texts
 	sub, res, tag uint32
 	shape         uint32 // index into the day's shapes
 	keyOff        uint32 // text keys: the key is text[keyOff:keyOff+keyLen-1]; keyLen 0: a hex key (the digest)
 	keyLen        uint32
 	raw           int32 // index + 1 of the row's cost text in the day's raw texts; 0: none
-	amountKinds   uint8 // 2 bits per amount: 0 null, 1 the cost, 2 amount[k]
+	// The row's amounts that are neither null nor its cost, and its quantity, are in the
+	// day's extras (most rows have none): amounts at extra[amounts:], one per kind-2 amount in
+	// column order, and the quantity at qtys[qty-1] (0: null).
+	amounts     int32
+	qty         int32
+	amountKinds uint8 // 2 bits per amount: 0 null, 1 the cost, 2 in extra
 }
 
 // dayRows decodes one day's rows (pass 2) into sc.rows, in file order, and returns the
@@ -438,7 +441,7 @@ func (w *segWriter) dayRows(d *dayRows, dict []string, shapes []shape, sc *segSc
 		sc.rows = make([]segRow, 0, d.n)
 	}
 	rows := sc.rows[:0]
-	sc.text, sc.raws, sc.qtys = sc.text[:0], sc.raws[:0], sc.qtys[:0]
+	sc.text, sc.raws, sc.qtys, sc.qtyList, sc.extra = sc.text[:0], sc.raws[:0], sc.qtys[:0], sc.qtyList[:0], sc.extra[:0]
 	extra := map[string]uint32{}
 	var extras []string
 	var ownShapes []shape
@@ -489,18 +492,20 @@ func (w *segWriter) dayRows(d *dayRows, dict []string, shapes []shape, sc *segSc
 			}
 			switch h := r.Byte("quantity"); {
 			case h == 0:
-				row.qty.scale = qtyNull
 			case h == 1:
 				t := r.Bytes(r.Count("quantity length", uint64(r.Len())), "quantity")
-				row.qty = quantity{m: int64(len(sc.qtys)), scale: qtyText}
+				sc.qtyList = append(sc.qtyList, quantity{m: int64(len(sc.qtys)), scale: qtyText})
 				sc.qtys = append(sc.qtys, string(t))
+				row.qty = int32(len(sc.qtyList))
 			default:
-				row.qty = quantity{m: r.Varint("quantity"), scale: int8(h - 2)}
+				sc.qtyList = append(sc.qtyList, quantity{m: r.Varint("quantity"), scale: int8(h - 2)})
+				row.qty = int32(len(sc.qtyList))
 			}
 			row.amountKinds = r.Byte("amount kinds")
-			for k := range row.amount {
+			row.amounts = int32(len(sc.extra))
+			for k := range numAmounts {
 				if row.amountKinds>>(2*k)&3 == 2 {
-					row.amount[k] = money.Nanos(r.Varint("amount"))
+					sc.extra = append(sc.extra, money.Nanos(r.Varint("amount")))
 				}
 			}
 			rows = append(rows, row)
@@ -627,14 +632,17 @@ type segScratch struct {
 	remap   []uint32 // global dictionary index -> segment index + 1 (0: not in this segment)
 	touched []uint32
 	buf     []byte
-	// A day's rows (see dayRows), their key texts, raw cost texts and quantity texts.
-	rows  []segRow
-	text  []byte
-	raws  []string
-	qtys  []string
-	seg   Batch   // one segment's rows, in order
-	ident []int32 // 0, 1, 2, ...
-	ents  []keyEntry
+	// A day's rows (see dayRows), their key texts, raw cost texts, quantities (and the texts of
+	// those kept as text) and amounts other than null or the cost.
+	rows    []segRow
+	text    []byte
+	raws    []string
+	qtyList []quantity
+	qtys    []string
+	extra   []money.Nanos
+	seg     Batch   // one segment's rows, in order
+	ident   []int32 // 0, 1, 2, ...
+	ents    []keyEntry
 }
 
 // keyEntry is a stored key as numbers: digest and start, each compared as unsigned, sort as
@@ -768,17 +776,23 @@ func (sc *segScratch) gather(order []int32, dict []string, shapes []shape) *Batc
 		for k, c := range shapeCols {
 			b.Str[c] = append(b.Str[c], sh[k])
 		}
+		x := r.amounts
 		for k := range b.Amounts {
 			var a Amount
 			switch r.amountKinds >> (2 * k) & 3 {
 			case 1:
 				a = Some(r.cost)
 			case 2:
-				a = Some(r.amount[k])
+				a = Some(sc.extra[x])
+				x++
 			}
 			b.Amounts[k] = append(b.Amounts[k], a)
 		}
-		b.qty = append(b.qty, r.qty)
+		q := quantity{scale: qtyNull}
+		if r.qty > 0 {
+			q = sc.qtyList[r.qty-1]
+		}
+		b.qty = append(b.qty, q)
 		if r.keyLen == 0 {
 			b.keyBuf = append(append(b.keyBuf, keyHex), r.digest[:]...)
 		} else {
@@ -870,6 +884,17 @@ func writeSegments(ctx context.Context, l store.Loader, segs []*segment) error {
 func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measure string) (int64, error) {
 	if w.rows == 0 {
 		return 0, nil
+	}
+	if w.spill != nil {
+		// A large import: the rest of pass 1 joins the temporary file, and its buffers (up to
+		// twice the spill budget, with their spare capacity) are freed before pass 2 needs
+		// the memory.
+		if err := w.spillAll(); err != nil {
+			return 0, err
+		}
+		for _, d := range w.days {
+			d.buf = nil
+		}
 	}
 	days := make([]int64, 0, len(w.days))
 	for d := range w.days {

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -398,6 +399,27 @@ func TestFullDictionary(t *testing.T) {
 	}
 	if exportCSV(t, db) != exportCSV(t, ref) {
 		t.Fatal("an import past its dictionary budget stored other records")
+	}
+}
+
+// TestFullShapeTable: past the shape table's bound, rows carry their shape columns themselves
+// and store the same records, every field of them.
+func TestFullShapeTable(t *testing.T) {
+	recs := randomRecords(rand.New(rand.NewPCG(4, 2)), 3000)
+	ref := storetest.SQLite(t)
+	if _, err := ImportRecords(context.Background(), ref, "r", recs, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	old := maxShapes
+	maxShapes = 3
+	t.Cleanup(func() { maxShapes = old })
+	withSpillBudget(t, 8192)
+	db := storetest.SQLite(t)
+	if _, err := ImportRecords(context.Background(), db, "r", recs, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := storedRecords(t, db), storedRecords(t, ref); !reflect.DeepEqual(got, want) || len(got) != len(recs) {
+		t.Fatal("an import past its shape table stored other records")
 	}
 }
 
