@@ -22,7 +22,6 @@ type focusMapper struct {
 	attributed                            int // x_AttributedCost (partnerlink's own exports)
 	amount                                [numAmounts]int
 	costName                              string
-	measure                               string
 	keyer                                 *keyer
 	tagCache                              tagCache
 }
@@ -44,7 +43,7 @@ func newFOCUSMapper(header []string, measure string) (*focusMapper, error) {
 		unit: c.find("ConsumedUnit"), quantity: c.find("ConsumedQuantity"), tags: c.find("Tags"),
 		attributed: c.find("x_AttributedCost"),
 		amount:     [numAmounts]int{c.find("ListCost"), c.find("BilledCost"), c.find("EffectiveCost")},
-		costName:   costName, measure: measure,
+		costName:   costName,
 	}
 	var miss []string
 	for name, i := range map[string]int{"ChargePeriodStart": m.start, "ChargePeriodEnd": m.end, costName: m.cost,
