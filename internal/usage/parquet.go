@@ -1215,7 +1215,7 @@ func thriftStruct(b []byte, depth int) (int, error) {
 	if depth > 32 {
 		return 0, errors.New("nested too deep")
 	}
-	p, last := 0, int64(0)
+	p := 0
 	for {
 		if p >= len(b) {
 			return 0, errThriftShort
@@ -1226,17 +1226,13 @@ func thriftStruct(b []byte, depth int) (int, error) {
 			return p, nil
 		}
 		typ := h & 0x0f
-		if h>>4 == 0 { // the field ID follows
-			v, n := binary.Uvarint(b[p:])
+		if h>>4 == 0 { // the field ID is not a delta: a zig-zag varint follows (its value is not needed)
+			_, n := binary.Uvarint(b[p:])
 			if n <= 0 {
 				return 0, errThriftShort
 			}
 			p += n
-			last = int64(v)
-		} else {
-			last += int64(h >> 4)
 		}
-		_ = last
 		n, err := thriftValue(b[p:], typ, depth)
 		if err != nil {
 			return 0, err
