@@ -63,6 +63,7 @@ type Stats struct {
 	OutsidePeriod       int64 `json:"outside_period"`
 	NotConsumption      int64 `json:"not_consumption"`
 	UnknownSubscription int64 `json:"unknown_subscription"`
+	OtherProviders      int64 `json:"other_providers"` // consumption of other providers: PAL, CSP, DPOR and CUA do not apply
 	EmptyPeriod         int64 `json:"empty_period"`
 	Rows                int64 `json:"attribution_rows"`
 	Incentives          int64 `json:"incentive_rows"`
@@ -502,7 +503,7 @@ func (wk *worker) compute(c *chunk, w uint8, sums bool) {
 			wk.reach(r.start)
 			// A subscription with one version has one resolution per resource: the cache
 			// keeps it, so the usual record goes straight to its interval sums.
-			if inf := x.info; inf != nil && r.category == usage.CategoryUsage && r.end > r.start {
+			if inf := x.info; inf != nil && r.category == usage.CategoryUsage && r.end > r.start && r.microsoft {
 				p.st.Records++
 				wk.sumFast(&r, inf, &p.st)
 			} else {
@@ -540,23 +541,21 @@ type rowIn struct {
 	cost                                     money.Nanos
 	currency, category                       string
 	pricing, commitment, publisher, provider string
+	microsoft                                bool // the Azure rules apply
 }
 
 func (r *rowIn) fill(b *usage.Batch, i int) {
 	*r = rowIn{start: b.Start[i], end: b.End[i], cost: b.Cost[i], currency: b.S(usage.ColCurrency, i),
 		category: b.S(usage.ColChargeCategory, i), pricing: b.S(usage.ColPricingCategory, i),
-		commitment: b.S(usage.ColCommitmentDiscount, i), publisher: b.S(usage.ColPublisher, i), provider: b.S(usage.ColProvider, i)}
-}
-
-func rowOf(r *usage.Record) rowIn {
-	return rowIn{start: r.Start, end: r.End, cost: r.Cost, currency: r.Currency, category: r.ChargeCategory,
-		pricing: r.PricingCategory, commitment: r.CommitmentDiscountID, publisher: r.Publisher, provider: r.Provider}
+		commitment: b.S(usage.ColCommitmentDiscount, i), publisher: b.S(usage.ColPublisher, i), provider: b.S(usage.ColProvider, i),
+		microsoft: usage.IsMicrosoft(b.S(usage.ColProviderID, i))}
 }
 
 func addStats(a, b *Stats) {
 	a.Records += b.Records
 	a.NotConsumption += b.NotConsumption
 	a.UnknownSubscription += b.UnknownSubscription
+	a.OtherProviders += b.OtherProviders
 	a.EmptyPeriod += b.EmptyPeriod
 	a.Rows += b.Rows
 	a.Incentives += b.Incentives
@@ -576,7 +575,8 @@ func newEngine(ix *index, progs *Programs) *engine {
 func (e *engine) record(r *usage.Record, st *Stats) ([]Row, []Incentive) {
 	b := usage.BatchOf([]usage.Record{*r})
 	wk := e.newWorker()
-	in := rowOf(r)
+	var in rowIn
+	in.fill(b, 0)
 	ent := wk.entry(maphash.String(e.seed, r.ResourceID), r.SubscriptionID, r.ResourceID)
 	rows, incs, _ := wk.record(&in, b, 0, ent, st, nil, nil)
 	return rows, incs
@@ -628,6 +628,10 @@ func (wk *worker) prelude(r *rowIn, ent *resEntry, st *Stats) (info *resInfo, un
 	st.Records++
 	if r.category != usage.CategoryUsage {
 		st.NotConsumption++
+		return nil, false
+	}
+	if !r.microsoft {
+		st.OtherProviders++
 		return nil, false
 	}
 	if len(ent.vs) == 0 {

@@ -129,6 +129,37 @@ func TestRuleOnlyUsageIsAttributed(t *testing.T) {
 	}
 }
 
+// TestRuleAzureRulesApplyToMicrosoftOnly: a record of another provider gets no PAL, CSP, DPOR
+// or CUA rows and no unknown-subscription warning, even when its sub-account happens to spell a
+// subscription of the estate; it is counted apart. Totals (ComputeSums) agree.
+func TestRuleAzureRulesApplyToMicrosoftOnly(t *testing.T) {
+	aws := dailyRecord("aws", 0, "arn:aws:ec2:us-east-1:123456789012:instance/i-0abc", 100)
+	aws.Provider, aws.SubscriptionID = "Amazon Web Services, Inc.", "123456789012"
+	lookalike := dailyRecord("lookalike", 0, resVM, 100) // the estate's subscription and resource
+	lookalike.Provider = "Oracle"
+	for _, r := range []*usage.Record{aws, lookalike} {
+		rows, incs, st := one(t, baseEstate(), r)
+		if len(rows) != 0 || len(incs) != 0 || st.OtherProviders != 1 || st.UnknownSubscription != 0 || len(st.UnknownSubscriptions) != 0 {
+			t.Fatalf("%s: rows %+v, incentives %+v, stats %+v", r.Key, rows, incs, st)
+		}
+		st, sums, err := ComputeSums(context.Background(), baseEstate(), nil, wide, FromRecords([]*usage.Record{r}))
+		if err != nil || len(sums) != 0 || st.OtherProviders != 1 || st.UnknownSubscription != 0 {
+			t.Fatalf("%s: sums %+v, stats %+v, %v", r.Key, sums, st, err)
+		}
+	}
+	// The same record as Microsoft's is attributed; after it (its resource's resolution is
+	// cached by then), the look-alike still is not.
+	azure := dailyRecord("azure", 0, resVM, 100)
+	if rows, _, _ := one(t, baseEstate(), azure); len(rows) == 0 {
+		t.Fatal("the Microsoft record got no rows")
+	}
+	_, want, _ := ComputeSums(context.Background(), baseEstate(), nil, wide, FromRecords([]*usage.Record{azure}))
+	st, got, err := ComputeSums(context.Background(), baseEstate(), nil, wide, FromRecords([]*usage.Record{azure, lookalike, lookalike}))
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) || st.OtherProviders != 2 {
+		t.Fatalf("sums with the look-alike %+v (stats %+v, %v), want %+v", got, st, err, want)
+	}
+}
+
 func TestRuleUnknownSubscriptionWarns(t *testing.T) {
 	r := dailyRecord("r", 0, resVM, 100)
 	r.SubscriptionID = "99999999-0000-0000-0000-000000000000"

@@ -150,9 +150,7 @@ attribution or missing attribution.`,
 		Report: &cobra.Command{Use: "report", Short: "Reports of attribution and incentive results",
 			Example: "  partnerlink report attributions --from 2026-03-01 --to 2026-04-01 --format csv"},
 	}
-	bench := newBenchCmd()
-	bench.AddCommand(newBenchUsageCmd(app))
-	root.AddCommand(newVersionCmd(app), newMigrateCmd(app), newServeCmd(app), newDemoCmd(app), p.Import, p.Export, p.Report, bench)
+	root.AddCommand(newVersionCmd(app), newMigrateCmd(app), newServeCmd(app), newDemoCmd(app), p.Import, p.Export, p.Report)
 	addLinkCommands(app, p)        // link_cmds.go: token
 	addEstateCommands(app, p)      // estate_cmds.go: import estate / azure-*, export estate, roles
 	addUsageCommands(app, p)       // usage_cmds.go: import usage, export usage

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,13 +21,16 @@ func newImportUsageCmd(app *App) *cobra.Command {
 	var rejects string
 	c := &cobra.Command{
 		Use:   "usage FILE...",
-		Short: "Import usage from FinOps FOCUS or Azure cost-details CSV (plain or gzip), idempotently",
-		Long: `Import usage records. Each file is imported whole or not at all: by default a file with any bad
-row imports nothing and every bad row is listed with its line, column and reason. With
---skip-bad the good rows go in and each bad row is written, as it was, to the --rejects file
-with its line and reason. Records already stored (same record key) are counted as duplicates,
-so importing a file twice adds nothing.`,
+		Short: "Import usage from FinOps FOCUS (CSV, gzip or Parquet, any provider) or Azure cost-details CSV, idempotently",
+		Long: `Import usage records. FOCUS 1.0 to 1.3 from any provider, as CSV (plain or gzip) or Parquet
+(recognised by its content), and Azure cost-details CSV. Each file is imported whole or not at
+all: by default a file with any bad row imports nothing and every bad row is listed with its
+line (a Parquet file: its row), column and reason. With --skip-bad the good rows go in and each
+bad row is written, as it was (a Parquet row as CSV), to the --rejects file with its line and
+reason. Records already stored (same record key) are counted as duplicates, so importing a file
+twice adds nothing. docs/usage.md maps every column.`,
 		Example: "  partnerlink import usage focus-2026-03.csv.gz\n" +
+			"  partnerlink import usage aws-focus-2026-03.parquet\n" +
 			"  partnerlink import usage --format azure-cost --measure effective amortized.csv\n" +
 			"  partnerlink import usage --skip-bad --rejects bad-rows.csv export.csv",
 		Args: cobra.MinimumNArgs(1),
@@ -39,7 +41,7 @@ so importing a file twice adds nothing.`,
 			if opts.SkipBad != (rejects != "") {
 				return UsageError{fmt.Errorf("--skip-bad and --rejects FILE go together, so that no bad row is lost")}
 			}
-			defer bulkGC()()
+			defer usage.BulkGC()()
 			db, err := app.OpenDB(cmd.Context())
 			if err != nil {
 				return err
@@ -74,8 +76,8 @@ so importing a file twice adds nothing.`,
 				}
 				imp := imps[0]
 				secs := time.Since(began).Seconds()
-				fmt.Fprintf(app.Stdout, "%s: %s, %d rows read, %d added, %d duplicate, %d rejected (%.0f rows/s), import %s\n",
-					imp.File, imp.Format, imp.RowsRead, imp.RowsAdded, imp.RowsDuplicate, imp.RowsRejected,
+				fmt.Fprintf(app.Stdout, "%s: %s %s, %d rows read, %d added, %d duplicate, %d rejected (%.0f rows/s), import %s\n",
+					imp.File, imp.Format, imp.Encoding, imp.RowsRead, imp.RowsAdded, imp.RowsDuplicate, imp.RowsRejected,
 					float64(imp.RowsRead)/max(secs, 1e-9), imp.ID)
 			}
 			return nil
@@ -86,6 +88,7 @@ so importing a file twice adds nothing.`,
 	f.StringVar(&opts.Measure, "measure", "billed", "the cost attributed: billed (BilledCost) or effective (EffectiveCost)")
 	f.BoolVar(&opts.SkipBad, "skip-bad", false, "import the good rows and write the bad ones to --rejects")
 	f.StringVar(&rejects, "rejects", "", "file that receives each bad row with its line and reason (with --skip-bad)")
+	f.IntVar(&opts.MaxFieldBytes, "max-field-bytes", usage.DefaultMaxFieldBytes, "the largest field a row may hold; a longer one is a bad row")
 	return c
 }
 
@@ -93,9 +96,14 @@ func newExportUsageCmd(app *App) *cobra.Command {
 	var from, to, format, out string
 	c := &cobra.Command{
 		Use:   "usage",
-		Short: "Export stored usage records, normalised, sorted by record key",
+		Short: "Export stored usage records, sorted by record key: a summary (csv, json) or every field (focus, parquet)",
+		Long: `Export stored usage records. --format csv and json write the summary columns; focus (FOCUS CSV)
+and parquet write every field of every record, with its key (x_RecordId) and attributed cost
+(x_AttributedCost), so that import usage reads them back to identical records: how usage moves
+from one database to another (docs/usage.md).`,
 		Example: "  partnerlink export usage --format csv > usage.csv\n" +
-			"  partnerlink export usage --from 2026-03-01 --to 2026-04-01 --format json --out march.json",
+			"  partnerlink export usage --from 2026-03-01 --to 2026-04-01 --format json --out march.json\n" +
+			"  partnerlink export usage --format parquet --out usage.parquet",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w, err := parsePeriod(from, to, false)
@@ -129,26 +137,7 @@ func newExportUsageCmd(app *App) *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&from, "from", "", "first day (YYYY-MM-DD, UTC) or RFC 3339 time; records whose charge starts at or after it")
 	f.StringVar(&to, "to", "", "end (exclusive) as a day or RFC 3339 time")
-	f.StringVar(&format, "format", "csv", "csv or json")
+	f.StringVar(&format, "format", "csv", "csv, json, focus or parquet")
 	f.StringVar(&out, "out", "", "write to this file instead of stdout")
 	return c
-}
-
-// bulkGC lets the garbage collector run less often during a bulk import and returns the
-// function that restores the settings. Parsing makes about 1.5 KB of short-lived garbage per
-// row; at the default GOGC=100 collection took a fifth of the parser's CPU. GOGC=400 with a
-// 192 MiB soft limit on the Go heap keeps collection rare while the heap (the rows waiting by
-// day, the dictionary, a few days being written: docs/usage.md) is
-// small, and frequent again before memory grows past the limit, so peak memory stays flat
-// whatever the file size. A GOGC or GOMEMLIMIT set by the user wins.
-func bulkGC() func() {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return func() {}
-	}
-	pct := debug.SetGCPercent(400)
-	limit := debug.SetMemoryLimit(192 << 20)
-	return func() {
-		debug.SetGCPercent(pct)
-		debug.SetMemoryLimit(limit)
-	}
 }

@@ -13,16 +13,22 @@ type azureMapper struct {
 	date, cost, currency, sub, chargeType                        int
 	resource, service, serviceCat, pricing, benefit, reservation int
 	publisherType, publisher                                     int
+	billingAccount, region, unit, quantity, tags, listCost       int
 	costName                                                     string
+	measure                                                      string
 	keyer                                                        *keyer
+	tagCache                                                     tagCache
 }
 
 func newAzureMapper(header []string, measure string) (*azureMapper, error) {
 	c := indexHeader(header)
 	// Actual and amortized files use the same cost columns; which one the file holds is the
-	// choice made when exporting, so the measure does not change the column here.
-	_ = measure
+	// choice made when exporting, so the measure does not change the column here: it says
+	// whether the cost is the billed or the effective one.
 	m := &azureMapper{
+		measure:        measure,
+		billingAccount: c.find("BillingAccountId"), region: c.find("ResourceLocation"), unit: c.find("UnitOfMeasure"),
+		quantity: c.find("Quantity"), tags: c.find("Tags"), listCost: c.find("PaygCostInBillingCurrency"),
 		date: c.find("Date", "UsageDate"), cost: c.find("CostInBillingCurrency", "Cost", "PreTaxCost"),
 		currency: c.find("BillingCurrency", "BillingCurrencyCode", "Currency"),
 		sub:      c.find("SubscriptionId", "SubscriptionGuid"), chargeType: c.find("ChargeType"),
@@ -75,16 +81,24 @@ func (m *azureMapper) mapRow(f []string, r *Record) (string, string) {
 	if !ok {
 		return "Date", fmt.Sprintf("%q is not a date; Azure writes MM/DD/YYYY (EA) or YYYY-MM-DD (MCA)", f[m.date])
 	}
-	r.Start = day.UnixNano()
-	r.End = day.AddDate(0, 0, 1).UnixNano()
+	var reason string
+	if r.Start, reason = instantOf(field(f, m.date), day); reason != "" {
+		return "Date", reason
+	}
+	if r.End, reason = instantOf(field(f, m.date), day.AddDate(0, 0, 1)); reason != "" {
+		return "Date", reason
+	}
 	ct := field(f, m.chargeType)
 	cat, known := chargeTypes[lower(ct)]
 	if !known {
 		return "ChargeType", fmt.Sprintf("%q is not a known Azure charge type; expected Usage, Purchase, Refund, Tax, RoundingAdjustment, UnusedReservation or UnusedSavingsPlan", ct)
 	}
 	r.ChargeCategory = cat
-	if col, reason := mapAmounts(f, m.cost, m.currency, m.sub, m.costName, "BillingCurrency", "SubscriptionId", r); reason != "" {
+	if col, reason := mapCost(f, m.cost, m.currency, m.costName, "BillingCurrency", r); reason != "" {
 		return col, reason
+	}
+	if reason := mapSubscription(field(f, m.sub), r); reason != "" {
+		return "SubscriptionId", reason
 	}
 	pm := field(f, m.pricing)
 	if r.PricingCategory, known = pricingModels[lower(pm)]; !known {
@@ -115,7 +129,30 @@ func (m *azureMapper) mapRow(f []string, r *Record) (string, string) {
 	default:
 		r.Publisher = pub
 	}
-	r.Key = m.keyer.key(f, r)
+	r.ProviderID = ProviderMicrosoft
+	r.BillingAccountID = field(f, m.billingAccount)
+	r.Region = field(f, m.region)
+	r.Unit = field(f, m.unit)
+	if r.Quantity = field(f, m.quantity); r.Quantity != "" && !isDecimal(r.Quantity) {
+		return "Quantity", fmt.Sprintf("%q is not a number", r.Quantity)
+	}
+	if m.measure == MeasureEffective {
+		r.EffectiveCost = Some(r.Cost)
+	} else {
+		r.BilledCost = Some(r.Cost)
+	}
+	if s := field(f, m.listCost); s != "" {
+		n, reason := parseCost(s)
+		if reason != "" {
+			return "PaygCostInBillingCurrency", reason
+		}
+		r.ListCost = Some(n)
+	}
+	var err error
+	if r.Tags, err = m.tagCache.canonical(field(f, m.tags)); err != nil {
+		return "Tags", err.Error()
+	}
+	r.Key = m.keyer.key(f, r, keyOf(r))
 	return "", ""
 }
 
@@ -135,5 +172,6 @@ func lower(s string) string { return strings.ToLower(s) }
 func (m *azureMapper) clone() mapper {
 	c := *m
 	c.keyer = m.keyer.clone()
+	c.tagCache = tagCache{}
 	return &c
 }

@@ -21,7 +21,27 @@ const (
 	ColProvider
 	ColPublisher
 	ColCurrency
+	// Since segment format version 2.
+	ColProviderID
+	ColHostProvider
+	ColInvoiceIssuer
+	ColBillingAccount
+	ColSubAccountType
+	ColRegion
+	ColUnit
+	ColTags
 	NumStringCols
+
+	// v1StringCols are the string columns of segment format version 1.
+	v1StringCols = ColCurrency + 1
+)
+
+// Optional amount columns (Batch.Amounts).
+const (
+	AmountList = iota
+	AmountBilled
+	AmountEffective
+	numAmounts
 )
 
 // Batch holds usage records by column, with every string stored once in Dict and named by
@@ -40,6 +60,10 @@ type Batch struct {
 	keyBuf []byte
 	keyOff []uint32 // row i's key is keyBuf[keyOff[i]:keyOff[i+1]]
 	raw    []rawCost
+	// Amounts[AmountList][i] ... are row i's list, billed and effective cost.
+	Amounts [numAmounts][]Amount
+	qty     []quantity
+	qtyText []string // quantities kept as text (see quantity)
 	// Source identifies a stored batch's content: its segment's SHA-256 (and the window its
 	// rows were cut to, if they were). Empty for batches built from records.
 	Source string
@@ -157,6 +181,9 @@ func (b *Batch) CostRaw(i int) string {
 	return b.Cost[i].String()
 }
 
+// Quantity is row i's quantity as written ("" when null).
+func (b *Batch) Quantity(i int) string { return b.quantityText(b.qty[i]) }
+
 // Record fills r with row i.
 func (b *Batch) Record(i int, r *Record) {
 	*r = Record{Key: b.Key(i), Start: b.Start[i], End: b.End[i],
@@ -164,7 +191,27 @@ func (b *Batch) Record(i int, r *Record) {
 		ServiceCategory: b.S(ColServiceCategory, i), ChargeCategory: b.S(ColChargeCategory, i),
 		PricingCategory: b.S(ColPricingCategory, i), CommitmentDiscountID: b.S(ColCommitmentDiscount, i),
 		Provider: b.S(ColProvider, i), Publisher: b.S(ColPublisher, i), Currency: b.S(ColCurrency, i),
-		Cost: b.Cost[i], CostRaw: b.CostRaw(i)}
+		Cost: b.Cost[i], CostRaw: b.CostRaw(i),
+		ProviderID: b.S(ColProviderID, i), HostProvider: b.S(ColHostProvider, i), InvoiceIssuer: b.S(ColInvoiceIssuer, i),
+		BillingAccountID: b.S(ColBillingAccount, i), SubAccountType: b.S(ColSubAccountType, i), Region: b.S(ColRegion, i),
+		Unit: b.S(ColUnit, i), Quantity: b.Quantity(i), Tags: b.S(ColTags, i),
+		ListCost: b.Amounts[AmountList][i], BilledCost: b.Amounts[AmountBilled][i], EffectiveCost: b.Amounts[AmountEffective][i]}
+}
+
+// strings returns r's string columns in column order.
+func (r *Record) strings() [NumStringCols]string {
+	id := r.ProviderID
+	if id == "" {
+		id = NormalizeProvider(r.Provider) // records made by programs and tests
+	}
+	return [NumStringCols]string{r.SubscriptionID, r.ResourceID, r.Service, r.ServiceCategory,
+		r.ChargeCategory, r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency,
+		id, r.HostProvider, r.InvoiceIssuer, r.BillingAccountID, r.SubAccountType, r.Region, r.Unit, r.Tags}
+}
+
+// amounts returns r's optional amounts in column order.
+func (r *Record) amounts() [numAmounts]Amount {
+	return [numAmounts]Amount{r.ListCost, r.BilledCost, r.EffectiveCost}
 }
 
 // Records returns every row as a Record.
@@ -213,10 +260,13 @@ func (bb *BatchBuilder) Add(r *Record) {
 	b.Start = append(b.Start, r.Start)
 	b.End = append(b.End, r.End)
 	b.Cost = append(b.Cost, r.Cost)
-	for col, s := range [NumStringCols]string{r.SubscriptionID, r.ResourceID, r.Service, r.ServiceCategory,
-		r.ChargeCategory, r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency} {
+	for col, s := range r.strings() {
 		b.Str[col] = append(b.Str[col], bb.intern(s))
 	}
+	for k, a := range r.amounts() {
+		b.Amounts[k] = append(b.Amounts[k], a)
+	}
+	b.qty = append(b.qty, bb.quantity(r.Quantity))
 	b.keyBuf = appendKey(b.keyBuf, r.Key)
 	b.keyOff = append(b.keyOff, uint32(len(b.keyBuf)))
 	if r.CostRaw != "" && r.CostRaw != r.Cost.String() {

@@ -33,6 +33,7 @@ type chunkReader struct {
 	carry []byte // read, not yet returned: starts at a record boundary
 	line  int    // the line carry starts on
 	err   error  // how the stream ended, once it has
+	limit int    // the most bytes a record may take (0: no limit)
 }
 
 // next returns the next chunk of whole records and the line it starts on. err is the
@@ -57,6 +58,11 @@ func (c *chunkReader) next() (chunk []byte, line int, tail bool, err error) {
 		eof := c.err == io.EOF
 		cut, bad := scanRecords(c.carry, eof)
 		if cut == 0 && !bad && c.err == nil {
+			if c.limit > 0 && len(c.carry) > c.limit {
+				// Stop before holding a record of any size in memory.
+				c.err = errRecordTooLong
+				return nil, c.line, false, c.err
+			}
 			continue // not one whole record yet: read more
 		}
 		chunk, line = c.carry[:cut], c.line

@@ -16,11 +16,12 @@ func TestParseUTCSecondsAgreesWithTimeParse(t *testing.T) {
 	for _, s := range []string{
 		"2026-04-01T00:00:00Z", "2026-12-28T23:59:59Z", "2024-02-29T10:00:00Z", "2023-02-29T10:00:00Z",
 		"2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-04-31T00:00:00Z", "2026-04-01T24:00:00Z",
-		"2026-04-01T00:60:00Z", "2026-04-01T00:00:60Z", "2026-04-01 00:00:00Z", "2026-04-01T00:00:00z",
-		"2026-4-01T00:00:00Z", "2026-04-01T00:00:00+", "+026-04-01T00:00:00Z", "0000-01-01T00:00:00Z",
+		"2026-04-01T00:60:00Z", "2026-04-01T00:00:60Z", "2026-04-01T00:00:00z",
+		"2026-4-01T00:00:00Z", "2026-04-01T00:00:00+", "+026-04-01T00:00:00Z", "1678-01-01T00:00:00Z",
 	} {
 		want, err := time.Parse(time.RFC3339Nano, s)
-		got, ok := parseTime(s)
+		got, reason := parseTime(s)
+		ok := reason == ""
 		if (err == nil) != ok || (ok && got != want.UnixNano()) {
 			t.Errorf("parseTime(%q) = %d, %v; time.Parse gives %v, %v", s, got, ok, want, err)
 		}
@@ -174,8 +175,8 @@ func TestAppendTimeIsAppendInt(t *testing.T) {
 }
 
 // TestParseUTCSecondsIsTimeDate: the fast spelling gives time.Date's UnixNano for every
-// year from 0000 to 9999 (wrapping as UnixNano does outside 1678 to 2262), month, day up to
-// 28 and time of day; and declines what is not digits.
+// year from 0000 to 9999, month, day up to 28 and time of day whose instant int64 nanoseconds
+// hold, declines the others (parseTime then names the range) and declines what is not digits.
 func TestParseUTCSecondsIsTimeDate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 200000 {
@@ -186,8 +187,13 @@ func TestParseUTCSecondsIsTimeDate(t *testing.T) {
 		}
 		text := fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", y, mo, d, h, mi, s)
 		got, ok := parseUTCSeconds(text)
-		if want := time.Date(y, time.Month(mo), d, h, mi, s, 0, time.UTC).UnixNano(); !ok || got != want {
-			t.Fatalf("parseUTCSeconds(%q) = %d, %v; want %d", text, got, ok, want)
+		want := time.Date(y, time.Month(mo), d, h, mi, s, 0, time.UTC)
+		inRange := !want.Before(minInstant) && !want.After(maxInstant)
+		if ok != inRange || ok && got != want.UnixNano() {
+			t.Fatalf("parseUTCSeconds(%q) = %d, %v; want %d (in range: %v)", text, got, ok, want.UnixNano(), inRange)
+		}
+		if _, reason := parseTime(text); (reason == "") != inRange || !inRange && !strings.Contains(reason, "out of range: partnerlink holds instants from 1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z") {
+			t.Fatalf("parseTime(%q) says %q (in range: %v)", text, reason, inRange)
 		}
 	}
 	for _, text := range []string{"2026-04-0/T00:00:00Z", "2026-04-01T00:00:0:Z", "2026-13-01T00:00:00Z",
@@ -204,8 +210,8 @@ func BenchmarkParseTime(b *testing.B) {
 	var sum int64
 	for b.Loop() {
 		for _, s := range in {
-			v, ok := parseTime(s)
-			if !ok {
+			v, reason := parseTime(s)
+			if reason != "" {
 				b.Fatal(s)
 			}
 			sum += v

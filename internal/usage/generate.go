@@ -39,7 +39,7 @@ func GenerateFOCUS(w io.Writer, rows int, seed uint64) error {
 		if pc == "Committed" {
 			commitment = "/providers/Microsoft.Capacity/reservationOrders/ro1/reservations/r1"
 		}
-		fmt.Fprintf(w, "%d.%06d,/providers/Microsoft.Billing/billingAccounts/8611537,USD,%s,Compute hour,2026-04-%02dT%02d:00:00Z,2026-04-%02dT%02d:00:00Z,%s,%d.%06d,%s,Microsoft,Microsoft,westeurope,/subscriptions/%08x-0000-4000-8000-%012x/resourceGroups/rg%d/providers/Microsoft.Compute/virtualMachines/vm%d,vm%d,%s,DZH318Z0BQ4L,/subscriptions/%08x-0000-4000-8000-%012x,sub-%d,\"\"\"env\"\": \"\"prod\"\"\",%08x-1111-2222-3333-444444444444\n",
+		fmt.Fprintf(w, "%d.%06d,/providers/Microsoft.Billing/billingAccounts/8611537,USD,%s,Compute hour,2026-04-%02dT%02d:00:00Z,2026-04-%02dT%02d:00:00Z,%s,%d.%06d,%s,Microsoft,Microsoft,westeurope,/subscriptions/%08x-0000-4000-8000-%012x/resourceGroups/rg%d/providers/Microsoft.Compute/virtualMachines/vm%d,vm%d,%s,DZH318Z0BQ4L,/subscriptions/%08x-0000-4000-8000-%012x,sub-%d,\"{\"\"env\"\":\"\"prod\"\"}\",%08x-1111-2222-3333-444444444444\n",
 			rng.IntN(100), rng.IntN(1000000), categories[rng.IntN(len(categories))], day, hour+1, day, hour, commitment,
 			rng.IntN(100), rng.IntN(1000000), pc, sub, sub, rg, res, res, svc, sub, sub, sub, rng.IntN(5000))
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/scope"
+	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
 // mapper turns one CSV row into a Record. It returns the offending column and a reason when
@@ -127,9 +128,22 @@ func (k *keyer) clone() *keyer {
 	return &c
 }
 
-func (k *keyer) key(fields []string, r *Record) string {
+// keyFields are the texts of the mapped columns a record key hashes, as the first version of
+// the importer normalised them (so that a file imported before keeps its keys): times, cost,
+// subscription, categories and currency normalised, the other columns trimmed as written.
+type keyFields struct {
+	sub, service, serviceCat, category, pricing, commitment, provider, publisher, currency, resource string
+}
+
+// keyOf is keyFields as Record holds them (formats whose mapping never changed).
+func keyOf(r *Record) keyFields {
+	return keyFields{r.SubscriptionID, r.Service, r.ServiceCategory, r.ChargeCategory, r.PricingCategory,
+		r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency, r.ResourceID}
+}
+
+func (k *keyer) key(fields []string, r *Record, kf keyFields) string {
 	if k.idCol >= 0 {
-		if id := strings.TrimSpace(fields[k.idCol]); id != "" {
+		if id := strings.TrimSpace(fields[k.idCol]); id != "" && id != "NULL" {
 			return id
 		}
 	}
@@ -137,13 +151,13 @@ func (k *keyer) key(fields []string, r *Record) string {
 	b = k.appendTime(b, r.Start)
 	b = append(b, 0x1f)
 	b = k.appendTime(b, r.End)
-	for _, s := range [...]string{r.SubscriptionID, r.Service, r.ServiceCategory, r.ChargeCategory,
-		r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency} {
+	for _, s := range [...]string{kf.sub, kf.service, kf.serviceCat, kf.category,
+		kf.pricing, kf.commitment, kf.provider, kf.publisher, kf.currency} {
 		b = append(b, 0x1f)
 		b = append(b, s...)
 	}
 	b = append(b, 0x1f)
-	b = appendResourceKey(b, r.ResourceID)
+	b = appendResourceKey(b, kf.resource)
 	b = append(b, 0x1f)
 	b = r.Cost.Append(b)
 	for j, i := range k.others {
@@ -249,27 +263,65 @@ func parseCost(s string) (money.Nanos, string) {
 	return n, ""
 }
 
-// timeLayouts are the timestamp spellings seen in FOCUS exports; all are read as UTC.
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04Z", "2006-01-02"}
+// timeLayouts are the timestamp spellings seen in exports; those without an offset are UTC
+// (FOCUS times are). time.Parse also takes a fraction of a second after the seconds of a layout
+// that has none.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04:05Z07:00",
+	"2006-01-02T15:04Z", "2006-01-02"}
 
-func parseTime(s string) (int64, bool) {
+// Instants must lie strictly between timeline.Min and timeline.Max, the sentinels of unbounded
+// windows: what int64 nanoseconds hold, from 1677-09-21 to 2262-04-11.
+var (
+	minInstant = time.Unix(0, timeline.Min+1).UTC()
+	maxInstant = time.Unix(0, timeline.Max-1).UTC()
+)
+
+// instantRange is the range named in errors.
+var instantRange = fmt.Sprintf("partnerlink holds instants from %s to %s", minInstant.Format(time.RFC3339), maxInstant.Format(time.RFC3339))
+
+// parseTime reads a timestamp as an instant, or says why it cannot.
+func parseTime(s string) (int64, string) {
 	s = trimSpace(s)
 	if ns, ok := parseUTCSeconds(s); ok {
-		return ns, true
+		return ns, ""
 	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return t.UnixNano(), true
+			return instantOf(s, t)
 		}
 	}
-	return 0, false
+	return 0, fmt.Sprintf("%q is not a time; use RFC 3339 such as 2026-03-01T00:00:00Z (YYYY-MM-DD HH:MM:SS without an offset is read as UTC)", s)
+}
+
+// instantOf is t in Unix nanoseconds, or the reason it is out of range.
+func instantOf(s string, t time.Time) (int64, string) {
+	if t.Before(minInstant) || t.After(maxInstant) {
+		return 0, fmt.Sprintf("%q is out of range: %s", s, instantRange)
+	}
+	return t.UnixNano(), ""
 }
 
 // parseUTCSeconds reads the spelling nearly every export uses, YYYY-MM-DDTHH:MM:SSZ, without
 // time.Parse's generality. Anything else (other layouts, out-of-range fields such as month 13
-// or February 30) returns false and is left to time.Parse, which gives the same answer or
-// rejects it.
+// or February 30, instants out of range) returns false and is left to time.Parse, which gives
+// the same answer or rejects it.
 func parseUTCSeconds(s string) (int64, bool) {
+	secs, ok := utcSeconds(s)
+	if !ok || secs < minSeconds || secs > maxSeconds {
+		return 0, false
+	}
+	return secs * 1e9, true
+}
+
+// The whole seconds parseUTCSeconds may return: their nanoseconds are in range.
+var (
+	minSeconds = minInstant.Unix() + 1
+	maxSeconds = maxInstant.Unix()
+)
+
+// utcSeconds is the Unix seconds of YYYY-MM-DDTHH:MM:SSZ (days 29 to 31 excluded: they depend
+// on the month, and time.Parse checks them).
+func utcSeconds(s string) (int64, bool) {
 	if len(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' {
 		return 0, false
 	}
@@ -283,12 +335,11 @@ func parseUTCSeconds(s string) (int64, bool) {
 	y := dig(0)*1000 + dig(1)*100 + two(2)
 	mo, d, h, mi, sec := two(5), two(8), two(11), two(14), two(17)
 	if bad || mo < 1 || mo > 12 || d < 1 || d > 28 || h > 23 || mi > 59 || sec > 59 {
-		return 0, false // days 29 to 31 depend on the month: time.Parse checks them
+		return 0, false
 	}
-	// What time.Date(...).UnixNano() gives, without its normalisation (that was half of this
-	// function's time), wrapping as it does outside the years 1678 to 2262.
-	secs := daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+sec)
-	return secs * 1e9, true
+	// What time.Date(...).Unix() gives, without its normalisation (that was half of this
+	// function's time).
+	return daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+sec), true
 }
 
 // daysFromCivil is the number of days from 1970-01-01 to y-m-d in the proleptic Gregorian
@@ -332,11 +383,9 @@ func field(fields []string, i int) string {
 	return trimSpace(fields[i])
 }
 
-// mapAmounts reads what both formats map alike: the cost (and its text, for audit), the
-// currency and the subscription, which only Usage rows must have (purchases and taxes may
-// belong to the billing account). r.ChargeCategory must be set. It returns the offending
-// column (named as the format names it) and the reason.
-func mapAmounts(f []string, cost, currency, sub int, costCol, currencyCol, subCol string, r *Record) (string, string) {
+// mapCost reads what every format maps alike: the cost (and its text, for audit) and the
+// currency. It returns the offending column (named as the format names it) and the reason.
+func mapCost(f []string, cost, currency int, costCol, currencyCol string, r *Record) (string, string) {
 	var reason string
 	if r.Cost, reason = parseCost(f[cost]); reason != "" {
 		return costCol, reason
@@ -345,11 +394,22 @@ func mapAmounts(f []string, cost, currency, sub int, costCol, currencyCol, subCo
 	if r.Currency, reason = normCurrency(f[currency]); reason != "" {
 		return currencyCol, reason
 	}
-	if s := field(f, sub); s != "" || r.ChargeCategory == CategoryUsage {
-		var ok bool
-		if r.SubscriptionID, ok = NormalizeSubscription(s); !ok {
-			return subCol, fmt.Sprintf("%q is not a subscription; use its GUID or /subscriptions/<GUID>", s)
-		}
-	}
 	return "", ""
+}
+
+// mapSubscription reads an Azure subscription, which only Usage rows must have (purchases and
+// taxes may belong to the billing account). r.ChargeCategory must be set.
+func mapSubscription(s string, r *Record) string {
+	if s == "" && r.ChargeCategory != CategoryUsage {
+		r.SubscriptionID = ""
+		return ""
+	}
+	var ok bool
+	if r.SubscriptionID, ok = NormalizeSubscription(s); !ok {
+		if s == "" || s == "NULL" {
+			return "is null; a Microsoft usage row needs its subscription (a GUID or /subscriptions/<GUID>)"
+		}
+		return fmt.Sprintf("%q is not a subscription; use its GUID or /subscriptions/<GUID> (only Microsoft sub-accounts must be subscriptions: is the row's provider column right?)", s)
+	}
+	return ""
 }

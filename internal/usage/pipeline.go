@@ -11,7 +11,8 @@ import (
 // cuts the file into chunks of whole records and one goroutine per core splits each chunk
 // into fields and maps them (times, money, keys), so parsing uses the whole machine (see
 // chunks.go; from a record whose quotes encoding/csv rejects on, encoding/csv splits in the
-// first goroutine, as it did for the whole file before). Batches are handed back in file
+// first goroutine, as it did for the whole file before). A Parquet file's rows are read in
+// the first goroutine, as text fields, and mapped alike. Batches are handed back in file
 // order, so line numbers, rejects and results are exactly those of calling Next in a loop.
 // fn may keep rec (its strings share the bytes of their chunk, about 256 KiB, which a kept
 // record keeps alive).
@@ -47,12 +48,21 @@ func (r *Reader) Each(ctx context.Context, fn func(rec *Record, bad *RowError) e
 		}
 		return true
 	}
-	go func() { // cut (and split, once encoding/csv has taken over)
+	go func() { // cut (and split, once encoding/csv has taken over), or read Parquet rows
 		defer close(work)
 		defer close(order)
+		if r.pq != nil {
+			err := r.pq.each(func(rows []row) bool { return send(&batch{rows: rows, done: make(chan struct{})}) })
+			end := &batch{err: io.EOF, done: make(chan struct{})}
+			if err != nil {
+				end.splitErr = err // a Parquet error names its file and row itself
+			}
+			send(end)
+			return
+		}
 		if r.dataLine > 0 {
 			// What the csv reader read ahead after the header is where the chunks start.
-			cr := &chunkReader{r: r.src.r, carry: r.src.buf[r.src.start:], line: r.dataLine}
+			cr := &chunkReader{r: r.src.r, carry: r.src.buf[r.src.start:], line: r.dataLine, limit: r.src.limit}
 			for {
 				chunk, line, tail, err := cr.next()
 				if !send(&batch{split: true, chunk: chunk, line: line, err: err, done: make(chan struct{})}) || err != nil {

@@ -24,14 +24,29 @@ const (
 	MeasureEffective = "effective"
 )
 
+// DefaultMaxFieldBytes is the default limit on one field of a usage file: far above any real
+// value (tags included), far below what would exhaust memory.
+const DefaultMaxFieldBytes = 1 << 20
+
 // ReadOptions choose the format (empty: detect from the header) and the measure.
 type ReadOptions struct {
 	Format  string // "", FormatFOCUS or FormatAzureCost
 	Measure string // "", MeasureBilled (default) or MeasureEffective
+	// MaxFieldBytes limits one field (0: DefaultMaxFieldBytes). A longer field is a bad row;
+	// a CSV record longer than the limit times its columns stops the file, since it cannot
+	// be read without holding it whole.
+	MaxFieldBytes int
 
 	// fromNDJSON: the CSV comes from ImportNDJSON's converter, which adds a header line (so
 	// line numbers shift by one) and puts the reason for an unreadable line in its only field.
 	fromNDJSON bool
+}
+
+func (o ReadOptions) maxField() int {
+	if o.MaxFieldBytes <= 0 {
+		return DefaultMaxFieldBytes
+	}
+	return o.MaxFieldBytes
 }
 
 func (o ReadOptions) measure() string {
@@ -53,6 +68,9 @@ func (o ReadOptions) Validate() error {
 	default:
 		return fmt.Errorf("measure %q is not supported; use %s or %s", o.Measure, MeasureBilled, MeasureEffective)
 	}
+	if o.MaxFieldBytes < 0 {
+		return fmt.Errorf("the field size limit %d is negative; give a number of bytes (default %d)", o.MaxFieldBytes, DefaultMaxFieldBytes)
+	}
 	return nil
 }
 
@@ -60,38 +78,46 @@ func (o ReadOptions) Validate() error {
 // written (for the rejects file).
 type RowError struct {
 	File   string
-	Line   int
+	Line   int    // the line the row starts on; in a Parquet file, the row's number
+	InRows bool   // Line counts rows (Parquet), not lines
 	Column string // empty when the problem is the whole row
 	Reason string
-	Raw    string // the row's bytes as read, without the line end
+	Raw    string // the row's bytes as read (a Parquet row written as CSV), without the line end
 }
 
 func (e *RowError) Error() string {
-	if e.Column == "" {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
+	where := fmt.Sprintf("%s:%d", e.File, e.Line)
+	if e.InRows {
+		where = fmt.Sprintf("%s: row %d", e.File, e.Line)
 	}
-	return fmt.Sprintf("%s:%d: column %s: %s", e.File, e.Line, e.Column, e.Reason)
+	if e.Column == "" {
+		return fmt.Sprintf("%s: %s", where, e.Reason)
+	}
+	return fmt.Sprintf("%s: column %s: %s", where, e.Column, e.Reason)
 }
 
 // FileError is a problem with a whole file (not CSV, unknown format, missing column).
 type FileError struct {
 	File   string
 	Reason string
+	Import *Import // the recorded attempt, when an import was rejected for it
 }
 
 func (e *FileError) Error() string { return e.File + ": " + e.Reason }
 
-// Reader streams records from one usage CSV (plain or gzip). Memory stays constant whatever
-// the file size: one record and the CSV reader's buffer at a time.
+// Reader streams records from one usage file: CSV (plain or gzip) or Parquet. Memory stays
+// constant whatever the file size: a few batches of records and the readers' buffers.
 type Reader struct {
-	name   string
-	src    *rawTee
-	csv    *csv.Reader
-	m      mapper
-	format string
-	header []string
-	line   int // line of the last record read
-	ndjson bool
+	name     string
+	pq       *parquetSource // a Parquet file; the CSV fields below are unused
+	maxField int
+	src      *rawTee
+	csv      *csv.Reader
+	m        mapper
+	format   string
+	header   []string
+	line     int // line of the last record read
+	ndjson   bool
 	// lineBase is added to encoding/csv's line numbers: when Each has split the first part
 	// of the file itself, csv reads the rest from where it stopped.
 	lineBase int
@@ -100,48 +126,100 @@ type Reader struct {
 	dataLine int
 }
 
-// NewReader reads the header of r and prepares the column mapping. name is used in errors.
+// NewReader reads the header of r and prepares the column mapping. name is used in errors. A
+// Parquet file (PAR1 at its start) is read from r directly when r is a file (io.ReaderAt and
+// io.Seeker), else from a temporary copy; Close releases it.
 func NewReader(r io.Reader, name string, opts ReadOptions) (*Reader, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
+	}
+	if ra, size, ok := parquetAt(r); ok {
+		p, err := openParquet(ra, size, name)
+		if err != nil {
+			return nil, err
+		}
+		return newParquetReader(p, opts)
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, &FileError{name, fmt.Sprintf("looks like gzip but cannot be read (%v); is the file complete?", err)}
+			return nil, &FileError{File: name, Reason: fmt.Sprintf("looks like gzip but cannot be read (%v); is the file complete?", err)}
 		}
 		br = bufio.NewReaderSize(gz, 64<<10)
+	}
+	if magic, _ := br.Peek(4); string(magic) == parquetMagic {
+		p, err := spoolParquet(br, name)
+		if err != nil {
+			return nil, err
+		}
+		return newParquetReader(p, opts)
 	}
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
 		br.Discard(3)
 	}
-	tee := &rawTee{r: br}
+	tee := &rawTee{r: br, limit: opts.maxField()}
 	cr := csv.NewReader(tee)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = 0 // the header's count; a row with another count is a bad row
 	header, err := cr.Read()
 	if err == io.EOF {
-		return nil, &FileError{name, "is empty; a usage file starts with a header row (FOCUS: ChargePeriodStart,...; Azure cost details: Date,...)"}
+		return nil, &FileError{File: name, Reason: "is empty; a usage file starts with a header row (FOCUS: ChargePeriodStart,...; Azure cost details: Date,...)"}
 	}
 	if err != nil {
-		return nil, &FileError{name, fmt.Sprintf("is not a CSV file (%s); export usage as FOCUS or Azure cost-details CSV", csvReason(err))}
+		return nil, &FileError{File: name, Reason: fmt.Sprintf("is not a CSV file (%s); export usage as FOCUS or Azure cost-details CSV, or FOCUS Parquet", csvReason(err))}
 	}
 	header = append([]string(nil), header...)
 	for i, h := range header {
 		if !utf8.ValidString(h) || strings.ContainsRune(h, 0) {
-			return nil, &FileError{name, fmt.Sprintf("is not a CSV file: header field %d is not text", i+1)}
+			return nil, &FileError{File: name, Reason: fmt.Sprintf("is not a CSV file: header field %d is not text", i+1)}
 		}
 		header[i] = strings.TrimSpace(h)
+	}
+	m, format, err := mapperFor(header, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	// A record may hold every field at the limit; beyond that it cannot be a usage row.
+	tee.limit = opts.maxField() * (len(header) + 1)
+	tee.mark(cr.InputOffset())
+	dataLine := 1 + bytes.Count(tee.buf[:tee.start], []byte{'\n'}) // the tee holds every byte up to the header's end
+	return &Reader{name: name, src: tee, csv: cr, m: m, format: format, header: header, ndjson: opts.fromNDJSON,
+		dataLine: dataLine, maxField: opts.maxField()}, nil
+}
+
+// newParquetReader reads the rows of p.
+func newParquetReader(p *parquetSource, opts ReadOptions) (*Reader, error) {
+	m, format, err := mapperFor(p.header, p.name, opts)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	return &Reader{name: p.name, pq: p, m: m, format: format, header: p.header, maxField: opts.maxField()}, nil
+}
+
+// mapperFor checks a header and returns the mapper of its format (detected unless chosen).
+func mapperFor(header []string, name string, opts ReadOptions) (mapper, string, error) {
+	seen := map[string]string{}
+	for _, h := range header {
+		k := strings.ToLower(h)
+		if first, dup := seen[k]; dup {
+			if first == h {
+				return nil, "", &FileError{File: name, Reason: fmt.Sprintf("header has the column %q twice; each column must appear once", h)}
+			}
+			return nil, "", &FileError{File: name, Reason: fmt.Sprintf("header has the column %q twice (as %q and %q; column names are compared ignoring case); each column must appear once", h, first, h)}
+		}
+		seen[k] = h
 	}
 	format := opts.Format
 	if format == "" {
 		format = detect(header)
 		if format == "" {
-			return nil, &FileError{name, fmt.Sprintf("header has neither FOCUS columns (ChargePeriodStart, ChargePeriodEnd, BilledCost, ...) nor Azure cost-details columns (Date, SubscriptionId, ChargeType, ...); found %s. Export usage as FOCUS or Azure cost details, or pass --format", preview(header))}
+			return nil, "", &FileError{File: name, Reason: fmt.Sprintf("header has neither FOCUS columns (ChargePeriodStart, ChargePeriodEnd, BilledCost, ...) nor Azure cost-details columns (Date, SubscriptionId, ChargeType, ...); found %s. Export usage as FOCUS or Azure cost details, or pass --format", preview(header))}
 		}
 	}
 	var m mapper
+	var err error
 	switch format {
 	case FormatFOCUS:
 		m, err = newFOCUSMapper(header, opts.measure())
@@ -149,11 +227,24 @@ func NewReader(r io.Reader, name string, opts ReadOptions) (*Reader, error) {
 		m, err = newAzureMapper(header, opts.measure())
 	}
 	if err != nil {
-		return nil, &FileError{name, err.Error()}
+		return nil, "", &FileError{File: name, Reason: err.Error()}
 	}
-	tee.mark(cr.InputOffset())
-	dataLine := 1 + bytes.Count(tee.buf[:tee.start], []byte{'\n'}) // the tee holds every byte up to the header's end
-	return &Reader{name: name, src: tee, csv: cr, m: m, format: format, header: header, ndjson: opts.fromNDJSON, dataLine: dataLine}, nil
+	return m, format, nil
+}
+
+// Close releases what the reader holds (a Parquet upload's temporary copy).
+func (r *Reader) Close() {
+	if r.pq != nil {
+		r.pq.close()
+	}
+}
+
+// Encoding is how the file is stored: "parquet" or "csv".
+func (r *Reader) Encoding() string {
+	if r.pq != nil {
+		return "parquet"
+	}
+	return "csv"
 }
 
 // Format is the detected or chosen format.
@@ -162,9 +253,12 @@ func (r *Reader) Format() string { return r.format }
 // Header is the file's header row.
 func (r *Reader) Header() []string { return r.header }
 
-// Next returns the next record, or a bad row (rec nil, bad set), or io.EOF at the end. Any
-// other error means the file cannot be read further.
+// Next returns the next record of a CSV file, or a bad row (rec nil, bad set), or io.EOF at
+// the end. Any other error means the file cannot be read further. (Each reads every format.)
 func (r *Reader) Next() (rec *Record, bad *RowError, err error) {
+	if r.pq != nil {
+		return nil, nil, errors.New("Reader.Next reads CSV; use Each")
+	}
 	r.dataLine = 0
 	row, err := r.readRow()
 	if err == io.EOF {
@@ -190,6 +284,7 @@ type row struct {
 	line   int
 	raw    []byte
 	bad    *RowError
+	utf8   bool // the fields are known to be UTF-8 (a Parquet row whose text was checked as it was rendered)
 }
 
 // readError is err, which stopped reading the file after the record on line.
@@ -232,26 +327,44 @@ func (r *Reader) readRow() (row, error) {
 	}
 }
 
-// mapRow checks the row's encoding and maps it with m into rec.
+// mapRow checks the row's encoding and field sizes and maps it with m into rec.
 func (r *Reader) mapRow(m mapper, row *row, rec *Record) *RowError {
-	if !utf8.Valid(row.raw) { // one check of the row; find the column only when it fails
+	// One check of the row's bytes; the field is looked for only when it fails. A Parquet row
+	// has no bytes as read: its fields are checked one by one, and written as CSV only for a
+	// bad row.
+	if row.raw == nil || len(row.raw) > r.maxField {
+		for i, f := range row.fields {
+			if len(f) > r.maxField {
+				return r.bad(row.line, r.header[i], fmt.Sprintf("has %d bytes, more than the limit of %d a field (--max-field-bytes)", len(f), r.maxField), r.rawOf(row))
+			}
+		}
+	}
+	if !row.utf8 && (row.raw == nil || !utf8.Valid(row.raw)) {
 		for i, f := range row.fields {
 			if !utf8.ValidString(f) {
-				return r.bad(row.line, r.header[i], "is not valid UTF-8; save the file as UTF-8", row.raw)
+				return r.bad(row.line, r.header[i], "is not valid UTF-8; save the file as UTF-8", r.rawOf(row))
 			}
 		}
 	}
 	if col, reason := m.mapRow(row.fields, rec); reason != "" {
-		return r.bad(row.line, col, reason, row.raw)
+		return r.bad(row.line, col, reason, r.rawOf(row))
 	}
 	return nil
+}
+
+// rawOf is the row as read, or a Parquet row's fields as CSV.
+func (r *Reader) rawOf(row *row) []byte {
+	if row.raw == nil {
+		return csvRow(row.fields)
+	}
+	return row.raw
 }
 
 func (r *Reader) bad(line int, col, reason string, raw []byte) *RowError {
 	if r.ndjson {
 		line-- // the converter's header line is not in the JSON
 	}
-	return &RowError{File: r.name, Line: line, Column: col, Reason: reason, Raw: string(bytes.TrimRight(raw, "\r\n"))}
+	return &RowError{File: r.name, Line: line, InRows: r.pq != nil, Column: col, Reason: reason, Raw: string(bytes.TrimRight(raw, "\r\n"))}
 }
 
 func blank(fields []string) bool {
@@ -280,7 +393,7 @@ func preview(header []string) string {
 
 // resumeCSV has encoding/csv read the rest of the file from rest, whose first line is line.
 func (r *Reader) resumeCSV(rest io.Reader, line int) {
-	r.src = &rawTee{r: rest}
+	r.src = &rawTee{r: rest, limit: r.src.limit}
 	r.csv = csv.NewReader(r.src)
 	r.csv.ReuseRecord = true
 	r.csv.FieldsPerRecord = len(r.header)
@@ -293,6 +406,7 @@ func (r *Reader) resumeCSV(rest io.Reader, line int) {
 // of it is spent, so rows are not copied.
 type rawTee struct {
 	r      io.Reader
+	limit  int // the most bytes one record may take (errRecordTooLong beyond)
 	buf    []byte
 	start  int   // buf[start:] is not yet taken
 	last   int   // where the last take began
@@ -309,10 +423,18 @@ func (t *rawTee) Read(p []byte) (int, error) {
 		t.last -= t.pinned
 		t.pinned = 0
 	}
+	if t.limit > 0 && len(t.buf)-t.start > t.limit+len(p) {
+		// The CSV reader has read this much without finishing a record: stop before it holds
+		// a record of any size in memory.
+		return 0, errRecordTooLong
+	}
 	n, err := t.r.Read(p)
 	t.buf = append(t.buf, p[:n]...)
 	return n, err
 }
+
+// errRecordTooLong: a CSV record longer than the field limit times its columns.
+var errRecordTooLong = errors.New("a record is longer than every field at the size limit could make it; a field larger than --max-field-bytes, or a quote left open")
 
 // mark drops everything before stream offset off.
 func (t *rawTee) mark(off int64) { t.take(off) }

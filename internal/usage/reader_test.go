@@ -3,6 +3,7 @@ package usage
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -12,7 +13,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/partnerlink/partnerlink/internal/store/storetest"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -22,6 +27,16 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 type goldenRecord struct {
 	Key, Start, End, Subscription, Resource, Service, ServiceCategory, Category, Pricing string
 	Commitment, Provider, Publisher, Currency, Cost, CostRaw                             string
+	ProviderID, HostProvider, InvoiceIssuer, BillingAccount, SubAccountType, Region      string
+	Unit, Quantity, ListCost, BilledCost, EffectiveCost, Tags                            string
+}
+
+func golden(rec *Record) goldenRecord {
+	return goldenRecord{rec.Key, timeline.Format(rec.Start), timeline.Format(rec.End), rec.SubscriptionID,
+		rec.ResourceID, rec.Service, rec.ServiceCategory, rec.ChargeCategory, rec.PricingCategory,
+		rec.CommitmentDiscountID, rec.Provider, rec.Publisher, rec.Currency, rec.Cost.String(), rec.CostRaw,
+		rec.ProviderID, rec.HostProvider, rec.InvoiceIssuer, rec.BillingAccountID, rec.SubAccountType, rec.Region,
+		rec.Unit, rec.Quantity, rec.ListCost.String(), rec.BilledCost.String(), rec.EffectiveCost.String(), rec.Tags}
 }
 
 func readAllRecords(t *testing.T, r io.Reader, name string, opts ReadOptions) ([]goldenRecord, []*RowError) {
@@ -44,9 +59,7 @@ func readAllRecords(t *testing.T, r io.Reader, name string, opts ReadOptions) ([
 			bad = append(bad, b)
 			continue
 		}
-		recs = append(recs, goldenRecord{rec.Key, timeline.Format(rec.Start), timeline.Format(rec.End), rec.SubscriptionID,
-			rec.ResourceID, rec.Service, rec.ServiceCategory, rec.ChargeCategory, rec.PricingCategory,
-			rec.CommitmentDiscountID, rec.Provider, rec.Publisher, rec.Currency, rec.Cost.String(), rec.CostRaw})
+		recs = append(recs, golden(rec))
 	}
 }
 
@@ -56,6 +69,8 @@ func TestGolden(t *testing.T) {
 		format string
 	}{
 		{"focus-azure-1.0.csv", FormatFOCUS},
+		{"focus-multicloud-1.0.csv", FormatFOCUS},
+		{"focus-1.3.csv", FormatFOCUS},
 		{"ea-actual-cost-small.csv", FormatAzureCost},
 		{"mca-amortized.csv", FormatAzureCost},
 	} {
@@ -210,6 +225,13 @@ func TestBadRows(t *testing.T) {
 		{"wrong column count", "2026-03-01T00:00:00Z,2026-03-02T00:00:00Z,1,USD\n", "", []string{"has 4 columns, the header has 7"}},
 		{"invalid UTF-8", "2026-03-01T00:00:00Z,2026-03-02T00:00:00Z,1,USD,11111111-2222-3333-4444-555555555555,Usage,caf\xe9\n", "ResourceId", []string{"UTF-8"}},
 		{"bare quote", "2026-03-01T00:00:00Z,2026-03-02T00:00:00Z,1,USD,11111111-2222-3333-4444-555555555555,Usage,a\"b\n", "", []string{"quote"}},
+		{"start beyond 2262", "9999-12-31T00:00:00Z,9999-12-31T01:00:00Z,1,USD,11111111-2222-3333-4444-555555555555,Usage,r\n", "ChargePeriodStart",
+			[]string{`"9999-12-31T00:00:00Z" is out of range`, "1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z"}},
+		{"end before 1678", "1600-01-01 00:00:00,0001-01-01T00:00:00Z,1,USD,11111111-2222-3333-4444-555555555555,Usage,r\n", "ChargePeriodStart",
+			[]string{`"1600-01-01 00:00:00" is out of range`}},
+		{"null start", "NULL,2026-03-02T00:00:00Z,1,USD,11111111-2222-3333-4444-555555555555,Usage,r\n", "ChargePeriodStart", []string{"is null"}},
+		{"null cost", "2026-03-01T00:00:00Z,2026-03-02T00:00:00Z,NULL,USD,11111111-2222-3333-4444-555555555555,Usage,r\n", "BilledCost", []string{"is null"}},
+		{"null subscription", "2026-03-01T00:00:00Z,2026-03-02T00:00:00Z,1,USD,NULL,Usage,r\n", "SubAccountId", []string{"is null", "Microsoft usage row"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := focusHeader + goodRow + tc.row + goodRow
@@ -242,6 +264,8 @@ func TestBadRows(t *testing.T) {
 
 func TestFileErrors(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
+		{"duplicated column", "ChargePeriodStart,BilledCost,ChargePeriodEnd,BilledCost\n", `column "BilledCost" twice`},
+		{"duplicated column, other case", "ChargePeriodStart,BilledCost,billedcost\n", `"billedcost" twice (as "BilledCost" and "billedcost"`},
 		{"empty", "", "is empty"},
 		{"json", `{"rows": [1, 2]}`, "not a CSV file"},
 		{"other csv", "name,age\nann,3\n", "neither FOCUS columns"},
@@ -259,6 +283,68 @@ func TestFileErrors(t *testing.T) {
 	}
 	if _, err := NewReader(strings.NewReader(focusHeader), "x", ReadOptions{Format: "parquet"}); err == nil || !strings.Contains(err.Error(), `"parquet"`) {
 		t.Errorf("unknown format accepted: %v", err)
+	}
+}
+
+// TestOtherFormatsRangeCheckTimes: out-of-range instants are refused by every reader, naming
+// the value, the place and the range: Azure dates, NDJSON, Parquet timestamps.
+func TestOtherFormatsRangeCheckTimes(t *testing.T) {
+	want := "out of range: partnerlink holds instants from 1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z"
+	azure := "Date,SubscriptionId,ChargeType,CostInBillingCurrency,BillingCurrency\n" +
+		"12/31/9999,11111111-2222-3333-4444-555555555555,Usage,1,USD\n"
+	if _, bad := readAllRecords(t, strings.NewReader(azure), "ea.csv", ReadOptions{}); len(bad) != 1 ||
+		!strings.Contains(bad[0].Error(), `ea.csv:2: column Date: "12/31/9999" is `+want) {
+		t.Errorf("Azure date 9999: %v", bad)
+	}
+
+	db := storetest.SQLite(t)
+	nd := `{"ChargePeriodStart":"2026-03-01T00:00:00Z","ChargePeriodEnd":"2026-03-02T00:00:00Z","BilledCost":1,"BillingCurrency":"USD","SubAccountId":"11111111-2222-3333-4444-555555555555","ChargeCategory":"Usage"}
+{"ChargePeriodStart":"2026-03-01T00:00:00Z","ChargePeriodEnd":"3000-01-01T00:00:00Z","BilledCost":1,"BillingCurrency":"USD","SubAccountId":"11111111-2222-3333-4444-555555555555","ChargeCategory":"Usage"}
+`
+	_, err := ImportNDJSON(context.Background(), db, strings.NewReader(nd), "rows.ndjson", ImportOptions{Now: clock})
+	if err == nil || !strings.Contains(err.Error(), `rows.ndjson:2: column ChargePeriodEnd: "3000-01-01T00:00:00Z" is `+want) {
+		t.Errorf("NDJSON end in 3000: %v", err)
+	}
+
+	var b bytes.Buffer
+	w := parquet.NewGenericWriter[exportedShape](&b)
+	w.Write([]exportedShape{{RecordID: "a", BillingCurrency: "USD", ChargeCategory: "Usage", SubAccountID: "11111111-2222-3333-4444-555555555555",
+		ChargePeriodStart: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), ChargePeriodEnd: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()}})
+	w.Close()
+	_, err = ImportReader(context.Background(), db, bytes.NewReader(b.Bytes()), "ts.parquet", ImportOptions{Now: clock})
+	if err == nil || !strings.Contains(err.Error(), `ts.parquet: row 1: column ChargePeriodEnd: "2300-01-01T00:00:00Z" is `+want) {
+		t.Errorf("Parquet timestamp in 2300: %v", err)
+	}
+}
+
+// TestFieldSizeLimit: a field over the limit is a bad row naming its column, size and the
+// flag; a record that could not be read without holding more than every field at the limit
+// stops the file, on either CSV path (the parallel splitter, and encoding/csv after a quote it
+// rejects), without reading the rest into memory.
+func TestFieldSizeLimit(t *testing.T) {
+	opts := ReadOptions{MaxFieldBytes: 100}
+	long := "/subscriptions/11111111-2222-3333-4444-555555555555/" + strings.Repeat("x", 100)
+	row := "2026-03-01T00:00:00Z,2026-03-02T00:00:00Z,1,USD,11111111-2222-3333-4444-555555555555,Usage," + long + "\n"
+	_, bad := readAllRecords(t, strings.NewReader(focusHeader+goodRow+row+goodRow), "big.csv", opts)
+	if len(bad) != 1 || bad[0].Error() != "big.csv:3: column ResourceId: has 152 bytes, more than the limit of 100 a field (--max-field-bytes)" {
+		t.Fatalf("bad rows %v", bad)
+	}
+	if _, bad := readAllRecords(t, strings.NewReader(focusHeader+goodRow+row), "big.csv", ReadOptions{}); len(bad) != 0 {
+		t.Fatalf("the default limit refused a 152-byte field: %v", bad)
+	}
+	huge := strings.Repeat("y", 2*chunkSize) // longer than a chunk, which the splitter must grow
+	for name, in := range map[string]string{
+		"splitter":     focusHeader + goodRow + `2026-03-01T00:00:00Z,2026-03-02T00:00:00Z,1,USD,x,Usage,"` + huge + "\"\n" + goodRow,
+		"encoding/csv": focusHeader + "a\"b,2,3,4,5,6,7\n" + goodRow + `2026-03-01T00:00:00Z,2026-03-02T00:00:00Z,1,USD,x,Usage,"` + huge + "\"\n" + goodRow,
+	} {
+		rd, err := NewReader(strings.NewReader(in), "huge.csv", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = rd.Each(context.Background(), func(*Record, *RowError) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "huge.csv: reading after line") || !strings.Contains(err.Error(), "--max-field-bytes") {
+			t.Errorf("%s: a record of %d bytes with a limit of 100 a field: %v", name, len(huge), err)
+		}
 	}
 }
 

@@ -1,14 +1,18 @@
 package usage
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/varint"
 )
 
 // randomRecords makes records with the variety segments must keep: hex and text keys, times
@@ -37,13 +41,31 @@ func randomRecords(rng *rand.Rand, n int) []Record {
 		if rng.IntN(5) == 0 {
 			r.CommitmentDiscountID = "/providers/Microsoft.Capacity/reservationOrders/ro1/reservations/r1"
 		}
-		r.Provider = "Microsoft"
+		r.Provider = []string{"Microsoft", "AWS", "Amazon Web Services, Inc.", ""}[rng.IntN(4)]
+		r.ProviderID = NormalizeProvider(r.Provider)
+		if rng.IntN(2) == 0 {
+			r.HostProvider, r.InvoiceIssuer = "Microsoft", "Contoso Reseller"
+		}
+		r.BillingAccountID = []string{"", "1234567890123", "/providers/Microsoft.Billing/billingAccounts/8611537"}[rng.IntN(3)]
+		r.SubAccountType = []string{"", "Subscription"}[rng.IntN(2)]
+		r.Region = []string{"", "westeurope", "us-east-1"}[rng.IntN(3)]
+		r.Unit = []string{"", "Hours", "GB"}[rng.IntN(3)]
+		r.Quantity = []string{"", "1", "0.50", "-2.25", "1e+21", "007", "-0", fmt.Sprint(rng.IntN(100000))}[rng.IntN(8)]
+		r.Tags = []string{"", `{"env":"prod"}`, `{" org":"x","ms:Department":"1"}`}[rng.IntN(3)]
 		r.Publisher = []string{"Microsoft", "Contoso Marketplace"}[rng.IntN(2)]
 		r.Currency = []string{"USD", "EUR"}[rng.IntN(2)]
 		r.Cost = money.Nanos(rng.Int64N(1_000_000_000_000) - 100_000_000_000)
 		r.CostRaw = r.Cost.String()
 		if rng.IntN(3) == 0 {
 			r.CostRaw += "00" // trailing zeros: kept as written
+		}
+		for k := range numAmounts {
+			switch rng.IntN(3) {
+			case 1:
+				r.setAmount(k, Some(r.Cost))
+			case 2:
+				r.setAmount(k, Some(money.Nanos(rng.Int64N(1_000_000_000_000))))
+			}
 		}
 	}
 	return recs
@@ -127,37 +149,150 @@ func TestDecodeSegmentRejectsDamage(t *testing.T) {
 	}
 }
 
+// TestDecodeSegmentChecksDamage: any byte of a version 2 segment changed is a checksum
+// error, never other records.
+func TestDecodeSegmentChecksDamage(t *testing.T) {
+	data := encodeSegment(BatchOf(randomRecords(rand.New(rand.NewPCG(5, 6)), 50)), identity(50), nil)
+	for i := range data {
+		bad := slices.Clone(data)
+		bad[i] ^= 0x20
+		if _, err := decodeSegment(bad); err == nil || !strings.Contains(err.Error(), "corrupt") {
+			t.Fatalf("byte %d changed: decoded (err %v)", i, err)
+		}
+	}
+}
+
+// section is one section of a version 2 segment.
+type section struct {
+	id    int
+	flags byte
+	body  []byte
+}
+
+// sections splits a version 2 segment into its record count and sections.
+func sections(t *testing.T, data []byte) (int, []section) {
+	t.Helper()
+	r := varint.NewReader(data[len(segMagicV2):len(data)-4], errCorrupt)
+	n := int(r.Uvarint("n"))
+	var out []section
+	for k := int(r.Uvarint("count")); k > 0; k-- {
+		id, flags := int(r.Uvarint("id")), r.Byte("flags")
+		out = append(out, section{id, flags, r.Bytes(int(r.Uvarint("length")), "body")})
+	}
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	return n, out
+}
+
+// assemble is the version 2 segment of n records with these sections.
+func assemble(n int, secs []section) []byte {
+	out := binary.AppendUvarint([]byte(segMagicV2), uint64(n))
+	out = binary.AppendUvarint(out, uint64(len(secs)))
+	for _, s := range secs {
+		out = binary.AppendUvarint(out, uint64(s.id))
+		out = append(out, s.flags)
+		out = binary.AppendUvarint(out, uint64(len(s.body)))
+		out = append(out, s.body...)
+	}
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+func identity(n int) []int32 {
+	order := make([]int32, n)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	return order
+}
+
+// TestSegmentSchemaEvolution: a section this build does not know is skipped unless it is
+// flagged critical (then the segment is refused, naming it), and a column missing from a
+// segment reads as its default: the story that lets a later version add columns without
+// rewriting stored segments, and this one read segments written before a column existed.
+func TestSegmentSchemaEvolution(t *testing.T) {
+	recs := randomRecords(rand.New(rand.NewPCG(7, 8)), 300)
+	data := encodeSegment(BatchOf(recs), identity(len(recs)), nil)
+	n, secs := sections(t, data)
+
+	unknown := append(slices.Clone(secs), section{id: 200, body: []byte("a column of a later version")})
+	b, err := decodeSegment(assemble(n, unknown))
+	if err != nil || !reflect.DeepEqual(b.Records(), recs) {
+		t.Fatalf("an unknown optional section changed the records (%v)", err)
+	}
+	unknown[len(unknown)-1].flags = flagCritical
+	if _, err := decodeSegment(assemble(n, unknown)); err == nil || !strings.Contains(err.Error(), "section 200") || !strings.Contains(err.Error(), "upgrade partnerlink") {
+		t.Fatalf("an unknown critical section: %v", err)
+	}
+
+	var without []section
+	for _, s := range secs {
+		if s.id != secString0+ColRegion && s.id != secAmount0+AmountList && s.id != secQuantity {
+			without = append(without, s)
+		}
+	}
+	b, err = decodeSegment(assemble(n, without))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range b.Records() {
+		want := recs[i]
+		want.Region, want.ListCost, want.Quantity = "", Amount{}, ""
+		if !reflect.DeepEqual(r, want) {
+			t.Fatalf("record %d without its region, list cost and quantity columns: %+v, want %+v", i, r, want)
+		}
+	}
+
+	for _, id := range []int{secDict, secKeys, secTimes, secCost} {
+		var missing []section
+		for _, s := range secs {
+			if s.id != id {
+				missing = append(missing, s)
+			}
+		}
+		if _, err := decodeSegment(assemble(n, missing)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("required section %d is missing", id)) {
+			t.Fatalf("without section %d: %v", id, err)
+		}
+	}
+	if _, err := decodeSegment(assemble(n, append(slices.Clone(secs), secs[0]))); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("a repeated section: %v", err)
+	}
+}
+
 // FuzzDecodeSegment: whatever the bytes, decoding returns a batch or an error, never panics,
-// and a batch it returns can be read and re-encoded to the same records.
+// and a batch it returns can be read and re-encoded to the same records. Each input is also
+// tried with a correct checksum, so that the fuzzer reaches the sections.
 func FuzzDecodeSegment(f *testing.F) {
 	for seed := uint64(1); seed <= 3; seed++ {
 		recs := randomRecords(rand.New(rand.NewPCG(seed, 1)), int(seed)*7)
 		b := BatchOf(recs)
-		order := make([]int32, b.Len())
-		for i := range order {
-			order[i] = int32(i)
-		}
-		f.Add(encodeSegment(b, order, nil))
+		f.Add(encodeSegment(b, identity(b.Len()), nil))
+		f.Add(encodeV1(b, identity(b.Len()), nil))
 	}
-	f.Add([]byte(segMagic))
+	f.Add([]byte(segMagicV2))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		b, err := decodeSegment(data)
-		if err != nil {
-			return
-		}
-		recs := b.Records()
-		order := make([]int32, len(recs))
-		for i := range order {
-			order[i] = int32(i)
-		}
-		again, err := decodeSegment(encodeSegment(b, order, nil))
-		if err != nil {
-			t.Fatalf("re-encoded segment does not decode: %v", err)
-		}
-		if !reflect.DeepEqual(again.Records(), recs) {
-			t.Fatal("re-encoded segment holds other records")
+		decodeAndReencode(t, data)
+		if len(data) >= 8 && string(data[:4]) == segMagicV2 {
+			fixed := slices.Clone(data)
+			binary.LittleEndian.PutUint32(fixed[len(fixed)-4:], crc32.Checksum(fixed[:len(fixed)-4], castagnoli))
+			decodeAndReencode(t, fixed)
 		}
 	})
+}
+
+func decodeAndReencode(t *testing.T, data []byte) {
+	b, err := decodeSegment(data)
+	if err != nil {
+		return
+	}
+	recs := b.Records()
+	again, err := decodeSegment(encodeSegment(b, identity(len(recs)), nil))
+	if err != nil {
+		t.Fatalf("re-encoded segment does not decode: %v", err)
+	}
+	if !reflect.DeepEqual(again.Records(), recs) {
+		t.Fatal("re-encoded segment holds other records")
+	}
 }
 
 // TestKeySetAgreesWithMap: the de-duplication set finds exactly the repeats a map finds, across

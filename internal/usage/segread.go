@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -41,9 +43,9 @@ func Stream(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *
 		if err := rows.Scan(&id, &lo, &hi, &sum, &data); err != nil {
 			return err
 		}
-		b, err := decodeSegment(data)
+		b, err := decodeStored(id, sum, data)
 		if err != nil {
-			return fmt.Errorf("usage segment %s: %w", id, err)
+			return err
 		}
 		b.Source = sum
 		if lo < w.From || hi >= w.To {
@@ -58,6 +60,22 @@ func Stream(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *
 		}
 	}
 	return rows.Err()
+}
+
+// decodeStored decodes the stored segment id after checking it: version 2 carries its own
+// CRC32C; version 1 is checked against the SHA-256 stored beside it. A damaged segment is an
+// error naming it, never records with wrong money.
+func decodeStored(id, sum string, data []byte) (*Batch, error) {
+	if len(data) >= 4 && string(data[:4]) == segMagicV1 {
+		if got := sha256.Sum256(data); hex.EncodeToString(got[:]) != sum {
+			return nil, fmt.Errorf("usage segment %s: %w", id, corrupt(fmt.Sprintf("its SHA-256 is %x, not the %s stored with it: the segment's bytes are damaged", got, sum)))
+		}
+	}
+	b, err := decodeSegment(data)
+	if err != nil {
+		return nil, fmt.Errorf("usage segment %s: %w (restore the database from a backup)", id, err)
+	}
+	return b, nil
 }
 
 // filter returns the rows for which keep is true, in order.
@@ -80,11 +98,19 @@ func (b *Batch) take(rows []int32) *Batch {
 	for c := range out.Str {
 		out.Str[c] = make([]uint32, len(rows))
 	}
+	for k := range out.Amounts {
+		out.Amounts[k] = make([]Amount, len(rows))
+	}
+	out.qty, out.qtyText = make([]quantity, len(rows)), b.qtyText
 	for j, i := range rows {
 		out.Start[j], out.End[j], out.Cost[j] = b.Start[i], b.End[i], b.Cost[i]
 		for c := range out.Str {
 			out.Str[c][j] = b.Str[c][i]
 		}
+		for k := range out.Amounts {
+			out.Amounts[k][j] = b.Amounts[k][i]
+		}
+		out.qty[j] = b.qty[i]
 		out.keyBuf = append(out.keyBuf, b.keyBuf[b.keyOff[i]:b.keyOff[i+1]]...)
 		out.keyOff = append(out.keyOff, uint32(len(out.keyBuf)))
 		if k, ok := slices.BinarySearchFunc(b.raw, i, func(r rawCost, row int32) int { return int(r.row - row) }); ok {
@@ -149,14 +175,22 @@ func compareSortItems(a, b []byte) int {
 // encodeRecord appends r, length-prefixed, for the export's temporary files.
 func encodeRecord(dst []byte, r *Record) []byte {
 	var body []byte
-	for _, s := range [...]string{r.Key, r.SubscriptionID, r.ResourceID, r.Service, r.ServiceCategory, r.ChargeCategory,
-		r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency, r.CostRaw} {
+	strs := r.strings()
+	for _, s := range append(strs[:], r.Key, r.CostRaw, r.Quantity) {
 		body = binary.AppendUvarint(body, uint64(len(s)))
 		body = append(body, s...)
 	}
 	body = binary.AppendVarint(body, r.Start)
 	body = binary.AppendVarint(body, r.End)
 	body = binary.AppendVarint(body, int64(r.Cost))
+	for _, a := range r.amounts() {
+		if !a.Valid {
+			body = append(body, 0)
+			continue
+		}
+		body = append(body, 1)
+		body = binary.AppendVarint(body, int64(a.Nanos))
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(body)))
 	return append(dst, body...)
 }
@@ -168,13 +202,23 @@ func decodeRecord(b []byte, r *Record) (int, error) {
 		return 0, corrupt("export record")
 	}
 	sr := varint.NewReader(b[k:k+int(n)], errCorrupt)
-	var s [12]string
+	var s [NumStringCols + 3]string
 	for i := range s {
 		s[i] = string(sr.Bytes(sr.Count("field", uint64(sr.Len())), "field"))
 	}
-	*r = Record{Key: s[0], SubscriptionID: s[1], ResourceID: s[2], Service: s[3], ServiceCategory: s[4], ChargeCategory: s[5],
-		PricingCategory: s[6], CommitmentDiscountID: s[7], Provider: s[8], Publisher: s[9], Currency: s[10], CostRaw: s[11]}
+	*r = Record{SubscriptionID: s[ColSubscription], ResourceID: s[ColResource], Service: s[ColService],
+		ServiceCategory: s[ColServiceCategory], ChargeCategory: s[ColChargeCategory], PricingCategory: s[ColPricingCategory],
+		CommitmentDiscountID: s[ColCommitmentDiscount], Provider: s[ColProvider], Publisher: s[ColPublisher],
+		Currency: s[ColCurrency], ProviderID: s[ColProviderID], HostProvider: s[ColHostProvider],
+		InvoiceIssuer: s[ColInvoiceIssuer], BillingAccountID: s[ColBillingAccount], SubAccountType: s[ColSubAccountType],
+		Region: s[ColRegion], Unit: s[ColUnit], Tags: s[ColTags],
+		Key: s[NumStringCols], CostRaw: s[NumStringCols+1], Quantity: s[NumStringCols+2]}
 	r.Start, r.End, r.Cost = sr.Varint("start"), sr.Varint("end"), money.Nanos(sr.Varint("cost"))
+	for k := range numAmounts {
+		if sr.Byte("amount") == 1 {
+			r.setAmount(k, Some(money.Nanos(sr.Varint("amount"))))
+		}
+	}
 	return k + int(n), sr.Err
 }
 
@@ -240,13 +284,14 @@ func Find(ctx context.Context, q store.Querier, key string, within timeline.Wind
 	}
 	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(a.start, b.start) })
 	for _, h := range hits {
+		var sum string
 		var data []byte
-		if err := q.QueryRowContext(ctx, `SELECT data FROM usage_segments WHERE id = $1`, h.segment).Scan(&data); err != nil {
+		if err := q.QueryRowContext(ctx, `SELECT sha256, data FROM usage_segments WHERE id = $1`, h.segment).Scan(&sum, &data); err != nil {
 			return nil, err
 		}
-		b, err := decodeSegment(data)
+		b, err := decodeStored(h.segment, sum, data)
 		if err != nil {
-			return nil, fmt.Errorf("usage segment %s: %w", h.segment, err)
+			return nil, err
 		}
 		for i := 0; i < b.Len(); i++ {
 			if b.Start[i] == h.start && b.keyIs(i, key) {
@@ -351,15 +396,16 @@ func UpgradeLegacy(ctx context.Context, db *store.DB) error {
 	})
 }
 
-// SubscriptionUsage is how many records name a subscription, and since when.
+// SubscriptionUsage is how many records name an Azure subscription, and since when.
 type SubscriptionUsage struct {
 	SubscriptionID string
 	Records        int64
 	FirstStart     int64
 }
 
-// Subscriptions sums the stored records per subscription (from the segments' own counts, not
-// their records), sorted by subscription.
+// Subscriptions sums the stored microsoft records per subscription (from the segments' own
+// counts, not their records), sorted by subscription. Sub-accounts of other providers are not
+// subscriptions: an unknown AWS account is no data-quality finding.
 func Subscriptions(ctx context.Context, q store.Querier) ([]SubscriptionUsage, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, subs FROM usage_segments`)
 	if err != nil {

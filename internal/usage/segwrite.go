@@ -175,15 +175,33 @@ const (
 	cacheProbe  = 1 << 10
 )
 
+// shapeCols are the string columns that take few values in a file (service, categories,
+// provider, currency, region, ...). Pass 1 interns each row's combination of them, its shape,
+// and keeps one number per row for all fifteen: pass 2 holds a day's rows in memory, and
+// fifteen indices a row would have made it half as large again.
+var shapeCols = [...]int{ColService, ColServiceCategory, ColChargeCategory, ColPricingCategory, ColCommitmentDiscount,
+	ColProvider, ColPublisher, ColCurrency, ColProviderID, ColHostProvider, ColInvoiceIssuer, ColBillingAccount,
+	ColSubAccountType, ColRegion, ColUnit}
+
+type shape [len(shapeCols)]uint32
+
+// maxShapes bounds the shapes an import keeps; rows of further shapes carry their strings.
+var maxShapes = 1 << 16
+
 // segWriter is one import's writer state.
 type segWriter struct {
 	dict  *strTable
 	cache [NumStringCols]colCache
-	days  map[int64]*dayRows
-	held  int // bytes in the days' buffers
-	spill *os.File
-	size  int64 // bytes in the spill file
-	rows  int64
+	// shapes[k] is shape k+1's dictionary indices; shape 0 means the row carries its own.
+	shapes    []shape
+	shapeIdx  map[shape]uint32
+	lastShape shape
+	lastID    uint32
+	days      map[int64]*dayRows
+	held      int // bytes in the days' buffers
+	spill     *os.File
+	size      int64 // bytes in the spill file
+	rows      int64
 }
 
 // dayRows are one charge day's rows of pass 1.
@@ -194,7 +212,7 @@ type dayRows struct {
 }
 
 func newSegWriter() *segWriter {
-	return &segWriter{dict: newStrTable(), days: map[int64]*dayRows{}}
+	return &segWriter{dict: newStrTable(), days: map[int64]*dayRows{}, shapeIdx: map[shape]uint32{}}
 }
 
 func (w *segWriter) close() {
@@ -237,7 +255,11 @@ func (w *segWriter) intern(col int, s string) (uint32, bool) {
 	return i, true
 }
 
-// add appends a good record to its day (pass 1).
+// add appends a good record to its day (pass 1). A row is: its key (kind, then 16 bytes or
+// length and text), start, length, cost, raw cost text (length and text, or 0), subscription,
+// resource and tags (dictionary index + 1, or 0 and the string), shape (index + 1, or 0 and
+// each shape column as a string is), quantity (as in a segment) and the amounts (a byte of
+// 2-bit kinds, then the values of kind 2; see appendAmounts).
 func (w *segWriter) add(r *Record) error {
 	day := floorDay(r.Start)
 	d := w.days[day]
@@ -267,17 +289,13 @@ func (w *segWriter) add(r *Record) error {
 	} else {
 		b = append(b, 0)
 	}
-	for col, s := range [NumStringCols]string{r.SubscriptionID, r.ResourceID, r.Service, r.ServiceCategory,
-		r.ChargeCategory, r.PricingCategory, r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency} {
-		// Index + 1, or 0 and the string itself when the dictionary is full.
-		if i, ok := w.intern(col, s); ok {
-			b = binary.AppendUvarint(b, uint64(i)+1)
-		} else {
-			b = append(b, 0)
-			b = binary.AppendUvarint(b, uint64(len(s)))
-			b = append(b, s...)
-		}
+	strs := r.strings()
+	for _, col := range [...]int{ColSubscription, ColResource, ColTags} {
+		b = w.appendString(b, col, strs[col])
 	}
+	b = w.appendShape(b, &strs)
+	b = appendQuantity(b, r.Quantity)
+	b = appendRowAmounts(b, r)
 	d.buf = b
 	d.n++
 	w.rows++
@@ -286,6 +304,86 @@ func (w *segWriter) add(r *Record) error {
 		return w.spillAll()
 	}
 	return nil
+}
+
+// appendString appends s as its dictionary index + 1, or 0 and s itself when the dictionary
+// is full.
+func (w *segWriter) appendString(b []byte, col int, s string) []byte {
+	if i, ok := w.intern(col, s); ok {
+		return binary.AppendUvarint(b, uint64(i)+1)
+	}
+	b = append(b, 0)
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendShape appends the row's shape.
+func (w *segWriter) appendShape(b []byte, strs *[NumStringCols]string) []byte {
+	var sh shape
+	for k, col := range shapeCols {
+		i, ok := w.intern(col, strs[col])
+		if !ok {
+			return w.appendOwnShape(b, strs)
+		}
+		sh[k] = i
+	}
+	if w.lastID != 0 && sh == w.lastShape {
+		return binary.AppendUvarint(b, uint64(w.lastID))
+	}
+	id, ok := w.shapeIdx[sh]
+	if !ok {
+		if len(w.shapes) >= maxShapes {
+			return w.appendOwnShape(b, strs)
+		}
+		w.shapes = append(w.shapes, sh)
+		id = uint32(len(w.shapes))
+		w.shapeIdx[sh] = id
+	}
+	w.lastShape, w.lastID = sh, id
+	return binary.AppendUvarint(b, uint64(id))
+}
+
+func (w *segWriter) appendOwnShape(b []byte, strs *[NumStringCols]string) []byte {
+	b = append(b, 0)
+	for _, col := range shapeCols {
+		b = w.appendString(b, col, strs[col])
+	}
+	return b
+}
+
+// appendQuantity appends a quantity as a segment stores it (appendQuantities).
+func appendQuantity(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, 0)
+	}
+	if q, ok := compactQuantity(s); ok {
+		b = append(b, byte(2+q.scale))
+		return binary.AppendVarint(b, q.m)
+	}
+	b = append(b, 1)
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendRowAmounts(b []byte, r *Record) []byte {
+	as := r.amounts()
+	var kinds byte
+	for k, a := range as {
+		switch {
+		case !a.Valid:
+		case a.Nanos == r.Cost:
+			kinds |= 1 << (2 * k)
+		default:
+			kinds |= 2 << (2 * k)
+		}
+	}
+	b = append(b, kinds)
+	for k, a := range as {
+		if kinds>>(2*k)&3 == 2 {
+			b = binary.AppendVarint(b, int64(a.Nanos))
+		}
+	}
+	return b
 }
 
 // spillAll appends every day's buffer to the temporary file.
@@ -318,26 +416,50 @@ func (w *segWriter) spillAll() error {
 // rows in sorted order, that is at random; with the fields in columns each row cost a cache
 // miss per column, and that gather was half of pass 2 at 10,000,000 rows.
 type segRow struct {
-	digest     [16]byte
-	start, end int64
-	cost       money.Nanos
-	str        [NumStringCols]uint32
-	keyOff     uint32 // text keys: the key is text[keyOff:keyOff+keyLen-1]; keyLen 0: a hex key (the digest)
-	keyLen     uint32
-	raw        int32 // index + 1 of the row's cost text in the day's raw texts; 0: none
+	digest        [16]byte
+	start, end    int64
+	cost          money.Nanos
+	sub, res, tag uint32
+	shape         uint32 // index into the day's shapes
+	keyOff        uint32 // text keys: the key is text[keyOff:keyOff+keyLen-1]; keyLen 0: a hex key (the digest)
+	keyLen        uint32
+	raw           int32 // index + 1 of the row's cost text in the day's raw texts; 0: none
+	// The row's amounts that are neither null nor its cost, and its quantity, are in the
+	// day's extras (most rows have none): amounts at extra[amounts:], one per kind-2 amount in
+	// column order, and the quantity at qtys[qty-1] (0: null).
+	amounts     int32
+	qty         int32
+	amountKinds uint8 // 2 bits per amount: 0 null, 1 the cost, 2 in extra
 }
 
 // dayRows decodes one day's rows (pass 2) into sc.rows, in file order, and returns the
-// dictionary they index (dict, and strings the full dictionary could not take). sc.buf is
-// scratch for reading the temporary file.
-func (w *segWriter) dayRows(d *dayRows, dict []string, sc *segScratch) ([]string, error) {
+// dictionary and shapes they index (dict and shapes, and strings and shapes of the day's own
+// that the full dictionary or shape table could not take). sc.buf is scratch for reading the
+// temporary file.
+func (w *segWriter) dayRows(d *dayRows, dict []string, shapes []shape, sc *segScratch) ([]string, []shape, error) {
 	if cap(sc.rows) < d.n {
 		sc.rows = make([]segRow, 0, d.n)
 	}
 	rows := sc.rows[:0]
-	sc.text, sc.raws = sc.text[:0], sc.raws[:0]
+	sc.text, sc.raws, sc.qtys, sc.qtyList, sc.extra = sc.text[:0], sc.raws[:0], sc.qtys[:0], sc.qtyList[:0], sc.extra[:0]
 	extra := map[string]uint32{}
 	var extras []string
+	var ownShapes []shape
+	str := func(r *varint.Reader) uint32 {
+		i := r.Count("string", uint64(len(dict)))
+		if i > 0 {
+			return uint32(i - 1)
+		}
+		// A string the full dictionary could not take: this day's own.
+		s := string(r.Bytes(r.Count("string length", uint64(r.Len())), "string"))
+		k, ok := extra[s]
+		if !ok {
+			k = uint32(len(dict) + len(extras))
+			extra[s] = k
+			extras = append(extras, s)
+		}
+		return k
+	}
 	decode := func(data []byte) error {
 		r := varint.NewReader(data, errCorrupt)
 		for r.Len() > 0 && r.Err == nil {
@@ -357,21 +479,34 @@ func (w *segWriter) dayRows(d *dayRows, dict []string, sc *segScratch) ([]string
 				sc.raws = append(sc.raws, string(r.Bytes(n, "raw cost")))
 				row.raw = int32(len(sc.raws))
 			}
-			for c := range row.str {
-				i := r.Count("string", uint64(len(dict)))
-				if i > 0 {
-					row.str[c] = uint32(i - 1)
-					continue
+			row.sub, row.res, row.tag = str(r), str(r), str(r)
+			if id := r.Count("shape", uint64(len(shapes))); id > 0 {
+				row.shape = uint32(id - 1)
+			} else {
+				var sh shape
+				for k := range sh {
+					sh[k] = str(r)
 				}
-				// A string the full dictionary could not take: this day's own.
-				s := string(r.Bytes(r.Count("string length", uint64(r.Len())), "string"))
-				k, ok := extra[s]
-				if !ok {
-					k = uint32(len(dict) + len(extras))
-					extra[s] = k
-					extras = append(extras, s)
+				row.shape = uint32(len(shapes) + len(ownShapes))
+				ownShapes = append(ownShapes, sh)
+			}
+			switch h := r.Byte("quantity"); {
+			case h == 0:
+			case h == 1:
+				t := r.Bytes(r.Count("quantity length", uint64(r.Len())), "quantity")
+				sc.qtyList = append(sc.qtyList, quantity{m: int64(len(sc.qtys)), scale: qtyText})
+				sc.qtys = append(sc.qtys, string(t))
+				row.qty = int32(len(sc.qtyList))
+			default:
+				sc.qtyList = append(sc.qtyList, quantity{m: r.Varint("quantity"), scale: int8(h - 2)})
+				row.qty = int32(len(sc.qtyList))
+			}
+			row.amountKinds = r.Byte("amount kinds")
+			row.amounts = int32(len(sc.extra))
+			for k := range numAmounts {
+				if row.amountKinds>>(2*k)&3 == 2 {
+					sc.extra = append(sc.extra, money.Nanos(r.Varint("amount")))
 				}
-				row.str[c] = k
 			}
 			rows = append(rows, row)
 		}
@@ -383,20 +518,23 @@ func (w *segWriter) dayRows(d *dayRows, dict []string, sc *segScratch) ([]string
 		}
 		data := sc.buf[:bl[1]]
 		if _, err := w.spill.ReadAt(data, bl[0]); err != nil && err != io.EOF {
-			return nil, fmt.Errorf("reading the usage import's temporary file: %w", err)
+			return nil, nil, fmt.Errorf("reading the usage import's temporary file: %w", err)
 		}
 		if err := decode(data); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := decode(d.buf); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sc.rows = rows
 	if len(extras) > 0 {
 		dict = append(dict[:len(dict):len(dict)], extras...)
 	}
-	return dict, nil
+	if len(ownShapes) > 0 {
+		shapes = append(shapes[:len(shapes):len(shapes)], ownShapes...)
+	}
+	return dict, shapes, nil
 }
 
 // keySet is a set of (digest, start) for de-duplication: open addressing over the digest's
@@ -494,13 +632,17 @@ type segScratch struct {
 	remap   []uint32 // global dictionary index -> segment index + 1 (0: not in this segment)
 	touched []uint32
 	buf     []byte
-	// A day's rows (see dayRows), their key texts and raw cost texts.
-	rows  []segRow
-	text  []byte
-	raws  []string
-	seg   Batch   // one segment's rows, in order
-	ident []int32 // 0, 1, 2, ...
-	ents  []keyEntry
+	// A day's rows (see dayRows), their key texts, raw cost texts, quantities (and the texts of
+	// those kept as text) and amounts other than null or the cost.
+	rows    []segRow
+	text    []byte
+	raws    []string
+	qtyList []quantity
+	qtys    []string
+	extra   []money.Nanos
+	seg     Batch   // one segment's rows, in order
+	ident   []int32 // 0, 1, 2, ...
+	ents    []keyEntry
 }
 
 // keyEntry is a stored key as numbers: digest and start, each compared as unsigned, sort as
@@ -509,7 +651,7 @@ type keyEntry struct{ a, b, s uint64 }
 
 // buildSegments de-duplicates a day's rows (sc.rows, in file order; the first of equal keys
 // wins) against stored and returns its new rows as segments, and how many rows were new.
-func buildSegments(sc *segScratch, dict []string, day int64, stored *keySet, importID, measure string) ([]*segment, int) {
+func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, stored *keySet, importID, measure string) ([]*segment, int) {
 	rows := sc.rows
 	keep := make([]int32, 0, len(rows))
 	for i := range rows {
@@ -526,7 +668,7 @@ func buildSegments(sc *segScratch, dict []string, day int64, stored *keySet, imp
 	var ordered []uint32
 	seen := map[uint32]bool{}
 	for _, i := range keep {
-		if s := rows[i].str[ColSubscription]; !seen[s] {
+		if s := rows[i].sub; !seen[s] {
 			seen[s] = true
 			ordered = append(ordered, s)
 		}
@@ -544,7 +686,7 @@ func buildSegments(sc *segScratch, dict []string, day int64, stored *keySet, imp
 	keys := make([]sortKey, len(keep))
 	for j, i := range keep {
 		r := &rows[i]
-		keys[j] = sortKey{uint64(rank[r.str[ColSubscription]])<<32 | uint64(r.str[ColResource]), r.start, i}
+		keys[j] = sortKey{uint64(rank[r.sub])<<32 | uint64(r.res), r.start, i}
 	}
 	slices.SortFunc(keys, func(x, y sortKey) int {
 		switch {
@@ -562,7 +704,7 @@ func buildSegments(sc *segScratch, dict []string, day int64, stored *keySet, imp
 	var out []*segment
 	for lo := 0; lo < len(keep); lo += segmentRows {
 		order := keep[lo:min(lo+segmentRows, len(keep))]
-		b := sc.gather(order, dict)
+		b := sc.gather(order, dict, shapes)
 		n := len(order)
 		subs := b.Str[ColSubscription]
 		sg := &segment{id: store.NewID(), importID: importID, measure: measure, day: day, records: n,
@@ -580,6 +722,9 @@ func buildSegments(sc *segScratch, dict []string, day int64, stored *keySet, imp
 			d := &rows[i].digest
 			s := b.Start[j]
 			ents = append(ents, keyEntry{binary.BigEndian.Uint64(d[:8]), binary.BigEndian.Uint64(d[8:]), uint64(s)})
+			if !IsMicrosoft(dict[b.Str[ColProviderID][j]]) {
+				continue // the counts are of Azure subscriptions (Subscriptions)
+			}
 			if m := len(subList); m == 0 || subList[m-1].idx != subs[j] {
 				subList = append(subList, subCount{idx: subs[j], first: s})
 			}
@@ -606,7 +751,7 @@ func buildSegments(sc *segScratch, dict []string, day int64, stored *keySet, imp
 }
 
 // gather copies the rows of order into sc.seg, in that order, and returns it.
-func (sc *segScratch) gather(order []int32, dict []string) *Batch {
+func (sc *segScratch) gather(order []int32, dict []string, shapes []shape) *Batch {
 	b := &sc.seg
 	n := len(order)
 	b.Dict = dict
@@ -614,15 +759,40 @@ func (sc *segScratch) gather(order []int32, dict []string) *Batch {
 	for c := range b.Str {
 		b.Str[c] = slices.Grow(b.Str[c][:0], n)
 	}
+	for k := range b.Amounts {
+		b.Amounts[k] = slices.Grow(b.Amounts[k][:0], n)
+	}
+	b.qty, b.qtyText = slices.Grow(b.qty[:0], n), sc.qtys
 	b.keyBuf, b.keyOff, b.raw = b.keyBuf[:0], append(b.keyOff[:0], 0), b.raw[:0]
 	for j, i := range order {
 		r := &sc.rows[i]
 		b.Start = append(b.Start, r.start)
 		b.End = append(b.End, r.end)
 		b.Cost = append(b.Cost, r.cost)
-		for c := range b.Str {
-			b.Str[c] = append(b.Str[c], r.str[c])
+		b.Str[ColSubscription] = append(b.Str[ColSubscription], r.sub)
+		b.Str[ColResource] = append(b.Str[ColResource], r.res)
+		b.Str[ColTags] = append(b.Str[ColTags], r.tag)
+		sh := &shapes[r.shape]
+		for k, c := range shapeCols {
+			b.Str[c] = append(b.Str[c], sh[k])
 		}
+		x := r.amounts
+		for k := range b.Amounts {
+			var a Amount
+			switch r.amountKinds >> (2 * k) & 3 {
+			case 1:
+				a = Some(r.cost)
+			case 2:
+				a = Some(sc.extra[x])
+				x++
+			}
+			b.Amounts[k] = append(b.Amounts[k], a)
+		}
+		q := quantity{scale: qtyNull}
+		if r.qty > 0 {
+			q = sc.qtyList[r.qty-1]
+		}
+		b.qty = append(b.qty, q)
 		if r.keyLen == 0 {
 			b.keyBuf = append(append(b.keyBuf, keyHex), r.digest[:]...)
 		} else {
@@ -666,8 +836,9 @@ type subCount struct {
 	first   int64
 }
 
-// encodeSubs writes a segment's per-subscription counts: for each subscription (in the
-// segment's order), its ID, its records and its first charge start.
+// encodeSubs writes a segment's per-subscription counts: for each Azure subscription (in the
+// segment's order; records of other providers are not counted), its ID, its records and its
+// first charge start.
 func encodeSubs(dict []string, subs []subCount) []byte {
 	var out []byte
 	out = binary.AppendUvarint(out, uint64(len(subs)))
@@ -714,6 +885,17 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 	if w.rows == 0 {
 		return 0, nil
 	}
+	if w.spill != nil {
+		// A large import: the rest of pass 1 joins the temporary file, and its buffers (up to
+		// twice the spill budget, with their spare capacity) are freed before pass 2 needs
+		// the memory.
+		if err := w.spillAll(); err != nil {
+			return 0, err
+		}
+		for _, d := range w.days {
+			d.buf = nil
+		}
+	}
 	days := make([]int64, 0, len(w.days))
 	for d := range w.days {
 		days = append(days, d)
@@ -734,6 +916,7 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 		return 0, err
 	}
 	dict := w.dict.strings()
+	shapes := w.shapes
 	// The loader is one connection: its work runs in order on one goroutine, while the others
 	// decode, de-duplicate and encode days, one day each at a time.
 	q := store.NewQueue()
@@ -754,7 +937,7 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 			sc := &segScratch{}
 			for day := range work {
 				d := w.days[day]
-				dayDict, err := w.dayRows(d, dict, sc)
+				dayDict, dayShapes, err := w.dayRows(d, dict, shapes, sc)
 				if err != nil {
 					fail(err)
 					continue
@@ -766,7 +949,7 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 						continue
 					}
 				}
-				segs, n := buildSegments(sc, dayDict, day, stored, importID, measure)
+				segs, n := buildSegments(sc, dayDict, dayShapes, day, stored, importID, measure)
 				mu.Lock()
 				added += int64(n)
 				mu.Unlock()

@@ -39,7 +39,8 @@ type Import struct {
 	ID            string    `json:"id"`
 	File          string    `json:"file"`
 	SHA256        string    `json:"sha256"`
-	Format        string    `json:"format"`
+	Format        string    `json:"format"`   // focus or azure-cost ("" when the file was rejected before its header was read)
+	Encoding      string    `json:"encoding"` // csv or parquet (ndjson over HTTP; "records" for programs)
 	Measure       string    `json:"measure"`
 	RowsRead      int64     `json:"rowsRead"`
 	RowsAdded     int64     `json:"rowsAdded"`
@@ -118,12 +119,54 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 	if maxListed <= 0 {
 		maxListed = 100
 	}
-	src := &countingReader{r: r, h: sha256.New()}
-	rd, err := NewReader(src, name, opts.ReadOptions)
-	if err != nil {
-		return nil, err
+	imp := &Import{ID: store.NewID(), File: name, Measure: opts.measure(), StartedAt: now().UTC()}
+	// The file is hashed as it is read: a stream through countingReader, a Parquet file (read
+	// at random) from start to end once its rows are read.
+	var bytesRead func() int64
+	var sum func() (string, error)
+	var rd *Reader
+	var err error
+	if ra, size, ok := parquetAt(r); ok {
+		rd, err = NewReader(r, name, opts.ReadOptions)
+		bytesRead = func() int64 { return size * imp.RowsRead / max(rd.pq.rows, 1) }
+		sum = func() (string, error) {
+			h := sha256.New()
+			if _, err := io.Copy(h, io.NewSectionReader(ra, 0, size)); err != nil {
+				return "", err
+			}
+			return hex.EncodeToString(h.Sum(nil)), nil
+		}
+	} else {
+		src := &countingReader{r: r, h: sha256.New()}
+		rd, err = NewReader(src, name, opts.ReadOptions)
+		bytesRead = src.n.Load
+		sum = func() (string, error) {
+			// Drain what the CSV reader did not need (a trailing newline) so the hash is the file's.
+			if _, err := io.Copy(io.Discard, src); err != nil {
+				return "", err
+			}
+			return hex.EncodeToString(src.h.Sum(nil)), nil
+		}
 	}
-	imp := &Import{ID: store.NewID(), File: name, Format: rd.Format(), Measure: opts.measure(), StartedAt: now().UTC()}
+	if err != nil {
+		var fe *FileError
+		if !errors.As(err, &fe) {
+			return nil, err
+		}
+		// A file rejected before any row is read is in the import history too.
+		imp.SHA256, _ = sum()
+		imp.FinishedAt, imp.Status = now().UTC(), "rejected"
+		if _, werr := db.ExecContext(ctx, insertImport, importArgs(imp)...); werr != nil {
+			return nil, db.Translate(werr)
+		}
+		fe.Import = imp
+		return nil, fe
+	}
+	defer rd.Close()
+	imp.Format, imp.Encoding = rd.Format(), rd.Encoding()
+	if opts.fromNDJSON {
+		imp.Encoding = "ndjson"
+	}
 	var listed []*RowError
 	rejectsHeader := false
 	w := newSegWriter()
@@ -133,7 +176,7 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 	err = rd.Each(ctx, func(rec *Record, bad *RowError) error {
 		imp.RowsRead++
 		if imp.RowsRead%10000 == 0 && opts.Progress != nil {
-			opts.Progress(imp.RowsRead, src.n.Load())
+			opts.Progress(imp.RowsRead, bytesRead())
 		}
 		if bad != nil {
 			imp.RowsRejected++
@@ -160,13 +203,11 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 		return nil, err
 	}
 	if opts.Progress != nil {
-		opts.Progress(imp.RowsRead, src.n.Load())
+		opts.Progress(imp.RowsRead, bytesRead())
 	}
-	// Drain what the CSV reader did not need (a trailing newline) so the hash is the file's.
-	if _, err := io.Copy(io.Discard, src); err != nil {
+	if imp.SHA256, err = sum(); err != nil {
 		return nil, err
 	}
-	imp.SHA256 = hex.EncodeToString(src.h.Sum(nil))
 	if imp.RowsRejected > 0 && !opts.SkipBad {
 		imp.FinishedAt = now().UTC()
 		imp.Status = "rejected"
@@ -243,7 +284,7 @@ const insertImport = `INSERT INTO imports (id, kind, file_name, file_hash, rows_
 	rows_rejected, summary, started_at, finished_at, status) VALUES ($1, 'usage', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
 func importArgs(imp *Import) []any {
-	summary, _ := json.Marshal(map[string]string{"format": imp.Format, "measure": imp.Measure})
+	summary, _ := json.Marshal(map[string]string{"format": imp.Format, "encoding": imp.Encoding, "measure": imp.Measure})
 	return []any{imp.ID, imp.File, imp.SHA256, imp.RowsRead, imp.RowsAdded, imp.RowsDuplicate, imp.RowsRejected,
 		string(summary), imp.StartedAt.UnixNano(), imp.FinishedAt.UnixNano(), imp.Status}
 }
@@ -298,7 +339,7 @@ func Imports(ctx context.Context, q store.Querier, limit int) ([]*Import, error)
 		}
 		var s map[string]string
 		_ = json.Unmarshal([]byte(summary), &s)
-		imp.Format, imp.Measure = s["format"], s["measure"]
+		imp.Format, imp.Encoding, imp.Measure = s["format"], s["encoding"], s["measure"]
 		imp.StartedAt, imp.FinishedAt = timeline.Time(started), timeline.Time(finished)
 		out = append(out, &imp)
 	}
@@ -327,6 +368,7 @@ func readAll(ctx context.Context, r io.Reader, name string, opts ReadOptions, fn
 	if err != nil {
 		return err
 	}
+	defer rd.Close()
 	return rd.Each(ctx, func(rec *Record, bad *RowError) error {
 		if bad != nil {
 			return bad

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -401,6 +402,27 @@ func TestFullDictionary(t *testing.T) {
 	}
 }
 
+// TestFullShapeTable: past the shape table's bound, rows carry their shape columns themselves
+// and store the same records, every field of them.
+func TestFullShapeTable(t *testing.T) {
+	recs := randomRecords(rand.New(rand.NewPCG(4, 2)), 3000)
+	ref := storetest.SQLite(t)
+	if _, err := ImportRecords(context.Background(), ref, "r", recs, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	old := maxShapes
+	maxShapes = 3
+	t.Cleanup(func() { maxShapes = old })
+	withSpillBudget(t, 8192)
+	db := storetest.SQLite(t)
+	if _, err := ImportRecords(context.Background(), db, "r", recs, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := storedRecords(t, db), storedRecords(t, ref); !reflect.DeepEqual(got, want) || len(got) != len(recs) {
+		t.Fatal("an import past its shape table stored other records")
+	}
+}
+
 // TestConcurrentImportsAddOnce: two imports of the same file at the same time store each
 // record once, and between them count every row once as added and once as a duplicate.
 func TestConcurrentImportsAddOnce(t *testing.T) {
@@ -531,4 +553,28 @@ func TestExportOrder(t *testing.T) {
 			t.Fatalf("budget %d: export order %v, want %s", budget, got, want)
 		}
 	}
+}
+
+// TestRejectedFileIsInTheHistory: a file rejected before any row is read (not CSV, a bad
+// header, a damaged Parquet file) leaves its attempt in the import history, with its hash, as
+// the docs promise.
+func TestRejectedFileIsInTheHistory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		for i, in := range []string{`{"not": "csv"}`, "ChargePeriodStart,BilledCost,BilledCost\n", "PAR1 and nothing else"} {
+			_, err := importString(t, db, fmt.Sprintf("bad-%d", i), in, ImportOptions{})
+			var fe *FileError
+			if !errors.As(err, &fe) || fe.Import == nil || fe.Import.Status != "rejected" {
+				t.Fatalf("%q: %v", in, err)
+			}
+		}
+		imps, err := Imports(context.Background(), db, 10)
+		if err != nil || len(imps) != 3 {
+			t.Fatalf("%d imports recorded (%v), want 3", len(imps), err)
+		}
+		for _, imp := range imps {
+			if imp.Status != "rejected" || imp.RowsRead != 0 || len(imp.SHA256) != 64 {
+				t.Errorf("recorded %+v", imp)
+			}
+		}
+	})
 }

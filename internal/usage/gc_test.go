@@ -1,4 +1,4 @@
-package cli
+package usage
 
 import (
 	"runtime/debug"
@@ -10,7 +10,7 @@ func TestBulkGCRestoresSettings(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	pct := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(pct)
-	restore := bulkGC()
+	restore := BulkGC()
 	if got := debug.SetGCPercent(400); got != 400 {
 		t.Fatalf("during a bulk import GOGC = %d, want 400", got)
 	}
