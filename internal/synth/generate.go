@@ -568,6 +568,11 @@ func lowerASCII(s string) string {
 func (g *gen) demoCases() {
 	e := &g.d.Estate
 	tenantOf := func(i int) (string, string, string) {
+		if g.shift > 0 {
+			// Over many months random links and assignments reach every subscription of the
+			// random tenants sooner or later: each case gets a tenant of its own.
+			return g.caseTenant(i)
+		}
 		// Customer tenants follow the partner tenants in e.Tenants; find the i-th customer's
 		// first subscription and first resource.
 		sub := g.firstSubOfCustomer(i)
@@ -631,4 +636,17 @@ func (g *gen) firstSubOfCustomer(i int) ef.Subscription {
 		}
 	}
 	return g.d.Estate.Subscriptions[0]
+}
+
+// caseTenant adds a customer tenant with one pay-as-you-go subscription and one virtual
+// machine, and nothing else, for a hand-placed case of a multi-month dataset.
+func (g *gen) caseTenant(i int) (tenant, sub, resource string) {
+	tenant, sub = g.guid(), g.guid()
+	name := customerNames[i%len(customerNames)] + " (case)"
+	g.d.Estate.Tenants = append(g.d.Estate.Tenants, ef.Tenant{ID: tenant, Name: name})
+	g.d.Estate.Subscriptions = append(g.d.Estate.Subscriptions, ef.Subscription{ID: sub, TenantID: tenant, Name: "production", Offer: "payg"})
+	resource = "/subscriptions/" + sub + "/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-app"
+	g.d.Resources = append(g.d.Resources, Resource{ID: resource, UsageID: resource, SubscriptionID: sub, Currency: "USD",
+		Service: "Virtual Machines", ServiceCategory: "Compute"})
+	return tenant, sub, resource
 }
