@@ -156,7 +156,7 @@ func TestSessionAndAccess(t *testing.T) {
 			t.Fatal("no session cookie")
 		}
 		body = fetch(t, p, "GET", srv.URL+"/partners/L1", nil, 200)
-		for _, want := range []string{"Contoso DE", `id="chart-data"`, "2026-03", "Virtual Machines", "PEC", ">60<"} {
+		for _, want := range []string{"Contoso DE", `id="chart-data"`, "2026-03", "Virtual Machines", "PEC", ">60.00<", `title="60 (exact)"`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("partner page lacks %q", want)
 			}
