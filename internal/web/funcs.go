@@ -12,7 +12,7 @@ import (
 
 var funcs = template.FuncMap{
 	"money": money.DisplayString,
-	"tbl": func(t report.Table, links map[string]string) tableView { return newTableView(t, links) },
+	"tbl":   func(t report.Table, links map[string]string) tableView { return newTableView(t, links) },
 	// link returns the drill-down URL of a table's first cell, or "" when the table has none.
 	"link": func(links map[string]string, table, cell string) string {
 		p, ok := links[table]
