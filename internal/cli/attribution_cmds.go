@@ -188,8 +188,21 @@ func newExplainCmd(app *App) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(ex)
 			}
-			_, err = fmt.Fprint(app.Stdout, ex.Text())
-			return err
+			if _, err = fmt.Fprint(app.Stdout, ex.Text()); err != nil {
+				return err
+			}
+			// Each reason's fix, once, in the words the dashboard shows.
+			seen := map[string]bool{}
+			for _, r := range ex.Reasons {
+				if fix := attribution.Fix(r.Code); fix != "" && !seen[r.Code] {
+					if len(seen) == 0 {
+						fmt.Fprintln(app.Stdout, "What to do:")
+					}
+					seen[r.Code] = true
+					fmt.Fprintf(app.Stdout, "  [%s] %s\n", r.Code, fix)
+				}
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&q.Partner, "partner", "", "location (partner) ID or organisation ID")

@@ -46,9 +46,9 @@ type view struct {
 	Secret    string
 	Query     string
 	Result    string
-	Found     []string
+	Explained *explanationView
+	Kind      string // explain: "" (resource or subscription) or "record"
 	From, To  string // explain period (YYYY-MM-DD; To exclusive)
-	Reasons   []string
 	Links     map[string]string // table name -> drill-down URL prefix for the first column
 }
 
