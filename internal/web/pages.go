@@ -47,8 +47,8 @@ type view struct {
 	Query     string
 	Result    string
 	Explained *explanationView
-	Kind      string // explain: "" (resource or subscription) or "record"
-	From, To  string // explain period (YYYY-MM-DD; To exclusive)
+	Kind      string            // explain: "" (resource or subscription) or "record"
+	From, To  string            // explain period (YYYY-MM-DD; To exclusive)
 	Links     map[string]string // table name -> drill-down URL prefix for the first column
 }
 
