@@ -175,6 +175,12 @@ func TestBrowser(t *testing.T) {
 	dir := artifacts(t)
 
 	// Partner: chart with data, drill-down into a month, explain search, another partner's page.
+	// The sign-in page says where a token comes from.
+	run(t, ctx, "sign-in page", chromedp.Navigate(srv.URL+"/signin"), chromedp.WaitVisible(chromedp.CSS("#where")))
+	if where := text(t, ctx, "#where"); !strings.Contains(where, "partnerlink token") || !strings.Contains(where, "--role") {
+		t.Errorf("sign-in page does not say where tokens come from: %q", where)
+	}
+	shot(t, ctx, dir, "signin")
 	signInBrowser(t, ctx, srv.URL, "tok-partner")
 	if path := location(t, ctx); !strings.HasSuffix(path, "/partners/L1") {
 		t.Fatalf("partner landed on %s, want /partners/L1", path)
@@ -210,14 +216,26 @@ func TestBrowser(t *testing.T) {
 	if sub["open"] != false || !strings.Contains(sub["summary"].(string), "15 rows") || sub["rows"] != float64(15) {
 		t.Errorf("subscriptions = %v, want collapsed, \"15 rows\"", sub)
 	}
-	run(t, ctx, "open the subscriptions", chromedp.Click(chromedp.CSS("#t-subscriptions summary")))
+	// By keyboard: the summary takes the focus and Enter opens it.
+	run(t, ctx, "open the subscriptions", chromedp.Focus(chromedp.CSS("#t-subscriptions summary")), chromedp.KeyEvent("\r"))
 	if !get(t, ctx, "opened", chromedp.Evaluate[bool](`document.querySelector('#t-subscriptions details').open`)) {
-		t.Error("the subscriptions did not open on click")
+		t.Error("the subscriptions did not open with Enter")
+	}
+	// At 1,280 px the page does not scroll sideways: tables fit or scroll in their own box.
+	run(t, ctx, "1280 px", chromedp.EmulateViewport(1280, 900))
+	if get(t, ctx, "overflow 1280", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {
+		t.Error("partner page scrolls sideways at 1,280 px")
 	}
 	// Totals first, the trend next, the customer before the details.
 	order := get(t, ctx, "section order", chromedp.Evaluate[[]string](`[...document.querySelectorAll('main section')].map(s => s.id || s.className)`))
-	if strings.Join(order, " ") != "t-totals chart t-months t-month-over-month t-customers t-subscriptions t-services t-pal-admin-roles t-incentives" {
+	if strings.Join(order, " ") != "t-totals chart top-customers t-months t-month-over-month t-customers t-subscriptions t-services t-pal-admin-roles t-incentives" {
 		t.Errorf("partner page order %v", order)
+	}
+	// Top customers: one bar chart per currency, the customer by name, the amount for people.
+	bars := get(t, ctx, "top customers", chromedp.Evaluate[[]string](`[...document.querySelectorAll('#top-customers figure')].map(f =>
+	  f.dataset.currency + ' ' + f.querySelector('.bar-label').textContent + ' ' + f.querySelector('.bar-value').textContent + ' ' + f.querySelector('.bar').style.width)`))
+	if strings.Join(bars, "|") != "EUR Fabrikam EUR 90.00 100%|USD Fabrikam USD 1,234.50 100%" {
+		t.Errorf("top customers = %q", bars)
 	}
 	shot(t, ctx, dir, "partner")
 	if rows := get(t, ctx, "months table", chromedp.Evaluate[int](`document.querySelectorAll('#t-months tbody tr').length`)); rows != 7 {
@@ -298,6 +316,19 @@ func TestBrowser(t *testing.T) {
 	run(t, ctx, "operator drill-down", chromedp.Click(chromedp.CSS(`#t-top-partners tbody tr:first-child a`)), chromedp.WaitVisible(chromedp.CSS("#charts")))
 	if s := chart(t, ctx); !strings.HasSuffix(location(t, ctx), "/partners/L1") || s.Points == 0 {
 		t.Fatalf("operator drill-down chart %+v", s)
+	}
+	shot(t, ctx, dir, "partner-from-operator")
+	for _, p := range []struct{ path, sel, name string }{
+		{"/partners/L1/coverage?month=2026-03", "main h1", "coverage"},
+		{"/customers/" + tenantA + "/partners?month=2026-03", "main h1", "customer-partners"},
+		{"/customers/" + tenantA, "#t-attachments", "customer-from-operator"},
+		{"/partners/O1", "#charts", "organisation"},
+	} {
+		run(t, ctx, "open "+p.path, chromedp.Navigate(srv.URL+p.path), chromedp.WaitVisible(chromedp.CSS(p.sel)))
+		if get(t, ctx, "overflow", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {
+			t.Errorf("%s scrolls sideways", p.path)
+		}
+		shot(t, ctx, dir, p.name)
 	}
 	t.Logf("screenshots in %s", dir)
 }

@@ -50,6 +50,8 @@ type view struct {
 	Kind      string            // explain: "" (resource or subscription) or "record"
 	From, To  string            // explain period (YYYY-MM-DD; To exclusive)
 	Links     map[string]string // table name -> drill-down URL prefix for the first column
+	Bars      []barChart        // partner page: top customers per currency
+	Coverage  []coverageRow     // coverage page: per currency, this month against the previous
 }
 
 type navItem struct{ Label, URL string }
@@ -168,7 +170,7 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 	}
 	n := s.nav(id)
 	if len(n) == 0 {
-		s.fail(w, &ctx{ID: id}, http.StatusForbidden, "Your token holds no dashboard role (partner, customer-admin or operator).")
+		s.fail(w, &ctx{ID: id}, http.StatusForbidden, "Your token holds no dashboard role (partner, customer-admin or operator); mint one with partnerlink token --role partner --partner ID (or --role customer-admin, --role operator), or sign out and paste another.")
 		return
 	}
 	http.Redirect(w, r, n[0].URL, http.StatusSeeOther)
@@ -231,6 +233,7 @@ func (s *server) partnerPage(w http.ResponseWriter, r *http.Request, c *ctx) {
 		v.Links["locations"] = "/partners/"
 	}
 	v.Chart = chartJSON(p)
+	v.Bars = topCustomers(p, 8)
 	v.From, v.To = explainPeriod(p, period, s.d.Now())
 	s.render(w, http.StatusOK, "partner", v)
 }
