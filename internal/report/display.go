@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -29,6 +30,11 @@ func RightAligned(header string) bool { return moneyColumns[header] || countColu
 func DisplayCell(header []string, row []string, i int) string {
 	if i < len(header) && i < len(row) && moneyColumns[header[i]] && row[i] != "" {
 		return money.DisplayString(row[i])
+	}
+	if i < len(header) && i < len(row) && countColumns[header[i]] {
+		if n, err := strconv.ParseInt(row[i], 10, 64); err == nil && (n >= 10000 || n <= -10000) {
+			return groupDigits(n)
+		}
 	}
 	if i < len(row) {
 		return row[i]
@@ -110,4 +116,22 @@ func textTable(t Table) []string {
 		lines = append(lines, strings.TrimRight(b.String(), " "))
 	}
 	return lines
+}
+
+// groupDigits writes a count with thousands separators: 80934 -> "80,934".
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/url"
+	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/report"
 )
@@ -29,7 +30,7 @@ type headView struct {
 
 type cellView struct {
 	Text, Exact, ID, Link string
-	Right                 bool
+	Right, Wrap           bool // Wrap: long prose that may break over lines
 }
 
 // nameColumn: the header of a column that names the ID in the column before it.
@@ -57,6 +58,7 @@ func newTableView(t report.Table, links map[string]string) tableView {
 				h = t.Header[i]
 			}
 			c := cellView{Text: report.DisplayCell(t.Header, r, i), Right: report.RightAligned(h)}
+			c.Wrap = len(c.Text) > 48 && strings.Contains(c.Text, " ")
 			if report.MoneyColumn(h) && c.Text != r[i] {
 				c.Exact = r[i]
 			}

@@ -10,6 +10,7 @@
   if (!box || !src || typeof uPlot === "undefined") { return; }
   var d = JSON.parse(src.textContent);
   var colors = { PAL: "#0b5cad", CSP: "#1a7f37", DPOR: "#9a6700", CUA: "#8250df", TAG: "#bc4c00", RESALE: "#0a7ea4", MARKETPLACE: "#bf3989" };
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   var state = { charts: [], points: 0, series: 0, drawn: false };
   window.partnerlinkChart = state;
   if (d.charts.length === 0) {
@@ -57,8 +58,10 @@
     var opts = {
       width: width(), height: height(), series: series,
       scales: { x: { time: true } },
-      axes: [{ splits: function () { return xs; }, values: function (u, splits) { return splits.map(function (v) {
-        var t = new Date(v * 1000); return t.getUTCFullYear() + "-" + String(t.getUTCMonth() + 1).padStart(2, "0"); }); } },
+      // one tick per month: "Apr" with the year under the first month and under each January
+      axes: [{ splits: function () { return xs; }, size: 50, values: function (u, splits) { return splits.map(function (v, i) {
+        var t = new Date(v * 1000), m = MONTHS[t.getUTCMonth()];
+        return i === 0 || t.getUTCMonth() === 0 ? m + "\n" + t.getUTCFullYear() : m; }); } },
         { size: 80, values: function (u, vals) { return vals.map(function (v) { return v.toLocaleString("en-US"); }); } }],
       hooks: { draw: [function () { st.drawn = true; state.drawn = true; }] }
     };
