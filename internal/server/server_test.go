@@ -6,16 +6,22 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/partnerlink/partnerlink/internal/api"
+	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/metrics"
 	"github.com/partnerlink/partnerlink/internal/server"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
+	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
 var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -82,12 +88,42 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatalf("POST /v1/usage = %d %s", resp.StatusCode, body)
 	}
 	e.do("GET", "/no/such/page", "", "")
-	metrics.AttributionRunDone(0, nil)
+	// An estate import and attribution runs in the serving process (the demo imports and runs
+	// before it serves) count, whoever calls them.
+	_, before := e.do("GET", "/metrics", "", "")
+	f, err := os.Open("../estatefile/testdata/snapshot1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := estatefile.Import(context.Background(), e.db, f, "snapshot1.json", estatefile.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	march := timeline.Window{From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano(), To: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC).UnixNano()}
+	if _, err := attribution.Run(context.Background(), e.db, attribution.RunOptions{Period: march, RequestedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := attribution.Run(context.Background(), e.db, attribution.RunOptions{Period: timeline.Window{From: march.To, To: march.From}}); err == nil {
+		t.Fatal("a run of an empty period succeeded")
+	}
 	resp, body := e.do("GET", "/metrics", "", "")
+	for series, want := range map[string]float64{
+		`partnerlink_imports_total{kind="estate",result="ok"}`:      1,
+		`partnerlink_import_duration_seconds_count{kind="estate"}`: 1,
+		`partnerlink_attribution_runs_total{result="ok"}`:          1,
+		`partnerlink_attribution_runs_total{result="error"}`:       1,
+		`partnerlink_attribution_run_duration_seconds_count`:       2,
+	} {
+		if got := sample(body, series) - sample(before, series); got != want {
+			t.Errorf("%s grew by %v, want %v", series, got, want)
+		}
+	}
 	if resp.StatusCode != 200 {
 		t.Fatalf("/metrics = %d", resp.StatusCode)
 	}
 	for _, want := range []string{
+		`go_sql_in_use_connections{db_name="server-test"}`,
+		`go_sql_wait_count_total{db_name="server-test"}`,
 		`partnerlink_http_requests_total{code="200",route="GET /v1/partners/{id}"}`,
 		`partnerlink_http_requests_total{code="401",route="GET /v1/partners/{id}"}`,
 		`partnerlink_http_requests_total{code="404",route="unmatched"}`,
@@ -109,6 +145,17 @@ func TestMetricsEndpoint(t *testing.T) {
 	if resp, _ := off.do("GET", "/metrics", "", ""); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("/metrics with NoMetrics = %d, want 404", resp.StatusCode)
 	}
+}
+
+// sample is the value of series in a scrape (0 when absent).
+func sample(body, series string) float64 {
+	for line := range strings.SplitSeq(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
 }
 
 func problem(t *testing.T, resp *http.Response, body string, status int) map[string]any {
