@@ -15,8 +15,8 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/attribution"
-	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/metrics"
 	"github.com/partnerlink/partnerlink/internal/server"
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -108,7 +108,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	resp, body := e.do("GET", "/metrics", "", "")
 	for series, want := range map[string]float64{
-		`partnerlink_imports_total{kind="estate",result="ok"}`:      1,
+		`partnerlink_imports_total{kind="estate",result="ok"}`:     1,
 		`partnerlink_import_duration_seconds_count{kind="estate"}`: 1,
 		`partnerlink_attribution_runs_total{result="ok"}`:          1,
 		`partnerlink_attribution_runs_total{result="error"}`:       1,
