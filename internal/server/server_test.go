@@ -77,7 +77,7 @@ func TestRequestIDsAndAccessLog(t *testing.T) {
 
 func TestMetricsEndpoint(t *testing.T) {
 	e := newEnv(t, storetest.SQLite(t), server.Options{}, nil)
-	stop := metrics.WatchDB(e.db.DB, "server-test")
+	stop := metrics.WatchDB(e.db, "server-test")
 	defer stop()
 	op := e.mint(auth.Claims{TenantID: "ops", ObjectID: "o", Roles: []string{"operator"}})
 	e.do("GET", "/v1/partners/4000000", op, "")
