@@ -300,6 +300,8 @@ func TestOutageDuringPartnerResolutionIs503(t *testing.T) {
 		"/v1/partners/4000001", "/v1/partners/4000001/links", "/v1/reports/partners/4000001",
 		"/v1/attributions?from=2026-01-01&to=2026-02-01&partner=4000001",
 		"/v1/explain?partner=4000001&subscription=x&at=2026-01-01",
+		// report.ResolvePartner (the audit's check) is directory.Resolve too.
+		"/v1/partners/4000001/audit?from=2026-01-01&to=2026-02-01",
 	} {
 		resp, body := e.do("GET", path, partner, "")
 		if problem(t, resp, body, 503); resp.Header.Get("Retry-After") == "" {
