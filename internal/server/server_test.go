@@ -441,3 +441,31 @@ func TestWebhookPolicyThroughTheAPI(t *testing.T) {
 		}
 	})
 }
+
+// A dashboard path no route serves is an HTML page like every other dashboard error (the
+// router's own answer is plain text); the APIs keep their formats.
+func TestDashboard404IsHTML(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t), server.Options{}, nil)
+	for _, c := range []struct {
+		method, path string
+		status       int
+		want         string
+	}{
+		{"GET", "/no/such/page", 404, "There is no page at /no/such/page."},
+		{"GET", "/static/no-such.css", 404, "There is no asset at /static/no-such.css."},
+		{"GET", "/static/", 404, "There is no asset"},
+		{"DELETE", "/operator", 405, "DELETE is not allowed on /operator"},
+	} {
+		resp, body := e.do(c.method, c.path, "", "")
+		if resp.StatusCode != c.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(body, "<h1>"+http.StatusText(c.status)+"</h1>") || !strings.Contains(body, c.want) {
+			t.Errorf("%s %s = %d %q\n%s", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	if resp, _ := e.do("DELETE", "/operator", "", ""); !strings.Contains(resp.Header.Get("Allow"), "GET") {
+		t.Errorf("405 without Allow: %v", resp.Header)
+	}
+	if resp, body := e.do("GET", "/v1/no-such", "", ""); resp.StatusCode != 404 || !strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
+		t.Errorf("GET /v1/no-such = %d %s", resp.StatusCode, body)
+	}
+}
