@@ -62,6 +62,15 @@ func (s *Store) Create(ctx context.Context, tenant, rawURL string) (Webhook, err
 	h := Webhook{ID: store.NewID(), TenantID: tenant, URL: u, Active: true, Created: s.now().UnixNano(), Secret: secret}
 	limit := orDefault(s.Limit, DefaultLimit)
 	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		// The count and the insert are one serializable transaction: on PostgreSQL two
+		// concurrent creates would otherwise both count one below the limit and both insert;
+		// serializable, one of them fails and Tx runs it again, when it counts the other's
+		// webhook. (SQLite runs one write transaction at a time already.)
+		if s.DB.Engine() == store.Postgres {
+			if _, err := tx.ExecContext(ctx, `SET TRANSACTION ISOLATION LEVEL SERIALIZABLE`); err != nil {
+				return err
+			}
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhooks WHERE tenant_id = $1 AND active`, tenant).Scan(&n); err != nil {
 			return err
