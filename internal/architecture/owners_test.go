@@ -129,12 +129,13 @@ var (
 	// A table after a keyword that names one.
 	sqlTableRE = regexp.MustCompile(`(?i)\b(?:from|join|into|update|table(?:\s+if\s+(?:not\s+)?exists)?)\s+([a-z_][a-z0-9_]*)`)
 	wordRE     = regexp.MustCompile(`[A-Za-z0-9_]+`)
+	fromListRE = regexp.MustCompile(`(?i)\bfrom\s+((?:[a-z_][a-z0-9_]*(?:\s+(?:as\s+)?[a-z_][a-z0-9_]*)?\s*,\s*)+[a-z_][a-z0-9_]*)`)
 )
 
 // tablesIn returns the tables s names: any table whose name has an underscore, wherever it
 // appears as a word (no prose or URL spells partner_locations), and a table of one word only
-// where SQL names a table (after FROM, JOIN, INTO, UPDATE or TABLE), so that "/v1/tenants" or
-// "links" in a message are not mistaken for SQL.
+// where SQL names a table (after FROM, JOIN, INTO, UPDATE or TABLE, and in a FROM list), so
+// that "/v1/tenants" or "links" in a message are not mistaken for SQL.
 func tablesIn(s string, names []string) []string {
 	var out []string
 	add := func(n string) {
@@ -144,6 +145,14 @@ func tablesIn(s string, names []string) []string {
 	}
 	for _, m := range sqlTableRE.FindAllStringSubmatch(s, -1) {
 		add(strings.ToLower(m[1]))
+	}
+	// FROM a x, b y: the tables after the first.
+	for _, m := range fromListRE.FindAllStringSubmatch(s, -1) {
+		for _, item := range strings.Split(m[1], ",")[1:] {
+			if f := strings.Fields(item); len(f) > 0 {
+				add(strings.ToLower(f[0]))
+			}
+		}
 	}
 	for _, w := range wordRE.FindAllString(s, -1) {
 		if strings.Contains(w, "_") {
@@ -349,6 +358,24 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 			if !yield(k) {
 				return
 			}
+		}
+	}
+}
+
+func TestTablesIn(t *testing.T) {
+	names := []string{"events", "links", "partner_orgs", "tenants"}
+	for s, want := range map[string]string{
+		"SELECT a FROM links l JOIN events e ON e.id = l.id":  "links events",
+		"SELECT 1 FROM tenants t, links AS l, events":         "tenants links events",
+		"select x from partner_orgs":                          "partner_orgs",
+		"delete from Links":                                   "links",
+		"COALESCE((SELECT name FROM partner_orgs WHERE id = ": "partner_orgs",
+		"/v1/tenants/{tenantId}/events":                       "",
+		"the links of tenants, from events":                   "events",
+		"partner_orgs":                                        "partner_orgs",
+	} {
+		if got := strings.Join(tablesIn(s, names), " "); got != want {
+			t.Errorf("tablesIn(%q) = %q, want %q", s, got, want)
 		}
 	}
 }
