@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/importlog"
+	"github.com/partnerlink/partnerlink/internal/metrics"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -108,7 +109,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // ImportReader imports one usage file from r in one transaction. Records whose key is already
 // stored (with the same charge start) are counted as duplicates and not written again, so
 // re-importing a file, or a file that overlaps an earlier one, adds nothing.
-func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, opts ImportOptions) (*Import, error) {
+func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, opts ImportOptions) (_ *Import, importErr error) {
+	defer func(start time.Time) { metrics.ImportDone("usage", time.Since(start), importErr) }(time.Now())
 	if opts.SkipBad && opts.Rejects == nil {
 		return nil, errors.New("--skip-bad needs --rejects FILE, so that no bad row is lost")
 	}
