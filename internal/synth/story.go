@@ -25,8 +25,8 @@ func (g *gen) story() {
 			start[c.id] = month(m)
 			st.Joined[c.id] = month(m).Format("2006-01")
 		}
-		if ti%10 == 7 { // leaves in month 6..10
-			m := min(months-1, 6+ti%5)
+		if ti%10 == 7 { // leaves in month 6..9
+			m := min(months-1, 6+(ti/10)%4)
 			end[c.id] = month(m)
 			st.Churned[c.id] = month(m).Format("2006-01")
 		}
