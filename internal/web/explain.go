@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/scope"
 )
 
@@ -66,6 +69,7 @@ func (s *server) explainPage(w http.ResponseWriter, r *http.Request, c *ctx) {
 	switch {
 	case rec.Code == http.StatusOK:
 		v.Explained = explained(body)
+		s.nameSteps(r.Context(), v.Explained)
 		var pretty bytes.Buffer
 		if json.Indent(&pretty, body, "", "  ") == nil {
 			v.Result = pretty.String()
@@ -99,7 +103,7 @@ func isARMResource(q string) bool {
 // shows it: each association with its chains as steps, each reason in words with its fix
 // (attribution.Fix, the CLI's text).
 type explanationView struct {
-	Partner, From, To string
+	Partner, From, To, Tenant string
 	Found             []foundView
 	Reasons           []reasonView
 }
@@ -109,7 +113,7 @@ type foundView struct {
 	Chains                                          [][]stepView
 }
 
-type stepView struct{ Kind, Label, ID, Window, Note string }
+type stepView struct{ Kind, Label, ID, Name, Window, Note string }
 
 type reasonView struct{ Location, Code, Text, Fix string }
 
@@ -117,9 +121,42 @@ type reasonView struct{ Location, Code, Text, Fix string }
 var stepLabels = map[string]string{"link": "Partner admin link", "principal": "Linked identity", "group": "Through group",
 	"assignment": "Role assignment", "delegation": "Lighthouse delegation", "role": "Role", "scope": "On scope", "resource": "Covers"}
 
+// nameSteps gives the chain's identities and locations their names (a principal or group of
+// the explanation's tenant, a location of the directory); an ID without a name stays bare.
+// Names are decoration: a failed read leaves the IDs.
+func (s *server) nameSteps(ctx context.Context, v *explanationView) {
+	if v == nil || len(v.Found) == 0 {
+		return
+	}
+	principals := map[string]string{}
+	if v.Tenant != "" {
+		if m, err := estate.PrincipalNames(ctx, s.d.DB, v.Tenant); err == nil {
+			principals = m
+		}
+	}
+	locations := map[string]string{}
+	if ls, err := directory.LocationNames(ctx, s.d.DB); err == nil {
+		for _, l := range ls {
+			locations[l.ID] = l.Name
+		}
+	}
+	for i := range v.Found {
+		for _, c := range v.Found[i].Chains {
+			for j := range c {
+				switch c[j].Kind {
+				case "principal", "group":
+					c[j].Name = principals[strings.ToLower(c[j].ID)]
+				case "link":
+					c[j].Name = locations[c[j].ID]
+				}
+			}
+		}
+	}
+}
+
 func explained(body []byte) *explanationView {
 	var e struct {
-		Partner, From, To string
+		Partner, From, To, Tenant string
 		Found             []struct {
 			Location, Org, Association, Coverage string
 			AdminRole                            string `json:"admin_role"`
@@ -130,7 +167,7 @@ func explained(body []byte) *explanationView {
 	if json.Unmarshal(body, &e) != nil {
 		return nil
 	}
-	v := &explanationView{Partner: e.Partner, From: e.From, To: e.To}
+	v := &explanationView{Partner: e.Partner, From: e.From, To: e.To, Tenant: e.Tenant}
 	for _, f := range e.Found {
 		fv := foundView{Location: f.Location, Org: f.Org, Association: f.Association, Coverage: f.Coverage, AdminRole: f.AdminRole}
 		for _, c := range f.Chains {

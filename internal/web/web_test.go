@@ -239,7 +239,7 @@ func TestExplainProxy(t *testing.T) {
 	mux.HandleFunc("GET /v1/explain", func(w http.ResponseWriter, r *http.Request) {
 		got, gotAuth = r.URL.Query(), r.Header.Get("Authorization")
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"partner":"L1","from":"2026-03-01T00:00:00Z","to":"2026-04-01T00:00:00Z","found":[{"location":"L1","org":"O1","association":"PAL","coverage":"1","admin_role":"Owner",`+
+		_, _ = io.WriteString(w, `{"partner":"L1","tenant":"`+tenantA+`","from":"2026-03-01T00:00:00Z","to":"2026-04-01T00:00:00Z","found":[{"location":"L1","org":"O1","association":"PAL","coverage":"1","admin_role":"Owner",`+
 			`"chains":[[{"kind":"link","id":"L1"},{"kind":"principal","id":"`+userA+`"},{"kind":"assignment","id":"a-1","window":"[2026-03-01T00:00:00Z, 2026-04-01T00:00:00Z)"},{"kind":"role","id":"Owner"},{"kind":"scope","id":"/subscriptions/`+subA1+`"}]]}],`+
 			`"reasons":[{"location":"L1","code":"eligible_never_activated","text":"assignment a-2 is eligible-only (PIM) and was never activated"}]}`)
 	})
@@ -256,7 +256,9 @@ func TestExplainProxy(t *testing.T) {
 	}
 	// The chain as steps with windows; the reason in words with the fix the CLI prints.
 	for _, want := range []string{"<strong>PAL</strong> for location L1 (organisation O1) · coverage 1 · admin role Owner",
-		`<li><span class="step">Linked identity</span> <code>` + userA + `</code></li>`,
+		// Identities and locations by name, the ID beside them.
+		`<li><span class="step">Partner admin link</span> Contoso DE <code class="id">L1</code></li>`,
+		`<li><span class="step">Linked identity</span> Ana <code class="id">` + userA + `</code></li>`,
 		`<span class="step">Role assignment</span> <code>a-1</code> <span class="window">[2026-03-01T00:00:00Z, 2026-04-01T00:00:00Z)</span>`,
 		"<strong>L1</strong>: assignment a-2 is eligible-only (PIM) and was never activated",
 		"<strong>What to do:</strong> " + attribution.Fix("eligible_never_activated")} {
