@@ -104,8 +104,8 @@ func isARMResource(q string) bool {
 // (attribution.Fix, the CLI's text).
 type explanationView struct {
 	Partner, From, To, Tenant string
-	Found             []foundView
-	Reasons           []reasonView
+	Found                     []foundView
+	Reasons                   []reasonView
 }
 
 type foundView struct {
@@ -157,7 +157,7 @@ func (s *server) nameSteps(ctx context.Context, v *explanationView) {
 func explained(body []byte) *explanationView {
 	var e struct {
 		Partner, From, To, Tenant string
-		Found             []struct {
+		Found                     []struct {
 			Location, Org, Association, Coverage string
 			AdminRole                            string `json:"admin_role"`
 			Chains                               [][]struct{ Kind, ID, Window, Note string }
