@@ -52,6 +52,41 @@ func topCustomers(p *report.Partner, n int) []barChart {
 	return out
 }
 
+// groupBars is one bar chart per currency of a report's group rows (in the rows' order, which
+// is by amount), titled title + " in " + the currency.
+func groupBars(title string, rows []report.GroupRow) []barChart {
+	var out []barChart
+	idx := map[string]int{}
+	max := map[string]money.Nanos{}
+	for _, g := range rows {
+		a, err := money.Parse(g.Amount)
+		if err != nil {
+			continue
+		}
+		i, ok := idx[g.Currency]
+		if !ok {
+			i = len(out)
+			idx[g.Currency] = i
+			out = append(out, barChart{Title: title + " in " + g.Currency, Currency: g.Currency})
+		}
+		if a > max[g.Currency] {
+			max[g.Currency] = a
+		}
+		label := g.Name
+		if label == "" {
+			label = g.Key
+		}
+		out[i].Bars = append(out[i].Bars, bar{Label: label, ID: g.Key, Value: a.DisplayIn(g.Currency), Exact: g.Amount})
+	}
+	for i := range out {
+		for j := range out[i].Bars {
+			a, _ := money.Parse(out[i].Bars[j].Exact)
+			out[i].Bars[j].Width = share(int64(a), int64(max[out[i].Currency]))
+		}
+	}
+	return out
+}
+
 // share is num/den as a CSS percentage with one decimal, 0% when den is not positive.
 func share(num, den int64) string {
 	if den <= 0 || num <= 0 {

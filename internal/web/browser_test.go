@@ -312,6 +312,13 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("operator page lacks %q", want)
 		}
 	}
+	// Every association side by side, one bar chart per currency.
+	assoc := get(t, ctx, "association bars", chromedp.Evaluate[[]string](`[...document.querySelectorAll('#associations-chart figure')].map(f =>
+	  f.dataset.currency + ': ' + [...f.querySelectorAll('li')].map(li => li.querySelector('.bar-label').textContent + ' ' +
+	    li.querySelector('.bar-value').textContent + ' ' + li.querySelector('.bar').style.width).join(', '))`))
+	if strings.Join(assoc, " | ") != "USD: PAL USD 1,234.50 100% | EUR: PAL EUR 60.00 100%, CSP EUR 30.00 50%, DPOR EUR 15.00 25%" {
+		t.Errorf("operator association bars = %q", assoc)
+	}
 	shot(t, ctx, dir, "operator")
 	run(t, ctx, "operator drill-down", chromedp.Click(chromedp.CSS(`#t-top-partners tbody tr:first-child a`)), chromedp.WaitVisible(chromedp.CSS("#charts")))
 	if s := chart(t, ctx); !strings.HasSuffix(location(t, ctx), "/partners/L1") || s.Points == 0 {

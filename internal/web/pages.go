@@ -362,6 +362,9 @@ func (s *server) operatorPage(w http.ResponseWriter, r *http.Request, c *ctx) {
 	}
 	v := s.base(c, "Operator")
 	v.Tables = rep.Tables()
+	// Every association type side by side, one chart per currency: PAL, CSP, DPOR and CUA
+	// beside other clouds' TAG, RESALE and MARKETPLACE when attribution version 2 credits them.
+	v.Bars = groupBars("Attributed consumption by association", rep.Associations)
 	v.Links = map[string]string{"top-partners": "/partners/", "directory": "/partners/"}
 	s.render(w, http.StatusOK, "operator", v)
 }
