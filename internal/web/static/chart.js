@@ -42,7 +42,10 @@
     box.appendChild(fig);
 
     var xs = c.months.map(function (m) { return Date.UTC(+m.slice(0, 4), +m.slice(5, 7) - 1, 1) / 1000; });
-    var data = [xs], series = [{}], points = 0;
+    var data = [xs], points = 0;
+    var series = [{ label: "Month", value: function (u, v) {
+      if (v == null) { return "–"; }
+      var t = new Date(v * 1000); return MONTHS[t.getUTCMonth()] + " " + t.getUTCFullYear(); } }];
     c.series.forEach(function (s) {
       data.push(s.values.map(function (v) { if (v === "") { return null; } points++; return Number(v); }));
       series.push({ label: s.label, stroke: colors[s.label] || "#555", width: 2, value: function (u, v) { return fmt(v); },
