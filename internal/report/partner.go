@@ -203,13 +203,18 @@ WHERE `+col+` = $1 AND day >= $2 AND day < $3 GROUP BY program, currency`, []any
 			locNames[l.ID] = l.Name
 		}
 	}
+	// A subscription's latest name (names change rarely; the ID is shown beside it).
+	subNames, err := estate.SubscriptionNames(ctx, db)
+	if err != nil {
+		return nil, queryErr(db, "subscription names", err)
+	}
 	p.Totals = amounts(total)
 	if kind == KindOrganisation {
 		p.SumOfLocations = amounts(sumLoc)
 		p.Locations = groups(locs, locNames)
 	}
 	p.Customers = groups(customers, tenantNames)
-	p.Subscriptions = groups(subs, nil)
+	p.Subscriptions = groups(subs, subNames)
 	p.Services = groups(services, nil)
 	p.AdminRoles = groups(roles, nil)
 	p.Incentives = groups(incentives, nil)
@@ -365,15 +370,18 @@ func (p *Partner) Tables() []Table {
 	for _, r := range p.Change {
 		c.Rows = append(c.Rows, []string{r.Month, r.Currency, r.Amount, r.Previous, r.Change, r.Percent})
 	}
-	ts = append(ts, m, c,
-		groupTable("customers", "By customer tenant", "tenant", p.Customers, true),
-		groupTable("subscriptions", "By subscription", "subscription", p.Subscriptions, false),
-		groupTable("services", "By service", "service", p.Services, false),
-		groupTable("pal-admin-roles", "PAL consumption by admin role", "role", p.AdminRoles, false),
-		groupTable("incentives", "Incentives by program", "program", p.Incentives, false))
+	// The order a partner manager asks in: totals, the trend, by location, by customer, then
+	// the details.
+	ts = append(ts, m, c)
 	if p.Kind == KindOrganisation {
 		ts = append(ts, groupTable("locations", "By location (undeduplicated)", "location", p.Locations, true))
 	}
+	ts = append(ts,
+		groupTable("customers", "By customer tenant", "tenant", p.Customers, true),
+		groupTable("subscriptions", "By subscription", "subscription", p.Subscriptions, true),
+		groupTable("services", "By service", "service", p.Services, false),
+		groupTable("pal-admin-roles", "PAL consumption by admin role", "role", p.AdminRoles, false),
+		groupTable("incentives", "Incentives by program", "program", p.Incentives, false))
 	return ts
 }
 
