@@ -34,13 +34,43 @@ const (
 	KindHygiene = "hygiene"
 )
 
-// Reasons of the audit's own. Gaps carry explain's reason codes (attribution.Reason*), and so
-// do the hygiene findings of inactive locations (attribution.ReasonInactiveLocation).
+// Reason codes: the stable codes of the audit's findings (the CSV's reason column, the JSON's
+// and the dashboard's). A gap's code sums up explain's reason (kept in Finding.ExplainReason,
+// so that `explain` reproduces it); GapReason gives the mapping.
 const (
-	ReasonSinglePrincipal = "single_principal" // the credit rests on one linked identity
-	ReasonUnlinkedGuest   = "unlinked_guest"   // a guest linked in one tenant, not in another where it holds eligible roles
-	ReasonNoEligibleRole  = "no_eligible_role" // a linked identity holds no role that counts for recognition
+	ReasonNoLinkedPrincipal = "no_linked_principal" // nobody in the tenant (or a tenant managing it) is linked to the partner in the period
+	ReasonNoAssignment      = "no_assignment"       // linked, but no role assignment covers the subscription in the period
+	ReasonNotEligible       = "not_eligible"        // the roles there do not count for recognition (Reader-type)
+	ReasonNeverActivated    = "never_activated"     // the covering assignment is PIM-eligible and was never activated
+	ReasonInactiveLocation  = "inactive_location"   // the location was inactive (gap: the whole period; hygiene: part of it)
+	ReasonNoOverlap         = "no_overlap"          // link, access and usage never meet in time
+	ReasonCSPPrecedence     = "csp_precedence"      // resold by the partner: credited in full as CSP instead (fine)
+	ReasonSinglePrincipal   = "single_principal"    // the credit rests on one linked identity
+	ReasonUnlinkedGuest     = "unlinked_guest"      // a guest linked in one tenant, not in another where it holds eligible roles
+	ReasonNoEligibleRole    = "no_eligible_role"    // a linked identity holds no role that counts for recognition
+	ReasonOrganisationID    = "organisation_id"     // a link attempt was refused: it named the organisation, not a location
 )
+
+// gapReasons maps explain's reason codes to the audit's.
+var gapReasons = map[string]string{
+	attribution.ReasonNoLink:            ReasonNoLinkedPrincipal,
+	attribution.ReasonLinkOutsidePeriod: ReasonNoLinkedPrincipal,
+	attribution.ReasonNoCoveringAssign:  ReasonNoAssignment,
+	attribution.ReasonAssignOutside:     ReasonNoAssignment,
+	attribution.ReasonRolesNotEligible:  ReasonNotEligible,
+	attribution.ReasonNeverActivated:    ReasonNeverActivated,
+	attribution.ReasonInactiveLocation:  ReasonInactiveLocation,
+	attribution.ReasonNoOverlap:         ReasonNoOverlap,
+	attribution.ReasonCSPPrecedence:     ReasonCSPPrecedence,
+}
+
+// GapReason is the audit's code for a gap explain gives the reason code for.
+func GapReason(explainCode string) string {
+	if c, ok := gapReasons[explainCode]; ok {
+		return c
+	}
+	return explainCode
+}
 
 // Query asks for an audit.
 type Query struct {
@@ -73,7 +103,8 @@ type Finding struct {
 	Kind              string `json:"kind"`
 	TenantID          string `json:"tenant_id"`
 	SubscriptionID    string `json:"subscription_id"`
-	Reason            string `json:"reason"`
+	Reason            string `json:"reason"`                   // the stable code (Reason*)
+	ExplainReason     string `json:"explain_reason,omitempty"` // gaps: explain's own code, which explain --partner --subscription reproduces
 	Currency          string `json:"currency"`
 	Amount            string `json:"amount"` // exact; empty when the finding has no amount
 	PrincipalObjectID string `json:"principal_object_id"`

@@ -42,11 +42,11 @@ func totalsOf(rep *Report) map[string]string {
 func TestAuditOfTheOrganisation(t *testing.T) {
 	rep := audit(t, world(), org)
 	want := `kind,tenant_id,subscription_id,reason,currency,amount,principal_object_id
-gap,` + t2 + `,` + s(8) + `,no_link_in_tenant,EUR,160,
-gap,` + t2 + `,` + s(7) + `,no_link_in_tenant,EUR,140,
-gap,` + t1 + `,` + s(4) + `,no_covering_assignment,USD,80,
-gap,` + t1 + `,` + s(3) + `,eligible_never_activated,EUR,60,
-gap,` + t1 + `,` + s(2) + `,roles_not_eligible,EUR,40,
+gap,` + t2 + `,` + s(8) + `,no_linked_principal,EUR,160,
+gap,` + t2 + `,` + s(7) + `,no_linked_principal,EUR,140,
+gap,` + t1 + `,` + s(4) + `,no_assignment,USD,80,
+gap,` + t1 + `,` + s(3) + `,never_activated,EUR,60,
+gap,` + t1 + `,` + s(2) + `,not_eligible,EUR,40,
 gap,` + t1 + `,` + s(12) + `,csp_precedence,EUR,7,
 gap,` + t1 + `,` + s(5) + `,csp_precedence,EUR,100,
 risk,` + t1 + `,` + s(1) + `,single_principal,EUR,201,` + u1 + `
@@ -91,10 +91,10 @@ hygiene,` + t1 + `,,no_eligible_role,,,` + guest + `
 		t.Errorf("a1's risk: %+v, want the Lighthouse delegation del9 through 4100002", f)
 	}
 	// Gaps say what explain says.
-	if f := byKey["gap "+s(2)+" roles_not_eligible "]; !strings.Contains(f.Detail, "Reader") {
+	if f := byKey["gap "+s(2)+" not_eligible "]; !strings.Contains(f.Detail, "Reader") {
 		t.Errorf("S2's gap detail %q does not name the Reader role", f.Detail)
 	}
-	if f := byKey["gap "+s(3)+" eligible_never_activated "]; !strings.Contains(f.Detail, "as3") || f.PrincipalObjectID != "" {
+	if f := byKey["gap "+s(3)+" never_activated "]; !strings.Contains(f.Detail, "as3") || f.PrincipalObjectID != "" {
 		t.Errorf("S3's gap: %+v", f)
 	}
 	// Over the period explain sees CSP precedence on S12; its usage met neither PAL nor CSP.
@@ -141,7 +141,7 @@ func TestFormats(t *testing.T) {
 	if err := rep.Write(&text, "text"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1,040.22 EUR", "22.22 EUR", "2026-03-05T04:00:00Z", "no_link_in_tenant", "Hygiene"} {
+	for _, want := range []string{"1,040.22 EUR", "22.22 EUR", "2026-03-05T04:00:00Z", "no_linked_principal", "explain: no_link_in_tenant: ", "Hygiene"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}

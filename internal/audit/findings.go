@@ -39,7 +39,7 @@ func (a *auditor) gaps(rep *Report) error {
 		var code, detail, loc, principal string
 		fine := acc.csp
 		if fine {
-			code = attribution.ReasonCSPPrecedence
+			code = attribution.ReasonCSPPrecedence // explain over the period says so too
 			detail = fmt.Sprintf("organisation %s resold subscription %s (CSP), so it is credited in full as CSP instead of PAL: nothing is missing", a.sc.OrgID, k.sub)
 		} else {
 			var err error
@@ -48,7 +48,7 @@ func (a *auditor) gaps(rep *Report) error {
 			}
 		}
 		for _, cur := range sortedKeys(acc.consumption) {
-			a.add(rep, &Finding{Kind: KindGap, TenantID: k.tenant, SubscriptionID: k.sub, Reason: code, Currency: cur,
+			a.add(rep, &Finding{Kind: KindGap, TenantID: k.tenant, SubscriptionID: k.sub, Reason: GapReason(code), ExplainReason: code, Currency: cur,
 				PrincipalObjectID: principal, LocationID: loc, Detail: detail, fine: fine}, acc.consumption[cur], true)
 		}
 	}
@@ -149,7 +149,7 @@ func (a *auditor) hygiene(rep *Report, ids []*ident) {
 			}
 			detail := fmt.Sprintf("principal %s is linked to location %s, which was inactive in part of the period: the link earns nothing while it is; link to an active location of organisation %s", id.principal, id.location, a.sc.OrgID)
 			a.perCurrency(rep, id, func(cur string) money.Nanos { return a.idents[identCur{id, cur}] - a.idents[identCur{id.base, cur}] },
-				Finding{Kind: KindHygiene, TenantID: id.tenant, Reason: attribution.ReasonInactiveLocation, PrincipalObjectID: id.principal, LocationID: id.location, Detail: detail})
+				Finding{Kind: KindHygiene, TenantID: id.tenant, Reason: ReasonInactiveLocation, PrincipalObjectID: id.principal, LocationID: id.location, Detail: detail})
 		case identGuest:
 			detail := fmt.Sprintf("guest %s is linked to %s in other tenants but not in tenant %s, where it holds eligible roles; the amount is what it would be credited with if linked there (whatif --add-link %s/%s=%s shows the net change)",
 				id.principal, id.location, id.tenant, id.tenant, id.principal, id.location)

@@ -65,7 +65,7 @@ func (rep *Report) writeText(w io.Writer) error {
 	}
 	section(&b, "Gaps: consumption of subscriptions without PAL credit, with explain's reason", []string{"tenant", "subscription", "amount", "reason", "principal", "why"}, len(gaps), func(i int) []string {
 		f := gaps[i]
-		return []string{f.TenantID, f.SubscriptionID, Display(f.Amount, f.Currency), f.Reason, f.PrincipalObjectID, f.Detail}
+		return []string{f.TenantID, f.SubscriptionID, Display(f.Amount, f.Currency), f.Reason, f.PrincipalObjectID, gapWhy(f)}
 	})
 	section(&b, "Attrition risk: PAL credit that rests on one linked identity", []string{"tenant", "subscription", "amount", "principal", "link ends", "how"}, len(risks), func(i int) []string {
 		f := risks[i]
@@ -81,6 +81,14 @@ func (rep *Report) writeText(w io.Writer) error {
 	})
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// gapWhy is a gap's detail after explain's own reason code, which explain reproduces.
+func gapWhy(f *Finding) string {
+	if f.ExplainReason == "" || f.ExplainReason == f.Reason {
+		return f.Detail
+	}
+	return "explain: " + f.ExplainReason + ": " + f.Detail
 }
 
 // section writes a titled table with aligned columns (the last one, free text, unaligned).
@@ -142,7 +150,7 @@ func (rep *Report) Tables() []report.Table {
 		amount := Display(f.Amount, f.Currency)
 		switch f.Kind {
 		case KindGap:
-			gaps.Rows = append(gaps.Rows, []string{f.SubscriptionID, f.TenantID, amount, f.Reason, f.PrincipalObjectID, f.Detail})
+			gaps.Rows = append(gaps.Rows, []string{f.SubscriptionID, f.TenantID, amount, f.Reason, f.PrincipalObjectID, gapWhy(f)})
 		case KindRisk:
 			end := f.LinkEnds
 			if end == "" {
