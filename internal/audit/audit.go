@@ -21,6 +21,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -79,6 +80,9 @@ type Query struct {
 	// Tenants, when set, limits the audit to these customer tenants (lower case): what-if
 	// compares the tenants its changes touch.
 	Tenants map[string]bool
+	// Refusals are the link attempts refused for naming the scope's organisation ID (Run reads
+	// them with link.Refusals); each principal's is a hygiene finding.
+	Refusals []link.Refusal
 }
 
 // Report is an audit's answer. Amounts are exact decimal strings per currency.
@@ -148,6 +152,13 @@ func Run(ctx context.Context, db *store.DB, q Query) (*Report, error) {
 	s, err := LoadFacts(ctx, db, q.Period)
 	if err != nil {
 		return nil, err
+	}
+	sc, err := ResolveScope(s, q.Partner)
+	if err != nil {
+		return nil, err
+	}
+	if q.Refusals, err = link.Refusals(ctx, db.DB, sc.OrgID, q.Period); err != nil {
+		return nil, db.Translate(err)
 	}
 	return Compute(ctx, s, q, StoredUsage(db, q.Period))
 }
@@ -261,6 +272,7 @@ func Compute(ctx context.Context, s *facts.Snapshot, q Query, src attribution.Us
 		return nil, err
 	}
 	a.hygiene(rep, ids)
+	a.refused(rep)
 	a.totals(rep)
 	return rep, nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/facts/factstest"
+	"github.com/partnerlink/partnerlink/internal/link"
 )
 
 func audit(t *testing.T, s *facts.Snapshot, partner string) *Report {
@@ -173,4 +175,38 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// Refused attempts to link the organisation ID are a hygiene finding per principal, naming
+// the locations, unless the principal linked one of them after its last attempt; another
+// organisation's refusals and attempts outside the audited tenants are not the audit's.
+func TestAuditRefusedOrganisationIDs(t *testing.T) {
+	u6 := "00000000-0000-0000-0000-0000000000u6"
+	q := Query{Partner: org, Period: period, Refusals: []link.Refusal{
+		{TenantID: t2, ObjectID: u6, PartnerID: org, Action: link.ActionCreate, At: factstest.H(2)},
+		{TenantID: t2, ObjectID: u6, PartnerID: org, Action: link.ActionCreate, At: factstest.H(3)},
+		{TenantID: t1, ObjectID: u1, PartnerID: org, Action: link.ActionUpdate, At: factstest.H(4)}, // u1 stays linked to 4100001
+		{TenantID: t2, ObjectID: u5, PartnerID: "5200000", Action: link.ActionCreate, At: factstest.H(4)},
+	}}
+	rep, err := Compute(context.Background(), world(), q, attribution.FromRecords(usageOf()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*Finding
+	for _, f := range rep.Findings {
+		if f.Reason == ReasonOrganisationID {
+			got = append(got, f)
+		}
+	}
+	if len(got) != 1 || got[0].Kind != KindHygiene || got[0].TenantID != t2 || got[0].PrincipalObjectID != u6 || got[0].Amount != "" ||
+		!strings.Contains(got[0].Detail, "2 attempt(s), the last at 2026-03-01T03:00:00Z") || !strings.Contains(got[0].Detail, "4100001") || !strings.Contains(got[0].Detail, "4100003") {
+		t.Fatalf("refusal findings %+v", got)
+	}
+	if !strings.Contains(csvOf(t, rep), "hygiene,"+t2+",,organisation_id,,,"+u6+"\n") {
+		t.Errorf("csv:\n%s", csvOf(t, rep))
+	}
+	// The totals are those without the refusals: they carry no amount.
+	if got, want := totalsOf(rep), totalsOf(audit(t, world(), org)); !equalMaps(got, want) {
+		t.Errorf("totals %v, want %v", got, want)
+	}
 }

@@ -159,6 +159,49 @@ func (a *auditor) hygiene(rep *Report, ids []*ident) {
 	}
 }
 
+// refused adds, per principal whose attempts to link the scope's organisation ID were refused
+// in the period, a hygiene finding naming the organisation's locations (the fix), unless the
+// principal linked one of the scope's locations after its last refused attempt.
+func (a *auditor) refused(rep *Report) {
+	type who struct{ tenant, principal string }
+	last := map[who]int64{}
+	count := map[who]int{}
+	var order []who
+	for _, r := range a.q.Refusals {
+		k := who{lower(r.TenantID), lower(r.ObjectID)}
+		if r.PartnerID != a.sc.OrgID || (a.q.Tenants != nil && !a.q.Tenants[k.tenant]) {
+			continue
+		}
+		if count[k] == 0 {
+			order = append(order, k)
+		}
+		count[k]++
+		last[k] = max(last[k], r.At)
+	}
+	var locs []string
+	for _, o := range a.s.Organisations {
+		if o.ID == a.sc.OrgID {
+			for _, l := range o.Locations {
+				locs = append(locs, l.ID+" ("+l.Name+")")
+			}
+		}
+	}
+	for _, k := range order {
+		fixed := false
+		for _, l := range a.s.Links {
+			if lower(l.TenantID) == k.tenant && lower(l.ObjectID) == k.principal && a.sc.Has(l.LocationID) && l.Valid.To > last[k] {
+				fixed = true
+			}
+		}
+		if fixed {
+			continue
+		}
+		a.add(rep, &Finding{Kind: KindHygiene, TenantID: k.tenant, Reason: ReasonOrganisationID, PrincipalObjectID: k.principal,
+			Detail: fmt.Sprintf("principal %s tried to link organisation ID %s (%d attempt(s), the last at %s), which the link API refuses, and has not linked one of its locations since: link one of %s",
+				k.principal, a.sc.OrgID, count[k], timeline.Format(last[k]), strings.Join(locs, ", "))}, 0, false)
+	}
+}
+
 // perCurrency adds f once per currency in which the identity had credit (amount(cur)), or
 // once without an amount when it had none.
 func (a *auditor) perCurrency(rep *Report, id *ident, amount func(cur string) money.Nanos, f Finding) {
