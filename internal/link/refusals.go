@@ -2,7 +2,6 @@ package link
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -52,8 +51,5 @@ func Refusals(ctx context.Context, q store.Querier, org string, w timeline.Windo
 func ChangesAfter(ctx context.Context, q store.Querier, t int64) (int64, error) {
 	var n int64
 	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM link_history WHERE at > $1`, t).Scan(&n)
-	if err == sql.ErrNoRows {
-		return 0, nil
-	}
 	return n, err
 }

@@ -3,9 +3,6 @@ package whatif
 import (
 	"cmp"
 	"context"
-	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +10,8 @@ import (
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/audit"
 	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/importlog"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -136,23 +135,16 @@ type key struct{ loc, assoc, cur string }
 
 // storedRun reads the latest successful run of exactly the period.
 func storedRun(ctx context.Context, db *store.DB, p timeline.Window) (*stored, error) {
-	r := &stored{totals: map[key]money.Nanos{}}
-	var tj string
-	err := db.QueryRowContext(ctx, `SELECT id, finished_at, programs_version, totals FROM attribution_runs
-		WHERE period_from = $1 AND period_to = $2 AND status = 'ok' ORDER BY finished_at DESC, id DESC LIMIT 1`, p.From, p.To).
-		Scan(&r.id, &r.finished, &r.programs, &tj)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.NewError(store.ErrNotFound, fmt.Sprintf("no attribution run of exactly [%s, %s) is stored; what-if compares with one: run `partnerlink attribute --from %s --to %s` first",
-			timeline.Format(p.From), timeline.FormatBound(p.To), timeline.Format(p.From), timeline.FormatBound(p.To)), nil)
-	}
+	run, err := attribution.LatestRun(ctx, db.DB, p)
 	if err != nil {
 		return nil, db.Translate(err)
 	}
-	var t attribution.Totals
-	if err := json.Unmarshal([]byte(tj), &t); err != nil {
-		return nil, fmt.Errorf("run %s has unreadable totals: %w", r.id, err)
+	if run == nil {
+		return nil, store.NewError(store.ErrNotFound, fmt.Sprintf("no attribution run of exactly [%s, %s) is stored; what-if compares with one: run `partnerlink attribute --from %s --to %s` first",
+			timeline.Format(p.From), timeline.FormatBound(p.To), timeline.Format(p.From), timeline.FormatBound(p.To)), nil)
 	}
-	for loc, as := range t {
+	r := &stored{id: run.ID, finished: run.FinishedAt, programs: run.Programs, totals: map[key]money.Nanos{}}
+	for loc, as := range run.Totals {
 		for assoc, cs := range as {
 			for cur, amount := range cs {
 				n, err := money.Parse(amount)
@@ -169,9 +161,8 @@ func storedRun(ctx context.Context, db *store.DB, p timeline.Window) (*stored, e
 // staleness warns when facts or usage were imported, or links changed, after the run: its
 // totals may then not be the current facts' ("before" is the stored run).
 func staleness(ctx context.Context, db *store.DB, run *stored) []string {
-	var imports, links int64
-	_ = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM imports WHERE started_at > $1`, run.finished).Scan(&imports)
-	_ = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM link_history WHERE at > $1`, run.finished).Scan(&links)
+	imports, _ := importlog.StartedAfter(ctx, db.DB, run.finished)
+	links, _ := link.ChangesAfter(ctx, db.DB, run.finished)
 	if imports == 0 && links == 0 {
 		return nil
 	}
