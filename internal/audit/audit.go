@@ -181,7 +181,7 @@ func LoadFacts(ctx context.Context, db *store.DB, period timeline.Window) (*fact
 // StoredUsage is the stored usage of a period, for the engine.
 func StoredUsage(db *store.DB, period timeline.Window) attribution.Usage {
 	return func(yield func(*usage.Batch) error) error {
-		return usage.Stream(context.Background(), db.DB, period, yield)
+		return usage.StreamLean(context.Background(), db.DB, period, yield)
 	}
 }
 
@@ -225,6 +225,7 @@ type riskAcc struct {
 	amount   money.Nanos
 	top      money.Nanos // the largest record's credit, and its resource
 	resource string
+	set      bool
 	ids      []*ident
 }
 
@@ -262,7 +263,7 @@ func Compute(ctx context.Context, s *facts.Snapshot, q Query, src attribution.Us
 		currencies: map[string]string{}}
 	ids := a.identities()
 	run := a.runFacts()
-	if err := follow(ctx, run, q.Period, a.runTenants, ids, src, a.visit); err != nil {
+	if err := a.attribute(ctx, run, ids, src); err != nil {
 		return nil, err
 	}
 	if err := a.gaps(rep); err != nil {
@@ -434,8 +435,14 @@ func (a *auditor) visit(r *record) {
 		a.subs[k] = acc
 	}
 	acc.consumption[r.currency] += r.cost
-	if acc.top.window.Empty() || r.cost > acc.top.cost {
-		acc.top = topRecord{r.window, strings.Clone(r.resource), r.cost}
+	// The costliest record (of a class added up, its costliest part; see fast.go), ties going
+	// to the earliest, then the first resource: the same whatever order records come in.
+	topCost, topRes := r.cost, r.resource
+	if r.class != nil {
+		topCost, topRes = r.class.topCost, r.class.topRes
+	}
+	if t := acc.top; t.window.Empty() || topCost > t.cost || (topCost == t.cost && (r.window.From < t.window.From || (r.window.From == t.window.From && topRes < t.resource))) {
+		acc.top = topRecord{r.window, strings.Clone(topRes), topCost}
 	}
 	for _, row := range r.rows {
 		if row.assoc == attribution.AssocCSP {
@@ -473,7 +480,12 @@ func (a *auditor) visit(r *record) {
 		}
 	}
 	ra.amount += sum
-	if sum > ra.top || ra.resource == "" {
-		ra.top, ra.resource = sum, strings.Clone(r.resource)
+	// The record with the largest credit (of a class, credited whole, its costliest part), ties
+	// going to the first resource.
+	if r.class != nil {
+		sum, topRes = r.class.topCost, r.class.topRes
+	}
+	if !ra.set || sum > ra.top || (sum == ra.top && topRes < ra.resource) {
+		ra.top, ra.resource, ra.set = sum, strings.Clone(topRes), true
 	}
 }
