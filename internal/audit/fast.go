@@ -1,30 +1,36 @@
 package audit
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/scope"
 	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
-// Most of a month's usage need not go through the engine one record at a time: in a
-// subscription where none of the followed identities (nor a group they are in, nor a
-// Lighthouse delegation) holds a role below the subscription, every resource has the
-// subscription's coverage, so all its consumption records of one charge period and currency
-// are credited alike. attribute adds those records up per class (subscription, charge period,
-// currency, provider) and lets the engine attribute one record per class, of the summed cost,
-// on the subscription itself. When every identity covers the class's charge period wholly, each
-// record's credit is its cost and the class's is the sum: exact. When one covers it in part,
-// each record's credit is rounded on its own, so the class is attributed again record by
-// record (its costs are kept). Records of other subscriptions go through the engine as they
-// are. TestAggregatedEqualsRecordByRecord checks that the two ways give the same report.
+// Most of a month's usage need not go through the engine one record at a time. Within a
+// subscription, a resource's coverage depends only on which of the scopes below the
+// subscription where a followed identity (or a group it is in, through any chain of groups,
+// or a Lighthouse delegation) holds a role cover it: the deepest of them, or none (scopes
+// compare as internal/scope says: ARM-ID prefix on a segment boundary, case-insensitive).
+// Records of one subscription, deepest such scope, charge period, currency and provider kind
+// are credited alike. attribute adds each such class up and lets the engine attribute one
+// record per class, of the summed cost, on that scope (or the subscription). When every
+// identity covers the class's charge period wholly, each record's credit is its cost and the
+// class's is the sum: exact. When one covers it in part, each record's credit is rounded on its
+// own, so the class is attributed again record by record (its costs are kept). Records whose
+// resource lies outside their subscription go through the engine as they are.
+// TestAggregatedEqualsRecordByRecord checks that the two ways give the same report.
 
 // classKey is a class of records that are credited alike.
 type classKey struct {
 	sub        string // lower case
+	scope      string // the deepest covering scope below the subscription (scope.Key), or the subscription's
 	start, end int64
 	currency   string
 	microsoft  bool
@@ -48,58 +54,55 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 	if !aggregate {
 		return follow(ctx, run, a.q.Period, a.runTenants, ids, src, a.visit)
 	}
-	uniform := uniformSubs(run, ids)
+	deep := deepScopes(run, ids)
 	known := newSubTenants(run)
 	classes := map[classKey]*class{}
 	var order []classKey
 	slow := usage.NewBatchBuilder()
 	var rec usage.Record
-	// Per batch dictionary index: the subscription's lower-case ID and whether its records may
-	// be aggregated; the resource's whether it lies in the subscription.
+	// Per batch dictionary index: the subscription's lower-case ID and whether it is the run's;
+	// the resource's class scope ("" when the resource lies outside its subscription). A
+	// resource's class is looked up for the first subscription it comes with (resource IDs
+	// begin with their subscription's); another subscription looks it up again.
 	var dict []string
-	var subKind []int8 // 0 unknown, 1 not the run's, 2 record by record, 3 aggregated
+	var subKnown []int8 // 0 unknown, 1 not the run's, 2 the run's
 	var subLower []string
-	var resIn []int8 // 0 unknown, 1 no, 2 yes
+	var resScope []string
+	var resSub []int32 // the subscription index resScope was found for, +1
 	err := src(func(b *usage.Batch) error {
 		if len(b.Dict) > 0 && (len(dict) == 0 || &b.Dict[0] != &dict[0] || len(b.Dict) < len(dict)) {
-			subKind, subLower, resIn = subKind[:0], subLower[:0], resIn[:0]
+			subKnown, subLower, resScope, resSub = subKnown[:0], subLower[:0], resScope[:0], resSub[:0]
 		}
 		dict = b.Dict
-		for len(subKind) < len(dict) {
-			subKind, subLower, resIn = append(subKind, 0), append(subLower, ""), append(resIn, 0)
+		for len(subKnown) < len(dict) {
+			subKnown, subLower, resScope, resSub = append(subKnown, 0), append(subLower, ""), append(resScope, ""), append(resSub, 0)
 		}
 		subs, ress := b.Str[usage.ColSubscription], b.Str[usage.ColResource]
 		for i := 0; i < b.Len(); i++ {
 			si := subs[i]
-			if subKind[si] == 0 {
+			if subKnown[si] == 0 {
 				s := lower(dict[si])
-				subLower[si], subKind[si] = s, 1
+				subLower[si], subKnown[si] = s, 1
 				if _, ok := known[s]; ok {
-					subKind[si] = 2
-					if uniform[s] {
-						subKind[si] = 3
-					}
+					subKnown[si] = 2
 				}
 			}
-			if subKind[si] == 1 || b.End[i] <= b.Start[i] || b.S(usage.ColChargeCategory, i) != usage.CategoryUsage {
+			if subKnown[si] == 1 || b.End[i] <= b.Start[i] || b.S(usage.ColChargeCategory, i) != usage.CategoryUsage {
 				continue // nothing the audit counts
 			}
 			ri := ress[i]
-			if subKind[si] == 3 && resIn[ri] == 0 {
-				r, p := lower(dict[ri]), "/subscriptions/"+subLower[si]
-				resIn[ri] = 1
-				if r == p || strings.HasPrefix(r, p+"/") {
-					resIn[ri] = 2
-				}
+			if resSub[ri] != int32(si)+1 {
+				resScope[ri], resSub[ri] = classScope(dict[ri], subLower[si], deep[subLower[si]]), int32(si)+1
 			}
-			if subKind[si] != 3 || resIn[ri] != 2 {
+			sc := resScope[ri]
+			if sc == "" {
 				rec = usage.Record{Start: b.Start[i], End: b.End[i], SubscriptionID: dict[si], ResourceID: dict[ri],
 					ChargeCategory: usage.CategoryUsage, Currency: b.S(usage.ColCurrency, i), ProviderID: b.S(usage.ColProviderID, i), Cost: b.Cost[i]}
 				slow.Add(&rec)
 				continue
 			}
 			provider := b.S(usage.ColProviderID, i)
-			k := classKey{subLower[si], b.Start[i], b.End[i], b.S(usage.ColCurrency, i), usage.IsMicrosoft(provider)}
+			k := classKey{subLower[si], sc, b.Start[i], b.End[i], b.S(usage.ColCurrency, i), usage.IsMicrosoft(provider)}
 			c := classes[k]
 			if c == nil {
 				k.currency = strings.Clone(k.currency)
@@ -122,7 +125,7 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 	sums := usage.NewBatchBuilder()
 	for _, k := range order {
 		c := classes[k]
-		rec = usage.Record{Start: k.start, End: k.end, SubscriptionID: c.sub, ResourceID: "/subscriptions/" + c.sub,
+		rec = usage.Record{Start: k.start, End: k.end, SubscriptionID: c.sub, ResourceID: k.scope,
 			ChargeCategory: usage.CategoryUsage, Currency: k.currency, ProviderID: c.provider, Cost: c.sum}
 		sums.Add(&rec)
 	}
@@ -151,7 +154,7 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 		k := order[j]
 		c := classes[k]
 		for _, cost := range c.costs {
-			rec = usage.Record{Start: k.start, End: k.end, SubscriptionID: c.sub, ResourceID: "/subscriptions/" + c.sub,
+			rec = usage.Record{Start: k.start, End: k.end, SubscriptionID: c.sub, ResourceID: k.scope,
 				ChargeCategory: usage.CategoryUsage, Currency: k.currency, ProviderID: c.provider, Cost: cost}
 			parts.Add(&rec)
 		}
@@ -186,12 +189,11 @@ func batches(bs ...*usage.Batch) attribution.Usage {
 	}
 }
 
-// uniformSubs lists the subscriptions (lower case) of the run in which no role of a followed
-// identity lies below the subscription: no assignment of a followed principal, or of a group
-// it is in (through any chain of groups, at any time), on a resource group or resource, and no
-// Lighthouse delegation of a resource group. Their resources are all covered as the
-// subscription is.
-func uniformSubs(run *facts.Snapshot, ids []*ident) set {
+// deepScopes lists, per subscription of the run (lower case), the scopes below it (scope.Key)
+// where a followed identity holds a role: an assignment of a followed principal, or of a group
+// it is in (through any chain of groups, at any time), on a resource group or resource, and
+// every Lighthouse delegation of a resource group. Deepest first.
+func deepScopes(run *facts.Snapshot, ids []*ident) map[string][]string {
 	who := map[string]set{} // tenant -> principals and groups
 	for _, id := range ids {
 		if who[id.tenant] == nil {
@@ -209,29 +211,65 @@ func uniformSubs(run *facts.Snapshot, ids []*ident) set {
 			}
 		}
 	}
-	below := set{}
-	mark := func(scope string) {
-		rest, ok := strings.CutPrefix(lower(scope), "/subscriptions/")
+	out := map[string][]string{}
+	add := func(sc string) {
+		k := scope.Key(sc)
+		rest, ok := strings.CutPrefix(k, "/subscriptions/")
 		if !ok {
 			return
 		}
-		if sub, tail, deeper := strings.Cut(rest, "/"); deeper && strings.Trim(tail, "/") != "" {
-			below[sub] = true
+		if sub, _, deeper := strings.Cut(rest, "/"); deeper && !slices.Contains(out[sub], k) {
+			out[sub] = append(out[sub], k)
 		}
 	}
 	for _, as := range run.Assignments {
 		if who[lower(as.TenantID)][lower(as.PrincipalID)] {
-			mark(as.Scope)
+			add(as.Scope)
 		}
 	}
 	for _, d := range run.Delegations {
-		mark(d.Scope)
+		add(d.Scope)
 	}
-	out := set{}
-	for _, s := range run.Subscriptions {
-		if id := lower(s.ID); !below[id] {
-			out[id] = true
-		}
+	for _, scs := range out {
+		slices.SortFunc(scs, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
 	}
 	return out
+}
+
+// classScope is the scope of resource res's class in subscription sub (lower case): the deepest
+// of deep that covers it, or the subscription; "" when res lies outside the subscription. A
+// resource without an ID is the subscription's, as the engine reads it.
+func classScope(res, sub string, deep []string) string {
+	r := strings.TrimRight(strings.TrimSpace(res), "/")
+	subKey := "/subscriptions/" + sub
+	if r == "" {
+		return subKey
+	}
+	if r[0] != '/' || !ascii(r) {
+		r = scope.Key(res) // the rare spelling: the canonical key, allocated
+	}
+	if !covers(subKey, r) {
+		return ""
+	}
+	for _, d := range deep {
+		if covers(d, r) {
+			return d
+		}
+	}
+	return subKey
+}
+
+// covers is scope.PrefixCovers of a canonical scope key over a trimmed ASCII resource ID in any
+// case, without lowering it.
+func covers(scopeKey, r string) bool {
+	return len(r) >= len(scopeKey) && strings.EqualFold(r[:len(scopeKey)], scopeKey) && (len(r) == len(scopeKey) || r[len(scopeKey)] == '/')
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
