@@ -223,7 +223,7 @@ type riskKey struct {
 
 type riskAcc struct {
 	amount   money.Nanos
-	top      money.Nanos // the largest record's credit, and its resource
+	top      money.Nanos // the costliest credited record's cost, and its resource
 	resource string
 	set      bool
 	ids      []*ident
@@ -480,12 +480,9 @@ func (a *auditor) visit(r *record) {
 		}
 	}
 	ra.amount += sum
-	// The record with the largest credit (of a class, credited whole, its costliest part), ties
-	// going to the first resource.
-	if r.class != nil {
-		sum, topRes = r.class.topCost, r.class.topRes
-	}
-	if !ra.set || sum > ra.top || (sum == ra.top && topRes < ra.resource) {
-		ra.top, ra.resource, ra.set = sum, strings.Clone(topRes), true
+	// The costliest record it credits (of a class, its costliest part: a class's records are
+	// covered alike), ties going to the first resource.
+	if !ra.set || topCost > ra.top || (topCost == ra.top && topRes < ra.resource) {
+		ra.top, ra.resource, ra.set = topCost, strings.Clone(topRes), true
 	}
 }

@@ -19,12 +19,14 @@ import (
 // or a Lighthouse delegation) holds a role cover it: the deepest of them, or none (scopes
 // compare as internal/scope says: ARM-ID prefix on a segment boundary, case-insensitive).
 // Records of one subscription, deepest such scope, charge period, currency and provider kind
-// are credited alike. attribute adds each such class up and lets the engine attribute one
-// record per class, of the summed cost, on that scope (or the subscription). When every
-// identity covers the class's charge period wholly, each record's credit is its cost and the
-// class's is the sum: exact. When one covers it in part, each record's credit is rounded on its
-// own, so the class is attributed again record by record (its costs are kept). Records whose
-// resource lies outside their subscription go through the engine as they are.
+// are covered alike: for the same nanoseconds of their charge period by the same identities.
+// attribute adds each such class up and lets the engine attribute one probe record per class,
+// on that scope (or the subscription), whose cost is the charge period's length in
+// nanoseconds, so that each identity's amount on it is exactly the time it covers. A class
+// covered wholly is credited its sum (each record its cost); one covered in part is credited
+// what the engine credits each record on its own, cost × covered ÷ length rounded half-even,
+// added up (its costs are kept). Records whose resource lies outside their subscription go
+// through the engine as they are.
 // TestAggregatedEqualsRecordByRecord checks that the two ways give the same report.
 
 // classKey is a class of records that are credited alike.
@@ -40,7 +42,6 @@ type class struct {
 	sub, provider string // as the first record spells them
 	sum           money.Nanos
 	costs         []money.Nanos
-	positive      bool // every cost > 0: a sum that is credited whole has parts credited whole
 	topCost       money.Nanos
 	topRes        string // the costliest record's resource (ties: the first)
 }
@@ -106,7 +107,7 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 			c := classes[k]
 			if c == nil {
 				k.currency = strings.Clone(k.currency)
-				c = &class{sub: strings.Clone(dict[si]), provider: strings.Clone(provider), positive: true}
+				c = &class{sub: strings.Clone(dict[si]), provider: strings.Clone(provider)}
 				classes[k] = c
 				order = append(order, k)
 			}
@@ -115,62 +116,45 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 			if len(c.costs) == 1 || b.Cost[i] > c.topCost || (b.Cost[i] == c.topCost && dict[ri] < c.topRes) {
 				c.topCost, c.topRes = b.Cost[i], strings.Clone(dict[ri])
 			}
-			c.positive = c.positive && b.Cost[i] > 0
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	sums := usage.NewBatchBuilder()
+	// One probe record per class, of a cost equal to its charge period's length in
+	// nanoseconds: the engine's amount for it is the nanoseconds each identity covers, exactly.
+	probes := usage.NewBatchBuilder()
 	for _, k := range order {
 		c := classes[k]
 		rec = usage.Record{Start: k.start, End: k.end, SubscriptionID: c.sub, ResourceID: k.scope,
-			ChargeCategory: usage.CategoryUsage, Currency: k.currency, ProviderID: c.provider, Cost: c.sum}
-		sums.Add(&rec)
+			ChargeCategory: usage.CategoryUsage, Currency: k.currency, ProviderID: c.provider, Cost: money.Nanos(k.end - k.start)}
+		probes.Add(&rec)
 	}
-	slowBatch, sumBatch := slow.Batch(), sums.Batch()
-	var again []int // classes whose records are credited in part: record by record
-	err = follow(ctx, run, a.q.Period, a.runTenants, ids, batches(slowBatch, sumBatch), func(r *record) {
-		if r.batch != sumBatch {
+	slowBatch, probeBatch := slow.Batch(), probes.Batch()
+	return follow(ctx, run, a.q.Period, a.runTenants, ids, batches(slowBatch, probeBatch), func(r *record) {
+		if r.batch != probeBatch {
 			a.visit(r)
 			return
 		}
-		c := classes[order[r.row]]
-		for _, h := range r.hits {
-			if h.amount != r.cost || !c.positive {
-				again = append(again, r.row)
-				return
+		k := order[r.row]
+		c := classes[k]
+		length := k.end - k.start
+		r.cost, r.class = c.sum, c
+		for j := range r.hits {
+			h := &r.hits[j]
+			covered := int64(h.amount)
+			if covered == length {
+				h.amount = c.sum // each record credited whole
+				continue
+			}
+			// Each record's credit, as the engine computes it: cost × covered ÷ length,
+			// rounded half-even, on its own.
+			h.amount = 0
+			for _, cost := range c.costs {
+				h.amount += money.MulDiv(cost, covered, length)
 			}
 		}
-		r.class = c
-		a.visit(r)
-	})
-	if err != nil || len(again) == 0 {
-		return err
-	}
-	parts := usage.NewBatchBuilder()
-	for _, j := range again {
-		k := order[j]
-		c := classes[k]
-		for _, cost := range c.costs {
-			rec = usage.Record{Start: k.start, End: k.end, SubscriptionID: c.sub, ResourceID: k.scope,
-				ChargeCategory: usage.CategoryUsage, Currency: k.currency, ProviderID: c.provider, Cost: cost}
-			parts.Add(&rec)
-		}
-	}
-	// The parts keep no resource: they are named by their class's costliest record, which only
-	// explain's routes of a risk could read, and they look at the subscription first, where a
-	// uniform subscription's roles are.
-	partOf := make([]*class, 0, parts.Len())
-	for _, j := range again {
-		c := classes[order[j]]
-		for range c.costs {
-			partOf = append(partOf, c)
-		}
-	}
-	return follow(ctx, run, a.q.Period, a.runTenants, ids, batches(parts.Batch()), func(r *record) {
-		r.resource = partOf[r.row].topRes
 		a.visit(r)
 	})
 }
