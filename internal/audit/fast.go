@@ -29,21 +29,19 @@ import (
 // through the engine as they are.
 // TestAggregatedEqualsRecordByRecord checks that the two ways give the same report.
 
-// classKey is a class of records that are credited alike.
+// classKey is a class of records that are covered alike: of one subscription and class scope
+// (numbered), currency and provider (numbered), and charge period.
 type classKey struct {
-	sub        string // lower case
-	scope      string // the deepest covering scope below the subscription (scope.Key), or the subscription's
-	start, end int64
-	currency   string
-	microsoft  bool
+	scope, currency, provider int32
+	start, end                int64
 }
 
 type class struct {
-	sub, provider string // as the first record spells them
-	sum           money.Nanos
-	costs         []money.Nanos
-	topCost       money.Nanos
-	topRes        string // the costliest record's resource (ties: the first)
+	sub     string // as the first record spells it
+	sum     money.Nanos
+	costs   []money.Nanos
+	topCost money.Nanos
+	topRes  string // the costliest record's resource (ties: the first)
 }
 
 // aggregate, when false, sends every record through the engine (the tests' reference).
@@ -55,66 +53,119 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 	if !aggregate {
 		return follow(ctx, run, a.q.Period, a.runTenants, ids, src, a.visit)
 	}
-	deep := deepScopes(run, ids)
+	who := followed(run, ids)
+	deep := deepScopes(run, who)
+	// Only the assignments of the followed principals and their groups can credit them: the
+	// engine's index need not hold the others.
+	own := *run
+	own.Assignments = nil
+	for _, as := range run.Assignments {
+		if who[lower(as.TenantID)][lower(as.PrincipalID)] {
+			own.Assignments = append(own.Assignments, as)
+		}
+	}
+	run = &own
 	known := newSubTenants(run)
 	classes := map[classKey]*class{}
 	var order []classKey
 	slow := usage.NewBatchBuilder()
 	var rec usage.Record
-	// Per batch dictionary index: the subscription's lower-case ID and whether it is the run's;
-	// the resource's class scope ("" when the resource lies outside its subscription). A
-	// resource's class is looked up for the first subscription it comes with (resource IDs
-	// begin with their subscription's); another subscription looks it up again.
+	// Scopes, currencies and providers are numbered as they are first met, so that a record's
+	// class is found by numbers; strings are looked at once per batch dictionary entry.
+	scopeIDs := map[[2]string]int32{} // subscription, scope
+	var scopes []string
+	strIDs := map[string]int32{}
+	var strs []string
+	intern := func(s string) int32 {
+		id, ok := strIDs[s]
+		if !ok {
+			s = strings.Clone(s)
+			id = int32(len(strs))
+			strIDs[s], strs = id, append(strs, s)
+		}
+		return id
+	}
+	// Per batch dictionary index: as a subscription, its lower-case ID (or "" when it is not
+	// the run's); as a resource, its class scope's number for the subscription it came with
+	// (-1: outside it); as a charge category, whether it is Usage; as a currency or provider,
+	// its number.
 	var dict []string
-	var subKnown []int8 // 0 unknown, 1 not the run's, 2 the run's
-	var subLower []string
-	var resScope []string
-	var resSub []int32 // the subscription index resScope was found for, +1
+	type entry struct {
+		seen     bool
+		sub      string
+		resFor   int32 // the subscription index res was found for, +1
+		res      int32
+		usage    bool
+		str      int32
+		strKnown bool
+	}
+	var ents []entry
 	err := src(func(b *usage.Batch) error {
 		if len(b.Dict) > 0 && (len(dict) == 0 || &b.Dict[0] != &dict[0] || len(b.Dict) < len(dict)) {
-			subKnown, subLower, resScope, resSub = subKnown[:0], subLower[:0], resScope[:0], resSub[:0]
+			ents = ents[:0]
 		}
 		dict = b.Dict
-		for len(subKnown) < len(dict) {
-			subKnown, subLower, resScope, resSub = append(subKnown, 0), append(subLower, ""), append(resScope, ""), append(resSub, 0)
+		for len(ents) < len(dict) {
+			ents = append(ents, entry{})
 		}
-		subs, ress := b.Str[usage.ColSubscription], b.Str[usage.ColResource]
+		subs, ress, cats := b.Str[usage.ColSubscription], b.Str[usage.ColResource], b.Str[usage.ColChargeCategory]
+		curs, provs := b.Str[usage.ColCurrency], b.Str[usage.ColProviderID]
+		see := func(x uint32) *entry {
+			e := &ents[x]
+			if !e.seen {
+				e.seen = true
+				if s := lower(dict[x]); known[s] != nil {
+					e.sub = s
+				}
+				e.usage = dict[x] == usage.CategoryUsage
+			}
+			return e
+		}
 		for i := 0; i < b.Len(); i++ {
 			si := subs[i]
-			if subKnown[si] == 0 {
-				s := lower(dict[si])
-				subLower[si], subKnown[si] = s, 1
-				if _, ok := known[s]; ok {
-					subKnown[si] = 2
-				}
-			}
-			if subKnown[si] == 1 || b.End[i] <= b.Start[i] || b.S(usage.ColChargeCategory, i) != usage.CategoryUsage {
+			e, ce := see(si), see(cats[i])
+			if e.sub == "" || b.End[i] <= b.Start[i] || !ce.usage {
 				continue // nothing the audit counts
 			}
 			ri := ress[i]
-			if resSub[ri] != int32(si)+1 {
-				resScope[ri], resSub[ri] = classScope(dict[ri], subLower[si], deep[subLower[si]]), int32(si)+1
+			re := &ents[ri]
+			if re.resFor != int32(si)+1 {
+				re.resFor, re.res = int32(si)+1, -1
+				if sc := classScope(dict[ri], e.sub, deep[e.sub]); sc != "" {
+					k := [2]string{e.sub, sc}
+					id, ok := scopeIDs[k]
+					if !ok {
+						id = int32(len(scopes))
+						scopeIDs[k], scopes = id, append(scopes, sc)
+					}
+					re.res = id
+				}
 			}
-			sc := resScope[ri]
-			if sc == "" {
+			if re.res < 0 {
 				rec = usage.Record{Start: b.Start[i], End: b.End[i], SubscriptionID: dict[si], ResourceID: dict[ri],
 					ChargeCategory: usage.CategoryUsage, Currency: b.S(usage.ColCurrency, i), ProviderID: b.S(usage.ColProviderID, i), Cost: b.Cost[i]}
 				slow.Add(&rec)
 				continue
 			}
-			provider := b.S(usage.ColProviderID, i)
-			k := classKey{subLower[si], sc, b.Start[i], b.End[i], b.S(usage.ColCurrency, i), usage.IsMicrosoft(provider)}
+			cu, pe := &ents[curs[i]], &ents[provs[i]]
+			if !cu.strKnown {
+				cu.str, cu.strKnown = intern(dict[curs[i]]), true
+			}
+			if !pe.strKnown {
+				pe.str, pe.strKnown = intern(dict[provs[i]]), true
+			}
+			k := classKey{re.res, cu.str, pe.str, b.Start[i], b.End[i]}
 			c := classes[k]
 			if c == nil {
-				k.currency = strings.Clone(k.currency)
-				c = &class{sub: strings.Clone(dict[si]), provider: strings.Clone(provider)}
+				c = &class{sub: strings.Clone(dict[si])}
 				classes[k] = c
 				order = append(order, k)
 			}
-			c.sum += b.Cost[i]
-			c.costs = append(c.costs, b.Cost[i])
-			if len(c.costs) == 1 || b.Cost[i] > c.topCost || (b.Cost[i] == c.topCost && dict[ri] < c.topRes) {
-				c.topCost, c.topRes = b.Cost[i], strings.Clone(dict[ri])
+			cost := b.Cost[i]
+			c.sum += cost
+			c.costs = append(c.costs, cost)
+			if len(c.costs) == 1 || cost > c.topCost || (cost == c.topCost && dict[ri] < c.topRes) {
+				c.topCost, c.topRes = cost, strings.Clone(dict[ri])
 			}
 		}
 		return nil
@@ -127,8 +178,8 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 	probes := usage.NewBatchBuilder()
 	for _, k := range order {
 		c := classes[k]
-		rec = usage.Record{Start: k.start, End: k.end, SubscriptionID: c.sub, ResourceID: k.scope,
-			ChargeCategory: usage.CategoryUsage, Currency: k.currency, ProviderID: c.provider, Cost: money.Nanos(k.end - k.start)}
+		rec = usage.Record{Start: k.start, End: k.end, SubscriptionID: c.sub, ResourceID: scopes[k.scope],
+			ChargeCategory: usage.CategoryUsage, Currency: strs[k.currency], ProviderID: strs[k.provider], Cost: money.Nanos(k.end - k.start)}
 		probes.Add(&rec)
 	}
 	slowBatch, probeBatch := slow.Batch(), probes.Batch()
@@ -173,12 +224,10 @@ func batches(bs ...*usage.Batch) attribution.Usage {
 	}
 }
 
-// deepScopes lists, per subscription of the run (lower case), the scopes below it (scope.Key)
-// where a followed identity holds a role: an assignment of a followed principal, or of a group
-// it is in (through any chain of groups, at any time), on a resource group or resource, and
-// every Lighthouse delegation of a resource group. Deepest first.
-func deepScopes(run *facts.Snapshot, ids []*ident) map[string][]string {
-	who := map[string]set{} // tenant -> principals and groups
+// followed is, per tenant, the followed principals and the groups they are in (through any
+// chain of groups, at any time).
+func followed(run *facts.Snapshot, ids []*ident) map[string]set {
+	who := map[string]set{}
 	for _, id := range ids {
 		if who[id.tenant] == nil {
 			who[id.tenant] = set{}
@@ -195,6 +244,14 @@ func deepScopes(run *facts.Snapshot, ids []*ident) map[string][]string {
 			}
 		}
 	}
+	return who
+}
+
+// deepScopes lists, per subscription of the run (lower case), the scopes below it (scope.Key)
+// where a followed identity holds a role: an assignment of a followed principal, or of a group
+// it is in (through any chain of groups, at any time), on a resource group or resource, and
+// every Lighthouse delegation of a resource group. Deepest first.
+func deepScopes(run *facts.Snapshot, who map[string]set) map[string][]string {
 	out := map[string][]string{}
 	add := func(sc string) {
 		k := scope.Key(sc)
