@@ -183,7 +183,7 @@ func usageOf(ctx context.Context, db *store.DB, s *facts.Snapshot, period timeli
 	var r usage.Record
 	var dict []string
 	var want []int8 // per dictionary index: 0 unknown, 1 keep, -1 skip
-	err := usage.Stream(ctx, db.DB, period, func(b *usage.Batch) error {
+	err := usage.StreamLean(ctx, db.DB, period, func(b *usage.Batch) error {
 		if len(b.Dict) > 0 && (len(dict) == 0 || &b.Dict[0] != &dict[0] || len(b.Dict) < len(dict)) {
 			want = want[:0]
 		}
@@ -201,7 +201,7 @@ func usageOf(ctx context.Context, db *store.DB, s *facts.Snapshot, period timeli
 				}
 			}
 			if want[si] == 1 {
-				b.Record(i, &r)
+				attributed(b, i, &r)
 				bb.Add(&r)
 			}
 		}
@@ -217,6 +217,18 @@ func usageOf(ctx context.Context, db *store.DB, s *facts.Snapshot, period timeli
 		}
 		return yield(batch)
 	}, nil
+}
+
+// attributed copies into r what attribution reads of row i of a batch of usage.StreamLean.
+func attributed(b *usage.Batch, i int, r *usage.Record) {
+	*r = usage.Record{Start: b.Start[i], End: b.End[i], Cost: b.Cost[i],
+		SubscriptionID: b.S(usage.ColSubscription, i), ResourceID: b.S(usage.ColResource, i), Service: b.S(usage.ColService, i),
+		ServiceCategory: b.S(usage.ColServiceCategory, i), ChargeCategory: b.S(usage.ColChargeCategory, i),
+		PricingCategory: b.S(usage.ColPricingCategory, i), CommitmentDiscountID: b.S(usage.ColCommitmentDiscount, i),
+		Provider: b.S(usage.ColProvider, i), Publisher: b.S(usage.ColPublisher, i), Currency: b.S(usage.ColCurrency, i),
+		ProviderID: b.S(usage.ColProviderID, i), HostProvider: b.S(usage.ColHostProvider, i), InvoiceIssuer: b.S(usage.ColInvoiceIssuer, i),
+		BillingAccountID: b.S(usage.ColBillingAccount, i), SubAccountType: b.S(usage.ColSubAccountType, i), Region: b.S(usage.ColRegion, i),
+		Unit: b.S(usage.ColUnit, i), Tags: b.S(usage.ColTags, i)}
 }
 
 // difference attributes the touched tenants' usage on the facts before and after the changes
