@@ -100,6 +100,12 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 		strKnown bool
 	}
 	var ents []entry
+	type recentClass struct {
+		k classKey
+		c *class
+	}
+	var recent [4]recentClass
+	next := 0
 	err := src(func(b *usage.Batch) error {
 		if len(b.Dict) > 0 && (len(dict) == 0 || &b.Dict[0] != &dict[0] || len(b.Dict) < len(dict)) {
 			ents = ents[:0]
@@ -155,11 +161,23 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 				pe.str, pe.strKnown = intern(dict[provs[i]]), true
 			}
 			k := classKey{re.res, cu.str, pe.str, b.Start[i], b.End[i]}
-			c := classes[k]
+			// A segment holds a resource's records of the day together, and its class's other
+			// resources next to it: the last few classes are most rows' class.
+			var c *class
+			for j := range recent {
+				if recent[j].c != nil && recent[j].k == k {
+					c = recent[j].c
+					break
+				}
+			}
 			if c == nil {
-				c = &class{sub: strings.Clone(dict[si])}
-				classes[k] = c
-				order = append(order, k)
+				if c = classes[k]; c == nil {
+					c = &class{sub: strings.Clone(dict[si])}
+					classes[k] = c
+					order = append(order, k)
+				}
+				recent[next] = recentClass{k, c}
+				next = (next + 1) % len(recent)
 			}
 			cost := b.Cost[i]
 			c.sum += cost
@@ -286,7 +304,13 @@ func classScope(res, sub string, deep []string) string {
 	if r == "" {
 		return subKey
 	}
-	if r[0] != '/' || !ascii(r) {
+	// Only the bytes compared below matter: if they are ASCII, comparing them case-insensitively
+	// is comparing the canonical keys.
+	n := len(subKey)
+	for _, d := range deep {
+		n = max(n, len(d))
+	}
+	if r[0] != '/' || !ascii(r[:min(len(r), n+1)]) {
 		r = scope.Key(res) // the rare spelling: the canonical key, allocated
 	}
 	if !covers(subKey, r) {
