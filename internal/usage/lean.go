@@ -15,6 +15,9 @@ import (
 // It reads the segments in the order of the (day, min_sub) index, which SQLite reads without
 // sorting the segments' bytes: the coverage audit and the what-if add up what they read, so
 // the order is theirs to ignore. A damaged segment is an error naming it, as in Stream.
+//
+// Reading (SQLite stepping), decoding and fn run at the same time, each on its own goroutine,
+// a segment or two apart; fn is called in the segments' order.
 func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *Batch) error) error {
 	if w.Empty() {
 		return nil
@@ -26,30 +29,70 @@ func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var id, sum string
-		var lo, hi int64
-		var data []byte
-		if err := rows.Scan(&id, &lo, &hi, &sum, &data); err != nil {
-			return err
+	type stored struct {
+		id, sum string
+		lo, hi  int64
+		data    []byte
+	}
+	type decoded struct {
+		b   *Batch
+		err error
+	}
+	done := make(chan struct{})
+	defer close(done)
+	raw := make(chan stored, 2)
+	out := make(chan decoded, 2)
+	readErr := make(chan error, 1)
+	go func() { // read
+		defer close(raw)
+		for rows.Next() {
+			var s stored
+			if err := rows.Scan(&s.id, &s.lo, &s.hi, &s.sum, &s.data); err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case raw <- s:
+			case <-done:
+				readErr <- nil
+				return
+			}
 		}
-		b, err := decodeLean(id, sum, data)
-		if err != nil {
-			return err
+		readErr <- rows.Err()
+	}()
+	go func() { // decode
+		defer close(out)
+		for s := range raw {
+			b, err := decodeLean(s.id, s.sum, s.data)
+			if err == nil {
+				b.Source = s.sum
+				if s.lo < w.From || s.hi >= w.To {
+					b = b.filterLean(w)
+					b.Source = fmt.Sprintf("%s[%d,%d)", s.sum, w.From, w.To)
+				}
+			}
+			select {
+			case out <- decoded{b, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
 		}
-		b.Source = sum
-		if lo < w.From || hi >= w.To {
-			b = b.filterLean(w)
-			b.Source = fmt.Sprintf("%s[%d,%d)", sum, w.From, w.To)
+	}()
+	for d := range out {
+		if d.err != nil {
+			return d.err
 		}
-		if b.Len() == 0 {
+		if d.b.Len() == 0 {
 			continue
 		}
-		if err := fn(b); err != nil {
+		if err := fn(d.b); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
+	return <-readErr
 }
 
 // decodeLean is decodeStored without what StreamLean leaves out (version 1 segments, which
