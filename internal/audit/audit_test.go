@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -208,5 +209,65 @@ func TestAuditRefusedOrganisationIDs(t *testing.T) {
 	// The totals are those without the refusals: they carry no amount.
 	if got, want := totalsOf(rep), totalsOf(audit(t, world(), org)); !equalMaps(got, want) {
 		t.Errorf("totals %v, want %v", got, want)
+	}
+}
+
+// The CSV, the JSON, the text and the dashboard's tables give every finding the same stable
+// reason code, and only the codes (and the audit's documented additions).
+func TestReasonCodesAgreeAcrossFormats(t *testing.T) {
+	w := world()
+	q := Query{Partner: org, Period: period, Refusals: []link.Refusal{{TenantID: t2, ObjectID: u3, PartnerID: org, At: factstest.H(1)}}}
+	rep, err := Compute(context.Background(), w, q, attribution.FromRecords(usageOf()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{ReasonNoLinkedPrincipal: true, ReasonNoAssignment: true, ReasonNotEligible: true, ReasonNeverActivated: true,
+		ReasonCSPPrecedence: true, ReasonSinglePrincipal: true, ReasonUnlinkedGuest: true, ReasonInactiveLocation: true, ReasonNoOverlap: true,
+		ReasonNoEligibleRole: true, ReasonOrganisationID: true}
+	var csvReasons []string
+	for _, line := range strings.Split(strings.TrimSpace(csvOf(t, rep)), "\n")[1:] {
+		csvReasons = append(csvReasons, strings.Split(line, ",")[3])
+	}
+	var js bytes.Buffer
+	if err := rep.Write(&js, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	var tableReasons []string
+	for _, tb := range rep.Tables() {
+		col := map[string]int{"gaps": 3, "hygiene": 2}[tb.Name]
+		for _, row := range tb.Rows {
+			switch tb.Name {
+			case "gaps", "hygiene":
+				tableReasons = append(tableReasons, row[col])
+			case "risks":
+				tableReasons = append(tableReasons, ReasonSinglePrincipal) // the risks table is one reason's
+			}
+		}
+	}
+	var text bytes.Buffer
+	if err := rep.Write(&text, "text"); err != nil {
+		t.Fatal(err)
+	}
+	if len(csvReasons) != len(rep.Findings) || len(back.Findings) != len(rep.Findings) || len(tableReasons) != len(rep.Findings) {
+		t.Fatalf("%d findings; csv %d, json %d, tables %d", len(rep.Findings), len(csvReasons), len(back.Findings), len(tableReasons))
+	}
+	for i, f := range rep.Findings {
+		if !known[f.Reason] || csvReasons[i] != f.Reason || back.Findings[i].Reason != f.Reason || tableReasons[i] != f.Reason ||
+			!strings.Contains(text.String(), f.Reason) {
+			t.Errorf("finding %d: reason %q, csv %q, json %q, table %q", i, f.Reason, csvReasons[i], back.Findings[i].Reason, tableReasons[i])
+		}
+		if f.Kind == KindGap && (f.ExplainReason == "" || GapReason(f.ExplainReason) != f.Reason || back.Findings[i].ExplainReason != f.ExplainReason) {
+			t.Errorf("gap %d: reason %q from explain's %q (json %q)", i, f.Reason, f.ExplainReason, back.Findings[i].ExplainReason)
+		}
+	}
+	for _, code := range []string{ReasonNoLinkedPrincipal, ReasonNoAssignment, ReasonNotEligible, ReasonNeverActivated, ReasonCSPPrecedence,
+		ReasonSinglePrincipal, ReasonUnlinkedGuest, ReasonOrganisationID} {
+		if !slices.Contains(csvReasons, code) {
+			t.Errorf("the world has no %s finding", code)
+		}
 	}
 }

@@ -67,7 +67,7 @@ func (rep *Report) writeText(w io.Writer) error {
 		f := gaps[i]
 		return []string{f.TenantID, f.SubscriptionID, Display(f.Amount, f.Currency), f.Reason, f.PrincipalObjectID, gapWhy(f)}
 	})
-	section(&b, "Attrition risk: PAL credit that rests on one linked identity", []string{"tenant", "subscription", "amount", "principal", "link ends", "how"}, len(risks), func(i int) []string {
+	section(&b, "Attrition risk (single_principal): PAL credit that rests on one linked identity", []string{"tenant", "subscription", "amount", "principal", "link ends", "how"}, len(risks), func(i int) []string {
 		f := risks[i]
 		end := f.LinkEnds
 		if end == "" {
@@ -144,7 +144,7 @@ func (rep *Report) Tables() []report.Table {
 		tenants.Rows = append(tenants.Rows, []string{x.ID, x.Name, strings.Join(x.Presence, ", ")})
 	}
 	gaps := report.Table{Name: "gaps", Title: "Gaps: consumption of subscriptions without PAL credit, and why", Header: []string{"subscription", "tenant", "amount", "reason", "principal", "why"}}
-	risks := report.Table{Name: "risks", Title: "Attrition risk: PAL credit that rests on one linked identity", Header: []string{"subscription", "tenant", "amount", "principal", "link ends", "how"}}
+	risks := report.Table{Name: "risks", Title: "Attrition risk (single_principal): PAL credit that rests on one linked identity", Header: []string{"subscription", "tenant", "amount", "principal", "link ends", "how"}}
 	hygiene := report.Table{Name: "hygiene", Title: "Hygiene", Header: []string{"principal", "tenant", "reason", "location", "amount", "what"}}
 	for _, f := range rep.Findings {
 		amount := Display(f.Amount, f.Currency)
