@@ -18,6 +18,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/server"
@@ -190,10 +191,13 @@ func demoQueries(ctx context.Context, db *store.DB, res *demoResult) error {
 		return err
 	}
 	// Organisation totals: org_amount_nanos counts each record once per organisation.
-	rows, err := db.QueryContext(ctx, `SELECT a.association, a.org_id, o.name, a.currency, CAST(sum(a.org_amount_nanos) AS BIGINT)
-		FROM rollup_daily a JOIN partner_orgs o ON o.id = a.org_id
-		WHERE a.day >= $1 AND a.day < $2
-		GROUP BY a.association, a.org_id, o.name, a.currency`, w.From, w.To)
+	orgNames, err := directory.OrgNames(ctx, db)
+	if err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT a.association, a.org_id, a.currency, CAST(sum(a.org_amount_nanos) AS BIGINT)
+		FROM rollup_daily a WHERE a.day >= $1 AND a.day < $2
+		GROUP BY a.association, a.org_id, a.currency`, w.From, w.To)
 	if err != nil {
 		return err
 	}
@@ -202,8 +206,12 @@ func demoQueries(ctx context.Context, db *store.DB, res *demoResult) error {
 	for rows.Next() {
 		var t demoTop
 		var n int64
-		if err := rows.Scan(&t.Association, &t.OrgID, &t.OrgName, &t.Currency, &n); err != nil {
+		if err := rows.Scan(&t.Association, &t.OrgID, &t.Currency, &n); err != nil {
 			return err
+		}
+		var ok bool
+		if t.OrgName, ok = orgNames[t.OrgID]; !ok {
+			continue // not in the directory (any more)
 		}
 		t.Amount = money.Nanos(n)
 		all = append(all, t)

@@ -2,12 +2,14 @@ package report
 
 import (
 	"context"
-	"database/sql"
 	"errors"
+	"fmt"
 	"math/big"
 	"sort"
 	"strings"
 
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -85,23 +87,17 @@ type PartnerQuery struct {
 }
 
 // ResolvePartner says whether id is a location or an organisation and returns its org ID and
-// name; store.ErrNotFound when it is neither.
+// name; store.ErrNotFound when it is neither. It is directory.Resolve's answer: a database
+// failure stays one (store.ErrUnavailable is a 503, never mistaken for an unknown ID).
 func ResolvePartner(ctx context.Context, db *store.DB, id string) (kind, orgID, name string, err error) {
-	err = db.QueryRowContext(ctx, `SELECT org_id, name FROM partner_locations WHERE id = $1`, id).Scan(&orgID, &name)
-	if err == nil {
-		return KindLocation, orgID, name, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return "", "", "", queryErr(db, "partner lookup", err)
-	}
-	err = db.QueryRowContext(ctx, `SELECT name FROM partner_orgs WHERE id = $1`, id).Scan(&name)
-	if err == nil {
-		return KindOrganisation, id, name, nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
+	p, err := directory.Store{DB: db}.Resolve(ctx, id)
+	switch {
+	case err == nil:
+		return p.Kind, p.OrgID, p.Name, nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
 		return "", "", "", store.NewError(store.ErrNotFound, "partner ID "+quote(id)+" is neither a location nor an organisation in the directory; check it against the partner directory (`partnerlink report operator` lists it)", nil)
 	}
-	return "", "", "", queryErr(db, "partner lookup", err)
+	return "", "", "", fmt.Errorf("report: partner lookup: %w", err)
 }
 
 func quote(s string) string { return `"` + s + `"` }
@@ -189,13 +185,23 @@ WHERE `+col+` = $1 AND day >= $2 AND day < $3 GROUP BY program, currency`, []any
 	if err != nil {
 		return nil, err
 	}
-	tenantNames, err := names(ctx, db, `SELECT id, name FROM tenants`)
+	tenants, err := estate.Tenants(ctx, db)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "tenant names", err)
 	}
-	locNames, err := names(ctx, db, `SELECT id, name FROM partner_locations`)
-	if err != nil {
-		return nil, err
+	tenantNames := make(map[string]string, len(tenants))
+	for _, t := range tenants {
+		tenantNames[t.ID] = t.Name
+	}
+	locNames := map[string]string{}
+	if kind == KindOrganisation {
+		locs, err := directory.LocationNames(ctx, db)
+		if err != nil {
+			return nil, queryErr(db, "partner names", err)
+		}
+		for _, l := range locs {
+			locNames[l.ID] = l.Name
+		}
 	}
 	p.Totals = amounts(total)
 	if kind == KindOrganisation {
@@ -300,19 +306,6 @@ func groups(s sums, nm map[string]string) []GroupRow {
 		out = append(out, GroupRow{Key: k.k, Name: nm[k.k], Currency: k.cur, Amount: nanos(s[k])})
 	}
 	return out
-}
-
-func names(ctx context.Context, db *store.DB, q string) (map[string]string, error) {
-	m := map[string]string{}
-	err := scanRows(ctx, db, "names", q, nil, func(scan func(...any) error) error {
-		var id, n string
-		if err := scan(&id, &n); err != nil {
-			return err
-		}
-		m[id] = n
-		return nil
-	})
-	return m, err
 }
 
 // MonthSeries returns the chart series: the sorted months and, per association, one amount
