@@ -21,6 +21,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -34,13 +35,43 @@ const (
 	KindHygiene = "hygiene"
 )
 
-// Reasons of the audit's own. Gaps carry explain's reason codes (attribution.Reason*), and so
-// do the hygiene findings of inactive locations (attribution.ReasonInactiveLocation).
+// Reason codes: the stable codes of the audit's findings (the CSV's reason column, the JSON's
+// and the dashboard's). A gap's code sums up explain's reason (kept in Finding.ExplainReason,
+// so that `explain` reproduces it); GapReason gives the mapping.
 const (
-	ReasonSinglePrincipal = "single_principal" // the credit rests on one linked identity
-	ReasonUnlinkedGuest   = "unlinked_guest"   // a guest linked in one tenant, not in another where it holds eligible roles
-	ReasonNoEligibleRole  = "no_eligible_role" // a linked identity holds no role that counts for recognition
+	ReasonNoLinkedPrincipal = "no_linked_principal" // nobody in the tenant (or a tenant managing it) is linked to the partner in the period
+	ReasonNoAssignment      = "no_assignment"       // linked, but no role assignment covers the subscription in the period
+	ReasonNotEligible       = "not_eligible"        // the roles there do not count for recognition (Reader-type)
+	ReasonNeverActivated    = "never_activated"     // the covering assignment is PIM-eligible and was never activated
+	ReasonInactiveLocation  = "inactive_location"   // the location was inactive (gap: the whole period; hygiene: part of it)
+	ReasonNoOverlap         = "no_overlap"          // link, access and usage never meet in time
+	ReasonCSPPrecedence     = "csp_precedence"      // resold by the partner: credited in full as CSP instead (fine)
+	ReasonSinglePrincipal   = "single_principal"    // the credit rests on one linked identity
+	ReasonUnlinkedGuest     = "unlinked_guest"      // a guest linked in one tenant, not in another where it holds eligible roles
+	ReasonNoEligibleRole    = "no_eligible_role"    // a linked identity holds no role that counts for recognition
+	ReasonOrganisationID    = "organisation_id"     // a link attempt was refused: it named the organisation, not a location
 )
+
+// gapReasons maps explain's reason codes to the audit's.
+var gapReasons = map[string]string{
+	attribution.ReasonNoLink:            ReasonNoLinkedPrincipal,
+	attribution.ReasonLinkOutsidePeriod: ReasonNoLinkedPrincipal,
+	attribution.ReasonNoCoveringAssign:  ReasonNoAssignment,
+	attribution.ReasonAssignOutside:     ReasonNoAssignment,
+	attribution.ReasonRolesNotEligible:  ReasonNotEligible,
+	attribution.ReasonNeverActivated:    ReasonNeverActivated,
+	attribution.ReasonInactiveLocation:  ReasonInactiveLocation,
+	attribution.ReasonNoOverlap:         ReasonNoOverlap,
+	attribution.ReasonCSPPrecedence:     ReasonCSPPrecedence,
+}
+
+// GapReason is the audit's code for a gap explain gives the reason code for.
+func GapReason(explainCode string) string {
+	if c, ok := gapReasons[explainCode]; ok {
+		return c
+	}
+	return explainCode
+}
 
 // Query asks for an audit.
 type Query struct {
@@ -49,6 +80,9 @@ type Query struct {
 	// Tenants, when set, limits the audit to these customer tenants (lower case): what-if
 	// compares the tenants its changes touch.
 	Tenants map[string]bool
+	// Refusals are the link attempts refused for naming the scope's organisation ID (Run reads
+	// them with link.Refusals); each principal's is a hygiene finding.
+	Refusals []link.Refusal
 }
 
 // Report is an audit's answer. Amounts are exact decimal strings per currency.
@@ -73,7 +107,8 @@ type Finding struct {
 	Kind              string `json:"kind"`
 	TenantID          string `json:"tenant_id"`
 	SubscriptionID    string `json:"subscription_id"`
-	Reason            string `json:"reason"`
+	Reason            string `json:"reason"`                   // the stable code (Reason*)
+	ExplainReason     string `json:"explain_reason,omitempty"` // gaps: explain's own code, which explain --partner --subscription reproduces
 	Currency          string `json:"currency"`
 	Amount            string `json:"amount"` // exact; empty when the finding has no amount
 	PrincipalObjectID string `json:"principal_object_id"`
@@ -118,6 +153,13 @@ func Run(ctx context.Context, db *store.DB, q Query) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	sc, err := ResolveScope(s, q.Partner)
+	if err != nil {
+		return nil, err
+	}
+	if q.Refusals, err = link.Refusals(ctx, db.DB, sc.OrgID, q.Period); err != nil {
+		return nil, db.Translate(err)
+	}
 	return Compute(ctx, s, q, StoredUsage(db, q.Period))
 }
 
@@ -139,7 +181,7 @@ func LoadFacts(ctx context.Context, db *store.DB, period timeline.Window) (*fact
 // StoredUsage is the stored usage of a period, for the engine.
 func StoredUsage(db *store.DB, period timeline.Window) attribution.Usage {
 	return func(yield func(*usage.Batch) error) error {
-		return usage.Stream(context.Background(), db.DB, period, yield)
+		return usage.StreamLean(context.Background(), db.DB, period, yield)
 	}
 }
 
@@ -181,8 +223,9 @@ type riskKey struct {
 
 type riskAcc struct {
 	amount   money.Nanos
-	top      money.Nanos // the largest record's credit, and its resource
+	top      money.Nanos // the costliest credited record's cost, and its resource
 	resource string
+	set      bool
 	ids      []*ident
 }
 
@@ -220,7 +263,7 @@ func Compute(ctx context.Context, s *facts.Snapshot, q Query, src attribution.Us
 		currencies: map[string]string{}}
 	ids := a.identities()
 	run := a.runFacts()
-	if err := follow(ctx, run, q.Period, a.runTenants, ids, src, a.visit); err != nil {
+	if err := a.attribute(ctx, run, ids, src); err != nil {
 		return nil, err
 	}
 	if err := a.gaps(rep); err != nil {
@@ -230,6 +273,7 @@ func Compute(ctx context.Context, s *facts.Snapshot, q Query, src attribution.Us
 		return nil, err
 	}
 	a.hygiene(rep, ids)
+	a.refused(rep)
 	a.totals(rep)
 	return rep, nil
 }
@@ -391,8 +435,14 @@ func (a *auditor) visit(r *record) {
 		a.subs[k] = acc
 	}
 	acc.consumption[r.currency] += r.cost
-	if acc.top.window.Empty() || r.cost > acc.top.cost {
-		acc.top = topRecord{r.window, strings.Clone(r.resource), r.cost}
+	// The costliest record (of a class added up, its costliest part; see fast.go), ties going
+	// to the earliest, then the first resource: the same whatever order records come in.
+	topCost, topRes := r.cost, r.resource
+	if r.class != nil {
+		topCost, topRes = r.class.topCost, r.class.topRes
+	}
+	if t := acc.top; t.window.Empty() || topCost > t.cost || (topCost == t.cost && (r.window.From < t.window.From || (r.window.From == t.window.From && topRes < t.resource))) {
+		acc.top = topRecord{r.window, strings.Clone(topRes), topCost}
 	}
 	for _, row := range r.rows {
 		if row.assoc == attribution.AssocCSP {
@@ -430,7 +480,9 @@ func (a *auditor) visit(r *record) {
 		}
 	}
 	ra.amount += sum
-	if sum > ra.top || ra.resource == "" {
-		ra.top, ra.resource = sum, strings.Clone(r.resource)
+	// The costliest record it credits (of a class, its costliest part: a class's records are
+	// covered alike), ties going to the first resource.
+	if !ra.set || topCost > ra.top || (topCost == ra.top && topRes < ra.resource) {
+		ra.top, ra.resource, ra.set = topCost, strings.Clone(topRes), true
 	}
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/facts/factstest"
+	"github.com/partnerlink/partnerlink/internal/link"
 )
 
 func audit(t *testing.T, s *facts.Snapshot, partner string) *Report {
@@ -42,11 +45,11 @@ func totalsOf(rep *Report) map[string]string {
 func TestAuditOfTheOrganisation(t *testing.T) {
 	rep := audit(t, world(), org)
 	want := `kind,tenant_id,subscription_id,reason,currency,amount,principal_object_id
-gap,` + t2 + `,` + s(8) + `,no_link_in_tenant,EUR,160,
-gap,` + t2 + `,` + s(7) + `,no_link_in_tenant,EUR,140,
-gap,` + t1 + `,` + s(4) + `,no_covering_assignment,USD,80,
-gap,` + t1 + `,` + s(3) + `,eligible_never_activated,EUR,60,
-gap,` + t1 + `,` + s(2) + `,roles_not_eligible,EUR,40,
+gap,` + t2 + `,` + s(8) + `,no_linked_principal,EUR,160,
+gap,` + t2 + `,` + s(7) + `,no_linked_principal,EUR,140,
+gap,` + t1 + `,` + s(4) + `,no_assignment,USD,80,
+gap,` + t1 + `,` + s(3) + `,never_activated,EUR,60,
+gap,` + t1 + `,` + s(2) + `,not_eligible,EUR,40,
 gap,` + t1 + `,` + s(12) + `,csp_precedence,EUR,7,
 gap,` + t1 + `,` + s(5) + `,csp_precedence,EUR,100,
 risk,` + t1 + `,` + s(1) + `,single_principal,EUR,201,` + u1 + `
@@ -91,10 +94,10 @@ hygiene,` + t1 + `,,no_eligible_role,,,` + guest + `
 		t.Errorf("a1's risk: %+v, want the Lighthouse delegation del9 through 4100002", f)
 	}
 	// Gaps say what explain says.
-	if f := byKey["gap "+s(2)+" roles_not_eligible "]; !strings.Contains(f.Detail, "Reader") {
+	if f := byKey["gap "+s(2)+" not_eligible "]; !strings.Contains(f.Detail, "Reader") {
 		t.Errorf("S2's gap detail %q does not name the Reader role", f.Detail)
 	}
-	if f := byKey["gap "+s(3)+" eligible_never_activated "]; !strings.Contains(f.Detail, "as3") || f.PrincipalObjectID != "" {
+	if f := byKey["gap "+s(3)+" never_activated "]; !strings.Contains(f.Detail, "as3") || f.PrincipalObjectID != "" {
 		t.Errorf("S3's gap: %+v", f)
 	}
 	// Over the period explain sees CSP precedence on S12; its usage met neither PAL nor CSP.
@@ -141,7 +144,7 @@ func TestFormats(t *testing.T) {
 	if err := rep.Write(&text, "text"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1,040.22 EUR", "22.22 EUR", "2026-03-05T04:00:00Z", "no_link_in_tenant", "Hygiene"} {
+	for _, want := range []string{"1,040.22 EUR", "22.22 EUR", "2026-03-05T04:00:00Z", "no_linked_principal", "explain: no_link_in_tenant: ", "Hygiene"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
@@ -173,4 +176,98 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// Refused attempts to link the organisation ID are a hygiene finding per principal, naming
+// the locations, unless the principal linked one of them after its last attempt; another
+// organisation's refusals and attempts outside the audited tenants are not the audit's.
+func TestAuditRefusedOrganisationIDs(t *testing.T) {
+	u6 := "00000000-0000-0000-0000-0000000000u6"
+	q := Query{Partner: org, Period: period, Refusals: []link.Refusal{
+		{TenantID: t2, ObjectID: u6, PartnerID: org, Action: link.ActionCreate, At: factstest.H(2)},
+		{TenantID: t2, ObjectID: u6, PartnerID: org, Action: link.ActionCreate, At: factstest.H(3)},
+		{TenantID: t1, ObjectID: u1, PartnerID: org, Action: link.ActionUpdate, At: factstest.H(4)}, // u1 stays linked to 4100001
+		{TenantID: t2, ObjectID: u5, PartnerID: "5200000", Action: link.ActionCreate, At: factstest.H(4)},
+	}}
+	rep, err := Compute(context.Background(), world(), q, attribution.FromRecords(usageOf()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*Finding
+	for _, f := range rep.Findings {
+		if f.Reason == ReasonOrganisationID {
+			got = append(got, f)
+		}
+	}
+	if len(got) != 1 || got[0].Kind != KindHygiene || got[0].TenantID != t2 || got[0].PrincipalObjectID != u6 || got[0].Amount != "" ||
+		!strings.Contains(got[0].Detail, "2 attempt(s), the last at 2026-03-01T03:00:00Z") || !strings.Contains(got[0].Detail, "4100001") || !strings.Contains(got[0].Detail, "4100003") {
+		t.Fatalf("refusal findings %+v", got)
+	}
+	if !strings.Contains(csvOf(t, rep), "hygiene,"+t2+",,organisation_id,,,"+u6+"\n") {
+		t.Errorf("csv:\n%s", csvOf(t, rep))
+	}
+	// The totals are those without the refusals: they carry no amount.
+	if got, want := totalsOf(rep), totalsOf(audit(t, world(), org)); !equalMaps(got, want) {
+		t.Errorf("totals %v, want %v", got, want)
+	}
+}
+
+// The CSV, the JSON, the text and the dashboard's tables give every finding the same stable
+// reason code, and only the issue's codes (and the audit's documented additions).
+func TestReasonCodesAgreeAcrossFormats(t *testing.T) {
+	w := world()
+	q := Query{Partner: org, Period: period, Refusals: []link.Refusal{{TenantID: t2, ObjectID: u3, PartnerID: org, At: factstest.H(1)}}}
+	rep, err := Compute(context.Background(), w, q, attribution.FromRecords(usageOf()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{ReasonNoLinkedPrincipal: true, ReasonNoAssignment: true, ReasonNotEligible: true, ReasonNeverActivated: true,
+		ReasonCSPPrecedence: true, ReasonSinglePrincipal: true, ReasonUnlinkedGuest: true, ReasonInactiveLocation: true, ReasonNoOverlap: true,
+		ReasonNoEligibleRole: true, ReasonOrganisationID: true}
+	var csvReasons []string
+	for _, line := range strings.Split(strings.TrimSpace(csvOf(t, rep)), "\n")[1:] {
+		csvReasons = append(csvReasons, strings.Split(line, ",")[3])
+	}
+	var js bytes.Buffer
+	if err := rep.Write(&js, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	var tableReasons []string
+	for _, tb := range rep.Tables() {
+		col := map[string]int{"gaps": 3, "hygiene": 2}[tb.Name]
+		for _, row := range tb.Rows {
+			switch tb.Name {
+			case "gaps", "hygiene":
+				tableReasons = append(tableReasons, row[col])
+			case "risks":
+				tableReasons = append(tableReasons, ReasonSinglePrincipal) // the risks table is one reason's
+			}
+		}
+	}
+	var text bytes.Buffer
+	if err := rep.Write(&text, "text"); err != nil {
+		t.Fatal(err)
+	}
+	if len(csvReasons) != len(rep.Findings) || len(back.Findings) != len(rep.Findings) || len(tableReasons) != len(rep.Findings) {
+		t.Fatalf("%d findings; csv %d, json %d, tables %d", len(rep.Findings), len(csvReasons), len(back.Findings), len(tableReasons))
+	}
+	for i, f := range rep.Findings {
+		if !known[f.Reason] || csvReasons[i] != f.Reason || back.Findings[i].Reason != f.Reason || tableReasons[i] != f.Reason ||
+			!strings.Contains(text.String(), f.Reason) {
+			t.Errorf("finding %d: reason %q, csv %q, json %q, table %q", i, f.Reason, csvReasons[i], back.Findings[i].Reason, tableReasons[i])
+		}
+		if f.Kind == KindGap && (f.ExplainReason == "" || GapReason(f.ExplainReason) != f.Reason || back.Findings[i].ExplainReason != f.ExplainReason) {
+			t.Errorf("gap %d: reason %q from explain's %q (json %q)", i, f.Reason, f.ExplainReason, back.Findings[i].ExplainReason)
+		}
+	}
+	for _, code := range []string{ReasonNoLinkedPrincipal, ReasonNoAssignment, ReasonNotEligible, ReasonNeverActivated, ReasonCSPPrecedence,
+		ReasonSinglePrincipal, ReasonUnlinkedGuest, ReasonOrganisationID} {
+		if !slices.Contains(csvReasons, code) {
+			t.Errorf("the world has no %s finding", code)
+		}
+	}
 }

@@ -39,7 +39,7 @@ func (a *auditor) gaps(rep *Report) error {
 		var code, detail, loc, principal string
 		fine := acc.csp
 		if fine {
-			code = attribution.ReasonCSPPrecedence
+			code = attribution.ReasonCSPPrecedence // explain over the period says so too
 			detail = fmt.Sprintf("organisation %s resold subscription %s (CSP), so it is credited in full as CSP instead of PAL: nothing is missing", a.sc.OrgID, k.sub)
 		} else {
 			var err error
@@ -48,7 +48,7 @@ func (a *auditor) gaps(rep *Report) error {
 			}
 		}
 		for _, cur := range sortedKeys(acc.consumption) {
-			a.add(rep, &Finding{Kind: KindGap, TenantID: k.tenant, SubscriptionID: k.sub, Reason: code, Currency: cur,
+			a.add(rep, &Finding{Kind: KindGap, TenantID: k.tenant, SubscriptionID: k.sub, Reason: GapReason(code), ExplainReason: code, Currency: cur,
 				PrincipalObjectID: principal, LocationID: loc, Detail: detail, fine: fine}, acc.consumption[cur], true)
 		}
 	}
@@ -149,13 +149,56 @@ func (a *auditor) hygiene(rep *Report, ids []*ident) {
 			}
 			detail := fmt.Sprintf("principal %s is linked to location %s, which was inactive in part of the period: the link earns nothing while it is; link to an active location of organisation %s", id.principal, id.location, a.sc.OrgID)
 			a.perCurrency(rep, id, func(cur string) money.Nanos { return a.idents[identCur{id, cur}] - a.idents[identCur{id.base, cur}] },
-				Finding{Kind: KindHygiene, TenantID: id.tenant, Reason: attribution.ReasonInactiveLocation, PrincipalObjectID: id.principal, LocationID: id.location, Detail: detail})
+				Finding{Kind: KindHygiene, TenantID: id.tenant, Reason: ReasonInactiveLocation, PrincipalObjectID: id.principal, LocationID: id.location, Detail: detail})
 		case identGuest:
 			detail := fmt.Sprintf("guest %s is linked to %s in other tenants but not in tenant %s, where it holds eligible roles; the amount is what it would be credited with if linked there (whatif --add-link %s/%s=%s shows the net change)",
 				id.principal, id.location, id.tenant, id.tenant, id.principal, id.location)
 			a.perCurrency(rep, id, func(cur string) money.Nanos { return a.idents[identCur{id, cur}] },
 				Finding{Kind: KindHygiene, TenantID: id.tenant, Reason: ReasonUnlinkedGuest, PrincipalObjectID: id.principal, LocationID: id.location, Detail: detail})
 		}
+	}
+}
+
+// refused adds, per principal whose attempts to link the scope's organisation ID were refused
+// in the period, a hygiene finding naming the organisation's locations (the fix), unless the
+// principal linked one of the scope's locations after its last refused attempt.
+func (a *auditor) refused(rep *Report) {
+	type who struct{ tenant, principal string }
+	last := map[who]int64{}
+	count := map[who]int{}
+	var order []who
+	for _, r := range a.q.Refusals {
+		k := who{lower(r.TenantID), lower(r.ObjectID)}
+		if r.PartnerID != a.sc.OrgID || (a.q.Tenants != nil && !a.q.Tenants[k.tenant]) {
+			continue
+		}
+		if count[k] == 0 {
+			order = append(order, k)
+		}
+		count[k]++
+		last[k] = max(last[k], r.At)
+	}
+	var locs []string
+	for _, o := range a.s.Organisations {
+		if o.ID == a.sc.OrgID {
+			for _, l := range o.Locations {
+				locs = append(locs, l.ID+" ("+l.Name+")")
+			}
+		}
+	}
+	for _, k := range order {
+		fixed := false
+		for _, l := range a.s.Links {
+			if lower(l.TenantID) == k.tenant && lower(l.ObjectID) == k.principal && a.sc.Has(l.LocationID) && l.Valid.To > last[k] {
+				fixed = true
+			}
+		}
+		if fixed {
+			continue
+		}
+		a.add(rep, &Finding{Kind: KindHygiene, TenantID: k.tenant, Reason: ReasonOrganisationID, PrincipalObjectID: k.principal,
+			Detail: fmt.Sprintf("principal %s tried to link organisation ID %s (%d attempt(s), the last at %s), which the link API refuses, and has not linked one of its locations since: link one of %s",
+				k.principal, a.sc.OrgID, count[k], timeline.Format(last[k]), strings.Join(locs, ", "))}, 0, false)
 	}
 }
 

@@ -62,6 +62,9 @@ type record struct {
 	window                          timeline.Window // the charge period
 	hits                            []hit
 	rows                            []realRow
+	batch                           *usage.Batch // the record's batch and row
+	row                             int
+	class                           *class // when the record stands for a class of records added up (fast.go)
 }
 
 // follow attributes src on snap with the identities added, and calls visit for every
@@ -137,7 +140,7 @@ func follow(ctx context.Context, snap *facts.Snapshot, period timeline.Window, t
 		}
 		rec = record{tenant: t, sub: sub, currency: b.S(usage.ColCurrency, i), resource: b.S(usage.ColResource, i), cost: b.Cost[i],
 			window: timeline.Window{From: b.Start[i], To: b.End[i]},
-			hits:   rec.hits[:0], rows: rec.rows[:0]}
+			hits:   rec.hits[:0], rows: rec.rows[:0], batch: b, row: i}
 		for k := range rows {
 			r := &rows[k]
 			if id := byLoc[r.LocationID]; id != nil {

@@ -211,8 +211,8 @@ func TestGapReasonsAreExplains(t *testing.T) {
 						best, code = reasonRank[r.Code], r.Code
 					}
 				}
-				if code != f.Reason {
-					t.Fatalf("%s, subscription %s: the audit says %s, explain on the whole estate %s (%+v)", o.ID, f.SubscriptionID, f.Reason, code, ex.Reasons)
+				if code != f.ExplainReason || GapReason(code) != f.Reason {
+					t.Fatalf("%s, subscription %s: the audit says %s (%s), explain on the whole estate %s (%+v)", o.ID, f.SubscriptionID, f.Reason, f.ExplainReason, code, ex.Reasons)
 				}
 			}
 		}

@@ -65,9 +65,9 @@ func (rep *Report) writeText(w io.Writer) error {
 	}
 	section(&b, "Gaps: consumption of subscriptions without PAL credit, with explain's reason", []string{"tenant", "subscription", "amount", "reason", "principal", "why"}, len(gaps), func(i int) []string {
 		f := gaps[i]
-		return []string{f.TenantID, f.SubscriptionID, Display(f.Amount, f.Currency), f.Reason, f.PrincipalObjectID, f.Detail}
+		return []string{f.TenantID, f.SubscriptionID, Display(f.Amount, f.Currency), f.Reason, f.PrincipalObjectID, gapWhy(f)}
 	})
-	section(&b, "Attrition risk: PAL credit that rests on one linked identity", []string{"tenant", "subscription", "amount", "principal", "link ends", "how"}, len(risks), func(i int) []string {
+	section(&b, "Attrition risk (single_principal): PAL credit that rests on one linked identity", []string{"tenant", "subscription", "amount", "principal", "link ends", "how"}, len(risks), func(i int) []string {
 		f := risks[i]
 		end := f.LinkEnds
 		if end == "" {
@@ -81,6 +81,14 @@ func (rep *Report) writeText(w io.Writer) error {
 	})
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// gapWhy is a gap's detail after explain's own reason code, which explain reproduces.
+func gapWhy(f *Finding) string {
+	if f.ExplainReason == "" || f.ExplainReason == f.Reason {
+		return f.Detail
+	}
+	return "explain: " + f.ExplainReason + ": " + f.Detail
 }
 
 // section writes a titled table with aligned columns (the last one, free text, unaligned).
@@ -136,13 +144,13 @@ func (rep *Report) Tables() []report.Table {
 		tenants.Rows = append(tenants.Rows, []string{x.ID, x.Name, strings.Join(x.Presence, ", ")})
 	}
 	gaps := report.Table{Name: "gaps", Title: "Gaps: consumption of subscriptions without PAL credit, and why", Header: []string{"subscription", "tenant", "amount", "reason", "principal", "why"}}
-	risks := report.Table{Name: "risks", Title: "Attrition risk: PAL credit that rests on one linked identity", Header: []string{"subscription", "tenant", "amount", "principal", "link ends", "how"}}
+	risks := report.Table{Name: "risks", Title: "Attrition risk (single_principal): PAL credit that rests on one linked identity", Header: []string{"subscription", "tenant", "amount", "principal", "link ends", "how"}}
 	hygiene := report.Table{Name: "hygiene", Title: "Hygiene", Header: []string{"principal", "tenant", "reason", "location", "amount", "what"}}
 	for _, f := range rep.Findings {
 		amount := Display(f.Amount, f.Currency)
 		switch f.Kind {
 		case KindGap:
-			gaps.Rows = append(gaps.Rows, []string{f.SubscriptionID, f.TenantID, amount, f.Reason, f.PrincipalObjectID, f.Detail})
+			gaps.Rows = append(gaps.Rows, []string{f.SubscriptionID, f.TenantID, amount, f.Reason, f.PrincipalObjectID, gapWhy(f)})
 		case KindRisk:
 			end := f.LinkEnds
 			if end == "" {

@@ -15,6 +15,8 @@ import (
 type NotLinkableError struct {
 	ID     string
 	Reason string
+	// Organisation is set when ID is an organisation's (links take one of its locations).
+	Organisation bool
 }
 
 func (e *NotLinkableError) Error() string { return e.Reason }
@@ -91,5 +93,5 @@ func notLocation(ctx context.Context, q store.Querier, id string) error {
 		}
 		locs = append(locs, lid+" ("+lname+")")
 	}
-	return &NotLinkableError{ID: id, Reason: fmt.Sprintf("%s is the organisation ID of %s; links take a location ID: %s", id, name, strings.Join(locs, ", "))}
+	return &NotLinkableError{ID: id, Reason: fmt.Sprintf("%s is the organisation ID of %s; links take a location ID: %s", id, name, strings.Join(locs, ", ")), Organisation: true}
 }

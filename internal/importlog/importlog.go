@@ -57,3 +57,11 @@ func List(ctx context.Context, q store.Querier, kind string, limit int) ([]Impor
 		})
 	return out, err
 }
+
+// StartedAfter counts the imports (of any kind, done or rejected) started after instant t:
+// what-if warns that a stored attribution run older than them may not reflect current facts.
+func StartedAfter(ctx context.Context, q store.Querier, t int64) (int64, error) {
+	var n int64
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM imports WHERE started_at > $1`, t).Scan(&n)
+	return n, err
+}

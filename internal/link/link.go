@@ -1,6 +1,6 @@
 // Package link holds Partner Admin Links: (tenant, principal) -> partner location, their
 // history, the rules of who may change them, and the events their changes emit. It owns the
-// tables links, link_history, link_spans and events: Store is the way in.
+// tables links, link_history, link_spans, link_refusals and events: Store is the way in.
 package link
 
 import (

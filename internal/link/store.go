@@ -25,6 +25,9 @@ const (
 type Error struct {
 	Code string
 	Msg  string
+	// refusedOrg is the organisation ID a create or update named instead of a location: Change
+	// records the attempt (Refusals).
+	refusedOrg string
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -146,13 +149,17 @@ var (
 	nameSQL = `SELECT ` + directory.LocationNameSQL("$1")
 )
 
-var errGroup = &Error{CodeBadRequest, "groups cannot be linked; link the users or service principals that hold the group's roles"}
+var errGroup = &Error{Code: CodeBadRequest, Msg: "groups cannot be linked; link the users or service principals that hold the group's roles"}
 
 func (s *Store) target(ctx context.Context, q store.Querier, partnerID string, at time.Time) (*directory.Location, error) {
 	loc, err := directory.Linkable(ctx, q, partnerID, at.UnixNano())
 	var nl *directory.NotLinkableError
 	if errors.As(err, &nl) {
-		return nil, &Error{CodeBadRequest, nl.Reason}
+		e := &Error{Code: CodeBadRequest, Msg: nl.Reason}
+		if nl.Organisation {
+			e.refusedOrg = nl.ID
+		}
+		return nil, e
 	}
 	return loc, err
 }
@@ -190,10 +197,10 @@ func (s *Store) Get(ctx context.Context, c Caller, partnerID string) (*Link, err
 	}
 	l := e.link
 	if !e.found || l.State != StateActive {
-		return nil, &Error{CodeNotFound, "this identity is not linked to a partner; PUT /providers/Microsoft.ManagementPartner/partners/{partnerId} creates the link"}
+		return nil, &Error{Code: CodeNotFound, Msg: "this identity is not linked to a partner; PUT /providers/Microsoft.ManagementPartner/partners/{partnerId} creates the link"}
 	}
 	if partnerID != "" && partnerID != l.PartnerID {
-		return nil, &Error{CodeNotFound, fmt.Sprintf("this identity is not linked to %s (it is linked to %s)", partnerID, l.PartnerID)}
+		return nil, &Error{Code: CodeNotFound, Msg: fmt.Sprintf("this identity is not linked to %s (it is linked to %s)", partnerID, l.PartnerID)}
 	}
 	return &l, nil
 }
@@ -313,14 +320,14 @@ func (s *Store) Change(ctx context.Context, c Caller, action, partnerID string) 
 				return s.unchanged(ctx, p, &cur.Link, sqlite)
 			}
 			if active {
-				return &Error{CodeConflict, fmt.Sprintf("this identity is already linked to %s; use PATCH /providers/Microsoft.ManagementPartner/partners/%s to move the link", cur.PartnerID, partnerID)}
+				return &Error{Code: CodeConflict, Msg: fmt.Sprintf("this identity is already linked to %s; use PATCH /providers/Microsoft.ManagementPartner/partners/%s to move the link", cur.PartnerID, partnerID)}
 			}
 			if loc, err = target, targetErr; err != nil {
 				return err
 			}
 		case ActionUpdate:
 			if !active {
-				return &Error{CodeNotFound, "this identity has no link to move; create one with PUT"}
+				return &Error{Code: CodeNotFound, Msg: "this identity has no link to move; create one with PUT"}
 			}
 			if cur.PartnerID == partnerID {
 				out = &cur.Link
@@ -331,7 +338,7 @@ func (s *Store) Change(ctx context.Context, c Caller, action, partnerID string) 
 			}
 		case ActionDelete:
 			if !active || cur.PartnerID != partnerID {
-				return &Error{CodeNotFound, fmt.Sprintf("this identity has no link to %s", partnerID)}
+				return &Error{Code: CodeNotFound, Msg: fmt.Sprintf("this identity has no link to %s", partnerID)}
 			}
 		}
 		ns := now.UnixNano()
@@ -381,6 +388,11 @@ func (s *Store) Change(ctx context.Context, c Caller, action, partnerID string) 
 	})
 	var le *Error
 	if errors.As(err, &le) {
+		if le.refusedOrg != "" {
+			// Recorded after the refused write's transaction, in one of its own: the refusal
+			// stands whether or not it is recorded, so a failure to record is not the caller's.
+			_ = s.recordRefusal(context.WithoutCancel(ctx), c, action, le.refusedOrg)
+		}
 		return nil, le
 	}
 	if err != nil {

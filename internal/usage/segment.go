@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -187,7 +188,7 @@ func allEmpty(col []uint32, dict []string) bool {
 func decodeSegment(data []byte) (*Batch, error) {
 	switch {
 	case len(data) >= 4 && string(data[:4]) == segMagicV2:
-		return decodeV2(data)
+		return decodeV2(data, false)
 	case len(data) >= 4 && string(data[:4]) == segMagicV1:
 		return decodeV1(data)
 	case len(data) >= 4 && string(data[:3]) == "PLU":
@@ -196,7 +197,9 @@ func decodeSegment(data []byte) (*Batch, error) {
 	return nil, corrupt("not a usage segment (no PLU magic)")
 }
 
-func decodeV2(data []byte) (*Batch, error) {
+// decodeV2 decodes a version 2 segment. lean skips what attribution does not read (keys, raw
+// cost texts, quantities, amounts: see StreamLean).
+func decodeV2(data []byte, lean bool) (*Batch, error) {
 	if len(data) < len(segMagicV2)+4 {
 		return nil, corrupt("shorter than its header and checksum")
 	}
@@ -266,7 +269,7 @@ func decodeV2(data []byte) (*Batch, error) {
 		{secRawCost, "raw costs", func(sr *varint.Reader) { readRawCosts(sr, b, n) }},
 		{secQuantity, "quantities", func(sr *varint.Reader) { readQuantities(sr, b, n) }},
 	} {
-		if _, ok := secs[s.id]; !ok {
+		if _, ok := secs[s.id]; !ok || (lean && s.id != secTimes && s.id != secCost) {
 			continue
 		}
 		sr := sub(s.id)
@@ -293,6 +296,14 @@ func decodeV2(data []byte) (*Batch, error) {
 		if err := done(sr, "string column"); err != nil {
 			return nil, err
 		}
+	}
+	if lean { // every key reads as ""
+		b.keyOff = make([]uint32, n+1)
+		b.keyBuf = bytes.Repeat([]byte{keyText}, n)
+		for i := range b.keyOff {
+			b.keyOff[i] = uint32(i)
+		}
+		return b, nil
 	}
 	for k := range b.Amounts {
 		b.Amounts[k] = make([]Amount, n) // null unless the section says otherwise

@@ -257,6 +257,7 @@ func TestDamagedSegmentIsReported(t *testing.T) {
 					}
 				}
 				check("Records", Records(ctx, db, timeline.Always(), func(*Record) error { return nil }))
+				check("StreamLean", StreamLean(ctx, db, timeline.Always(), func(*Batch) error { return nil }))
 				var found error
 				for _, r := range want {
 					if _, err := Find(ctx, db, r.Key, timeline.Window{From: r.Start, To: r.Start + 1}); err != nil {

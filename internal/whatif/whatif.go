@@ -3,9 +3,6 @@ package whatif
 import (
 	"cmp"
 	"context"
-	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +10,8 @@ import (
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/audit"
 	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/importlog"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -136,23 +135,16 @@ type key struct{ loc, assoc, cur string }
 
 // storedRun reads the latest successful run of exactly the period.
 func storedRun(ctx context.Context, db *store.DB, p timeline.Window) (*stored, error) {
-	r := &stored{totals: map[key]money.Nanos{}}
-	var tj string
-	err := db.QueryRowContext(ctx, `SELECT id, finished_at, programs_version, totals FROM attribution_runs
-		WHERE period_from = $1 AND period_to = $2 AND status = 'ok' ORDER BY finished_at DESC, id DESC LIMIT 1`, p.From, p.To).
-		Scan(&r.id, &r.finished, &r.programs, &tj)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.NewError(store.ErrNotFound, fmt.Sprintf("no attribution run of exactly [%s, %s) is stored; what-if compares with one: run `partnerlink attribute --from %s --to %s` first",
-			timeline.Format(p.From), timeline.FormatBound(p.To), timeline.Format(p.From), timeline.FormatBound(p.To)), nil)
-	}
+	run, err := attribution.LatestRun(ctx, db.DB, p)
 	if err != nil {
 		return nil, db.Translate(err)
 	}
-	var t attribution.Totals
-	if err := json.Unmarshal([]byte(tj), &t); err != nil {
-		return nil, fmt.Errorf("run %s has unreadable totals: %w", r.id, err)
+	if run == nil {
+		return nil, store.NewError(store.ErrNotFound, fmt.Sprintf("no attribution run of exactly [%s, %s) is stored; what-if compares with one: run `partnerlink attribute --from %s --to %s` first",
+			timeline.Format(p.From), timeline.FormatBound(p.To), timeline.Format(p.From), timeline.FormatBound(p.To)), nil)
 	}
-	for loc, as := range t {
+	r := &stored{id: run.ID, finished: run.FinishedAt, programs: run.Programs, totals: map[key]money.Nanos{}}
+	for loc, as := range run.Totals {
 		for assoc, cs := range as {
 			for cur, amount := range cs {
 				n, err := money.Parse(amount)
@@ -169,9 +161,8 @@ func storedRun(ctx context.Context, db *store.DB, p timeline.Window) (*stored, e
 // staleness warns when facts or usage were imported, or links changed, after the run: its
 // totals may then not be the current facts' ("before" is the stored run).
 func staleness(ctx context.Context, db *store.DB, run *stored) []string {
-	var imports, links int64
-	_ = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM imports WHERE started_at > $1`, run.finished).Scan(&imports)
-	_ = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM link_history WHERE at > $1`, run.finished).Scan(&links)
+	imports, _ := importlog.StartedAfter(ctx, db.DB, run.finished)
+	links, _ := link.ChangesAfter(ctx, db.DB, run.finished)
 	if imports == 0 && links == 0 {
 		return nil
 	}
@@ -192,7 +183,7 @@ func usageOf(ctx context.Context, db *store.DB, s *facts.Snapshot, period timeli
 	var r usage.Record
 	var dict []string
 	var want []int8 // per dictionary index: 0 unknown, 1 keep, -1 skip
-	err := usage.Stream(ctx, db.DB, period, func(b *usage.Batch) error {
+	err := usage.StreamLean(ctx, db.DB, period, func(b *usage.Batch) error {
 		if len(b.Dict) > 0 && (len(dict) == 0 || &b.Dict[0] != &dict[0] || len(b.Dict) < len(dict)) {
 			want = want[:0]
 		}
@@ -210,7 +201,7 @@ func usageOf(ctx context.Context, db *store.DB, s *facts.Snapshot, period timeli
 				}
 			}
 			if want[si] == 1 {
-				b.Record(i, &r)
+				attributed(b, i, &r)
 				bb.Add(&r)
 			}
 		}
@@ -226,6 +217,18 @@ func usageOf(ctx context.Context, db *store.DB, s *facts.Snapshot, period timeli
 		}
 		return yield(batch)
 	}, nil
+}
+
+// attributed copies into r what attribution reads of row i of a batch of usage.StreamLean.
+func attributed(b *usage.Batch, i int, r *usage.Record) {
+	*r = usage.Record{Start: b.Start[i], End: b.End[i], Cost: b.Cost[i],
+		SubscriptionID: b.S(usage.ColSubscription, i), ResourceID: b.S(usage.ColResource, i), Service: b.S(usage.ColService, i),
+		ServiceCategory: b.S(usage.ColServiceCategory, i), ChargeCategory: b.S(usage.ColChargeCategory, i),
+		PricingCategory: b.S(usage.ColPricingCategory, i), CommitmentDiscountID: b.S(usage.ColCommitmentDiscount, i),
+		Provider: b.S(usage.ColProvider, i), Publisher: b.S(usage.ColPublisher, i), Currency: b.S(usage.ColCurrency, i),
+		ProviderID: b.S(usage.ColProviderID, i), HostProvider: b.S(usage.ColHostProvider, i), InvoiceIssuer: b.S(usage.ColInvoiceIssuer, i),
+		BillingAccountID: b.S(usage.ColBillingAccount, i), SubAccountType: b.S(usage.ColSubAccountType, i), Region: b.S(usage.ColRegion, i),
+		Unit: b.S(usage.ColUnit, i), Tags: b.S(usage.ColTags, i)}
 }
 
 // difference attributes the touched tenants' usage on the facts before and after the changes
