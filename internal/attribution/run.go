@@ -126,8 +126,11 @@ func diffTotals(newT, oldT totaller) Totals {
 
 func hashRecord(h hash.Hash, r *usage.Record) {
 	var b [8]byte
+	// Every field a rule reads: version 2's TAG, RESALE and MARKETPLACE read the provider ID,
+	// the host provider, the billing account and the tags too.
 	for _, s := range []string{r.Key, r.SubscriptionID, r.ResourceID, r.Service, r.ChargeCategory, r.PricingCategory,
-		r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency} {
+		r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency,
+		r.ProviderID, r.HostProvider, r.BillingAccountID, r.SubAccountType, r.Tags} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
