@@ -8,7 +8,6 @@ import (
 	"math/bits"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -17,45 +16,6 @@ import (
 	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/usage"
 )
-
-// Association types.
-const (
-	AssocCSP  = "CSP"
-	AssocDPOR = "DPOR"
-	AssocCUA  = "CUA"
-	AssocPAL  = "PAL"
-)
-
-// Row is one attribution row (formats.md). Coverage is ×1e9, half-even.
-type Row struct {
-	RecordKey      string
-	LocationID     string
-	Association    string
-	OrgID          string
-	Start, End     int64
-	TenantID       string
-	SubscriptionID string
-	ResourceID     string
-	Service        string
-	Currency       string
-	Cost           money.Nanos
-	Coverage       int64
-	Amount         money.Nanos
-	AdminRole      string
-	DuplicateAtOrg bool
-}
-
-// Incentive is one incentive row.
-type Incentive struct {
-	RecordKey      string
-	LocationID     string
-	Program        string
-	OrgID          string
-	ProgramVersion string
-	Start          int64
-	Currency       string
-	Amount         money.Nanos
-}
 
 // Stats counts what the engine saw. Unknown subscriptions are a data-quality warning.
 type Stats struct {
@@ -748,31 +708,9 @@ func (c *cand) adminRole(a, b, covered int64) string {
 	return best
 }
 
-const day = int64(86400) * 1_000_000_000
-
-func floorDay(t int64) int64 {
-	d := t / day * day
-	if d > t {
-		d -= day
-	}
-	return d
-}
-
 // pecExcluded reports why a record earns no PEC, "" if it may.
 func pecExcluded(r *usage.Record) string {
 	return pecExclusion(r.PricingCategory, r.CommitmentDiscountID, r.Publisher, r.Provider)
-}
-
-func pecExclusion(pricing, commitment, publisher, provider string) string {
-	switch {
-	case strings.EqualFold(pricing, "Dynamic"):
-		return "PricingCategory is Dynamic (spot)"
-	case commitment != "":
-		return "the record is covered by a commitment discount (reservation or savings plan)"
-	case publisher != "" && !strings.EqualFold(publisher, provider):
-		return "the publisher differs from the provider (marketplace or third party)"
-	}
-	return ""
 }
 
 // incentives appends the record's incentive rows (hs are its attribution rows), sorted by

@@ -6,9 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 
-	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/rules"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -34,24 +33,12 @@ func StoredIncentives(ctx context.Context, q store.Querier, f RowFilter, fn func
 	return sortedIncentives(ctx, q, f, fn)
 }
 
-// RowHeader is the CSV header of attribution rows (formats.md).
-var RowHeader = []string{"record_key", "charge_start", "charge_end", "tenant_id", "subscription_id", "resource_id", "service",
-	"currency", "cost", "partner_id", "org_id", "association", "coverage", "amount", "admin_role", "duplicate_at_org"}
+// RowHeader is the CSV header of attribution rows (formats.md; provider is version 2's last
+// column).
+var RowHeader = rules.RowHeader
 
 // IncentiveHeader is the CSV header of incentive rows (formats.md).
-var IncentiveHeader = []string{"record_key", "partner_id", "org_id", "program", "program_version", "currency", "amount"}
-
-// Fields returns the row in RowHeader order.
-func (r *Row) Fields() []string {
-	return []string{r.RecordKey, timeline.Format(r.Start), timeline.Format(r.End), r.TenantID, r.SubscriptionID, r.ResourceID,
-		r.Service, r.Currency, r.Cost.String(), r.LocationID, r.OrgID, r.Association, money.FixedString(r.Coverage),
-		r.Amount.String(), r.AdminRole, strconv.FormatBool(r.DuplicateAtOrg)}
-}
-
-// Fields returns the incentive in IncentiveHeader order.
-func (i *Incentive) Fields() []string {
-	return []string{i.RecordKey, i.LocationID, i.OrgID, i.Program, i.ProgramVersion, i.Currency, i.Amount.String()}
-}
+var IncentiveHeader = rules.IncentiveHeader
 
 // TableWriter writes rows as CSV or as a JSON array of objects keyed by the CSV header (values
 // as strings, except duplicate_at_org as a boolean), streaming.

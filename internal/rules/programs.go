@@ -1,4 +1,4 @@
-package attribution
+package rules
 
 import (
 	"bytes"
@@ -161,8 +161,8 @@ func ParsePrograms(b []byte, name string) (*Programs, error) {
 	return p, nil
 }
 
-// at returns the version effective at t, or nil.
-func at(vs []ProgramVersion, t int64) *ProgramVersion {
+// At returns the version effective at t, or nil.
+func At(vs []ProgramVersion, t int64) *ProgramVersion {
 	for i := range vs {
 		if vs[i].Window.Contains(t) {
 			return &vs[i]
