@@ -213,7 +213,8 @@ func decodeResults(data []byte, row func(*Row) error, inc func(*Incentive) error
 		}
 		i := int(rec)
 		x = Row{RecordKey: recKey(i), Start: b.Start[i], End: b.End[i], TenantID: tenants[i], SubscriptionID: subs[i],
-			ResourceID: b.S(usage.ColResource, i), Service: b.S(usage.ColService, i), Currency: b.S(usage.ColCurrency, i), Cost: b.Cost[i]}
+			ResourceID: b.S(usage.ColResource, i), Service: b.S(usage.ColService, i), Currency: b.S(usage.ColCurrency, i), Cost: b.Cost[i],
+			Provider: b.S(usage.ColProviderID, i)}
 		x.LocationID, x.OrgID, x.Association, x.AdminRole = str("location"), str("organisation"), str("association"), str("admin role")
 		x.Coverage = money.Scale - int64(r.Count("coverage", uint64(money.Scale)))
 		x.Amount = b.Cost[i] - money.Nanos(r.Varint("amount"))
@@ -683,7 +684,7 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 				dup = "1"
 			}
 			item = appendFields(item[:0], r.RecordKey, r.LocationID, r.Association, r.OrgID, r.TenantID, r.SubscriptionID, r.ResourceID,
-				r.Service, r.Currency, r.AdminRole, dup)
+				r.Service, r.Currency, r.AdminRole, dup, r.Provider)
 			for _, n := range [...]int64{r.Start, r.End, int64(r.Cost), r.Coverage, int64(r.Amount)} {
 				item = binary.AppendVarint(item, n)
 			}
@@ -695,7 +696,7 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 	}
 	return s.Each(func(item []byte) error {
 		r := varint.NewReader(item, errResultCorrupt)
-		fs := readFields(r, 11)
+		fs := readFields(r, 12)
 		var nums [5]int64
 		for k := range nums {
 			nums[k] = r.Varint("sort item number")
@@ -704,7 +705,7 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 			return r.Err
 		}
 		row := Row{RecordKey: fs[0], LocationID: fs[1], Association: fs[2], OrgID: fs[3], TenantID: fs[4], SubscriptionID: fs[5],
-			ResourceID: fs[6], Service: fs[7], Currency: fs[8], AdminRole: fs[9], DuplicateAtOrg: fs[10] == "1",
+			ResourceID: fs[6], Service: fs[7], Currency: fs[8], AdminRole: fs[9], DuplicateAtOrg: fs[10] == "1", Provider: fs[11],
 			Start: nums[0], End: nums[1], Cost: money.Nanos(nums[2]), Coverage: nums[3], Amount: money.Nanos(nums[4])}
 		return fn(&row)
 	})
