@@ -6,6 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/partnerlink/partnerlink/internal/rules"
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -43,13 +47,16 @@ var IncentiveHeader = rules.IncentiveHeader
 // TableWriter writes rows as CSV or as a JSON array of objects keyed by the CSV header (values
 // as strings, except duplicate_at_org as a boolean), streaming.
 type TableWriter struct {
-	w      io.Writer
-	csv    *csv.Writer
-	header []string
-	n      int
+	w       io.Writer
+	csv     *csv.Writer
+	pq      *parquet.Writer
+	rowType reflect.Type
+	header  []string
+	n       int
 }
 
-// NewTableWriter starts a table in format "csv" or "json".
+// NewTableWriter starts a table in format "csv", "json" or "parquet" (every column a string
+// with the CSV's text).
 func NewTableWriter(w io.Writer, format string, header []string) (*TableWriter, error) {
 	t := &TableWriter{w: w, header: header}
 	switch format {
@@ -59,14 +66,33 @@ func NewTableWriter(w io.Writer, format string, header []string) (*TableWriter, 
 	case "json":
 		_, err := io.WriteString(w, "[")
 		return t, err
+	case "parquet":
+		// The same columns, in the same order, each a string holding the CSV's exact text
+		// (decimals never pass through a float).
+		// A struct type built for the header keeps the columns in its order.
+		fields := make([]reflect.StructField, len(header))
+		for i, h := range header {
+			fields[i] = reflect.StructField{Name: fmt.Sprintf("C%d", i), Type: reflect.TypeOf(""), Tag: reflect.StructTag(`parquet:"` + h + `"`)}
+		}
+		t.rowType = reflect.StructOf(fields)
+		schema := parquet.SchemaOf(reflect.New(t.rowType).Interface())
+		t.pq = parquet.NewWriter(w, schema, parquet.Compression(&zstd.Codec{}), parquet.CreatedBy("partnerlink", "", ""))
+		return t, nil
 	}
-	return nil, fmt.Errorf("format %q: use csv or json", format)
+	return nil, fmt.Errorf("format %q: use csv, json or parquet", format)
 }
 
 // Write writes one row of fields in header order.
 func (t *TableWriter) Write(fields []string) error {
 	if t.csv != nil {
 		return t.csv.Write(fields)
+	}
+	if t.pq != nil {
+		v := reflect.New(t.rowType)
+		for i, f := range fields {
+			v.Elem().Field(i).SetString(f)
+		}
+		return t.pq.Write(v.Interface())
 	}
 	obj := make(map[string]any, len(fields))
 	for i, f := range fields {
@@ -94,6 +120,9 @@ func (t *TableWriter) Close() error {
 	if t.csv != nil {
 		t.csv.Flush()
 		return t.csv.Error()
+	}
+	if t.pq != nil {
+		return t.pq.Close()
 	}
 	_, err := io.WriteString(t.w, "\n]\n")
 	return err

@@ -118,7 +118,7 @@ func newReportRowsCmd(app *App, use, short, example string, header []string,
 	c.Flags().StringVar(&from, "from", "", "period start (charge start, YYYY-MM-DD or RFC 3339)")
 	c.Flags().StringVar(&to, "to", "", "period end, exclusive")
 	c.Flags().StringVar(&partner, "partner", "", "only this location (partner) ID or organisation ID")
-	c.Flags().StringVar(&format, "format", "csv", "csv or json")
+	c.Flags().StringVar(&format, "format", "csv", "csv, json or parquet (the same columns, for data teams)")
 	return c
 }
 

@@ -95,6 +95,8 @@ func registerAttribution(mux *api.Mux, d api.Deps) {
 			}
 			if format == "csv" {
 				w.Header().Set("Content-Type", "text/csv")
+			} else if format == "parquet" {
+				w.Header().Set("Content-Type", "application/vnd.apache.parquet")
 			} else {
 				w.Header().Set("Content-Type", "application/json")
 			}
