@@ -20,7 +20,64 @@ import (
 // code, resale on a sub-account and on a billing account overlapping, a marketplace seller.
 // The expected rows are written by hand; the engine and the rules must both give them.
 func TestVersion2GoldenScenario(t *testing.T) {
-	march := func(day, hour int) int64 { return time.Date(2026, 3, day, hour, 0, 0, 0, time.UTC).UnixNano() }
+	s, recs := goldenV2(t)
+	march := goldenMarch
+	row := func(key, loc, org, assoc, sub, coverage, amount string, dup bool, r *usage.Record) Row {
+		cov, err := money.Parse(coverage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		am, _ := money.Parse(amount)
+		return Row{RecordKey: key, LocationID: loc, OrgID: org, Association: assoc, Start: r.Start, End: r.End, SubscriptionID: sub,
+			Service: "svc", Currency: "USD", Cost: r.Cost, Coverage: int64(cov), Amount: am, DuplicateAtOrg: dup, Provider: usage.NormalizeProvider(r.Provider)}
+	}
+	r1, r2, r3, r5, r7 := recs[0], recs[1], recs[2], recs[3], recs[4]
+	want := []Row{
+		row("r1", "4100001", "4100000", "RESALE", "111111111111", "1", "48", false, r1),
+		row("r1", "4100001", "4100000", "TAG", "111111111111", "1", "48", false, r1),
+		row("r1", "4100003", "4100000", "RESALE", "111111111111", "1", "48", true, r1),
+		row("r1", "4200001", "4200000", "RESALE", "111111111111", "1", "48", false, r1),
+		row("r1", "4200001", "4200000", "TAG", "111111111111", "1", "48", false, r1),
+		row("r2", "4200001", "4200000", "TAG", "222222222222", "1", "10", false, r2),
+		row("r3", "4200001", "4200000", "MARKETPLACE", "333333333333", "1", "24", false, r3),
+		row("r5", "4100001", "4100000", "RESALE", "111111111111", "0.5", "12", false, r5),
+		row("r5", "4100003", "4100000", "RESALE", "111111111111", "1", "24", true, r5),
+		row("r7", "4100002", "4100000", "TAG", "proj-9", "0.5", "5", false, r7),
+	}
+	progs := DefaultPrograms()
+	rows, incs, st := computeAll(t, s, progs, timeline.Window{From: march(1, 0), To: march(31, 0)}, recs)
+	if !reflect.DeepEqual(rows, want) {
+		t.Errorf("engine rows:\n%+v\nwant:\n%+v", rows, want)
+	}
+	if len(incs) != 0 {
+		t.Errorf("no program pays on version 2 types by default: %+v", incs)
+	}
+	var refRows []Row
+	x := &rules.Reference{Snapshot: s, Programs: progs}
+	for _, r := range recs {
+		rs, _ := x.Record(r)
+		refRows = append(refRows, rs...)
+	}
+	sortRows(refRows)
+	if !reflect.DeepEqual(refRows, want) {
+		t.Errorf("rules rows:\n%+v\nwant:\n%+v", refRows, want)
+	}
+	wantWarn := []TagWarning{
+		{Tag: "aws-apn-id-123456789012", Value: "pc:unknown", Reason: "matches no registered identifier (aws-product-code)", Records: 1, Cost: map[string]string{"USD": "10"}},
+		{Tag: "partnerlink-partner-id", Value: "4100000", Reason: "names an organisation, not a location (its locations: 4100001, 4100002, 4100003)", Records: 1, Cost: map[string]string{"USD": "5"}},
+	}
+	if !reflect.DeepEqual(st.TagWarnings, wantWarn) {
+		t.Errorf("warnings %+v, want %+v", st.TagWarnings, wantWarn)
+	}
+}
+
+func goldenMarch(day, hour int) int64 {
+	return time.Date(2026, 3, day, hour, 0, 0, 0, time.UTC).UnixNano()
+}
+
+// goldenV2 is the scenario of TestVersion2GoldenScenario: its snapshot and records.
+func goldenV2(t *testing.T) (*facts.Snapshot, []*usage.Record) {
+	march := goldenMarch
 	always := timeline.Always()
 	s := &facts.Snapshot{
 		Organisations: []directory.Organisation{
@@ -72,51 +129,5 @@ func TestVersion2GoldenScenario(t *testing.T) {
 		// An organisation ID in the operator's own tag.
 		rec("r8", "AWS", "222222222222", "", "", `{"partnerlink-partner-id":"4100000"}`, march(5, 0), march(5, 1), "5"),
 	}
-	row := func(key, loc, org, assoc, sub, coverage, amount string, dup bool, r *usage.Record) Row {
-		cov, err := money.Parse(coverage)
-		if err != nil {
-			t.Fatal(err)
-		}
-		am, _ := money.Parse(amount)
-		return Row{RecordKey: key, LocationID: loc, OrgID: org, Association: assoc, Start: r.Start, End: r.End, SubscriptionID: sub,
-			Service: "svc", Currency: "USD", Cost: r.Cost, Coverage: int64(cov), Amount: am, DuplicateAtOrg: dup, Provider: usage.NormalizeProvider(r.Provider)}
-	}
-	r1, r2, r3, r5, r7 := recs[0], recs[1], recs[2], recs[3], recs[4]
-	want := []Row{
-		row("r1", "4100001", "4100000", "RESALE", "111111111111", "1", "48", false, r1),
-		row("r1", "4100001", "4100000", "TAG", "111111111111", "1", "48", false, r1),
-		row("r1", "4100003", "4100000", "RESALE", "111111111111", "1", "48", true, r1),
-		row("r1", "4200001", "4200000", "RESALE", "111111111111", "1", "48", false, r1),
-		row("r1", "4200001", "4200000", "TAG", "111111111111", "1", "48", false, r1),
-		row("r2", "4200001", "4200000", "TAG", "222222222222", "1", "10", false, r2),
-		row("r3", "4200001", "4200000", "MARKETPLACE", "333333333333", "1", "24", false, r3),
-		row("r5", "4100001", "4100000", "RESALE", "111111111111", "0.5", "12", false, r5),
-		row("r5", "4100003", "4100000", "RESALE", "111111111111", "1", "24", true, r5),
-		row("r7", "4100002", "4100000", "TAG", "proj-9", "0.5", "5", false, r7),
-	}
-	progs := DefaultPrograms()
-	rows, incs, st := computeAll(t, s, progs, timeline.Window{From: march(1, 0), To: march(31, 0)}, recs)
-	if !reflect.DeepEqual(rows, want) {
-		t.Errorf("engine rows:\n%+v\nwant:\n%+v", rows, want)
-	}
-	if len(incs) != 0 {
-		t.Errorf("no program pays on version 2 types by default: %+v", incs)
-	}
-	var refRows []Row
-	x := &rules.Reference{Snapshot: s, Programs: progs}
-	for _, r := range recs {
-		rs, _ := x.Record(r)
-		refRows = append(refRows, rs...)
-	}
-	sortRows(refRows)
-	if !reflect.DeepEqual(refRows, want) {
-		t.Errorf("rules rows:\n%+v\nwant:\n%+v", refRows, want)
-	}
-	wantWarn := []TagWarning{
-		{Tag: "aws-apn-id-123456789012", Value: "pc:unknown", Reason: "matches no registered identifier (aws-product-code)", Records: 1, Cost: map[string]string{"USD": "10"}},
-		{Tag: "partnerlink-partner-id", Value: "4100000", Reason: "names an organisation, not a location (its locations: 4100001, 4100002, 4100003)", Records: 1, Cost: map[string]string{"USD": "5"}},
-	}
-	if !reflect.DeepEqual(st.TagWarnings, wantWarn) {
-		t.Errorf("warnings %+v, want %+v", st.TagWarnings, wantWarn)
-	}
+	return s, recs
 }

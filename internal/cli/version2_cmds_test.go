@@ -65,6 +65,16 @@ func TestVersion2EndToEnd(t *testing.T) {
 	if got, want := strings.Join(cols, ","), strings.SplitN(rows, "\n", 2)[0]; got != want || f.NumRows() != int64(strings.Count(rows, "\n")-1) {
 		t.Errorf("parquet columns %s (%d rows), want %s (%d rows)", got, f.NumRows(), want, strings.Count(rows, "\n")-1)
 	}
+	ex := must("explain", "--partner", "4100001", "--record", "a2")
+	for _, want := range []string{"provider_not_microsoft", "tag_matches_no_identifier", "seller_not_registered"} {
+		if !strings.Contains(ex, want) {
+			t.Errorf("explain lacks %s:\n%s", want, ex)
+		}
+	}
+	ex = must("explain", "--partner", "4100002", "--provider", "aws", "--account", "111111111111", "--from", "2026-03-01", "--to", "2026-04-01")
+	if !strings.Contains(ex, "RESALE") {
+		t.Errorf("explain of the account:\n%s", ex)
+	}
 	op := must("report", "operator", "--from", "2026-03-01", "--to", "2026-04-01")
 	for _, want := range []string{"tag-names-no-partner", "aws-apn-id=pc:nobody", "cost at stake USD 10", "Attributed consumption by provider and association", "aws       MARKETPLACE"} {
 		if !strings.Contains(op, want) {
