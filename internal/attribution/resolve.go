@@ -51,6 +51,8 @@ type worker struct {
 	// tag warnings counted.
 	v2Buf []v2hit
 	tags  dictCache[*tagInfo]
+	subs  dictCache[resaleRef] // sub-account dictionary index -> resale declarations
+	bills dictCache[resaleRef] // billing account dictionary index -> resale declarations
 	warns map[tagWarnKey]*tagWarnAcc
 }
 

@@ -96,7 +96,15 @@ func (v *v2index) identifierAt(scheme, valueKey string, t int64) *locInfo {
 type tagInfo struct {
 	ver  *rules.TagRuleVersion
 	refs []rules.TagRef
-	keys []string // the identifier value keys of refs (directory.IdentifierKey)
+	keys []string      // the identifier value keys of refs (directory.IdentifierKey)
+	vers [][]idVersion // the versions of the identifier each ref names (nil: none)
+}
+
+// resaleRef is an account's declarations as cached per dictionary index of the sub-account
+// or billing account (for one provider).
+type resaleRef struct {
+	provider string
+	ds       []resaleDecl
 }
 
 // v2hit is one version 2 row of a record before it is written out.
@@ -120,6 +128,14 @@ type tagWarnAcc struct {
 func (wk *worker) v2hits(r *rowIn, b *usage.Batch, i int) []v2hit {
 	v := wk.e.v2
 	a, e := r.start, r.end
+	var ti *tagInfo
+	if ver := rules.TagRulesAt(wk.e.progs.TagRules, a); ver != nil && len(ver.Rules) > 0 {
+		ti = wk.e.v2TagInfo(wk, b, i, ver)
+	}
+	// The usual Azure record: no partner tag, no seller, no resale.
+	if (ti == nil || len(ti.refs) == 0) && (r.microsoft || !v.hasSales) && r.publisher == "" && r.host == "" {
+		return nil
+	}
 	hs := wk.v2Buf[:0]
 	add := func(li *locInfo, assoc string, covered int64) {
 		if covered <= 0 {
@@ -133,12 +149,24 @@ func (wk *worker) v2hits(r *rowIn, b *usage.Batch, i int) []v2hit {
 		hs = append(hs, v2hit{li: li, assoc: assoc, covered: covered})
 	}
 	// 5. TAG.
-	if ver := rules.TagRulesAt(wk.e.progs.TagRules, a); ver != nil && len(ver.Rules) > 0 {
-		ti := wk.e.v2TagInfo(wk, b, i, ver)
+	if ti != nil {
 		for k := range ti.refs {
 			t := &ti.refs[k]
-			li, why := wk.e.tagLocation(t, ti.keys[k], a)
+			var li *locInfo
+			if t.Bad == "" {
+				if t.Scheme == "" {
+					li = wk.e.ix.locs[t.Value]
+				} else {
+					for _, x := range ti.vers[k] {
+						if x.w.Contains(a) {
+							li = x.li
+							break
+						}
+					}
+				}
+			}
 			if li == nil {
+				_, why := wk.e.tagLocation(t, ti.keys[k], a)
 				wk.warn(t, why, r)
 				continue
 			}
@@ -147,11 +175,10 @@ func (wk *worker) v2hits(r *rowIn, b *usage.Batch, i int) []v2hit {
 	}
 	// 6. RESALE.
 	if !r.microsoft && v.hasSales {
-		sub := account.Key(b.S(usage.ColSubscription, i))
-		ds := v.resale[r.providerID+"\x00"+account.KindSub+"\x00"+sub]
+		ds := wk.resaleOf(&wk.subs, b, usage.ColSubscription, i, r.providerID, account.KindSub)
 		var db []resaleDecl
-		if bill := b.S(usage.ColBillingAccount, i); bill != "" {
-			db = v.resale[r.providerID+"\x00"+account.KindBilling+"\x00"+account.Key(bill)]
+		if b.S(usage.ColBillingAccount, i) != "" {
+			db = wk.resaleOf(&wk.bills, b, usage.ColBillingAccount, i, r.providerID, account.KindBilling)
 		}
 		for _, d := range ds {
 			set := d.set
@@ -178,13 +205,13 @@ func (wk *worker) v2hits(r *rowIn, b *usage.Batch, i int) []v2hit {
 		wk.v2Buf = hs
 		return nil
 	}
-	// Sorted by location and association; duplicate_at_org per organisation and association.
-	sort.Slice(hs, func(x, y int) bool {
-		if hs[x].li.rank != hs[y].li.rank {
-			return hs[x].li.rank < hs[y].li.rank
+	// Sorted by location and association (insertion sort: a record has few); duplicate_at_org
+	// per organisation and association.
+	for x := 1; x < len(hs); x++ {
+		for y := x; y > 0 && lessHit(&hs[y], &hs[y-1]); y-- {
+			hs[y], hs[y-1] = hs[y-1], hs[y]
 		}
-		return hs[x].assoc < hs[y].assoc
-	})
+	}
 	length := e - a
 	for k := range hs {
 		h := &hs[k]
@@ -203,6 +230,26 @@ func (wk *worker) v2hits(r *rowIn, b *usage.Batch, i int) []v2hit {
 	return hs
 }
 
+func lessHit(a, b *v2hit) bool {
+	if a.li.rank != b.li.rank {
+		return a.li.rank < b.li.rank
+	}
+	return a.assoc < b.assoc
+}
+
+// resaleOf is the declarations on the account row i names in column col, cached per
+// dictionary index.
+func (wk *worker) resaleOf(c *dictCache[resaleRef], b *usage.Batch, col, i int, provider, kind string) []resaleDecl {
+	c.use(b.Dict)
+	di := b.Str[col][i]
+	if x, ok := c.get(di); ok && x.provider == provider {
+		return x.ds
+	}
+	ds := wk.e.v2.resale[provider+"\x00"+kind+"\x00"+account.Key(b.Dict[di])]
+	c.set(di, resaleRef{provider: wk.strs.get(provider), ds: ds})
+	return ds
+}
+
 // v2TagInfo is the matched tags of row i's tags string under ver, cached per dictionary index.
 func (e *engine) v2TagInfo(wk *worker, b *usage.Batch, i int, ver *rules.TagRuleVersion) *tagInfo {
 	ti := b.Str[usage.ColTags][i]
@@ -215,6 +262,11 @@ func (e *engine) v2TagInfo(wk *worker, b *usage.Batch, i int, ver *rules.TagRule
 		t := &x.refs[k]
 		t.Key, t.Raw, t.Value = strings.Clone(t.Key), strings.Clone(t.Raw), strings.Clone(t.Value)
 		x.keys = append(x.keys, directory.IdentifierKey(t.Value))
+		var vs []idVersion
+		if t.Bad == "" && t.Scheme != "" {
+			vs = e.v2.ids[strings.ToLower(t.Scheme)+"\x00"+x.keys[k]]
+		}
+		x.vers = append(x.vers, vs)
 	}
 	wk.tags.set(ti, x)
 	return x
