@@ -356,10 +356,14 @@ func (r *Operator) Tables() []Table {
 	for _, x := range r.Directory {
 		dir.Rows = append(dir.Rows, []string{x.OrgID, r.OrganisationNames[x.OrgID], x.LocationID, x.Name})
 	}
-	return []Table{
+	tables := []Table{
 		groupTable("programs", "Incentives by program", "program", r.Programs, false),
 		groupTable("associations", "Attributed consumption by association", "association", r.Associations, false),
 		groupTable("top-partners", "Partners with most attributed consumption", "location", r.TopPartners, true),
 		runs, imps, warn, prov, dir,
 	}
+	if !otherProviders(r.ByProvider) {
+		tables = append(tables[:6], dir) // Azure only: version 1's tables
+	}
+	return tables
 }
