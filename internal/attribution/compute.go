@@ -483,7 +483,8 @@ func (wk *worker) compute(c *chunk, w uint8, sums bool) {
 					wk.res.set(ri, x)
 				}
 			}
-			if r.category == usage.CategoryUsage && r.end > r.start {
+			if (!r.microsoft && wk.e.v2.hasSales || r.publisher != "" || r.host != "" || b.S(usage.ColTags, i) != "") &&
+				r.category == usage.CategoryUsage && r.end > r.start {
 				wk.sumV2(&r, b, i, &p.st)
 			}
 		} else {
@@ -657,7 +658,9 @@ func (wk *worker) hitsOf(r *rowIn, info *resInfo) (hs []hit, is []incHit) {
 func (wk *worker) record(r *rowIn, b *usage.Batch, i int, ent *resEntry, st *Stats, rows []Row, incs []Incentive) (_ []Row, _ []Incentive, unknown bool) {
 	info, hs, is, unknown := wk.hits(r, ent, st)
 	var v2 []v2hit
-	if r.category == usage.CategoryUsage && r.end > r.start {
+	// The usual Azure record (no tags, no seller, no resale) skips version 2 here, inline.
+	if (!r.microsoft && wk.e.v2.hasSales || r.publisher != "" || r.host != "" || b.S(usage.ColTags, i) != "") &&
+		r.category == usage.CategoryUsage && r.end > r.start {
 		v2 = wk.v2hits(r, b, i)
 	}
 	if info == nil && len(v2) == 0 {
