@@ -795,11 +795,6 @@ func (c *cand) adminRole(a, b, covered int64) string {
 	return best
 }
 
-// pecExcluded reports why a record earns no PEC, "" if it may.
-func pecExcluded(r *usage.Record) string {
-	return pecExclusion(r.PricingCategory, r.CommitmentDiscountID, r.Publisher, r.Provider)
-}
-
 // incentives appends the record's incentive rows (hs are its attribution rows), sorted by
 // location and program.
 func (e *engine) incentives(r *rowIn, info *resInfo, hs []hit, out []incHit) []incHit {

@@ -49,7 +49,7 @@ var IncentiveHeader = rules.IncentiveHeader
 type TableWriter struct {
 	w       io.Writer
 	csv     *csv.Writer
-	pq      *parquet.Writer
+	pq      *parquet.GenericWriter[any]
 	rowType reflect.Type
 	header  []string
 	n       int
@@ -76,7 +76,7 @@ func NewTableWriter(w io.Writer, format string, header []string) (*TableWriter, 
 		}
 		t.rowType = reflect.StructOf(fields)
 		schema := parquet.SchemaOf(reflect.New(t.rowType).Interface())
-		t.pq = parquet.NewWriter(w, schema, parquet.Compression(&zstd.Codec{}), parquet.CreatedBy("partnerlink", "", ""))
+		t.pq = parquet.NewGenericWriter[any](w, schema, parquet.Compression(&zstd.Codec{}), parquet.CreatedBy("partnerlink", "", ""))
 		return t, nil
 	}
 	return nil, fmt.Errorf("format %q: use csv, json or parquet", format)
@@ -92,7 +92,8 @@ func (t *TableWriter) Write(fields []string) error {
 		for i, f := range fields {
 			v.Elem().Field(i).SetString(f)
 		}
-		return t.pq.Write(v.Interface())
+		_, err := t.pq.Write([]any{v.Interface()})
+		return err
 	}
 	obj := make(map[string]any, len(fields))
 	for i, f := range fields {
