@@ -28,10 +28,10 @@ var defaultPrograms []byte
 // The version that applies to a usage record is the one whose window contains the record's
 // charge start (a record is never split between versions: its charge start decides).
 type Programs struct {
-	Version  string
-	Hash     string // sha256 of the file, recorded with each run
-	PEC      []ProgramVersion
-	PAL      []ProgramVersion
+	Version string
+	Hash    string // sha256 of the file, recorded with each run
+	PEC     []ProgramVersion
+	PAL     []ProgramVersion
 	// Flat are the programs (version 2) that pay a flat rate on the rows of one association
 	// type, optionally of one provider: rows with duplicate_at_org = false only. None ships.
 	Flat []FlatProgram
@@ -62,7 +62,7 @@ type ProgramVersion struct {
 }
 
 type programsFile struct {
-	Version  string `json:"version"`
+	Version  string         `json:"version"`
 	TagRules []tagRulesJSON `json:"tag_rules"`
 	Programs []struct {
 		Name        string `json:"name"`
