@@ -59,8 +59,8 @@ func TestProgramsVersion2(t *testing.T) {
 		t.Fatalf("%+v", p)
 	}
 	for body, want := range map[string]string{
-		`{"version": "x", "programs": [{"name": "X", "association": "NOPE", "versions": []}]}`: "association",
-		`{"version": "x", "programs": [{"name": "PEC", "association": "TAG", "versions": []}]}`: "shipped program",
+		`{"version": "x", "programs": [{"name": "X", "association": "NOPE", "versions": []}]}`:           "association",
+		`{"version": "x", "programs": [{"name": "PEC", "association": "TAG", "versions": []}]}`:          "shipped program",
 		`{"version": "x", "tag_rules": [{"version": "t", "rules": [{"key": "k", "resolve": "magic"}]}]}`: "resolve",
 	} {
 		if _, err := ParsePrograms([]byte(body), "p.json"); err == nil || !strings.Contains(err.Error(), want) {
