@@ -13,7 +13,8 @@ import (
 // UpgradeLegacy moves the rows of the attributions and incentives tables that databases
 // created before schema 410 hold into result segments, one UTC day at a time, fills the
 // incentive rollups from them, and empties both tables, in one transaction. It does nothing
-// when both are empty. Opening a database (engines.Open) calls it after the migrations.
+// when both are empty. `partnerlink migrate` (engines.Migrate) calls it on a database of an older
+// schema, after the migrations before 0600 and before 0600 drops both tables.
 func UpgradeLegacy(ctx context.Context, db *store.DB) error {
 	var one int
 	err := db.QueryRowContext(ctx, `SELECT 1 FROM attributions UNION ALL SELECT 1 FROM incentives LIMIT 1`).Scan(&one)

@@ -323,8 +323,12 @@ func TestRunCutsABatchsResultsIntoSegments(t *testing.T) {
 // Results stored as rows by older versions move into segments unchanged, and their incentive
 // rollups are filled.
 func TestUpgradeLegacyResults(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
+	storetest.RunEmpty(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
+		// Schema 0600 drops the legacy tables once engines.Migrate has called UpgradeLegacy.
+		if _, err := db.MigrateTo(ctx, 599); err != nil {
+			t.Fatal(err)
+		}
 		res := "/subscriptions/" + subA + "/resourceGroups/rg1/providers/p/vm/v1"
 		insertUsage(t, db, dailyRecord("r1", 0, res, 100_000_000_000), dailyRecord("r2", 1, res, 50_000_000_000))
 		if _, err := Run(ctx, db, RunOptions{Period: timeline.Window{From: h(0), To: h(72)}, Snapshot: baseEstate(), Now: time.Now}); err != nil {
