@@ -129,7 +129,7 @@ func newReportRowsCmd(app *App, use, short, example string, header []string,
 	c.Flags().StringVar(&from, "from", "", "period start (charge start, YYYY-MM-DD or RFC 3339)")
 	c.Flags().StringVar(&to, "to", "", "period end, exclusive")
 	c.Flags().StringVar(&partner, "partner", "", "only this location (partner) ID or organisation ID")
-	c.Flags().StringVar(&format, "format", "csv", "csv or json")
+	c.Flags().StringVar(&format, "format", "csv", "csv, json or parquet (the same columns, for data teams)")
 	return c
 }
 
@@ -138,22 +138,26 @@ func newExplainCmd(app *App) *cobra.Command {
 	var at, from, to, format string
 	c := &cobra.Command{
 		Use:   "explain",
-		Short: "Explain why a partner is (or is not) recognised on a resource, subscription or usage record",
+		Short: "Explain why a partner is (or is not) recognised on a resource, subscription, usage record or account of another provider",
 		Example: "  partnerlink explain --partner 1234567 --resource /subscriptions/<sub>/resourceGroups/rg1 --at 2026-03-15\n" +
-			"  partnerlink explain --partner 1234567 --record 8f1c... --format json",
+			"  partnerlink explain --partner 1234567 --record 8f1c... --format json\n" +
+			"  partnerlink explain --partner 1234567 --provider aws --account 123456789012 --from 2026-03-01 --to 2026-04-01",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if q.Partner == "" {
 				return UsageError{fmt.Errorf("--partner ID is required (a location or organisation ID)")}
 			}
 			n := 0
-			for _, s := range []string{q.Resource, q.Subscription, q.RecordKey} {
+			for _, s := range []string{q.Resource, q.Subscription, q.RecordKey, q.Account} {
 				if s != "" {
 					n++
 				}
 			}
 			if n != 1 {
-				return UsageError{fmt.Errorf("give exactly one of --resource, --subscription, --record")}
+				return UsageError{fmt.Errorf("give exactly one of --resource, --subscription, --record, --account")}
+			}
+			if (q.Account == "") != (q.Provider == "") {
+				return UsageError{fmt.Errorf("--account and --provider go together: an account of another provider (aws, google, ...)")}
 			}
 			switch {
 			case q.RecordKey != "":
@@ -209,6 +213,8 @@ func newExplainCmd(app *App) *cobra.Command {
 	c.Flags().StringVar(&q.Resource, "resource", "", "ARM resource ID")
 	c.Flags().StringVar(&q.Subscription, "subscription", "", "subscription GUID")
 	c.Flags().StringVar(&q.RecordKey, "record", "", "usage record key")
+	c.Flags().StringVar(&q.Account, "account", "", "an account of another provider (RESALE), with --provider")
+	c.Flags().StringVar(&q.Provider, "provider", "", "the account's provider: aws, google, oracle, ...")
 	c.Flags().StringVar(&at, "at", "", "instant (YYYY-MM-DD or RFC 3339)")
 	c.Flags().StringVar(&from, "from", "", "period start")
 	c.Flags().StringVar(&to, "to", "", "period end, exclusive")

@@ -43,8 +43,8 @@ func TestAttributeReportExplain(t *testing.T) {
 	}
 	code, out, errOut = run(t, db, "report", "attributions", "--from", "2026-03-01", "--to", "2026-04-01", "--partner", "4100001")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 3 || lines[0] != "record_key,charge_start,charge_end,tenant_id,subscription_id,resource_id,service,currency,cost,partner_id,org_id,association,coverage,amount,admin_role,duplicate_at_org" ||
-		!strings.HasSuffix(lines[1], ",4100001,4100000,DPOR,1.000000000,10,,false") {
+	if code != 0 || len(lines) != 3 || lines[0] != "record_key,charge_start,charge_end,tenant_id,subscription_id,resource_id,service,currency,cost,partner_id,org_id,association,coverage,amount,admin_role,duplicate_at_org,provider" ||
+		!strings.HasSuffix(lines[1], ",4100001,4100000,DPOR,1.000000000,10,,false,microsoft") {
 		t.Fatalf("report: %d %s %s", code, out, errOut)
 	}
 	code, out, _ = run(t, db, "report", "incentives", "--from", "2026-03-01", "--to", "2026-04-01")

@@ -35,18 +35,20 @@ type Partner struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 
-	Totals         []Amount        `json:"totals"`
-	SumOfLocations []Amount        `json:"sumOfLocations,omitempty"`
-	Months         []MonthRow      `json:"months"`
-	Change         []ChangeRow     `json:"monthOverMonth"`
-	Customers      []GroupRow      `json:"customers"`
-	Subscriptions  []GroupRow      `json:"subscriptions"`
-	Services       []GroupRow      `json:"services"`
-	AdminRoles     []GroupRow      `json:"palAdminRoles"`
-	Incentives     []GroupRow      `json:"incentives"`
-	Locations      []GroupRow      `json:"locations,omitempty"`
-	Records        int64           `json:"records"`
-	monthly        map[string]sums // month -> (association, currency) -> nanos
+	Totals         []Amount    `json:"totals"`
+	SumOfLocations []Amount    `json:"sumOfLocations,omitempty"`
+	Months         []MonthRow  `json:"months"`
+	Change         []ChangeRow `json:"monthOverMonth"`
+	Customers      []GroupRow  `json:"customers"`
+	Subscriptions  []GroupRow  `json:"subscriptions"`
+	Services       []GroupRow  `json:"services"`
+	AdminRoles     []GroupRow  `json:"palAdminRoles"`
+	Incentives     []GroupRow  `json:"incentives"`
+	Locations      []GroupRow  `json:"locations,omitempty"`
+	// Providers (version 2): consumption per provider and association type.
+	Providers []ProviderRow   `json:"providers"`
+	Records   int64           `json:"records"`
+	monthly   map[string]sums // month -> (association, currency) -> nanos
 }
 
 // MonthRow is the consumption of one month, association and currency.
@@ -169,6 +171,26 @@ GROUP BY location_id, association, tenant_id, subscription_id, service, admin_ro
 		})
 	if err != nil {
 		return nil, err
+	}
+	byProv := sums{}
+	err = scanRows(ctx, db, "partner rollup by provider", `SELECT provider, association, currency, CAST(SUM(`+amountCol+`) AS BIGINT)
+FROM rollup_provider_daily WHERE `+col+` = $1 AND day >= $2 AND day < $3 GROUP BY provider, association, currency`, args,
+		func(scan func(...any) error) error {
+			var prov, assoc, cur string
+			var n int64
+			if err := scan(&prov, &assoc, &cur, &n); err != nil {
+				return err
+			}
+			byProv.add(prov+"\x00"+assoc, cur, n)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	p.Providers = []ProviderRow{}
+	for _, g := range groups(byProv, nil) {
+		pr, as, _ := strings.Cut(g.Key, "\x00")
+		p.Providers = append(p.Providers, ProviderRow{Provider: pr, Association: as, Currency: g.Currency, Amount: g.Amount})
 	}
 	incentives := sums{}
 	err = scanRows(ctx, db, "partner incentives", `SELECT program, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_incentives_daily
@@ -382,6 +404,13 @@ func (p *Partner) Tables() []Table {
 		groupTable("services", "By service", "service", p.Services, false),
 		groupTable("pal-admin-roles", "PAL consumption by admin role", "role", p.AdminRoles, false),
 		groupTable("incentives", "Incentives by program", "program", p.Incentives, false))
+	if otherProviders(p.Providers) {
+		pt := Table{Name: "providers", Title: "By provider and association", Header: []string{"provider", "association", "currency", "amount"}}
+		for _, r := range p.Providers {
+			pt.Rows = append(pt.Rows, []string{r.Provider, r.Association, r.Currency, r.Amount})
+		}
+		ts = append(ts, pt)
+	}
 	return ts
 }
 
@@ -398,4 +427,15 @@ func groupTable(name, title, key string, rows []GroupRow, withName bool) Table {
 		}
 	}
 	return t
+}
+
+// otherProviders reports whether rows name a provider other than microsoft: the tables by
+// provider are shown then (version 1's reports are unchanged).
+func otherProviders(rows []ProviderRow) bool {
+	for _, r := range rows {
+		if r.Provider != "microsoft" {
+			return true
+		}
+	}
+	return false
 }
