@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/audit"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/engines"
@@ -71,7 +72,7 @@ func phaseWhatif(ctx context.Context, c config) (*result, error) {
 		return nil, err
 	}
 	if runs == 0 { // what-if compares with a stored run: store one, untimed
-		if _, err := attribution.Run(ctx, db, attribution.RunOptions{Period: w, RequestedBy: "bench"}); err != nil {
+		if _, err := results.Run(ctx, db, results.RunOptions{Period: w, RequestedBy: "bench"}); err != nil {
 			return nil, err
 		}
 	}

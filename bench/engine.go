@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/money"
@@ -77,7 +78,7 @@ func phaseEngineRun(ctx context.Context, c config, target string) (*result, erro
 	defer db.Close()
 	w, sc := period(c)
 	start := time.Now()
-	if _, err := attribution.Run(ctx, db, attribution.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now}); err != nil {
+	if _, err := results.Run(ctx, db, results.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now}); err != nil {
 		return nil, err
 	}
 	r := &result{Seconds: time.Since(start).Seconds(), Rows: sc.UsageRows}
@@ -99,7 +100,7 @@ func phaseEngineFile(ctx context.Context, c config) (*result, error) {
 	defer db.Close()
 	w, sc := period(c)
 	start := time.Now()
-	res, err := attribution.Run(ctx, db, attribution.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now,
+	res, err := results.Run(ctx, db, results.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now,
 		UsageFiles: []string{filepath.Join(c.Dir, "usage.csv")}})
 	if err != nil {
 		return nil, err

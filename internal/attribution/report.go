@@ -1,7 +1,6 @@
 package attribution
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -9,30 +8,8 @@ import (
 	"strconv"
 
 	"github.com/partnerlink/partnerlink/internal/money"
-	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
-
-// RowFilter selects stored rows: charge start in Period; Partner, when set, is a location ID
-// or an organisation ID; Tenant, when set, limits rows to one customer tenant.
-type RowFilter struct {
-	Period  timeline.Window
-	Partner string
-	Tenant  string
-}
-
-// StoredRows calls fn for each stored attribution row, sorted by record key, location and
-// association (the order of formats.md). The period's result segments are read and sorted
-// (on disk beyond a few tens of megabytes), so memory stays bounded.
-func StoredRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row) error) error {
-	return sortedRows(ctx, q, f, fn)
-}
-
-// StoredIncentives calls fn for each stored incentive row, sorted by record key, location and
-// program. A Tenant filter is not supported for incentives (they carry no tenant).
-func StoredIncentives(ctx context.Context, q store.Querier, f RowFilter, fn func(*Incentive) error) error {
-	return sortedIncentives(ctx, q, f, fn)
-}
 
 // RowHeader is the CSV header of attribution rows (formats.md).
 var RowHeader = []string{"record_key", "charge_start", "charge_end", "tenant_id", "subscription_id", "resource_id", "service",

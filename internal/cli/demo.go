@@ -17,6 +17,7 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/money"
@@ -168,7 +169,7 @@ func runDemo(ctx context.Context, app *App, path string) (*demoResult, error) {
 	}
 	res.ImportSeconds = time.Since(start).Seconds()
 	start = time.Now()
-	if _, err := attribution.Run(ctx, db, attribution.RunOptions{Period: res.Period, RequestedBy: "partnerlink demo", Now: app.Now}); err != nil {
+	if _, err := results.Run(ctx, db, results.RunOptions{Period: res.Period, RequestedBy: "partnerlink demo", Now: app.Now}); err != nil {
 		return nil, fmt.Errorf("demo attribution: %w", err)
 	}
 	res.AttributeSeconds = time.Since(start).Seconds()

@@ -26,6 +26,12 @@ import (
 // time, by day. fn must not keep b after it returns unless it copies what it needs (the
 // engine does not keep it).
 func Stream(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *Batch) error) error {
+	return StreamSegments(ctx, q, w, nil, fn)
+}
+
+// StreamSegments is Stream restricted to the segments whose ID keep accepts (nil: every
+// segment): what a stored attribution run read, when its rows are reproduced.
+func StreamSegments(ctx context.Context, q store.Querier, w timeline.Window, keep func(id string) bool, fn func(b *Batch) error) error {
 	if w.Empty() {
 		return nil
 	}
@@ -43,14 +49,17 @@ func Stream(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *
 		if err := rows.Scan(&id, &lo, &hi, &sum, &data); err != nil {
 			return err
 		}
+		if keep != nil && !keep(id) {
+			continue
+		}
 		b, err := decodeStored(id, sum, data)
 		if err != nil {
 			return err
 		}
-		b.Source = sum
+		b.Source, b.Segment = sum, id
 		if lo < w.From || hi >= w.To {
 			b = b.filter(func(i int) bool { return w.Contains(b.Start[i]) })
-			b.Source = fmt.Sprintf("%s[%d,%d)", sum, w.From, w.To)
+			b.Source, b.Segment = fmt.Sprintf("%s[%d,%d)", sum, w.From, w.To), id
 		}
 		if b.Len() == 0 {
 			continue

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/audit"
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/money"
@@ -148,7 +149,7 @@ func storedRun(ctx context.Context, db *store.DB, p timeline.Window) (*stored, e
 	if err != nil {
 		return nil, db.Translate(err)
 	}
-	var t attribution.Totals
+	var t results.Totals
 	if err := json.Unmarshal([]byte(tj), &t); err != nil {
 		return nil, fmt.Errorf("run %s has unreadable totals: %w", r.id, err)
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/postgres"
 	"github.com/partnerlink/partnerlink/internal/store/sqlite"
@@ -33,7 +33,7 @@ func Open(ctx context.Context, value string) (*store.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("moving the usage records of %s database %q into segments: %w", db.Engine(), db.Display, err)
 	}
-	if err := attribution.UpgradeLegacy(ctx, db); err != nil {
+	if err := results.UpgradeLegacy(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("moving the attribution rows of %s database %q into segments: %w", db.Engine(), db.Display, err)
 	}

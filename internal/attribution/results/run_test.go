@@ -1,8 +1,9 @@
-package attribution
+package results
 
 import (
 	"context"
 	"fmt"
+	"github.com/partnerlink/partnerlink/internal/attribution"
 	"reflect"
 	"strings"
 	"testing"
@@ -114,7 +115,7 @@ func TestRunRestatement(t *testing.T) {
 		if len(got) != 3 || got[0] != first[0] || got[1] != first[1] {
 			t.Fatalf("after backfill: %+v", got)
 		}
-		want := Row{RecordKey: "r2", LocationID: "2", Association: AssocPAL, OrgID: "org-a", Coverage: 500_000_000, Amount: 25_000_000_000,
+		want := Row{RecordKey: "r2", LocationID: "2", Association: attribution.AssocPAL, OrgID: "org-a", Coverage: 500_000_000, Amount: 25_000_000_000,
 			AdminRole: "Contributor", DuplicateAtOrg: true}
 		if got[2] != want {
 			t.Fatalf("backfilled row %+v, want %+v", got[2], want)
@@ -278,48 +279,6 @@ func TestRunPeriodsThatCutDays(t *testing.T) {
 	})
 }
 
-// The results of one usage batch may be stored in several segments: the rows and rollups are
-// those of one segment per batch.
-func TestRunCutsABatchsResultsIntoSegments(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
-		ctx := context.Background()
-		res := "/subscriptions/" + subA + "/resourceGroups/rg1/providers/p/vm/v1"
-		var recs []*usage.Record
-		for i := 0; i < 12; i++ {
-			recs = append(recs, dailyRecord(fmt.Sprintf("r%02d", i), 0, res+fmt.Sprint(i%3), int64(1000+i)))
-		}
-		insertUsage(t, db, recs...)
-		period := timeline.Window{From: h(0), To: h(24)}
-		run := func() (rows, rollups []string, segments int) {
-			t.Helper()
-			if _, err := Run(ctx, db, RunOptions{Period: period, Snapshot: baseEstate()}); err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range storedRows(t, db) {
-				rows = append(rows, fmt.Sprintf("%+v", r))
-			}
-			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM attribution_segments`).Scan(&segments); err != nil {
-				t.Fatal(err)
-			}
-			return rows, rollupRows(t, db), segments
-		}
-		wantRows, wantRollups, segs := run()
-		if len(wantRows) != 12 || segs != 1 {
-			t.Fatalf("one batch of 12 records stored %d rows in %d segments, want 12 in 1", len(wantRows), segs)
-		}
-		saved := resultSegmentBytes
-		resultSegmentBytes = 1
-		defer func() { resultSegmentBytes = saved }()
-		gotRows, gotRollups, segs := run()
-		if segs != 12 {
-			t.Fatalf("with one record's rows per segment: %d segments, want 12", segs)
-		}
-		if !reflect.DeepEqual(gotRows, wantRows) || !reflect.DeepEqual(gotRollups, wantRollups) {
-			t.Fatalf("rows\n%v\nrollups\n%v\nwant\n%v\n%v", gotRows, gotRollups, wantRows, wantRollups)
-		}
-	})
-}
-
 // Results stored as rows by older versions move into segments unchanged, and their incentive
 // rollups are filled.
 func TestUpgradeLegacyResults(t *testing.T) {
@@ -349,6 +308,7 @@ func TestUpgradeLegacyResults(t *testing.T) {
 			}
 		}
 		exec(`DELETE FROM attribution_segments`)
+		exec(`DELETE FROM attribution_coverage`)
 		exec(`DELETE FROM rollup_incentives_daily`)
 		for _, r := range rows {
 			exec(`INSERT INTO attributions (record_key, location_id, association, org_id, charge_start, charge_end, tenant_id, subscription_id,
