@@ -126,22 +126,15 @@ func phaseEngineFile(ctx context.Context, c config) (*result, error) {
 
 // storedTotals sums the stored daily rollups per location, association and currency.
 func storedTotals(ctx context.Context, db *store.DB, w timeline.Window) ([]sqlref.Total, error) {
-	rows, err := db.QueryContext(ctx, `SELECT location_id, association, currency, CAST(sum(amount_nanos) AS BIGINT), CAST(sum(records) AS BIGINT)
-		FROM rollup_daily WHERE day >= $1 AND day < $2
-		GROUP BY location_id, association, currency ORDER BY location_id, association, currency`, w.From, w.To)
+	tots, err := results.StoredTotals(ctx, db, w.From, w.To)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []sqlref.Total
-	for rows.Next() {
-		var t sqlref.Total
-		if err := rows.Scan(&t.LocationID, &t.Association, &t.Currency, &t.Amount, &t.Rows); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
+	out := make([]sqlref.Total, 0, len(tots))
+	for _, t := range tots {
+		out = append(out, sqlref.Total{LocationID: t.LocationID, Association: t.Association, Currency: t.Currency, Amount: t.Amount, Rows: t.Records})
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // phaseEngineMemory loads the estate from the SQLite database and every usage row of the CSV

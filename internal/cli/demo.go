@@ -19,6 +19,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/server"
@@ -184,33 +185,30 @@ func runDemo(ctx context.Context, app *App, path string) (*demoResult, error) {
 // duplicates within an organisation counted once) and the row counts.
 func demoQueries(ctx context.Context, db *store.DB, res *demoResult) error {
 	w := res.Period
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(records), 0) FROM rollup_daily WHERE day >= $1 AND day < $2`, w.From, w.To).Scan(&res.AttRows); err != nil {
+	var err error
+	if res.AttRows, res.IncRows, err = results.RowCounts(ctx, db, w.From, w.To); err != nil {
 		return err
 	}
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(records), 0) FROM rollup_incentives_daily WHERE day >= $1 AND day < $2`, w.From, w.To).Scan(&res.IncRows); err != nil {
-		return err
-	}
-	// Organisation totals: org_amount_nanos counts each record once per organisation.
-	rows, err := db.QueryContext(ctx, `SELECT a.association, a.org_id, o.name, a.currency, CAST(sum(a.org_amount_nanos) AS BIGINT)
-		FROM rollup_daily a JOIN partner_orgs o ON o.id = a.org_id
-		WHERE a.day >= $1 AND a.day < $2
-		GROUP BY a.association, a.org_id, o.name, a.currency`, w.From, w.To)
+	// Organisation totals: each record counted once per organisation.
+	orgs, err := directory.Store{DB: db}.List(ctx)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	var all []demoTop
-	for rows.Next() {
-		var t demoTop
-		var n int64
-		if err := rows.Scan(&t.Association, &t.OrgID, &t.OrgName, &t.Currency, &n); err != nil {
-			return err
-		}
-		t.Amount = money.Nanos(n)
-		all = append(all, t)
+	orgName := map[string]string{}
+	for _, o := range orgs {
+		orgName[o.ID] = o.Name
 	}
-	if err := rows.Err(); err != nil {
+	tots, err := results.OrgTotals(ctx, db, w.From, w.To)
+	if err != nil {
 		return err
+	}
+	var all []demoTop
+	for _, x := range tots {
+		name, ok := orgName[x.OrgID]
+		if !ok {
+			continue // as the join with the directory did
+		}
+		all = append(all, demoTop{Association: x.Association, OrgID: x.OrgID, OrgName: name, Currency: x.Currency, Amount: money.Nanos(x.Amount)})
 	}
 	sort.Slice(all, func(i, j int) bool {
 		a, b := all[i], all[j]

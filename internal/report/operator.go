@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/usage"
@@ -89,28 +90,17 @@ func OperatorReport(ctx context.Context, db *store.DB, o OperatorOptions) (*Oper
 	from, to := bound(o.Period)
 	r := &Operator{From: when(from), To: when(to), Runs: []Run{}, Imports: []Import{}, Warnings: []Warning{}, Directory: []PartnerName{}}
 	progs, assocs, parts := sums{}, sums{}, sums{}
-	add := func(s sums) func(scan func(...any) error) error {
-		return func(scan func(...any) error) error {
-			var k, cur string
-			var n int64
-			if err := scan(&k, &cur, &n); err != nil {
-				return err
-			}
-			s.add(k, cur, n)
-			return nil
+	tot, err := results.Operator(ctx, db, from, to)
+	if err != nil {
+		return nil, queryErr(db, "operator totals", err)
+	}
+	for _, x := range [...]struct {
+		s  sums
+		ks []results.KeyAmount
+	}{{progs, tot.Programs}, {assocs, tot.Associations}, {parts, tot.Locations}} {
+		for _, k := range x.ks {
+			x.s.add(k.Key, k.Currency, k.Amount)
 		}
-	}
-	if err := scanRows(ctx, db, "operator programs", `SELECT program, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_incentives_daily
-WHERE day >= $1 AND day < $2 GROUP BY program, currency`, []any{from, to}, add(progs)); err != nil {
-		return nil, err
-	}
-	if err := scanRows(ctx, db, "operator associations", `SELECT association, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_daily
-WHERE day >= $1 AND day < $2 GROUP BY association, currency`, []any{from, to}, add(assocs)); err != nil {
-		return nil, err
-	}
-	if err := scanRows(ctx, db, "operator partners", `SELECT location_id, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_daily
-WHERE day >= $1 AND day < $2 GROUP BY location_id, currency`, []any{from, to}, add(parts)); err != nil {
-		return nil, err
 	}
 	locNames, err := names(ctx, db, `SELECT id, name FROM partner_locations`)
 	if err != nil {
@@ -121,24 +111,20 @@ WHERE day >= $1 AND day < $2 GROUP BY location_id, currency`, []any{from, to}, a
 	if len(r.TopPartners) > o.Top {
 		r.TopPartners = r.TopPartners[:o.Top]
 	}
-	err = scanRows(ctx, db, "operator runs", `SELECT id, period_from, period_to, started_at, finished_at, requested_by, programs_version, attribution_rows, incentive_rows, status, diff
-FROM attribution_runs ORDER BY started_at DESC, id DESC LIMIT $1`, []any{o.Limit}, func(scan func(...any) error) error {
-		var x Run
-		var pf, pt, sa, fa int64
-		var diff string
-		if err := scan(&x.ID, &pf, &pt, &sa, &fa, &x.RequestedBy, &x.ProgramsVersion, &x.AttributionRows, &x.IncentiveRows, &x.Status, &diff); err != nil {
-			return err
-		}
-		x.PeriodFrom, x.PeriodTo, x.StartedAt, x.FinishedAt = when(pf), when(pt), when(sa), when(fa)
+	runs, err := results.Runs(ctx, db, o.Limit)
+	if err != nil {
+		return nil, queryErr(db, "operator runs", err)
+	}
+	for _, y := range runs {
+		x := Run{ID: y.ID, RequestedBy: y.RequestedBy, ProgramsVersion: y.ProgramsVersion, AttributionRows: y.AttributionRows,
+			IncentiveRows: y.IncentiveRows, Status: y.Status}
+		x.PeriodFrom, x.PeriodTo, x.StartedAt, x.FinishedAt = when(y.PeriodFrom), when(y.PeriodTo), when(y.StartedAt), when(y.FinishedAt)
+		diff := y.Diff
 		if !json.Valid([]byte(diff)) {
 			diff = "{}"
 		}
 		x.Diff = json.RawMessage(diff)
 		r.Runs = append(r.Runs, x)
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	err = scanRows(ctx, db, "operator imports", `SELECT id, kind, file_name, rows_read, rows_added, rows_duplicate, rows_rejected, started_at, status
 FROM imports ORDER BY started_at DESC, id DESC LIMIT $1`, []any{o.Limit}, func(scan func(...any) error) error {

@@ -3,8 +3,6 @@ package whatif
 import (
 	"cmp"
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -137,32 +135,17 @@ type key struct{ loc, assoc, cur string }
 
 // storedRun reads the latest successful run of exactly the period.
 func storedRun(ctx context.Context, db *store.DB, p timeline.Window) (*stored, error) {
-	r := &stored{totals: map[key]money.Nanos{}}
-	var tj string
-	err := db.QueryRowContext(ctx, `SELECT id, finished_at, programs_version, totals FROM attribution_runs
-		WHERE period_from = $1 AND period_to = $2 AND status = 'ok' ORDER BY finished_at DESC, id DESC LIMIT 1`, p.From, p.To).
-		Scan(&r.id, &r.finished, &r.programs, &tj)
-	if errors.Is(err, sql.ErrNoRows) {
+	run, err := results.Latest(ctx, db, p)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, store.NewError(store.ErrNotFound, fmt.Sprintf("no attribution run of exactly [%s, %s) is stored; what-if compares with one: run `partnerlink attribute --from %s --to %s` first",
 			timeline.Format(p.From), timeline.FormatBound(p.To), timeline.Format(p.From), timeline.FormatBound(p.To)), nil)
 	}
 	if err != nil {
 		return nil, db.Translate(err)
 	}
-	var t results.Totals
-	if err := json.Unmarshal([]byte(tj), &t); err != nil {
-		return nil, fmt.Errorf("run %s has unreadable totals: %w", r.id, err)
-	}
-	for loc, as := range t {
-		for assoc, cs := range as {
-			for cur, amount := range cs {
-				n, err := money.Parse(amount)
-				if err != nil {
-					return nil, fmt.Errorf("run %s: total %q of %s %s %s: %w", r.id, amount, loc, assoc, cur, err)
-				}
-				r.totals[key{loc, assoc, cur}] = n
-			}
-		}
+	r := &stored{id: run.ID, finished: run.FinishedAt, programs: run.ProgramsVersion, totals: map[key]money.Nanos{}}
+	for k, n := range run.Totals {
+		r.totals[key{k[0], k[1], k[2]}] = n
 	}
 	return r, nil
 }

@@ -125,7 +125,7 @@ func TestRunRestatement(t *testing.T) {
 		}
 		// Rollups: org_amount counts the record once.
 		var amount, orgAmount int64
-		if err := db.QueryRowContext(ctx, `SELECT SUM(amount_nanos), SUM(org_amount_nanos) FROM rollup_daily WHERE day = $1`, h(24)).Scan(&amount, &orgAmount); err != nil {
+		if err := db.QueryRowContext(ctx, `SELECT SUM(amount_nanos), SUM(org_amount_nanos) FROM rollup_days WHERE day = $1`, h(24)).Scan(&amount, &orgAmount); err != nil {
 			t.Fatal(err)
 		}
 		if amount != 75_000_000_000 || orgAmount != 50_000_000_000 {
@@ -199,22 +199,23 @@ func TestRunDryRunTotalsAsStored(t *testing.T) {
 	})
 }
 
-// rollupRows reads both rollup tables in a fixed order.
+// rollupRows reads every rollup table in a fixed order, rollup segments decoded.
 func rollupRows(t *testing.T, db *store.DB) []string {
 	t.Helper()
 	var out []string
+	ctx := context.Background()
 	for _, q := range []string{
-		`SELECT day, location_id, org_id, association, tenant_id, subscription_id, service, admin_role, currency, amount_nanos, org_amount_nanos, records
-			FROM rollup_daily ORDER BY day, location_id, association, tenant_id, subscription_id, service, admin_role, currency`,
-		`SELECT day, location_id, org_id, program, currency, amount_nanos, records, 0, 0, 0, 0, 0
-			FROM rollup_incentives_daily ORDER BY day, location_id, program, currency`,
+		`SELECT day, location_id, org_id, association, currency, amount_nanos, org_amount_nanos, records FROM rollup_days
+			ORDER BY day, location_id, association, currency`,
+		`SELECT day, location_id, org_id, program, currency, amount_nanos, records, 0 FROM rollup_incentives_daily
+			ORDER BY day, location_id, program, currency`,
 	} {
-		rows, err := db.QueryContext(context.Background(), q)
+		rows, err := db.QueryContext(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for rows.Next() {
-			var v [12]any
+			var v [8]any
 			p := make([]any, len(v))
 			for i := range v {
 				p[i] = &v[i]
@@ -222,8 +223,31 @@ func rollupRows(t *testing.T, db *store.DB) []string {
 			if err := rows.Scan(p...); err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, strings.TrimSpace(strings.Repeat("%v ", 12)))
-			out[len(out)-1] = fmt.Sprintf(out[len(out)-1], v[:]...)
+			out = append(out, fmt.Sprint(v[:]...))
+		}
+		rows.Close()
+	}
+	for _, x := range []struct {
+		q    string
+		k, m int
+	}{{`SELECT location_id || ' ' || org_id, day, data FROM rollup_groups ORDER BY day, location_id`, 6, 3},
+		{`SELECT tenant_id, day, data FROM rollup_tenants ORDER BY day, tenant_id`, 4, 2}} {
+		rows, err := db.QueryContext(ctx, x.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var who string
+			var d int64
+			var data []byte
+			if err := rows.Scan(&who, &d, &data); err != nil {
+				t.Fatal(err)
+			}
+			if err := decodeRollup("test", data, x.k, x.m, func(strs []string, nums []int64) {
+				out = append(out, fmt.Sprint(d, " ", who, " ", strs, " ", nums))
+			}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		rows.Close()
 	}

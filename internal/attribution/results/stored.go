@@ -139,10 +139,8 @@ func clearPeriod(ctx context.Context, l store.Loader, p timeline.Window) ([]int6
 		hi -= day
 	}
 	if lo < hi {
-		for _, t := range []string{"rollup_daily", "rollup_incentives_daily"} {
-			if _, err := l.Exec(ctx, "DELETE FROM "+t+" WHERE day >= $1 AND day < $2", lo, hi); err != nil {
-				return nil, err
-			}
+		if err := deleteRollups(ctx, l, lo, hi); err != nil {
+			return nil, err
 		}
 	}
 	return cut, nil
@@ -264,10 +262,8 @@ func writeResultSegments(ctx context.Context, l store.Loader, segs []*resultSeg)
 // reproduced runs. cache holds inputs already at hand (the run being stored).
 func recomputeRollups(ctx context.Context, l store.Loader, usageQ store.Querier, days []int64, cache map[string]*inputs) error {
 	for _, d := range days {
-		for _, t := range []string{"rollup_daily", "rollup_incentives_daily"} {
-			if _, err := l.Exec(ctx, "DELETE FROM "+t+" WHERE day = $1", d); err != nil {
-				return err
-			}
+		if err := deleteRollups(ctx, l, d, d+day); err != nil {
+			return err
 		}
 		ru := newRollups(interner{})
 		type seg struct {
