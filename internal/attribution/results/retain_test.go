@@ -25,8 +25,8 @@ func TestRollupsAndTotalsKeepNoStringOfABatch(t *testing.T) {
 	if gone.Value() != nil {
 		t.Fatal("the rollups or totals keep the batch's strings alive")
 	}
-	want := rollKey{day: floorDay(h(1)), loc: "1", assoc: attribution.AssocPAL, service: "vm", currency: "USD"}
-	if v := ru.att[want]; v == nil || v.amount != 5 || len(ru.inc) != 1 || tot["1"][attribution.AssocPAL]["USD"] != 5 {
-		t.Fatalf("rollups %v %v, totals %v", ru.att, ru.inc, tot)
+	want := recKey{day: floorDay(h(1)), service: "vm", currency: "USD"}
+	if v := ru.recs[want]; v == nil || len(*v) != 1 || (*v)[0].amount != 5 || len(ru.inc) != 1 || tot["1"][attribution.AssocPAL]["USD"] != 5 {
+		t.Fatalf("rollups %v %v, totals %v", ru.recs, ru.inc, tot)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/varint"
 )
@@ -54,16 +55,74 @@ type incKey struct {
 
 type incVal struct{ amount, records int64 }
 
-// rollups adds up rows the way the reports read them.
+// rollups adds up rows the way the reports read them: per record's (day, tenant,
+// subscription, service, currency), which all its rows share and which is looked up once per
+// record, then per (location, organisation, association, admin role) among the few of it.
 type rollups struct {
-	att  map[rollKey]*rollVal
+	recs map[recKey]*[]locVal
 	inc  map[incKey]*incVal
 	strs interner // shared by the days of a run
 }
 
-func newRollups(strs interner) *rollups {
-	return &rollups{att: map[rollKey]*rollVal{}, inc: map[incKey]*incVal{}, strs: strs}
+type recKey struct {
+	day                            int64
+	tenant, sub, service, currency string
 }
+
+type locVal struct {
+	loc, org, assoc, role string
+	rollVal
+}
+
+func newRollups(strs interner) *rollups {
+	return &rollups{recs: map[recKey]*[]locVal{}, inc: map[incKey]*incVal{}, strs: strs}
+}
+
+func (ru *rollups) empty() bool { return len(ru.recs) == 0 && len(ru.inc) == 0 }
+
+// vals returns the sums of a record's key.
+func (ru *rollups) vals(k recKey) *[]locVal {
+	v := ru.recs[k]
+	if v == nil {
+		// The service and currency are the batch's; the other strings are the estate's.
+		k.service, k.currency = ru.strs.get(k.service), ru.strs.get(k.currency)
+		v = new([]locVal)
+		ru.recs[k] = v
+	}
+	return v
+}
+
+func (v *rollVal) addRow(r *Row) {
+	v.amount += int64(r.Amount)
+	if !r.DuplicateAtOrg {
+		v.orgAmount += int64(r.Amount)
+	}
+	v.records++
+}
+
+// record adds the rows of one record (they share its day, tenant, subscription, service
+// and currency).
+func (ru *rollups) record(rows []Row) {
+	if len(rows) == 0 {
+		return
+	}
+	r0 := &rows[0]
+	vs := ru.vals(recKey{floorDay(r0.Start), r0.TenantID, r0.SubscriptionID, r0.Service, r0.Currency})
+next:
+	for k := range rows {
+		r := &rows[k]
+		for i := range *vs {
+			if v := &(*vs)[i]; v.loc == r.LocationID && v.assoc == r.Association && v.role == r.AdminRole && v.org == r.OrgID {
+				v.addRow(r)
+				continue next
+			}
+		}
+		*vs = append(*vs, locVal{loc: r.LocationID, org: r.OrgID, assoc: r.Association, role: r.AdminRole})
+		(*vs)[len(*vs)-1].addRow(r)
+	}
+}
+
+func (ru *rollups) row(r *Row) { ru.record([]Row{*r}) }
 
 // interner holds one copy of each string it is given. A usage batch's strings share one
 // allocation with its whole dictionary, so a key that keeps one of them keeps that alive.
@@ -76,22 +135,6 @@ func (in interner) get(s string) string {
 	c := strings.Clone(s)
 	in[c] = c
 	return c
-}
-
-func (ru *rollups) row(r *Row) {
-	k := rollKey{floorDay(r.Start), r.LocationID, r.OrgID, r.Association, r.TenantID, r.SubscriptionID, r.Service, r.AdminRole, r.Currency}
-	v := ru.att[k]
-	if v == nil {
-		// The service and currency are the batch's; the other strings are the estate's.
-		k.service, k.currency = ru.strs.get(k.service), ru.strs.get(k.currency)
-		v = &rollVal{}
-		ru.att[k] = v
-	}
-	v.amount += int64(r.Amount)
-	if !r.DuplicateAtOrg {
-		v.orgAmount += int64(r.Amount)
-	}
-	v.records++
 }
 
 func (ru *rollups) incentive(x *Incentive) {
@@ -108,15 +151,27 @@ func (ru *rollups) incentive(x *Incentive) {
 
 // add adds a sum at the finest grain.
 func (ru *rollups) add(r *RollupRow) {
-	k := rollKey{r.Day, r.LocationID, r.OrgID, r.Association, r.TenantID, r.SubscriptionID, r.Service, r.AdminRole, r.Currency}
-	v := ru.att[k]
-	if v == nil {
-		v = &rollVal{}
-		ru.att[k] = v
+	vs := ru.vals(recKey{r.Day, r.TenantID, r.SubscriptionID, r.Service, r.Currency})
+	for i := range *vs {
+		if v := &(*vs)[i]; v.loc == r.LocationID && v.assoc == r.Association && v.role == r.AdminRole && v.org == r.OrgID {
+			v.amount, v.orgAmount, v.records = v.amount+r.Amount, v.orgAmount+r.OrgAmount, v.records+r.Records
+			return
+		}
 	}
-	v.amount += r.Amount
-	v.orgAmount += r.OrgAmount
-	v.records += r.Records
+	*vs = append(*vs, locVal{loc: r.LocationID, org: r.OrgID, assoc: r.Association, role: r.AdminRole, rollVal: rollVal{r.Amount, r.OrgAmount, r.Records}})
+}
+
+// totals adds the rollups' sums to t, per location, association (or incentive program) and
+// currency.
+func (ru *rollups) totals(t totaller) {
+	for k, vs := range ru.recs {
+		for _, v := range *vs {
+			t.add(v.loc, v.assoc, k.currency, money.Nanos(v.amount))
+		}
+	}
+	for k, v := range ru.inc {
+		t.add(k.loc, "incentive:"+k.program, k.currency, money.Nanos(v.amount))
+	}
 }
 
 var (
@@ -129,11 +184,21 @@ var (
 
 // write inserts the rollups. Their days must hold no rollups yet.
 func (ru *rollups) write(ctx context.Context, l store.Loader) error {
-	keys := make([]rollKey, 0, len(ru.att))
-	for k := range ru.att {
-		keys = append(keys, k)
+	type entry struct {
+		rollKey
+		v rollVal
 	}
-	slices.SortFunc(keys, func(a, b rollKey) int {
+	n := 0
+	for _, vs := range ru.recs {
+		n += len(*vs)
+	}
+	keys := make([]entry, 0, n)
+	for k, vs := range ru.recs {
+		for _, v := range *vs {
+			keys = append(keys, entry{rollKey{k.day, v.loc, v.org, v.assoc, k.tenant, k.sub, k.service, v.role, k.currency}, v.rollVal})
+		}
+	}
+	slices.SortFunc(keys, func(a, b entry) int {
 		if a.day != b.day {
 			return cmp.Compare(a.day, b.day)
 		}
@@ -164,8 +229,8 @@ func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 		}
 		group = nil
 	}
-	for _, k := range keys {
-		v := ru.att[k]
+	for i := range keys {
+		k, v := &keys[i].rollKey, &keys[i].v
 		dk := dayKey{k.day, k.loc, k.assoc, k.currency}
 		if i, ok := dayAt[dk]; ok {
 			row := days[i]

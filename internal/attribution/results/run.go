@@ -255,11 +255,12 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 		curDay, haveDay := int64(0), false
 		written := map[int64]bool{}
 		flushRollups := func() {
-			if len(ru.att) == 0 && len(ru.inc) == 0 {
+			if ru.empty() {
 				return
 			}
 			done := ru
 			ru = newRollups(strs)
+			done.totals(totals) // the run's totals are its rollups' (and its cut days' rows)
 			q.Go(func() error { return done.write(ctx, l) })
 		}
 		var lastBatch *usage.Batch
@@ -271,7 +272,6 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 					segList = append(segList, b.Segment)
 				}
 			}
-			count(rows, incs)
 			if len(rows) == 0 && len(incs) == 0 {
 				return nil
 			}
@@ -287,11 +287,10 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 				curDay, haveDay = d, true
 			}
 			if cutDay[d] {
-				return nil // computed from every run's results of the day at the end
+				count(rows, incs)
+				return nil // rollups computed from every run's results of the day at the end
 			}
-			for k := range rows {
-				ru.row(&rows[k])
-			}
+			ru.record(rows)
 			for k := range incs {
 				ru.incentive(&incs[k])
 			}
