@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -29,6 +30,40 @@ var enginePhases = []phaseDef{
 	{"engine-file", "engine streaming usage.csv (what-if run: estate from SQLite, nothing written)", true, phaseEngineFile},
 	{"engine-sqlite", "engine end to end from usage stored in SQLite", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, sqlitePath(c)) }},
 	{"engine-postgres", "engine end to end from usage stored in PostgreSQL", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
+	{"restate-sqlite", "restatement: the same period attributed again on SQLite, replacing the stored run", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, sqlitePath(c)) }},
+	{"restate-postgres", "restatement: the same period attributed again on PostgreSQL, replacing the stored run", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
+	{"rows-sqlite", "report attributions from SQLite: every stored row reproduced, sorted, written as CSV to a discarding writer", false, func(ctx context.Context, c config) (*result, error) { return phaseRows(ctx, c, sqlitePath(c)) }},
+	{"rows-postgres", "report attributions from PostgreSQL (the same)", false, func(ctx context.Context, c config) (*result, error) { return phaseRows(ctx, c, pgBenchDSN(c)) }},
+}
+
+// phaseRows streams the period's stored attribution rows as `partnerlink report attributions`
+// does (results.StoredRows into a CSV writer), to a writer that discards them. It needs a
+// stored run of the period (an engine-* phase before it).
+func phaseRows(ctx context.Context, c config, target string) (*result, error) {
+	db, err := engines.Open(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	w, sc := period(c)
+	start := time.Now()
+	tw, err := attribution.NewTableWriter(io.Discard, "csv", attribution.RowHeader)
+	if err != nil {
+		return nil, err
+	}
+	var n int64
+	err = results.StoredRows(ctx, db, results.RowFilter{Period: w}, func(r *attribution.Row) error {
+		n++
+		return tw.WriteRow(r)
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	secs := time.Since(start).Seconds()
+	return &result{Seconds: secs, Rows: sc.UsageRows, Attrs: n, Note: fmt.Sprintf("%.0f attribution rows/s", float64(n)/secs)}, nil
 }
 
 // importDataset imports dir/estate.json and dir/usage.csv and returns the usage rows read.

@@ -75,8 +75,8 @@ func newReportAttributionsCmd(app *App) *cobra.Command {
 		"Attribution rows of a period (formats.md columns, sorted by record, partner, association)",
 		"  partnerlink report attributions --from 2026-03-01 --to 2026-04-01 --partner 1234567 --format csv",
 		attribution.RowHeader,
-		func(ctx context.Context, db *store.DB, f results.RowFilter, write func([]string) error) error {
-			return results.StoredRows(ctx, db, f, func(r *attribution.Row) error { return write(r.Fields()) })
+		func(ctx context.Context, db *store.DB, f results.RowFilter, tw *attribution.TableWriter) error {
+			return results.StoredRows(ctx, db, f, tw.WriteRow)
 		})
 }
 
@@ -85,14 +85,14 @@ func newReportIncentivesCmd(app *App) *cobra.Command {
 		"Incentive rows of a period (formats.md columns, sorted by record, partner, program)",
 		"  partnerlink report incentives --from 2026-03-01 --to 2026-04-01 --format json",
 		attribution.IncentiveHeader,
-		func(ctx context.Context, db *store.DB, f results.RowFilter, write func([]string) error) error {
-			return results.StoredIncentives(ctx, db, f, func(i *attribution.Incentive) error { return write(i.Fields()) })
+		func(ctx context.Context, db *store.DB, f results.RowFilter, tw *attribution.TableWriter) error {
+			return results.StoredIncentives(ctx, db, f, func(i *attribution.Incentive) error { return tw.Write(i.Fields()) })
 		})
 }
 
 // newReportRowsCmd builds a command that writes stored result rows of a period as a table.
 func newReportRowsCmd(app *App, use, short, example string, header []string,
-	each func(context.Context, *store.DB, results.RowFilter, func([]string) error) error) *cobra.Command {
+	each func(context.Context, *store.DB, results.RowFilter, *attribution.TableWriter) error) *cobra.Command {
 	var from, to, partner, format string
 	c := &cobra.Command{
 		Use: use, Short: short, Example: example, Args: cobra.NoArgs,
@@ -110,7 +110,7 @@ func newReportRowsCmd(app *App, use, short, example string, header []string,
 				return err
 			}
 			defer db.Close()
-			if err := each(cmd.Context(), db, results.RowFilter{Period: period, Partner: partner}, tw.Write); err != nil {
+			if err := each(cmd.Context(), db, results.RowFilter{Period: period, Partner: partner}, tw); err != nil {
 				return db.Translate(err)
 			}
 			return tw.Close()

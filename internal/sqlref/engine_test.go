@@ -114,19 +114,13 @@ func TestSameRowsAsTheEngine(t *testing.T) {
 // engineTotals sums the stored rollups (what the reports read) per location, association and
 // currency.
 func engineTotals(t *testing.T, db *store.DB) []sqlref.Total {
-	rows, err := db.QueryContext(context.Background(), `SELECT location_id, association, currency, CAST(sum(amount_nanos) AS BIGINT), CAST(sum(records) AS BIGINT)
-		FROM rollup_daily GROUP BY location_id, association, currency ORDER BY location_id, association, currency`)
+	tots, err := results.StoredTotals(context.Background(), db, timeline.Min, timeline.Max)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	var out []sqlref.Total
-	for rows.Next() {
-		var x sqlref.Total
-		if err := rows.Scan(&x.LocationID, &x.Association, &x.Currency, &x.Amount, &x.Rows); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, x)
+	for _, x := range tots {
+		out = append(out, sqlref.Total{LocationID: x.LocationID, Association: x.Association, Currency: x.Currency, Amount: x.Amount, Rows: x.Records})
 	}
 	if len(out) == 0 {
 		t.Fatal("the engine stored no attribution rows")

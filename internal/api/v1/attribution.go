@@ -107,7 +107,7 @@ func registerAttribution(mux *api.Mux, d api.Deps) {
 			if incentives {
 				err = results.StoredIncentives(r.Context(), d.DB, f, func(i *attribution.Incentive) error { return tw.Write(i.Fields()) })
 			} else {
-				err = results.StoredRows(r.Context(), d.DB, f, func(x *attribution.Row) error { return tw.Write(x.Fields()) })
+				err = results.StoredRows(r.Context(), d.DB, f, tw.WriteRow)
 			}
 			if err != nil {
 				d.Log.Error("streaming attribution rows", "err", err)
