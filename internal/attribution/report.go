@@ -49,6 +49,10 @@ type TableWriter struct {
 	costText           string
 	lastCover          int64
 	coverText          string
+	quoted             [15]struct {
+		s      string
+		q, set bool
+	}
 }
 
 // WriteRow writes an attribution row (RowHeader columns): the same bytes as Write(r.Fields()),
@@ -78,25 +82,25 @@ func (t *TableWriter) WriteRow(r *Row) error {
 		t.lastCover, t.coverText = r.Coverage, money.FixedString(r.Coverage)
 	}
 	b := t.buf
-	b = appendCSV(b, r.RecordKey, ',')
-	b = appendCSV(b, t.startText, ',')
-	b = appendCSV(b, t.endText, ',')
-	b = appendCSV(b, r.TenantID, ',')
-	b = appendCSV(b, r.SubscriptionID, ',')
-	b = appendCSV(b, r.ResourceID, ',')
-	b = appendCSV(b, r.Service, ',')
-	b = appendCSV(b, r.Currency, ',')
-	b = appendCSV(b, t.costText, ',')
-	b = appendCSV(b, r.LocationID, ',')
-	b = appendCSV(b, r.OrgID, ',')
-	b = appendCSV(b, r.Association, ',')
-	b = appendCSV(b, t.coverText, ',')
+	b = t.field(b, 0, r.RecordKey)
+	b = t.field(b, 1, t.startText)
+	b = t.field(b, 2, t.endText)
+	b = t.field(b, 3, r.TenantID)
+	b = t.field(b, 4, r.SubscriptionID)
+	b = t.field(b, 5, r.ResourceID)
+	b = t.field(b, 6, r.Service)
+	b = t.field(b, 7, r.Currency)
+	b = t.field(b, 8, t.costText)
+	b = t.field(b, 9, r.LocationID)
+	b = t.field(b, 10, r.OrgID)
+	b = t.field(b, 11, r.Association)
+	b = t.field(b, 12, t.coverText)
 	if r.Amount == r.Cost {
-		b = appendCSV(b, t.costText, ',')
+		b = t.field(b, 8, t.costText)
 	} else {
 		b = appendCSV(b, r.Amount.String(), ',')
 	}
-	b = appendCSV(b, r.AdminRole, ',')
+	b = t.field(b, 14, r.AdminRole)
 	b = append(b, strconv.FormatBool(r.DuplicateAtOrg)...)
 	b = append(b, '\n')
 	t.buf = b
@@ -104,6 +108,20 @@ func (t *TableWriter) WriteRow(r *Row) error {
 		return t.flushBuf()
 	}
 	return nil
+}
+
+// field appends column col's value and a comma. Values repeat from row to row (a record's
+// rows, an estate's partners), so whether the last value of the column needed quotes is kept.
+func (t *TableWriter) field(b []byte, col int, f string) []byte {
+	c := &t.quoted[col]
+	if f != c.s || !c.set {
+		c.s, c.q, c.set = f, csvNeedsQuotes(f), true
+	}
+	if !c.q {
+		b = append(b, f...)
+		return append(b, ',')
+	}
+	return appendCSV(b, f, ',')
 }
 
 func (t *TableWriter) flushBuf() error {
