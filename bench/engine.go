@@ -46,6 +46,8 @@ func phaseRows(ctx context.Context, c config, target string) (*result, error) {
 	}
 	defer db.Close()
 	w, sc := period(c)
+	settle()
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	tw, err := attribution.NewTableWriter(io.Discard, "csv", attribution.RowHeader)
 	if err != nil {
@@ -63,7 +65,9 @@ func phaseRows(ctx context.Context, c config, target string) (*result, error) {
 		return nil, err
 	}
 	secs := time.Since(start).Seconds()
-	return &result{Seconds: secs, Rows: sc.UsageRows, Attrs: n, Note: fmt.Sprintf("%.0f attribution rows/s", float64(n)/secs)}, nil
+	cpu := cpuSeconds() - cpu0
+	return &result{Seconds: secs, CPUSeconds: cpu, Rows: sc.UsageRows, Attrs: n,
+		Note: fmt.Sprintf("%.0f attribution rows/s, %.0f per CPU second of this process", float64(n)/secs, float64(n)/cpu)}, nil
 }
 
 // importDataset imports dir/estate.json and dir/usage.csv and returns the usage rows read.
@@ -112,11 +116,13 @@ func phaseEngineRun(ctx context.Context, c config, target string) (*result, erro
 	}
 	defer db.Close()
 	w, sc := period(c)
+	settle()
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	if _, err := results.Run(ctx, db, results.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now}); err != nil {
 		return nil, err
 	}
-	r := &result{Seconds: time.Since(start).Seconds(), Rows: sc.UsageRows}
+	r := &result{Seconds: time.Since(start).Seconds(), CPUSeconds: cpuSeconds() - cpu0, Rows: sc.UsageRows, Note: "CPU: this process, not the database server's"}
 	r.Totals, err = storedTotals(ctx, db, w)
 	for _, t := range r.Totals {
 		r.Attrs += t.Rows
