@@ -88,6 +88,10 @@ func decodeStored(id, sum string, data []byte) (*Batch, error) {
 }
 
 // filter returns the rows for which keep is true, in order.
+// Filter returns the rows of b that keep accepts, as a new batch over the same dictionary
+// (b itself when it keeps every row): a sharded attribution run keeps its subscriptions'.
+func (b *Batch) Filter(keep func(i int) bool) *Batch { return b.filter(keep) }
+
 func (b *Batch) filter(keep func(i int) bool) *Batch {
 	var rows []int32
 	for i := 0; i < b.Len(); i++ {

@@ -34,6 +34,9 @@ type RunOptions struct {
 	UsageRead  usage.ReadOptions
 	// DryRun computes and reports without writing.
 	DryRun bool
+	// Shard, when set, computes one shard of a sharded run (see Shard); the last shard to
+	// finish stores the run.
+	Shard *Shard
 	// Waiting, when set, is called once if the run must wait for another run to finish.
 	Waiting func()
 }
@@ -221,6 +224,9 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error)
 		return res, nil
 	}
 
+	if opts.Shard != nil {
+		return runShard(ctx, db, opts, snap, snapJSON, progs, started, now)
+	}
 	runID := store.NewID()
 	res.RunID, res.Stored = runID, true
 	in := &inputs{rules: RulesVersion, snapshot: snap, programs: progs, snapshotJSON: snapJSON}
