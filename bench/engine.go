@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -32,6 +33,8 @@ var enginePhases = []phaseDef{
 	{"engine-postgres", "engine end to end from usage stored in PostgreSQL", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
 	{"restate-sqlite", "restatement: the same period attributed again on SQLite, replacing the stored run", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, sqlitePath(c)) }},
 	{"restate-postgres", "restatement: the same period attributed again on PostgreSQL, replacing the stored run", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
+	{"postgres-1cpu", "engine end to end from PostgreSQL in one process limited to one CPU (GOMAXPROCS=1), the peer of the shards", true, func(ctx context.Context, c config) (*result, error) { return phaseShards(ctx, c, 1) }},
+	{"shards-postgres", "the same run in 2 shards: 2 processes of one CPU each (GOMAXPROCS=1) against the same PostgreSQL, the last committing", true, func(ctx context.Context, c config) (*result, error) { return phaseShards(ctx, c, 2) }},
 	{"rows-sqlite", "report attributions from SQLite: every stored row reproduced, sorted, written as CSV to a discarding writer", false, func(ctx context.Context, c config) (*result, error) { return phaseRows(ctx, c, sqlitePath(c)) }},
 	{"rows-postgres", "report attributions from PostgreSQL (the same)", false, func(ctx context.Context, c config) (*result, error) { return phaseRows(ctx, c, pgBenchDSN(c)) }},
 }
@@ -361,4 +364,72 @@ func sqlPrograms() sqlref.Programs {
 	pec, pal := p.PEC[0], p.PAL[0]
 	return sqlref.Programs{PEC: sqlref.RateOf(int64(pec.Rate)), PALSingle: sqlref.RateOf(int64(pal.RateSingle)),
 		PALMulti: sqlref.RateOf(int64(pal.RateMulti)), PECVersion: pec.Version, PALVersion: pal.Version}
+}
+
+// phaseShards runs the period on PostgreSQL in n processes of one CPU each (n = 1: one
+// unsharded process), timed from the first start to the last exit.
+func phaseShards(ctx context.Context, c config, n int) (*result, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	group := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	start := time.Now()
+	cmds := make([]*exec.Cmd, n)
+	for i := range cmds {
+		cmd := exec.CommandContext(ctx, self, "-phase", "shard-worker", "-scale", c.Scale, "-seed", fmt.Sprint(c.Seed), "-dir", c.Dir, "-pg", c.PG)
+		cmd.Env = append(os.Environ(), "GOMAXPROCS=1", fmt.Sprintf("PLBENCH_SHARD=%d/%d/%s", i, n, group))
+		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		cmds[i] = cmd
+	}
+	var maxRSS int64
+	var cpu float64
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			return nil, fmt.Errorf("shard %d: %w", i, err)
+		}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			maxRSS = max(maxRSS, ru.Maxrss)
+			cpu += float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+		}
+	}
+	secs := time.Since(start).Seconds()
+	db, err := engines.Open(ctx, pgBenchDSN(c))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	w, sc := period(c)
+	r := &result{Seconds: secs, CPUSeconds: cpu, Rows: sc.UsageRows,
+		Note: fmt.Sprintf("%d process(es) of GOMAXPROCS=1, CPU summed over them (each process's CPU includes opening the database); largest peak RSS of one process %d MB", n, maxRSS/1024)}
+	r.Totals, err = storedTotals(ctx, db, w)
+	for _, t := range r.Totals {
+		r.Attrs += t.Rows
+	}
+	return r, err
+}
+
+// phaseShardWorker is one process of phaseShards: PLBENCH_SHARD is INDEX/COUNT/GROUP (COUNT
+// 1: an unsharded run).
+func phaseShardWorker(ctx context.Context, c config) (*result, error) {
+	var i, n int
+	var group string
+	if _, err := fmt.Sscanf(strings.ReplaceAll(os.Getenv("PLBENCH_SHARD"), "/", " "), "%d %d %s", &i, &n, &group); err != nil {
+		return nil, fmt.Errorf("PLBENCH_SHARD %q: %w", os.Getenv("PLBENCH_SHARD"), err)
+	}
+	db, err := engines.Open(ctx, pgBenchDSN(c))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	w, _ := period(c)
+	opts := results.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now}
+	if n > 1 {
+		opts.Shard = &results.Shard{Group: group, Index: i, Count: n}
+	}
+	_, err = results.Run(ctx, db, opts)
+	return &result{}, err
 }

@@ -19,7 +19,7 @@ func addAttributionCommands(app *App, p Parents) {
 }
 
 func newAttributeCmd(app *App) *cobra.Command {
-	var from, to, programs string
+	var from, to, programs, shard, shardGroup string
 	var files []string
 	var dryRun bool
 	c := &cobra.Command{
@@ -43,6 +43,13 @@ nothing is written (what-if).`,
 				Waiting: func() {
 					app.Log.Info("waiting for another attribution run to finish: runs are serialised (Ctrl-C gives up)", "period", period.String())
 				}}
+			if shard != "" {
+				var i, n int
+				if _, err := fmt.Sscanf(shard, "%d/%d", &i, &n); err != nil || n < 1 || i < 0 || i >= n || shardGroup == "" {
+					return UsageError{fmt.Errorf("--shard %q: give INDEX/COUNT with 0 <= INDEX < COUNT (0/2, 1/2) and --shard-group NAME, the same for every shard", shard)}
+				}
+				opts.Shard = &results.Shard{Group: shardGroup, Index: i, Count: n}
+			}
 			if programs != "" {
 				if opts.Programs, err = attribution.LoadPrograms(programs); err != nil {
 					return UsageError{err}
@@ -67,6 +74,8 @@ nothing is written (what-if).`,
 	c.Flags().StringVar(&programs, "programs", "", "incentive programs file (JSON; default: the shipped programs)")
 	c.Flags().StringSliceVar(&files, "usage", nil, "what-if: attribute these usage files without storing anything")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "compute and print totals without writing")
+	c.Flags().StringVar(&shard, "shard", "", "INDEX/COUNT: compute one shard of the period's subscriptions (run every shard, in any processes, against the same database; the last to finish stores the run)")
+	c.Flags().StringVar(&shardGroup, "shard-group", "", "the name every shard of one sharded run is given")
 	return c
 }
 
