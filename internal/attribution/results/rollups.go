@@ -198,18 +198,8 @@ func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 			keys = append(keys, entry{rollKey{k.day, v.loc, v.org, v.assoc, k.tenant, k.sub, k.service, v.role, k.currency}, v.rollVal})
 		}
 	}
-	slices.SortFunc(keys, func(a, b entry) int {
-		if a.day != b.day {
-			return cmp.Compare(a.day, b.day)
-		}
-		for _, p := range [...][2]string{{a.loc, b.loc}, {a.assoc, b.assoc}, {a.currency, b.currency}, {a.tenant, b.tenant}, {a.sub, b.sub},
-			{a.service, b.service}, {a.role, b.role}} {
-			if c := strings.Compare(p[0], p[1]); c != 0 {
-				return c
-			}
-		}
-		return 0
-	})
+	// Grouped by maps, not sorted: the rows of a rollup segment are in no particular order
+	// (sorting every key took an eighth of a run's CPU); the tables' rows are sorted.
 	type dayKey struct {
 		day                  int64
 		loc, assoc, currency string
@@ -218,17 +208,18 @@ func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 		day    int64
 		tenant string
 	}
+	type groupKey struct {
+		day int64
+		loc string
+	}
+	type group struct {
+		org string
+		seg *rollupSeg
+	}
 	var days, groups [][]any
 	dayAt := map[dayKey]int{}
 	tenants := map[tenantKey]*rollupSeg{}
-	var group *rollupSeg
-	groupLoc, groupDay, groupOrg := "", int64(0), ""
-	endGroup := func() {
-		if group != nil {
-			groups = append(groups, []any{groupDay, groupLoc, groupOrg, group.encode()})
-		}
-		group = nil
-	}
+	byLoc := map[groupKey]*group{}
 	for i := range keys {
 		k, v := &keys[i].rollKey, &keys[i].v
 		dk := dayKey{k.day, k.loc, k.assoc, k.currency}
@@ -239,11 +230,13 @@ func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 			dayAt[dk] = len(days)
 			days = append(days, []any{k.day, k.loc, k.org, k.assoc, k.currency, v.amount, v.orgAmount, v.records})
 		}
-		if group == nil || k.loc != groupLoc || k.day != groupDay {
-			endGroup()
-			group, groupLoc, groupDay, groupOrg = newRollupSeg(6, 3), k.loc, k.day, k.org
+		gk := groupKey{k.day, k.loc}
+		g := byLoc[gk]
+		if g == nil {
+			g = &group{org: k.org, seg: newRollupSeg(6, 3)}
+			byLoc[gk] = g
 		}
-		group.add([]string{k.assoc, k.tenant, k.sub, k.service, k.role, k.currency}, v.amount, v.orgAmount, v.records)
+		g.seg.add([]string{k.assoc, k.tenant, k.sub, k.service, k.role, k.currency}, v.amount, v.orgAmount, v.records)
 		tk := tenantKey{k.day, k.tenant}
 		ts := tenants[tk]
 		if ts == nil {
@@ -252,7 +245,31 @@ func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 		}
 		ts.add([]string{k.loc, k.assoc, k.role, k.currency}, v.amount, v.records)
 	}
-	endGroup()
+	slices.SortFunc(days, func(a, b []any) int {
+		if c := cmp.Compare(a[0].(int64), b[0].(int64)); c != 0 {
+			return c
+		}
+		for _, i := range [...]int{1, 3, 4} {
+			if c := strings.Compare(a[i].(string), b[i].(string)); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	gks := make([]groupKey, 0, len(byLoc))
+	for k := range byLoc {
+		gks = append(gks, k)
+	}
+	slices.SortFunc(gks, func(a, b groupKey) int {
+		if a.day != b.day {
+			return cmp.Compare(a.day, b.day)
+		}
+		return strings.Compare(a.loc, b.loc)
+	})
+	for _, k := range gks {
+		g := byLoc[k]
+		groups = append(groups, []any{k.day, k.loc, g.org, g.seg.encode()})
+	}
 	tks := make([]tenantKey, 0, len(tenants))
 	for k := range tenants {
 		tks = append(tks, k)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,6 +252,7 @@ func rollupRows(t *testing.T, db *store.DB) []string {
 		}
 		rows.Close()
 	}
+	slices.Sort(out) // a rollup segment's rows are in no particular order
 	return out
 }
 
