@@ -193,3 +193,27 @@ func FuzzDecodeResults(f *testing.F) {
 		_ = decodeResults(data, func(*Row) error { return nil }, func(*Incentive) error { return nil })
 	})
 }
+
+// A damaged rollup segment, or one of another shape, is an error naming it, never sums.
+func TestDamagedRollupSegmentIsNamed(t *testing.T) {
+	s := newRollupSeg(2, 1)
+	s.add([]string{"PAL", "USD"}, 5)
+	s.add([]string{"CSP", "USD"}, -7)
+	data := s.encode()
+	var got []string
+	if err := decodeRollup("x", data, 2, 1, func(strs []string, nums []int64) { got = append(got, fmt.Sprint(strs, nums)) }); err != nil ||
+		!reflect.DeepEqual(got, []string{"[PAL USD] [5]", "[CSP USD] [-7]"}) {
+		t.Fatalf("decoded %v (%v)", got, err)
+	}
+	if err := decodeRollup("x", data, 3, 1, func([]string, []int64) {}); err == nil {
+		t.Fatal("a segment of 2 strings per row decoded as 3")
+	}
+	for i := range data {
+		bad := append([]byte(nil), data...)
+		bad[i] ^= 0x10
+		err := decodeRollup("rollup segment of location L1 on 2026-03-01", bad, 2, 1, func([]string, []int64) { t.Fatal("a row of a damaged segment") })
+		if err == nil || !errors.Is(err, errRollupCorrupt) || !strings.Contains(err.Error(), "L1") {
+			t.Fatalf("byte %d changed: %v", i, err)
+		}
+	}
+}
