@@ -106,3 +106,40 @@ func TestReproducedFromTheRecordedRun(t *testing.T) {
 		}
 	})
 }
+
+// The row pipe hands every row over in order, and fn's error stops it and is returned.
+func TestRowPipe(t *testing.T) {
+	for _, n := range []int{0, 1, rowPipeBatch, 3*rowPipeBatch + 7} {
+		var got []string
+		p := newRowPipe(context.Background(), func(r *Row) error { got = append(got, r.RecordKey); return nil })
+		for i := 0; i < n; i++ {
+			if err := p.send(&Row{RecordKey: fmt.Sprint(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.close(); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != n || (n > 0 && got[n-1] != fmt.Sprint(n-1)) {
+			t.Fatalf("%d rows sent, %d received", n, len(got))
+		}
+	}
+	boom := fmt.Errorf("boom")
+	p := newRowPipe(context.Background(), func(r *Row) error {
+		if r.RecordKey == "5000" {
+			return boom
+		}
+		return nil
+	})
+	var err error
+	for i := 0; i < 20*rowPipeBatch && err == nil; i++ {
+		err = p.send(&Row{RecordKey: fmt.Sprint(i)})
+	}
+	if err == nil {
+		err = p.close()
+	}
+	p.stop()
+	if err != boom {
+		t.Fatalf("got %v, want fn's error", err)
+	}
+}

@@ -418,6 +418,10 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 	if err != nil {
 		return err
 	}
+	// The sorted rows are handed to fn on a goroutine of their own, in batches, while this one
+	// merges and decodes the next: writing them out (CSV) costs about as much as the rest.
+	out := newRowPipe(ctx, fn)
+	defer out.stop()
 	var group []Row // the rows of records that share a key
 	emit := func() error {
 		if len(group) == 0 {
@@ -425,7 +429,7 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 		}
 		slices.SortStableFunc(group, compareLocAssoc)
 		for k := range group {
-			if err := fn(&group[k]); err != nil {
+			if err := out.send(&group[k]); err != nil {
 				return err
 			}
 		}
@@ -469,7 +473,112 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 	if err != nil {
 		return err
 	}
-	return emit()
+	if err := emit(); err != nil {
+		return err
+	}
+	return out.close()
+}
+
+// rowPipe calls fn with rows on a goroutine of its own, in order, a batch at a time.
+type rowPipe struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	batch  []Row
+	full   chan []Row
+	free   chan []Row
+	done   chan error
+}
+
+const rowPipeBatch = 4096
+
+func newRowPipe(ctx context.Context, fn func(*Row) error) *rowPipe {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &rowPipe{ctx: ctx, cancel: cancel, full: make(chan []Row, 3), free: make(chan []Row, 4), done: make(chan error, 1)}
+	for i := 0; i < 4; i++ {
+		p.free <- make([]Row, 0, rowPipeBatch)
+	}
+	p.batch = <-p.free
+	full := p.full // p.full is set to nil when closed
+	go func() {
+		var err error
+		for b := range full {
+			for k := 0; k < len(b) && err == nil; k++ {
+				err = fn(&b[k])
+			}
+			if err != nil {
+				cancel() // the producer stops at its next batch
+			}
+			p.free <- b[:0]
+		}
+		p.done <- err
+	}()
+	return p
+}
+
+// send queues a copy of r.
+func (p *rowPipe) send(r *Row) error {
+	p.batch = append(p.batch, *r)
+	if len(p.batch) < rowPipeBatch {
+		return nil
+	}
+	return p.flush()
+}
+
+func (p *rowPipe) flush() error {
+	if len(p.batch) == 0 {
+		return nil
+	}
+	select {
+	case p.full <- p.batch:
+	case <-p.ctx.Done():
+		return p.fail()
+	}
+	select {
+	case p.batch = <-p.free:
+	case <-p.ctx.Done():
+		return p.fail()
+	}
+	return nil
+}
+
+// fail ends the goroutine after a cancellation and returns fn's error, or else the context's.
+func (p *rowPipe) fail() error {
+	err := p.ctx.Err()
+	if p.full != nil {
+		close(p.full)
+		p.full = nil
+		if ferr := <-p.done; ferr != nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+// close hands over the last batch and waits for fn to finish, returning its error.
+func (p *rowPipe) close() error {
+	ferr := p.flush()
+	if p.full == nil {
+		return ferr
+	}
+	close(p.full)
+	p.full = nil
+	err := <-p.done
+	p.cancel()
+	if err != nil {
+		return err
+	}
+	return ferr
+}
+
+// stop ends the goroutine if close was not called (an error on the way).
+func (p *rowPipe) stop() {
+	if p.full == nil {
+		return
+	}
+	p.cancel()
+	close(p.full)
+	p.full = nil
+	<-p.done
 }
 
 func compareLocAssoc(a, b Row) int {
