@@ -19,7 +19,7 @@ func addAttributionCommands(app *App, p Parents) {
 }
 
 func newAttributeCmd(app *App) *cobra.Command {
-	var from, to, programs, shard, shardGroup string
+	var from, to, programs, format, shard, shardGroup string
 	var files []string
 	var dryRun bool
 	c := &cobra.Command{
@@ -38,6 +38,9 @@ nothing is written (what-if).`,
 			period, err := parsePeriod(from, to, true)
 			if err != nil {
 				return err
+			}
+			if format != "text" && format != "json" {
+				return UsageError{fmt.Errorf("--format %q is not text or json", format)}
 			}
 			opts := results.RunOptions{Period: period, RequestedBy: "cli", Now: app.Now, UsageFiles: files, DryRun: dryRun,
 				Waiting: func() {
@@ -64,6 +67,13 @@ nothing is written (what-if).`,
 			if err != nil {
 				return err
 			}
+			if format == "text" {
+				printRunSummary(app.Stdout, app.Stderr, res)
+				return nil
+			}
+			if res.Stats.Records == 0 {
+				fmt.Fprintf(app.Stderr, "warning: no usage record starts in [%s, %s): nothing was attributed\n", res.From, res.To)
+			}
 			enc := json.NewEncoder(app.Stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(res)
@@ -74,6 +84,7 @@ nothing is written (what-if).`,
 	c.Flags().StringVar(&programs, "programs", "", "incentive programs file (JSON; default: the shipped programs)")
 	c.Flags().StringSliceVar(&files, "usage", nil, "what-if: attribute these usage files without storing anything")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "compute and print totals without writing")
+	c.Flags().StringVar(&format, "format", "text", "output: text (a summary table) or json (the run with every location's totals)")
 	c.Flags().StringVar(&shard, "shard", "", "INDEX/COUNT: compute one shard of the period's subscriptions (run every shard, in any processes, against the same database; the last to finish stores the run)")
 	c.Flags().StringVar(&shardGroup, "shard-group", "", "the name every shard of one sharded run is given")
 	return c
@@ -179,15 +190,29 @@ func newExplainCmd(app *App) *cobra.Command {
 			defer db.Close()
 			ex, err := attribution.Explain(cmd.Context(), db, q)
 			if err != nil {
-				return err
+				return emptyHint(cmd.Context(), db, err)
 			}
+			warnEmpty(cmd.Context(), app.Stderr, db)
 			if format == "json" {
 				enc := json.NewEncoder(app.Stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(ex)
 			}
-			_, err = fmt.Fprint(app.Stdout, ex.Text())
-			return err
+			if _, err = fmt.Fprint(app.Stdout, ex.Text()); err != nil {
+				return err
+			}
+			// Each reason's fix, once, in the words the dashboard shows.
+			seen := map[string]bool{}
+			for _, r := range ex.Reasons {
+				if fix := attribution.Fix(r.Code); fix != "" && !seen[r.Code] {
+					if len(seen) == 0 {
+						fmt.Fprintln(app.Stdout, "What to do:")
+					}
+					seen[r.Code] = true
+					fmt.Fprintf(app.Stdout, "  [%s] %s\n", r.Code, fix)
+				}
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&q.Partner, "partner", "", "location (partner) ID or organisation ID")

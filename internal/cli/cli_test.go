@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/partnerlink/partnerlink/internal/store/sqlite"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
 )
 
@@ -89,6 +90,51 @@ func TestVersionShowsSchema(t *testing.T) {
 	}
 }
 
+// TestMigrateIsExplicit: serve refuses a database that is not at this binary's schema, a new
+// one included, naming the command to run; the other commands migrate a new database (the
+// first run) but refuse an older one; migrate brings it up to date, and says so.
+func TestMigrateIsExplicit(t *testing.T) {
+	dir := t.TempDir()
+	fresh := filepath.Join(dir, "fresh.db")
+	code, _, stderr := run(t, "serve", "--db", fresh, "--addr", "127.0.0.1:0")
+	if code != ExitUsage || !strings.Contains(stderr, "has no schema yet; create it with `partnerlink migrate --db "+fresh+"`") {
+		t.Fatalf("serve on a new database: exit %d, %q; want exit 2 naming partnerlink migrate", code, stderr)
+	}
+	if code, _, stderr := run(t, "report", "operator", "--db", fresh); code != 0 {
+		t.Fatalf("report operator on a new database: exit %d, %s; want it migrated and answered", code, stderr)
+	}
+
+	old := filepath.Join(dir, "old.db")
+	raw, err := sqlite.Open(context.Background(), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.MigrateTo(context.Background(), 510); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	for _, args := range [][]string{
+		{"serve", "--db", old, "--addr", "127.0.0.1:0"},
+		{"import", "estate", "--db", old, "testdata/azure-estate.json"},
+		{"report", "operator", "--db", old},
+	} {
+		code, _, stderr := run(t, args...)
+		if code != ExitUsage || !strings.Contains(stderr, "is at schema version 510") || !strings.Contains(stderr, "run `partnerlink migrate --db "+old+"`") {
+			t.Errorf("partnerlink %s on a database at 510: exit %d, %q; want exit 2 naming partnerlink migrate", strings.Join(args, " "), code, stderr)
+		}
+	}
+	code, out, stderr := run(t, "migrate", "--db", old)
+	if code != 0 || !strings.Contains(out, "migrated from schema version 510 to") {
+		t.Fatalf("migrate: exit %d, %q %q", code, out, stderr)
+	}
+	if code, out, _ := run(t, "migrate", "--db", old); code != 0 || !strings.Contains(out, "already") {
+		t.Fatalf("a second migrate: exit %d, %q", code, out)
+	}
+	if code, _, stderr := run(t, "report", "operator", "--db", old); code != 0 {
+		t.Fatalf("report operator after migrate: exit %d, %s", code, stderr)
+	}
+}
+
 func TestEveryCommandHasHelpWithExample(t *testing.T) {
 	root := newRoot(&App{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
 	for _, c := range allCommands(root) {
@@ -105,7 +151,13 @@ func TestEveryCommandHasHelpWithExample(t *testing.T) {
 // both engines, reads the "listening on" line, asks /healthz, then sends SIGTERM.
 func TestServeAnswersHealthzAndShutsDownOnSIGTERM(t *testing.T) {
 	engines := map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "serve.db") },
+		"sqlite": func(t *testing.T) string {
+			db := filepath.Join(t.TempDir(), "serve.db")
+			if code, _, stderr := run(t, "migrate", "--db", db); code != 0 {
+				t.Fatalf("migrate: %d %s", code, stderr)
+			}
+			return db
+		},
 		"postgres": func(t *testing.T) string { _, dsn := storetest.PostgresWithDSN(t); return dsn },
 	}
 	for name, dbFor := range engines {

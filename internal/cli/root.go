@@ -48,10 +48,22 @@ type App struct {
 	Serve ServeSettings
 }
 
-// OpenDB opens and migrates the database named by --db / PARTNERLINK_DB. A database that
-// cannot be used is a UsageError (exit 2) with one line naming the value and the fix.
+// OpenDB opens the database named by --db / PARTNERLINK_DB (engines.Open): a new database is
+// migrated, one at another schema version refused with the hint to run `partnerlink migrate`.
+// A database that cannot be used is a UsageError (exit 2) with one line naming the value and
+// the fix.
 func (a *App) OpenDB(ctx context.Context) (*store.DB, error) {
 	db, err := engines.Open(ctx, a.DBValue)
+	if err != nil {
+		return nil, UsageError{err}
+	}
+	return db, nil
+}
+
+// OpenCurrentDB opens the database only if it is at this binary's schema version (serve:
+// migrating is the operator's explicit step, `partnerlink migrate`).
+func (a *App) OpenCurrentDB(ctx context.Context) (*store.DB, error) {
+	db, err := engines.OpenCurrent(ctx, a.DBValue)
 	if err != nil {
 		return nil, UsageError{err}
 	}

@@ -38,13 +38,19 @@ Behind a TLS-terminating proxy, give --public-url https://...: session cookies a
 and responses carry Strict-Transport-Security. Webhooks reach only public https addresses
 unless --webhook-allow-private names the private ranges they may reach. GET /metrics
 (Prometheus) is served without a token, like /healthz: restrict it at your proxy, or turn it
-off with --metrics=false. docs/security.md has the whole list.`,
+off with --metrics=false. docs/security.md has the whole list.
+
+serve refuses a database that is not at this partnerlink's schema version, a new one
+included: run partnerlink migrate first (docs/operations.md).`,
 		Example: "  partnerlink serve\n  partnerlink serve --addr 127.0.0.1:9090 --db postgres://postgres@127.0.0.1:5432/partnerlink\n" +
 			"  partnerlink serve --public-url https://partnerlink.example.com --webhook-allow-private 10.20.0.0/16",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			app.Serve.NoMetrics = !metrics
-			db, err := app.OpenDB(cmd.Context())
+			if _, err := app.Serve.apply(&api.Deps{}); err != nil {
+				return err // settings are checked before the database
+			}
+			db, err := app.OpenCurrentDB(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -49,7 +49,7 @@ func buildServer(ctx context.Context, app *App, d api.Deps) (http.Handler, func(
 	stopWebhooks := startWebhookWorker(app, d.DB, policy) // webhook_worker.go
 	stopDBStats := func() {}
 	if !app.Serve.NoMetrics {
-		stopDBStats = metrics.WatchDB(d.DB.DB, d.DB.Engine())
+		stopDBStats = metrics.WatchDB(d.DB, d.DB.Engine())
 	}
 	return server.New(d, server.Options{NoMetrics: app.Serve.NoMetrics}), func() {
 		cancel()

@@ -17,6 +17,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/importlog"
 	"github.com/partnerlink/partnerlink/internal/link"
+	"github.com/partnerlink/partnerlink/internal/metrics"
 	"github.com/partnerlink/partnerlink/internal/store"
 	storetable "github.com/partnerlink/partnerlink/internal/store/table"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -205,7 +206,8 @@ var errDryRun = errors.New("dry run")
 // the file are snapshots within the tenants they mention: subscriptions, principals, role
 // assignments, delegations and management groups that the database has open in those tenants
 // but the file lacks are closed at AsOf.
-func Import(ctx context.Context, db *store.DB, r io.Reader, name string, opts Options) (*Report, error) {
+func Import(ctx context.Context, db *store.DB, r io.Reader, name string, opts Options) (rep *Report, err error) {
+	defer func(start time.Time) { metrics.ImportDone("estate", time.Since(start), err) }(time.Now())
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -236,10 +238,12 @@ func Import(ctx context.Context, db *store.DB, r io.Reader, name string, opts Op
 	return importFile(ctx, db, f, warnings, name, hex.EncodeToString(h.Sum(nil)), asOf, now, opts)
 }
 
-func importFile(ctx context.Context, db *store.DB, f *File, warnings []Problem, name, hash string, asOf int64, now func() time.Time, opts Options) (*Report, error) {
+func importFile(ctx context.Context, db *store.DB, f *File, warnings []Problem, name, hash string, asOf int64, now func() time.Time, opts Options) (_ *Report, importErr error) {
 	kind := opts.kind
 	if kind == "" {
-		kind = "estate"
+		kind = "estate" // Import records the metric, for its bulk path too
+	} else {
+		defer func(start time.Time) { metrics.ImportDone(kind, time.Since(start), importErr) }(time.Now())
 	}
 	ad := opts.adapter
 	rep := &Report{DryRun: opts.DryRun, Warnings: warnings}

@@ -1,8 +1,12 @@
 package link
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
+	"strconv"
 
+	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -32,4 +36,21 @@ func eventPayload(tenantID, objectID, action, from, to string, version, at int64
 	b, _ := json.Marshal(map[string]any{"tenantId": tenantID, "objectId": objectID, "action": action,
 		"fromPartnerId": from, "toPartnerId": to, "version": version, "at": timeline.Format(at), "requestId": requestID})
 	return string(b)
+}
+
+// EventsWhere returns up to limit events, oldest first, for which cond holds: an SQL condition
+// the caller composes over the event's columns, named e.id, e.tenant_id, e.type and
+// e.occurred_at, with args for its $N parameters. The webhook worker reads the events it has
+// not fanned out, and those of its due deliveries, this way: the condition names its own
+// tables, this package names events.
+func EventsWhere(ctx context.Context, q store.Querier, cond string, args []any, limit int) ([]Event, error) {
+	var out []Event
+	err := store.Each(ctx, q, `SELECT e.id, e.type, e.tenant_id, e.occurred_at, e.payload FROM events e WHERE `+cond+
+		` ORDER BY e.id LIMIT `+strconv.Itoa(limit), args, func(r *sql.Rows) error {
+		var ev Event
+		err := r.Scan(&ev.ID, &ev.Type, &ev.TenantID, &ev.OccurredAt, &ev.Payload)
+		out = append(out, ev)
+		return err
+	})
+	return out, err
 }

@@ -7,7 +7,6 @@
 package metrics
 
 import (
-	"database/sql"
 	"errors"
 	"net/http"
 	"strconv"
@@ -16,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/partnerlink/partnerlink/internal/store"
 )
 
 // Registry holds every partnerlink metric and the Go runtime and process collectors.
@@ -93,8 +94,8 @@ func AttributionRunDone(d time.Duration, err error) {
 
 // WatchDB exports db's connection pool statistics (sql.DBStats: open, in use, idle, waits,
 // closes) as go_sql_* metrics labelled db_name=name, until the returned function is called.
-func WatchDB(db *sql.DB, name string) (stop func()) {
-	c := collectors.NewDBStatsCollector(db, name)
+func WatchDB(db *store.DB, name string) (stop func()) {
+	c := collectors.NewDBStatsCollector(db.DB, name)
 	if err := Registry.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if errors.As(err, &are) {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/partnerlink/partnerlink/internal/store"
 )
 
 // value gathers the registry and returns the value of the series of name whose labels
@@ -85,11 +87,11 @@ func TestWatchDB(t *testing.T) {
 	db := sql.OpenDB(noConn{})
 	defer db.Close()
 	db.SetMaxOpenConns(7)
-	stop := WatchDB(db, "metrics-test")
+	stop := WatchDB(&store.DB{DB: db}, "metrics-test")
 	if v, n := value(t, "go_sql_max_open_connections", map[string]string{"db_name": "metrics-test"}); n != 1 || v != 7 {
 		t.Fatalf("go_sql_max_open_connections = %v (%d series) while watched, want 7", v, n)
 	}
-	WatchDB(db, "metrics-test")()
+	WatchDB(&store.DB{DB: db}, "metrics-test")()
 	stop()
 	if _, n := value(t, "go_sql_max_open_connections", nil); n != 0 {
 		t.Fatalf("%d series after stop, want 0", n)

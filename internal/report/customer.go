@@ -5,7 +5,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/partnerlink/partnerlink/internal/access"
 	"github.com/partnerlink/partnerlink/internal/attribution/results"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -70,71 +74,44 @@ type PartnerName struct {
 func CustomerReport(ctx context.Context, db *store.DB, tenantID string, now int64) (*Customer, error) {
 	tenantID = strings.ToLower(strings.TrimSpace(tenantID))
 	c := &Customer{TenantID: tenantID, Attachments: []Attachment{}, Consumption: []Recognised{}, LinkEvents: []LinkEvent{}}
-	_ = db.QueryRowContext(ctx, `SELECT name FROM tenants WHERE id = $1`, tenantID).Scan(&c.TenantName)
+	c.TenantName, _ = estate.TenantName(ctx, db, tenantID)
 
 	// PAL: current link rows, with the principal's name and current roles.
 	type pal struct{ obj, loc, state string }
 	var pals []pal
 	sinceOf := map[string]int64{}
-	err := scanRows(ctx, db, "customer links", `SELECT object_id, location_id, state, created_at FROM links WHERE tenant_id = $1 ORDER BY object_id`, []any{tenantID},
-		func(scan func(...any) error) error {
-			var p pal
-			var at int64
-			if err := scan(&p.obj, &p.loc, &p.state, &at); err != nil {
-				return err
-			}
-			pals = append(pals, p)
-			sinceOf[p.obj] = at
-			return nil
-		})
+	links, err := link.OfTenant(ctx, db, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "customer links", err)
+	}
+	for _, l := range links {
+		pals = append(pals, pal{l.ObjectID, l.PartnerID, l.State})
+		sinceOf[l.ObjectID] = l.CreatedTime.UnixNano()
 	}
 	// The link's "since" is the start of its current open span when there is one (the estate
 	// backfill records when the link really began; created_at is when we first saw it).
-	err = scanRows(ctx, db, "customer link spans", `SELECT object_id, location_id, valid_from FROM link_spans WHERE tenant_id = $1 AND valid_to > $2`, []any{tenantID, now},
-		func(scan func(...any) error) error {
-			var obj, loc string
-			var from int64
-			if err := scan(&obj, &loc, &from); err != nil {
-				return err
-			}
-			sinceOf[obj] = from
-			return nil
-		})
+	spans, err := link.OpenSpansOfTenant(ctx, db, tenantID, now)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "customer link spans", err)
 	}
-	principalNames := map[string]string{}
-	err = scanRows(ctx, db, "customer principals", `SELECT object_id, display_name FROM principals WHERE tenant_id = $1 ORDER BY valid_from`, []any{tenantID},
-		func(scan func(...any) error) error {
-			var id, n string
-			if err := scan(&id, &n); err != nil {
-				return err
-			}
-			principalNames[id] = n
-			return nil
-		})
+	for _, sp := range spans {
+		sinceOf[sp.ObjectID] = sp.Valid.From
+	}
+	principalNames, err := estate.PrincipalNames(ctx, db, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "customer principals", err)
+	}
+	held, err := access.RolesAt(ctx, db, tenantID, now)
+	if err != nil {
+		return nil, queryErr(db, "customer roles", err)
 	}
 	roles := map[string][]string{}
-	err = scanRows(ctx, db, "customer roles", `SELECT a.principal_id, COALESCE(d.role_name, a.role_definition_id), a.kind FROM role_assignments a
-LEFT JOIN role_definitions d ON d.id = a.role_definition_id AND d.valid_from <= $2 AND d.valid_to > $2
-WHERE a.tenant_id = $1 AND a.valid_from <= $2 AND a.valid_to > $2 ORDER BY a.principal_id, a.scope_key`, []any{tenantID, now},
-		func(scan func(...any) error) error {
-			var id, n, kind string
-			if err := scan(&id, &n, &kind); err != nil {
-				return err
-			}
-			if kind == "eligible" {
-				n += " (eligible)"
-			}
-			roles[id] = append(roles[id], n)
-			return nil
-		})
-	if err != nil {
-		return nil, err
+	for _, h := range held {
+		n := h.RoleName
+		if h.Kind == access.Eligible {
+			n += " (eligible)"
+		}
+		roles[h.PrincipalID] = append(roles[h.PrincipalID], n)
 	}
 	for _, p := range pals {
 		c.Attachments = append(c.Attachments, Attachment{LocationID: p.loc, Association: "PAL", Via: p.obj, ViaName: principalNames[p.obj],
@@ -146,7 +123,7 @@ WHERE a.tenant_id = $1 AND a.valid_from <= $2 AND a.valid_to > $2 ORDER BY a.pri
 		assoc, sub, name, loc string
 		from, to              int64
 	}
-	var spans []*span
+	var windows []*span
 	byKey := map[[3]string]*span{}
 	addSpan := func(assoc, sub, name, loc string, from, to int64) {
 		k := [3]string{assoc, sub, loc}
@@ -159,55 +136,33 @@ WHERE a.tenant_id = $1 AND a.valid_from <= $2 AND a.valid_to > $2 ORDER BY a.pri
 		}
 		x := &span{assoc, sub, name, loc, from, to}
 		byKey[k] = x
-		spans = append(spans, x)
+		windows = append(windows, x)
 	}
-	err = scanRows(ctx, db, "customer csp", `SELECT id, name, csp_location_id, valid_from, valid_to FROM subscriptions WHERE tenant_id = $1 AND csp_location_id <> '' ORDER BY id, valid_from`, []any{tenantID},
-		func(scan func(...any) error) error {
-			var id, n, loc string
-			var from, to int64
-			if err := scan(&id, &n, &loc, &from, &to); err != nil {
-				return err
-			}
-			addSpan("CSP", id, n, loc, from, to)
-			return nil
-		})
+	csp, err := estate.CSPWindows(ctx, db, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "customer csp", err)
 	}
-	err = scanRows(ctx, db, "customer dpor", `SELECT DISTINCT d.subscription_id, d.location_id, d.valid_from, d.valid_to FROM subscription_dpor d
-JOIN subscriptions s ON s.id = d.subscription_id WHERE s.tenant_id = $1 ORDER BY d.subscription_id, d.valid_from`, []any{tenantID},
-		func(scan func(...any) error) error {
-			var id, loc string
-			var from, to int64
-			if err := scan(&id, &loc, &from, &to); err != nil {
-				return err
-			}
-			addSpan("DPOR", id, "", loc, from, to)
-			return nil
-		})
+	for _, w := range csp {
+		addSpan("CSP", w.SubscriptionID, w.Name, w.LocationID, w.Valid.From, w.Valid.To)
+	}
+	dpor, err := estate.DPORWindows(ctx, db, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "customer dpor", err)
 	}
-	for _, x := range spans {
+	for _, w := range dpor {
+		addSpan("DPOR", w.SubscriptionID, "", w.LocationID, w.Valid.From, w.Valid.To)
+	}
+	for _, x := range windows {
 		c.Attachments = append(c.Attachments, Attachment{LocationID: x.loc, Association: x.assoc, Via: x.sub, ViaName: x.name, Since: when(x.from), State: state(x.to, now)})
 	}
 	// CUA: deployments carrying a partner's tracking GUID on resources of the tenant's
-	// subscriptions (resource keys are lower-case ARM IDs starting with the subscription).
-	err = scanRows(ctx, db, "customer cua", `SELECT t.location_id, d.resource_id, MIN(d.at) FROM deployments d
-JOIN tracking_ids t ON t.guid = d.tracking_guid
-JOIN (SELECT DISTINCT id FROM subscriptions WHERE tenant_id = $1) s ON d.resource_key LIKE '/subscriptions/' || s.id || '/%'
-GROUP BY t.location_id, d.resource_id ORDER BY t.location_id, d.resource_id`, []any{tenantID},
-		func(scan func(...any) error) error {
-			var loc, res string
-			var at int64
-			if err := scan(&loc, &res, &at); err != nil {
-				return err
-			}
-			c.Attachments = append(c.Attachments, Attachment{LocationID: loc, Association: "CUA", Via: res, Since: when(at), State: "Active"})
-			return nil
-		})
+	// subscriptions.
+	tagged, err := estate.TaggedResources(ctx, db, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "customer cua", err)
+	}
+	for _, x := range tagged {
+		c.Attachments = append(c.Attachments, Attachment{LocationID: x.LocationID, Association: "CUA", Via: x.ResourceID, Since: when(x.First), State: "Active"})
 	}
 	cons, err := results.TenantConsumption(ctx, db, tenantID)
 	if err != nil {
@@ -230,30 +185,15 @@ GROUP BY t.location_id, d.resource_id ORDER BY t.location_id, d.resource_id`, []
 		}
 		return a.Currency < b.Currency
 	})
-	err = scanRows(ctx, db, "customer link history", `SELECT at, object_id, action, from_partner_id, to_partner_id, version, by_object_id FROM link_history
-WHERE tenant_id = $1 ORDER BY at, id`, []any{tenantID},
-		func(scan func(...any) error) error {
-			var e LinkEvent
-			var at int64
-			if err := scan(&at, &e.ObjectID, &e.Action, &e.From, &e.To, &e.Version, &e.By); err != nil {
-				return err
-			}
-			e.At = when(at)
-			c.LinkEvents = append(c.LinkEvents, e)
-			return nil
-		})
+	history, err := link.TenantHistory(ctx, db, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "customer link history", err)
 	}
-	locs := map[string]PartnerName{}
-	err = scanRows(ctx, db, "customer partner names", `SELECT id, name, org_id FROM partner_locations`, nil, func(scan func(...any) error) error {
-		var p PartnerName
-		if err := scan(&p.LocationID, &p.Name, &p.OrgID); err != nil {
-			return err
-		}
-		locs[p.LocationID] = p
-		return nil
-	})
+	for _, h := range history {
+		c.LinkEvents = append(c.LinkEvents, LinkEvent{At: when(h.At.UnixNano()), ObjectID: h.ObjectID, Action: h.Action,
+			From: h.FromPartnerID, To: h.ToPartnerID, Version: h.Version, By: h.By})
+	}
+	locs, err := locationNames(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -300,13 +240,30 @@ func (c *Customer) Tables() []Table {
 	for _, x := range c.Attachments {
 		a.Rows = append(a.Rows, []string{x.LocationID, x.LocationName, x.Association, x.Via, x.ViaName, x.Roles, x.Since, x.State})
 	}
-	r := Table{Name: "consumption", Title: "Consumption recognised", Header: []string{"location", "association", "admin role", "currency", "amount", "first day", "last day"}}
+	names := map[string]string{}
+	for _, p := range c.Partners {
+		names[p.LocationID] = p.Name
+	}
+	r := Table{Name: "consumption", Title: "Consumption recognised", Header: []string{"location", "name", "association", "admin role", "currency", "amount", "first day", "last day"}}
 	for _, x := range c.Consumption {
-		r.Rows = append(r.Rows, []string{x.LocationID, x.Association, x.AdminRole, x.Currency, x.Amount, x.FirstDay, x.LastDay})
+		r.Rows = append(r.Rows, []string{x.LocationID, names[x.LocationID], x.Association, x.AdminRole, x.Currency, x.Amount, x.FirstDay, x.LastDay})
 	}
 	e := Table{Name: "link-events", Title: "Link events", Header: []string{"at", "object", "action", "from", "to", "version", "by"}}
 	for _, x := range c.LinkEvents {
 		e.Rows = append(e.Rows, []string{x.At, x.ObjectID, x.Action, x.From, x.To, itoa(x.Version), x.By})
 	}
 	return []Table{a, r, e}
+}
+
+// locationNames is every location of the directory by ID.
+func locationNames(ctx context.Context, db *store.DB) (map[string]PartnerName, error) {
+	list, err := directory.LocationNames(ctx, db)
+	if err != nil {
+		return nil, queryErr(db, "partner names", err)
+	}
+	out := make(map[string]PartnerName, len(list))
+	for _, l := range list {
+		out[l.ID] = PartnerName{LocationID: l.ID, Name: l.Name, OrgID: l.OrgID}
+	}
+	return out, nil
 }

@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/partnerlink/partnerlink/internal/access"
 	"github.com/partnerlink/partnerlink/internal/attribution/results"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/importlog"
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/usage"
@@ -102,9 +107,14 @@ func OperatorReport(ctx context.Context, db *store.DB, o OperatorOptions) (*Oper
 			x.s.add(k.Key, k.Currency, k.Amount)
 		}
 	}
-	locNames, err := names(ctx, db, `SELECT id, name FROM partner_locations`)
+	dir, err := directory.LocationNames(ctx, db)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "operator directory", err)
+	}
+	locNames := map[string]string{}
+	for _, l := range dir {
+		locNames[l.ID] = l.Name
+		r.Directory = append(r.Directory, PartnerName{LocationID: l.ID, Name: l.Name, OrgID: l.OrgID})
 	}
 	r.Programs, r.Associations = groups(progs, nil), groups(assocs, nil)
 	r.TopPartners = groups(parts, locNames)
@@ -126,37 +136,20 @@ func OperatorReport(ctx context.Context, db *store.DB, o OperatorOptions) (*Oper
 		x.Diff = json.RawMessage(diff)
 		r.Runs = append(r.Runs, x)
 	}
-	err = scanRows(ctx, db, "operator imports", `SELECT id, kind, file_name, rows_read, rows_added, rows_duplicate, rows_rejected, started_at, status
-FROM imports ORDER BY started_at DESC, id DESC LIMIT $1`, []any{o.Limit}, func(scan func(...any) error) error {
-		var x Import
-		var sa int64
-		if err := scan(&x.ID, &x.Kind, &x.FileName, &x.Read, &x.Added, &x.Duplicate, &x.Rejected, &sa, &x.Status); err != nil {
-			return err
-		}
-		x.StartedAt = when(sa)
-		r.Imports = append(r.Imports, x)
-		return nil
-	})
+	imports, err := importlog.List(ctx, db, "", o.Limit)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "operator imports", err)
+	}
+	for _, im := range imports {
+		r.Imports = append(r.Imports, Import{ID: im.ID, Kind: im.Kind, FileName: im.FileName, Read: im.RowsRead, Added: im.RowsAdded,
+			Duplicate: im.RowsDuplicate, Rejected: im.RowsRejected, StartedAt: when(im.StartedAt), Status: im.Status})
 	}
 	if err := r.warnings(ctx, db, o); err != nil {
 		return nil, err
 	}
-	err = scanRows(ctx, db, "operator directory", `SELECT id, name, org_id FROM partner_locations ORDER BY org_id, id`, nil, func(scan func(...any) error) error {
-		var p PartnerName
-		if err := scan(&p.LocationID, &p.Name, &p.OrgID); err != nil {
-			return err
-		}
-		r.Directory = append(r.Directory, p)
-		return nil
-	})
+	r.OrganisationNames, err = directory.OrgNames(ctx, db)
 	if err != nil {
-		return nil, err
-	}
-	r.OrganisationNames, err = names(ctx, db, `SELECT id, name FROM partner_orgs`)
-	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "operator organisation names", err)
 	}
 	return r, nil
 }
@@ -166,17 +159,9 @@ func (r *Operator) warnings(ctx context.Context, db *store.DB, o OperatorOptions
 	if err != nil {
 		return fmt.Errorf("warnings: usage per subscription: %w", db.Translate(err))
 	}
-	known := map[string]bool{}
-	err = scanRows(ctx, db, "warnings: subscriptions", `SELECT DISTINCT id FROM subscriptions`, nil, func(scan func(...any) error) error {
-		var id string
-		if err := scan(&id); err != nil {
-			return err
-		}
-		known[id] = true
-		return nil
-	})
+	known, err := estate.SubscriptionIDs(ctx, db)
 	if err != nil {
-		return err
+		return queryErr(db, "warnings: subscriptions", err)
 	}
 	unknown := 0
 	for _, s := range subs {
@@ -187,31 +172,23 @@ func (r *Operator) warnings(ctx context.Context, db *store.DB, o OperatorOptions
 		r.Warnings = append(r.Warnings, Warning{Kind: WarnUnknownSubscription, Subject: s.SubscriptionID,
 			Detail: itoa(s.Records) + " usage rows since " + day(s.FirstStart) + " name a subscription the estate does not know; import the estate that holds it, or the usage is never attributed"})
 	}
-	err = scanRows(ctx, db, "warnings: unknown roles", `SELECT a.id, a.tenant_id, a.role_definition_id FROM role_assignments a
-WHERE NOT EXISTS (SELECT 1 FROM role_definitions d WHERE d.id = a.role_definition_id)
-GROUP BY a.id, a.tenant_id, a.role_definition_id ORDER BY a.id LIMIT $1`, []any{o.Limit}, func(scan func(...any) error) error {
-		var id, tenant, role string
-		if err := scan(&id, &tenant, &role); err != nil {
-			return err
-		}
-		r.Warnings = append(r.Warnings, Warning{Kind: WarnUnknownRole, Subject: id,
-			Detail: "assignment in tenant " + tenant + " names role definition " + role + ", which is not imported; it cannot count for PAL until the definition is imported"})
-		return nil
-	})
+	unknownRoles, err := access.UnknownRoles(ctx, db, o.Limit)
 	if err != nil {
-		return err
+		return queryErr(db, "warnings: unknown roles", err)
 	}
-	return scanRows(ctx, db, "warnings: deleted principals", `SELECT l.tenant_id, l.object_id, l.location_id FROM links l
-WHERE l.state = 'Active' AND NOT EXISTS (SELECT 1 FROM principals p WHERE p.tenant_id = l.tenant_id AND p.object_id = l.object_id AND p.valid_from <= $1 AND p.valid_to > $1)
-ORDER BY l.tenant_id, l.object_id LIMIT $2`, []any{o.Now, o.Limit}, func(scan func(...any) error) error {
-		var tenant, obj, loc string
-		if err := scan(&tenant, &obj, &loc); err != nil {
-			return err
-		}
-		r.Warnings = append(r.Warnings, Warning{Kind: WarnDeletedPrincipalLink, Subject: tenant + "/" + obj,
-			Detail: "active link to partner " + loc + " belongs to a principal that is deleted or was never imported; it earns nothing until the principal exists again"})
-		return nil
-	})
+	for _, u := range unknownRoles {
+		r.Warnings = append(r.Warnings, Warning{Kind: WarnUnknownRole, Subject: u.AssignmentID,
+			Detail: "assignment in tenant " + u.TenantID + " names role definition " + u.RoleDefinitionID + ", which is not imported; it cannot count for PAL until the definition is imported"})
+	}
+	orphans, err := link.OfMissingPrincipals(ctx, db, o.Now, o.Limit)
+	if err != nil {
+		return queryErr(db, "warnings: deleted principals", err)
+	}
+	for _, l := range orphans {
+		r.Warnings = append(r.Warnings, Warning{Kind: WarnDeletedPrincipalLink, Subject: l.TenantID + "/" + l.ObjectID,
+			Detail: "active link to partner " + l.PartnerID + " belongs to a principal that is deleted or was never imported; it earns nothing until the principal exists again"})
+	}
+	return nil
 }
 
 // diffSummary shortens a run's diff for tables (the JSON report keeps it whole): the engine

@@ -2,13 +2,15 @@ package report
 
 import (
 	"context"
-	"database/sql"
 	"errors"
+	"fmt"
 	"math/big"
 	"sort"
 	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/attribution/results"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -86,23 +88,17 @@ type PartnerQuery struct {
 }
 
 // ResolvePartner says whether id is a location or an organisation and returns its org ID and
-// name; store.ErrNotFound when it is neither.
+// name; store.ErrNotFound when it is neither. It is directory.Resolve's answer: a database
+// failure stays one (store.ErrUnavailable is a 503, never mistaken for an unknown ID).
 func ResolvePartner(ctx context.Context, db *store.DB, id string) (kind, orgID, name string, err error) {
-	err = db.QueryRowContext(ctx, `SELECT org_id, name FROM partner_locations WHERE id = $1`, id).Scan(&orgID, &name)
-	if err == nil {
-		return KindLocation, orgID, name, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return "", "", "", queryErr(db, "partner lookup", err)
-	}
-	err = db.QueryRowContext(ctx, `SELECT name FROM partner_orgs WHERE id = $1`, id).Scan(&name)
-	if err == nil {
-		return KindOrganisation, id, name, nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
+	p, err := directory.Store{DB: db}.Resolve(ctx, id)
+	switch {
+	case err == nil:
+		return p.Kind, p.OrgID, p.Name, nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
 		return "", "", "", store.NewError(store.ErrNotFound, "partner ID "+quote(id)+" is neither a location nor an organisation in the directory; check it against the partner directory (`partnerlink report operator` lists it)", nil)
 	}
-	return "", "", "", queryErr(db, "partner lookup", err)
+	return "", "", "", fmt.Errorf("report: partner lookup: %w", err)
 }
 
 func quote(s string) string { return `"` + s + `"` }
@@ -163,13 +159,28 @@ func PartnerReport(ctx context.Context, db *store.DB, q PartnerQuery) (*Partner,
 	for _, x := range progs {
 		incentives.add(x.Key, x.Currency, x.Amount)
 	}
-	tenantNames, err := names(ctx, db, `SELECT id, name FROM tenants`)
+	tenants, err := estate.Tenants(ctx, db)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "tenant names", err)
 	}
-	locNames, err := names(ctx, db, `SELECT id, name FROM partner_locations`)
+	tenantNames := make(map[string]string, len(tenants))
+	for _, t := range tenants {
+		tenantNames[t.ID] = t.Name
+	}
+	locNames := map[string]string{}
+	if kind == KindOrganisation {
+		locs, err := directory.LocationNames(ctx, db)
+		if err != nil {
+			return nil, queryErr(db, "partner names", err)
+		}
+		for _, l := range locs {
+			locNames[l.ID] = l.Name
+		}
+	}
+	// A subscription's latest name (names change rarely; the ID is shown beside it).
+	subNames, err := estate.SubscriptionNames(ctx, db)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "subscription names", err)
 	}
 	p.Totals = amounts(total)
 	if kind == KindOrganisation {
@@ -177,7 +188,7 @@ func PartnerReport(ctx context.Context, db *store.DB, q PartnerQuery) (*Partner,
 		p.Locations = groups(locs, locNames)
 	}
 	p.Customers = groups(customers, tenantNames)
-	p.Subscriptions = groups(subs, nil)
+	p.Subscriptions = groups(subs, subNames)
 	p.Services = groups(services, nil)
 	p.AdminRoles = groups(roles, nil)
 	p.Incentives = groups(incentives, nil)
@@ -276,19 +287,6 @@ func groups(s sums, nm map[string]string) []GroupRow {
 	return out
 }
 
-func names(ctx context.Context, db *store.DB, q string) (map[string]string, error) {
-	m := map[string]string{}
-	err := scanRows(ctx, db, "names", q, nil, func(scan func(...any) error) error {
-		var id, n string
-		if err := scan(&id, &n); err != nil {
-			return err
-		}
-		m[id] = n
-		return nil
-	})
-	return m, err
-}
-
 // MonthSeries returns the chart series: the sorted months and, per association, one amount
 // string per month (empty when none) for the given currency.
 func (p *Partner) MonthSeries(currency string) (months []string, series map[string][]string) {
@@ -346,15 +344,18 @@ func (p *Partner) Tables() []Table {
 	for _, r := range p.Change {
 		c.Rows = append(c.Rows, []string{r.Month, r.Currency, r.Amount, r.Previous, r.Change, r.Percent})
 	}
-	ts = append(ts, m, c,
-		groupTable("customers", "By customer tenant", "tenant", p.Customers, true),
-		groupTable("subscriptions", "By subscription", "subscription", p.Subscriptions, false),
-		groupTable("services", "By service", "service", p.Services, false),
-		groupTable("pal-admin-roles", "PAL consumption by admin role", "role", p.AdminRoles, false),
-		groupTable("incentives", "Incentives by program", "program", p.Incentives, false))
+	// The order a partner manager asks in: totals, the trend, by location, by customer, then
+	// the details.
+	ts = append(ts, m, c)
 	if p.Kind == KindOrganisation {
 		ts = append(ts, groupTable("locations", "By location (undeduplicated)", "location", p.Locations, true))
 	}
+	ts = append(ts,
+		groupTable("customers", "By customer tenant", "tenant", p.Customers, true),
+		groupTable("subscriptions", "By subscription", "subscription", p.Subscriptions, true),
+		groupTable("services", "By service", "service", p.Services, false),
+		groupTable("pal-admin-roles", "PAL consumption by admin role", "role", p.AdminRoles, false),
+		groupTable("incentives", "Incentives by program", "program", p.Incentives, false))
 	return ts
 }
 

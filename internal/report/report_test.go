@@ -60,7 +60,7 @@ func seed(t testing.TB, db *store.DB) {
 	exec(t, db, inc, ns("2026-02-01"), "L1", "PEC", 2_250_000_000)
 	exec(t, db, inc, ns("2026-01-05"), "L2", "PEC", 1_500_000_000)
 	// Rows in the layout of schemas before 620, moved into today's by the upgrade on open.
-	if err := results.UpgradeLegacy(context.Background(), db); err != nil {
+	if err := results.UpgradeRollups(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
 

@@ -216,6 +216,30 @@ func serveV1(mux *api.Mux, w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// serveDashboard routes a request outside the APIs; when no route matches, the router's 404
+// or 405 is answered as an HTML page like every other dashboard error, not the router's plain
+// text.
+func serveDashboard(mux *api.Mux, w http.ResponseWriter, r *http.Request) {
+	h, pattern := mux.Handler(r)
+	if pattern != "" {
+		mux.ServeHTTP(w, r)
+		return
+	}
+	probe := &statusOnly{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	switch probe.status {
+	case http.StatusNotFound:
+		web.WriteClass(w, api.Class{Kind: api.KindNotFound, Status: http.StatusNotFound, Code: "NotFound",
+			Message: "There is no page at " + r.URL.Path + "."})
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		web.WriteClass(w, api.Class{Kind: api.KindInvalid, Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowed",
+			Message: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + probe.header.Get("Allow")})
+	default: // a redirect to the clean path
+		mux.ServeHTTP(w, r)
+	}
+}
+
 // statusOnly records the status and headers of the router's own answer and drops its body.
 type statusOnly struct {
 	header http.Header

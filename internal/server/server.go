@@ -45,7 +45,7 @@ func New(d api.Deps, o Options) http.Handler {
 		case "v1":
 			serveV1(mux, w, r)
 		default:
-			mux.ServeHTTP(w, r)
+			serveDashboard(mux, w, r)
 		}
 	})
 	return &edge{log: d.Log, https: d.HTTPS, next: route}

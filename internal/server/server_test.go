@@ -6,16 +6,22 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/partnerlink/partnerlink/internal/api"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/metrics"
 	"github.com/partnerlink/partnerlink/internal/server"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
+	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
 var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -71,7 +77,7 @@ func TestRequestIDsAndAccessLog(t *testing.T) {
 
 func TestMetricsEndpoint(t *testing.T) {
 	e := newEnv(t, storetest.SQLite(t), server.Options{}, nil)
-	stop := metrics.WatchDB(e.db.DB, "server-test")
+	stop := metrics.WatchDB(e.db, "server-test")
 	defer stop()
 	op := e.mint(auth.Claims{TenantID: "ops", ObjectID: "o", Roles: []string{"operator"}})
 	e.do("GET", "/v1/partners/4000000", op, "")
@@ -82,12 +88,42 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatalf("POST /v1/usage = %d %s", resp.StatusCode, body)
 	}
 	e.do("GET", "/no/such/page", "", "")
-	metrics.AttributionRunDone(0, nil)
+	// An estate import and attribution runs in the serving process (the demo imports and runs
+	// before it serves) count, whoever calls them.
+	_, before := e.do("GET", "/metrics", "", "")
+	f, err := os.Open("../estatefile/testdata/snapshot1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := estatefile.Import(context.Background(), e.db, f, "snapshot1.json", estatefile.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	march := timeline.Window{From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano(), To: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC).UnixNano()}
+	if _, err := results.Run(context.Background(), e.db, results.RunOptions{Period: march, RequestedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := results.Run(context.Background(), e.db, results.RunOptions{Period: timeline.Window{From: march.To, To: march.From}}); err == nil {
+		t.Fatal("a run of an empty period succeeded")
+	}
 	resp, body := e.do("GET", "/metrics", "", "")
+	for series, want := range map[string]float64{
+		`partnerlink_imports_total{kind="estate",result="ok"}`:     1,
+		`partnerlink_import_duration_seconds_count{kind="estate"}`: 1,
+		`partnerlink_attribution_runs_total{result="ok"}`:          1,
+		`partnerlink_attribution_runs_total{result="error"}`:       1,
+		`partnerlink_attribution_run_duration_seconds_count`:       2,
+	} {
+		if got := sample(body, series) - sample(before, series); got != want {
+			t.Errorf("%s grew by %v, want %v", series, got, want)
+		}
+	}
 	if resp.StatusCode != 200 {
 		t.Fatalf("/metrics = %d", resp.StatusCode)
 	}
 	for _, want := range []string{
+		`go_sql_in_use_connections{db_name="server-test"}`,
+		`go_sql_wait_count_total{db_name="server-test"}`,
 		`partnerlink_http_requests_total{code="200",route="GET /v1/partners/{id}"}`,
 		`partnerlink_http_requests_total{code="401",route="GET /v1/partners/{id}"}`,
 		`partnerlink_http_requests_total{code="404",route="unmatched"}`,
@@ -109,6 +145,17 @@ func TestMetricsEndpoint(t *testing.T) {
 	if resp, _ := off.do("GET", "/metrics", "", ""); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("/metrics with NoMetrics = %d, want 404", resp.StatusCode)
 	}
+}
+
+// sample is the value of series in a scrape (0 when absent).
+func sample(body, series string) float64 {
+	for line := range strings.SplitSeq(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
 }
 
 func problem(t *testing.T, resp *http.Response, body string, status int) map[string]any {
@@ -253,6 +300,8 @@ func TestOutageDuringPartnerResolutionIs503(t *testing.T) {
 		"/v1/partners/4000001", "/v1/partners/4000001/links", "/v1/reports/partners/4000001",
 		"/v1/attributions?from=2026-01-01&to=2026-02-01&partner=4000001",
 		"/v1/explain?partner=4000001&subscription=x&at=2026-01-01",
+		// report.ResolvePartner (the audit's check) is directory.Resolve too.
+		"/v1/partners/4000001/audit?from=2026-01-01&to=2026-02-01",
 	} {
 		resp, body := e.do("GET", path, partner, "")
 		if problem(t, resp, body, 503); resp.Header.Get("Retry-After") == "" {
@@ -391,4 +440,32 @@ func TestWebhookPolicyThroughTheAPI(t *testing.T) {
 			t.Errorf("after DELETE the webhook must stay, inactive: %s", body)
 		}
 	})
+}
+
+// A dashboard path no route serves is an HTML page like every other dashboard error (the
+// router's own answer is plain text); the APIs keep their formats.
+func TestDashboard404IsHTML(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t), server.Options{}, nil)
+	for _, c := range []struct {
+		method, path string
+		status       int
+		want         string
+	}{
+		{"GET", "/no/such/page", 404, "There is no page at /no/such/page."},
+		{"GET", "/static/no-such.css", 404, "There is no asset at /static/no-such.css."},
+		{"GET", "/static/", 404, "There is no asset"},
+		{"DELETE", "/operator", 405, "DELETE is not allowed on /operator"},
+	} {
+		resp, body := e.do(c.method, c.path, "", "")
+		if resp.StatusCode != c.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(body, "<h1>"+http.StatusText(c.status)+"</h1>") || !strings.Contains(body, c.want) {
+			t.Errorf("%s %s = %d %q\n%s", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	if resp, _ := e.do("DELETE", "/operator", "", ""); !strings.Contains(resp.Header.Get("Allow"), "GET") {
+		t.Errorf("405 without Allow: %v", resp.Header)
+	}
+	if resp, body := e.do("GET", "/v1/no-such", "", ""); resp.StatusCode != 404 || !strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
+		t.Errorf("GET /v1/no-such = %d %s", resp.StatusCode, body)
+	}
 }

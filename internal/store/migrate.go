@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +64,13 @@ func LatestVersion(d Dialect) int {
 // Migrate applies every migration not yet applied, each in its own transaction, and returns
 // the resulting schema version.
 func (db *DB) Migrate(ctx context.Context) (int, error) {
+	return db.MigrateTo(ctx, math.MaxInt)
+}
+
+// MigrateTo applies the migrations not yet applied whose versions are at most last, each in its
+// own transaction, and returns the resulting schema version. Steps that are not SQL (moving the
+// rows of an old table before a migration drops it) run between two calls.
+func (db *DB) MigrateTo(ctx context.Context, last int) (int, error) {
 	ms, err := Migrations(db.Dialect)
 	if err != nil {
 		return 0, err
@@ -87,6 +95,9 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	rows.Close()
 	version := 0
 	for _, m := range ms {
+		if m.Version > last {
+			break
+		}
 		if applied[m.Version] {
 			version = m.Version
 			continue
@@ -107,8 +118,20 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	return version, nil
 }
 
-// SchemaVersion reports the highest applied migration (0 for an empty database).
+// SchemaVersion reports the highest applied migration (0 for a database no migration has
+// touched, such as a new, empty one). It writes nothing.
 func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var n int
+	lookup := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`
+	if db.Engine() == Postgres {
+		lookup = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'`
+	}
+	if err := db.QueryRowContext(ctx, lookup).Scan(&n); err != nil {
+		return 0, db.Translate(err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
 	var v sql.NullInt64
 	err := db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v)
 	if err != nil {

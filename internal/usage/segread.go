@@ -356,7 +356,8 @@ func ReadFileBatches(ctx context.Context, paths []string, opts ReadOptions, batc
 
 // UpgradeLegacy moves records of the row-per-record usage table that databases created before
 // schema 300 hold into segments, in one transaction; it does nothing when that table is empty.
-// Opening a database (engines.Open) calls it after the migrations.
+// `partnerlink migrate` (engines.Migrate) calls it on a database of an older schema, after the
+// migrations before 0600 and before 0600 drops the table.
 func UpgradeLegacy(ctx context.Context, db *store.DB) error {
 	var one int
 	err := db.QueryRowContext(ctx, `SELECT 1 FROM usage_records LIMIT 1`).Scan(&one)

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/importlog"
+	"github.com/partnerlink/partnerlink/internal/metrics"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -107,7 +109,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // ImportReader imports one usage file from r in one transaction. Records whose key is already
 // stored (with the same charge start) are counted as duplicates and not written again, so
 // re-importing a file, or a file that overlaps an earlier one, adds nothing.
-func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, opts ImportOptions) (*Import, error) {
+func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, opts ImportOptions) (_ *Import, importErr error) {
+	defer func(start time.Time) { metrics.ImportDone("usage", time.Since(start), importErr) }(time.Now())
 	if opts.SkipBad && opts.Rejects == nil {
 		return nil, errors.New("--skip-bad needs --rejects FILE, so that no bad row is lost")
 	}
@@ -156,8 +159,8 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 		// A file rejected before any row is read is in the import history too.
 		imp.SHA256, _ = sum()
 		imp.FinishedAt, imp.Status = now().UTC(), "rejected"
-		if _, werr := db.ExecContext(ctx, insertImport, importArgs(imp)...); werr != nil {
-			return nil, db.Translate(werr)
+		if werr := importlog.Record(ctx, db, importRecord(imp)); werr != nil {
+			return nil, werr
 		}
 		fe.Import = imp
 		return nil, fe
@@ -212,8 +215,8 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 		imp.FinishedAt = now().UTC()
 		imp.Status = "rejected"
 		// The attempt is recorded too, so the import history shows it.
-		if _, err := db.ExecContext(ctx, insertImport, importArgs(imp)...); err != nil {
-			return nil, db.Translate(err)
+		if err := importlog.Record(ctx, db, importRecord(imp)); err != nil {
+			return nil, err
 		}
 		return nil, &RejectedError{File: name, Rows: listed, Total: imp.RowsRejected, Import: imp}
 	}
@@ -248,8 +251,7 @@ func writeImport(ctx context.Context, db *store.DB, w *segWriter, imp *Import, n
 		imp.RowsDuplicate = imp.RowsRead - imp.RowsRejected - imp.RowsAdded
 		imp.FinishedAt = now().UTC()
 		imp.Status = "done"
-		_, err = l.Exec(ctx, insertImport, importArgs(imp)...)
-		return err
+		return importlog.Insert(ctx, l, importRecord(imp))
 	})
 }
 
@@ -280,13 +282,12 @@ func ImportRecords(ctx context.Context, db *store.DB, name string, recs []Record
 	return imp, nil
 }
 
-const insertImport = `INSERT INTO imports (id, kind, file_name, file_hash, rows_read, rows_added, rows_duplicate,
-	rows_rejected, summary, started_at, finished_at, status) VALUES ($1, 'usage', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-
-func importArgs(imp *Import) []any {
+// importRecord is imp as the import log records it (kind "usage").
+func importRecord(imp *Import) importlog.Import {
 	summary, _ := json.Marshal(map[string]string{"format": imp.Format, "encoding": imp.Encoding, "measure": imp.Measure})
-	return []any{imp.ID, imp.File, imp.SHA256, imp.RowsRead, imp.RowsAdded, imp.RowsDuplicate, imp.RowsRejected,
-		string(summary), imp.StartedAt.UnixNano(), imp.FinishedAt.UnixNano(), imp.Status}
+	return importlog.Import{ID: imp.ID, Kind: "usage", FileName: imp.File, FileHash: imp.SHA256, RowsRead: imp.RowsRead,
+		RowsAdded: imp.RowsAdded, RowsDuplicate: imp.RowsDuplicate, RowsRejected: imp.RowsRejected, Summary: string(summary),
+		StartedAt: imp.StartedAt.UnixNano(), FinishedAt: imp.FinishedAt.UnixNano(), Status: imp.Status}
 }
 
 func writeRejectsHeader(w io.Writer, header []string) error {
@@ -322,28 +323,19 @@ func csvQuote(s string) string {
 
 // Imports lists the recorded usage imports, newest first.
 func Imports(ctx context.Context, q store.Querier, limit int) ([]*Import, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, file_name, file_hash, rows_read, rows_added, rows_duplicate,
-		rows_rejected, summary, started_at, finished_at, status FROM imports WHERE kind = 'usage' ORDER BY id DESC LIMIT $1`, limit)
+	ims, err := importlog.List(ctx, q, "usage", limit)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*Import
-	for rows.Next() {
-		var imp Import
-		var summary string
-		var started, finished int64
-		if err := rows.Scan(&imp.ID, &imp.File, &imp.SHA256, &imp.RowsRead, &imp.RowsAdded, &imp.RowsDuplicate,
-			&imp.RowsRejected, &summary, &started, &finished, &imp.Status); err != nil {
-			return nil, err
-		}
+	out := make([]*Import, len(ims))
+	for i, im := range ims {
 		var s map[string]string
-		_ = json.Unmarshal([]byte(summary), &s)
-		imp.Format, imp.Encoding, imp.Measure = s["format"], s["encoding"], s["measure"]
-		imp.StartedAt, imp.FinishedAt = timeline.Time(started), timeline.Time(finished)
-		out = append(out, &imp)
+		_ = json.Unmarshal([]byte(im.Summary), &s)
+		out[i] = &Import{ID: im.ID, File: im.FileName, SHA256: im.FileHash, Format: s["format"], Encoding: s["encoding"], Measure: s["measure"],
+			RowsRead: im.RowsRead, RowsAdded: im.RowsAdded, RowsDuplicate: im.RowsDuplicate, RowsRejected: im.RowsRejected,
+			StartedAt: timeline.Time(im.StartedAt), FinishedAt: timeline.Time(im.FinishedAt), Status: im.Status}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ReadFiles parses files without storing them (for what-if engine runs) and calls fn for each

@@ -62,20 +62,27 @@ func Register(mux *api.Mux, d api.Deps) {
 }
 
 // cacheStatic serves the embedded assets with caching headers, and never a directory
-// listing: a path naming a directory is 404.
+// listing: a path naming a directory, or nothing, is the HTML 404 page.
 func cacheStatic(h http.Handler) http.Handler {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
+		WriteClass(w, api.Class{Kind: api.KindNotFound, Status: http.StatusNotFound, Code: "NotFound",
+			Message: "There is no asset at /static/" + r.URL.Path + "."})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
-			http.NotFound(w, r)
+			notFound(w, r)
 			return
 		}
-		if f, err := staticFS.Open(path.Join("static", r.URL.Path)); err == nil {
-			st, err := f.Stat()
-			f.Close()
-			if err == nil && st.IsDir() {
-				http.NotFound(w, r)
-				return
-			}
+		f, err := staticFS.Open(path.Join("static", r.URL.Path))
+		if err != nil {
+			notFound(w, r)
+			return
+		}
+		st, err := f.Stat()
+		f.Close()
+		if err == nil && st.IsDir() {
+			notFound(w, r)
+			return
 		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("X-Content-Type-Options", "nosniff")

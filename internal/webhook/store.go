@@ -6,8 +6,10 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/store"
 )
 
@@ -60,6 +62,15 @@ func (s *Store) Create(ctx context.Context, tenant, rawURL string) (Webhook, err
 	h := Webhook{ID: store.NewID(), TenantID: tenant, URL: u, Active: true, Created: s.now().UnixNano(), Secret: secret}
 	limit := orDefault(s.Limit, DefaultLimit)
 	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		// The count and the insert are one serializable transaction: on PostgreSQL two
+		// concurrent creates would otherwise both count one below the limit and both insert;
+		// serializable, one of them fails and Tx runs it again, when it counts the other's
+		// webhook. (SQLite runs one write transaction at a time already.)
+		if s.DB.Engine() == store.Postgres {
+			if _, err := tx.ExecContext(ctx, `SET TRANSACTION ISOLATION LEVEL SERIALIZABLE`); err != nil {
+				return err
+			}
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhooks WHERE tenant_id = $1 AND active`, tenant).Scan(&n); err != nil {
 			return err
@@ -163,26 +174,36 @@ func (s *Store) fanout(ctx context.Context, now int64) (int, error) {
 	var n int
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		n = 0
-		rows, err := tx.QueryContext(ctx, `
-SELECT wh.id, e.id FROM events e
-JOIN webhooks wh ON wh.tenant_id = e.tenant_id AND wh.active AND wh.created_at <= e.occurred_at
-WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = wh.id AND d.event_id = e.id)
-ORDER BY e.id, wh.id LIMIT 1000`)
+		events, err := link.EventsWhere(ctx, tx, `EXISTS (SELECT 1 FROM webhooks wh
+WHERE wh.tenant_id = e.tenant_id AND wh.active AND wh.created_at <= e.occurred_at
+AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = wh.id AND d.event_id = e.id))`, nil, 1000)
+		if err != nil || len(events) == 0 {
+			return err
+		}
+		type hook struct {
+			id      string
+			created int64
+		}
+		hooks := map[string][]hook{} // by tenant, in the order of their ID
+		err = store.Each(ctx, tx, `SELECT id, tenant_id, created_at FROM webhooks WHERE active ORDER BY id`, nil, func(r *sql.Rows) error {
+			var h hook
+			var tenant string
+			if err := r.Scan(&h.id, &tenant, &h.created); err != nil {
+				return err
+			}
+			hooks[tenant] = append(hooks[tenant], h)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
 		var pairs [][2]string
-		for rows.Next() {
-			var p [2]string
-			if err := rows.Scan(&p[0], &p[1]); err != nil {
-				rows.Close()
-				return err
+		for _, e := range events {
+			for _, h := range hooks[e.TenantID] {
+				if h.created <= e.OccurredAt {
+					pairs = append(pairs, [2]string{h.id, e.ID})
+				}
 			}
-			pairs = append(pairs, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		for _, p := range pairs {
 			res, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, webhook_id, event_id, status, attempts, next_attempt_at)
@@ -218,12 +239,11 @@ func (s *Store) due(ctx context.Context, now int64, perTenant, limit int, skip [
 		exclude += ")"
 	}
 	rows, err := s.DB.QueryContext(ctx, `
-SELECT id, event_id, url, secret, type, tenant_id, payload, occurred_at, next_attempt_at, attempts FROM (
-  SELECT d.id, d.event_id, wh.url, wh.secret, e.type, wh.tenant_id, e.payload, e.occurred_at, d.next_attempt_at, d.attempts,
+SELECT id, event_id, url, secret, tenant_id, next_attempt_at, attempts FROM (
+  SELECT d.id, d.event_id, wh.url, wh.secret, wh.tenant_id, d.next_attempt_at, d.attempts,
     ROW_NUMBER() OVER (PARTITION BY wh.tenant_id ORDER BY d.next_attempt_at, d.id) AS turn
   FROM webhook_deliveries d
   JOIN webhooks wh ON wh.id = d.webhook_id AND wh.active
-  JOIN events e ON e.id = d.event_id
   WHERE d.status = 'pending' AND d.next_attempt_at <= $1`+exclude+`
 ) due WHERE turn <= $2
 ORDER BY next_attempt_at, id LIMIT $3`, args...)
@@ -234,12 +254,39 @@ ORDER BY next_attempt_at, id LIMIT $3`, args...)
 	var list []Delivery
 	for rows.Next() {
 		var d Delivery
-		if err := rows.Scan(&d.ID, &d.EventID, &d.URL, &d.Secret, &d.EventType, &d.TenantID, &d.Payload, &d.OccurredAt, &d.NextAt, &d.Attempts); err != nil {
+		if err := rows.Scan(&d.ID, &d.EventID, &d.URL, &d.Secret, &d.TenantID, &d.NextAt, &d.Attempts); err != nil {
 			return nil, s.DB.Translate(err)
 		}
 		list = append(list, d)
 	}
-	return list, s.DB.Translate(rows.Err())
+	if err := rows.Err(); err != nil || len(list) == 0 {
+		return list, s.DB.Translate(err)
+	}
+	rows.Close()
+	// The events' type and payload come from their owner.
+	ids := make([]any, len(list))
+	ph := make([]string, len(list))
+	for i, d := range list {
+		ids[i], ph[i] = d.EventID, fmt.Sprintf("$%d", i+1)
+	}
+	events, err := link.EventsWhere(ctx, s.DB, `e.id IN (`+strings.Join(ph, ", ")+`)`, ids, len(ids))
+	if err != nil {
+		return nil, s.DB.Translate(err)
+	}
+	byID := make(map[string]link.Event, len(events))
+	for _, e := range events {
+		byID[e.ID] = e
+	}
+	out := list[:0]
+	for _, d := range list {
+		e, ok := byID[d.EventID]
+		if !ok {
+			continue // no longer stored: nothing to send
+		}
+		d.EventType, d.Payload, d.OccurredAt = e.Type, e.Payload, e.OccurredAt
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // claim moves a delivery's next attempt time forward by lease, conditional on it being

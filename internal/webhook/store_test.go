@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -136,5 +137,49 @@ func TestSlowTenantDoesNotDelayAnother(t *testing.T) {
 		}
 		cancel() // cancels the hanging requests; Run returns once they are done
 		<-done
+	})
+}
+
+// TestConcurrentCreatesKeepTheLimit: many creates of one tenant at once (as on PostgreSQL,
+// where they run in parallel) leave exactly the limit active; the others are refused with the
+// limit, none fails otherwise.
+func TestConcurrentCreatesKeepTheLimit(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const limit, tries = 3, 16
+		s := &webhook.Store{DB: db, Policy: local, Limit: limit}
+		start := make(chan struct{})
+		errs := make(chan error, tries)
+		var wg sync.WaitGroup
+		for i := range tries {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, err := s.Create(ctx, "t1", fmt.Sprintf("http://127.0.0.1:9/%d", i))
+				errs <- err
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		created, refused := 0, 0
+		for err := range errs {
+			switch {
+			case err == nil:
+				created++
+			case errors.Is(err, store.ErrConflict) && strings.Contains(err.Error(), "limit"):
+				refused++
+			default:
+				t.Errorf("Create: %v; want success or the limit", err)
+			}
+		}
+		list, err := s.List(ctx, "t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if created != limit || refused != tries-limit || len(list) != limit {
+			t.Fatalf("%d created, %d refused, %d stored; want %d, %d, %d", created, refused, len(list), limit, tries-limit, limit)
+		}
 	})
 }

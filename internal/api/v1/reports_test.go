@@ -55,7 +55,7 @@ func TestReportsAccess(t *testing.T) {
 			}
 		}
 		// Rollups in the layout of schemas before 620, moved into today's by the upgrade.
-		if err := results.UpgradeLegacy(ctx, db); err != nil {
+		if err := results.UpgradeRollups(ctx, db); err != nil {
 			t.Fatal(err)
 		}
 		srv := testServer(t, db, reportIDs)

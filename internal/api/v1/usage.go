@@ -5,11 +5,9 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
-	"github.com/partnerlink/partnerlink/internal/metrics"
 	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
@@ -30,7 +28,6 @@ func registerUsage(mux *api.Mux, d api.Deps) {
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		var imp *usage.Import
 		var err error
-		start := time.Now()
 		switch ct {
 		case "text/csv", "application/gzip", "application/octet-stream", "":
 			imp, err = usage.ImportReader(r.Context(), d.DB, r.Body, name, opts)
@@ -40,7 +37,6 @@ func registerUsage(mux *api.Mux, d api.Deps) {
 			WriteProblem(w, http.StatusUnsupportedMediaType, "Content-Type "+ct+" is not accepted; send text/csv (FOCUS or Azure cost details, plain or gzip) or application/x-ndjson")
 			return
 		}
-		metrics.ImportDone("usage", time.Since(start), err)
 		var rej *usage.RejectedError
 		var fe *usage.FileError
 		switch {

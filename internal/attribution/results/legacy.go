@@ -13,11 +13,9 @@ import (
 // UpgradeLegacy moves the rows of the attributions and incentives tables that databases
 // created before schema 410 hold into result segments, one UTC day at a time, fills the
 // incentive rollups from them, and empties both tables, in one transaction. It does nothing
-// when both are empty. Opening a database (engines.Open) calls it after the migrations.
+// when both are empty. `partnerlink migrate` (engines.Migrate) calls it on a database of an older
+// schema, after the migrations before 0600 and before 0600 drops both tables.
 func UpgradeLegacy(ctx context.Context, db *store.DB) error {
-	if err := upgradeRollups(ctx, db); err != nil {
-		return err
-	}
 	var one int
 	err := db.QueryRowContext(ctx, `SELECT 1 FROM attributions UNION ALL SELECT 1 FROM incentives LIMIT 1`).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -101,10 +99,11 @@ func upgradeDay(ctx context.Context, l store.Loader, d int64) error {
 	return writeResultSegments(ctx, l, c.segments())
 }
 
-// upgradeRollups moves the rows of rollup_daily, where runs before schema 620 wrote their
+// UpgradeRollups moves the rows of rollup_daily, where runs before schema 620 wrote their
 // rollups a row per (day, location, association, tenant, subscription, service, role,
 // currency), into the rollups of today's layout, and empties it, in one transaction.
-func upgradeRollups(ctx context.Context, db *store.DB) error {
+// `partnerlink migrate` (engines.Migrate) calls it after the migrations.
+func UpgradeRollups(ctx context.Context, db *store.DB) error {
 	var one int
 	err := db.QueryRowContext(ctx, `SELECT 1 FROM rollup_daily LIMIT 1`).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -60,7 +60,7 @@ func recordRun(ctx context.Context, l store.Loader, runID string, p timeline.Win
 	if in.segments == nil {
 		segs = []byte("[]")
 	}
-	if _, err := l.Exec(ctx, `INSERT INTO attribution_run_inputs (run_id, rules_version, snapshot_sha256, programs, usage_segments)
+	if _, err := l.Exec(ctx, `INSERT INTO attribution_run_inputs (run_id, rules_version, snapshot_sha256, programs, segment_ids)
 		VALUES ($1, $2, $3, $4, $5)`, runID, in.rules, in.snapshotSHA, string(progs), string(segs)); err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func loadInputs(ctx context.Context, q reader, runID string) (*inputs, error) {
 	in := &inputs{}
 	var progs, segs string
 	found := false
-	err := q.query(ctx, `SELECT i.rules_version, i.snapshot_sha256, i.programs, i.usage_segments, s.data FROM attribution_run_inputs i
+	err := q.query(ctx, `SELECT i.rules_version, i.snapshot_sha256, i.programs, i.segment_ids, s.data FROM attribution_run_inputs i
 		JOIN attribution_snapshots s ON s.sha256 = i.snapshot_sha256 WHERE i.run_id = $1`, []any{runID},
 		func(scan func(...any) error) error {
 			var data []byte

@@ -13,6 +13,7 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/facts"
+	"github.com/partnerlink/partnerlink/internal/metrics"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -145,7 +146,8 @@ func hashRecord(h hash.Hash, r *usage.Record) {
 // engine and, in one transaction, replaces the period's attributions, incentives and daily
 // rollups and records the run with its totals and their difference from the previous run of
 // the same period.
-func Run(ctx context.Context, db *store.DB, opts RunOptions) (*RunResult, error) {
+func Run(ctx context.Context, db *store.DB, opts RunOptions) (_ *RunResult, runErr error) {
+	defer func(start time.Time) { metrics.AttributionRunDone(time.Since(start), runErr) }(time.Now())
 	if opts.Period.Empty() {
 		return nil, fmt.Errorf("period %s is empty: --from must be before --to", opts.Period)
 	}

@@ -122,7 +122,7 @@ func runShard(ctx context.Context, db *store.DB, opts RunOptions, snap *facts.Sn
 	res := &RunResult{From: timeline.Format(p.From), To: timeline.Format(p.To), ProgramsVersion: progs.Version, Diff: Totals{}, Totals: Totals{},
 		Stats: *st}
 	err = db.LoadExclusive(ctx, runLock, opts.Waiting, func(l store.Loader) error {
-		if _, err := l.Exec(ctx, `INSERT INTO attribution_shards (group_id, shard, shards, period_from, period_to, snapshot_sha256, usage_segments,
+		if _, err := l.Exec(ctx, `INSERT INTO attribution_shards (group_id, shard, shards, period_from, period_to, snapshot_sha256, segment_ids,
 			sources, stats, started_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, sh.Group, int64(sh.Index), int64(sh.Count), p.From, p.To,
 			hex.EncodeToString(snapSum[:]), string(segj), string(srcj), string(sj), started.UnixNano()); err != nil {
 			return err
@@ -133,7 +133,7 @@ func runShard(ctx context.Context, db *store.DB, opts RunOptions, snap *facts.Sn
 			started             int64
 		}
 		var all []done
-		err := l.Query(ctx, `SELECT shards, period_from, period_to, snapshot_sha256, usage_segments, sources, stats, started_at
+		err := l.Query(ctx, `SELECT shards, period_from, period_to, snapshot_sha256, segment_ids, sources, stats, started_at
 			FROM attribution_shards WHERE group_id = $1`, []any{sh.Group}, func(scan func(...any) error) error {
 			var d done
 			if err := scan(&d.shards, &d.from, &d.to, &d.snap, &d.segs, &d.srcs, &d.s, &d.started); err != nil {

@@ -34,6 +34,17 @@ func Run(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Run(store.Postgres, func(t *testing.T) { fn(t, Postgres(t)) })
 }
 
+// RunEmpty runs fn as subtests "sqlite" and "postgres", each with a new database no migration
+// has touched: for tests of migrating.
+func RunEmpty(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	t.Run(store.SQLite, func(t *testing.T) { fn(t, openSQLite(t, false)) })
+	t.Run(store.Postgres, func(t *testing.T) {
+		db, _ := openPostgres(t, false)
+		fn(t, db)
+	})
+}
+
 // RunPair runs fn as subtests "sqlite" and "postgres", each with two handles (pools) on one
 // fresh, migrated database: what two processes sharing a database see.
 func RunPair(t *testing.T, fn func(t *testing.T, a, b *store.DB)) {
@@ -61,13 +72,20 @@ func RunPair(t *testing.T, fn func(t *testing.T, a, b *store.DB)) {
 // SQLite returns a fresh migrated database in a temporary file, closed at the end of the test.
 func SQLite(t testing.TB) *store.DB {
 	t.Helper()
+	return openSQLite(t, true)
+}
+
+func openSQLite(t testing.TB, migrate bool) *store.DB {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatalf("migrate sqlite: %v", err)
+	if migrate {
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatalf("migrate sqlite: %v", err)
+		}
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
@@ -98,6 +116,11 @@ func Postgres(t testing.TB) *store.DB {
 // start a server process or open a second pool).
 func PostgresWithDSN(t testing.TB) (*store.DB, string) {
 	t.Helper()
+	return openPostgres(t, true)
+}
+
+func openPostgres(t testing.TB, migrate bool) (*store.DB, string) {
+	t.Helper()
 	base := PostgresDSN(t)
 	ctx := context.Background()
 	var b [6]byte
@@ -117,8 +140,10 @@ func PostgresWithDSN(t testing.TB) (*store.DB, string) {
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatalf("migrate postgres: %v", err)
+	if migrate {
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatalf("migrate postgres: %v", err)
+		}
 	}
 	t.Cleanup(func() {
 		db.Close()

@@ -16,7 +16,7 @@ CREATE TABLE attribution_shards (
     period_from     BIGINT NOT NULL,
     period_to       BIGINT NOT NULL,
     snapshot_sha256 TEXT   NOT NULL,
-    usage_segments  TEXT   NOT NULL,
+    segment_ids  TEXT   NOT NULL,
     sources         TEXT   NOT NULL,
     stats           TEXT   NOT NULL,
     started_at      BIGINT NOT NULL,

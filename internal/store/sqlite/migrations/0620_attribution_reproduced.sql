@@ -17,7 +17,7 @@ CREATE TABLE attribution_run_inputs (
     rules_version   BIGINT NOT NULL,
     snapshot_sha256 TEXT   NOT NULL,
     programs        TEXT   NOT NULL,
-    usage_segments  TEXT   NOT NULL
+    segment_ids  TEXT   NOT NULL
 );
 CREATE INDEX attribution_run_inputs_snapshot ON attribution_run_inputs (snapshot_sha256);
 -- Estate snapshots (gzip of the JSON), shared by the runs that saw the same estate.
