@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -45,7 +45,7 @@ func warnEmpty(ctx context.Context, w io.Writer, db *store.DB) {
 // printRunSummary prints an attribution run as a table: what was read, what was written and
 // the amounts per association type and currency (summed over locations: a record credited
 // to two locations counts twice).
-func printRunSummary(w, warn io.Writer, res *attribution.RunResult) {
+func printRunSummary(w, warn io.Writer, res *results.RunResult) {
 	st := res.Stats
 	fmt.Fprintf(w, "Attribution %s to %s", strings.TrimSuffix(res.From, "T00:00:00Z"), strings.TrimSuffix(res.To, "T00:00:00Z"))
 	switch {

@@ -1,5 +1,5 @@
 // Package report builds the partner, customer and operator reports from the tables the
-// attribution engine writes (rollup_daily, incentives, attribution_runs) and from the estate
+// attribution runs store (through internal/attribution/results: rollups, runs) and from the estate
 // (links, link_history, subscriptions, principals, role assignments, imports).
 //
 // Money is int64 nanos and leaves this package only as exact decimal strings
