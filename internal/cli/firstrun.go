@@ -111,6 +111,23 @@ func printRunSummary(w, warn io.Writer, res *results.RunResult) {
 			fmt.Fprintf(w, "  %-16s %-8s %9d %22s\n", label, k.cur, locs[k], sum[k].Display())
 		}
 	}
+	if len(st.TagWarnings) > 0 {
+		// Version 2's data-quality warnings: tag values that name no partner location.
+		fmt.Fprintln(w, "Tag values that name no partner (data-quality warnings)")
+		fmt.Fprintf(w, "  %-36s %-28s %8s  %s\n", "tag", "value", "records", "cost at stake; why")
+		for _, x := range st.TagWarnings {
+			curs := make([]string, 0, len(x.Cost))
+			for c := range x.Cost {
+				curs = append(curs, c)
+			}
+			sort.Strings(curs)
+			cost := make([]string, 0, len(curs))
+			for _, c := range curs {
+				cost = append(cost, c+" "+x.Cost[c])
+			}
+			fmt.Fprintf(w, "  %-36s %-28s %8d  %s; %s\n", x.Tag, x.Value, x.Records, strings.Join(cost, ", "), x.Reason)
+		}
+	}
 	if len(st.UnknownSubscriptions) > 0 {
 		fmt.Fprintf(warn, "warning: usage of %d subscription(s) the estate does not know earns no PAL, CSP, DPOR or CUA: %s\n",
 			len(st.UnknownSubscriptions), strings.Join(st.UnknownSubscriptions, ", "))
