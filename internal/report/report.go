@@ -11,7 +11,6 @@
 package report
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"time"
@@ -95,20 +94,3 @@ func queryErr(db *store.DB, what string, err error) error {
 	return fmt.Errorf("report: %s: %w", what, db.Translate(err))
 }
 
-// scanRows runs q and calls fn for each row.
-func scanRows(ctx context.Context, db *store.DB, what, q string, args []any, fn func(scan func(...any) error) error) error {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return queryErr(db, what, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows.Scan); err != nil {
-			return queryErr(db, what, err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return queryErr(db, what, err)
-	}
-	return nil
-}
