@@ -93,4 +93,3 @@ func nanos(n int64) string { return money.Nanos(n).String() }
 func queryErr(db *store.DB, what string, err error) error {
 	return fmt.Errorf("report: %s: %w", what, db.Translate(err))
 }
-
