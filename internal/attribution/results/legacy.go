@@ -138,10 +138,43 @@ func UpgradeRollups(ctx context.Context, db *store.DB) error {
 		if err != nil {
 			return err
 		}
-		// Only the attribution rollups move: rollup_incentives_daily keeps its layout.
-		for _, t := range []string{"rollup_days", "rollup_groups", "rollup_tenants"} {
-			if _, err := l.Exec(ctx, "DELETE FROM "+t); err != nil {
+		// Days that hold rollups of today's layout too keep them: they are added in and
+		// written again (rollup_groups holds them at the finest grain). Only the attribution
+		// rollups move: rollup_incentives_daily keeps its layout.
+		days := map[int64]bool{}
+		for k := range ru.recs {
+			days[k.day] = true
+		}
+		for d := range days {
+			type seg struct {
+				loc, org string
+				data     []byte
+			}
+			var segs []seg
+			err := l.Query(ctx, `SELECT location_id, org_id, data FROM rollup_groups WHERE day = $1`, []any{d}, func(scan func(...any) error) error {
+				var x seg
+				if err := scan(&x.loc, &x.org, &x.data); err != nil {
+					return err
+				}
+				segs = append(segs, x)
+				return nil
+			})
+			if err != nil {
 				return err
+			}
+			for _, x := range segs {
+				err := decodeRollup("rollup segment of location "+x.loc, x.data, 6, 3, func(s []string, n []int64) {
+					ru.add(&RollupRow{Day: d, LocationID: x.loc, OrgID: x.org, Association: s[0], TenantID: s[1], SubscriptionID: s[2],
+						Service: s[3], AdminRole: s[4], Currency: s[5], Amount: n[0], OrgAmount: n[1], Records: n[2]})
+				})
+				if err != nil {
+					return err
+				}
+			}
+			for _, t := range []string{"rollup_days", "rollup_groups", "rollup_tenants"} {
+				if _, err := l.Exec(ctx, "DELETE FROM "+t+" WHERE day = $1", d); err != nil {
+					return err
+				}
 			}
 		}
 		if err := ru.write(ctx, l); err != nil {

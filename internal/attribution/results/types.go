@@ -1,9 +1,11 @@
 // Package results stores what attribution runs produce and reads it back: the run records,
 // which run's results hold for which charge-start interval (coverage), the inputs each run's
 // rows are reproduced from, the daily rollups the reports read, and the result segments of
-// runs stored before rows were reproduced. It owns the tables attribution_runs,
-// attribution_coverage, attribution_run_inputs, attribution_snapshots, attribution_segments,
-// rollup_daily and rollup_incentives_daily; nobody else names them (internal/sqlref excepted).
+// runs stored before rows were reproduced, and sharded runs' parts. It owns the tables
+// attribution_runs, attribution_coverage, attribution_run_inputs, attribution_snapshots,
+// attribution_segments, attribution_shards, attribution_shard_parts, rollup_days,
+// rollup_groups, rollup_tenants, rollup_incentives_daily and the emptied rollup_daily; nobody
+// else names them (internal/sqlref excepted).
 //
 // The engine (package attribution) is a pure function of an estate snapshot, the programs and
 // the usage. A stored run records those inputs (the snapshot, content-addressed; the programs;
