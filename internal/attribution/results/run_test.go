@@ -314,16 +314,6 @@ func TestUpgradeLegacyResults(t *testing.T) {
 		if _, err := db.MigrateTo(ctx, 599); err != nil {
 			t.Fatal(err)
 		}
-		// A run of this version also writes what migration 0670 adds (the provider rollup, the
-		// run's warnings); the old schema gets them as 0670 creates them.
-		for _, q := range []string{`CREATE TABLE rollup_provider_daily (day BIGINT NOT NULL, location_id TEXT NOT NULL, org_id TEXT NOT NULL,
-			association TEXT NOT NULL, provider TEXT NOT NULL, currency TEXT NOT NULL, amount_nanos BIGINT NOT NULL, org_amount_nanos BIGINT NOT NULL,
-			records BIGINT NOT NULL, PRIMARY KEY (day, location_id, association, provider, currency))`,
-			`ALTER TABLE attribution_runs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'`} {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				t.Fatal(err)
-			}
-		}
 		res := "/subscriptions/" + subA + "/resourceGroups/rg1/providers/p/vm/v1"
 		var rows []Row
 		var incs []Incentive
