@@ -3,55 +3,29 @@ package sqlref_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/attribution/results"
-	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/sqlref"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
 	"github.com/partnerlink/partnerlink/internal/synth"
+	"github.com/partnerlink/partnerlink/internal/synth/synthtest"
 	"github.com/partnerlink/partnerlink/internal/timeline"
-	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
 // The SQL formulation and the engine give identical rows on a synthetic estate, on both
 // engines, after the real estate and usage imports.
 func TestSameRowsAsTheEngine(t *testing.T) {
 	d := synth.Generate(11, synth.Tiny)
-	dir := t.TempDir()
-	for name, fn := range map[string]func(w *os.File) error{
-		"estate.json": func(w *os.File) error { return d.WriteEstate(w) },
-		"usage.csv":   func(w *os.File) error { return d.WriteUsage(w) },
-	} {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := fn(f); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
+	estatePath, usagePath := synthtest.Files(t, d)
 	now := func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) }
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		f, err := os.Open(filepath.Join(dir, "estate.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if _, err := estatefile.Import(ctx, db, f, "estate.json", estatefile.Options{AsOf: timeline.Nanos(now())}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := usage.ImportFiles(ctx, db, []string{filepath.Join(dir, "usage.csv")}, usage.ImportOptions{Now: now}); err != nil {
-			t.Fatal(err)
-		}
+		synthtest.Import(t, db, estatePath, usagePath, now)
 		w := timeline.Window{From: timeline.Nanos(d.From), To: timeline.Nanos(d.To)}
 		if _, err := results.Run(ctx, db, results.RunOptions{Period: w, RequestedBy: "test", Now: now}); err != nil {
 			t.Fatal(err)
