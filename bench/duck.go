@@ -14,7 +14,7 @@ import (
 var sqlrefTables = []string{"partner_orgs", "partner_org_tenants", "partner_locations", "partner_location_active",
 	"management_groups", "subscriptions", "subscription_dpor", "principals", "group_memberships", "role_definitions",
 	"role_assignments", "pim_activations", "delegations", "delegation_authorizations", "link_spans", "tracking_ids",
-	"deployments", "sqlref_usage"}
+	"deployments", "sqlref_usage", "partner_identifiers", "accounts", "account_resale", "sqlref_usage_tags"}
 
 // copyToDuckDB copies the tables from a migrated SQLite database into a new DuckDB file, with
 // the same columns (BIGINT, TEXT, BOOLEAN), through DuckDB's appender.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/account"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/facts"
@@ -103,4 +104,51 @@ func inMemory(recs []*usage.Record) Usage {
 		}
 		return nil
 	}
+}
+
+// benchMultiProvider is benchEstate with half its records made AWS's: tagged aws-apn-id
+// (pc:code<k>, every fourth with an unknown code), on resold accounts, every tenth sold by a
+// marketplace seller; the identifiers and accounts they resolve through are in the estate.
+func benchMultiProvider() (*facts.Snapshot, []*usage.Record) {
+	s, recs := benchEstate()
+	for k := 0; k < 20; k++ {
+		loc := fmt.Sprint(4100000 + (k%10)*10 + k%2)
+		s.Identifiers = append(s.Identifiers, directory.Identifier{Scheme: "aws-product-code", Value: fmt.Sprintf("code%d", k), LocationID: loc, Window: timeline.Always()})
+		s.Accounts = append(s.Accounts, account.Account{Provider: "aws", ID: fmt.Sprintf("1000000000%02d", k), Kind: account.KindSub,
+			Resale: []account.Resale{{LocationID: loc, Window: timeline.Since(h(k * 10))}}})
+	}
+	s.Identifiers = append(s.Identifiers, directory.Identifier{Scheme: "publisher", Value: "Red Hat Inc.", LocationID: "4100001", Window: timeline.Always()})
+	for i, r := range recs {
+		if i%2 == 1 {
+			continue
+		}
+		k := (i / 2) % 25
+		r.Provider, r.ProviderID = "AWS", "aws"
+		r.SubscriptionID = fmt.Sprintf("1000000000%02d", k%20)
+		r.ResourceID = fmt.Sprintf("arn:aws:ec2:eu-west-1:%s:instance/i-%d", r.SubscriptionID, i%13)
+		r.Tags = fmt.Sprintf(`{"user:aws-apn-id":"pc:code%d"}`, k)
+		if i%10 == 0 {
+			r.Publisher = "Red Hat Inc."
+		}
+	}
+	return s, recs
+}
+
+// BenchmarkComputeMultiProvider is BenchmarkCompute on benchMultiProvider: compare its
+// records/s with BenchmarkCompute's in the same run.
+func BenchmarkComputeMultiProvider(b *testing.B) {
+	s, recs := benchMultiProvider()
+	period := timeline.Window{From: h(0), To: h(800)}
+	batch := inMemory(recs)
+	var rows int64
+	for b.Loop() {
+		if _, err := Compute(context.Background(), s, nil, period, batch, func(_ *usage.Batch, _ int, rs []Row, _ []Incentive) error {
+			rows += int64(len(rs))
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(rows)/float64(b.N), "rows/op")
 }

@@ -8,7 +8,6 @@ import (
 	"math/bits"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -17,45 +16,6 @@ import (
 	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/usage"
 )
-
-// Association types.
-const (
-	AssocCSP  = "CSP"
-	AssocDPOR = "DPOR"
-	AssocCUA  = "CUA"
-	AssocPAL  = "PAL"
-)
-
-// Row is one attribution row (formats.md). Coverage is ×1e9, half-even.
-type Row struct {
-	RecordKey      string
-	LocationID     string
-	Association    string
-	OrgID          string
-	Start, End     int64
-	TenantID       string
-	SubscriptionID string
-	ResourceID     string
-	Service        string
-	Currency       string
-	Cost           money.Nanos
-	Coverage       int64
-	Amount         money.Nanos
-	AdminRole      string
-	DuplicateAtOrg bool
-}
-
-// Incentive is one incentive row.
-type Incentive struct {
-	RecordKey      string
-	LocationID     string
-	Program        string
-	OrgID          string
-	ProgramVersion string
-	Start          int64
-	Currency       string
-	Amount         money.Nanos
-}
 
 // Stats counts what the engine saw. Unknown subscriptions are a data-quality warning.
 type Stats struct {
@@ -69,6 +29,9 @@ type Stats struct {
 	Incentives          int64 `json:"incentive_rows"`
 	// UnknownSubscriptions names up to 20 of them, sorted.
 	UnknownSubscriptions []string `json:"unknown_subscriptions,omitempty"`
+	// TagWarnings (version 2) are the tag values that name no location: data-quality
+	// warnings, the most frequent first (at most 50).
+	TagWarnings []TagWarning `json:"tag_warnings,omitempty"`
 }
 
 // Sink receives the rows of each record (row i of batch b), in the order the records were
@@ -156,6 +119,10 @@ func ComputeSums(ctx context.Context, s *facts.Snapshot, progs *Programs, period
 		progs = DefaultPrograms()
 	}
 	e := newEngine(build(s), progs)
+	if len(progs.Flat) > 0 {
+		// Flat-rate programs (none ships) pay on rows of any type: add up the rows instead.
+		return e.sumRows(ctx, period, each)
+	}
 	st, workers, err := e.run(ctx, period, each, nil, true)
 	if err != nil {
 		return nil, nil, err
@@ -164,7 +131,8 @@ func ComputeSums(ctx context.Context, s *facts.Snapshot, progs *Programs, period
 }
 
 // The slots of the sums: per location, one per association and incentive program.
-var sumAssocs = []string{AssocCSP, AssocDPOR, AssocCUA, AssocPAL, "incentive:" + ProgramPEC, "incentive:" + ProgramPAL}
+var sumAssocs = []string{AssocCSP, AssocDPOR, AssocCUA, AssocPAL, "incentive:" + ProgramPEC, "incentive:" + ProgramPAL,
+	AssocTag, AssocResale, AssocMarketplace}
 
 const (
 	slotPEC = 4
@@ -404,6 +372,7 @@ func (e *engine) run(ctx context.Context, period timeline.Window, each Usage, ou
 	}
 	total.OutsidePeriod = outside
 	total.UnknownSubscriptions = sortedKeys(unknown)
+	total.TagWarnings = mergeWarnings(workers)
 	return &total, workers, nil
 }
 
@@ -481,6 +450,7 @@ func (wk *worker) compute(c *chunk, w uint8, sums bool) {
 	p.rows, p.incs, p.rowEnd, p.incEnd, p.st = p.rows[:0], p.incs[:0], p.rowEnd[:0], p.incEnd[:0], Stats{}
 	b := c.b
 	wk.res.use(b.Dict)
+	wk.tags.use(b.Dict)
 	subs, ress := b.Str[usage.ColSubscription], b.Str[usage.ColResource]
 	var r rowIn
 	for k, row := range c.rows {
@@ -513,6 +483,10 @@ func (wk *worker) compute(c *chunk, w uint8, sums bool) {
 					wk.res.set(ri, x)
 				}
 			}
+			if (!r.microsoft && wk.e.v2.hasSales || r.publisher != "" || r.host != "" || b.S(usage.ColTags, i) != "") &&
+				r.category == usage.CategoryUsage && r.end > r.start {
+				wk.sumV2(&r, b, i, &p.st)
+			}
 		} else {
 			p.rows, p.incs, unknown = wk.record(&r, b, i, x.ent, &p.st, p.rows, p.incs)
 		}
@@ -541,14 +515,16 @@ type rowIn struct {
 	cost                                     money.Nanos
 	currency, category                       string
 	pricing, commitment, publisher, provider string
-	microsoft                                bool // the Azure rules apply
+	providerID, host                         string // version 2: the provider ID, FOCUS 1.3 HostProviderName
+	microsoft                                bool   // the Azure rules apply
 }
 
 func (r *rowIn) fill(b *usage.Batch, i int) {
 	*r = rowIn{start: b.Start[i], end: b.End[i], cost: b.Cost[i], currency: b.S(usage.ColCurrency, i),
 		category: b.S(usage.ColChargeCategory, i), pricing: b.S(usage.ColPricingCategory, i),
 		commitment: b.S(usage.ColCommitmentDiscount, i), publisher: b.S(usage.ColPublisher, i), provider: b.S(usage.ColProvider, i),
-		microsoft: usage.IsMicrosoft(b.S(usage.ColProviderID, i))}
+		providerID: b.S(usage.ColProviderID, i), host: b.S(usage.ColHostProvider, i)}
+	r.microsoft = usage.IsMicrosoft(r.providerID)
 }
 
 func addStats(a, b *Stats) {
@@ -563,18 +539,20 @@ func addStats(a, b *Stats) {
 
 type engine struct {
 	ix    *index
+	v2    *v2index
 	progs *Programs
 	seed  maphash.Seed // hashes resource IDs (worker choice and cache)
 }
 
 func newEngine(ix *index, progs *Programs) *engine {
-	return &engine{ix: ix, progs: progs, seed: maphash.MakeSeed()}
+	return &engine{ix: ix, v2: ix.v2, progs: progs, seed: maphash.MakeSeed()}
 }
 
 // record attributes one record with a fresh worker (explain's single probes).
 func (e *engine) record(r *usage.Record, st *Stats) ([]Row, []Incentive) {
 	b := usage.BatchOf([]usage.Record{*r})
 	wk := e.newWorker()
+	wk.tags.use(b.Dict)
 	var in rowIn
 	in.fill(b, 0)
 	ent := wk.entry(maphash.String(e.seed, r.ResourceID), r.SubscriptionID, r.ResourceID)
@@ -674,40 +652,109 @@ func (wk *worker) hitsOf(r *rowIn, info *resInfo) (hs []hit, is []incHit) {
 	return hs, is
 }
 
-// record attributes one record (row i of b), appending its rows and incentives.
+// record attributes one record (row i of b), appending its rows and incentives: version 1's
+// (from the resource's resolution) and version 2's (from the record's own fields), sorted by
+// location and association.
 func (wk *worker) record(r *rowIn, b *usage.Batch, i int, ent *resEntry, st *Stats, rows []Row, incs []Incentive) (_ []Row, _ []Incentive, unknown bool) {
 	info, hs, is, unknown := wk.hits(r, ent, st)
-	if info == nil {
+	var v2 []v2hit
+	// The usual Azure record (no tags, no seller, no resale) skips version 2 here, inline.
+	if (!r.microsoft && wk.e.v2.hasSales || r.publisher != "" || r.host != "" || b.S(usage.ColTags, i) != "") &&
+		r.category == usage.CategoryUsage && r.end > r.start {
+		v2 = wk.v2hits(r, b, i)
+	}
+	if info == nil && len(v2) == 0 {
 		return rows, incs, unknown
 	}
 	key := b.Key(i)
 	a, e := r.start, r.end
-	for k := range hs {
-		x := &hs[k]
-		c := &info.cands[x.c]
-		row := Row{RecordKey: key, LocationID: c.li.id, Association: c.assoc, OrgID: c.li.org,
-			Start: a, End: e, TenantID: info.tenant, SubscriptionID: info.sub, ResourceID: ent.res,
-			Service: b.S(usage.ColService, i), Currency: r.currency, Cost: r.cost, Coverage: money.Scale, Amount: x.amount,
-			DuplicateAtOrg: x.dup}
-		if x.covered != e-a {
-			row.Coverage = money.Ratio(x.covered, e-a)
+	r0, i0 := len(rows), len(incs)
+	var tenant, sub string
+	if info != nil {
+		tenant, sub = info.tenant, info.sub
+		for k := range hs {
+			x := &hs[k]
+			c := &info.cands[x.c]
+			row := Row{RecordKey: key, LocationID: c.li.id, Association: c.assoc, OrgID: c.li.org,
+				Start: a, End: e, TenantID: info.tenant, SubscriptionID: info.sub, ResourceID: ent.res,
+				Service: b.S(usage.ColService, i), Currency: r.currency, Cost: r.cost, Coverage: money.Scale, Amount: x.amount,
+				DuplicateAtOrg: x.dup, Provider: r.providerID}
+			if x.covered != e-a {
+				row.Coverage = money.Ratio(x.covered, e-a)
+			}
+			if c.pal {
+				row.AdminRole = c.adminRole(a, e, x.covered)
+			}
+			rows = append(rows, row)
 		}
-		if c.pal {
-			row.AdminRole = c.adminRole(a, e, x.covered)
+		for k := range is {
+			x := &is[k]
+			p := ProgramPEC
+			if x.c >= 0 {
+				p = ProgramPAL
+			}
+			li := x.loc(info)
+			incs = append(incs, Incentive{RecordKey: key, LocationID: li.id, Program: p, OrgID: li.org,
+				ProgramVersion: x.version, Start: a, Currency: r.currency, Amount: x.amount})
 		}
-		rows = append(rows, row)
+	} else if !r.microsoft {
+		sub = b.S(usage.ColSubscription, i)
+	} else {
+		sub = lowerFast(b.S(usage.ColSubscription, i))
 	}
-	for k := range is {
-		x := &is[k]
-		p := ProgramPEC
-		if x.c >= 0 {
-			p = ProgramPAL
+	if len(v2) > 0 {
+		for k := range v2 {
+			x := &v2[k]
+			row := Row{RecordKey: key, LocationID: x.li.id, Association: x.assoc, OrgID: x.li.org,
+				Start: a, End: e, TenantID: tenant, SubscriptionID: sub, ResourceID: b.S(usage.ColResource, i),
+				Service: b.S(usage.ColService, i), Currency: r.currency, Cost: r.cost, Coverage: money.Scale, Amount: x.amount,
+				DuplicateAtOrg: x.dup, Provider: r.providerID}
+			if x.covered != e-a {
+				row.Coverage = money.Ratio(x.covered, e-a)
+			}
+			rows = append(rows, row)
 		}
-		li := x.loc(info)
-		incs = append(incs, Incentive{RecordKey: key, LocationID: li.id, Program: p, OrgID: li.org,
-			ProgramVersion: x.version, Start: a, Currency: r.currency, Amount: x.amount})
+		st.Rows += int64(len(v2))
+		if r0 < len(rows)-len(v2) { // version 1 rows too: one order for the record
+			sortRecordRows(rows[r0:], wk.e.ix)
+		}
 	}
-	return rows, incs, false
+	if len(wk.e.progs.Flat) > 0 {
+		n := len(incs)
+		incs = wk.e.flatIncentives(r, key, rows[r0:], incs)
+		st.Incentives += int64(len(incs) - n)
+		if len(incs)-i0 > 1 && len(incs) > n {
+			sortRecordIncs(incs[i0:], wk.e.ix)
+		}
+	}
+	return rows, incs, unknown
+}
+
+// sortRecordRows orders one record's rows by location (lessLocation) and association.
+func sortRecordRows(rows []Row, ix *index) {
+	sort.SliceStable(rows, func(x, y int) bool {
+		if rows[x].LocationID != rows[y].LocationID {
+			return rankOf(ix, rows[x].LocationID) < rankOf(ix, rows[y].LocationID)
+		}
+		return rows[x].Association < rows[y].Association
+	})
+}
+
+// sortRecordIncs orders one record's incentive rows by location and program.
+func sortRecordIncs(incs []Incentive, ix *index) {
+	sort.SliceStable(incs, func(x, y int) bool {
+		if incs[x].LocationID != incs[y].LocationID {
+			return rankOf(ix, incs[x].LocationID) < rankOf(ix, incs[y].LocationID)
+		}
+		return incs[x].Program < incs[y].Program
+	})
+}
+
+func rankOf(ix *index, id string) int {
+	if li := ix.locs[id]; li != nil {
+		return li.rank
+	}
+	return -1
 }
 
 // coveredIn is |s ∩ [a, b)| for a normalised set.
@@ -746,33 +793,6 @@ func (c *cand) adminRole(a, b, covered int64) string {
 		}
 	}
 	return best
-}
-
-const day = int64(86400) * 1_000_000_000
-
-func floorDay(t int64) int64 {
-	d := t / day * day
-	if d > t {
-		d -= day
-	}
-	return d
-}
-
-// pecExcluded reports why a record earns no PEC, "" if it may.
-func pecExcluded(r *usage.Record) string {
-	return pecExclusion(r.PricingCategory, r.CommitmentDiscountID, r.Publisher, r.Provider)
-}
-
-func pecExclusion(pricing, commitment, publisher, provider string) string {
-	switch {
-	case strings.EqualFold(pricing, "Dynamic"):
-		return "PricingCategory is Dynamic (spot)"
-	case commitment != "":
-		return "the record is covered by a commitment discount (reservation or savings plan)"
-	case publisher != "" && !strings.EqualFold(publisher, provider):
-		return "the publisher differs from the provider (marketplace or third party)"
-	}
-	return ""
 }
 
 // incentives appends the record's incentive rows (hs are its attribution rows), sorted by

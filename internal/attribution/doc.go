@@ -1,5 +1,7 @@
 // Package attribution is the attribution engine: it applies the rules of attribution.md (PAL,
-// CSP, DPOR, CUA, incentive programs) to a period's usage.
+// CSP, DPOR, CUA; version 2's TAG, RESALE and MARKETPLACE; incentive programs) to a period's
+// usage. The rules themselves are stated in internal/rules; this engine is an optimisation
+// that must equal them (rules.Reference), which the property tests check.
 //
 //   - Compute is the pure core: a facts.Snapshot, programs, a period and a stream of usage
 //     records in; attribution Rows and Incentive rows out, per record, in input order.

@@ -8,8 +8,10 @@ import (
 	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/account"
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/rules"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/usage"
@@ -22,8 +24,11 @@ type ExplainQuery struct {
 	Resource     string
 	Subscription string
 	RecordKey    string
-	At           int64
-	Period       timeline.Window // used when not empty; else [At, At+1s)
+	// Account (version 2) is another provider's account (Provider names the provider): its
+	// RESALE associations are explained.
+	Account, Provider string
+	At                int64
+	Period            timeline.Window // used when not empty; else [At, At+1s)
 }
 
 // Reason codes, in order of how far the chain got.
@@ -125,9 +130,15 @@ func ExplainSnapshot(s *facts.Snapshot, q ExplainQuery, rec *usage.Record) (*Exp
 	sub := lower(q.Subscription)
 	res := q.Resource
 	category := usage.CategoryUsage
+	if rec == nil && q.Account != "" {
+		return explainAccount(s, ix, q, w)
+	}
 	if rec != nil {
 		w = timeline.Window{From: rec.Start, To: rec.End}
 		sub, res, category = lower(rec.SubscriptionID), rec.ResourceID, rec.ChargeCategory
+		if prov := rules.ProviderID(rec); !usage.IsMicrosoft(prov) {
+			return explainOtherProvider(s, ix, q, rec, w)
+		}
 	}
 	if sub == "" && res != "" {
 		if k := key(res); strings.HasPrefix(k, "/subscriptions/") {
@@ -164,10 +175,16 @@ func ExplainSnapshot(s *facts.Snapshot, q ExplainQuery, rec *usage.Record) (*Exp
 	sv, ok := ix.subscriptionAt(sub, w)
 	if !ok {
 		ex.Reasons = append(ex.Reasons, Reason{Code: ReasonUnknownSubscription, Text: fmt.Sprintf("subscription %s is not in the estate, so its usage cannot be attributed (import the estate that holds it)", sub)})
+		if rec != nil && (rec.Tags != "" || rec.Publisher != "") {
+			explainVersion2(s, ix, ex, probeOf(rec)) // TAG and MARKETPLACE need no estate entry
+		}
 		return ex, nil
 	}
 	ex.Tenant = lower(sv.TenantID)
 	probe := &usage.Record{Key: "explain", Start: w.From, End: w.To, SubscriptionID: sub, ResourceID: res, ChargeCategory: usage.CategoryUsage, Cost: money.Scale}
+	if rec != nil {
+		probe = probeOf(rec)
+	}
 	e := newEngine(ix, DefaultPrograms())
 	var st Stats
 	rows, _ := e.record(probe, &st)
@@ -175,8 +192,8 @@ func ExplainSnapshot(s *facts.Snapshot, q ExplainQuery, rec *usage.Record) (*Exp
 	for _, loc := range ex.Locations {
 		found := false
 		for _, r := range rows {
-			if r.LocationID != loc {
-				continue
+			if r.LocationID != loc || r.Association == AssocTag || r.Association == AssocResale || r.Association == AssocMarketplace {
+				continue // version 2's are explained by explainVersion2
 			}
 			found = true
 			f := Found{Location: loc, Org: r.OrgID, Association: r.Association, Coverage: money.FixedString(r.Coverage), AdminRole: r.AdminRole}
@@ -189,7 +206,84 @@ func ExplainSnapshot(s *facts.Snapshot, q ExplainQuery, rec *usage.Record) (*Exp
 			ex.Reasons = append(ex.Reasons, whyNotPAL(s, ix, sv.CSPLocationID, string(sv.Offer), loc, ex.Tenant, sub, rk, w)...)
 		}
 	}
+	if rec != nil && (rec.Tags != "" || rec.Publisher != "") {
+		explainVersion2(s, ix, ex, probe)
+	}
 	return ex, nil
+}
+
+// probeOf is rec with cost 1 (explain reports coverage, not money).
+func probeOf(rec *usage.Record) *usage.Record {
+	p := *rec
+	p.Cost = money.Scale
+	return &p
+}
+
+// explainOtherProvider explains a record of a provider other than microsoft: PAL, CSP, DPOR
+// and CUA do not apply; TAG, RESALE and MARKETPLACE do.
+func explainOtherProvider(s *facts.Snapshot, ix *index, q ExplainQuery, rec *usage.Record, w timeline.Window) (*Explanation, error) {
+	prov := rules.ProviderID(rec)
+	ex := &Explanation{Partner: q.Partner, Subscription: rec.SubscriptionID, Resource: rec.ResourceID, From: timeline.Format(w.From), To: timeline.FormatBound(w.To)}
+	if !explainLocations(s, ix, ex, q.Partner) {
+		return ex, nil
+	}
+	if rec.ChargeCategory != usage.CategoryUsage {
+		ex.Reasons = append(ex.Reasons, Reason{Code: ReasonNotConsumption, Text: fmt.Sprintf("the record's charge category is %q: only Usage is consumption; purchases, taxes, credits and refunds are never attributed", rec.ChargeCategory)})
+		return ex, nil
+	}
+	ex.Reasons = append(ex.Reasons, Reason{Code: ReasonNotMicrosoft, Text: fmt.Sprintf("the record's provider is %s, not microsoft, so PAL, CSP, DPOR and CUA do not apply (TAG, RESALE and MARKETPLACE do)", prov)})
+	explainVersion2(s, ix, ex, probeOf(rec))
+	return ex, nil
+}
+
+// explainAccount explains the RESALE associations of another provider's account over a period.
+func explainAccount(s *facts.Snapshot, ix *index, q ExplainQuery, w timeline.Window) (*Explanation, error) {
+	prov := usage.NormalizeProvider(q.Provider)
+	ex := &Explanation{Partner: q.Partner, Subscription: q.Account, From: timeline.Format(w.From), To: timeline.FormatBound(w.To)}
+	if usage.IsMicrosoft(prov) {
+		return nil, fmt.Errorf("explain --account names another provider's account: give its provider (aws, google, ...); Azure subscriptions are explained with --subscription")
+	}
+	if !explainLocations(s, ix, ex, q.Partner) {
+		return ex, nil
+	}
+	probe := &usage.Record{Key: "explain", Start: w.From, End: w.To, Provider: prov, ProviderID: prov, ChargeCategory: usage.CategoryUsage, Cost: money.Scale}
+	kind := account.KindSub
+	for _, a := range s.Accounts {
+		if a.Provider == prov && account.Key(a.ID) == account.Key(q.Account) {
+			kind = a.Kind
+		}
+	}
+	if kind == account.KindBilling {
+		probe.BillingAccountID = q.Account
+	} else {
+		probe.SubscriptionID = q.Account
+	}
+	explainVersion2(s, ix, ex, probe)
+	return ex, nil
+}
+
+// explainLocations fills ex.Locations for a partner ID (a location, or an organisation's
+// locations with a reason saying so); false when the ID is unknown.
+func explainLocations(s *facts.Snapshot, ix *index, ex *Explanation, partner string) bool {
+	if li := ix.locs[partner]; li != nil {
+		ex.Locations = []string{li.id}
+		return true
+	}
+	for _, o := range s.Organisations {
+		if o.ID == partner {
+			for _, l := range o.Locations {
+				ex.Locations = append(ex.Locations, l.ID)
+			}
+		}
+	}
+	if len(ex.Locations) == 0 {
+		ex.Reasons = append(ex.Reasons, Reason{Code: ReasonUnknownID, Text: fmt.Sprintf("%q is neither a known location (partner) ID nor an organisation ID", partner)})
+		return false
+	}
+	sort.Slice(ex.Locations, func(i, j int) bool { return lessLocation(ex.Locations[i], ex.Locations[j]) })
+	ex.Reasons = append(ex.Reasons, Reason{Code: ReasonOrganisationID, Text: fmt.Sprintf("%s is an organisation ID; recognition is per location: %s (each is explained below)",
+		partner, strings.Join(ex.Locations, ", "))})
+	return true
 }
 
 func hasPAL(rows []Row, loc string) bool {

@@ -80,6 +80,7 @@ type index struct {
 	grants      map[string]*tenantGrants   // customer tenant -> grants
 	subScopes   map[string]map[string]bool // subscription -> scope keys of grants at or below it
 	roleNames   map[string]string          // role definition key -> name
+	v2          *v2index                   // version 2: identifiers and resale
 }
 
 // idRoot is an ID up to the end of its second segment ("/subscriptions/<id>"), or the
@@ -445,6 +446,7 @@ func build(s *facts.Snapshot) *index {
 			}
 		}
 	}
+	ix.v2 = buildV2(s, ix)
 	return ix
 }
 

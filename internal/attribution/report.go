@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
+	"reflect"
 
-	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/partnerlink/partnerlink/internal/rules"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -34,35 +37,26 @@ func StoredIncentives(ctx context.Context, q store.Querier, f RowFilter, fn func
 	return sortedIncentives(ctx, q, f, fn)
 }
 
-// RowHeader is the CSV header of attribution rows (formats.md).
-var RowHeader = []string{"record_key", "charge_start", "charge_end", "tenant_id", "subscription_id", "resource_id", "service",
-	"currency", "cost", "partner_id", "org_id", "association", "coverage", "amount", "admin_role", "duplicate_at_org"}
+// RowHeader is the CSV header of attribution rows (formats.md; provider is version 2's last
+// column).
+var RowHeader = rules.RowHeader
 
 // IncentiveHeader is the CSV header of incentive rows (formats.md).
-var IncentiveHeader = []string{"record_key", "partner_id", "org_id", "program", "program_version", "currency", "amount"}
-
-// Fields returns the row in RowHeader order.
-func (r *Row) Fields() []string {
-	return []string{r.RecordKey, timeline.Format(r.Start), timeline.Format(r.End), r.TenantID, r.SubscriptionID, r.ResourceID,
-		r.Service, r.Currency, r.Cost.String(), r.LocationID, r.OrgID, r.Association, money.FixedString(r.Coverage),
-		r.Amount.String(), r.AdminRole, strconv.FormatBool(r.DuplicateAtOrg)}
-}
-
-// Fields returns the incentive in IncentiveHeader order.
-func (i *Incentive) Fields() []string {
-	return []string{i.RecordKey, i.LocationID, i.OrgID, i.Program, i.ProgramVersion, i.Currency, i.Amount.String()}
-}
+var IncentiveHeader = rules.IncentiveHeader
 
 // TableWriter writes rows as CSV or as a JSON array of objects keyed by the CSV header (values
 // as strings, except duplicate_at_org as a boolean), streaming.
 type TableWriter struct {
-	w      io.Writer
-	csv    *csv.Writer
-	header []string
-	n      int
+	w       io.Writer
+	csv     *csv.Writer
+	pq      *parquet.GenericWriter[any]
+	rowType reflect.Type
+	header  []string
+	n       int
 }
 
-// NewTableWriter starts a table in format "csv" or "json".
+// NewTableWriter starts a table in format "csv", "json" or "parquet" (every column a string
+// with the CSV's text).
 func NewTableWriter(w io.Writer, format string, header []string) (*TableWriter, error) {
 	t := &TableWriter{w: w, header: header}
 	switch format {
@@ -72,14 +66,34 @@ func NewTableWriter(w io.Writer, format string, header []string) (*TableWriter, 
 	case "json":
 		_, err := io.WriteString(w, "[")
 		return t, err
+	case "parquet":
+		// The same columns, in the same order, each a string holding the CSV's exact text
+		// (decimals never pass through a float).
+		// A struct type built for the header keeps the columns in its order.
+		fields := make([]reflect.StructField, len(header))
+		for i, h := range header {
+			fields[i] = reflect.StructField{Name: fmt.Sprintf("C%d", i), Type: reflect.TypeOf(""), Tag: reflect.StructTag(`parquet:"` + h + `"`)}
+		}
+		t.rowType = reflect.StructOf(fields)
+		schema := parquet.SchemaOf(reflect.New(t.rowType).Interface())
+		t.pq = parquet.NewGenericWriter[any](w, schema, parquet.Compression(&zstd.Codec{}), parquet.CreatedBy("partnerlink", "", ""))
+		return t, nil
 	}
-	return nil, fmt.Errorf("format %q: use csv or json", format)
+	return nil, fmt.Errorf("format %q: use csv, json or parquet", format)
 }
 
 // Write writes one row of fields in header order.
 func (t *TableWriter) Write(fields []string) error {
 	if t.csv != nil {
 		return t.csv.Write(fields)
+	}
+	if t.pq != nil {
+		v := reflect.New(t.rowType)
+		for i, f := range fields {
+			v.Elem().Field(i).SetString(f)
+		}
+		_, err := t.pq.Write([]any{v.Interface()})
+		return err
 	}
 	obj := make(map[string]any, len(fields))
 	for i, f := range fields {
@@ -107,6 +121,9 @@ func (t *TableWriter) Close() error {
 	if t.csv != nil {
 		t.csv.Flush()
 		return t.csv.Error()
+	}
+	if t.pq != nil {
+		return t.pq.Close()
 	}
 	_, err := io.WriteString(t.w, "\n]\n")
 	return err

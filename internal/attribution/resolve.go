@@ -47,6 +47,13 @@ type worker struct {
 	// each in strs, resource IDs appended to blocks of strBuf (see entry).
 	strs   interner
 	strBuf []byte
+	// Version 2: per record scratch, the tags strings parsed (per dictionary index) and the
+	// tag warnings counted.
+	v2Buf []v2hit
+	tags  dictCache[*tagInfo]
+	subs  dictCache[resaleRef] // sub-account dictionary index -> resale declarations
+	bills dictCache[resaleRef] // billing account dictionary index -> resale declarations
+	warns map[tagWarnKey]*tagWarnAcc
 }
 
 func (e *engine) newWorker() *worker {

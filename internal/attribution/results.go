@@ -213,7 +213,8 @@ func decodeResults(data []byte, row func(*Row) error, inc func(*Incentive) error
 		}
 		i := int(rec)
 		x = Row{RecordKey: recKey(i), Start: b.Start[i], End: b.End[i], TenantID: tenants[i], SubscriptionID: subs[i],
-			ResourceID: b.S(usage.ColResource, i), Service: b.S(usage.ColService, i), Currency: b.S(usage.ColCurrency, i), Cost: b.Cost[i]}
+			ResourceID: b.S(usage.ColResource, i), Service: b.S(usage.ColService, i), Currency: b.S(usage.ColCurrency, i), Cost: b.Cost[i],
+			Provider: b.S(usage.ColProviderID, i)}
 		x.LocationID, x.OrgID, x.Association, x.AdminRole = str("location"), str("organisation"), str("association"), str("admin role")
 		x.Coverage = money.Scale - int64(r.Count("coverage", uint64(money.Scale)))
 		x.Amount = b.Cost[i] - money.Nanos(r.Varint("amount"))
@@ -274,12 +275,13 @@ type incVal struct{ amount, records int64 }
 // rollups adds up rows per day the way the reports read them.
 type rollups struct {
 	att  map[rollKey]*rollVal
+	prov map[provKey]*rollVal // version 2: per provider
 	inc  map[incKey]*incVal
 	strs interner // shared by the days of a run
 }
 
 func newRollups(strs interner) *rollups {
-	return &rollups{att: map[rollKey]*rollVal{}, inc: map[incKey]*incVal{}, strs: strs}
+	return &rollups{att: map[rollKey]*rollVal{}, prov: map[provKey]*rollVal{}, inc: map[incKey]*incVal{}, strs: strs}
 }
 
 // interner holds one copy of each string it is given. A usage batch's strings share one
@@ -309,6 +311,24 @@ func (ru *rollups) row(r *Row) {
 		v.orgAmount += int64(r.Amount)
 	}
 	v.records++
+	pk := provKey{k.day, r.LocationID, r.OrgID, r.Association, r.ProviderOf(), r.Currency}
+	pv := ru.prov[pk]
+	if pv == nil {
+		pk.provider, pk.currency = ru.strs.get(pk.provider), ru.strs.get(pk.currency)
+		pv = &rollVal{}
+		ru.prov[pk] = pv
+	}
+	pv.amount += int64(r.Amount)
+	if !r.DuplicateAtOrg {
+		pv.orgAmount += int64(r.Amount)
+	}
+	pv.records++
+}
+
+// provKey is a rollup_provider_daily row's key.
+type provKey struct {
+	day                                 int64
+	loc, org, assoc, provider, currency string
 }
 
 func (ru *rollups) incentive(x *Incentive) {
@@ -326,6 +346,7 @@ func (ru *rollups) incentive(x *Incentive) {
 var (
 	rollupCols     = []string{"day", "location_id", "org_id", "association", "tenant_id", "subscription_id", "service", "admin_role", "currency", "amount_nanos", "org_amount_nanos", "records"}
 	incRollupCols  = []string{"day", "location_id", "org_id", "program", "currency", "amount_nanos", "records"}
+	provRollupCols = []string{"day", "location_id", "org_id", "association", "provider", "currency", "amount_nanos", "org_amount_nanos", "records"}
 	resultSegCols  = []string{"id", "run_id", "day", "min_start", "max_start", "records", "attributions", "incentives", "data"}
 	rollupInsertAt = 5000
 )
@@ -371,6 +392,17 @@ func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 		}
 	}
 	if err := flush("rollup_daily", rollupCols); err != nil {
+		return err
+	}
+	for k, v := range ru.prov {
+		rows = append(rows, []any{k.day, k.loc, k.org, k.assoc, k.provider, k.currency, v.amount, v.orgAmount, v.records})
+		if len(rows) == rollupInsertAt {
+			if err := flush("rollup_provider_daily", provRollupCols); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush("rollup_provider_daily", provRollupCols); err != nil {
 		return err
 	}
 	for k, v := range ru.inc {
@@ -444,7 +476,7 @@ func clearPeriod(ctx context.Context, l store.Loader, p timeline.Window) ([]int6
 		if !inside(d) {
 			continue
 		}
-		for _, t := range []string{"rollup_daily", "rollup_incentives_daily"} {
+		for _, t := range []string{"rollup_daily", "rollup_provider_daily", "rollup_incentives_daily"} {
 			if _, err := l.Exec(ctx, "DELETE FROM "+t+" WHERE day = $1", d); err != nil {
 				return nil, err
 			}
@@ -570,7 +602,7 @@ func writeResultSegments(ctx context.Context, l store.Loader, segs []*resultSeg)
 // days (the days a run's period cuts: other periods' rows share them).
 func recomputeRollups(ctx context.Context, l store.Loader, days []int64) error {
 	for _, d := range days {
-		for _, t := range []string{"rollup_daily", "rollup_incentives_daily"} {
+		for _, t := range []string{"rollup_daily", "rollup_provider_daily", "rollup_incentives_daily"} {
 			if _, err := l.Exec(ctx, "DELETE FROM "+t+" WHERE day = $1", d); err != nil {
 				return err
 			}
@@ -683,7 +715,7 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 				dup = "1"
 			}
 			item = appendFields(item[:0], r.RecordKey, r.LocationID, r.Association, r.OrgID, r.TenantID, r.SubscriptionID, r.ResourceID,
-				r.Service, r.Currency, r.AdminRole, dup)
+				r.Service, r.Currency, r.AdminRole, dup, r.Provider)
 			for _, n := range [...]int64{r.Start, r.End, int64(r.Cost), r.Coverage, int64(r.Amount)} {
 				item = binary.AppendVarint(item, n)
 			}
@@ -695,7 +727,7 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 	}
 	return s.Each(func(item []byte) error {
 		r := varint.NewReader(item, errResultCorrupt)
-		fs := readFields(r, 11)
+		fs := readFields(r, 12)
 		var nums [5]int64
 		for k := range nums {
 			nums[k] = r.Varint("sort item number")
@@ -704,7 +736,7 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 			return r.Err
 		}
 		row := Row{RecordKey: fs[0], LocationID: fs[1], Association: fs[2], OrgID: fs[3], TenantID: fs[4], SubscriptionID: fs[5],
-			ResourceID: fs[6], Service: fs[7], Currency: fs[8], AdminRole: fs[9], DuplicateAtOrg: fs[10] == "1",
+			ResourceID: fs[6], Service: fs[7], Currency: fs[8], AdminRole: fs[9], DuplicateAtOrg: fs[10] == "1", Provider: fs[11],
 			Start: nums[0], End: nums[1], Cost: money.Nanos(nums[2]), Coverage: nums[3], Amount: money.Nanos(nums[4])}
 		return fn(&row)
 	})

@@ -127,8 +127,11 @@ func diffTotals(newT, oldT totaller) Totals {
 
 func hashRecord(h hash.Hash, r *usage.Record) {
 	var b [8]byte
+	// Every field a rule reads: version 2's TAG, RESALE and MARKETPLACE read the provider ID,
+	// the host provider, the billing account and the tags too.
 	for _, s := range []string{r.Key, r.SubscriptionID, r.ResourceID, r.Service, r.ChargeCategory, r.PricingCategory,
-		r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency} {
+		r.CommitmentDiscountID, r.Provider, r.Publisher, r.Currency,
+		r.ProviderID, r.HostProvider, r.BillingAccountID, r.SubAccountType, r.Tags} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
@@ -308,11 +311,15 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (_ *RunResult, runE
 		res.Diff = diffTotals(totals, parseTotals(prev))
 		tj, _ := json.Marshal(res.Totals)
 		dj, _ := json.Marshal(map[string]any{"previous_run_id": prevID, "changes": res.Diff})
+		wj := []byte("[]")
+		if len(st.TagWarnings) > 0 {
+			wj, _ = json.Marshal(st.TagWarnings)
+		}
 		_, err = l.Exec(ctx, `INSERT INTO attribution_runs (id, period_from, period_to, started_at, finished_at, requested_by,
-			inputs_hash, programs_version, attribution_rows, incentive_rows, totals, diff, status)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
+			inputs_hash, programs_version, attribution_rows, incentive_rows, totals, diff, status, warnings)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
 			runID, opts.Period.From, opts.Period.To, started.UnixNano(), now().UnixNano(), opts.RequestedBy, res.InputsHash,
-			progs.Version+"@"+progs.Hash[:12], st.Rows, st.Incentives, string(tj), string(dj), "ok")
+			progs.Version+"@"+progs.Hash[:12], st.Rows, st.Incentives, string(tj), string(dj), "ok", string(wj))
 		return err
 	})
 	if err != nil {

@@ -18,7 +18,7 @@ func addAttributionCommands(app *App, p Parents) {
 }
 
 func newAttributeCmd(app *App) *cobra.Command {
-	var from, to, programs string
+	var from, to, programs, format string
 	var files []string
 	var dryRun bool
 	c := &cobra.Command{
@@ -38,6 +38,9 @@ nothing is written (what-if).`,
 			if err != nil {
 				return err
 			}
+			if format != "text" && format != "json" {
+				return UsageError{fmt.Errorf("--format %q is not text or json", format)}
+			}
 			opts := attribution.RunOptions{Period: period, RequestedBy: "cli", Now: app.Now, UsageFiles: files, DryRun: dryRun,
 				Waiting: func() {
 					app.Log.Info("waiting for another attribution run to finish: runs are serialised (Ctrl-C gives up)", "period", period.String())
@@ -56,6 +59,13 @@ nothing is written (what-if).`,
 			if err != nil {
 				return err
 			}
+			if format == "text" {
+				printRunSummary(app.Stdout, app.Stderr, res)
+				return nil
+			}
+			if res.Stats.Records == 0 {
+				fmt.Fprintf(app.Stderr, "warning: no usage record starts in [%s, %s): nothing was attributed\n", res.From, res.To)
+			}
 			enc := json.NewEncoder(app.Stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(res)
@@ -66,6 +76,7 @@ nothing is written (what-if).`,
 	c.Flags().StringVar(&programs, "programs", "", "incentive programs file (JSON; default: the shipped programs)")
 	c.Flags().StringSliceVar(&files, "usage", nil, "what-if: attribute these usage files without storing anything")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "compute and print totals without writing")
+	c.Flags().StringVar(&format, "format", "text", "output: text (a summary table) or json (the run with every location's totals)")
 	return c
 }
 
@@ -118,7 +129,7 @@ func newReportRowsCmd(app *App, use, short, example string, header []string,
 	c.Flags().StringVar(&from, "from", "", "period start (charge start, YYYY-MM-DD or RFC 3339)")
 	c.Flags().StringVar(&to, "to", "", "period end, exclusive")
 	c.Flags().StringVar(&partner, "partner", "", "only this location (partner) ID or organisation ID")
-	c.Flags().StringVar(&format, "format", "csv", "csv or json")
+	c.Flags().StringVar(&format, "format", "csv", "csv, json or parquet (the same columns, for data teams)")
 	return c
 }
 
@@ -127,22 +138,26 @@ func newExplainCmd(app *App) *cobra.Command {
 	var at, from, to, format string
 	c := &cobra.Command{
 		Use:   "explain",
-		Short: "Explain why a partner is (or is not) recognised on a resource, subscription or usage record",
+		Short: "Explain why a partner is (or is not) recognised on a resource, subscription, usage record or account of another provider",
 		Example: "  partnerlink explain --partner 1234567 --resource /subscriptions/<sub>/resourceGroups/rg1 --at 2026-03-15\n" +
-			"  partnerlink explain --partner 1234567 --record 8f1c... --format json",
+			"  partnerlink explain --partner 1234567 --record 8f1c... --format json\n" +
+			"  partnerlink explain --partner 1234567 --provider aws --account 123456789012 --from 2026-03-01 --to 2026-04-01",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if q.Partner == "" {
 				return UsageError{fmt.Errorf("--partner ID is required (a location or organisation ID)")}
 			}
 			n := 0
-			for _, s := range []string{q.Resource, q.Subscription, q.RecordKey} {
+			for _, s := range []string{q.Resource, q.Subscription, q.RecordKey, q.Account} {
 				if s != "" {
 					n++
 				}
 			}
 			if n != 1 {
-				return UsageError{fmt.Errorf("give exactly one of --resource, --subscription, --record")}
+				return UsageError{fmt.Errorf("give exactly one of --resource, --subscription, --record, --account")}
+			}
+			if (q.Account == "") != (q.Provider == "") {
+				return UsageError{fmt.Errorf("--account and --provider go together: an account of another provider (aws, google, ...)")}
 			}
 			switch {
 			case q.RecordKey != "":
@@ -169,21 +184,37 @@ func newExplainCmd(app *App) *cobra.Command {
 			defer db.Close()
 			ex, err := attribution.Explain(cmd.Context(), db, q)
 			if err != nil {
-				return err
+				return emptyHint(cmd.Context(), db, err)
 			}
+			warnEmpty(cmd.Context(), app.Stderr, db)
 			if format == "json" {
 				enc := json.NewEncoder(app.Stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(ex)
 			}
-			_, err = fmt.Fprint(app.Stdout, ex.Text())
-			return err
+			if _, err = fmt.Fprint(app.Stdout, ex.Text()); err != nil {
+				return err
+			}
+			// Each reason's fix, once, in the words the dashboard shows.
+			seen := map[string]bool{}
+			for _, r := range ex.Reasons {
+				if fix := attribution.Fix(r.Code); fix != "" && !seen[r.Code] {
+					if len(seen) == 0 {
+						fmt.Fprintln(app.Stdout, "What to do:")
+					}
+					seen[r.Code] = true
+					fmt.Fprintf(app.Stdout, "  [%s] %s\n", r.Code, fix)
+				}
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&q.Partner, "partner", "", "location (partner) ID or organisation ID")
 	c.Flags().StringVar(&q.Resource, "resource", "", "ARM resource ID")
 	c.Flags().StringVar(&q.Subscription, "subscription", "", "subscription GUID")
 	c.Flags().StringVar(&q.RecordKey, "record", "", "usage record key")
+	c.Flags().StringVar(&q.Account, "account", "", "an account of another provider (RESALE), with --provider")
+	c.Flags().StringVar(&q.Provider, "provider", "", "the account's provider: aws, google, oracle, ...")
 	c.Flags().StringVar(&at, "at", "", "instant (YYYY-MM-DD or RFC 3339)")
 	c.Flags().StringVar(&from, "from", "", "period start")
 	c.Flags().StringVar(&to, "to", "", "period end, exclusive")

@@ -51,7 +51,7 @@ docs/audit.md explains each finding and what to do about it.`,
 			defer db.Close()
 			rep, err := audit.Run(cmd.Context(), db, q)
 			if err != nil {
-				return err
+				return emptyHint(cmd.Context(), db, err)
 			}
 			return rep.Write(app.Stdout, format)
 		},

@@ -39,7 +39,7 @@ func TestAzurePIMEarnsPALEndToEnd(t *testing.T) {
 	out = runOK("report", "attributions", "--from", "2026-03-01", "--to", "2026-04-01", "--partner", "4100001")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	// 3.5 hours of a 24-hour record: coverage 12,600 / 86,400 s, amount 86.40 * 12,600 / 86,400 = 12.60.
-	if len(lines) != 2 || !strings.HasPrefix(lines[1], "pim-1,") || !strings.HasSuffix(lines[1], ",4100001,4100000,PAL,0.145833333,12.6,Contributor,false") {
+	if len(lines) != 2 || !strings.HasPrefix(lines[1], "pim-1,") || !strings.HasSuffix(lines[1], ",4100001,4100000,PAL,0.145833333,12.6,Contributor,false,microsoft") {
 		t.Fatalf("attributions:\n%s", out)
 	}
 	out = runOK("explain", "--partner", "4100001", "--resource", "/subscriptions/22222222-0000-4000-8000-000000000003/resourceGroups/Legacy/providers/Microsoft.Web/sites/shop", "--at", "2026-03-10")

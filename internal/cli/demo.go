@@ -234,7 +234,7 @@ func demoQueries(ctx context.Context, db *store.DB, res *demoResult) error {
 	})
 	per := map[string]int{}
 	for _, t := range all {
-		if k := t.Association + t.Currency; t.Currency == "USD" && per[k] < 3 {
+		if k := t.Association + t.Currency; per[k] < 3 {
 			per[k]++
 			res.Top = append(res.Top, t)
 		}
@@ -242,28 +242,48 @@ func demoQueries(ctx context.Context, db *store.DB, res *demoResult) error {
 	return nil
 }
 
-func demoAssocOrder(a string) int { return strings.Index("PAL CSP DPOR CUA", a) }
+func demoAssocOrder(a string) int { return strings.Index("PAL CSP DPOR CUA TAG RESALE MARKETPLACE", a) }
 
 func printDemo(w io.Writer, path string, r *demoResult) {
 	e := r.Data.Estate
 	from, to := r.Data.From.Format("2006-01-02"), r.Data.To.Format("2006-01-02")
+	span := r.Data.From.Format("January 2006") + " to " + r.Data.To.AddDate(0, 0, -1).Format("January 2006")
 	fmt.Fprintf(w, "partnerlink demo: %s\n\n", path)
 	fmt.Fprintf(w, "Generated (seed %d, scale %s): %d partner organisations, %d tenants, %d subscriptions, %d principals,\n",
 		r.Data.Seed, r.Data.Scale.Name, len(e.Partners), len(e.Tenants), len(e.Subscriptions), len(e.Principals))
-	fmt.Fprintf(w, "  %d role assignments, %d links and %d usage rows from %s to %s.\n", len(e.RoleAssignments), len(e.Links), r.UsageRows, from, to)
-	fmt.Fprintf(w, "Imported in %.1f s; attributed %s to %s in %.1f s: %d attribution rows, %d incentive rows.\n\n",
-		r.ImportSeconds, from, to, r.AttributeSeconds, r.AttRows, r.IncRows)
-	fmt.Fprintln(w, "Top partners by association type (USD, organisation totals: a record counted once per organisation)")
-	last := ""
+	fmt.Fprintf(w, "  %d role assignments, %d links and %s usage rows, %s.\n", len(e.RoleAssignments), len(e.Links), count(r.UsageRows), span)
+	if len(e.Accounts)+len(e.Identifiers) > 0 {
+		fmt.Fprintf(w, "  Beside Azure: %d AWS and Google Cloud accounts (some resold by partners), %d partner identifiers\n", len(e.Accounts), len(e.Identifiers))
+		fmt.Fprintln(w, "  (AWS product codes, Google Cloud solutions, marketplace sellers) and usage with partner tags.")
+	}
+	if st := r.Data.Story; len(st.Joined)+len(st.Churned) > 0 {
+		fmt.Fprintf(w, "  Over the year %d customers join and %d leave", len(st.Joined), len(st.Churned))
+		if tr := st.Transfer; tr.TenantID != "" {
+			fmt.Fprintf(w, "; %s moves its CSP subscriptions from %s (%s)\n  to %s (%s) on %s",
+				tr.TenantName, r.Data.LocationNames[tr.FromLocation], tr.FromLocation, r.Data.LocationNames[tr.ToLocation], tr.ToLocation, tr.At.Format("2006-01-02"))
+		}
+		fmt.Fprintln(w, ".")
+	}
+	fmt.Fprintf(w, "Imported in %.1f s; attributed %s to %s in %.1f s: %s attribution rows, %s incentive rows.\n\n",
+		r.ImportSeconds, from, to, r.AttributeSeconds, count(r.AttRows), count(r.IncRows))
+	fmt.Fprintf(w, "Top partners by association type, %s (organisation totals: a record counted once per organisation)\n", span)
+	last, lastCur := "", ""
 	rank := 0
-	for _, t := range r.Top {
+	top := append([]demoTop(nil), r.Top...)
+	sort.SliceStable(top, func(i, j int) bool { return top[i].Currency > top[j].Currency }) // USD, then EUR
+	for _, t := range top {
+		if t.Currency != lastCur {
+			fmt.Fprintf(w, "  in %s\n", t.Currency)
+			lastCur, last = t.Currency, ""
+		}
 		label := ""
 		if t.Association != last {
 			label, last, rank = t.Association, t.Association, 0
 		}
 		rank++
-		fmt.Fprintf(w, "  %-5s %d. %-28s %-8s %16s %s\n", label, rank, t.OrgName, t.OrgID, t.Amount.String(), t.Currency)
+		fmt.Fprintf(w, "    %-11s %d. %-28s %-8s %18s\n", label, rank, t.OrgName, t.OrgID, t.Amount.DisplayIn(t.Currency))
 	}
+	fmt.Fprintln(w, "  (amounts rounded to cents for reading; reports in CSV, JSON and Parquet are exact)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Explained: an attribution")
 	fmt.Fprintln(w, indent(r.Explained))
@@ -272,13 +292,21 @@ func printDemo(w io.Writer, path string, r *demoResult) {
 	fmt.Fprintln(w, "Explained: no attribution (a partner used its organisation ID)")
 	fmt.Fprintln(w, indent(r.OrgIDEx))
 	c := r.Data.Cases
+	// The last month for the row reports (a year of rows is long), the whole year otherwise.
+	lastFrom := r.Data.To.AddDate(0, -1, 0).Format("2006-01-02")
 	fmt.Fprintln(w, "Next commands to try:")
 	db := "--db " + path
-	fmt.Fprintf(w, "  partnerlink %s report attributions --from %s --to %s --partner %s\n", db, from, to, c.GroupChain.LocationID)
 	fmt.Fprintf(w, "  partnerlink %s report partner --partner %s --from %s --to %s\n", db, r.Data.Estate.Partners[0].ID, from, to)
+	fmt.Fprintf(w, "  partnerlink %s report attributions --from %s --to %s --partner %s\n", db, lastFrom, to, c.GroupChain.LocationID)
 	fmt.Fprintf(w, "  partnerlink %s explain --partner %s --subscription %s --from %s --to %s\n", db, c.UnactivatedPIM.LocationID, c.UnactivatedPIM.SubscriptionID, from, to)
-	fmt.Fprintf(w, "  partnerlink %s report incentives --from %s --to %s --format csv\n", db, from, to)
+	fmt.Fprintf(w, "  partnerlink %s report incentives --from %s --to %s --format csv\n", db, lastFrom, to)
 	fmt.Fprintf(w, "  partnerlink demo --force --serve\n")
+}
+
+// count groups a count's digits: 36000 -> "36,000".
+func count(n int64) string {
+	s := money.Nanos(n * money.Scale).Display()
+	return strings.TrimSuffix(s, ".00")
 }
 
 func indent(s string) string {

@@ -26,9 +26,12 @@ func newTokenCmd(app *App) *cobra.Command {
 		Long: `token prints a JWT with Entra-style claims (tid, oid, idtyp) signed with the signing key
 stored in the database, which partnerlink serve verifies. It is meant for development, demos and
 tests; in production, configure your identity provider instead. Roles: principal (default: the
-identity manages its own link), customer-admin, partner (with --partner IDs), operator.`,
+identity manages its own link), customer-admin (the dashboard of --tenant), partner (with
+--partner IDs: their dashboard pages), operator (everything). Paste the token on the dashboard's
+sign-in page, or send it as "Authorization: Bearer TOKEN".`,
 		Example: "  partnerlink token --tenant 11111111-0000-4000-8000-000000000001 --object 33333333-0000-4000-8000-000000000002\n" +
-			"  partnerlink token --tenant T --object O --role partner --partner 4100001 --ttl 8h",
+			"  partnerlink token --tenant 11111111-0000-4000-8000-000000000001 --object 33333333-0000-4000-8000-000000000003 --role operator\n" +
+			"  partnerlink token --tenant 11111111-0000-4000-8000-000000000001 --object 33333333-0000-4000-8000-000000000004 --role partner --partner 4100001 --ttl 8h",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !scope.IsGUID(tenant) || !scope.IsGUID(object) {
@@ -64,6 +67,10 @@ identity manages its own link), customer-admin, partner (with --partner IDs), op
 				return err
 			}
 			fmt.Fprintln(app.Stdout, tok)
+			if len(roles) == 0 {
+				fmt.Fprintln(app.Stderr, "note: this token holds only the principal role (it manages its own link through the API) and opens no dashboard page; "+
+					"for the dashboard add --role partner --partner ID, --role customer-admin, or --role operator")
+			}
 			return nil
 		},
 	}

@@ -68,7 +68,7 @@ its locations once. Amounts are exact decimals, one per currency.`,
 			defer db.Close()
 			r, err := report.PartnerReport(cmd.Context(), db, report.PartnerQuery{PartnerID: partner, Period: w})
 			if err != nil {
-				return err
+				return emptyHint(cmd.Context(), db, err)
 			}
 			return report.Write(app.Stdout, f.format, r)
 		},
@@ -100,8 +100,9 @@ func newReportCustomerCmd(app *App) *cobra.Command {
 			defer db.Close()
 			r, err := report.CustomerReport(cmd.Context(), db, tenant, app.Now().UnixNano())
 			if err != nil {
-				return err
+				return emptyHint(cmd.Context(), db, err)
 			}
+			warnEmpty(cmd.Context(), app.Stderr, db)
 			return report.Write(app.Stdout, f.format, r)
 		},
 	}

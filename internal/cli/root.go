@@ -170,6 +170,7 @@ attribution or missing attribution.`,
 	addReportCommands(app, p)      // report_cmds.go: report partner|customer|operator
 	addSynthCommand(app, p)        // synth_cmd.go: synth
 	addAuditCommands(app, p)       // audit_cmds.go: audit, whatif
+	addIdentifierCommands(app, p)  // identifier_cmds.go: identifiers, accounts (version 2)
 	return root
 }
 

@@ -41,6 +41,13 @@ twice adds nothing. docs/usage.md maps every column.`,
 			if opts.SkipBad != (rejects != "") {
 				return UsageError{fmt.Errorf("--skip-bad and --rejects FILE go together, so that no bad row is lost")}
 			}
+			// A missing file is how the command was invoked (exit 2, as for import estate), found
+			// before the database is opened or created.
+			for _, path := range args {
+				if _, err := os.Stat(path); err != nil {
+					return UsageError{fmt.Errorf("usage file: %w", err)}
+				}
+			}
 			defer usage.BulkGC()()
 			db, err := app.OpenDB(cmd.Context())
 			if err != nil {

@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/engines"
+	"github.com/partnerlink/partnerlink/internal/store/sqlite"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
@@ -25,6 +28,14 @@ func newVersionCmd(app *App) *cobra.Command {
 				v = bi.Main.Version
 			}
 			fmt.Fprintf(app.Stdout, "partnerlink %s\n", v)
+			// version reads the schema version of a database that exists and creates none.
+			if path, local := engines.LocalPath(app.DBValue); local {
+				if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+					fmt.Fprintf(app.Stdout, "schema: no database at %s (this binary: %d); the first command that needs one creates it\n",
+						path, store.LatestVersion(sqlite.Dialect()))
+					return nil
+				}
+			}
 			db, err := engines.OpenNoMigrate(cmd.Context(), app.DBValue)
 			if err != nil {
 				return UsageError{err}

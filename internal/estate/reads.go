@@ -36,6 +36,21 @@ func PrincipalNames(ctx context.Context, q store.Querier, tenant string) (map[st
 	return out, err
 }
 
+// SubscriptionNames maps every subscription ID to its name (the latest named version); for
+// reports that show names with the IDs beside them.
+func SubscriptionNames(ctx context.Context, q store.Querier) (map[string]string, error) {
+	out := map[string]string{}
+	err := store.Each(ctx, q, `SELECT id, name FROM subscriptions WHERE name <> '' ORDER BY valid_from`, nil, func(r *sql.Rows) error {
+		var id, n string
+		if err := r.Scan(&id, &n); err != nil {
+			return err
+		}
+		out[id] = n
+		return nil
+	})
+	return out, err
+}
+
 // SubscriptionIDs is the set of every subscription ID the estate has held.
 func SubscriptionIDs(ctx context.Context, q store.Querier) (map[string]bool, error) {
 	out := map[string]bool{}

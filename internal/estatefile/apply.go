@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/account"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/importlog"
@@ -84,9 +85,6 @@ type Report struct {
 	DryRun   bool               `json:"dryRun"`
 	Kinds    map[string]*Counts `json:"kinds"`
 	Warnings []Problem          `json:"-"`
-	// NotStored counts the entries of version 2 keys (identifiers, accounts) that were
-	// checked but are not stored yet.
-	NotStored map[string]int `json:"notStored,omitempty"`
 
 	// For Azure exports: how the file was read, its entries, those used and those skipped
 	// (each with its JSON path and reason), and the scopes a snapshot covered.
@@ -120,14 +118,6 @@ func (r *Report) Summary() string {
 	}
 	if len(kinds) == 0 {
 		b.WriteString("no changes\n")
-	}
-	keys := make([]string, 0, len(r.NotStored))
-	for k := range r.NotStored {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%-26s %6d checked, not yet stored (this version of partnerlink does not store them)\n", k, r.NotStored[k])
 	}
 	if r.Shape != "" {
 		fmt.Fprintf(&b, "read as: %s\n", r.Shape)
@@ -269,7 +259,6 @@ func importFile(ctx context.Context, db *store.DB, f *File, warnings []Problem, 
 			}
 			return &InvalidError{File: name, Problems: p.errs}
 		}
-		rep.NotStored = p.notStored
 		// The import's ID is known before anything is written: snapshot closures name it.
 		rep.ImportID = store.NewID()
 		a := &applier{ctx: ctx, q: tx, ld: ld, asOf: asOf, rep: rep, closeRule: opts.closeRule, ensureOnly: opts.ensureOnly,
@@ -405,6 +394,7 @@ var kindNames = map[*table]string{
 	tPrincipals: "principals", tMemberships: "group memberships", tRoleDefinitions: "role definitions",
 	tAssignments: "role assignments", tActivations: "PIM activations", tDelegations: "delegations",
 	tAuthorizations: "delegation authorizations", tLocationActive: "location status windows", tLinkSpans: "links",
+	tIdentifiers: "partner identifiers", tResale: "account resale windows",
 }
 
 func (a *applier) apply(p *plan) error {
@@ -432,6 +422,9 @@ func (a *applier) simple(p *plan) error {
 		return err
 	}
 	if err := w.deployments(p.deploys); err != nil {
+		return err
+	}
+	if err := w.upsert("accounts", account.AccountsTable, p.accountRows); err != nil {
 		return err
 	}
 	a.written += w.written

@@ -1,9 +1,12 @@
 package estatefile_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/partnerlink/partnerlink/internal/account"
+	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
@@ -106,7 +109,7 @@ func TestOneJSONDocument(t *testing.T) {
 }
 
 // TestVersion2KeysChecked: identifiers and accounts (formats version 2) are read and checked,
-// strictly too, and reported as not stored yet.
+// strictly too, and stored through their owners (directory, account).
 func TestVersion2KeysChecked(t *testing.T) {
 	const good = `,
   "identifiers": [
@@ -121,9 +124,21 @@ func TestVersion2KeysChecked(t *testing.T) {
 	bothPaths(t, func(t *testing.T, db *store.DB, opts estatefile.Options) {
 		opts.Strict = true
 		rep, err := importFile(t, db, body, opts)
-		if err != nil || rep.NotStored["identifiers"] != 2 || rep.NotStored["accounts"] != 1 ||
-			!strings.Contains(rep.Summary(), "identifiers                     2 checked, not yet stored") {
+		if err != nil || rep.Kinds["partner identifiers"] == nil || rep.Kinds["partner identifiers"].Created != 2 ||
+			rep.Kinds["accounts"] == nil || rep.Kinds["accounts"].Created != 1 || rep.Kinds["account resale windows"].Created != 1 {
 			t.Fatalf("%+v, %v", rep, err)
+		}
+		ids, err := directory.Store{DB: db}.Identifiers(context.Background(), directory.IdentifierFilter{})
+		if err != nil || len(ids) != 2 || ids[0].Scheme != "aws-product-code" || ids[0].LocationID != "4100001" || ids[1].Value != "Contoso Ltd" {
+			t.Fatalf("identifiers stored: %+v, %v", ids, err)
+		}
+		acc, err := account.Store{DB: db}.Get(context.Background(), "aws", "123456789012")
+		if err != nil || acc.Kind != "sub" || acc.BillingAccountID != "987654321098" || len(acc.Resale) != 1 || acc.Resale[0].LocationID != "4100001" {
+			t.Fatalf("account stored: %+v, %v", acc, err)
+		}
+		// Importing the same file again changes nothing.
+		if rep, err := importFile(t, db, body, opts); err != nil || rep.Kinds["partner identifiers"] != nil || rep.Kinds["accounts"] != nil {
+			t.Fatalf("again: %+v, %v", rep, err)
 		}
 		bad := strings.TrimSuffix(s1, "}") + `,
   "identifiers": [

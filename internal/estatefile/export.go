@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/partnerlink/partnerlink/internal/account"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -162,8 +163,22 @@ func read(ctx context.Context, db *store.DB) (*File, error) {
 		f.TrackingIDs = append(f.TrackingIDs, TrackingID{GUID: t.GUID, PartnerID: t.LocationID})
 	}
 	deps, err := estate.Deployments(ctx, db, timeline.Max)
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range deps {
 		f.Deployments = append(f.Deployments, Deployment{ResourceID: d.ResourceID, TrackingID: d.TrackingGUID, At: timeline.Format(d.At)})
+	}
+	for _, v := range all[tIdentifiers] {
+		f.Identifiers = append(f.Identifiers, Identifier{PartnerID: v.cols[3], Scheme: v.cols[0], Value: v.cols[2], From: timeline.FormatOrNil(v.from), To: timeline.FormatOrNil(v.to)})
+	}
+	accounts, err := account.Store{DB: db}.List(ctx, account.Filter{})
+	for _, a := range accounts {
+		x := Account{Provider: a.Provider, ID: a.ID, Kind: a.Kind, Name: a.Name, BillingAccountID: a.BillingAccountID}
+		for _, r := range a.Resale {
+			x.Resale = append(x.Resale, Resale{PartnerID: r.LocationID, From: timeline.FormatOrNil(r.Window.From), To: timeline.FormatOrNil(r.Window.To)})
+		}
+		f.Accounts = append(f.Accounts, x)
 	}
 	return f, err
 }

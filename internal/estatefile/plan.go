@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/account"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/link"
@@ -41,6 +42,8 @@ type table struct {
 	scopeCol int
 	// child tables are replaced per parent (the key) by the file's list when it is non-empty.
 	child bool
+	// noun names an entity in overlap messages (default: the table's name).
+	noun string
 }
 
 var (
@@ -56,11 +59,22 @@ var (
 	tAuthorizations   = &table{Table: access.AuthorizationsTable, child: true}
 	tLocationActive   = &table{Table: directory.LocationActiveTable, child: true}
 	tLinkSpans        = &table{Table: link.SpansTable, child: true}
+	// Version 2: an identifier's versions name one location each and never overlap; an
+	// account's resale windows are versions per location.
+	tIdentifiers = &table{Table: directory.IdentifiersTable, child: true, noun: "identifier (scheme, value)"}
+	tResale      = &table{Table: account.ResaleTable, child: true, noun: "account and reseller"}
 
 	// versionedTables in the order they are written and exported.
 	versionedTables = []*table{tManagementGroups, tSubscriptions, tDPOR, tPrincipals, tMemberships,
-		tRoleDefinitions, tAssignments, tActivations, tDelegations, tAuthorizations, tLocationActive, tLinkSpans}
+		tRoleDefinitions, tAssignments, tActivations, tDelegations, tAuthorizations, tLocationActive, tLinkSpans, tIdentifiers, tResale}
 )
+
+func (t *table) nounOr() string {
+	if t.noun != "" {
+		return t.noun
+	}
+	return t.Name
+}
 
 func (t *table) key(cols []string) string { return strings.Join(cols[:len(t.Key)], "\x00") }
 
@@ -68,17 +82,16 @@ func (t *table) key(cols []string) string { return strings.Join(cols[:len(t.Key)
 type plan struct {
 	versions map[*table]map[string][]version
 	// scopes: per table, the values of scopeCol the file speaks about (tenants).
-	scopes   map[*table]map[string]bool
-	orgs     []orgRow
-	tenants  [][2]string // id, name
-	tracking [][2]string // guid, location
-	deploys  []deployRow
-	errs     []Problem
+	scopes      map[*table]map[string]bool
+	orgs        []orgRow
+	tenants     [][2]string // id, name
+	accountRows [][]string  // account.AccountsTable's columns
+	tracking    [][2]string // guid, location
+	deploys     []deployRow
+	errs        []Problem
 	// sink, when set, receives every version instead of versions/scopes (the streaming bulk
 	// import of an empty estate: nothing stored to diff against, so versions go straight out).
 	sink func(t *table, v version)
-	// notStored counts the entries of version 2 keys, checked but not stored yet.
-	notStored map[string]int
 	// parsed keeps the assignment scopes parsed so far (valid ones, up to maxParsedScopes):
 	// a million assignments name far fewer scopes, and their rows then share the strings.
 	parsed map[string]scope.Scope
@@ -757,7 +770,7 @@ func (p *plan) deployments(list []Deployment, k *known) {
 // for child lists, the entries with the same values (a principal may be in two groups at once,
 // but not twice in one), except links and DPOR, of which there is one at a time.
 func overlapKey(t *table, cols []string) string {
-	if !t.child || t == tLinkSpans || t == tDPOR {
+	if !t.child || t == tLinkSpans || t == tDPOR || t == tIdentifiers {
 		return t.key(cols)
 	}
 	return strings.Join(cols, "\x00")
@@ -778,7 +791,7 @@ func overlapProblems(t *table, vs []span) []Problem {
 		a, b := vs[i-1], vs[i]
 		if b.from < a.to {
 			errs = append(errs, problemf(b.path, "its window [%s, %s) overlaps %s's [%s, %s) for the same %s; close one before the other starts",
-				timeline.FormatBound(b.from), timeline.FormatBound(b.to), a.path, timeline.FormatBound(a.from), timeline.FormatBound(a.to), t.Name))
+				timeline.FormatBound(b.from), timeline.FormatBound(b.to), a.path, timeline.FormatBound(a.from), timeline.FormatBound(a.to), t.nounOr()))
 		}
 	}
 	return errs

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/account"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/importlog"
@@ -48,7 +49,8 @@ const bulkBatch = 5000
 var estateTables = []*storetable.Table{directory.OrgsTable, directory.OrgTenantsTable, directory.LocationsTable, directory.LocationActiveTable,
 	estate.TenantsTable, estate.ManagementGroupsTable, estate.SubscriptionsTable, estate.DPORTable, estate.PrincipalsTable, estate.MembershipsTable,
 	access.RoleDefinitionsTable, access.AssignmentsTable, access.ActivationsTable, access.DelegationsTable, access.AuthorizationsTable,
-	link.LinksTable, link.SpansTable, link.HistoryTable, estate.TrackingIDsTable, estate.DeploymentsTable}
+	link.LinksTable, link.SpansTable, link.HistoryTable, estate.TrackingIDsTable, estate.DeploymentsTable,
+	directory.IdentifiersTable, account.AccountsTable, account.ResaleTable}
 
 // A section of the estate file: its key, the sections whose entities it refers to (they must
 // be applied first), and how its value is decoded and validated.
@@ -181,7 +183,7 @@ var sections = []*section{
 		s.p.deploys = nil
 		return err
 	}},
-	{key: "identifiers", deps: []string{"partners"}, read: func(s *streamer, sc *scanner) error {
+	{key: "identifiers", tables: []*table{tIdentifiers}, deps: []string{"partners"}, read: func(s *streamer, sc *scanner) error {
 		var list []Identifier
 		if err := s.decodeList(sc, "identifiers", &list); err != nil {
 			return err
@@ -190,14 +192,17 @@ var sections = []*section{
 		s.entities += len(list)
 		return nil
 	}},
-	{key: "accounts", deps: []string{"partners"}, read: func(s *streamer, sc *scanner) error {
+	{key: "accounts", tables: []*table{tResale}, deps: []string{"partners"}, read: func(s *streamer, sc *scanner) error {
 		var list []Account
 		if err := s.decodeList(sc, "accounts", &list); err != nil {
 			return err
 		}
 		s.p.accounts(list, s.k)
 		s.entities += len(list)
-		return nil
+		rows := s.p.accountRows
+		err := s.whenValid(func() error { return s.simple.upsert("accounts", account.AccountsTable, rows) })
+		s.p.accountRows = nil
+		return err
 	}},
 }
 
@@ -888,7 +893,6 @@ func (s *streamer) finish() error {
 			s.rep.count(kindNames[t]).Created += n
 		}
 	}
-	s.rep.NotStored = s.p.notStored
 	return s.currentLinks()
 }
 

@@ -15,7 +15,7 @@ type File struct {
 	Links           []Link           `json:"links,omitempty"`
 	TrackingIDs     []TrackingID     `json:"trackingIds,omitempty"`
 	Deployments     []Deployment     `json:"deployments,omitempty"`
-	// Version 2 keys: read and validated, not stored yet (see plan.identifiers).
+	// Version 2 keys: stored through directory (identifiers) and account (accounts).
 	Identifiers []Identifier `json:"identifiers,omitempty"`
 	Accounts    []Account    `json:"accounts,omitempty"`
 }

@@ -3,39 +3,23 @@ package estatefile
 import (
 	"fmt"
 	"strings"
-	"unicode"
 
-	storetable "github.com/partnerlink/partnerlink/internal/store/table"
+	"github.com/partnerlink/partnerlink/internal/account"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
-// The version 2 keys `identifiers` and `accounts` (docs/estate.md) are read and checked like
-// the rest of the file, so that a file written for version 2 imports (strictly too) and its
-// mistakes are found now; they are not stored yet, and the import's summary says so.
-
-// tIdentifierValues and tResale only name the overlap groups in messages; nothing is written.
-var (
-	tIdentifierValues = &table{Table: &storetable.Table{Name: "identifier (scheme, value)"}}
-	tResale           = &table{Table: &storetable.Table{Name: "account and reseller"}}
-)
-
-// notYetStored counts entries of a key that were checked but not stored.
-func (p *plan) notYetStored(key string, n int) {
-	if n == 0 {
-		return
-	}
-	if p.notStored == nil {
-		p.notStored = map[string]int{}
-	}
-	p.notStored[key] += n
-}
+// The version 2 keys `identifiers` and `accounts` (formats.md): checked like the rest of the
+// file and stored through their owners' tables (directory.IdentifiersTable,
+// account.AccountsTable and account.ResaleTable), upserts with history like everything else.
+// Overlapping windows of one identifier, or of one location on one account, are found by the
+// generic overlap check (tIdentifiers, tResale).
 
 func (p *plan) identifiers(list []Identifier, k *known) {
-	groups := map[string][]span{}
-	var order []string
 	for i, id := range list {
 		path := fmt.Sprintf("identifiers[%d]", i)
 		ok := p.location(path+".partnerId", id.PartnerID, "identifier partner", k)
-		if !validName(id.Scheme) {
+		if directory.CheckScheme(id.Scheme) != nil {
 			p.fail(path+".scheme", "scheme %q must be a name without spaces, such as aws-product-code, aws-revenue-attribution, gcp-solution or publisher", id.Scheme)
 			ok = false
 		}
@@ -49,85 +33,58 @@ func (p *plan) identifiers(list []Identifier, k *known) {
 		}
 		// One (scheme, value) names at most one location at any time; values compare as
 		// tags and publisher names do, trimmed and case-insensitively.
-		key := strings.ToLower(id.Scheme) + "\x00" + strings.ToLower(strings.TrimSpace(id.Value))
-		if _, seen := groups[key]; !seen {
-			order = append(order, key)
-		}
-		groups[key] = append(groups[key], span{v.from, v.to, path})
+		v.cols = []string{strings.ToLower(id.Scheme), directory.IdentifierKey(id.Value), strings.TrimSpace(id.Value), id.PartnerID}
+		p.add(tIdentifiers, v)
 	}
-	for _, key := range order {
-		p.errs = append(p.errs, overlapProblems(tIdentifierValues, groups[key])...)
-	}
-	p.notYetStored("identifiers", len(list))
 }
 
 func (p *plan) accounts(list []Account, k *known) {
 	seen := map[string]int{}
 	for i, a := range list {
 		path := fmt.Sprintf("accounts[%d]", i)
-		provider := normaliseProvider(a.Provider)
-		switch provider {
-		case "":
+		ok := true
+		provider := ""
+		if strings.TrimSpace(a.Provider) == "" {
 			p.fail(path+".provider", "the account's provider is empty; give aws, google, oracle or the provider's name")
-		case "microsoft":
+			ok = false
+		} else if provider = usage.NormalizeProvider(a.Provider); provider == usage.ProviderMicrosoft {
 			p.fail(path+".provider", "provider %q is Azure: Azure subscriptions go in subscriptions, accounts are other providers'", a.Provider)
+			ok = false
 		}
-		if strings.TrimSpace(a.ID) == "" {
+		key := account.Key(a.ID)
+		if key == "" {
 			p.fail(path+".id", "the account ID is empty")
+			ok = false
 		} else if provider != "" {
-			key := provider + "\x00" + strings.ToLower(strings.TrimSpace(a.ID))
-			if first, dup := seen[key]; dup {
+			k := provider + "\x00" + key
+			if first, dup := seen[k]; dup {
 				p.fail(path+".id", "account %s of %s is also accounts[%d]; give each account once, with all its resale windows", a.ID, provider, first)
+				ok = false
 			} else {
-				seen[key] = i
+				seen[k] = i
 			}
 		}
-		if a.Kind != "sub" && a.Kind != "billing" {
+		if a.Kind != account.KindSub && a.Kind != account.KindBilling {
 			p.fail(path+".kind", "kind %q is not sub (an account that usage names as its sub-account) or billing (a billing account)", a.Kind)
+			ok = false
 		}
-		byLocation := map[string][]span{}
-		var order []string
+		var resale []version
 		for j, r := range a.Resale {
 			rp := fmt.Sprintf("%s.resale[%d]", path, j)
 			okL := p.location(rp+".partnerId", r.PartnerID, "reseller", k)
 			v, okw := p.window(rp, r.From, r.To)
 			if okL && okw {
-				if _, ok := byLocation[r.PartnerID]; !ok {
-					order = append(order, r.PartnerID)
-				}
-				byLocation[r.PartnerID] = append(byLocation[r.PartnerID], span{v.from, v.to, rp})
+				v.cols = []string{provider, key, r.PartnerID}
+				resale = append(resale, v)
 			}
 		}
-		for _, loc := range order {
-			p.errs = append(p.errs, overlapProblems(tResale, byLocation[loc])...)
+		// Resale windows are checked for overlaps even on an account with errors (nothing is
+		// written while the file has any).
+		for _, v := range resale {
+			p.add(tResale, v)
+		}
+		if ok {
+			p.accountRows = append(p.accountRows, []string{provider, key, strings.TrimSpace(a.ID), a.Kind, a.Name, strings.TrimSpace(a.BillingAccountID)})
 		}
 	}
-	p.notYetStored("accounts", len(list))
-}
-
-// validName: non-empty, without white space.
-func validName(s string) bool {
-	return s != "" && strings.IndexFunc(s, unicode.IsSpace) < 0
-}
-
-// normaliseProvider maps a provider's name as attribution's "Providers" rule does: the names
-// of Microsoft, AWS, Google and Oracle to microsoft, aws, google and oracle (with or without
-// a legal-entity suffix such as ", Inc."), anything else to its trimmed lower-case name.
-func normaliseProvider(name string) string {
-	n := strings.ToLower(strings.TrimSpace(name))
-	base := n
-	if i := strings.IndexByte(n, ','); i >= 0 {
-		base = strings.TrimSpace(n[:i])
-	}
-	switch base {
-	case "microsoft", "azure", "microsoft azure":
-		return "microsoft"
-	case "aws", "amazon web services":
-		return "aws"
-	case "google", "google cloud", "gcp":
-		return "google"
-	case "oracle", "oci", "oracle cloud infrastructure":
-		return "oracle"
-	}
-	return n
 }

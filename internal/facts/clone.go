@@ -19,6 +19,11 @@ func (s *Snapshot) Clone() *Snapshot {
 		TrackingIDs:          slices.Clone(s.TrackingIDs),
 		Deployments:          slices.Clone(s.Deployments),
 		EligibilityOverrides: maps.Clone(s.EligibilityOverrides),
+		Identifiers:          slices.Clone(s.Identifiers),
+	}
+	for _, a := range s.Accounts {
+		a.Resale = slices.Clone(a.Resale)
+		c.Accounts = append(c.Accounts, a)
 	}
 	for _, o := range s.Organisations {
 		o.TenantIDs = slices.Clone(o.TenantIDs)

@@ -4,6 +4,7 @@ package facts
 
 import (
 	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/account"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/link"
@@ -25,6 +26,10 @@ type Snapshot struct {
 	Links            []link.Span
 	TrackingIDs      []estate.TrackingID
 	Deployments      []estate.Deployment
+	// Identifiers (version 2): what locations are known by in other programs (TAG, MARKETPLACE).
+	Identifiers []directory.Identifier `json:",omitempty"`
+	// Accounts (version 2): other providers' accounts with their resale windows (RESALE).
+	Accounts []account.Account `json:",omitempty"`
 	// EligibilityOverrides are the operator's per-role-name overrides of the eligibility table.
 	EligibilityOverrides map[string]bool
 }

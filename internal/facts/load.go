@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/account"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/link"
@@ -33,7 +34,17 @@ func Load(ctx context.Context, q store.Querier, w timeline.Window) (*Snapshot, e
 	if err != nil {
 		return nil, fmt.Errorf("loading facts: links: %w", err)
 	}
+	ids, err := directory.LoadIdentifierFacts(ctx, q, w)
+	if err != nil {
+		return nil, fmt.Errorf("loading facts: partner identifiers: %w", err)
+	}
+	accounts, err := account.LoadFacts(ctx, q, w)
+	if err != nil {
+		return nil, fmt.Errorf("loading facts: accounts: %w", err)
+	}
 	return &Snapshot{
+		Identifiers:          ids,
+		Accounts:             accounts,
 		Organisations:        orgs,
 		Tenants:              e.Tenants,
 		ManagementGroups:     e.ManagementGroups,

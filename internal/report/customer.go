@@ -246,9 +246,13 @@ func (c *Customer) Tables() []Table {
 	for _, x := range c.Attachments {
 		a.Rows = append(a.Rows, []string{x.LocationID, x.LocationName, x.Association, x.Via, x.ViaName, x.Roles, x.Since, x.State})
 	}
-	r := Table{Name: "consumption", Title: "Consumption recognised", Header: []string{"location", "association", "admin role", "currency", "amount", "first day", "last day"}}
+	names := map[string]string{}
+	for _, p := range c.Partners {
+		names[p.LocationID] = p.Name
+	}
+	r := Table{Name: "consumption", Title: "Consumption recognised", Header: []string{"location", "name", "association", "admin role", "currency", "amount", "first day", "last day"}}
 	for _, x := range c.Consumption {
-		r.Rows = append(r.Rows, []string{x.LocationID, x.Association, x.AdminRole, x.Currency, x.Amount, x.FirstDay, x.LastDay})
+		r.Rows = append(r.Rows, []string{x.LocationID, names[x.LocationID], x.Association, x.AdminRole, x.Currency, x.Amount, x.FirstDay, x.LastDay})
 	}
 	e := Table{Name: "link-events", Title: "Link events", Header: []string{"at", "object", "action", "from", "to", "version", "by"}}
 	for _, x := range c.LinkEvents {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/access"
 	"github.com/partnerlink/partnerlink/internal/directory"
@@ -18,16 +20,26 @@ import (
 
 // Operator is the operator's overview.
 type Operator struct {
-	From              string            `json:"from"`
-	To                string            `json:"to"`
-	Programs          []GroupRow        `json:"programs"`
-	Associations      []GroupRow        `json:"associations"`
+	From         string     `json:"from"`
+	To           string     `json:"to"`
+	Programs     []GroupRow `json:"programs"`
+	Associations []GroupRow `json:"associations"`
+	// ByProvider (version 2): attributed consumption per provider and association type.
+	ByProvider        []ProviderRow     `json:"byProvider"`
 	TopPartners       []GroupRow        `json:"topPartners"`
 	Runs              []Run             `json:"runs"`
 	Imports           []Import          `json:"imports"`
 	Warnings          []Warning         `json:"warnings"`
 	Directory         []PartnerName     `json:"directory"`
 	OrganisationNames map[string]string `json:"organisationNames"`
+}
+
+// ProviderRow is the attributed consumption of one provider and association type.
+type ProviderRow struct {
+	Provider    string `json:"provider"`
+	Association string `json:"association"`
+	Currency    string `json:"currency"`
+	Amount      string `json:"amount"`
 }
 
 // Run is one attribution run.
@@ -71,6 +83,8 @@ const (
 	WarnUnknownSubscription  = "usage-for-unknown-subscription"
 	WarnUnknownRole          = "assignment-to-unknown-role"
 	WarnDeletedPrincipalLink = "link-of-deleted-principal"
+	// WarnTagNamesNoPartner (version 2): a tag value that matched a tag rule names no location.
+	WarnTagNamesNoPartner = "tag-names-no-partner"
 )
 
 // OperatorOptions bound the operator report.
@@ -127,6 +141,24 @@ WHERE day >= $1 AND day < $2 GROUP BY location_id, currency`, []any{from, to}, a
 		r.Directory = append(r.Directory, PartnerName{LocationID: l.ID, Name: l.Name, OrgID: l.OrgID})
 	}
 	r.Programs, r.Associations = groups(progs, nil), groups(assocs, nil)
+	byProv := sums{}
+	if err := scanRows(ctx, db, "operator providers", `SELECT provider, association, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_provider_daily
+WHERE day >= $1 AND day < $2 GROUP BY provider, association, currency`, []any{from, to}, func(scan func(...any) error) error {
+		var p, a, cur string
+		var n int64
+		if err := scan(&p, &a, &cur, &n); err != nil {
+			return err
+		}
+		byProv.add(p+"\x00"+a, cur, n)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	r.ByProvider = []ProviderRow{}
+	for _, g := range groups(byProv, nil) {
+		p, a, _ := strings.Cut(g.Key, "\x00")
+		r.ByProvider = append(r.ByProvider, ProviderRow{Provider: p, Association: a, Currency: g.Currency, Amount: g.Amount})
+	}
 	r.TopPartners = groups(parts, locNames)
 	if len(r.TopPartners) > o.Top {
 		r.TopPartners = r.TopPartners[:o.Top]
@@ -168,7 +200,59 @@ FROM attribution_runs ORDER BY started_at DESC, id DESC LIMIT $1`, []any{o.Limit
 	return r, nil
 }
 
+// tagWarnings adds the tag warnings of the latest run of each period that overlaps the
+// report's (a later run of a period replaces its rows, and so its warnings).
+func (r *Operator) tagWarnings(ctx context.Context, db *store.DB, o OperatorOptions) error {
+	from, to := bound(o.Period)
+	seen := map[[2]int64]bool{}
+	n := 0
+	return scanRows(ctx, db, "warnings: tags", `SELECT period_from, period_to, warnings FROM attribution_runs
+WHERE status = 'ok' AND period_from < $2 AND period_to > $1 ORDER BY started_at DESC, id DESC`, []any{from, to}, func(scan func(...any) error) error {
+		var pf, pt int64
+		var raw string
+		if err := scan(&pf, &pt, &raw); err != nil {
+			return err
+		}
+		if seen[[2]int64{pf, pt}] {
+			return nil
+		}
+		seen[[2]int64{pf, pt}] = true
+		var ws []struct {
+			Tag     string            `json:"tag"`
+			Value   string            `json:"value"`
+			Reason  string            `json:"reason"`
+			Records int64             `json:"records"`
+			Cost    map[string]string `json:"cost_at_stake"`
+		}
+		if json.Unmarshal([]byte(raw), &ws) != nil {
+			return nil
+		}
+		for _, w := range ws {
+			if n >= o.Limit {
+				return nil
+			}
+			n++
+			curs := make([]string, 0, len(w.Cost))
+			for c := range w.Cost {
+				curs = append(curs, c)
+			}
+			sort.Strings(curs)
+			cost := make([]string, 0, len(curs))
+			for _, c := range curs {
+				cost = append(cost, c+" "+w.Cost[c])
+			}
+			r.Warnings = append(r.Warnings, Warning{Kind: WarnTagNamesNoPartner, Subject: w.Tag + "=" + w.Value,
+				Detail: w.Reason + "; " + itoa(w.Records) + " records from " + day(pf) + " to " + day(pt) + ", cost at stake " + strings.Join(cost, ", ") +
+					"; register the identifier (partnerlink identifiers add) or correct the tag, then attribute the period again"})
+		}
+		return nil
+	})
+}
+
 func (r *Operator) warnings(ctx context.Context, db *store.DB, o OperatorOptions) error {
+	if err := r.tagWarnings(ctx, db, o); err != nil {
+		return err
+	}
 	subs, err := usage.Subscriptions(ctx, db)
 	if err != nil {
 		return fmt.Errorf("warnings: usage per subscription: %w", db.Translate(err))
@@ -241,14 +325,22 @@ func (r *Operator) Tables() []Table {
 	for _, x := range r.Warnings {
 		warn.Rows = append(warn.Rows, []string{x.Kind, x.Subject, x.Detail})
 	}
+	prov := Table{Name: "providers", Title: "Attributed consumption by provider and association", Header: []string{"provider", "association", "currency", "amount"}}
+	for _, x := range r.ByProvider {
+		prov.Rows = append(prov.Rows, []string{x.Provider, x.Association, x.Currency, x.Amount})
+	}
 	dir := Table{Name: "directory", Title: "Partner directory", Header: []string{"organisation", "organisation name", "location", "name"}}
 	for _, x := range r.Directory {
 		dir.Rows = append(dir.Rows, []string{x.OrgID, r.OrganisationNames[x.OrgID], x.LocationID, x.Name})
 	}
-	return []Table{
+	tables := []Table{
 		groupTable("programs", "Incentives by program", "program", r.Programs, false),
 		groupTable("associations", "Attributed consumption by association", "association", r.Associations, false),
 		groupTable("top-partners", "Partners with most attributed consumption", "location", r.TopPartners, true),
-		runs, imps, warn, dir,
+		runs, imps, warn, prov, dir,
 	}
+	if !otherProviders(r.ByProvider) {
+		tables = append(tables[:6], dir) // Azure only: version 1's tables
+	}
+	return tables
 }

@@ -35,18 +35,20 @@ type Partner struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 
-	Totals         []Amount        `json:"totals"`
-	SumOfLocations []Amount        `json:"sumOfLocations,omitempty"`
-	Months         []MonthRow      `json:"months"`
-	Change         []ChangeRow     `json:"monthOverMonth"`
-	Customers      []GroupRow      `json:"customers"`
-	Subscriptions  []GroupRow      `json:"subscriptions"`
-	Services       []GroupRow      `json:"services"`
-	AdminRoles     []GroupRow      `json:"palAdminRoles"`
-	Incentives     []GroupRow      `json:"incentives"`
-	Locations      []GroupRow      `json:"locations,omitempty"`
-	Records        int64           `json:"records"`
-	monthly        map[string]sums // month -> (association, currency) -> nanos
+	Totals         []Amount    `json:"totals"`
+	SumOfLocations []Amount    `json:"sumOfLocations,omitempty"`
+	Months         []MonthRow  `json:"months"`
+	Change         []ChangeRow `json:"monthOverMonth"`
+	Customers      []GroupRow  `json:"customers"`
+	Subscriptions  []GroupRow  `json:"subscriptions"`
+	Services       []GroupRow  `json:"services"`
+	AdminRoles     []GroupRow  `json:"palAdminRoles"`
+	Incentives     []GroupRow  `json:"incentives"`
+	Locations      []GroupRow  `json:"locations,omitempty"`
+	// Providers (version 2): consumption per provider and association type.
+	Providers []ProviderRow   `json:"providers"`
+	Records   int64           `json:"records"`
+	monthly   map[string]sums // month -> (association, currency) -> nanos
 }
 
 // MonthRow is the consumption of one month, association and currency.
@@ -170,6 +172,26 @@ GROUP BY location_id, association, tenant_id, subscription_id, service, admin_ro
 	if err != nil {
 		return nil, err
 	}
+	byProv := sums{}
+	err = scanRows(ctx, db, "partner rollup by provider", `SELECT provider, association, currency, CAST(SUM(`+amountCol+`) AS BIGINT)
+FROM rollup_provider_daily WHERE `+col+` = $1 AND day >= $2 AND day < $3 GROUP BY provider, association, currency`, args,
+		func(scan func(...any) error) error {
+			var prov, assoc, cur string
+			var n int64
+			if err := scan(&prov, &assoc, &cur, &n); err != nil {
+				return err
+			}
+			byProv.add(prov+"\x00"+assoc, cur, n)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	p.Providers = []ProviderRow{}
+	for _, g := range groups(byProv, nil) {
+		pr, as, _ := strings.Cut(g.Key, "\x00")
+		p.Providers = append(p.Providers, ProviderRow{Provider: pr, Association: as, Currency: g.Currency, Amount: g.Amount})
+	}
 	incentives := sums{}
 	err = scanRows(ctx, db, "partner incentives", `SELECT program, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_incentives_daily
 WHERE `+col+` = $1 AND day >= $2 AND day < $3 GROUP BY program, currency`, []any{q.PartnerID, from, to},
@@ -203,13 +225,18 @@ WHERE `+col+` = $1 AND day >= $2 AND day < $3 GROUP BY program, currency`, []any
 			locNames[l.ID] = l.Name
 		}
 	}
+	// A subscription's latest name (names change rarely; the ID is shown beside it).
+	subNames, err := estate.SubscriptionNames(ctx, db)
+	if err != nil {
+		return nil, queryErr(db, "subscription names", err)
+	}
 	p.Totals = amounts(total)
 	if kind == KindOrganisation {
 		p.SumOfLocations = amounts(sumLoc)
 		p.Locations = groups(locs, locNames)
 	}
 	p.Customers = groups(customers, tenantNames)
-	p.Subscriptions = groups(subs, nil)
+	p.Subscriptions = groups(subs, subNames)
 	p.Services = groups(services, nil)
 	p.AdminRoles = groups(roles, nil)
 	p.Incentives = groups(incentives, nil)
@@ -365,14 +392,24 @@ func (p *Partner) Tables() []Table {
 	for _, r := range p.Change {
 		c.Rows = append(c.Rows, []string{r.Month, r.Currency, r.Amount, r.Previous, r.Change, r.Percent})
 	}
-	ts = append(ts, m, c,
+	// The order a partner manager asks in: totals, the trend, by location, by customer, then
+	// the details.
+	ts = append(ts, m, c)
+	if p.Kind == KindOrganisation {
+		ts = append(ts, groupTable("locations", "By location (undeduplicated)", "location", p.Locations, true))
+	}
+	ts = append(ts,
 		groupTable("customers", "By customer tenant", "tenant", p.Customers, true),
-		groupTable("subscriptions", "By subscription", "subscription", p.Subscriptions, false),
+		groupTable("subscriptions", "By subscription", "subscription", p.Subscriptions, true),
 		groupTable("services", "By service", "service", p.Services, false),
 		groupTable("pal-admin-roles", "PAL consumption by admin role", "role", p.AdminRoles, false),
 		groupTable("incentives", "Incentives by program", "program", p.Incentives, false))
-	if p.Kind == KindOrganisation {
-		ts = append(ts, groupTable("locations", "By location (undeduplicated)", "location", p.Locations, true))
+	if otherProviders(p.Providers) {
+		pt := Table{Name: "providers", Title: "By provider and association", Header: []string{"provider", "association", "currency", "amount"}}
+		for _, r := range p.Providers {
+			pt.Rows = append(pt.Rows, []string{r.Provider, r.Association, r.Currency, r.Amount})
+		}
+		ts = append(ts, pt)
 	}
 	return ts
 }
@@ -390,4 +427,15 @@ func groupTable(name, title, key string, rows []GroupRow, withName bool) Table {
 		}
 	}
 	return t
+}
+
+// otherProviders reports whether rows name a provider other than microsoft: the tables by
+// provider are shown then (version 1's reports are unchanged).
+func otherProviders(rows []ProviderRow) bool {
+	for _, r := range rows {
+		if r.Provider != "microsoft" {
+			return true
+		}
+	}
+	return false
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 )
 
 // Tabler is a report that renders as tables.
@@ -21,6 +20,11 @@ var Formats = []string{"text", "csv", "json"}
 func Write(w io.Writer, format string, r Tabler) error {
 	switch format {
 	case "", "text":
+		if h, ok := r.(Headed); ok {
+			if _, err := fmt.Fprintf(w, "%s\n\n", h.Heading()); err != nil {
+				return err
+			}
+		}
 		return WriteText(w, r.Tables())
 	case "csv":
 		return WriteCSV(w, r.Tables())
@@ -32,7 +36,7 @@ func Write(w io.Writer, format string, r Tabler) error {
 	return fmt.Errorf("unknown format %q; use one of %s", format, strings.Join(Formats, ", "))
 }
 
-// WriteText prints each table under its title, columns aligned.
+// WriteText prints each table under its title, columns aligned, amounts for people.
 func WriteText(w io.Writer, ts []Table) error {
 	for i, t := range ts {
 		if i > 0 {
@@ -49,12 +53,8 @@ func WriteText(w io.Writer, ts []Table) error {
 			}
 			continue
 		}
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  %s\n", strings.Join(t.Header, "\t"))
-		for _, r := range t.Rows {
-			fmt.Fprintf(tw, "  %s\n", strings.Join(r, "\t"))
-		}
-		if err := tw.Flush(); err != nil {
+		// Amounts rounded to cents and right-aligned (display.go); CSV and JSON stay exact.
+		if _, err := fmt.Fprintf(w, "%s\n", strings.Join(textTable(t), "\n")); err != nil {
 			return err
 		}
 	}

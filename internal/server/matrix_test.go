@@ -11,11 +11,14 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/partnerlink/partnerlink/internal/account"
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
+	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/server"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
+	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
 // Caller kinds of the authorization matrix. Own means Contoso (organisation 4000000, its
@@ -106,6 +109,16 @@ var matrix = map[string]row{
 	"POST /v1/whatif": {method: "POST", path: "/v1/whatif", ctype: "application/json",
 		body:  `{"from":"2026-03-01","to":"2026-04-01","changes":[{"op":"add-link","tenant":"` + tenantA + `","object":"` + self + `","location":"4000001"}]}`,
 		allow: allowed(400, operator, partnerOwn)},
+	// Version 2 facts: the operator manages identifiers and accounts; a partner reads its own.
+	"GET /v1/identifiers":               {path: "/v1/identifiers", allow: allowed(200, operator, partnerOwn, partnerOther)},
+	"GET /v1/partners/{id}/identifiers": {path: "/v1/partners/4000000/identifiers", allow: allowed(200, operator, partnerOwn)},
+	"POST /v1/partners/{id}/identifiers": {method: "POST", path: "/v1/partners/4000001/identifiers", ctype: "application/json",
+		body: `{"scheme":"aws-product-code","value":"matrix-new","from":"2026-01-01","to":null}`, allow: allowed(200, operator)},
+	"DELETE /v1/identifiers/{scheme}/{value}": {method: "DELETE", path: "/v1/identifiers/aws-product-code/matrix-seed?at=2026-06-01", allow: allowed(200, operator)},
+	"GET /v1/accounts":                        {path: "/v1/accounts", allow: allowed(200, operator, partnerOwn, partnerOther)},
+	"GET /v1/accounts/{provider}/{id}":        {path: "/v1/accounts/aws/111122223333", allow: allowed(200, operator, partnerOwn)},
+	"PUT /v1/accounts/{provider}/{id}": {method: "PUT", path: "/v1/accounts/aws/444455556666", ctype: "application/json",
+		body: `{"kind":"sub","name":"m","billingAccountId":"","resale":[{"partnerId":"4000002","from":"2026-01-01","to":null}]}`, allow: allowed(200, operator)},
 	"GET /v1/tenants/{tenantId}/partners": {path: "/v1/tenants/" + tenantA + "/partners?from=2026-03-01&to=2026-04-01",
 		allow: allowed(200, operator, customerOwn)},
 
@@ -182,6 +195,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		if _, err := db.ExecContext(ctx, `INSERT INTO webhooks (id, tenant_id, url, secret, active, created_at) VALUES ($1, $2, 'https://hooks.example.com/w', 's', TRUE, 0)`,
 			wid, tenantA); err != nil {
+			t.Fatal(err)
+		}
+		if err := (directory.Store{DB: db}).PutIdentifier(ctx, directory.Identifier{Scheme: "aws-product-code", Value: "matrix-seed", LocationID: "4000001",
+			Window: timeline.Window{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), To: timeline.Max}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := (account.Store{DB: db}).Put(ctx, account.Account{Provider: "aws", ID: "111122223333", Kind: account.KindSub,
+			Resale: []account.Resale{{LocationID: "4000001", Window: timeline.Always()}}}); err != nil {
 			t.Fatal(err)
 		}
 		tokens := e.matrixTokens()

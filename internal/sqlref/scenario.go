@@ -44,7 +44,7 @@ func SeedScenario(exec func(query string, args ...any) error) error {
 	h0, hr, minT, maxT := scenarioH0, hour, timeline.Min, timeline.Max
 	use := func(key, sub, res, cat string, start, end, cost int64) {
 		ins("sqlref_usage", key, start, end, sub, res, strings.ToLower(res), "svc", "", cat, "Standard", "", "Microsoft", "Microsoft",
-			"USD", cost, "x", "billed", "imp")
+			"USD", cost, "x", "billed", "imp", "microsoft", "microsoft", "", "", "")
 	}
 
 	for _, o := range [][2]string{{"4100000", "One"}, {"4200000", "Two"}, {"4300000", "Reseller"}} {

@@ -20,6 +20,9 @@
 //     admin role or duplicate_at_org flag, which no total needs; Run computes those too.
 //   - The same SQL runs on SQLite, PostgreSQL and DuckDB; only integer division, collation,
 //     string search and greatest/least differ, see Dialect.
+//   - Version 2 (TAG, RESALE, MARKETPLACE) reads the record's tags exploded into
+//     sqlref_usage_tags and provider names normalised at load (provider_id, publisher_id,
+//     host_provider_id), as a warehouse would hold them; the tag rules are the shipped ones.
 package sqlref
 
 import (
@@ -355,6 +358,43 @@ func Query(d Dialect, o Options) Text {
 		return d.least(i+".t", "r.charge_end") + " - " + d.greatest(i+".f", "r.charge_start")
 	}
 	meets := func(i string) string { return i + ".f < r.charge_end AND r.charge_start < " + i + ".t" }
+	// The tags that match a shipped tag rule, with the identifier scheme and value they name
+	// (scheme '' names a location ID), values of the wrong form left out. In one SELECT:
+	// SQLite limits how deeply views and subqueries nest, and the incentives query is deep.
+	key := "lower(trim(tag_key))"
+	k := "CASE WHEN substr(" + key + ", 1, 18) = 'resourcetags/user:' THEN substr(" + key + ", 19) WHEN substr(" + key + ", 1, 5) = 'user:' THEN substr(" + key + ", 6) ELSE " + key + " END"
+	v := "trim(tag_value)"
+	pc := "lower(substr(" + v + ", 1, 3)) = 'pc:'"
+	scheme := "CASE WHEN " + k + " = 'goog-partner-solution' THEN 'gcp-solution' WHEN " + k + " = 'partnerlink-partner-id' THEN '' WHEN " + pc + " THEN 'aws-product-code' ELSE 'aws-revenue-attribution' END"
+	val := "CASE WHEN " + k + " IN ('goog-partner-solution', 'partnerlink-partner-id') THEN " + v + " WHEN " + pc + " THEN trim(substr(" + v + ", 4)) ELSE " + v + " END"
+	tagRefs := `SELECT record_key, charge_start, ` + scheme + ` AS scheme, ` + val + ` AS val FROM sqlref_usage_tags
+    WHERE (` + k + ` IN ('aws-apn-id', 'goog-partner-solution', 'partnerlink-partner-id')
+      OR (substr(` + k + `, 1, 11) = 'aws-apn-id-' AND length(` + k + `) = 23 AND ltrim(substr(` + k + `, 12), '0123456789') = ''))
+    AND ` + val + ` <> ''
+    AND (` + scheme + ` <> 'aws-revenue-attribution' OR (length(` + v + `) = 16 AND substr(` + v + `, 1, 3) = 'ra-'
+      AND ltrim(substr(` + v + `, 4), 'abcdefghijklmnopqrstuvwxyz0123456789') = ''))`
+	v2branches := `  UNION ALL
+  SELECT r.record_key, i.location_id, 'TAG', r.currency, r.cost_nanos, r.rh, '', i.n, ` + overlap("i") + `
+  FROM urec r JOIN tag_loc tl ON tl.record_key = r.record_key AND tl.charge_start = r.charge_start
+  JOIN active i ON i.location_id = tl.location_id AND ` + meets("i") + `
+  UNION ALL
+  SELECT r.record_key, i.location_id, 'MARKETPLACE', r.currency, r.cost_nanos, r.rh, '', i.n, ` + overlap("i") + `
+  FROM urec r JOIN mkt_loc ml ON ml.record_key = r.record_key AND ml.charge_start = r.charge_start
+  JOIN active i ON i.location_id = ml.location_id AND ` + meets("i") + `
+  UNION ALL
+  -- RESALE: the union of a location's time on the sub-account and on the billing account, as
+  -- |sub| + |billing| - |both| (each side's pieces are disjoint); n = 2 sends them to the sum.
+  SELECT r.record_key, i.location_id, 'RESALE', r.currency, r.cost_nanos, r.rh, '', 2, ` + overlap("i") + `
+  FROM urec r JOIN resale_sub i ON i.record_key = r.record_key
+  UNION ALL
+  SELECT r.record_key, i.location_id, 'RESALE', r.currency, r.cost_nanos, r.rh, '', 2, ` + overlap("i") + `
+  FROM urec r JOIN resale_bill i ON i.record_key = r.record_key
+  UNION ALL
+  SELECT r.record_key, i.location_id, 'RESALE', r.currency, r.cost_nanos, r.rh, '', 2,
+    ` + d.greatest("i.f", "j.f", "r.charge_start") + ` - ` + d.least("i.t", "j.t", "r.charge_end") + `
+  FROM urec r JOIN resale_sub i ON i.record_key = r.record_key
+  JOIN resale_bill j ON j.record_key = r.record_key AND j.location_id = i.location_id
+  WHERE ` + d.greatest("i.f", "j.f", "r.charge_start") + ` < ` + d.least("i.t", "j.t", "r.charge_end") + ``
 	w := `WITH RECURSIVE
 eligible(id) AS (VALUES ` + strings.Join(elig, ", ") + `),
 role_names(id, role_name) AS (SELECT r.id, r.role_name FROM role_definitions r
@@ -404,7 +444,8 @@ rec AS (
     s.tenant_id, s.offer, s.csp_location_id, s.management_group_id AS mg,
     ` + d.div("u.charge_end - u.charge_start", hr) + ` AS rh
   FROM sqlref_usage u JOIN subscriptions s ON s.id = u.subscription_id AND s.valid_from <= u.charge_start AND u.charge_start < s.valid_to
-  WHERE u.charge_start >= ` + fmt.Sprint(from) + ` AND u.charge_start < ` + fmt.Sprint(to) + ` AND u.charge_category = 'Usage'),
+  WHERE u.charge_start >= ` + fmt.Sprint(from) + ` AND u.charge_start < ` + fmt.Sprint(to) + ` AND u.charge_category = 'Usage'
+    AND u.provider_id IN ('', 'microsoft')),
 rkeys AS (SELECT DISTINCT resource_key, tenant_id, mg FROM rec),
 res_pre(resource_key, pre, rest) AS (
   SELECT resource_key, CAST('' AS TEXT), substr(resource_key, 2) FROM (SELECT DISTINCT resource_key FROM rkeys) x
@@ -437,6 +478,37 @@ dpor_piece(subscription_id, location_id, f, t) AS (
   SELECT dp.subscription_id, dp.location_id, ` + d.greatest("dp.valid_from", "ac.f") + `, ` + d.least("dp.valid_to", "ac.t") + `
   FROM subscription_dpor dp JOIN active ac ON ac.location_id = dp.location_id AND ac.f < dp.valid_to AND dp.valid_from < ac.t),
 dpor_isl(subscription_id, location_id, f, t, n) AS (` + islands("dpor_piece", "subscription_id, location_id") + `),
+urec AS (
+  SELECT u.record_key, u.charge_start, u.charge_end, u.currency, u.cost_nanos, u.subscription_id, u.billing_account_id, u.provider_id,
+    u.provider, u.publisher, u.publisher_id, u.host_provider_id, ` + d.div("u.charge_end - u.charge_start", hr) + ` AS rh
+  FROM sqlref_usage u
+  WHERE u.charge_start >= ` + fmt.Sprint(from) + ` AND u.charge_start < ` + fmt.Sprint(to) + ` AND u.charge_category = 'Usage'
+    AND u.charge_end > u.charge_start),
+tag_loc(record_key, charge_start, location_id) AS (
+  SELECT tk.record_key, tk.charge_start, i.location_id FROM (` + tagRefs + `) tk
+  JOIN partner_identifiers i ON i.scheme = tk.scheme AND i.value_key = lower(tk.val) AND i.valid_from <= tk.charge_start AND tk.charge_start < i.valid_to
+  WHERE tk.scheme <> ''
+  UNION
+  SELECT tk.record_key, tk.charge_start, pl.id FROM (` + tagRefs + `) tk JOIN partner_locations pl ON pl.id = tk.val WHERE tk.scheme = ''),
+resale_decl(provider, kind, account_key, location_id, f, t) AS MATERIALIZED (
+  SELECT a.provider, a.kind, a.account_key, ar.location_id, ` + d.greatest("ar.valid_from", "ac.f") + `, ` + d.least("ar.valid_to", "ac.t") + `
+  FROM accounts a JOIN account_resale ar ON ar.provider = a.provider AND ar.account_key = a.account_key
+  JOIN active ac ON ac.location_id = ar.location_id AND ac.f < ar.valid_to AND ar.valid_from < ac.t),
+resale_sub(record_key, location_id, f, t) AS (
+  SELECT r.record_key, i.location_id, i.f, i.t FROM urec r JOIN resale_decl i ON i.provider = r.provider_id AND i.kind = 'sub'
+    AND i.account_key = lower(trim(r.subscription_id)) AND ` + meets("i") + `
+  WHERE r.provider_id NOT IN ('', 'microsoft')),
+resale_bill(record_key, location_id, f, t) AS (
+  SELECT r.record_key, i.location_id, i.f, i.t FROM urec r JOIN resale_decl i ON i.provider = r.provider_id AND i.kind = 'billing'
+    AND r.billing_account_id <> '' AND i.account_key = lower(trim(r.billing_account_id)) AND ` + meets("i") + `
+  WHERE r.provider_id NOT IN ('', 'microsoft')),
+mkt(record_key, charge_start, seller) AS (
+  SELECT record_key, charge_start, CASE WHEN trim(publisher) <> '' AND publisher_id <> provider_id THEN trim(publisher) ELSE trim(provider) END
+  FROM urec WHERE (trim(publisher) <> '' AND publisher_id <> provider_id)
+    OR (host_provider_id <> '' AND trim(provider) <> '' AND host_provider_id <> provider_id)),
+mkt_loc(record_key, charge_start, location_id) AS (
+  SELECT m.record_key, m.charge_start, i.location_id FROM mkt m
+  JOIN partner_identifiers i ON i.scheme = 'publisher' AND i.value_key = lower(m.seller) AND i.valid_from <= m.charge_start AND m.charge_start < i.valid_to),
 cov(record_key, location_id, association, currency, cost_nanos, rh, offer, n, ns) AS (
   SELECT r.record_key, r.csp_location_id, 'CSP', r.currency, r.cost_nanos, r.rh, r.offer, i.n, ` + overlap("i") + `
   FROM rec r JOIN active i ON i.location_id = r.csp_location_id AND ` + meets("i") + `
@@ -452,7 +524,8 @@ cov(record_key, location_id, association, currency, cost_nanos, rh, offer, n, ns
   FROM rec r JOIN pal_isl i ON i.resource_key = r.resource_key AND i.tenant_id = r.tenant_id AND ` + meets("i") + `
   JOIN partner_locations pl ON pl.id = i.location_id
   LEFT JOIN partner_locations csp ON r.offer = 'csp' AND csp.id = r.csp_location_id
-  WHERE csp.org_id IS NULL OR csp.org_id <> pl.org_id),
+  WHERE csp.org_id IS NULL OR csp.org_id <> pl.org_id
+/*v2*/),
 assoc AS (
   -- A record meets at most one island of a one-island group: no aggregation needed there.
   SELECT record_key, location_id, association, currency, cost_nanos, rh, offer, ` + d.div("ns", hr) + ` AS hrs FROM cov WHERE n = 1
@@ -466,9 +539,12 @@ att AS (
     ` + d.rhe("a.cost_nanos * a.hrs", "a.rh") + ` AS amount
   FROM assoc a JOIN partner_locations pl ON pl.id = a.location_id
   WHERE a.hrs > 0)`
+	wV1 := strings.Replace(w, "/*v2*/", "", 1)
+	w = strings.Replace(w, "/*v2*/", v2branches, 1)
 
 	// Rows: the admin role (the role with the most time, ties by name) and duplicate_at_org.
-	rowsW := w + `,
+	rowsOf := func(w string) string {
+		return w + `,
 role_piece(resource_key, tenant_id, location_id, role_name, f, t) AS (
   SELECT pp.resource_key, pp.tenant_id, pp.location_id, rn.role_name, pp.f, pp.t FROM pal_piece pp JOIN role_names rn ON rn.id = pp.role_id),
 role_isl(resource_key, tenant_id, location_id, role_name, f, t, n) AS (` + islands("role_piece", "resource_key, tenant_id, location_id, role_name") + `),
@@ -483,12 +559,13 @@ att_rows AS (
     CASE WHEN ROW_NUMBER() OVER (PARTITION BY a.record_key, a.org_id, a.association
       ORDER BY CASE WHEN ltrim(a.location_id, '0123456789') = '' THEN length(a.location_id) ELSE 0 END, a.location_id` + d.collate() + `) > 1 THEN 1 ELSE 0 END AS dup
   FROM att a LEFT JOIN admin ad ON a.association = 'PAL' AND ad.record_key = a.record_key AND ad.location_id = a.location_id)`
-	attributions := rowsW + `
+	}
+	attributions := rowsOf(w) + `
 SELECT record_key, location_id, association, org_id, coverage, amount, admin_role, dup FROM att_rows`
 
 	// Incentives. PEC: admin access of the reseller's organisation, whole UTC days only.
 	floorDay := func(x string) string { return "(" + x + " - ((" + x + " % " + dy + ") + " + dy + ") % " + dy + ")" }
-	inc := rowsW + `,
+	inc := rowsOf(wV1) + `,
 access(org_id, cust_tenant, scope_key, f, t) AS (
   SELECT ot.org_id, xh.cust_tenant, xh.scope_key, ` + gt("xh.f", "pr.valid_from") + `, ` + lt("xh.t", "pr.valid_to") + `
   FROM xholds xh JOIN principals pr ON pr.tenant_id = xh.cust_tenant AND pr.object_id = xh.x AND pr.type = 'ForeignGroup'

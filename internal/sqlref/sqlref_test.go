@@ -64,7 +64,7 @@ func TestRoundHalfEvenInSQL(t *testing.T) {
 func TestRefusesRecordsOffTheHour(t *testing.T) {
 	db := storetest.SQLite(t)
 	h0 := ScenarioPeriod.From
-	if _, err := db.ExecContext(context.Background(), `INSERT INTO sqlref_usage VALUES ('r', $1, $2, 's', '/x', '/x', '', '', 'Usage', '', '', '', '', 'USD', 1, '1', 'billed', 'i')`, h0+1, h0+hour); err != nil {
+	if _, err := db.ExecContext(context.Background(), `INSERT INTO sqlref_usage VALUES ('r', $1, $2, 's', '/x', '/x', '', '', 'Usage', '', '', '', '', 'USD', 1, '1', 'billed', 'i', 'microsoft', '', '', '', '')`, h0+1, h0+hour); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := Run(context.Background(), db, "sqlite", Options{Period: ScenarioPeriod})

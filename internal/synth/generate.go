@@ -27,8 +27,29 @@ type Dataset struct {
 	Cases Cases
 	// LocationNames maps location ID to "Org – Location" for summaries.
 	LocationNames map[string]string
+	// Story names what a multi-month dataset (Scale.Months > 1) shows over its months.
+	Story Story
+	// MultiCloud names the multi-provider slice (Scale.MultiCloud).
+	MultiCloud MultiCloud
+	// Rows is the number of usage rows the last WriteUsage wrote.
+	Rows int64
 
 	commitment string
+}
+
+// Story is what happens over the months of a multi-month dataset: customers who join (growth),
+// customers who leave (churn), and a CSP customer that moves to another reseller.
+type Story struct {
+	// Joined: tenant ID -> the month its usage starts (YYYY-MM).
+	Joined map[string]string
+	// Churned: tenant ID -> the month from which it has no usage (YYYY-MM).
+	Churned map[string]string
+	// Transfer: a CSP customer lost by one partner to another at At.
+	Transfer struct {
+		TenantID, TenantName, SubscriptionID string
+		FromLocation, ToLocation             string
+		At                                   time.Time
+	}
 }
 
 // Resource is one resource usage is generated for.
@@ -36,6 +57,12 @@ type Resource struct {
 	ID, SubscriptionID, Currency, Service, ServiceCategory string
 	// UsageID is how usage spells the ID (sometimes lower-cased, as real exports do).
 	UsageID string
+	// Start and End bound the charge starts the resource has usage for (zero = unbounded):
+	// customers join and leave in multi-month datasets.
+	Start, End time.Time
+	// Other providers' resources (Scale.MultiCloud): FOCUS ProviderName and PublisherName
+	// (empty = Microsoft), BillingAccountId, SubAccountType and Tags (a JSON object).
+	Provider, Publisher, BillingAccount, SubAccountType, Tags string
 }
 
 // Cases are the hand-placed situations the demo and tests explain.
@@ -58,11 +85,22 @@ type org struct {
 	group     string
 }
 
+type customer struct {
+	id, name string
+	reseller *org
+	csp      bool
+}
+
 type gen struct {
 	r    *rand.Rand
 	d    *Dataset
 	orgs []*org
-	hrs  int // hours in the period
+	// customers are the customer tenants in order, with their CSP reseller organisation.
+	customers []customer
+	hrs       int // hours in the period
+	// shift moves the estate's fixed dates back for multi-month datasets (0 months for one
+	// period), so that what exists before the period still exists before it.
+	shift int
 }
 
 var roles = []ef.RoleDefinition{
@@ -106,9 +144,14 @@ func Generate(seed int64, scale Scale) *Dataset {
 	scale.Tenants = max(scale.Tenants, 4)
 	scale.Subscriptions = max(scale.Subscriptions, scale.Tenants)
 	scale.Resources = max(scale.Resources, scale.Subscriptions)
-	d := &Dataset{Seed: seed, Scale: scale, From: PeriodStart, To: PeriodStart.Add(time.Duration(scale.Days) * 24 * time.Hour),
-		LocationNames: map[string]string{}}
-	g := &gen{r: rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15)), d: d, hrs: scale.Days * 24}
+	from, to := PeriodStart, PeriodStart.Add(time.Duration(scale.Days)*24*time.Hour)
+	if scale.Months > 1 {
+		// Whole calendar months ending with the month of PeriodStart.
+		from, to = PeriodStart.AddDate(0, 1-scale.Months, 0), PeriodStart.AddDate(0, 1, 0)
+		scale.Days = int(to.Sub(from) / (24 * time.Hour))
+	}
+	d := &Dataset{Seed: seed, Scale: scale, From: from, To: to, LocationNames: map[string]string{}}
+	g := &gen{r: rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15)), d: d, hrs: scale.Days * 24, shift: max(0, scale.Months-1)}
 	d.Estate.RoleDefinitions = roles
 	d.commitment = "/providers/Microsoft.Capacity/reservationOrders/" + g.guid() + "/reservations/" + g.guid()
 	g.partners()
@@ -116,6 +159,12 @@ func Generate(seed int64, scale Scale) *Dataset {
 		g.tenant(ti)
 	}
 	g.demoCases()
+	if scale.Months > 1 {
+		g.story()
+	}
+	if scale.MultiCloud {
+		g.multiCloud()
+	}
 	for i := 0; i < 3; i++ {
 		d.UnknownSubscriptions = append(d.UnknownSubscriptions, g.guid())
 	}
@@ -127,9 +176,23 @@ func (g *gen) guid() string {
 	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, (a>>16)&0xffff, a&0xfff, 0x8000|(b>>48)&0x3fff, b&0xffffffffffff)
 }
 
-// at is the RFC 3339 text of PeriodStart + h hours.
+// at is the RFC 3339 text of the period's start + h hours.
 func (g *gen) at(h int) *string {
-	s := PeriodStart.Add(time.Duration(h) * time.Hour).Format(time.RFC3339)
+	s := g.d.From.Add(time.Duration(h) * time.Hour).Format(time.RFC3339)
+	return &s
+}
+
+// fixed is one of the estate's fixed dates (RFC 3339), moved back by the months a
+// multi-month dataset adds before PeriodStart.
+func (g *gen) fixed(s string) *string {
+	if g.shift == 0 {
+		return &s
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err) // a constant of this file
+	}
+	s = t.AddDate(0, -g.shift, 0).Format(time.RFC3339)
 	return &s
 }
 
@@ -160,7 +223,7 @@ func (g *gen) partners() {
 			loc := ef.Location{ID: fmt.Sprint(4100000 + k*100 + j + 1), Name: o.name + " " + c, Country: c}
 			// Every fifth organisation's last location closes part-way through the month.
 			if k%5 == 4 && j == nl-1 {
-				loc.Active = []ef.Window{{From: strp("2024-01-01T00:00:00Z"), To: g.at(g.hrs * 2 / 3)}}
+				loc.Active = []ef.Window{{From: g.fixed("2024-01-01T00:00:00Z"), To: g.at(g.hrs * 2 / 3)}}
 			}
 			o.locations = append(o.locations, loc.ID)
 			p.Locations = append(p.Locations, loc)
@@ -180,7 +243,7 @@ func (g *gen) partners() {
 				pr.MemberOf = []ef.Membership{{GroupID: o.group}}
 			}
 			g.d.Estate.Principals = append(g.d.Estate.Principals, pr)
-			g.d.Estate.Links = append(g.d.Estate.Links, ef.Link{TenantID: o.tenants[0], ObjectID: id, PartnerID: o.locations[u%len(o.locations)], From: strp("2025-06-01T00:00:00Z")})
+			g.d.Estate.Links = append(g.d.Estate.Links, ef.Link{TenantID: o.tenants[0], ObjectID: id, PartnerID: o.locations[u%len(o.locations)], From: g.fixed("2025-06-01T00:00:00Z")})
 		}
 		for i := 1; i < len(o.tenants); i++ {
 			g.d.Estate.Tenants = append(g.d.Estate.Tenants, ef.Tenant{ID: o.tenants[i], Name: o.name + " (second partner tenant)"})
@@ -249,6 +312,7 @@ func (g *gen) tenant(ti int) {
 		t.ManagementGroups = append(t.ManagementGroups, mg)
 	}
 	g.d.Estate.Tenants = append(g.d.Estate.Tenants, t)
+	g.customers = append(g.customers, customer{id: ts.id, name: t.Name, reseller: g.orgs[ti%len(g.orgs)]})
 	currency := "USD"
 	if ti%9 == 8 {
 		currency = "EUR"
@@ -265,6 +329,7 @@ func (g *gen) tenant(ti int) {
 		offer = "payg"
 	}
 	reseller := g.orgs[ti%len(g.orgs)]
+	g.customers[len(g.customers)-1].csp = offer == "csp"
 	resLoc := reseller.locations[ti%len(reseller.locations)]
 
 	// Subscriptions and resources.
@@ -284,11 +349,11 @@ func (g *gen) tenant(ti int) {
 		switch s % 6 {
 		case 0: // DPOR all month
 			o := g.orgs[g.r.IntN(len(g.orgs))]
-			sub.DPOR = []ef.DPOR{{PartnerID: o.locations[0], From: strp("2025-01-01T00:00:00Z")}}
+			sub.DPOR = []ef.DPOR{{PartnerID: o.locations[0], From: g.fixed("2025-01-01T00:00:00Z")}}
 		case 3: // DPOR changes mid-month
 			a, b := g.orgs[g.r.IntN(len(g.orgs))], g.orgs[g.r.IntN(len(g.orgs))]
 			h := g.mid()
-			sub.DPOR = []ef.DPOR{{PartnerID: a.locations[0], From: strp("2025-01-01T00:00:00Z"), To: g.at(h)},
+			sub.DPOR = []ef.DPOR{{PartnerID: a.locations[0], From: g.fixed("2025-01-01T00:00:00Z"), To: g.at(h)},
 				{PartnerID: b.locations[len(b.locations)-1], From: g.at(h)}}
 		}
 		g.d.Estate.Subscriptions = append(g.d.Estate.Subscriptions, sub)
@@ -306,7 +371,7 @@ func (g *gen) tenant(ti int) {
 			if k%25 == 1 {
 				// CUA: deployed with a tracking GUID, some during the month.
 				tid := g.d.Estate.TrackingIDs[g.r.IntN(len(g.d.Estate.TrackingIDs))].GUID
-				at := "2026-01-15T10:00:00Z"
+				at := *g.fixed("2026-01-15T10:00:00Z")
 				if k%2 == 1 {
 					at = *g.at(g.mid())
 				}
@@ -391,7 +456,7 @@ func (g *gen) tenant(ti int) {
 		default:
 			scope = ts.resources[g.r.IntN(len(ts.resources))]
 		}
-		from, to := strp("2025-09-01T00:00:00Z"), (*string)(nil)
+		from, to := g.fixed("2025-09-01T00:00:00Z"), (*string)(nil)
 		switch i % 10 {
 		case 1:
 			from = g.at(g.mid())
@@ -402,7 +467,16 @@ func (g *gen) tenant(ti int) {
 		var acts []ef.Window
 		if i%8 == 5 {
 			kind = "eligible"
-			if i%16 != 13 { // some eligible assignments are never activated
+			switch {
+			case i%16 == 13: // some eligible assignments are never activated
+			case g.shift > 0:
+				// Over several months: an activation or two a month, a working day long.
+				for a := 0; a < 2*g.d.Scale.Months; a++ {
+					h := g.r.IntN(max(1, g.hrs-10))
+					acts = append(acts, ef.Window{From: g.at(h), To: g.at(h + 2 + g.r.IntN(8))})
+				}
+				acts = disjoint(acts)
+			default:
 				for a := 0; a < 1+g.r.IntN(3); a++ {
 					h := g.r.IntN(max(1, g.hrs-8))
 					acts = append(acts, ef.Window{From: g.at(h), To: g.at(h + 1 + g.r.IntN(8))})
@@ -425,12 +499,12 @@ func (g *gen) tenant(ti int) {
 		case 2: // moved mid-month to another partner
 			o2 := g.orgs[g.r.IntN(len(g.orgs))]
 			h := g.mid()
-			g.link(ts.id, pr, loc, strp("2025-11-01T00:00:00Z"), g.at(h))
+			g.link(ts.id, pr, loc, g.fixed("2025-11-01T00:00:00Z"), g.at(h))
 			g.link(ts.id, pr, o2.locations[0], g.at(h), nil)
 		case 3: // removed mid-month
-			g.link(ts.id, pr, loc, strp("2025-11-01T00:00:00Z"), g.at(g.mid()))
+			g.link(ts.id, pr, loc, g.fixed("2025-11-01T00:00:00Z"), g.at(g.mid()))
 		default:
-			g.link(ts.id, pr, loc, strp("2025-11-01T00:00:00Z"), nil)
+			g.link(ts.id, pr, loc, g.fixed("2025-11-01T00:00:00Z"), nil)
 		}
 	}
 
@@ -494,6 +568,11 @@ func lowerASCII(s string) string {
 func (g *gen) demoCases() {
 	e := &g.d.Estate
 	tenantOf := func(i int) (string, string, string) {
+		if g.shift > 0 {
+			// Over many months random links and assignments reach every subscription of the
+			// random tenants sooner or later: each case gets a tenant of its own.
+			return g.caseTenant(i)
+		}
 		// Customer tenants follow the partner tenants in e.Tenants; find the i-th customer's
 		// first subscription and first resource.
 		sub := g.firstSubOfCustomer(i)
@@ -511,7 +590,7 @@ func (g *gen) demoCases() {
 		o := g.orgs[0]
 		id := g.guid()
 		e.Principals = append(e.Principals, ef.Principal{TenantID: ten, ObjectID: id, Type: "User", DisplayName: "engineer_" + slug(o.name) + "#EXT#", HomeTenantID: o.tenants[0]})
-		g.assign(ten, id, roleContributor, "/subscriptions/"+sub, "active", strp("2025-12-01T00:00:00Z"), nil, nil)
+		g.assign(ten, id, roleContributor, "/subscriptions/"+sub, "active", g.fixed("2025-12-01T00:00:00Z"), nil, nil)
 		c := &g.d.Cases.OrgIDAttempt
 		c.OrgID, c.TenantID, c.SubscriptionID, c.PrincipalID = o.id, ten, sub, id
 	}
@@ -521,8 +600,8 @@ func (g *gen) demoCases() {
 		o := g.orgs[1]
 		id := g.guid()
 		e.Principals = append(e.Principals, ef.Principal{TenantID: ten, ObjectID: id, Type: "User", DisplayName: "oncall_" + slug(o.name) + "#EXT#", HomeTenantID: o.tenants[0]})
-		g.assign(ten, id, roleOwner, "/subscriptions/"+sub, "eligible", strp("2025-12-01T00:00:00Z"), nil, nil)
-		g.link(ten, id, o.locations[0], strp("2025-12-01T00:00:00Z"), nil)
+		g.assign(ten, id, roleOwner, "/subscriptions/"+sub, "eligible", g.fixed("2025-12-01T00:00:00Z"), nil, nil)
+		g.link(ten, id, o.locations[0], g.fixed("2025-12-01T00:00:00Z"), nil)
 		c := &g.d.Cases.UnactivatedPIM
 		c.LocationID, c.TenantID, c.SubscriptionID, c.PrincipalID = o.locations[0], ten, sub, id
 	}
@@ -535,9 +614,9 @@ func (g *gen) demoCases() {
 			ef.Principal{TenantID: ten, ObjectID: gb, Type: "Group", DisplayName: "Platform Operators"},
 			ef.Principal{TenantID: ten, ObjectID: ga, Type: "Group", DisplayName: "Managed Service Engineers", MemberOf: []ef.Membership{{GroupID: gb}}},
 			ef.Principal{TenantID: ten, ObjectID: id, Type: "User", DisplayName: "msp_" + slug(o.name) + "#EXT#", HomeTenantID: o.tenants[0],
-				MemberOf: []ef.Membership{{GroupID: ga, From: strp("2025-12-01T00:00:00Z")}}})
-		g.assign(ten, gb, roleContributor, "/subscriptions/"+sub, "active", strp("2025-12-01T00:00:00Z"), nil, nil)
-		g.link(ten, id, o.locations[0], strp("2025-12-01T00:00:00Z"), nil)
+				MemberOf: []ef.Membership{{GroupID: ga, From: g.fixed("2025-12-01T00:00:00Z")}}})
+		g.assign(ten, gb, roleContributor, "/subscriptions/"+sub, "active", g.fixed("2025-12-01T00:00:00Z"), nil, nil)
+		g.link(ten, id, o.locations[0], g.fixed("2025-12-01T00:00:00Z"), nil)
 		c := &g.d.Cases.GroupChain
 		c.LocationID, c.TenantID, c.SubscriptionID, c.ResourceID, c.PrincipalID = o.locations[0], ten, sub, res, id
 	}
@@ -557,4 +636,17 @@ func (g *gen) firstSubOfCustomer(i int) ef.Subscription {
 		}
 	}
 	return g.d.Estate.Subscriptions[0]
+}
+
+// caseTenant adds a customer tenant with one pay-as-you-go subscription and one virtual
+// machine, and nothing else, for a hand-placed case of a multi-month dataset.
+func (g *gen) caseTenant(i int) (tenant, sub, resource string) {
+	tenant, sub = g.guid(), g.guid()
+	name := customerNames[i%len(customerNames)] + " (case)"
+	g.d.Estate.Tenants = append(g.d.Estate.Tenants, ef.Tenant{ID: tenant, Name: name})
+	g.d.Estate.Subscriptions = append(g.d.Estate.Subscriptions, ef.Subscription{ID: sub, TenantID: tenant, Name: "production", Offer: "payg"})
+	resource = "/subscriptions/" + sub + "/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-app"
+	g.d.Resources = append(g.d.Resources, Resource{ID: resource, UsageID: resource, SubscriptionID: sub, Currency: "USD",
+		Service: "Virtual Machines", ServiceCategory: "Compute"})
+	return tenant, sub, resource
 }

@@ -22,13 +22,20 @@ type Scale struct {
 	Links           int
 	Days            int
 	UsageRows       int64
+	// Months > 1: the usage spans that many calendar months ending with March 2026 (Days is
+	// then derived), and the estate tells a story over them (Dataset.Story).
+	Months int
+	// MultiCloud adds AWS and Google Cloud accounts, partner identifiers and usage with
+	// partner tags, resale and marketplace sellers (Dataset.MultiCloud).
+	MultiCloud bool
 }
 
 // The presets. Bench is the size of the benchmark in bench/ (issue 6).
 var (
 	Tiny  = Scale{Name: "tiny", Tenants: 10, Subscriptions: 20, Resources: 80, RoleAssignments: 120, Links: 40, Days: 3, UsageRows: 600}
 	Small = Scale{Name: "small", Tenants: 20, Subscriptions: 120, Resources: 1200, RoleAssignments: 1200, Links: 240, Days: 30, UsageRows: 40000}
-	Demo  = Scale{Name: "demo", Tenants: 40, Subscriptions: 200, Resources: 1000, RoleAssignments: 2000, Links: 400, Days: 30, UsageRows: 30000}
+	// Demo spans twelve months (April 2025 to March 2026) with other clouds beside Azure.
+	Demo  = Scale{Name: "demo", Tenants: 40, Subscriptions: 200, Resources: 600, RoleAssignments: 2000, Links: 400, Days: 30, UsageRows: 36000, Months: 12, MultiCloud: true}
 	Bench = Scale{Name: "bench", Tenants: 200, Subscriptions: 4000, Resources: 200000, RoleAssignments: 100000, Links: 20000, Days: 30, UsageRows: 10000000}
 )
 
@@ -63,7 +70,8 @@ func ParseScale(s string) (Scale, error) {
 	if div > 1 {
 		d := func(n int) int { return max(1, n/div) }
 		sc = Scale{Name: s, Tenants: max(6, sc.Tenants/div), Subscriptions: max(18, sc.Subscriptions/div), Resources: d(sc.Resources),
-			RoleAssignments: d(sc.RoleAssignments), Links: d(sc.Links), Days: sc.Days, UsageRows: max(1, sc.UsageRows/int64(div))}
+			RoleAssignments: d(sc.RoleAssignments), Links: d(sc.Links), Days: sc.Days, UsageRows: max(1, sc.UsageRows/int64(div)),
+			Months: sc.Months, MultiCloud: sc.MultiCloud}
 	}
 	if rows != "" {
 		if _, err := fmt.Sscanf(rows, "%d", &sc.UsageRows); err != nil || sc.UsageRows < 1 {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
 )
 
@@ -105,27 +107,37 @@ func signInBrowser(t *testing.T, ctx context.Context, base, token string) {
 	)
 }
 
-// chartState is what chart.js drew plus the count of painted canvas pixels.
+// chartState is what chart.js drew (one entry per currency) plus the painted canvas pixels.
 type chartState struct {
-	Points int  `json:"points"`
-	Series int  `json:"series"`
-	Drawn  bool `json:"drawn"`
-	Pixels int  `json:"pixels"`
+	Charts []struct {
+		Currency string `json:"currency"`
+		Total    string `json:"total"`
+		Points   int    `json:"points"`
+		Series   int    `json:"series"`
+		Drawn    bool   `json:"drawn"`
+	} `json:"charts"`
+	Points  int      `json:"points"`
+	Drawn   bool     `json:"drawn"`
+	Pixels  int      `json:"pixels"`
+	Figures int      `json:"figures"`
+	Totals  []string `json:"totals"` // the figure captions' totals as shown
 }
 
 const chartJS = `(() => {
   const c = window.partnerlinkChart || {};
   let pixels = 0;
-  document.querySelectorAll('#chart canvas').forEach(cv => {
+  document.querySelectorAll('#charts canvas').forEach(cv => {
     const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
     for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) pixels++;
   });
-  return {points: c.points || 0, series: c.series || 0, drawn: !!c.drawn, pixels};
+  const figs = document.querySelectorAll('#charts figure');
+  return {charts: c.charts || [], points: c.points || 0, drawn: !!c.drawn, pixels,
+    figures: figs.length, totals: Array.from(figs).map(f => f.querySelector('.chart-total').textContent)};
 })()`
 
 func chart(t *testing.T, ctx context.Context) chartState {
 	t.Helper()
-	run(t, ctx, "wait for chart", chromedp.WaitVisible(chromedp.CSS("#chart canvas")))
+	run(t, ctx, "wait for chart", chromedp.WaitVisible(chromedp.CSS("#charts canvas")))
 	return get(t, ctx, "read chart", chromedp.Evaluate[chartState](chartJS))
 }
 
@@ -138,26 +150,96 @@ func status(t *testing.T, ctx context.Context, u string) int {
 	return int(resp.Status)
 }
 
+// seedUSD gives partner L1 a second currency and a long table: PAL in USD in March 2026 on 14
+// more subscriptions (USD 1,234.50 in all), so the page has 15 subscriptions.
+func seedUSD(t *testing.T, db *store.DB) {
+	t.Helper()
+	ins := `INSERT INTO rollup_daily (day, location_id, org_id, association, tenant_id, subscription_id, service, admin_role, currency, amount_nanos, org_amount_nanos, records) VALUES ($1,'L1','O1','PAL',$2,$3,'Virtual Machines','Owner','USD',$4,$4,1)`
+	for i := 0; i < 14; i++ {
+		n := int64(80_000_000_000)
+		if i == 13 {
+			n = 194_500_000_000
+		}
+		if _, err := db.ExecContext(context.Background(), ins, day("2026-03-12"), tenantA, fmt.Sprintf("22222222-0000-0000-0000-%012d", i), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestBrowser(t *testing.T) {
 	ctx := browser(t)
 	db := storetest.SQLite(t)
 	seed(t, db)
+	seedUSD(t, db)
 	srv := newServer(t, db)
 	dir := artifacts(t)
 
 	// Partner: chart with data, drill-down into a month, explain search, another partner's page.
+	// The sign-in page says where a token comes from.
+	run(t, ctx, "sign-in page", chromedp.Navigate(srv.URL+"/signin"), chromedp.WaitVisible(chromedp.CSS("#where")))
+	if where := text(t, ctx, "#where"); !strings.Contains(where, "partnerlink token") || !strings.Contains(where, "--role") {
+		t.Errorf("sign-in page does not say where tokens come from: %q", where)
+	}
+	shot(t, ctx, dir, "signin")
 	signInBrowser(t, ctx, srv.URL, "tok-partner")
 	if path := location(t, ctx); !strings.HasSuffix(path, "/partners/L1") {
 		t.Fatalf("partner landed on %s, want /partners/L1", path)
 	}
 	s := chart(t, ctx)
-	// 3 months × (PAL, CSP) = 6 points in 2 series, painted on the canvas.
-	if s.Points != 6 || s.Series != 2 || !s.Drawn || s.Pixels < 500 {
-		t.Fatalf("chart = %+v, want 6 points in 2 series, drawn with pixels", s)
+	// One chart per currency, never one silently: EUR has 3 months × (PAL, CSP) = 6 points in
+	// 2 series, USD one month of PAL; each captioned with its total for people.
+	if len(s.Charts) != 2 || s.Figures != 2 || !s.Drawn || s.Pixels < 500 {
+		t.Fatalf("charts = %+v, want two (EUR and USD), drawn with pixels", s)
+	}
+	for i, want := range []struct {
+		cur, total, shown string
+		points, series    int
+	}{{"EUR", "90", "EUR 90.00", 6, 2}, {"USD", "1234.5", "USD 1,234.50", 1, 1}} {
+		c := s.Charts[i]
+		if c.Currency != want.cur || c.Total != want.total || c.Points != want.points || c.Series != want.series || !c.Drawn || s.Totals[i] != want.shown {
+			t.Errorf("chart %d = %+v shown %q, want %s total %s (%s), %d points in %d series", i, c, s.Totals[i], want.cur, want.total, want.shown, want.points, want.series)
+		}
+	}
+	// Money for people: grouped, two decimals, right-aligned; the exact value on hover.
+	cell := get(t, ctx, "a money cell", chromedp.Evaluate[map[string]string](`(() => {
+	  const td = [...document.querySelectorAll('#t-totals td.num')].find(td => td.textContent.includes('1,234.50'));
+	  return td ? {text: td.textContent, title: td.title, align: getComputedStyle(td).textAlign} : {};
+	})()`))
+	if cell["text"] != "1,234.50" || cell["title"] != "1234.5 (exact)" || cell["align"] != "right" {
+		t.Errorf("USD total cell = %v, want 1,234.50 right-aligned with the exact 1234.5 on hover", cell)
+	}
+	// Paging: the 15 subscriptions start collapsed behind their count; opening shows them all.
+	sub := get(t, ctx, "subscriptions table", chromedp.Evaluate[map[string]any](`(() => {
+	  const d = document.querySelector('#t-subscriptions details');
+	  return {open: d.open, summary: d.querySelector('summary').textContent, rows: d.querySelectorAll('tbody tr').length};
+	})()`))
+	if sub["open"] != false || !strings.Contains(sub["summary"].(string), "15 rows") || sub["rows"] != float64(15) {
+		t.Errorf("subscriptions = %v, want collapsed, \"15 rows\"", sub)
+	}
+	// By keyboard: the summary takes the focus and Enter opens it.
+	run(t, ctx, "open the subscriptions", chromedp.Focus(chromedp.CSS("#t-subscriptions summary")), chromedp.KeyEvent("\r"))
+	if !get(t, ctx, "opened", chromedp.Evaluate[bool](`document.querySelector('#t-subscriptions details').open`)) {
+		t.Error("the subscriptions did not open with Enter")
+	}
+	// At 1,280 px the page does not scroll sideways: tables fit or scroll in their own box.
+	run(t, ctx, "1280 px", chromedp.EmulateViewport(1280, 900))
+	if get(t, ctx, "overflow 1280", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {
+		t.Error("partner page scrolls sideways at 1,280 px")
+	}
+	// Totals first, the trend next, the customer before the details.
+	order := get(t, ctx, "section order", chromedp.Evaluate[[]string](`[...document.querySelectorAll('main section')].map(s => s.id || s.className)`))
+	if strings.Join(order, " ") != "t-totals chart top-customers t-months t-month-over-month t-customers t-subscriptions t-services t-pal-admin-roles t-incentives" {
+		t.Errorf("partner page order %v", order)
+	}
+	// Top customers: one bar chart per currency, the customer by name, the amount for people.
+	bars := get(t, ctx, "top customers", chromedp.Evaluate[[]string](`[...document.querySelectorAll('#top-customers figure')].map(f =>
+	  f.dataset.currency + ' ' + f.querySelector('.bar-label').textContent + ' ' + f.querySelector('.bar-value').textContent + ' ' + f.querySelector('.bar').style.width)`))
+	if strings.Join(bars, "|") != "EUR Fabrikam EUR 90.00 100%|USD Fabrikam USD 1,234.50 100%" {
+		t.Errorf("top customers = %q", bars)
 	}
 	shot(t, ctx, dir, "partner")
-	if rows := get(t, ctx, "months table", chromedp.Evaluate[int](`document.querySelectorAll('#t-months tbody tr').length`)); rows != 6 {
-		t.Fatalf("months table has %d rows, want 6 (the chart's accessible twin)", rows)
+	if rows := get(t, ctx, "months table", chromedp.Evaluate[int](`document.querySelectorAll('#t-months tbody tr').length`)); rows != 7 {
+		t.Fatalf("months table has %d rows, want 7 (the charts' accessible twin)", rows)
 	}
 	run(t, ctx, "drill down",
 		chromedp.Click(chromedp.CSS(`#t-months tbody tr:nth-child(3) a`)),
@@ -165,8 +247,8 @@ func TestBrowser(t *testing.T) {
 	if path, meta := location(t, ctx), text(t, ctx, "p.meta"); !strings.Contains(path, "month=2026-02") || !strings.Contains(meta, "period: 2026-02") {
 		t.Fatalf("drill-down went to %s (%q), want month 2026-02", path, meta)
 	}
-	if s = chart(t, ctx); s.Points != 2 {
-		t.Fatalf("February chart = %+v, want 2 points", s)
+	if s = chart(t, ctx); s.Points != 2 || len(s.Charts) != 1 {
+		t.Fatalf("February chart = %+v, want one chart (EUR) of 2 points", s)
 	}
 	run(t, ctx, "explain search",
 		chromedp.SetValue(chromedp.CSS("#q"), "/subscriptions/"+subA1+"/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"),
@@ -189,7 +271,7 @@ func TestBrowser(t *testing.T) {
 	run(t, ctx, "phone width",
 		chromedp.EmulateViewport(390, 844),
 		chromedp.Navigate(srv.URL+"/partners/L1"),
-		chromedp.WaitVisible(chromedp.CSS("#chart canvas")))
+		chromedp.WaitVisible(chromedp.CSS("#charts canvas")))
 	if get(t, ctx, "overflow", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {
 		t.Error("partner page scrolls sideways at 390 px")
 	}
@@ -200,6 +282,15 @@ func TestBrowser(t *testing.T) {
 	signInBrowser(t, ctx, srv.URL, "tok-admin")
 	if attached := text(t, ctx, "#t-attachments"); !strings.Contains(attached, "Contoso DE") || !strings.Contains(attached, "Ana") {
 		t.Fatalf("attachments = %q", attached)
+	}
+	// "via" names the identity; its object ID is beside it, quieter, and on hover.
+	via := get(t, ctx, "via cell", chromedp.Evaluate[map[string]string](`(() => {
+	  const h = [...document.querySelectorAll('#t-attachments th')].findIndex(th => th.textContent === 'via');
+	  const td = document.querySelectorAll('#t-attachments tbody tr')[0].children[h];
+	  return {first: td.firstChild.textContent.trim(), id: (td.querySelector('.id') || {}).textContent || '', title: td.title};
+	})()`))
+	if via["first"] != "Ana" || via["id"] != userA || via["title"] != userA {
+		t.Errorf("via cell = %v, want the name Ana with the ID %s beside it and on hover", via, userA)
 	}
 	if events := text(t, ctx, "#t-link-events"); !strings.Contains(events, "create") {
 		t.Fatalf("link events = %q", events)
@@ -221,10 +312,30 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("operator page lacks %q", want)
 		}
 	}
+	// Every association side by side, one bar chart per currency.
+	assoc := get(t, ctx, "association bars", chromedp.Evaluate[[]string](`[...document.querySelectorAll('#associations-chart figure')].map(f =>
+	  f.dataset.currency + ': ' + [...f.querySelectorAll('li')].map(li => li.querySelector('.bar-label').textContent + ' ' +
+	    li.querySelector('.bar-value').textContent + ' ' + li.querySelector('.bar').style.width).join(', '))`))
+	if strings.Join(assoc, " | ") != "USD: PAL USD 1,234.50 100% | EUR: PAL EUR 60.00 100%, CSP EUR 30.00 50%, DPOR EUR 15.00 25%" {
+		t.Errorf("operator association bars = %q", assoc)
+	}
 	shot(t, ctx, dir, "operator")
-	run(t, ctx, "operator drill-down", chromedp.Click(chromedp.CSS(`#t-top-partners tbody tr:first-child a`)), chromedp.WaitVisible(chromedp.CSS("#chart")))
+	run(t, ctx, "operator drill-down", chromedp.Click(chromedp.CSS(`#t-top-partners tbody tr:first-child a`)), chromedp.WaitVisible(chromedp.CSS("#charts")))
 	if s := chart(t, ctx); !strings.HasSuffix(location(t, ctx), "/partners/L1") || s.Points == 0 {
 		t.Fatalf("operator drill-down chart %+v", s)
+	}
+	shot(t, ctx, dir, "partner-from-operator")
+	for _, p := range []struct{ path, sel, name string }{
+		{"/partners/L1/coverage?month=2026-03", "main h1", "coverage"},
+		{"/customers/" + tenantA + "/partners?month=2026-03", "main h1", "customer-partners"},
+		{"/customers/" + tenantA, "#t-attachments", "customer-from-operator"},
+		{"/partners/O1", "#charts", "organisation"},
+	} {
+		run(t, ctx, "open "+p.path, chromedp.Navigate(srv.URL+p.path), chromedp.WaitVisible(chromedp.CSS(p.sel)))
+		if get(t, ctx, "overflow", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {
+			t.Errorf("%s scrolls sideways", p.path)
+		}
+		shot(t, ctx, dir, p.name)
 	}
 	t.Logf("screenshots in %s", dir)
 }

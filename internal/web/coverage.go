@@ -53,9 +53,17 @@ func (s *server) coveragePage(w http.ResponseWriter, r *http.Request, c *ctx) {
 		s.storeFail(w, c, err)
 		return
 	}
+	// The month before, for the change of coverage.
+	prevFrom := time.Unix(0, period.From).UTC().AddDate(0, -1, 0).UnixNano()
+	prev, err := audit.Run(r.Context(), s.d.DB, audit.Query{Partner: pid, Period: timeline.Window{From: prevFrom, To: period.From}})
+	if err != nil {
+		s.storeFail(w, c, err)
+		return
+	}
 	v := coverageView{view: s.base(c, "Coverage of partner "+pid+" – "+rep.OrgName), Month: month, Path: r.URL.Path,
 		Note: "Locations " + strings.Join(rep.Locations, ", ") + ". Every reason is explain's; docs/audit.md says what each finding means and what to do."}
 	v.PartnerID, v.Tables = pid, rep.Tables()
+	v.Coverage = coverageRows(rep, prev)
 	v.Links = map[string]string{"tenants": "/customers/"}
 	if !c.ID.IsOperator() {
 		v.Links = nil // a partner may not open customer pages

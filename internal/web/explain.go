@@ -2,11 +2,17 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+
+	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/scope"
 )
 
 // explainPage runs the explain search box through the native API's GET /v1/explain with the
@@ -35,10 +41,19 @@ func (s *server) explainPage(w http.ResponseWriter, r *http.Request, c *ctx) {
 		return
 	}
 	params := url.Values{"partner": {pid}}
-	if strings.HasPrefix(q, "/") {
-		params.Set("resource", q)
-	} else {
+	v.Kind = r.PostFormValue("kind")
+	switch {
+	case v.Kind == "record":
+		params.Set("record", q)
+	case scope.IsGUID(q):
 		params.Set("subscription", q)
+	case isARMResource(q):
+		params.Set("resource", q)
+	default:
+		v.Error = "“" + q + "” is neither a subscription GUID (such as 8f2a…-…-…) nor an Azure resource ID " +
+			"(/subscriptions/<GUID>/resourceGroups/…); for a usage record key choose “usage record key”."
+		s.render(w, http.StatusBadRequest, "explain", v)
+		return
 	}
 	for _, k := range []string{"from", "to", "at"} {
 		if x := r.PostFormValue(k); x != "" {
@@ -53,7 +68,8 @@ func (s *server) explainPage(w http.ResponseWriter, r *http.Request, c *ctx) {
 	body := rec.Body.Bytes()
 	switch {
 	case rec.Code == http.StatusOK:
-		v.Found, v.Reasons = summarise(body)
+		v.Explained = explained(body)
+		s.nameSteps(r.Context(), v.Explained)
 		var pretty bytes.Buffer
 		if json.Indent(&pretty, body, "", "  ") == nil {
 			v.Result = pretty.String()
@@ -73,38 +89,102 @@ func (s *server) explainPage(w http.ResponseWriter, r *http.Request, c *ctx) {
 	s.render(w, http.StatusOK, "explain", v)
 }
 
-// summarise turns the explanation (components/schemas/Explanation of the API) into one line
-// per association found and per reason; the full JSON is shown below it.
-func summarise(body []byte) (found, reasons []string) {
+// isARMResource: /subscriptions/<GUID> followed by nothing or more segments.
+func isARMResource(q string) bool {
+	rest, ok := strings.CutPrefix(strings.ToLower(q), "/subscriptions/")
+	if !ok {
+		return false
+	}
+	sub, _, _ := strings.Cut(rest, "/")
+	return scope.IsGUID(sub)
+}
+
+// explanationView is the explanation (components/schemas/Explanation of the API) as the page
+// shows it: each association with its chains as steps, each reason in words with its fix
+// (attribution.Fix, the CLI's text).
+type explanationView struct {
+	Partner, From, To, Tenant string
+	Found                     []foundView
+	Reasons                   []reasonView
+}
+
+type foundView struct {
+	Location, Org, Association, Coverage, AdminRole string
+	Chains                                          [][]stepView
+}
+
+type stepView struct{ Kind, Label, ID, Name, Window, Note string }
+
+type reasonView struct{ Location, Code, Text, Fix string }
+
+// stepLabels are the chain's kinds in words.
+var stepLabels = map[string]string{"link": "Partner admin link", "principal": "Linked identity", "group": "Through group",
+	"assignment": "Role assignment", "delegation": "Lighthouse delegation", "role": "Role", "scope": "On scope", "resource": "Covers"}
+
+// nameSteps gives the chain's identities and locations their names (a principal or group of
+// the explanation's tenant, a location of the directory); an ID without a name stays bare.
+// Names are decoration: a failed read leaves the IDs.
+func (s *server) nameSteps(ctx context.Context, v *explanationView) {
+	if v == nil || len(v.Found) == 0 {
+		return
+	}
+	principals := map[string]string{}
+	if v.Tenant != "" {
+		if m, err := estate.PrincipalNames(ctx, s.d.DB, v.Tenant); err == nil {
+			principals = m
+		}
+	}
+	locations := map[string]string{}
+	if ls, err := directory.LocationNames(ctx, s.d.DB); err == nil {
+		for _, l := range ls {
+			locations[l.ID] = l.Name
+		}
+	}
+	for i := range v.Found {
+		for _, c := range v.Found[i].Chains {
+			for j := range c {
+				switch c[j].Kind {
+				case "principal", "group":
+					c[j].Name = principals[strings.ToLower(c[j].ID)]
+				case "link":
+					c[j].Name = locations[c[j].ID]
+				}
+			}
+		}
+	}
+}
+
+func explained(body []byte) *explanationView {
 	var e struct {
-		Found []struct {
-			Location, Association, Coverage string
-			AdminRole                       string `json:"admin_role"`
+		Partner, From, To, Tenant string
+		Found                     []struct {
+			Location, Org, Association, Coverage string
+			AdminRole                            string `json:"admin_role"`
+			Chains                               [][]struct{ Kind, ID, Window, Note string }
 		} `json:"found"`
 		Reasons []struct{ Location, Code, Text string } `json:"reasons"`
 	}
 	if json.Unmarshal(body, &e) != nil {
-		return nil, nil
+		return nil
 	}
+	v := &explanationView{Partner: e.Partner, From: e.From, To: e.To, Tenant: e.Tenant}
 	for _, f := range e.Found {
-		line := f.Association + " for location " + f.Location
-		if f.Coverage != "" {
-			line += ", coverage " + f.Coverage
+		fv := foundView{Location: f.Location, Org: f.Org, Association: f.Association, Coverage: f.Coverage, AdminRole: f.AdminRole}
+		for _, c := range f.Chains {
+			var steps []stepView
+			for _, st := range c {
+				label := stepLabels[st.Kind]
+				if label == "" {
+					label = st.Kind
+				}
+				steps = append(steps, stepView{Kind: st.Kind, Label: label, ID: st.ID, Window: st.Window, Note: st.Note})
+			}
+			fv.Chains = append(fv.Chains, steps)
 		}
-		if f.AdminRole != "" {
-			line += ", admin role " + f.AdminRole
-		}
-		found = append(found, line)
+		v.Found = append(v.Found, fv)
 	}
 	for _, r := range e.Reasons {
-		line := r.Text
-		if r.Location != "" {
-			line = r.Location + ": " + line
-		}
-		if r.Code != "" {
-			line += " (" + r.Code + ")"
-		}
-		reasons = append(reasons, line)
+		v.Reasons = append(v.Reasons, reasonView{Location: r.Location, Code: r.Code, Text: r.Text, Fix: attribution.Fix(r.Code)})
 	}
-	return found, reasons
+	return v
 }

@@ -5,14 +5,14 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/report"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
 var funcs = template.FuncMap{
-	"tbl": func(t report.Table, links map[string]string) map[string]any {
-		return map[string]any{"T": t, "Links": links}
-	},
+	"money": money.DisplayString,
+	"tbl":   func(t report.Table, links map[string]string) tableView { return newTableView(t, links) },
 	// link returns the drill-down URL of a table's first cell, or "" when the table has none.
 	"link": func(links map[string]string, table, cell string) string {
 		p, ok := links[table]

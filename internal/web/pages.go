@@ -7,12 +7,14 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/directory"
+	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/report"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -44,10 +46,12 @@ type view struct {
 	Secret    string
 	Query     string
 	Result    string
-	Found     []string
-	From, To  string // explain period (YYYY-MM-DD; To exclusive)
-	Reasons   []string
+	Explained *explanationView
+	Kind      string            // explain: "" (resource or subscription) or "record"
+	From, To  string            // explain period (YYYY-MM-DD; To exclusive)
 	Links     map[string]string // table name -> drill-down URL prefix for the first column
+	Bars      []barChart        // partner page: top customers per currency
+	Coverage  []coverageRow     // coverage page: per currency, this month against the previous
 }
 
 type navItem struct{ Label, URL string }
@@ -166,7 +170,7 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 	}
 	n := s.nav(id)
 	if len(n) == 0 {
-		s.fail(w, &ctx{ID: id}, http.StatusForbidden, "Your token holds no dashboard role (partner, customer-admin or operator).")
+		s.fail(w, &ctx{ID: id}, http.StatusForbidden, "Your token holds no dashboard role (partner, customer-admin or operator); mint one with partnerlink token --role partner --partner ID (or --role customer-admin, --role operator), or sign out and paste another.")
 		return
 	}
 	http.Redirect(w, r, n[0].URL, http.StatusSeeOther)
@@ -229,6 +233,7 @@ func (s *server) partnerPage(w http.ResponseWriter, r *http.Request, c *ctx) {
 		v.Links["locations"] = "/partners/"
 	}
 	v.Chart = chartJSON(p)
+	v.Bars = topCustomers(p, 8)
 	v.From, v.To = explainPeriod(p, period, s.d.Now())
 	s.render(w, http.StatusOK, "partner", v)
 }
@@ -258,32 +263,57 @@ func explainPeriod(p *report.Partner, w timeline.Window, now time.Time) (string,
 	return m.Format(d), m.AddDate(0, 1, 0).Format(d)
 }
 
-// chartJSON is the chart's data: months and, per association, the amount of the first
-// currency (a chart mixes no currencies; the tables list every currency). Amounts stay
-// decimal strings; the script converts them for plotting only.
+// chartJSON is the charts' data: one chart per currency (currencies are never added or drawn
+// on one axis, and none is left out), each with its months, one series per association and
+// the currency's total for the chart's heading. Amounts stay decimal strings; the script
+// converts them for plotting only.
 func chartJSON(p *report.Partner) template.JS {
 	type series struct {
 		Label  string   `json:"label"`
 		Values []string `json:"values"`
 	}
-	out := struct {
+	type chart struct {
 		Currency string   `json:"currency"`
+		Total    string   `json:"total"`   // exact
+		Display  string   `json:"display"` // for people: "USD 1,234.57"
 		Months   []string `json:"months"`
 		Series   []series `json:"series"`
-	}{Months: []string{}, Series: []series{}}
-	if cs := p.Currencies(); len(cs) > 0 {
-		out.Currency = cs[0]
-		months, by := p.MonthSeries(cs[0])
-		out.Months = months
-		for _, a := range report.Associations {
-			if vals, ok := by[a]; ok {
-				out.Series = append(out.Series, series{a, vals})
-			}
+	}
+	out := struct {
+		Charts []chart `json:"charts"`
+	}{Charts: []chart{}}
+	for _, t := range p.Totals {
+		months, by := p.MonthSeries(t.Currency)
+		c := chart{Currency: t.Currency, Total: t.Amount, Display: t.Currency + " " + money.DisplayString(t.Amount), Months: months, Series: []series{}}
+		for _, a := range chartAssociations(by) {
+			c.Series = append(c.Series, series{a, by[a]})
 		}
+		out.Charts = append(out.Charts, c)
 	}
 	b, _ := json.Marshal(out)
 	// json.Marshal escapes <, > and & so the data cannot close its script element.
 	return template.JS(b)
+}
+
+// chartAssociations lists the associations of a chart in report order, then any other
+// (version 2's TAG, RESALE, MARKETPLACE) alphabetically.
+func chartAssociations(by map[string][]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range report.Associations {
+		if _, ok := by[a]; ok {
+			out = append(out, a)
+			seen[a] = true
+		}
+	}
+	var rest []string
+	for a := range by {
+		if !seen[a] {
+			rest = append(rest, a)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
 }
 
 func (s *server) customerPage(w http.ResponseWriter, r *http.Request, c *ctx) {
@@ -332,6 +362,9 @@ func (s *server) operatorPage(w http.ResponseWriter, r *http.Request, c *ctx) {
 	}
 	v := s.base(c, "Operator")
 	v.Tables = rep.Tables()
+	// Every association type side by side, one chart per currency: PAL, CSP, DPOR and CUA
+	// beside other clouds' TAG, RESALE and MARKETPLACE when attribution version 2 credits them.
+	v.Bars = groupBars("Attributed consumption by association", rep.Associations)
 	v.Links = map[string]string{"top-partners": "/partners/", "directory": "/partners/"}
 	s.render(w, http.StatusOK, "operator", v)
 }

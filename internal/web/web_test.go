@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/api"
+	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/server"
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -156,7 +157,7 @@ func TestSessionAndAccess(t *testing.T) {
 			t.Fatal("no session cookie")
 		}
 		body = fetch(t, p, "GET", srv.URL+"/partners/L1", nil, 200)
-		for _, want := range []string{"Contoso DE", `id="chart-data"`, "2026-03", "Virtual Machines", "PEC", ">60<"} {
+		for _, want := range []string{"Contoso DE", `id="chart-data"`, "2026-03", "Virtual Machines", "PEC", ">60.00<", `title="60 (exact)"`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("partner page lacks %q", want)
 			}
@@ -238,7 +239,9 @@ func TestExplainProxy(t *testing.T) {
 	mux.HandleFunc("GET /v1/explain", func(w http.ResponseWriter, r *http.Request) {
 		got, gotAuth = r.URL.Query(), r.Header.Get("Authorization")
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"partner":"L1","found":[{"location":"L1","association":"PAL","coverage":"1","admin_role":"Owner"}],"reasons":[{"location":"L1","code":"pim-not-activated","text":"eligible assignment never activated"}]}`)
+		_, _ = io.WriteString(w, `{"partner":"L1","tenant":"`+tenantA+`","from":"2026-03-01T00:00:00Z","to":"2026-04-01T00:00:00Z","found":[{"location":"L1","org":"O1","association":"PAL","coverage":"1","admin_role":"Owner",`+
+			`"chains":[[{"kind":"link","id":"L1"},{"kind":"principal","id":"`+userA+`"},{"kind":"assignment","id":"a-1","window":"[2026-03-01T00:00:00Z, 2026-04-01T00:00:00Z)"},{"kind":"role","id":"Owner"},{"kind":"scope","id":"/subscriptions/`+subA1+`"}]]}],`+
+			`"reasons":[{"location":"L1","code":"eligible_never_activated","text":"assignment a-2 is eligible-only (PIM) and was never activated"}]}`)
 	})
 	web.Register(mux, d)
 	srv := httptest.NewServer(mux)
@@ -251,10 +254,27 @@ func TestExplainProxy(t *testing.T) {
 	if got.Get("partner") != "L1" || got.Get("subscription") != subA1 || gotAuth != "Bearer tok-partner" {
 		t.Fatalf("explain asked with %v, %q", got, gotAuth)
 	}
-	for _, want := range []string{"PAL for location L1, coverage 1, admin role Owner", "L1: eligible assignment never activated (pim-not-activated)"} {
+	// The chain as steps with windows; the reason in words with the fix the CLI prints.
+	for _, want := range []string{"<strong>PAL</strong> for location L1 (organisation O1) · coverage 1 · admin role Owner",
+		// Identities and locations by name, the ID beside them.
+		`<li><span class="step">Partner admin link</span> Contoso DE <code class="id">L1</code></li>`,
+		`<li><span class="step">Linked identity</span> Ana <code class="id">` + userA + `</code></li>`,
+		`<span class="step">Role assignment</span> <code>a-1</code> <span class="window">[2026-03-01T00:00:00Z, 2026-04-01T00:00:00Z)</span>`,
+		"<strong>L1</strong>: assignment a-2 is eligible-only (PIM) and was never activated",
+		"<strong>What to do:</strong> " + attribution.Fix("eligible_never_activated")} {
 		if !strings.Contains(body, want) {
 			t.Errorf("explain page lacks %q:\n%s", want, body)
 		}
+	}
+	// Input is checked before anything is asked: not a GUID, not an ARM ID.
+	got = nil
+	body = fetch(t, c, "POST", srv.URL+"/partners/L1/explain", url.Values{"q": {"not-a-guid"}, "csrf": {token}}, 400)
+	if got != nil || !strings.Contains(body, "is neither a subscription GUID") {
+		t.Errorf("explain of not-a-guid asked %v and showed:\n%s", got, body)
+	}
+	fetch(t, c, "POST", srv.URL+"/partners/L1/explain", url.Values{"q": {"rec-7"}, "kind": {"record"}, "csrf": {token}}, 200)
+	if got.Get("record") != "rec-7" {
+		t.Errorf("a record key was asked as %v", got)
 	}
 	fetch(t, c, "POST", srv.URL+"/partners/L2/explain", url.Values{"q": {subA1}, "csrf": {token}}, 403)
 }

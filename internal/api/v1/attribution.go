@@ -95,6 +95,8 @@ func registerAttribution(mux *api.Mux, d api.Deps) {
 			}
 			if format == "csv" {
 				w.Header().Set("Content-Type", "text/csv")
+			} else if format == "parquet" {
+				w.Header().Set("Content-Type", "application/vnd.apache.parquet")
 			} else {
 				w.Header().Set("Content-Type", "application/json")
 			}
@@ -139,7 +141,8 @@ func periodParam(from, to string) (timeline.Window, string) {
 
 func explainQuery(r *http.Request) (attribution.ExplainQuery, string) {
 	qs := r.URL.Query()
-	q := attribution.ExplainQuery{Partner: qs.Get("partner"), Resource: qs.Get("resource"), Subscription: qs.Get("subscription"), RecordKey: qs.Get("record")}
+	q := attribution.ExplainQuery{Partner: qs.Get("partner"), Resource: qs.Get("resource"), Subscription: qs.Get("subscription"), RecordKey: qs.Get("record"),
+		Account: qs.Get("account"), Provider: qs.Get("provider")}
 	if q.Partner == "" {
 		return q, "partner is required (a location or organisation ID)"
 	}
@@ -147,13 +150,16 @@ func explainQuery(r *http.Request) (attribution.ExplainQuery, string) {
 		return q, "partner: " + err.Error()
 	}
 	n := 0
-	for _, s := range []string{q.Resource, q.Subscription, q.RecordKey} {
+	for _, s := range []string{q.Resource, q.Subscription, q.RecordKey, q.Account} {
 		if s != "" {
 			n++
 		}
 	}
 	if n != 1 {
-		return q, "give exactly one of resource, subscription, record"
+		return q, "give exactly one of resource, subscription, record, account (with provider)"
+	}
+	if (q.Account == "") != (q.Provider == "") {
+		return q, "account and provider go together: an account of another provider (aws, google, ...)"
 	}
 	if q.Resource != "" && subscriptionOf(q.Resource) == "" {
 		return q, "resource " + strconv.Quote(q.Resource) + " is not a resource ID under a subscription; give /subscriptions/{id}/resourceGroups/{group}/providers/..."

@@ -13,5 +13,6 @@ func Register(mux *api.Mux, d api.Deps) {
 	registerUsage(mux, d)             // usage.go: POST /v1/usage
 	registerAttribution(mux, d)       // attribution.go: explain, attribution rows
 	registerReports(mux, d)           // reports.go: partner, customer, operator reports
+	registerVersion2(mux, d)          // identifiers.go: partner identifiers, other providers' accounts
 	registerAudit(mux, d)             // audit.go: coverage audit, what-if, a tenant's partners
 }

@@ -4,10 +4,13 @@
 package factstest
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/account"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/facts"
@@ -188,4 +191,91 @@ func floorDay(t int64) int64 {
 		d -= day
 	}
 	return d
+}
+
+// Version 2: identifiers, accounts and multi-provider usage.
+
+// LocIDs are the location IDs GenSnapshot draws from (org-a: 1 and 10, org-b: 2 and x7).
+var LocIDs = []string{"1", "2", "10", "x7"}
+
+// GenVersion2 adds partner identifiers and other providers' accounts with resale windows to
+// s: values that move between locations mid-way, several locations reselling one account on
+// its sub-account and billing account, windows that start and end inside the records.
+func GenVersion2(t *rapid.T, s *facts.Snapshot) {
+	type idv struct{ scheme, value string }
+	ids := []idv{{"aws-product-code", "code1"}, {"aws-product-code", "code2"}, {"aws-revenue-attribution", "ra-abcdefghij123"},
+		{"gcp-solution", "isol_1"}, {"publisher", "Red Hat Inc."}, {"publisher", "Contoso Ltd"}}
+	for _, id := range ids {
+		if rapid.IntRange(0, 3).Draw(t, "id absent") == 0 {
+			continue
+		}
+		loc := rapid.SampledFrom(LocIDs).Draw(t, "id loc")
+		if rapid.Bool().Draw(t, "id moves") {
+			cut := H(rapid.IntRange(0, 72).Draw(t, "id cut"))
+			s.Identifiers = append(s.Identifiers,
+				directory.Identifier{Scheme: id.scheme, Value: id.value, LocationID: loc, Window: timeline.Window{From: timeline.Min, To: cut}},
+				directory.Identifier{Scheme: id.scheme, Value: strings.ToUpper(id.value), LocationID: rapid.SampledFrom(LocIDs).Draw(t, "id loc2"), Window: timeline.Window{From: cut, To: timeline.Max}})
+		} else {
+			s.Identifiers = append(s.Identifiers, directory.Identifier{Scheme: id.scheme, Value: id.value, LocationID: loc, Window: GenWindow(t, "id")})
+		}
+	}
+	for _, a := range []account.Account{{Provider: "aws", ID: "111111111111", Kind: account.KindSub}, {Provider: "aws", ID: "999999999999", Kind: account.KindBilling},
+		{Provider: "google", ID: "proj-1", Kind: account.KindSub}, {Provider: "google", ID: "BILL-1", Kind: account.KindBilling}} {
+		byLoc := map[string]bool{}
+		for n := rapid.IntRange(0, 3).Draw(t, "nresale"); n > 0; n-- {
+			loc := rapid.SampledFrom(LocIDs).Draw(t, "resale loc")
+			if byLoc[loc] {
+				continue // one location's windows do not overlap: one window each here
+			}
+			byLoc[loc] = true
+			a.Resale = append(a.Resale, account.Resale{LocationID: loc, Window: GenWindow(t, "resale")})
+		}
+		s.Accounts = append(s.Accounts, a)
+	}
+}
+
+// GenRecordsV2 draws usage of several providers: AWS and Google records with tags (user
+// prefixes, suffixed and plain keys, unknown and malformed values, organisation and location
+// IDs), accounts with and without resale, marketplace sellers, and Azure records with tags.
+func GenRecordsV2(t *rapid.T) []*usage.Record {
+	var recs []*usage.Record
+	tagKeys := []string{"aws-apn-id", "user:aws-apn-id", "resourceTags/user:aws-apn-id-123456789012", "AWS-APN-ID-000000000001", "aws-apn-id-12345",
+		"goog-partner-solution", "partnerlink-partner-id", "env"}
+	tagValues := []string{"pc:code1", "pc:CODE2", "pc:unknown", "ra-abcdefghij123", "ra-short", "isol_1", "1", "x7", "org-a", "nobody", "pc:"}
+	for i := rapid.IntRange(1, 12).Draw(t, "nrec2"); i > 0; i-- {
+		prov := rapid.SampledFrom([]string{"AWS", "Amazon Web Services, Inc.", "Google Cloud", "Microsoft"}).Draw(t, "provider")
+		start := H(rapid.IntRange(0, 72).Draw(t, "rstart2"))
+		length := rapid.SampledFrom([]int64{Hour, 24 * Hour, 48 * Hour, 90 * 60 * 1e9}).Draw(t, "rlen2")
+		r := &usage.Record{Key: fmt.Sprintf("v%02d", i), Start: start, End: start + length, Service: "svc", Currency: "USD",
+			ChargeCategory: rapid.SampledFrom([]string{usage.CategoryUsage, usage.CategoryUsage, usage.CategoryUsage, "Purchase"}).Draw(t, "cat2"),
+			Provider:       prov, Cost: money.Nanos(rapid.Int64Range(0, 5_000_000_000_000).Draw(t, "cost2"))}
+		r.ProviderID = usage.NormalizeProvider(prov)
+		switch r.ProviderID {
+		case usage.ProviderAWS:
+			r.SubscriptionID = rapid.SampledFrom([]string{"111111111111", "222222222222"}).Draw(t, "aws sub")
+			r.BillingAccountID = rapid.SampledFrom([]string{"", "999999999999", "888888888888"}).Draw(t, "aws bill")
+			r.ResourceID = "arn:aws:ec2:eu-west-1:" + r.SubscriptionID + ":instance/i-1"
+		case usage.ProviderGoogle:
+			r.SubscriptionID = rapid.SampledFrom([]string{"PROJ-1", "proj-2"}).Draw(t, "gcp sub")
+			r.BillingAccountID = rapid.SampledFrom([]string{"", "bill-1"}).Draw(t, "gcp bill")
+		default:
+			r.SubscriptionID = rapid.SampledFrom([]string{"00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-0000000000ff"}).Draw(t, "az sub")
+		}
+		r.Publisher = rapid.SampledFrom([]string{"", prov, "Amazon Web Services EMEA SARL", "Red Hat Inc.", " red hat inc. ", "Unknown Seller"}).Draw(t, "publisher")
+		if rapid.IntRange(0, 4).Draw(t, "focus13") == 0 {
+			r.HostProvider = "Microsoft"
+			r.Provider = "Contoso Ltd"
+			r.ProviderID = usage.NormalizeProvider(r.Provider)
+		}
+		tags := map[string]string{}
+		for n := rapid.IntRange(0, 3).Draw(t, "ntags"); n > 0; n-- {
+			tags[rapid.SampledFrom(tagKeys).Draw(t, "tag key")] = rapid.SampledFrom(tagValues).Draw(t, "tag value")
+		}
+		if len(tags) > 0 {
+			b, _ := json.Marshal(tags) // sorted keys: the canonical form
+			r.Tags = string(b)
+		}
+		recs = append(recs, r)
+	}
+	return recs
 }

@@ -137,3 +137,18 @@ func OpenNoMigrate(ctx context.Context, value string) (*store.DB, error) {
 	}
 	return sqlite.Open(ctx, value)
 }
+
+// LocalPath returns the SQLite file a --db value names, and false for a server database.
+func LocalPath(value string) (string, bool) {
+	switch {
+	case value == "":
+		return DefaultPath, true
+	case strings.HasPrefix(value, "sqlite:"):
+		return strings.TrimPrefix(strings.TrimPrefix(value, "sqlite:"), "//"), true
+	case strings.HasPrefix(value, "file:"):
+		return strings.TrimPrefix(value, "file:"), true
+	case strings.Contains(value, "://"):
+		return "", false
+	}
+	return value, true
+}

@@ -257,3 +257,6 @@ func insertSQL(table string, columns []string, n int, skip bool) string {
 	}
 	return b.String()
 }
+
+// Dialect is the SQLite dialect, for what needs its migrations without opening a database.
+func Dialect() store.Dialect { return dialect{} }

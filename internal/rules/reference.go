@@ -1,4 +1,4 @@
-package attribution
+package rules
 
 import (
 	"sort"
@@ -8,17 +8,35 @@ import (
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/scope"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
-// The reference implementation: every rule of attribution.md evaluated directly at each
-// elementary interval of a record's period (between consecutive window boundaries of any fact,
-// where nothing changes), with no index. Slow and obvious on purpose.
+// Reference is the rules of attribution.md stated as code: every rule evaluated directly at
+// each elementary interval of a record's period (between consecutive window boundaries of any
+// fact, where nothing changes), with no index. Slow and obvious on purpose. The engine
+// (internal/attribution) is an optimisation that must give the same rows as Reference.Record
+// for every record; the tests check it on random estates and usage.
+type Reference struct {
+	Snapshot *facts.Snapshot
+	Programs *Programs
+	// TagRules are the tag rules in force (nil: Programs' or the shipped ones).
+}
 
 type ref struct {
 	s     *facts.Snapshot
 	progs *Programs
+}
+
+// Record returns the attribution and incentive rows of one usage record, sorted by location
+// and association (incentives: location and program).
+func (x *Reference) Record(r *usage.Record) ([]Row, []Incentive) {
+	progs := x.Programs
+	if progs == nil {
+		progs = DefaultPrograms()
+	}
+	return (&ref{s: x.Snapshot, progs: progs}).record(r)
 }
 
 func (x *ref) boundaries(a, b int64) []int64 {
@@ -71,7 +89,7 @@ func (x *ref) boundaries(a, b int64) []int64 {
 	for _, d := range s.Deployments {
 		addW(timeline.Window{From: d.At, To: d.At})
 	}
-	for t := floorDay(a) + day; t < b; t += day {
+	for t := FloorDay(a) + Day; t < b; t += Day {
 		pts[t] = true
 	}
 	var out []int64
@@ -117,7 +135,7 @@ func (x *ref) roleAt(id string, t int64) (bool, string) {
 	var from int64 = timeline.Min
 	ok := false
 	for _, d := range x.s.RoleDefinitions {
-		if !strings.EqualFold(roleKey(d.ID), roleKey(id)) {
+		if !strings.EqualFold(RoleKey(d.ID), RoleKey(id)) {
 			continue
 		}
 		if name == "" || d.Valid.From >= from {
@@ -153,12 +171,12 @@ func (x *ref) is(tenant, p, principal string, t int64) bool {
 }
 
 func (x *ref) covers(scopeID, tenant, sub, rk string, t int64) bool {
-	sk := key(scopeID)
-	kind, id := classify(sk, tenant)
+	sk := scope.Key(scopeID)
+	kind, id := Classify(sk, tenant)
 	switch kind {
-	case scopeRoot:
+	case ScopeRoot:
 		return true
-	case scopeMG:
+	case ScopeMG:
 		sv, ok := x.subAt(sub, t)
 		if !ok {
 			return false
@@ -177,8 +195,8 @@ func (x *ref) covers(scopeID, tenant, sub, rk string, t int64) bool {
 			mg = next
 		}
 		return false
-	case scopeSub:
-		return prefixCovers(sk, rk)
+	case ScopeSub:
+		return scope.PrefixCovers(sk, rk)
 	}
 	return false
 }
@@ -279,21 +297,25 @@ func (x *ref) record(r *usage.Record) ([]Row, []Incentive) {
 	if r.ChargeCategory != usage.CategoryUsage || r.End <= r.Start {
 		return nil, nil
 	}
+	v2rows, _ := x.version2(r)
+	if !usage.IsMicrosoft(ProviderID(r)) {
+		// PAL, CSP, DPOR, CUA and PEC/PAL apply to microsoft records only.
+		return x.finish(r, v2rows, nil)
+	}
 	sub := strings.ToLower(r.SubscriptionID)
-	ix := &index{subs: map[string][]estate.Subscription{}}
+	var vs []estate.Subscription
 	for _, v := range x.s.Subscriptions {
 		if strings.EqualFold(v.ID, sub) {
-			ix.subs[sub] = append(ix.subs[sub], v)
+			vs = append(vs, v)
 		}
 	}
-	vs := ix.subs[sub]
 	sort.SliceStable(vs, func(a, b int) bool { return vs[a].Valid.From < vs[b].Valid.From })
-	sv, ok := ix.subscriptionAt(sub, timeline.Window{From: r.Start, To: r.End})
-	if !ok {
-		return nil, nil
+	if len(vs) == 0 {
+		return x.finish(r, v2rows, nil) // unknown subscription: TAG and MARKETPLACE need no estate entry
 	}
+	sv := vs[SubscriptionVersion(vs, timeline.Window{From: r.Start, To: r.End})]
 	tenant := strings.ToLower(sv.TenantID)
-	rk := resourceKey(r.ResourceID, sub)
+	rk := ResourceKey(r.ResourceID, sub)
 	pts := x.boundaries(r.Start, r.End)
 	type acc struct {
 		covered int64
@@ -341,7 +363,7 @@ func (x *ref) record(r *usage.Record) ([]Row, []Incentive) {
 			cua := false
 			for _, d := range x.s.Deployments {
 				for _, g := range x.s.TrackingIDs {
-					if strings.EqualFold(g.GUID, d.TrackingGUID) && g.LocationID == loc && d.At <= t && prefixCovers(key(d.ResourceID), rk) {
+					if strings.EqualFold(g.GUID, d.TrackingGUID) && g.LocationID == loc && d.At <= t && scope.PrefixCovers(scope.Key(d.ResourceID), rk) {
 						cua = true
 					}
 				}
@@ -385,18 +407,18 @@ func (x *ref) record(r *usage.Record) ([]Row, []Incentive) {
 	// duplicate_at_org: lowest location ID per organisation and association.
 	for i := range rows {
 		for j := range rows {
-			if i != j && rows[i].OrgID == rows[j].OrgID && rows[i].Association == rows[j].Association && lessLocation(rows[j].LocationID, rows[i].LocationID) {
+			if i != j && rows[i].OrgID == rows[j].OrgID && rows[i].Association == rows[j].Association && LessLocation(rows[j].LocationID, rows[i].LocationID) {
 				rows[i].DuplicateAtOrg = true
 			}
 		}
 	}
 	var incs []Incentive
 	// PEC.
-	if v := at(x.progs.PEC, r.Start); v != nil && v.Offers[string(sv.Offer)] && sv.CSPLocationID != "" && pecExcluded(r) == "" {
+	if v := At(x.progs.PEC, r.Start); v != nil && v.Offers[string(sv.Offer)] && sv.CSPLocationID != "" && PECExclusion(r.PricingCategory, r.CommitmentDiscountID, r.Publisher, r.Provider) == "" {
 		if org, active, ok := x.location(sv.CSPLocationID); ok {
 			var q int64
-			for d := floorDay(r.Start); d < r.End; d += day {
-				dpts := x.boundaries(d, d+day)
+			for d := FloorDay(r.Start); d < r.End; d += Day {
+				dpts := x.boundaries(d, d+Day)
 				full := true
 				for i := 0; i+1 < len(dpts); i++ {
 					if !x.orgAccess(org, tenant, sub, rk, dpts[i]) {
@@ -408,7 +430,7 @@ func (x *ref) record(r *usage.Record) ([]Row, []Incentive) {
 					continue
 				}
 				for i := 0; i+1 < len(pts); i++ {
-					if pts[i] >= d && pts[i] < d+day && anyContains(active, pts[i]) {
+					if pts[i] >= d && pts[i] < d+Day && anyContains(active, pts[i]) {
 						q += pts[i+1] - pts[i]
 					}
 				}
@@ -419,7 +441,7 @@ func (x *ref) record(r *usage.Record) ([]Row, []Incentive) {
 			}
 		}
 	}
-	if v := at(x.progs.PAL, r.Start); v != nil && v.Offers[string(sv.Offer)] {
+	if v := At(x.progs.PAL, r.Start); v != nil && v.Offers[string(sv.Offer)] {
 		orgs := map[string]bool{}
 		for _, row := range rows {
 			if row.Association == AssocPAL {
@@ -437,32 +459,32 @@ func (x *ref) record(r *usage.Record) ([]Row, []Incentive) {
 			}
 		}
 	}
-	sortRows(rows)
-	sortIncs(incs)
-	return rows, incs
+	return x.finish(r, append(rows, v2rows...), incs)
 }
 
-func sortRows(rows []Row) {
+// SortRows sorts rows by record key, location (LessLocation) and association.
+func SortRows(rows []Row) {
 	sort.Slice(rows, func(i, j int) bool {
 		a, b := rows[i], rows[j]
 		if a.RecordKey != b.RecordKey {
 			return a.RecordKey < b.RecordKey
 		}
 		if a.LocationID != b.LocationID {
-			return lessLocation(a.LocationID, b.LocationID)
+			return LessLocation(a.LocationID, b.LocationID)
 		}
 		return a.Association < b.Association
 	})
 }
 
-func sortIncs(incs []Incentive) {
+// SortIncentives sorts incentive rows by record key, location and program.
+func SortIncentives(incs []Incentive) {
 	sort.Slice(incs, func(i, j int) bool {
 		a, b := incs[i], incs[j]
 		if a.RecordKey != b.RecordKey {
 			return a.RecordKey < b.RecordKey
 		}
 		if a.LocationID != b.LocationID {
-			return lessLocation(a.LocationID, b.LocationID)
+			return LessLocation(a.LocationID, b.LocationID)
 		}
 		return a.Program < b.Program
 	})

@@ -1,4 +1,4 @@
-package attribution
+package rules
 
 import (
 	_ "embed"
@@ -10,8 +10,8 @@ import (
 
 // The shipped eligibility table (the published partner-earned-credit table). The estate
 // package was meant to own this decision as access.Eligible, but that name is already the
-// assignment kind constant, so the engine carries the rule itself; EligibleFunc lets a caller
-// plug in another implementation.
+// assignment kind constant, so the rules carry it; EligibleFunc lets a caller plug in another
+// implementation.
 
 //go:embed eligible_roles.json
 var eligibleTableJSON []byte
@@ -92,5 +92,3 @@ func wildMatch(pattern, s string) bool {
 	}
 	return s != "" && pattern[0] == s[0] && wildMatch(pattern[1:], s[1:])
 }
-
-var eligibleRole EligibleFunc = Eligible

@@ -1,4 +1,4 @@
-package attribution
+package rules
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -27,11 +28,26 @@ var defaultPrograms []byte
 // The version that applies to a usage record is the one whose window contains the record's
 // charge start (a record is never split between versions: its charge start decides).
 type Programs struct {
-	Version  string
-	Hash     string // sha256 of the file, recorded with each run
-	PEC      []ProgramVersion
-	PAL      []ProgramVersion
+	Version string
+	Hash    string // sha256 of the file, recorded with each run
+	PEC     []ProgramVersion
+	PAL     []ProgramVersion
+	// Flat are the programs (version 2) that pay a flat rate on the rows of one association
+	// type, optionally of one provider: rows with duplicate_at_org = false only. None ships.
+	Flat []FlatProgram
+	// TagRules are the versions of the TAG rules (version 2); the shipped ones unless the file
+	// gives its own.
+	TagRules []TagRuleVersion
 	fileText []byte
+}
+
+// FlatProgram is a program paying Rate of the amount of every row of Association (and of
+// Provider, when set) with duplicate_at_org = false.
+type FlatProgram struct {
+	Name        string
+	Association string
+	Provider    string // a provider ID (usage.NormalizeProvider); "" = every provider
+	Versions    []ProgramVersion
 }
 
 // ProgramVersion is one effective version of a program. Rates are decimal fractions held as
@@ -46,10 +62,13 @@ type ProgramVersion struct {
 }
 
 type programsFile struct {
-	Version  string `json:"version"`
+	Version  string         `json:"version"`
+	TagRules []tagRulesJSON `json:"tag_rules"`
 	Programs []struct {
-		Name     string `json:"name"`
-		Versions []struct {
+		Name        string `json:"name"`
+		Association string `json:"association"`
+		Provider    string `json:"provider"`
+		Versions    []struct {
 			Version    string   `json:"version"`
 			From       string   `json:"from"`
 			To         string   `json:"to"`
@@ -103,9 +122,23 @@ func ParsePrograms(b []byte, name string) (*Programs, error) {
 		}
 		return n, nil
 	}
+	var err error
+	if p.TagRules, err = parseTagRules(f.TagRules, name); err != nil {
+		return nil, err
+	}
 	for i, pr := range f.Programs {
-		if pr.Name != ProgramPEC && pr.Name != ProgramPAL {
-			return nil, fmt.Errorf("%s: $.programs[%d].name = %q; known programs are PEC and PAL", name, i, pr.Name)
+		flat := pr.Association != ""
+		switch {
+		case pr.Name == "":
+			return nil, fmt.Errorf("%s: $.programs[%d].name is empty", name, i)
+		case flat && (pr.Name == ProgramPEC || pr.Name == ProgramPAL):
+			return nil, fmt.Errorf("%s: $.programs[%d]: %s is the shipped program; give a flat-rate program another name", name, i, pr.Name)
+		case flat && !knownAssociation(pr.Association):
+			return nil, fmt.Errorf("%s: $.programs[%d].association = %q; use one of %s", name, i, pr.Association, strings.Join(Associations, ", "))
+		case !flat && pr.Name != ProgramPEC && pr.Name != ProgramPAL:
+			return nil, fmt.Errorf("%s: $.programs[%d].name = %q; known programs are PEC and PAL, and a flat-rate program names its association (\"association\": \"TAG\")", name, i, pr.Name)
+		case !flat && pr.Provider != "":
+			return nil, fmt.Errorf("%s: $.programs[%d]: provider applies to flat-rate programs only", name, i)
 		}
 		var vs []ProgramVersion
 		for j, v := range pr.Versions {
@@ -134,7 +167,6 @@ func ParsePrograms(b []byte, name string) (*Programs, error) {
 			for _, o := range v.Offers {
 				pv.Offers[o] = true
 			}
-			var err error
 			if pv.Rate, err = rate(at+".rate", v.Rate); err != nil {
 				return nil, err
 			}
@@ -152,17 +184,24 @@ func ParsePrograms(b []byte, name string) (*Programs, error) {
 				return nil, fmt.Errorf("%s: $.programs[%d]: versions %q and %q overlap in time; close the first before the second starts", name, i, vs[k-1].Version, vs[k].Version)
 			}
 		}
-		if pr.Name == ProgramPEC {
+		switch {
+		case flat:
+			fp := FlatProgram{Name: pr.Name, Association: pr.Association, Versions: vs}
+			if strings.TrimSpace(pr.Provider) != "" {
+				fp.Provider = normaliseProvider(pr.Provider)
+			}
+			p.Flat = append(p.Flat, fp)
+		case pr.Name == ProgramPEC:
 			p.PEC = vs
-		} else {
+		default:
 			p.PAL = vs
 		}
 	}
 	return p, nil
 }
 
-// at returns the version effective at t, or nil.
-func at(vs []ProgramVersion, t int64) *ProgramVersion {
+// At returns the version effective at t, or nil.
+func At(vs []ProgramVersion, t int64) *ProgramVersion {
 	for i := range vs {
 		if vs[i].Window.Contains(t) {
 			return &vs[i]
