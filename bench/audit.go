@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/audit"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/engines"
@@ -71,7 +71,7 @@ func phaseWhatif(ctx context.Context, c config) (*result, error) {
 		return nil, err
 	}
 	if runs == 0 { // what-if compares with a stored run: store one, untimed
-		if _, err := attribution.Run(ctx, db, attribution.RunOptions{Period: w, RequestedBy: "bench"}); err != nil {
+		if _, err := results.Run(ctx, db, results.RunOptions{Period: w, RequestedBy: "bench"}); err != nil {
 			return nil, err
 		}
 	}

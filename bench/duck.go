@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/marcboeker/go-duckdb"
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // sqlrefTables are the tables the SQL formulation reads.

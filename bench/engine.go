@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/money"
@@ -28,6 +31,46 @@ var enginePhases = []phaseDef{
 	{"engine-file", "engine streaming usage.csv (what-if run: estate from SQLite, nothing written)", true, phaseEngineFile},
 	{"engine-sqlite", "engine end to end from usage stored in SQLite", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, sqlitePath(c)) }},
 	{"engine-postgres", "engine end to end from usage stored in PostgreSQL", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
+	{"restate-sqlite", "restatement: the same period attributed again on SQLite, replacing the stored run", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, sqlitePath(c)) }},
+	{"restate-postgres", "restatement: the same period attributed again on PostgreSQL, replacing the stored run", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
+	{"postgres-1cpu", "engine end to end from PostgreSQL in one process limited to one CPU (GOMAXPROCS=1), the peer of the shards", true, func(ctx context.Context, c config) (*result, error) { return phaseShards(ctx, c, 1) }},
+	{"shards-postgres", "the same run in 2 shards: 2 processes of one CPU each (GOMAXPROCS=1) against the same PostgreSQL, the last committing", true, func(ctx context.Context, c config) (*result, error) { return phaseShards(ctx, c, 2) }},
+	{"rows-sqlite", "report attributions from SQLite: every stored row reproduced, sorted, written as CSV to a discarding writer", false, func(ctx context.Context, c config) (*result, error) { return phaseRows(ctx, c, sqlitePath(c)) }},
+	{"rows-postgres", "report attributions from PostgreSQL (the same)", false, func(ctx context.Context, c config) (*result, error) { return phaseRows(ctx, c, pgBenchDSN(c)) }},
+}
+
+// phaseRows streams the period's stored attribution rows as `partnerlink report attributions`
+// does (results.StoredRows into a CSV writer), to a writer that discards them. It needs a
+// stored run of the period (an engine-* phase before it).
+func phaseRows(ctx context.Context, c config, target string) (*result, error) {
+	db, err := engines.Open(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	w, sc := period(c)
+	settle()
+	cpu0 := cpuSeconds()
+	start := time.Now()
+	tw, err := attribution.NewTableWriter(io.Discard, "csv", attribution.RowHeader)
+	if err != nil {
+		return nil, err
+	}
+	var n int64
+	err = results.StoredRows(ctx, db, results.RowFilter{Period: w}, func(r *attribution.Row) error {
+		n++
+		return tw.WriteRow(r)
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	secs := time.Since(start).Seconds()
+	cpu := cpuSeconds() - cpu0
+	return &result{Seconds: secs, CPUSeconds: cpu, Rows: sc.UsageRows, Attrs: n,
+		Note: fmt.Sprintf("%.0f attribution rows/s, %.0f per CPU second of this process", float64(n)/secs, float64(n)/cpu)}, nil
 }
 
 // importDataset imports dir/estate.json and dir/usage.csv and returns the usage rows read.
@@ -76,11 +119,13 @@ func phaseEngineRun(ctx context.Context, c config, target string) (*result, erro
 	}
 	defer db.Close()
 	w, sc := period(c)
+	settle()
+	cpu0 := cpuSeconds()
 	start := time.Now()
-	if _, err := attribution.Run(ctx, db, attribution.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now}); err != nil {
+	if _, err := results.Run(ctx, db, results.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now}); err != nil {
 		return nil, err
 	}
-	r := &result{Seconds: time.Since(start).Seconds(), Rows: sc.UsageRows}
+	r := &result{Seconds: time.Since(start).Seconds(), CPUSeconds: cpuSeconds() - cpu0, Rows: sc.UsageRows, Note: "CPU: this process, not the database server's"}
 	r.Totals, err = storedTotals(ctx, db, w)
 	for _, t := range r.Totals {
 		r.Attrs += t.Rows
@@ -99,7 +144,7 @@ func phaseEngineFile(ctx context.Context, c config) (*result, error) {
 	defer db.Close()
 	w, sc := period(c)
 	start := time.Now()
-	res, err := attribution.Run(ctx, db, attribution.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now,
+	res, err := results.Run(ctx, db, results.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now,
 		UsageFiles: []string{filepath.Join(c.Dir, "usage.csv")}})
 	if err != nil {
 		return nil, err
@@ -125,22 +170,15 @@ func phaseEngineFile(ctx context.Context, c config) (*result, error) {
 
 // storedTotals sums the stored daily rollups per location, association and currency.
 func storedTotals(ctx context.Context, db *store.DB, w timeline.Window) ([]sqlref.Total, error) {
-	rows, err := db.QueryContext(ctx, `SELECT location_id, association, currency, CAST(sum(amount_nanos) AS BIGINT), CAST(sum(records) AS BIGINT)
-		FROM rollup_daily WHERE day >= $1 AND day < $2
-		GROUP BY location_id, association, currency ORDER BY location_id, association, currency`, w.From, w.To)
+	tots, err := results.StoredTotals(ctx, db, w.From, w.To)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []sqlref.Total
-	for rows.Next() {
-		var t sqlref.Total
-		if err := rows.Scan(&t.LocationID, &t.Association, &t.Currency, &t.Amount, &t.Rows); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
+	out := make([]sqlref.Total, 0, len(tots))
+	for _, t := range tots {
+		out = append(out, sqlref.Total{LocationID: t.LocationID, Association: t.Association, Currency: t.Currency, Amount: t.Amount, Rows: t.Records})
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // phaseEngineMemory loads the estate from the SQLite database and every usage row of the CSV
@@ -326,4 +364,72 @@ func sqlPrograms() sqlref.Programs {
 	pec, pal := p.PEC[0], p.PAL[0]
 	return sqlref.Programs{PEC: sqlref.RateOf(int64(pec.Rate)), PALSingle: sqlref.RateOf(int64(pal.RateSingle)),
 		PALMulti: sqlref.RateOf(int64(pal.RateMulti)), PECVersion: pec.Version, PALVersion: pal.Version}
+}
+
+// phaseShards runs the period on PostgreSQL in n processes of one CPU each (n = 1: one
+// unsharded process), timed from the first start to the last exit.
+func phaseShards(ctx context.Context, c config, n int) (*result, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	group := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	start := time.Now()
+	cmds := make([]*exec.Cmd, n)
+	for i := range cmds {
+		cmd := exec.CommandContext(ctx, self, "-phase", "shard-worker", "-scale", c.Scale, "-seed", fmt.Sprint(c.Seed), "-dir", c.Dir, "-pg", c.PG)
+		cmd.Env = append(os.Environ(), "GOMAXPROCS=1", fmt.Sprintf("PLBENCH_SHARD=%d/%d/%s", i, n, group))
+		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		cmds[i] = cmd
+	}
+	var maxRSS int64
+	var cpu float64
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			return nil, fmt.Errorf("shard %d: %w", i, err)
+		}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			maxRSS = max(maxRSS, ru.Maxrss)
+			cpu += float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+		}
+	}
+	secs := time.Since(start).Seconds()
+	db, err := engines.Open(ctx, pgBenchDSN(c))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	w, sc := period(c)
+	r := &result{Seconds: secs, CPUSeconds: cpu, Rows: sc.UsageRows,
+		Note: fmt.Sprintf("%d process(es) of GOMAXPROCS=1, CPU summed over them (each process's CPU includes opening the database); largest peak RSS of one process %d MB", n, maxRSS/1024)}
+	r.Totals, err = storedTotals(ctx, db, w)
+	for _, t := range r.Totals {
+		r.Attrs += t.Rows
+	}
+	return r, err
+}
+
+// phaseShardWorker is one process of phaseShards: PLBENCH_SHARD is INDEX/COUNT/GROUP (COUNT
+// 1: an unsharded run).
+func phaseShardWorker(ctx context.Context, c config) (*result, error) {
+	var i, n int
+	var group string
+	if _, err := fmt.Sscanf(strings.ReplaceAll(os.Getenv("PLBENCH_SHARD"), "/", " "), "%d %d %s", &i, &n, &group); err != nil {
+		return nil, fmt.Errorf("PLBENCH_SHARD %q: %w", os.Getenv("PLBENCH_SHARD"), err)
+	}
+	db, err := engines.Open(ctx, pgBenchDSN(c))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	w, _ := period(c)
+	opts := results.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now}
+	if n > 1 {
+		opts.Shard = &results.Shard{Group: group, Index: i, Count: n}
+	}
+	_, err = results.Run(ctx, db, opts)
+	return &result{}, err
 }

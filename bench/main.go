@@ -568,6 +568,9 @@ func startHeapProfile(dir, phase string) (func() error, error) {
 }
 
 func runPhase(ctx context.Context, c config, name string) (*result, error) {
+	if name == "shard-worker" {
+		return phaseShardWorker(ctx, c)
+	}
 	for _, p := range phases {
 		if p.name == name {
 			return p.fn(ctx, c)

@@ -24,16 +24,7 @@ const exempt = "internal/sqlref"
 // pending lists references outside the owners that other work is moving right now. Each entry
 // is package (or "*") and table (or "database/sql", or "*"), with why it is allowed. An entry
 // nothing uses fails the test, so that each one is removed as soon as its move lands.
-var pending = []struct{ pkg, table, why string }{
-	// pending: results owner. The attribution's runs, result segments and rollups are moving
-	// into an owner of their own; the reports and the demo read them until then.
-	{"internal/report", "rollup_daily", "pending: results owner"},
-	{"internal/report", "rollup_incentives_daily", "pending: results owner"},
-	{"internal/report", "attribution_runs", "pending: results owner"},
-	{"internal/report", "rollup_provider_daily", "pending: results owner"},
-	{"internal/cli", "rollup_daily", "pending: results owner"},
-	{"internal/cli", "rollup_incentives_daily", "pending: results owner"},
-}
+var pending = []struct{ pkg, table, why string }{}
 
 // TestOneOwnerPerTable fails when a package outside a table's owner names the table in a string
 // literal or imports database/sql. The tables are the ones the migrations create (and do not

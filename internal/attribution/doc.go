@@ -5,10 +5,11 @@
 //
 //   - Compute is the pure core: a facts.Snapshot, programs, a period and a stream of usage
 //     records in; attribution Rows and Incentive rows out, per record, in input order.
-//   - Run loads the estate and the stored usage, replaces the period's rows atomically and
-//     records the run (inputs hash, programs version, totals and their difference).
 //   - Explain and ExplainSnapshot say why a location is or is not recognised.
-//   - StoredRows, StoredIncentives and TableWriter serve the reports (formats.md columns).
+//   - TableWriter writes rows in formats.md's columns.
+//
+// Stored runs, their rows (reproduced on demand through Compute), rollups and restatement are
+// package results (internal/attribution/results).
 //
 // The engine builds a grant index from the snapshot once (its size depends on the estate only)
 // and streams usage through it on GOMAXPROCS workers.

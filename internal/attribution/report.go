@@ -1,41 +1,22 @@
 package attribution
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 
+	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/rules"
-	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
-
-// RowFilter selects stored rows: charge start in Period; Partner, when set, is a location ID
-// or an organisation ID; Tenant, when set, limits rows to one customer tenant.
-type RowFilter struct {
-	Period  timeline.Window
-	Partner string
-	Tenant  string
-}
-
-// StoredRows calls fn for each stored attribution row, sorted by record key, location and
-// association (the order of formats.md). The period's result segments are read and sorted
-// (on disk beyond a few tens of megabytes), so memory stays bounded.
-func StoredRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row) error) error {
-	return sortedRows(ctx, q, f, fn)
-}
-
-// StoredIncentives calls fn for each stored incentive row, sorted by record key, location and
-// program. A Tenant filter is not supported for incentives (they carry no tenant).
-func StoredIncentives(ctx context.Context, q store.Querier, f RowFilter, fn func(*Incentive) error) error {
-	return sortedIncentives(ctx, q, f, fn)
-}
 
 // RowHeader is the CSV header of attribution rows (formats.md; provider is version 2's last
 // column).
@@ -53,6 +34,135 @@ type TableWriter struct {
 	rowType reflect.Type
 	header  []string
 	n       int
+	// The CSV fast path of WriteRow: rows appended here (after the csv.Writer is flushed),
+	// written out in blocks; strings of the last record reused.
+	buf                []byte
+	fast               bool
+	lastStart, lastEnd int64
+	startText, endText string
+	lastCost           money.Nanos
+	costText           string
+	lastCover          int64
+	coverText          string
+	quoted             [16]struct {
+		s      string
+		q, set bool
+	}
+}
+
+// WriteRow writes an attribution row (RowHeader columns): the same bytes as Write(r.Fields()),
+// without a string per field for CSV. `report attributions` streams millions of rows.
+func (t *TableWriter) WriteRow(r *Row) error {
+	if t.csv == nil {
+		return t.Write(r.Fields())
+	}
+	if !t.fast {
+		t.csv.Flush() // the header, or rows written by Write
+		if err := t.csv.Error(); err != nil {
+			return err
+		}
+		t.fast, t.lastCover, t.coverText = true, -1, ""
+		t.lastStart, t.lastEnd = r.Start+1, r.End+1
+	}
+	if r.Start != t.lastStart {
+		t.lastStart, t.startText = r.Start, timeline.Format(r.Start)
+	}
+	if r.End != t.lastEnd {
+		t.lastEnd, t.endText = r.End, timeline.Format(r.End)
+	}
+	if r.Cost != t.lastCost || t.costText == "" {
+		t.lastCost, t.costText = r.Cost, r.Cost.String()
+	}
+	if r.Coverage != t.lastCover {
+		t.lastCover, t.coverText = r.Coverage, money.FixedString(r.Coverage)
+	}
+	b := t.buf
+	b = t.field(b, 0, r.RecordKey)
+	b = t.field(b, 1, t.startText)
+	b = t.field(b, 2, t.endText)
+	b = t.field(b, 3, r.TenantID)
+	b = t.field(b, 4, r.SubscriptionID)
+	b = t.field(b, 5, r.ResourceID)
+	b = t.field(b, 6, r.Service)
+	b = t.field(b, 7, r.Currency)
+	b = t.field(b, 8, t.costText)
+	b = t.field(b, 9, r.LocationID)
+	b = t.field(b, 10, r.OrgID)
+	b = t.field(b, 11, r.Association)
+	b = t.field(b, 12, t.coverText)
+	if r.Amount == r.Cost {
+		b = t.field(b, 8, t.costText)
+	} else {
+		b = appendCSV(b, r.Amount.String(), ',')
+	}
+	b = t.field(b, 14, r.AdminRole)
+	b = append(b, strconv.FormatBool(r.DuplicateAtOrg)...)
+	b = append(b, ',')
+	b = t.field(b, 15, r.ProviderOf())
+	b[len(b)-1] = '\n' // the last column's comma
+	t.buf = b
+	if len(b) >= 64<<10 {
+		return t.flushBuf()
+	}
+	return nil
+}
+
+// field appends column col's value and a comma. Values repeat from row to row (a record's
+// rows, an estate's partners), so whether the last value of the column needed quotes is kept.
+func (t *TableWriter) field(b []byte, col int, f string) []byte {
+	c := &t.quoted[col]
+	if f != c.s || !c.set {
+		c.s, c.q, c.set = f, csvNeedsQuotes(f), true
+	}
+	if !c.q {
+		b = append(b, f...)
+		return append(b, ',')
+	}
+	return appendCSV(b, f, ',')
+}
+
+func (t *TableWriter) flushBuf() error {
+	if len(t.buf) == 0 {
+		return nil
+	}
+	_, err := t.w.Write(t.buf)
+	t.buf = t.buf[:0]
+	return err
+}
+
+// appendCSV appends a field and sep as encoding/csv writes it (quoted when it must be).
+func appendCSV(b []byte, f string, sep byte) []byte {
+	if !csvNeedsQuotes(f) {
+		b = append(b, f...)
+		return append(b, sep)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(f); i++ {
+		if f[i] == '"' {
+			b = append(b, '"', '"')
+		} else {
+			b = append(b, f[i])
+		}
+	}
+	return append(b, '"', sep)
+}
+
+// csvNeedsQuotes is encoding/csv's rule for a comma-separated field.
+func csvNeedsQuotes(f string) bool {
+	if f == "" {
+		return false
+	}
+	if f == `\.` {
+		return true
+	}
+	for i := 0; i < len(f); i++ {
+		switch f[i] {
+		case ',', '"', '\r', '\n':
+			return true
+		}
+	}
+	r, _ := utf8.DecodeRuneInString(f)
+	return unicode.IsSpace(r)
 }
 
 // NewTableWriter starts a table in format "csv", "json" or "parquet" (every column a string
@@ -85,6 +195,10 @@ func NewTableWriter(w io.Writer, format string, header []string) (*TableWriter, 
 // Write writes one row of fields in header order.
 func (t *TableWriter) Write(fields []string) error {
 	if t.csv != nil {
+		if err := t.flushBuf(); err != nil {
+			return err
+		}
+		t.fast = false // WriteRow flushes what the csv.Writer buffers before it appends again
 		return t.csv.Write(fields)
 	}
 	if t.pq != nil {
@@ -119,6 +233,9 @@ func (t *TableWriter) Write(fields []string) error {
 // Close finishes the table.
 func (t *TableWriter) Close() error {
 	if t.csv != nil {
+		if err := t.flushBuf(); err != nil {
+			return err
+		}
 		t.csv.Flush()
 		return t.csv.Error()
 	}

@@ -110,26 +110,3 @@ func TestComputeKeepsNoStringOfAnAttributedBatch(t *testing.T) {
 		})
 	}
 }
-
-// A run's daily rollups and totals keep copies of the batch's strings they key by.
-func TestRollupsAndTotalsKeepNoStringOfABatch(t *testing.T) {
-	bb := usage.NewBatchBuilder()
-	bb.Add(dailyRecord("r1", 0, "/subscriptions/"+subA+"/resourceGroups/rg1", 1000))
-	b := bb.Batch()
-	gone := sharedStrings(b)
-	service, currency := b.S(usage.ColService, 0), b.S(usage.ColCurrency, 0)
-	ru := newRollups(interner{})
-	ru.row(&Row{Start: h(1), LocationID: "1", Association: AssocPAL, Service: service, Currency: currency, Amount: 5})
-	ru.incentive(&Incentive{Start: h(1), LocationID: "1", Program: ProgramPAL, Currency: currency, Amount: 1})
-	tot := totaller{}
-	tot.add("1", AssocPAL, currency, 5)
-	b, service, currency = nil, "", ""
-	runtime.GC()
-	if gone.Value() != nil {
-		t.Fatal("the rollups or totals keep the batch's strings alive")
-	}
-	want := rollKey{day: floorDay(h(1)), loc: "1", assoc: AssocPAL, service: "vm", currency: "USD"}
-	if v := ru.att[want]; v == nil || v.amount != 5 || len(ru.inc) != 1 || tot["1"][AssocPAL]["USD"] != 5 {
-		t.Fatalf("rollups %v %v, totals %v", ru.att, ru.inc, tot)
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -18,7 +19,7 @@ func addAttributionCommands(app *App, p Parents) {
 }
 
 func newAttributeCmd(app *App) *cobra.Command {
-	var from, to, programs, format string
+	var from, to, programs, format, shard, shardGroup string
 	var files []string
 	var dryRun bool
 	c := &cobra.Command{
@@ -41,10 +42,17 @@ nothing is written (what-if).`,
 			if format != "text" && format != "json" {
 				return UsageError{fmt.Errorf("--format %q is not text or json", format)}
 			}
-			opts := attribution.RunOptions{Period: period, RequestedBy: "cli", Now: app.Now, UsageFiles: files, DryRun: dryRun,
+			opts := results.RunOptions{Period: period, RequestedBy: "cli", Now: app.Now, UsageFiles: files, DryRun: dryRun,
 				Waiting: func() {
 					app.Log.Info("waiting for another attribution run to finish: runs are serialised (Ctrl-C gives up)", "period", period.String())
 				}}
+			if shard != "" {
+				var i, n int
+				if _, err := fmt.Sscanf(shard, "%d/%d", &i, &n); err != nil || n < 1 || i < 0 || i >= n || shardGroup == "" {
+					return UsageError{fmt.Errorf("--shard %q: give INDEX/COUNT with 0 <= INDEX < COUNT (0/2, 1/2) and --shard-group NAME, the same for every shard", shard)}
+				}
+				opts.Shard = &results.Shard{Group: shardGroup, Index: i, Count: n}
+			}
 			if programs != "" {
 				if opts.Programs, err = attribution.LoadPrograms(programs); err != nil {
 					return UsageError{err}
@@ -55,7 +63,7 @@ nothing is written (what-if).`,
 				return err
 			}
 			defer db.Close()
-			res, err := attribution.Run(cmd.Context(), db, opts)
+			res, err := results.Run(cmd.Context(), db, opts)
 			if err != nil {
 				return err
 			}
@@ -77,6 +85,8 @@ nothing is written (what-if).`,
 	c.Flags().StringSliceVar(&files, "usage", nil, "what-if: attribute these usage files without storing anything")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "compute and print totals without writing")
 	c.Flags().StringVar(&format, "format", "text", "output: text (a summary table) or json (the run with every location's totals)")
+	c.Flags().StringVar(&shard, "shard", "", "INDEX/COUNT: compute one shard of the period's subscriptions (run every shard, in any processes, against the same database; the last to finish stores the run)")
+	c.Flags().StringVar(&shardGroup, "shard-group", "", "the name every shard of one sharded run is given")
 	return c
 }
 
@@ -85,8 +95,8 @@ func newReportAttributionsCmd(app *App) *cobra.Command {
 		"Attribution rows of a period (formats.md columns, sorted by record, partner, association)",
 		"  partnerlink report attributions --from 2026-03-01 --to 2026-04-01 --partner 1234567 --format csv",
 		attribution.RowHeader,
-		func(ctx context.Context, db *store.DB, f attribution.RowFilter, write func([]string) error) error {
-			return attribution.StoredRows(ctx, db, f, func(r *attribution.Row) error { return write(r.Fields()) })
+		func(ctx context.Context, db *store.DB, f results.RowFilter, tw *attribution.TableWriter) error {
+			return results.StoredRows(ctx, db, f, tw.WriteRow)
 		})
 }
 
@@ -95,14 +105,14 @@ func newReportIncentivesCmd(app *App) *cobra.Command {
 		"Incentive rows of a period (formats.md columns, sorted by record, partner, program)",
 		"  partnerlink report incentives --from 2026-03-01 --to 2026-04-01 --format json",
 		attribution.IncentiveHeader,
-		func(ctx context.Context, db *store.DB, f attribution.RowFilter, write func([]string) error) error {
-			return attribution.StoredIncentives(ctx, db, f, func(i *attribution.Incentive) error { return write(i.Fields()) })
+		func(ctx context.Context, db *store.DB, f results.RowFilter, tw *attribution.TableWriter) error {
+			return results.StoredIncentives(ctx, db, f, func(i *attribution.Incentive) error { return tw.Write(i.Fields()) })
 		})
 }
 
 // newReportRowsCmd builds a command that writes stored result rows of a period as a table.
 func newReportRowsCmd(app *App, use, short, example string, header []string,
-	each func(context.Context, *store.DB, attribution.RowFilter, func([]string) error) error) *cobra.Command {
+	each func(context.Context, *store.DB, results.RowFilter, *attribution.TableWriter) error) *cobra.Command {
 	var from, to, partner, format string
 	c := &cobra.Command{
 		Use: use, Short: short, Example: example, Args: cobra.NoArgs,
@@ -120,7 +130,7 @@ func newReportRowsCmd(app *App, use, short, example string, header []string,
 				return err
 			}
 			defer db.Close()
-			if err := each(cmd.Context(), db, attribution.RowFilter{Period: period, Partner: partner}, tw.Write); err != nil {
+			if err := each(cmd.Context(), db, results.RowFilter{Period: period, Partner: partner}, tw); err != nil {
 				return db.Translate(err)
 			}
 			return tw.Close()

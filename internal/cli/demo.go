@@ -17,6 +17,7 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
@@ -169,7 +170,7 @@ func runDemo(ctx context.Context, app *App, path string) (*demoResult, error) {
 	}
 	res.ImportSeconds = time.Since(start).Seconds()
 	start = time.Now()
-	if _, err := attribution.Run(ctx, db, attribution.RunOptions{Period: res.Period, RequestedBy: "partnerlink demo", Now: app.Now}); err != nil {
+	if _, err := results.Run(ctx, db, results.RunOptions{Period: res.Period, RequestedBy: "partnerlink demo", Now: app.Now}); err != nil {
 		return nil, fmt.Errorf("demo attribution: %w", err)
 	}
 	res.AttributeSeconds = time.Since(start).Seconds()
@@ -184,40 +185,26 @@ func runDemo(ctx context.Context, app *App, path string) (*demoResult, error) {
 // duplicates within an organisation counted once) and the row counts.
 func demoQueries(ctx context.Context, db *store.DB, res *demoResult) error {
 	w := res.Period
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(records), 0) FROM rollup_daily WHERE day >= $1 AND day < $2`, w.From, w.To).Scan(&res.AttRows); err != nil {
+	var err error
+	if res.AttRows, res.IncRows, err = results.RowCounts(ctx, db, w.From, w.To); err != nil {
 		return err
 	}
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(records), 0) FROM rollup_incentives_daily WHERE day >= $1 AND day < $2`, w.From, w.To).Scan(&res.IncRows); err != nil {
-		return err
-	}
-	// Organisation totals: org_amount_nanos counts each record once per organisation.
-	orgNames, err := directory.OrgNames(ctx, db)
+	// Organisation totals: each record counted once per organisation.
+	orgName, err := directory.OrgNames(ctx, db)
 	if err != nil {
 		return err
 	}
-	rows, err := db.QueryContext(ctx, `SELECT a.association, a.org_id, a.currency, CAST(sum(a.org_amount_nanos) AS BIGINT)
-		FROM rollup_daily a WHERE a.day >= $1 AND a.day < $2
-		GROUP BY a.association, a.org_id, a.currency`, w.From, w.To)
+	tots, err := results.OrgTotals(ctx, db, w.From, w.To)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	var all []demoTop
-	for rows.Next() {
-		var t demoTop
-		var n int64
-		if err := rows.Scan(&t.Association, &t.OrgID, &t.Currency, &n); err != nil {
-			return err
+	for _, x := range tots {
+		name, ok := orgName[x.OrgID]
+		if !ok {
+			continue // as the join with the directory did
 		}
-		var ok bool
-		if t.OrgName, ok = orgNames[t.OrgID]; !ok {
-			continue // not in the directory (any more)
-		}
-		t.Amount = money.Nanos(n)
-		all = append(all, t)
-	}
-	if err := rows.Err(); err != nil {
-		return err
+		all = append(all, demoTop{Association: x.Association, OrgID: x.OrgID, OrgName: name, Currency: x.Currency, Amount: money.Nanos(x.Amount)})
 	}
 	sort.Slice(all, func(i, j int) bool {
 		a, b := all[i], all[j]

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store/engines"
@@ -42,7 +43,7 @@ func TestDemoSummary(t *testing.T) {
 	// USD total of rows not duplicated within the organisation; its total is printed exactly.
 	// Computed here from the stored rows, not from the rollups the demo reads.
 	orgTotal := map[[2]string]int64{}
-	err = attribution.StoredRows(context.Background(), db, attribution.RowFilter{Period: timeline.Always()}, func(r *attribution.Row) error {
+	err = results.StoredRows(context.Background(), db, results.RowFilter{Period: timeline.Always()}, func(r *attribution.Row) error {
 		if r.Currency == "USD" && !r.DuplicateAtOrg {
 			orgTotal[[2]string{r.Association, r.OrgID}] += int64(r.Amount)
 		}

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -45,7 +45,7 @@ func warnEmpty(ctx context.Context, w io.Writer, db *store.DB) {
 // printRunSummary prints an attribution run as a table: what was read, what was written and
 // the amounts per association type and currency (summed over locations: a record credited
 // to two locations counts twice).
-func printRunSummary(w, warn io.Writer, res *attribution.RunResult) {
+func printRunSummary(w, warn io.Writer, res *results.RunResult) {
 	st := res.Stats
 	fmt.Fprintf(w, "Attribution %s to %s", strings.TrimSuffix(res.From, "T00:00:00Z"), strings.TrimSuffix(res.To, "T00:00:00Z"))
 	switch {
@@ -109,6 +109,23 @@ func printRunSummary(w, warn io.Writer, res *attribution.RunResult) {
 				label = p + " incentive"
 			}
 			fmt.Fprintf(w, "  %-16s %-8s %9d %22s\n", label, k.cur, locs[k], sum[k].Display())
+		}
+	}
+	if len(st.TagWarnings) > 0 {
+		// Version 2's data-quality warnings: tag values that name no partner location.
+		fmt.Fprintln(w, "Tag values that name no partner (data-quality warnings)")
+		fmt.Fprintf(w, "  %-36s %-28s %8s  %s\n", "tag", "value", "records", "cost at stake; why")
+		for _, x := range st.TagWarnings {
+			curs := make([]string, 0, len(x.Cost))
+			for c := range x.Cost {
+				curs = append(curs, c)
+			}
+			sort.Strings(curs)
+			cost := make([]string, 0, len(curs))
+			for _, c := range curs {
+				cost = append(cost, c+" "+x.Cost[c])
+			}
+			fmt.Fprintf(w, "  %-36s %-28s %8d  %s; %s\n", x.Tag, x.Value, x.Records, strings.Join(cost, ", "), x.Reason)
 		}
 	}
 	if len(st.UnknownSubscriptions) > 0 {

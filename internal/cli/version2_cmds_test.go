@@ -39,9 +39,13 @@ func TestVersion2EndToEnd(t *testing.T) {
 	}
 	must("import", "estate", filepath.Join(dir, "estate.json"))
 	must("import", "usage", filepath.Join(dir, "focus.csv"))
-	out := must("attribute", "--from", "2026-03-01", "--to", "2026-04-01")
+	out := must("attribute", "--from", "2026-03-01", "--to", "2026-04-01", "--format", "json")
 	if !strings.Contains(out, `"tag": "aws-apn-id"`) || !strings.Contains(out, `"value": "pc:nobody"`) {
 		t.Errorf("attribute reports no tag warning:\n%s", out)
+	}
+	out = must("attribute", "--from", "2026-03-01", "--to", "2026-04-01")
+	if !strings.Contains(out, "Tag values that name no partner") || !strings.Contains(out, "pc:nobody") || !strings.Contains(out, "USD 10; matches no registered identifier") {
+		t.Errorf("attribute's summary shows no tag warning:\n%s", out)
 	}
 	rows := must("report", "attributions", "--from", "2026-03-01", "--to", "2026-04-01")
 	for _, want := range []string{

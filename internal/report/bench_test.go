@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -28,46 +29,35 @@ func seedBenchRollup(b *testing.B, db *store.DB) {
 	exec(b, db, `INSERT INTO partner_orgs (id, name) VALUES ('BO', 'Bench Org')`)
 	exec(b, db, `INSERT INTO partner_locations (id, org_id, name) VALUES ('B0', 'BO', 'Bench 0')`)
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	cols := []string{"day", "location_id", "org_id", "association", "tenant_id", "subscription_id", "service", "admin_role", "currency", "amount_nanos", "org_amount_nanos", "records"}
 	services := []string{"Virtual Machines", "Storage", "SQL Database"}
-	err := db.Load(ctx, func(l store.Loader) error {
-		var rows [][]any
-		flush := func() error {
-			_, err := l.Insert(ctx, "rollup_daily", cols, rows, false)
-			rows = rows[:0]
-			return err
-		}
-		for d := 0; d < benchDays; d++ {
-			day := start.AddDate(0, 0, d).UnixNano()
-			for s := 0; s < benchSubs; s++ {
-				sub := fmt.Sprintf("00000000-0000-0000-0000-%012d", s)
-				tenant := fmt.Sprintf("t-%03d", s%20)
-				for v, svc := range services {
-					assoc, role := "PAL", "Owner"
-					if s%4 == 0 {
-						assoc, role = "CSP", ""
-					}
-					n := int64(1_000_000_000 + s*1000 + v)
-					rows = append(rows, []any{day, "B0", "BO", assoc, tenant, sub, svc, role, "EUR", n, n, int64(3)})
-					if s%8 == 0 {
-						rows = append(rows, []any{day, "B0", "BO", "DPOR", tenant, sub, svc, "", "EUR", n, int64(0), int64(3)})
-					}
+	var rows []results.RollupRow
+	for d := 0; d < benchDays; d++ {
+		day := start.AddDate(0, 0, d).UnixNano()
+		for s := 0; s < benchSubs; s++ {
+			sub := fmt.Sprintf("00000000-0000-0000-0000-%012d", s)
+			tenant := fmt.Sprintf("t-%03d", s%20)
+			for v, svc := range services {
+				assoc, role := "PAL", "Owner"
+				if s%4 == 0 {
+					assoc, role = "CSP", ""
 				}
-			}
-			for o := 1; o <= benchOthers; o++ {
-				for k := 0; k < 60; k++ {
-					rows = append(rows, []any{day, fmt.Sprintf("B%d", o), "BX", "PAL", "t-x", fmt.Sprintf("s-%d", k), "Storage", "Reader", "EUR", int64(5), int64(5), int64(1)})
-				}
-			}
-			if len(rows) > 20000 {
-				if err := flush(); err != nil {
-					return err
+				n := int64(1_000_000_000 + s*1000 + v)
+				rows = append(rows, results.RollupRow{Day: day, LocationID: "B0", OrgID: "BO", Association: assoc, TenantID: tenant, SubscriptionID: sub,
+					Service: svc, AdminRole: role, Currency: "EUR", Amount: n, OrgAmount: n, Records: 3})
+				if s%8 == 0 {
+					rows = append(rows, results.RollupRow{Day: day, LocationID: "B0", OrgID: "BO", Association: "DPOR", TenantID: tenant, SubscriptionID: sub,
+						Service: svc, Currency: "EUR", Amount: n, Records: 3})
 				}
 			}
 		}
-		return flush()
-	})
-	if err != nil {
+		for o := 1; o <= benchOthers; o++ {
+			for k := 0; k < 60; k++ {
+				rows = append(rows, results.RollupRow{Day: day, LocationID: fmt.Sprintf("B%d", o), OrgID: "BX", Association: "PAL", TenantID: "t-x",
+					SubscriptionID: fmt.Sprintf("s-%d", k), Service: "Storage", AdminRole: "Reader", Currency: "EUR", Amount: 5, OrgAmount: 5, Records: 1})
+			}
+		}
+	}
+	if err := results.WriteRollups(ctx, db, rows); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -85,7 +75,7 @@ func BenchmarkPartnerReport12Months(b *testing.B) {
 			if db.Engine() == store.Postgres {
 				// The steady state autovacuum reaches: statistics and a visibility map, so index-only
 				// scans need not visit the heap.
-				exec(b, db, `VACUUM ANALYZE rollup_daily`)
+				exec(b, db, `VACUUM ANALYZE`)
 			}
 			w := timeline.Window{From: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), To: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()}
 			b.ResetTimer()

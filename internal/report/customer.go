@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/link"
@@ -163,20 +164,13 @@ func CustomerReport(ctx context.Context, db *store.DB, tenantID string, now int6
 	for _, x := range tagged {
 		c.Attachments = append(c.Attachments, Attachment{LocationID: x.LocationID, Association: "CUA", Via: x.ResourceID, Since: when(x.First), State: "Active"})
 	}
-	err = scanRows(ctx, db, "customer consumption", `SELECT location_id, association, admin_role, currency, CAST(SUM(amount_nanos) AS BIGINT), MIN(day), MAX(day)
-FROM rollup_daily WHERE tenant_id = $1 GROUP BY location_id, association, admin_role, currency`, []any{tenantID},
-		func(scan func(...any) error) error {
-			var r Recognised
-			var n, first, last int64
-			if err := scan(&r.LocationID, &r.Association, &r.AdminRole, &r.Currency, &n, &first, &last); err != nil {
-				return err
-			}
-			r.Amount, r.FirstDay, r.LastDay = nanos(n), day(first), day(last)
-			c.Consumption = append(c.Consumption, r)
-			return nil
-		})
+	cons, err := results.TenantConsumption(ctx, db, tenantID)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "customer consumption", err)
+	}
+	for _, x := range cons {
+		c.Consumption = append(c.Consumption, Recognised{LocationID: x.LocationID, Association: x.Association, AdminRole: x.AdminRole,
+			Currency: x.Currency, Amount: nanos(x.Amount), FirstDay: day(x.FirstDay), LastDay: day(x.LastDay)})
 	}
 	sort.Slice(c.Consumption, func(i, j int) bool {
 		a, b := c.Consumption[i], c.Consumption[j]

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/access"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/importlog"
@@ -108,28 +109,17 @@ func OperatorReport(ctx context.Context, db *store.DB, o OperatorOptions) (*Oper
 	from, to := bound(o.Period)
 	r := &Operator{From: when(from), To: when(to), Runs: []Run{}, Imports: []Import{}, Warnings: []Warning{}, Directory: []PartnerName{}}
 	progs, assocs, parts := sums{}, sums{}, sums{}
-	add := func(s sums) func(scan func(...any) error) error {
-		return func(scan func(...any) error) error {
-			var k, cur string
-			var n int64
-			if err := scan(&k, &cur, &n); err != nil {
-				return err
-			}
-			s.add(k, cur, n)
-			return nil
+	tot, err := results.Operator(ctx, db, from, to)
+	if err != nil {
+		return nil, queryErr(db, "operator totals", err)
+	}
+	for _, x := range [...]struct {
+		s  sums
+		ks []results.KeyAmount
+	}{{progs, tot.Programs}, {assocs, tot.Associations}, {parts, tot.Locations}} {
+		for _, k := range x.ks {
+			x.s.add(k.Key, k.Currency, k.Amount)
 		}
-	}
-	if err := scanRows(ctx, db, "operator programs", `SELECT program, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_incentives_daily
-WHERE day >= $1 AND day < $2 GROUP BY program, currency`, []any{from, to}, add(progs)); err != nil {
-		return nil, err
-	}
-	if err := scanRows(ctx, db, "operator associations", `SELECT association, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_daily
-WHERE day >= $1 AND day < $2 GROUP BY association, currency`, []any{from, to}, add(assocs)); err != nil {
-		return nil, err
-	}
-	if err := scanRows(ctx, db, "operator partners", `SELECT location_id, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_daily
-WHERE day >= $1 AND day < $2 GROUP BY location_id, currency`, []any{from, to}, add(parts)); err != nil {
-		return nil, err
 	}
 	dir, err := directory.LocationNames(ctx, db)
 	if err != nil {
@@ -142,17 +132,11 @@ WHERE day >= $1 AND day < $2 GROUP BY location_id, currency`, []any{from, to}, a
 	}
 	r.Programs, r.Associations = groups(progs, nil), groups(assocs, nil)
 	byProv := sums{}
-	if err := scanRows(ctx, db, "operator providers", `SELECT provider, association, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_provider_daily
-WHERE day >= $1 AND day < $2 GROUP BY provider, association, currency`, []any{from, to}, func(scan func(...any) error) error {
-		var p, a, cur string
-		var n int64
-		if err := scan(&p, &a, &cur, &n); err != nil {
-			return err
-		}
-		byProv.add(p+"\x00"+a, cur, n)
+	if err := results.Providers(ctx, db, nil, from, to, func(x results.ProviderRow) error {
+		byProv.add(x.Provider+"\x00"+x.Association, x.Currency, x.Amount)
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, queryErr(db, "operator providers", err)
 	}
 	r.ByProvider = []ProviderRow{}
 	for _, g := range groups(byProv, nil) {
@@ -163,24 +147,20 @@ WHERE day >= $1 AND day < $2 GROUP BY provider, association, currency`, []any{fr
 	if len(r.TopPartners) > o.Top {
 		r.TopPartners = r.TopPartners[:o.Top]
 	}
-	err = scanRows(ctx, db, "operator runs", `SELECT id, period_from, period_to, started_at, finished_at, requested_by, programs_version, attribution_rows, incentive_rows, status, diff
-FROM attribution_runs ORDER BY started_at DESC, id DESC LIMIT $1`, []any{o.Limit}, func(scan func(...any) error) error {
-		var x Run
-		var pf, pt, sa, fa int64
-		var diff string
-		if err := scan(&x.ID, &pf, &pt, &sa, &fa, &x.RequestedBy, &x.ProgramsVersion, &x.AttributionRows, &x.IncentiveRows, &x.Status, &diff); err != nil {
-			return err
-		}
-		x.PeriodFrom, x.PeriodTo, x.StartedAt, x.FinishedAt = when(pf), when(pt), when(sa), when(fa)
+	runs, err := results.Runs(ctx, db, o.Limit)
+	if err != nil {
+		return nil, queryErr(db, "operator runs", err)
+	}
+	for _, y := range runs {
+		x := Run{ID: y.ID, RequestedBy: y.RequestedBy, ProgramsVersion: y.ProgramsVersion, AttributionRows: y.AttributionRows,
+			IncentiveRows: y.IncentiveRows, Status: y.Status}
+		x.PeriodFrom, x.PeriodTo, x.StartedAt, x.FinishedAt = when(y.PeriodFrom), when(y.PeriodTo), when(y.StartedAt), when(y.FinishedAt)
+		diff := y.Diff
 		if !json.Valid([]byte(diff)) {
 			diff = "{}"
 		}
 		x.Diff = json.RawMessage(diff)
 		r.Runs = append(r.Runs, x)
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	imports, err := importlog.List(ctx, db, "", o.Limit)
 	if err != nil {
@@ -206,13 +186,7 @@ func (r *Operator) tagWarnings(ctx context.Context, db *store.DB, o OperatorOpti
 	from, to := bound(o.Period)
 	seen := map[[2]int64]bool{}
 	n := 0
-	return scanRows(ctx, db, "warnings: tags", `SELECT period_from, period_to, warnings FROM attribution_runs
-WHERE status = 'ok' AND period_from < $2 AND period_to > $1 ORDER BY started_at DESC, id DESC`, []any{from, to}, func(scan func(...any) error) error {
-		var pf, pt int64
-		var raw string
-		if err := scan(&pf, &pt, &raw); err != nil {
-			return err
-		}
+	err := results.RunWarnings(ctx, db, from, to, func(pf, pt int64, raw string) error {
 		if seen[[2]int64{pf, pt}] {
 			return nil
 		}
@@ -247,6 +221,10 @@ WHERE status = 'ok' AND period_from < $2 AND period_to > $1 ORDER BY started_at 
 		}
 		return nil
 	})
+	if err != nil {
+		return queryErr(db, "warnings: tags", err)
+	}
+	return nil
 }
 
 func (r *Operator) warnings(ctx context.Context, db *store.DB, o OperatorOptions) error {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -104,8 +105,8 @@ func ResolvePartner(ctx context.Context, db *store.DB, id string) (kind, orgID, 
 
 func quote(s string) string { return `"` + s + `"` }
 
-// PartnerReport builds the partner report from rollup_daily (the fast path: one indexed range
-// scan on (location_id, day) or (org_id, day)) and incentives.
+// PartnerReport builds the partner report from the stored rollups (results.PartnerDays,
+// PartnerGroups, PartnerIncentives: indexed by location or organisation and day).
 func PartnerReport(ctx context.Context, db *store.DB, q PartnerQuery) (*Partner, error) {
 	kind, orgID, name, err := ResolvePartner(ctx, db, q.PartnerID)
 	if err != nil {
@@ -114,78 +115,51 @@ func PartnerReport(ctx context.Context, db *store.DB, q PartnerQuery) (*Partner,
 	from, to := bound(q.Period)
 	p := &Partner{PartnerID: q.PartnerID, Kind: kind, Name: name, OrgID: orgID, From: when(from), To: when(to), monthly: map[string]sums{}}
 
-	col, amountCol := "location_id", "amount_nanos"
-	if kind == KindOrganisation {
-		col, amountCol = "org_id", "org_amount_nanos"
-	}
+	who := results.Partner{ID: q.PartnerID, Org: kind == KindOrganisation}
 	total, sumLoc := sums{}, sums{}
 	customers, subs, services, roles, locs := sums{}, sums{}, sums{}, sums{}, sums{}
-	// Two grouped reads instead of one row per day and group: each follows the column order
-	// of an index of migration 0500 (covering, so the engine neither sorts nor visits the
-	// table), which keeps a year of a busy location well under the 200 ms budget. "+day" keeps
-	// SQLite from picking the (location_id, day) index for the grouped read, which would
-	// sort every day row (a unary plus is a no-op on PostgreSQL).
-	args := []any{q.PartnerID, from, to}
-	err = scanRows(ctx, db, "partner rollup by day", `SELECT day, association, currency, CAST(SUM(`+amountCol+`) AS BIGINT), CAST(SUM(amount_nanos) AS BIGINT), CAST(SUM(records) AS BIGINT)
-FROM rollup_daily WHERE `+col+` = $1 AND day >= $2 AND day < $3 GROUP BY day, association, currency`, args,
-		func(scan func(...any) error) error {
-			var d, amt, all, recs int64
-			var assoc, cur string
-			if err := scan(&d, &assoc, &cur, &amt, &all, &recs); err != nil {
-				return err
-			}
-			m := month(d)
-			if p.monthly[m] == nil {
-				p.monthly[m] = sums{}
-			}
-			p.monthly[m].add(assoc, cur, amt)
-			total.add("", cur, amt)
-			sumLoc.add("", cur, all)
-			p.Records += recs
-			return nil
-		})
+	// The rollups the runs keep at the grains this report reads (internal/attribution/results):
+	// sums per day, association and currency, and per day and location the breakdown by
+	// tenant, subscription, service and role, which keeps a year of a busy location well
+	// under the 200 ms budget.
+	err = results.PartnerDays(ctx, db, who, from, to, func(r results.DayRow) error {
+		m := month(r.Day)
+		if p.monthly[m] == nil {
+			p.monthly[m] = sums{}
+		}
+		p.monthly[m].add(r.Association, r.Currency, r.Amount)
+		total.add("", r.Currency, r.Amount)
+		sumLoc.add("", r.Currency, r.All)
+		p.Records += r.Records
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "partner rollup by day", err)
 	}
-	err = scanRows(ctx, db, "partner rollup by group", `SELECT location_id, association, tenant_id, subscription_id, service, admin_role, currency, CAST(SUM(`+amountCol+`) AS BIGINT), CAST(SUM(amount_nanos) AS BIGINT)
-FROM rollup_daily WHERE `+col+` = $1 AND +day >= $2 AND +day < $3
-GROUP BY location_id, association, tenant_id, subscription_id, service, admin_role, currency`, args,
-		func(scan func(...any) error) error {
-			var amt, all int64
-			var loc, assoc, tenant, sub, svc, role, cur string
-			if err := scan(&loc, &assoc, &tenant, &sub, &svc, &role, &cur, &amt, &all); err != nil {
-				return err
+	err = results.PartnerGroups(ctx, db, who, from, to, func(r *results.GroupRow) error {
+		customers.add(r.TenantID, r.Currency, r.Amount)
+		subs.add(r.SubscriptionID, r.Currency, r.Amount)
+		services.add(r.Service, r.Currency, r.Amount)
+		locs.add(r.LocationID, r.Currency, r.All)
+		if r.Association == "PAL" {
+			role := r.AdminRole
+			if role == "" {
+				role = "(unknown)"
 			}
-			customers.add(tenant, cur, amt)
-			subs.add(sub, cur, amt)
-			services.add(svc, cur, amt)
-			locs.add(loc, cur, all)
-			if assoc == "PAL" {
-				r := role
-				if r == "" {
-					r = "(unknown)"
-				}
-				roles.add(r, cur, amt)
-			}
-			return nil
-		})
+			roles.add(role, r.Currency, r.Amount)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "partner rollup by group", err)
 	}
 	byProv := sums{}
-	err = scanRows(ctx, db, "partner rollup by provider", `SELECT provider, association, currency, CAST(SUM(`+amountCol+`) AS BIGINT)
-FROM rollup_provider_daily WHERE `+col+` = $1 AND day >= $2 AND day < $3 GROUP BY provider, association, currency`, args,
-		func(scan func(...any) error) error {
-			var prov, assoc, cur string
-			var n int64
-			if err := scan(&prov, &assoc, &cur, &n); err != nil {
-				return err
-			}
-			byProv.add(prov+"\x00"+assoc, cur, n)
-			return nil
-		})
+	err = results.Providers(ctx, db, &who, from, to, func(r results.ProviderRow) error {
+		byProv.add(r.Provider+"\x00"+r.Association, r.Currency, r.Amount)
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "partner rollup by provider", err)
 	}
 	p.Providers = []ProviderRow{}
 	for _, g := range groups(byProv, nil) {
@@ -193,19 +167,12 @@ FROM rollup_provider_daily WHERE `+col+` = $1 AND day >= $2 AND day < $3 GROUP B
 		p.Providers = append(p.Providers, ProviderRow{Provider: pr, Association: as, Currency: g.Currency, Amount: g.Amount})
 	}
 	incentives := sums{}
-	err = scanRows(ctx, db, "partner incentives", `SELECT program, currency, CAST(SUM(amount_nanos) AS BIGINT) FROM rollup_incentives_daily
-WHERE `+col+` = $1 AND day >= $2 AND day < $3 GROUP BY program, currency`, []any{q.PartnerID, from, to},
-		func(scan func(...any) error) error {
-			var prog, cur string
-			var n int64
-			if err := scan(&prog, &cur, &n); err != nil {
-				return err
-			}
-			incentives.add(prog, cur, n)
-			return nil
-		})
+	progs, err := results.PartnerIncentives(ctx, db, who, from, to)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(db, "partner incentives", err)
+	}
+	for _, x := range progs {
+		incentives.add(x.Key, x.Currency, x.Amount)
 	}
 	tenants, err := estate.Tenants(ctx, db)
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package report builds the partner, customer and operator reports from the tables the
-// attribution engine writes (rollup_daily, incentives, attribution_runs) and from the estate
+// attribution runs store (through internal/attribution/results: rollups, runs) and from the estate
 // (links, link_history, subscriptions, principals, role assignments, imports).
 //
 // Money is int64 nanos and leaves this package only as exact decimal strings
@@ -11,7 +11,6 @@
 package report
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"time"
@@ -93,22 +92,4 @@ func nanos(n int64) string { return money.Nanos(n).String() }
 // queryErr wraps a storage error with the report and step that failed.
 func queryErr(db *store.DB, what string, err error) error {
 	return fmt.Errorf("report: %s: %w", what, db.Translate(err))
-}
-
-// scanRows runs q and calls fn for each row.
-func scanRows(ctx context.Context, db *store.DB, what, q string, args []any, fn func(scan func(...any) error) error) error {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return queryErr(db, what, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows.Scan); err != nil {
-			return queryErr(db, what, err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return queryErr(db, what, err)
-	}
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -58,6 +59,10 @@ func seed(t testing.TB, db *store.DB) {
 	exec(t, db, inc, ns("2026-01-05"), "L1", "PEC", 1_500_000_000)
 	exec(t, db, inc, ns("2026-02-01"), "L1", "PEC", 2_250_000_000)
 	exec(t, db, inc, ns("2026-01-05"), "L2", "PEC", 1_500_000_000)
+	// Rows in the layout of schemas before 620, moved into today's by the upgrade on open.
+	if err := results.UpgradeRollups(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
 
 	exec(t, db, `INSERT INTO subscriptions (id, tenant_id, name, offer, csp_location_id, valid_from, valid_to) VALUES ($1,$2,'prod','MS-AZR-0017P','',$3,$4), ($5,$2,'csp','MS-AZR-0145P','L1',$6,$4)`,
 		subA1, tenantA, ns("2025-01-01"), timeline.Max, subA2, ns("2025-06-01"))

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/api"
-	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/metrics"
@@ -100,10 +100,10 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	march := timeline.Window{From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano(), To: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC).UnixNano()}
-	if _, err := attribution.Run(context.Background(), e.db, attribution.RunOptions{Period: march, RequestedBy: "test"}); err != nil {
+	if _, err := results.Run(context.Background(), e.db, results.RunOptions{Period: march, RequestedBy: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := attribution.Run(context.Background(), e.db, attribution.RunOptions{Period: timeline.Window{From: march.To, To: march.From}}); err == nil {
+	if _, err := results.Run(context.Background(), e.db, results.RunOptions{Period: timeline.Window{From: march.To, To: march.From}}); err == nil {
 		t.Fatal("a run of an empty period succeeded")
 	}
 	resp, body := e.do("GET", "/metrics", "", "")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/sqlref"
@@ -52,7 +53,7 @@ func TestSameRowsAsTheEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		w := timeline.Window{From: timeline.Nanos(d.From), To: timeline.Nanos(d.To)}
-		if _, err := attribution.Run(ctx, db, attribution.RunOptions{Period: w, RequestedBy: "test", Now: now}); err != nil {
+		if _, err := results.Run(ctx, db, results.RunOptions{Period: w, RequestedBy: "test", Now: now}); err != nil {
 			t.Fatal(err)
 		}
 		snap, err := facts.Load(ctx, db, timeline.Always())
@@ -113,19 +114,13 @@ func TestSameRowsAsTheEngine(t *testing.T) {
 // engineTotals sums the stored rollups (what the reports read) per location, association and
 // currency.
 func engineTotals(t *testing.T, db *store.DB) []sqlref.Total {
-	rows, err := db.QueryContext(context.Background(), `SELECT location_id, association, currency, CAST(sum(amount_nanos) AS BIGINT), CAST(sum(records) AS BIGINT)
-		FROM rollup_daily GROUP BY location_id, association, currency ORDER BY location_id, association, currency`)
+	tots, err := results.StoredTotals(context.Background(), db, timeline.Min, timeline.Max)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	var out []sqlref.Total
-	for rows.Next() {
-		var x sqlref.Total
-		if err := rows.Scan(&x.LocationID, &x.Association, &x.Currency, &x.Amount, &x.Rows); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, x)
+	for _, x := range tots {
+		out = append(out, sqlref.Total{LocationID: x.LocationID, Association: x.Association, Currency: x.Currency, Amount: x.Amount, Rows: x.Records})
 	}
 	if len(out) == 0 {
 		t.Fatal("the engine stored no attribution rows")
@@ -136,9 +131,9 @@ func engineTotals(t *testing.T, db *store.DB) []sqlref.Total {
 // engineRows reads the stored rows as the reports give them.
 func engineRows(t *testing.T, db *store.DB) ([]sqlref.Attribution, []sqlref.Incentive) {
 	ctx := context.Background()
-	all := attribution.RowFilter{Period: timeline.Always()}
+	all := results.RowFilter{Period: timeline.Always()}
 	var atts []sqlref.Attribution
-	err := attribution.StoredRows(ctx, db, all, func(r *attribution.Row) error {
+	err := results.StoredRows(ctx, db, all, func(r *attribution.Row) error {
 		atts = append(atts, sqlref.Attribution{RecordKey: r.RecordKey, LocationID: r.LocationID, Association: r.Association, OrgID: r.OrgID,
 			Coverage: r.Coverage, Amount: int64(r.Amount), AdminRole: r.AdminRole, DuplicateAtOrg: r.DuplicateAtOrg})
 		return nil
@@ -147,7 +142,7 @@ func engineRows(t *testing.T, db *store.DB) ([]sqlref.Attribution, []sqlref.Ince
 		t.Fatal(err)
 	}
 	var incs []sqlref.Incentive
-	err = attribution.StoredIncentives(ctx, db, all, func(i *attribution.Incentive) error {
+	err = results.StoredIncentives(ctx, db, all, func(i *attribution.Incentive) error {
 		incs = append(incs, sqlref.Incentive{RecordKey: i.RecordKey, LocationID: i.LocationID, Program: i.Program, OrgID: i.OrgID,
 			Version: i.ProgramVersion, Amount: int64(i.Amount)})
 		return nil

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/sqlref"
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -127,7 +127,7 @@ func TestVersion2SameRowsAsTheEngine(t *testing.T) {
 				if _, err := usage.ImportFiles(ctx, db, []string{filepath.Join(dir, "usage.csv")}, usage.ImportOptions{Now: now}); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := attribution.Run(ctx, db, attribution.RunOptions{Period: march, RequestedBy: "test", Now: now}); err != nil {
+				if _, err := results.Run(ctx, db, results.RunOptions{Period: march, RequestedBy: "test", Now: now}); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := sqlref.LoadUsage(ctx, db, march); err != nil {

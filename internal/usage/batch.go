@@ -67,6 +67,9 @@ type Batch struct {
 	// Source identifies a stored batch's content: its segment's SHA-256 (and the window its
 	// rows were cut to, if they were). Empty for batches built from records.
 	Source string
+	// Segment is a stored batch's segment ID ("" for a batch read from a file): a stored run
+	// records the segments it read, so that its rows can be reproduced from them (StreamSegments).
+	Segment string
 }
 
 const (

@@ -26,6 +26,12 @@ import (
 // time, by day. fn must not keep b after it returns unless it copies what it needs (the
 // engine does not keep it).
 func Stream(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *Batch) error) error {
+	return StreamSegments(ctx, q, w, nil, fn)
+}
+
+// StreamSegments is Stream restricted to the segments whose ID keep accepts (nil: every
+// segment): what a stored attribution run read, when its rows are reproduced.
+func StreamSegments(ctx context.Context, q store.Querier, w timeline.Window, keep func(id string) bool, fn func(b *Batch) error) error {
 	if w.Empty() {
 		return nil
 	}
@@ -43,14 +49,17 @@ func Stream(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *
 		if err := rows.Scan(&id, &lo, &hi, &sum, &data); err != nil {
 			return err
 		}
+		if keep != nil && !keep(id) {
+			continue
+		}
 		b, err := decodeStored(id, sum, data)
 		if err != nil {
 			return err
 		}
-		b.Source = sum
+		b.Source, b.Segment = sum, id
 		if lo < w.From || hi >= w.To {
 			b = b.filter(func(i int) bool { return w.Contains(b.Start[i]) })
-			b.Source = fmt.Sprintf("%s[%d,%d)", sum, w.From, w.To)
+			b.Source, b.Segment = fmt.Sprintf("%s[%d,%d)", sum, w.From, w.To), id
 		}
 		if b.Len() == 0 {
 			continue
@@ -79,6 +88,10 @@ func decodeStored(id, sum string, data []byte) (*Batch, error) {
 }
 
 // filter returns the rows for which keep is true, in order.
+// Filter returns the rows of b that keep accepts, as a new batch over the same dictionary
+// (b itself when it keeps every row): a sharded attribution run keeps its subscriptions'.
+func (b *Batch) Filter(keep func(i int) bool) *Batch { return b.filter(keep) }
+
 func (b *Batch) filter(keep func(i int) bool) *Batch {
 	var rows []int32
 	for i := 0; i < b.Len(); i++ {

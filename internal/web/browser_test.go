@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,7 +152,8 @@ func status(t *testing.T, ctx context.Context, u string) int {
 }
 
 // seedUSD gives partner L1 a second currency and a long table: PAL in USD in March 2026 on 14
-// more subscriptions (USD 1,234.50 in all), so the page has 15 subscriptions.
+// more subscriptions (USD 1,234.50 in all), so the page has 15 subscriptions. It writes rows in
+// the layout of schemas before 0620: call it before seed, whose upgrade moves them.
 func seedUSD(t *testing.T, db *store.DB) {
 	t.Helper()
 	ins := `INSERT INTO rollup_daily (day, location_id, org_id, association, tenant_id, subscription_id, service, admin_role, currency, amount_nanos, org_amount_nanos, records) VALUES ($1,'L1','O1','PAL',$2,$3,'Virtual Machines','Owner','USD',$4,$4,1)`
@@ -164,13 +166,17 @@ func seedUSD(t *testing.T, db *store.DB) {
 			t.Fatal(err)
 		}
 	}
+	// Rows in the layout of schemas before 621, moved into today's as migrate moves them.
+	if err := results.UpgradeRollups(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestBrowser(t *testing.T) {
 	ctx := browser(t)
 	db := storetest.SQLite(t)
-	seed(t, db)
 	seedUSD(t, db)
+	seed(t, db)
 	srv := newServer(t, db)
 	dir := artifacts(t)
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/server"
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -66,6 +67,10 @@ func seed(t testing.TB, db *store.DB) {
 		run(ins, day(m), "L2", "O2", "DPOR", tenantA, subA1, "Storage", "", n/4)
 	}
 	run(`INSERT INTO rollup_incentives_daily (day, location_id, org_id, program, currency, amount_nanos, records) VALUES ($1,'L1','O1','PEC','EUR',1500000000,1)`, day("2026-01-10"))
+	// Rows in the layout of schemas before 620, moved into today's by the upgrade on open.
+	if err := results.UpgradeRollups(ctx, db); err != nil {
+		t.Fatal(err)
+	}
 	run(`INSERT INTO links (tenant_id, object_id, location_id, version, state, created_at, updated_at) VALUES ($1,$2,'L1',1,'Active',$3,$3)`, tenantA, userA, day("2025-12-01"))
 	run(`INSERT INTO link_history (id, tenant_id, object_id, action, to_partner_id, version, at) VALUES ('h1',$1,$2,'create','L1',1,$3)`, tenantA, userA, day("2025-12-01"))
 	run(`INSERT INTO principals (tenant_id, object_id, type, display_name, valid_from, valid_to) VALUES ($1,$2,'User','Ana',$3,$4)`, tenantA, userA, timeline.Min, timeline.Max)

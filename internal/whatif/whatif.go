@@ -3,11 +3,13 @@ package whatif
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/audit"
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/importlog"
@@ -135,25 +137,17 @@ type key struct{ loc, assoc, cur string }
 
 // storedRun reads the latest successful run of exactly the period.
 func storedRun(ctx context.Context, db *store.DB, p timeline.Window) (*stored, error) {
-	run, err := attribution.LatestRun(ctx, db.DB, p)
-	if err != nil {
-		return nil, db.Translate(err)
-	}
-	if run == nil {
+	run, err := results.Latest(ctx, db, p)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, store.NewError(store.ErrNotFound, fmt.Sprintf("no attribution run of exactly [%s, %s) is stored; what-if compares with one: run `partnerlink attribute --from %s --to %s` first",
 			timeline.Format(p.From), timeline.FormatBound(p.To), timeline.Format(p.From), timeline.FormatBound(p.To)), nil)
 	}
-	r := &stored{id: run.ID, finished: run.FinishedAt, programs: run.Programs, totals: map[key]money.Nanos{}}
-	for loc, as := range run.Totals {
-		for assoc, cs := range as {
-			for cur, amount := range cs {
-				n, err := money.Parse(amount)
-				if err != nil {
-					return nil, fmt.Errorf("run %s: total %q of %s %s %s: %w", r.id, amount, loc, assoc, cur, err)
-				}
-				r.totals[key{loc, assoc, cur}] = n
-			}
-		}
+	if err != nil {
+		return nil, db.Translate(err)
+	}
+	r := &stored{id: run.ID, finished: run.FinishedAt, programs: run.ProgramsVersion, totals: map[key]money.Nanos{}}
+	for k, n := range run.Totals {
+		r.totals[key{k[0], k[1], k[2]}] = n
 	}
 	return r, nil
 }

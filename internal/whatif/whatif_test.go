@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
@@ -53,9 +53,9 @@ func periodOf(d *synth.Dataset) timeline.Window {
 	return timeline.Window{From: d.From.UnixNano(), To: d.To.UnixNano()}
 }
 
-func attribute(t *testing.T, db *store.DB, p timeline.Window) *attribution.RunResult {
+func attribute(t *testing.T, db *store.DB, p timeline.Window) *results.RunResult {
 	t.Helper()
-	res, err := attribution.Run(context.Background(), db, attribution.RunOptions{Period: p, RequestedBy: "test"})
+	res, err := results.Run(context.Background(), db, results.RunOptions{Period: p, RequestedBy: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/api"
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
@@ -67,7 +68,7 @@ func registerAttribution(mux *api.Mux, d api.Deps) {
 				WriteProblem(w, http.StatusBadRequest, msg)
 				return
 			}
-			f := attribution.RowFilter{Period: period, Partner: qs.Get("partner")}
+			f := results.RowFilter{Period: period, Partner: qs.Get("partner")}
 			mine := false
 			if !id.IsOperator() && id.Has(auth.RolePartner) && f.Partner != "" {
 				var err error
@@ -106,9 +107,9 @@ func registerAttribution(mux *api.Mux, d api.Deps) {
 				return
 			}
 			if incentives {
-				err = attribution.StoredIncentives(r.Context(), d.DB, f, func(i *attribution.Incentive) error { return tw.Write(i.Fields()) })
+				err = results.StoredIncentives(r.Context(), d.DB, f, func(i *attribution.Incentive) error { return tw.Write(i.Fields()) })
 			} else {
-				err = attribution.StoredRows(r.Context(), d.DB, f, func(x *attribution.Row) error { return tw.Write(x.Fields()) })
+				err = results.StoredRows(r.Context(), d.DB, f, tw.WriteRow)
 			}
 			if err != nil {
 				d.Log.Error("streaming attribution rows", "err", err)

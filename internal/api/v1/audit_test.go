@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	v1 "github.com/partnerlink/partnerlink/internal/api/v1"
-	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/auth"
 	"github.com/partnerlink/partnerlink/internal/estatefile"
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -47,7 +47,7 @@ func seedAudit(t *testing.T, db *store.DB) {
 	}
 	from, _ := timeline.ParseDateOrTime("2026-03-01")
 	to, _ := timeline.ParseDateOrTime("2026-04-01")
-	if _, err := attribution.Run(ctx, db, attribution.RunOptions{Period: timeline.Window{From: from, To: to}, RequestedBy: "test"}); err != nil {
+	if _, err := results.Run(ctx, db, results.RunOptions{Period: timeline.Window{From: from, To: to}, RequestedBy: "test"}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/postgres"
 	"github.com/partnerlink/partnerlink/internal/store/sqlite"
@@ -60,7 +60,7 @@ const dropsLegacy = 600
 // Migrate brings db to this binary's schema version and returns the versions before and
 // after. The migrations before dropsLegacy are applied first; then, on a database that had a
 // schema already, the rows of the abandoned tables move into segments (data that SQL cannot
-// move: usage.UpgradeLegacy, attribution.UpgradeLegacy, each one transaction); then the
+// move: usage.UpgradeLegacy, results.UpgradeLegacy, each one transaction); then the
 // remaining migrations drop those tables and go on. Interrupted, it starts again where it
 // stopped: each step is a transaction and the moves do nothing once the tables are empty.
 func Migrate(ctx context.Context, db *store.DB) (from, to int, err error) {
@@ -77,12 +77,16 @@ func Migrate(ctx context.Context, db *store.DB) (from, to int, err error) {
 		if err := usage.UpgradeLegacy(ctx, db); err != nil {
 			return fail("moving into segments the usage records of", err)
 		}
-		if err := attribution.UpgradeLegacy(ctx, db); err != nil {
+		if err := results.UpgradeLegacy(ctx, db); err != nil {
 			return fail("moving into segments the attribution rows of", err)
 		}
 	}
 	if to, err = db.Migrate(ctx); err != nil {
 		return fail("migrating", err)
+	}
+	// Rollups written before schema 621 move into that schema's tables (one transaction).
+	if err := results.UpgradeRollups(ctx, db); err != nil {
+		return fail("moving into today's rollups the daily rollups of", err)
 	}
 	return from, to, nil
 }

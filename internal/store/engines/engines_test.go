@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
+	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/engines"
 	"github.com/partnerlink/partnerlink/internal/store/sqlite"
@@ -61,7 +62,7 @@ func TestMigrateMovesLegacyRowsThenDrops(t *testing.T) {
 			t.Fatalf("usage after the migration = %+v, want the legacy record", recs)
 		}
 		var rows []attribution.Row
-		if err := attribution.StoredRows(ctx, db, attribution.RowFilter{Period: timeline.Always()}, func(r *attribution.Row) error {
+		if err := results.StoredRows(ctx, db, results.RowFilter{Period: timeline.Always()}, func(r *attribution.Row) error {
 			rows = append(rows, *r)
 			return nil
 		}); err != nil {

@@ -1,4 +1,4 @@
-package attribution
+package results
 
 import (
 	"context"

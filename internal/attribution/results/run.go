@@ -1,4 +1,4 @@
-package attribution
+package results
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/metrics"
 	"github.com/partnerlink/partnerlink/internal/money"
@@ -21,8 +22,8 @@ import (
 
 // RunOptions are the inputs of one run.
 type RunOptions struct {
-	Period      timeline.Window // usage records whose charge period starts in [From, To)
-	Programs    *Programs       // nil = the shipped default
+	Period      timeline.Window       // usage records whose charge period starts in [From, To)
+	Programs    *attribution.Programs // nil = the shipped default
 	RequestedBy string
 	Now         func() time.Time
 	// Snapshot, when set, is used instead of loading the estate from the database (tests and
@@ -34,6 +35,9 @@ type RunOptions struct {
 	UsageRead  usage.ReadOptions
 	// DryRun computes and reports without writing.
 	DryRun bool
+	// Shard, when set, computes one shard of a sharded run (see Shard); the last shard to
+	// finish stores the run.
+	Shard *Shard
 	// Waiting, when set, is called once if the run must wait for another run to finish.
 	Waiting func()
 }
@@ -43,16 +47,16 @@ type Totals map[string]map[string]map[string]string
 
 // RunResult describes a finished run.
 type RunResult struct {
-	RunID           string `json:"run_id,omitempty"`
-	From            string `json:"from"`
-	To              string `json:"to"`
-	Stored          bool   `json:"stored"`
-	InputsHash      string `json:"inputs_hash"`
-	ProgramsVersion string `json:"programs_version"`
-	Stats           Stats  `json:"stats"`
-	Totals          Totals `json:"totals"`
-	Diff            Totals `json:"diff"`
-	PreviousRunID   string `json:"previous_run_id,omitempty"`
+	RunID           string            `json:"run_id,omitempty"`
+	From            string            `json:"from"`
+	To              string            `json:"to"`
+	Stored          bool              `json:"stored"`
+	InputsHash      string            `json:"inputs_hash"`
+	ProgramsVersion string            `json:"programs_version"`
+	Stats           attribution.Stats `json:"stats"`
+	Totals          Totals            `json:"totals"`
+	Diff            Totals            `json:"diff"`
+	PreviousRunID   string            `json:"previous_run_id,omitempty"`
 }
 
 type totaller map[string]map[string]map[string]money.Nanos
@@ -152,7 +156,7 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (_ *RunResult, runE
 	}
 	progs := opts.Programs
 	if progs == nil {
-		progs = DefaultPrograms()
+		progs = attribution.DefaultPrograms()
 	}
 	now := opts.Now
 	if now == nil {
@@ -166,10 +170,15 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (_ *RunResult, runE
 			return nil, fmt.Errorf("loading the estate for %s: %w", opts.Period, err)
 		}
 	}
-	ih := sha256.New()
-	if err := json.NewEncoder(ih).Encode(snap); err != nil {
+	// The snapshot's JSON is hashed into the inputs hash and, for a stored run, kept: the run's
+	// rows are reproduced from it.
+	snapJSON, err := json.Marshal(snap)
+	if err != nil {
 		return nil, err
 	}
+	ih := sha256.New()
+	ih.Write(snapJSON)
+	ih.Write([]byte("\n")) // as json.Encoder wrote it: inputs hashes stay what they were
 	fmt.Fprintf(ih, "%d %d %s\n", opts.Period.From, opts.Period.To, progs.Hash)
 	res := &RunResult{From: timeline.Format(opts.Period.From), To: timeline.Format(opts.Period.To), ProgramsVersion: progs.Version}
 	totals := totaller{}
@@ -201,14 +210,14 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (_ *RunResult, runE
 			totals.add(i.LocationID, "incentive:"+i.Program, i.Currency, i.Amount)
 		}
 	}
-	finish := func(st *Stats) {
+	finish := func(st *attribution.Stats) {
 		res.Stats = *st
 		res.InputsHash = hex.EncodeToString(ih.Sum(nil))
 		res.Totals = totals.strings()
 	}
 	if opts.DryRun || len(opts.UsageFiles) > 0 {
 		// Nothing is written, so only the totals are needed.
-		st, sums, err := ComputeSums(ctx, snap, progs, opts.Period, source)
+		st, sums, err := attribution.ComputeSums(ctx, snap, progs, opts.Period, source)
 		if err != nil {
 			return nil, err
 		}
@@ -220,62 +229,63 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (_ *RunResult, runE
 		return res, nil
 	}
 
+	if opts.Shard != nil {
+		return runShard(ctx, db, opts, snap, snapJSON, progs, started, now)
+	}
 	runID := store.NewID()
 	res.RunID, res.Stored = runID, true
+	in := &inputs{rules: RulesVersion, snapshot: snap, programs: progs, snapshotJSON: snapJSON}
+	sum := sha256.Sum256(snapJSON)
+	in.snapshotSHA = hex.EncodeToString(sum[:])
 	// Runs are serialised, whatever their periods: two runs that both cleared a period before
 	// either wrote would both store their rows, and each would record its difference from a
 	// run it did not replace. The lock is taken before the previous run is read.
-	err := db.LoadExclusive(ctx, runLock, opts.Waiting, func(l store.Loader) error {
+	err = db.LoadExclusive(ctx, runLock, opts.Waiting, func(l store.Loader) error {
 		prevID, prev, err := previousTotals(ctx, l, opts.Period)
 		if err != nil {
 			return err
 		}
+		// The period's results become this run's: its coverage replaces the earlier runs'
+		// within the period (a few rows), result segments of runs stored before reproduction
+		// are cut, and the rollups of the days inside the period are cleared.
 		cut, err := clearPeriod(ctx, l, opts.Period)
 		if err != nil {
 			return err
 		}
-		// The database's work runs in order on one goroutine while the engine computes: result
-		// segments as each usage batch's records are done, rollups as each day is.
+		// The database's work runs in order on one goroutine while the engine computes:
+		// rollups as each day is done.
 		q := store.NewQueue()
 		cutDay := map[int64]bool{}
 		for _, d := range cut {
 			cutDay[d] = true
 		}
-		var rb *resultBuilder
-		var pending []*resultSeg
-		pendingBytes := 0
-		flushSegment := func(force bool) {
-			if rb != nil && len(rb.records) > 0 {
-				seg := rb.segment(runID)
-				pending = append(pending, seg)
-				pendingBytes += len(seg.data)
-			}
-			rb = nil
-			if len(pending) > 0 && (force || len(pending) >= 8 || pendingBytes >= resultWriteBytes) {
-				segs := pending
-				pending, pendingBytes = nil, 0
-				q.Go(func() error { return writeResultSegments(ctx, l, segs) })
-			}
-		}
+		segs := map[string]bool{}
+		var segList []string
 		strs := interner{}
 		ru := newRollups(strs)
 		curDay, haveDay := int64(0), false
 		written := map[int64]bool{}
 		flushRollups := func() {
-			if len(ru.att) == 0 && len(ru.inc) == 0 {
+			if ru.empty() {
 				return
 			}
 			done := ru
 			ru = newRollups(strs)
+			done.totals(totals) // the run's totals are its rollups' (and its cut days' rows)
 			q.Go(func() error { return done.write(ctx, l) })
 		}
-		st, err := Compute(ctx, snap, progs, opts.Period, source, func(b *usage.Batch, i int, rows []Row, incs []Incentive) error {
-			count(rows, incs)
-			if rb == nil || rb.b != b || len(rb.rows) >= resultSegmentBytes {
-				flushSegment(false)
-				rb = newResultBuilder(b)
+		var lastBatch *usage.Batch
+		st, err := attribution.Compute(ctx, snap, progs, opts.Period, source, func(b *usage.Batch, i int, rows []Row, incs []Incentive) error {
+			if b != lastBatch {
+				lastBatch = b
+				if b.Segment != "" && !segs[b.Segment] {
+					segs[b.Segment] = true
+					segList = append(segList, b.Segment)
+				}
 			}
-			rb.add(i, rows, incs)
+			if len(rows) == 0 && len(incs) == 0 {
+				return nil
+			}
 			d := floorDay(b.Start[i])
 			if !haveDay || d != curDay {
 				if haveDay {
@@ -288,22 +298,24 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (_ *RunResult, runE
 				curDay, haveDay = d, true
 			}
 			if cutDay[d] {
-				return nil // computed from every stored segment of the day at the end
+				count(rows, incs)
+				return nil // rollups computed from every run's results of the day at the end
 			}
-			for k := range rows {
-				ru.row(&rows[k])
-			}
+			ru.record(rows)
 			for k := range incs {
 				ru.incentive(&incs[k])
 			}
 			return nil
 		})
-		flushSegment(true)
 		flushRollups()
 		if err := q.Stop(err); err != nil {
 			return err
 		}
-		if err := recomputeRollups(ctx, l, cut); err != nil {
+		in.segments = segList
+		if err := recordRun(ctx, l, runID, opts.Period, in); err != nil {
+			return err
+		}
+		if err := recomputeRollups(ctx, l, db.DB, cut, map[string]*inputs{runID: in}); err != nil {
 			return err
 		}
 		finish(st)

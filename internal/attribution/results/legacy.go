@@ -1,4 +1,4 @@
-package attribution
+package results
 
 import (
 	"context"
@@ -97,4 +97,90 @@ func upgradeDay(ctx context.Context, l store.Loader, d int64) error {
 		return err
 	}
 	return writeResultSegments(ctx, l, c.segments())
+}
+
+// UpgradeRollups moves the rows of rollup_daily, where runs before schema 620 wrote their
+// rollups a row per (day, location, association, tenant, subscription, service, role,
+// currency), into the rollups of today's layout, and empties it, in one transaction.
+// `partnerlink migrate` (engines.Migrate) calls it after the migrations.
+func UpgradeRollups(ctx context.Context, db *store.DB) error {
+	var one int
+	err := db.QueryRowContext(ctx, `SELECT 1 FROM rollup_daily LIMIT 1`).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return db.Translate(err)
+	}
+	return db.Load(ctx, func(l store.Loader) error {
+		// Rollups written before schema 0670 are all microsoft's (version 1 attributed nothing
+		// else) and have no provider rows yet; later ones have theirs, which stay.
+		provider := "microsoft"
+		err := l.Query(ctx, `SELECT 1 FROM rollup_provider_daily LIMIT 1`, nil, func(func(...any) error) error {
+			provider = ""
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		ru := newRollups(interner{})
+		err = l.Query(ctx, `SELECT day, location_id, org_id, association, tenant_id, subscription_id, service, admin_role, currency,
+			amount_nanos, org_amount_nanos, records FROM rollup_daily`, nil, func(scan func(...any) error) error {
+			var r RollupRow
+			if err := scan(&r.Day, &r.LocationID, &r.OrgID, &r.Association, &r.TenantID, &r.SubscriptionID, &r.Service, &r.AdminRole,
+				&r.Currency, &r.Amount, &r.OrgAmount, &r.Records); err != nil {
+				return err
+			}
+			r.Provider = provider
+			ru.add(&r)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// Days that hold rollups of today's layout too keep them: they are added in and
+		// written again (rollup_groups holds them at the finest grain). Only the attribution
+		// rollups move: rollup_incentives_daily keeps its layout.
+		days := map[int64]bool{}
+		for k := range ru.recs {
+			days[k.day] = true
+		}
+		for d := range days {
+			type seg struct {
+				loc, org string
+				data     []byte
+			}
+			var segs []seg
+			err := l.Query(ctx, `SELECT location_id, org_id, data FROM rollup_groups WHERE day = $1`, []any{d}, func(scan func(...any) error) error {
+				var x seg
+				if err := scan(&x.loc, &x.org, &x.data); err != nil {
+					return err
+				}
+				segs = append(segs, x)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, x := range segs {
+				err := decodeRollup("rollup segment of location "+x.loc, x.data, 6, 3, func(s []string, n []int64) {
+					ru.add(&RollupRow{Day: d, LocationID: x.loc, OrgID: x.org, Association: s[0], TenantID: s[1], SubscriptionID: s[2],
+						Service: s[3], AdminRole: s[4], Currency: s[5], Amount: n[0], OrgAmount: n[1], Records: n[2]})
+				})
+				if err != nil {
+					return err
+				}
+			}
+			for _, t := range []string{"rollup_days", "rollup_groups", "rollup_tenants"} {
+				if _, err := l.Exec(ctx, "DELETE FROM "+t+" WHERE day = $1", d); err != nil {
+					return err
+				}
+			}
+		}
+		if err := ru.write(ctx, l); err != nil {
+			return err
+		}
+		_, err = l.Exec(ctx, `DELETE FROM rollup_daily`)
+		return err
+	})
 }

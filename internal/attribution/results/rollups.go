@@ -1,0 +1,453 @@
+package results
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+	"strings"
+
+	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/store"
+	"github.com/partnerlink/partnerlink/internal/varint"
+)
+
+// Rollups are the runs' rows added up at the grains the reports read, per UTC day of the
+// charge start:
+//
+//   - rollup_days: per day, location, association and currency (one row each): the partner
+//     report by month, the operator report, totals;
+//   - rollup_groups: per day and location, one rollup segment of the location's sums per
+//     association, customer tenant, subscription, service, admin role and currency: the
+//     partner report's breakdowns;
+//   - rollup_tenants: per day and customer tenant, one rollup segment of its sums per
+//     location, association, admin role and currency: the customer report;
+//   - rollup_provider_daily: per day, location, association, provider and currency (version 2:
+//     the reports by provider);
+//   - rollup_incentives_daily: per day, location, program and currency.
+//
+// A run adds a day's rows up in memory and writes a few rows per day and location, instead of
+// a row per (day, location, association, tenant, subscription, service, role, currency): at
+// the bench scale that grain held about as many rows as there were usage records, each into a
+// table with five indexes, and writing them was most of a run.
+
+// RollupRow is one sum at the finest grain the rollups keep.
+type RollupRow struct {
+	Day                                                                                    int64
+	LocationID, OrgID, Association, TenantID, SubscriptionID, Service, AdminRole, Currency string
+	Provider                                                                               string // "" when unknown (rollups of schemas before 0670)
+	Amount, OrgAmount, Records                                                             int64
+}
+
+// rollKey is one sum's key at the finest grain.
+type rollKey struct {
+	day                                                             int64
+	loc, org, assoc, tenant, sub, service, role, currency, provider string
+}
+
+type rollVal struct{ amount, orgAmount, records int64 }
+
+type incKey struct {
+	day                         int64
+	loc, org, program, currency string
+}
+
+type incVal struct{ amount, records int64 }
+
+// rollups adds up rows the way the reports read them: per record's (day, tenant,
+// subscription, service, currency), which all its rows share and which is looked up once per
+// record, then per (location, organisation, association, admin role) among the few of it.
+type rollups struct {
+	recs map[recKey]*[]locVal
+	inc  map[incKey]*incVal
+	strs interner // shared by the days of a run
+}
+
+type recKey struct {
+	day                                      int64
+	tenant, sub, service, currency, provider string
+}
+
+type locVal struct {
+	loc, org, assoc, role string
+	rollVal
+}
+
+func newRollups(strs interner) *rollups {
+	return &rollups{recs: map[recKey]*[]locVal{}, inc: map[incKey]*incVal{}, strs: strs}
+}
+
+func (ru *rollups) empty() bool { return len(ru.recs) == 0 && len(ru.inc) == 0 }
+
+// vals returns the sums of a record's key.
+func (ru *rollups) vals(k recKey) *[]locVal {
+	v := ru.recs[k]
+	if v == nil {
+		// The service and currency are the batch's; the other strings are the estate's.
+		k.service, k.currency, k.provider = ru.strs.get(k.service), ru.strs.get(k.currency), ru.strs.get(k.provider)
+		v = new([]locVal)
+		ru.recs[k] = v
+	}
+	return v
+}
+
+func (v *rollVal) addRow(r *Row) {
+	v.amount += int64(r.Amount)
+	if !r.DuplicateAtOrg {
+		v.orgAmount += int64(r.Amount)
+	}
+	v.records++
+}
+
+// record adds the rows of one record (they share its day, tenant, subscription, service
+// and currency).
+func (ru *rollups) record(rows []Row) {
+	if len(rows) == 0 {
+		return
+	}
+	r0 := &rows[0]
+	vs := ru.vals(recKey{floorDay(r0.Start), r0.TenantID, r0.SubscriptionID, r0.Service, r0.Currency, r0.ProviderOf()})
+next:
+	for k := range rows {
+		r := &rows[k]
+		for i := range *vs {
+			if v := &(*vs)[i]; v.loc == r.LocationID && v.assoc == r.Association && v.role == r.AdminRole && v.org == r.OrgID {
+				v.addRow(r)
+				continue next
+			}
+		}
+		*vs = append(*vs, locVal{loc: r.LocationID, org: r.OrgID, assoc: r.Association, role: r.AdminRole})
+		(*vs)[len(*vs)-1].addRow(r)
+	}
+}
+
+func (ru *rollups) row(r *Row) { ru.record([]Row{*r}) }
+
+// interner holds one copy of each string it is given. A usage batch's strings share one
+// allocation with its whole dictionary, so a key that keeps one of them keeps that alive.
+type interner map[string]string
+
+func (in interner) get(s string) string {
+	if c, ok := in[s]; ok {
+		return c
+	}
+	c := strings.Clone(s)
+	in[c] = c
+	return c
+}
+
+func (ru *rollups) incentive(x *Incentive) {
+	k := incKey{floorDay(x.Start), x.LocationID, x.OrgID, x.Program, x.Currency}
+	v := ru.inc[k]
+	if v == nil {
+		k.currency = ru.strs.get(k.currency)
+		v = &incVal{}
+		ru.inc[k] = v
+	}
+	v.amount += int64(x.Amount)
+	v.records++
+}
+
+// add adds a sum at the finest grain.
+func (ru *rollups) add(r *RollupRow) {
+	vs := ru.vals(recKey{r.Day, r.TenantID, r.SubscriptionID, r.Service, r.Currency, r.Provider})
+	for i := range *vs {
+		if v := &(*vs)[i]; v.loc == r.LocationID && v.assoc == r.Association && v.role == r.AdminRole && v.org == r.OrgID {
+			v.amount, v.orgAmount, v.records = v.amount+r.Amount, v.orgAmount+r.OrgAmount, v.records+r.Records
+			return
+		}
+	}
+	*vs = append(*vs, locVal{loc: r.LocationID, org: r.OrgID, assoc: r.Association, role: r.AdminRole, rollVal: rollVal{r.Amount, r.OrgAmount, r.Records}})
+}
+
+// totals adds the rollups' sums to t, per location, association (or incentive program) and
+// currency.
+func (ru *rollups) totals(t totaller) {
+	for k, vs := range ru.recs {
+		for _, v := range *vs {
+			t.add(v.loc, v.assoc, k.currency, money.Nanos(v.amount))
+		}
+	}
+	for k, v := range ru.inc {
+		t.add(k.loc, "incentive:"+k.program, k.currency, money.Nanos(v.amount))
+	}
+}
+
+var (
+	dayCols        = []string{"day", "location_id", "org_id", "association", "currency", "amount_nanos", "org_amount_nanos", "records"}
+	provCols       = []string{"day", "location_id", "org_id", "association", "provider", "currency", "amount_nanos", "org_amount_nanos", "records"}
+	groupCols      = []string{"day", "location_id", "org_id", "data"}
+	tenantCols     = []string{"day", "tenant_id", "data"}
+	incRollupCols  = []string{"day", "location_id", "org_id", "program", "currency", "amount_nanos", "records"}
+	rollupInsertAt = 5000
+)
+
+// write inserts the rollups. Their days must hold no rollups yet.
+func (ru *rollups) write(ctx context.Context, l store.Loader) error {
+	type entry struct {
+		rollKey
+		v rollVal
+	}
+	n := 0
+	for _, vs := range ru.recs {
+		n += len(*vs)
+	}
+	keys := make([]entry, 0, n)
+	for k, vs := range ru.recs {
+		for _, v := range *vs {
+			keys = append(keys, entry{rollKey{k.day, v.loc, v.org, v.assoc, k.tenant, k.sub, k.service, v.role, k.currency, k.provider}, v.rollVal})
+		}
+	}
+	// Grouped by maps, not sorted: the rows of a rollup segment are in no particular order
+	// (sorting every key took an eighth of a run's CPU); the tables' rows are sorted.
+	type dayKey struct {
+		day                  int64
+		loc, assoc, currency string
+	}
+	type provKey struct {
+		day                            int64
+		loc, assoc, provider, currency string
+	}
+	type tenantKey struct {
+		day    int64
+		tenant string
+	}
+	type groupKey struct {
+		day int64
+		loc string
+	}
+	type group struct {
+		org string
+		seg *rollupSeg
+	}
+	var days, groups, provs [][]any
+	dayAt := map[dayKey]int{}
+	provAt := map[provKey]int{}
+	tenants := map[tenantKey]*rollupSeg{}
+	byLoc := map[groupKey]*group{}
+	for i := range keys {
+		k, v := &keys[i].rollKey, &keys[i].v
+		dk := dayKey{k.day, k.loc, k.assoc, k.currency}
+		if i, ok := dayAt[dk]; ok {
+			row := days[i]
+			row[5], row[6], row[7] = row[5].(int64)+v.amount, row[6].(int64)+v.orgAmount, row[7].(int64)+v.records
+		} else {
+			dayAt[dk] = len(days)
+			days = append(days, []any{k.day, k.loc, k.org, k.assoc, k.currency, v.amount, v.orgAmount, v.records})
+		}
+		if k.provider != "" { // rollups moved from before schema 0670 keep the provider rows they had
+			pk := provKey{k.day, k.loc, k.assoc, k.provider, k.currency}
+			if i, ok := provAt[pk]; ok {
+				row := provs[i]
+				row[6], row[7], row[8] = row[6].(int64)+v.amount, row[7].(int64)+v.orgAmount, row[8].(int64)+v.records
+			} else {
+				provAt[pk] = len(provs)
+				provs = append(provs, []any{k.day, k.loc, k.org, k.assoc, k.provider, k.currency, v.amount, v.orgAmount, v.records})
+			}
+		}
+		gk := groupKey{k.day, k.loc}
+		g := byLoc[gk]
+		if g == nil {
+			g = &group{org: k.org, seg: newRollupSeg(6, 3)}
+			byLoc[gk] = g
+		}
+		g.seg.add([]string{k.assoc, k.tenant, k.sub, k.service, k.role, k.currency}, v.amount, v.orgAmount, v.records)
+		tk := tenantKey{k.day, k.tenant}
+		ts := tenants[tk]
+		if ts == nil {
+			ts = newRollupSeg(4, 2)
+			tenants[tk] = ts
+		}
+		ts.add([]string{k.loc, k.assoc, k.role, k.currency}, v.amount, v.records)
+	}
+	slices.SortFunc(days, func(a, b []any) int {
+		if c := cmp.Compare(a[0].(int64), b[0].(int64)); c != 0 {
+			return c
+		}
+		for _, i := range [...]int{1, 3, 4} {
+			if c := strings.Compare(a[i].(string), b[i].(string)); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	gks := make([]groupKey, 0, len(byLoc))
+	for k := range byLoc {
+		gks = append(gks, k)
+	}
+	slices.SortFunc(gks, func(a, b groupKey) int {
+		if a.day != b.day {
+			return cmp.Compare(a.day, b.day)
+		}
+		return strings.Compare(a.loc, b.loc)
+	})
+	for _, k := range gks {
+		g := byLoc[k]
+		groups = append(groups, []any{k.day, k.loc, g.org, g.seg.encode()})
+	}
+	tks := make([]tenantKey, 0, len(tenants))
+	for k := range tenants {
+		tks = append(tks, k)
+	}
+	slices.SortFunc(tks, func(a, b tenantKey) int {
+		if a.day != b.day {
+			return cmp.Compare(a.day, b.day)
+		}
+		return strings.Compare(a.tenant, b.tenant)
+	})
+	var trows [][]any
+	for _, k := range tks {
+		trows = append(trows, []any{k.day, k.tenant, tenants[k].encode()})
+	}
+	var incs [][]any
+	for k, v := range ru.inc {
+		incs = append(incs, []any{k.day, k.loc, k.org, k.program, k.currency, v.amount, v.records})
+	}
+	for _, t := range []struct {
+		name string
+		cols []string
+		rows [][]any
+	}{{"rollup_days", dayCols, days}, {"rollup_provider_daily", provCols, provs}, {"rollup_groups", groupCols, groups}, {"rollup_tenants", tenantCols, trows},
+		{"rollup_incentives_daily", incRollupCols, incs}} {
+		for lo := 0; lo < len(t.rows); lo += rollupInsertAt {
+			if _, err := l.Insert(ctx, t.name, t.cols, t.rows[lo:min(lo+rollupInsertAt, len(t.rows))], false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// rollupTables are the tables of the rollups, all keyed by day.
+var rollupTables = []string{"rollup_days", "rollup_provider_daily", "rollup_groups", "rollup_tenants", "rollup_incentives_daily"}
+
+// deleteRollups deletes the rollups of the days in [from, to).
+func deleteRollups(ctx context.Context, l store.Loader, from, to int64) error {
+	for _, t := range rollupTables {
+		if _, err := l.Exec(ctx, "DELETE FROM "+t+" WHERE day >= $1 AND day < $2", from, to); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A rollup segment holds the sums of one day and location (rollup_groups) or tenant
+// (rollup_tenants): rows of k strings and m integers (docs/formats.md, "Rollup segments").
+//
+//	"PLG" 0x01, k uvarint, m uvarint, dictionary (count, strings), rows (count, then per row k
+//	dictionary indices and m zig-zag varints), CRC32C of every byte before it (little-endian).
+const rollupMagic = "PLG\x01"
+
+var errRollupCorrupt = errors.New("rollup segment is corrupt")
+
+type rollupSeg struct {
+	k, m int
+	dict []string
+	idx  map[string]uint64
+	rows []byte
+	n    int
+}
+
+func newRollupSeg(k, m int) *rollupSeg {
+	return &rollupSeg{k: k, m: m, idx: map[string]uint64{}}
+}
+
+func (s *rollupSeg) add(strs []string, nums ...int64) {
+	for _, v := range strs {
+		i, ok := s.idx[v]
+		if !ok {
+			i = uint64(len(s.dict))
+			s.dict = append(s.dict, v)
+			s.idx[v] = i
+		}
+		s.rows = binary.AppendUvarint(s.rows, i)
+	}
+	for _, n := range nums {
+		s.rows = binary.AppendVarint(s.rows, n)
+	}
+	s.n++
+}
+
+func (s *rollupSeg) encode() []byte {
+	out := []byte(rollupMagic)
+	out = binary.AppendUvarint(out, uint64(s.k))
+	out = binary.AppendUvarint(out, uint64(s.m))
+	out = binary.AppendUvarint(out, uint64(len(s.dict)))
+	for _, v := range s.dict {
+		out = appendString(out, v)
+	}
+	out = binary.AppendUvarint(out, uint64(s.n))
+	out = append(out, s.rows...)
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+// decodeRollup calls fn with each row of a rollup segment of k strings and m integers. The
+// slices are reused between calls.
+func decodeRollup(what string, data []byte, k, m int, fn func(strs []string, nums []int64)) error {
+	fail := func(why string) error {
+		return fmt.Errorf("%s: %w: %s (run `partnerlink attribute` for the day's period again)", what, errRollupCorrupt, why)
+	}
+	if !bytes.HasPrefix(data, []byte(rollupMagic)) || len(data) < len(rollupMagic)+4 {
+		return fail("unknown format")
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if got := crc32.Checksum(body, castagnoli); got != sum {
+		return fail(fmt.Sprintf("its CRC32C is %08x, not the %08x it carries: the segment's bytes are damaged", got, sum))
+	}
+	r := varint.NewReader(body[len(rollupMagic):], errRollupCorrupt)
+	if gk, gm := r.Count("strings", 64), r.Count("integers", 64); r.Err == nil && (gk != k || gm != m) {
+		return fail(fmt.Sprintf("rows of %d strings and %d integers, not %d and %d", gk, gm, k, m))
+	}
+	dict := readDict(r)
+	ds := uint64(len(dict))
+	n := r.Count("rows", uint64(r.Len()))
+	strs, nums := make([]string, k), make([]int64, m)
+	for i := 0; i < n && r.Err == nil; i++ {
+		for j := range strs {
+			x := uint64(r.Count("string", ds))
+			if r.Err == nil && x >= ds {
+				r.Fail("string index out of range")
+			}
+			if r.Err != nil {
+				break
+			}
+			strs[j] = dict[x]
+		}
+		for j := range nums {
+			nums[j] = r.Varint("integer")
+		}
+		if r.Err != nil {
+			break
+		}
+		fn(strs, nums)
+	}
+	if r.Err == nil && r.Len() != 0 {
+		r.Fail(fmt.Sprintf("%d bytes after the last row", r.Len()))
+	}
+	if r.Err != nil {
+		return fmt.Errorf("%s: %w", what, r.Err)
+	}
+	return nil
+}
+
+// WriteRollups adds rows to the stored rollups of their days, which must hold none yet (for
+// tests and fixtures: runs write their own).
+func WriteRollups(ctx context.Context, db *store.DB, rows []RollupRow) error {
+	ru := newRollups(interner{})
+	for i := range rows {
+		ru.add(&rows[i])
+	}
+	return db.Load(ctx, func(l store.Loader) error { return ru.write(ctx, l) })
+}
+
+// WriteIncentiveRollups adds incentive sums (day, location, org, program, currency, amount,
+// records) to the stored rollups (for tests and fixtures).
+func WriteIncentiveRollups(ctx context.Context, db *store.DB, day int64, loc, org, program, currency string, amount, records int64) error {
+	ru := newRollups(interner{})
+	ru.inc[incKey{day, loc, org, program, currency}] = &incVal{amount, records}
+	return db.Load(ctx, func(l store.Loader) error { return ru.write(ctx, l) })
+}
