@@ -74,6 +74,11 @@ func (a *auditor) risks(rep *Report) error {
 		var locs []string
 		open := false
 		var last int64
+		// In the identities' order, not the records': the same whatever order records come in.
+		slices.SortFunc(ra.ids, func(x, y *ident) int {
+			return cmp.Or(cmp.Compare(len(x.location), len(y.location)), cmp.Compare(x.location, y.location),
+				cmp.Compare(x.tenant, y.tenant), cmp.Compare(x.principal, y.principal), cmp.Compare(x.kind, y.kind))
+		})
 		for _, id := range ra.ids {
 			locs = append(locs, id.location)
 			for _, w := range id.spans {
