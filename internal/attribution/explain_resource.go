@@ -93,7 +93,7 @@ func ResourceRecords(ctx context.Context, db *store.DB, q ExplainQuery) ([]*usag
 		for i := 0; i < b.Len(); i++ {
 			// Rows of one resource share a dictionary index: compare each distinct one once.
 			if d := b.Str[usage.ColResource][i]; i == 0 || d != last {
-				last, match = d, usage.ResourceKey(b.Dict[d]) == want
+				last, match = d, sameResource(b.Dict[d], want)
 			}
 			if !match || point && !(b.Start[i] <= q.At && q.At < b.End[i]) {
 				continue
@@ -114,6 +114,13 @@ func ResourceRecords(ctx context.Context, db *store.DB, q ExplainQuery) ([]*usag
 		return out[i].Key < out[j].Key
 	})
 	return out, nil
+}
+
+// sameResource: id's resource key is want; most IDs are told apart by length first, without
+// building their key.
+func sameResource(id, want string) bool {
+	id = strings.TrimRight(strings.TrimSpace(id), "/")
+	return len(id) == len(want) && usage.ResourceKey(id) == want
 }
 
 // recordGroup is consecutive records of a resource that get the same answer.
