@@ -271,9 +271,10 @@ var presence = map[string]bool{
 	attribution.ReasonNeverActivated: true, attribution.ReasonAssignOutside: true, attribution.ReasonNoOverlap: true, attribution.ReasonCSPPrecedence: true,
 }
 
-// withoutForeignEstate keeps a partner from learning about a subscription it has no presence
-// in: when none of its locations is associated with the subscription or has a link in its
-// tenant, the answer is the same whether the subscription exists or not, and names no tenant.
+// withoutForeignEstate keeps a partner from learning about a subscription (or another
+// provider's resource) it has no presence in: when none of its locations is associated with it
+// or has a link in its tenant, the answer is the same whether it exists or not, and names no
+// tenant, account, record or other location.
 // The answer only echoes the query (a record's subscription and period are not echoed).
 func withoutForeignEstate(ex *attribution.Explanation, q attribution.ExplainQuery) *attribution.Explanation {
 	if len(ex.Found) > 0 {
