@@ -99,9 +99,20 @@ func Explain(ctx context.Context, db *store.DB, q ExplainQuery) (*Explanation, e
 		}
 		rec = r
 	}
+	var recs []*usage.Record
+	if rec == nil && isOtherProviderResource(q.Resource) {
+		r, err := ResourceRecords(ctx, db, q)
+		if err != nil {
+			return nil, err
+		}
+		recs = r
+	}
 	s, err := loadFacts(ctx, db.DB, timeline.Always())
 	if err != nil {
 		return nil, err
+	}
+	if rec == nil && isOtherProviderResource(q.Resource) {
+		return ExplainResourceSnapshot(s, q, recs)
 	}
 	return ExplainSnapshot(s, q, rec)
 }
@@ -146,7 +157,12 @@ func ExplainSnapshot(s *facts.Snapshot, q ExplainQuery, rec *usage.Record) (*Exp
 		}
 	}
 	if sub == "" {
-		return nil, fmt.Errorf("explain needs a resource ID under /subscriptions/, a subscription or a record key")
+		msg := "explain needs a subscription, a record key, an account with its provider, or a resource ID: " +
+			"an Azure ID under /subscriptions/, an AWS ARN (arn:aws:...), a Google Cloud resource name (//compute.googleapis.com/...) or an OCI OCID (ocid1....)"
+		if res != "" {
+			msg += fmt.Sprintf("; resource %q is none of these", res)
+		}
+		return nil, store.NewError(store.ErrInvalid, msg, nil)
 	}
 	ex := &Explanation{Partner: q.Partner, Subscription: sub, Resource: res, From: timeline.Format(w.From), To: timeline.FormatBound(w.To)}
 	// Who is asked about.

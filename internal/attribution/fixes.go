@@ -25,4 +25,17 @@ var fixes = map[string]string{
 	ReasonNoOverlap: "The link, the role and the location's active time must overlap; align their windows " +
 		"(the steps above show each one's).",
 	ReasonCSPPrecedence: "Nothing to fix: the organisation is this subscription's CSP reseller and is credited the full amount as CSP.",
+	// Version 2.
+	ReasonNotMicrosoft: "Nothing to fix: PAL, CSP, DPOR and CUA are Microsoft's programs; on other providers a partner is recognised by a tag, a resale or a marketplace sale.",
+	ReasonTagNoIdentifier: "Register the tag's value as an identifier of the location (partnerlink identifiers add), " +
+		"or correct the tag on the resource and activate it as a cost allocation tag.",
+	ReasonTagOrganisation:  "Register or tag a location ID, not the organisation ID: recognition is per location.",
+	ReasonTagOtherLocation: "Nothing to fix if the tag is meant for that location; otherwise tag the resource with this location's identifier (several partners may tag one resource with aws-apn-id-<account>).",
+	ReasonNoPartnerTag: "Tag the resource with a partner tag (aws-apn-id, aws-apn-id-<account>, goog-partner-solution or partnerlink-partner-id) " +
+		"and make sure the tag reaches the billing data (activate it as a cost allocation tag).",
+	ReasonUnknownAccount:     "If the location resells this account, declare the account and its resale window in the estate file (accounts) or through /v1.",
+	ReasonNotResold:          "If the location resold the account in the period, add or correct its resale window on the account.",
+	ReasonSellerNotPublisher: "If the location sells this listing, register the seller's name as its publisher identifier.",
+	ReasonNoResourceUsage: "Import the usage that holds the resource (partnerlink import usage), widen the period, " +
+		"or check the ID as the billing data writes it (FOCUS ResourceId).",
 }

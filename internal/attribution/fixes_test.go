@@ -8,9 +8,13 @@ import (
 
 // Every reason explain can give has a fix in words.
 func TestEveryReasonHasAFix(t *testing.T) {
-	src, err := os.ReadFile("explain.go")
-	if err != nil {
-		t.Fatal(err)
+	var src []byte
+	for _, f := range []string{"explain.go", "explain2.go", "explain_resource.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	codes := regexp.MustCompile(`(Reason[A-Za-z]+)\s+= "([a-z_]+)"`).FindAllStringSubmatch(string(src), -1)
 	if len(codes) < 10 {

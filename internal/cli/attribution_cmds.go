@@ -151,6 +151,7 @@ func newExplainCmd(app *App) *cobra.Command {
 		Short: "Explain why a partner is (or is not) recognised on a resource, subscription, usage record or account of another provider",
 		Example: "  partnerlink explain --partner 1234567 --resource /subscriptions/<sub>/resourceGroups/rg1 --at 2026-03-15\n" +
 			"  partnerlink explain --partner 1234567 --record 8f1c... --format json\n" +
+			"  partnerlink explain --partner 1234567 --resource arn:aws:ec2:us-east-1:111111111111:instance/i-0abc --from 2026-03-01 --to 2026-04-01\n" +
 			"  partnerlink explain --partner 1234567 --provider aws --account 123456789012 --from 2026-03-01 --to 2026-04-01",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -220,7 +221,7 @@ func newExplainCmd(app *App) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&q.Partner, "partner", "", "location (partner) ID or organisation ID")
-	c.Flags().StringVar(&q.Resource, "resource", "", "ARM resource ID")
+	c.Flags().StringVar(&q.Resource, "resource", "", "resource ID: an ARM ID, or an AWS ARN, Google Cloud resource name (//....googleapis.com/...) or OCI OCID, explained from its usage records in the period")
 	c.Flags().StringVar(&q.Subscription, "subscription", "", "subscription GUID")
 	c.Flags().StringVar(&q.RecordKey, "record", "", "usage record key")
 	c.Flags().StringVar(&q.Account, "account", "", "an account of another provider (RESALE), with --provider")

@@ -25,6 +25,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/server"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/engines"
+	"github.com/partnerlink/partnerlink/internal/store/postgres"
 	"github.com/partnerlink/partnerlink/internal/synth"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 	"github.com/partnerlink/partnerlink/internal/usage"
@@ -40,8 +41,8 @@ func newDemoCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Generate a realistic estate, import it, attribute it and explain the results",
-		Long: `demo creates ./partnerlink-demo.db (asking before it resets an existing one; --force resets
-without asking), generates a synthetic estate and a month of FOCUS usage, imports both, runs
+		Long: `demo creates ./partnerlink-demo.db, or the SQLite file named by --file, --db or PARTNERLINK_DB
+(asking before it resets an existing one; --force resets without asking), generates a synthetic estate and a month of FOCUS usage, imports both, runs
 attribution for the month and prints the top partners by association type, one explained
 attribution and one explained non-attribution, and the commands to try next. With --serve it then
 serves the dashboard on that database and prints sign-in tokens for a partner, a customer
@@ -50,6 +51,10 @@ administrator and an operator.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			path, err := demoPath(app.DBValue, path, cmd.Flags().Changed("file"))
+			if err != nil {
+				return err
+			}
 			if err := demoPrepareFile(app, path, force); err != nil {
 				return err
 			}
@@ -80,8 +85,31 @@ administrator and an operator.`,
 	cmd.Flags().BoolVar(&force, "force", false, "reset an existing demo database without asking")
 	cmd.Flags().BoolVar(&serve, "serve", false, "serve the dashboard on the demo database afterwards")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address for --serve")
-	cmd.Flags().StringVar(&path, "file", "partnerlink-demo.db", "the demo SQLite database to create")
+	cmd.Flags().StringVar(&path, "file", "partnerlink-demo.db", "the demo SQLite database to create (--db or PARTNERLINK_DB name it too)")
 	return cmd
+}
+
+// demoPath is the SQLite file the demo creates: --file when given, else the database named by
+// --db / PARTNERLINK_DB (dbValue), else the default ./partnerlink-demo.db. The demo resets the
+// file it writes, so it refuses a PostgreSQL DSN (it would mix the demo into a real database)
+// and a --file that disagrees with --db.
+func demoPath(dbValue, file string, fileSet bool) (string, error) {
+	if dbValue == "" {
+		return file, nil
+	}
+	p := dbValue
+	if strings.HasPrefix(p, "postgres://") || strings.HasPrefix(p, "postgresql://") || strings.Contains(p, "://") && !strings.HasPrefix(p, "sqlite:") {
+		return "", UsageError{fmt.Errorf("demo creates a SQLite file and resets it; --db / PARTNERLINK_DB names %s: give a file path (--db partnerlink-demo.db or --file PATH)", postgres.Redact(p))}
+	}
+	if s, ok := strings.CutPrefix(p, "sqlite:"); ok {
+		p = strings.TrimPrefix(s, "//")
+	} else if s, ok := strings.CutPrefix(p, "file:"); ok {
+		p = s
+	}
+	if fileSet && filepath.Clean(file) != filepath.Clean(p) {
+		return "", UsageError{fmt.Errorf("--file %s and --db / PARTNERLINK_DB %s name different databases: give one of them", file, p)}
+	}
+	return p, nil
 }
 
 // demoPrepareFile removes an existing demo database after confirmation (or --force). Without a

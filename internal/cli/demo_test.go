@@ -110,3 +110,51 @@ func TestDemoSummary(t *testing.T) {
 	db.Close()
 	t.Run("README tour", readmeTour)
 }
+
+// An explicit --db (or PARTNERLINK_DB) is the demo's database: the demo never silently writes
+// ./partnerlink-demo.db instead. Checked through the existing-file refusal, which names the
+// file the demo would reset (the full demo run is TestDemoSummary's, on the default path).
+func TestDemoHonoursDB(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("mine.db", []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, "--db", "mine.db", "demo")
+	if code != ExitUsage || !strings.Contains(errOut, "mine.db already exists") {
+		t.Errorf("demo --db mine.db over an existing file: exit %d, %s; want a refusal naming mine.db", code, errOut)
+	}
+	t.Setenv("PARTNERLINK_DB", "sqlite:mine.db")
+	code, _, errOut = run(t, "demo")
+	if code != ExitUsage || !strings.Contains(errOut, "mine.db already exists") {
+		t.Errorf("PARTNERLINK_DB=sqlite:mine.db demo: exit %d, %s; want a refusal naming mine.db", code, errOut)
+	}
+	t.Setenv("PARTNERLINK_DB", "")
+	code, _, errOut = run(t, "--db", "postgres://u@127.0.0.1:1/x", "demo")
+	if code != ExitUsage || !strings.Contains(errOut, "SQLite file") {
+		t.Errorf("demo on a DSN: exit %d, %s; want a refusal", code, errOut)
+	}
+	code, _, errOut = run(t, "--db", "a.db", "demo", "--file", "b.db")
+	if code != ExitUsage || !strings.Contains(errOut, "name different databases") {
+		t.Errorf("demo --db a.db --file b.db: exit %d, %s; want a refusal", code, errOut)
+	}
+	if _, err := os.Stat("partnerlink-demo.db"); err == nil {
+		t.Error("the demo wrote ./partnerlink-demo.db although --db named another file")
+	}
+	for _, c := range []struct {
+		db, file string
+		set      bool
+		want     string
+	}{
+		{"", "partnerlink-demo.db", false, "partnerlink-demo.db"},
+		{"x.db", "partnerlink-demo.db", false, "x.db"},
+		{"sqlite://x.db", "partnerlink-demo.db", false, "x.db"},
+		{"file:x.db", "partnerlink-demo.db", false, "x.db"},
+		{"./x.db", "x.db", true, "./x.db"},
+		{"", "y.db", true, "y.db"},
+	} {
+		got, err := demoPath(c.db, c.file, c.set)
+		if err != nil || got != c.want {
+			t.Errorf("demoPath(%q, %q, %v) = %q, %v; want %q", c.db, c.file, c.set, got, err, c.want)
+		}
+	}
+}

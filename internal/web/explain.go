@@ -13,12 +13,15 @@ import (
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/scope"
+	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
 // explainPage runs the explain search box through the native API's GET /v1/explain with the
 // session's own token, so the dashboard applies exactly the API's rules and permissions and
 // shows what the engine explains, without a second implementation. The query names a resource
-// ID (starts with "/") or a subscription GUID; the location is the page's partner ID.
+// ID (an ARM ID, an AWS ARN, a Google Cloud resource name or an OCI OCID), a subscription GUID,
+// a usage record key (kind "record") or another provider's account (kind "account", with its
+// provider); the location is the page's partner ID.
 func (s *server) explainPage(w http.ResponseWriter, r *http.Request, c *ctx) {
 	pid := r.PathValue("id")
 	ok, err := s.partnerAllowed(r, c.ID, pid)
@@ -36,22 +39,35 @@ func (s *server) explainPage(w http.ResponseWriter, r *http.Request, c *ctx) {
 	v := s.base(c, "Explain for partner "+pid)
 	v.PartnerID, v.Query, v.From, v.To = pid, q, r.PostFormValue("from"), r.PostFormValue("to")
 	if q == "" {
-		v.Message = "Enter a resource ID (/subscriptions/…/resourceGroups/…) or a subscription GUID."
+		v.Message = "Enter a resource ID (/subscriptions/…/resourceGroups/…, an AWS ARN, a Google Cloud resource name //….googleapis.com/… or an OCI OCID), " +
+			"a subscription GUID, a usage record key, or another provider's account with its provider."
 		s.render(w, http.StatusOK, "explain", v)
 		return
 	}
 	params := url.Values{"partner": {pid}}
 	v.Kind = r.PostFormValue("kind")
+	v.Provider = strings.TrimSpace(r.PostFormValue("provider"))
 	switch {
 	case v.Kind == "record":
 		params.Set("record", q)
+	case v.Kind == "account":
+		if !isAccountProvider(v.Provider) || !isAccountID(q) {
+			v.Error = "An account of another provider needs its provider (aws, google, oracle, … — not microsoft: Azure subscriptions are explained by GUID) " +
+				"and its ID (letters, digits, “-”, “_”, “.”, “:”, “/”); got provider “" + v.Provider + "” and account “" + q + "”."
+			s.render(w, http.StatusBadRequest, "explain", v)
+			return
+		}
+		params.Set("account", q)
+		params.Set("provider", v.Provider)
 	case scope.IsGUID(q):
 		params.Set("subscription", q)
-	case isARMResource(q):
+	case isARMResource(q) || attribution.ResourceProvider(q) != "":
 		params.Set("resource", q)
 	default:
-		v.Error = "“" + q + "” is neither a subscription GUID (such as 8f2a…-…-…) nor an Azure resource ID " +
-			"(/subscriptions/<GUID>/resourceGroups/…); for a usage record key choose “usage record key”."
+		v.Error = "“" + q + "” is neither a subscription GUID (such as 8f2a…-…-…) nor a resource ID: an Azure ID " +
+			"(/subscriptions/<GUID>/resourceGroups/…), an AWS ARN (arn:aws:ec2:us-east-1:111111111111:instance/i-0abc), " +
+			"a Google Cloud resource name (//compute.googleapis.com/projects/…) or an OCI OCID (ocid1.instance.oc1.…); " +
+			"for a usage record key choose “usage record key”, for an account “account of another provider”."
 		s.render(w, http.StatusBadRequest, "explain", v)
 		return
 	}
@@ -99,6 +115,34 @@ func isARMResource(q string) bool {
 	return scope.IsGUID(sub)
 }
 
+// isAccountProvider: a provider name the account form accepts (any but microsoft, whose
+// accounts are subscriptions).
+func isAccountProvider(p string) bool {
+	if p == "" || len(p) > 64 || usage.IsMicrosoft(usage.NormalizeProvider(p)) {
+		return false
+	}
+	for _, c := range p {
+		if !(c == ' ' || c == '-' || c == '.' || c == ',' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// isAccountID: an account ID as providers write them (AWS 123456789012, Google billing
+// 01ABCD-23EF45-6789AB or a project ID, OCI OCIDs), nothing that could not be one.
+func isAccountID(q string) bool {
+	if q == "" || len(q) > 512 {
+		return false
+	}
+	for _, c := range q {
+		if !(c == '-' || c == '_' || c == '.' || c == ':' || c == '/' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
 // explanationView is the explanation (components/schemas/Explanation of the API) as the page
 // shows it: each association with its chains as steps, each reason in words with its fix
 // (attribution.Fix, the CLI's text).
@@ -119,7 +163,11 @@ type reasonView struct{ Location, Code, Text, Fix string }
 
 // stepLabels are the chain's kinds in words.
 var stepLabels = map[string]string{"link": "Partner admin link", "principal": "Linked identity", "group": "Through group",
-	"assignment": "Role assignment", "delegation": "Lighthouse delegation", "role": "Role", "scope": "On scope", "resource": "Covers"}
+	"assignment": "Role assignment", "delegation": "Lighthouse delegation", "role": "Role", "scope": "On scope", "resource": "Covers",
+	// Version 2's chains: the records of another provider's resource, then the tag, account or
+	// seller, the identifier and the location.
+	"usage": "Usage records", "tag": "Tag", "account": "Resold account", "seller": "Marketplace seller", "identifier": "Registered identifier",
+	"location": "Location"}
 
 // nameSteps gives the chain's identities and locations their names (a principal or group of
 // the explanation's tenant, a location of the directory); an ID without a name stays bare.

@@ -47,7 +47,8 @@ type view struct {
 	Query     string
 	Result    string
 	Explained *explanationView
-	Kind      string            // explain: "" (resource or subscription) or "record"
+	Kind      string            // explain: "" (resource or subscription), "record" or "account"
+	Provider  string            // explain: the account's provider (kind "account")
 	From, To  string            // explain period (YYYY-MM-DD; To exclusive)
 	Links     map[string]string // table name -> drill-down URL prefix for the first column
 	Bars      []barChart        // partner page: top customers per currency

@@ -19,7 +19,8 @@ import (
 )
 
 // registerAttribution serves:
-//   - GET /v1/explain?partner=ID&(resource=|subscription=|record=)&(at=|from=&to=)
+//   - GET /v1/explain?partner=ID&(resource=|subscription=|record=|account=&provider=)&(at=|from=&to=)
+//     resource= is an ARM ID, or an AWS ARN, Google Cloud resource name or OCI OCID.
 //     Role: operator; partner for its own location/organisation IDs; customer admin for
 //     resources of its own tenant.
 //   - GET /v1/attributions?from=&to=[&partner=ID][&format=csv|json]
@@ -162,8 +163,9 @@ func explainQuery(r *http.Request) (attribution.ExplainQuery, string) {
 	if (q.Account == "") != (q.Provider == "") {
 		return q, "account and provider go together: an account of another provider (aws, google, ...)"
 	}
-	if q.Resource != "" && subscriptionOf(q.Resource) == "" {
-		return q, "resource " + strconv.Quote(q.Resource) + " is not a resource ID under a subscription; give /subscriptions/{id}/resourceGroups/{group}/providers/..."
+	if q.Resource != "" && subscriptionOf(q.Resource) == "" && attribution.ResourceProvider(q.Resource) == "" {
+		return q, "resource " + strconv.Quote(q.Resource) + " is not a resource ID: give an Azure ID /subscriptions/{id}/resourceGroups/{group}/providers/..., " +
+			"an AWS ARN arn:aws:{service}:{region}:{account}:{resource}, a Google Cloud name //{service}.googleapis.com/projects/... or an OCI OCID ocid1.{type}.{realm}..."
 	}
 	if q.RecordKey != "" {
 		return q, ""
@@ -241,12 +243,16 @@ func mayExplain(ctx context.Context, d api.Deps, id *auth.Identity, q attributio
 		} else if q.Resource != "" {
 			sub = subscriptionOf(q.Resource)
 		}
-		in, err := estate.Store{DB: d.DB}.SubscriptionInTenant(ctx, sub, id.TenantID)
-		if err != nil {
-			return explainDenied, err
-		}
-		if in {
-			return explainFull, nil
+		// Another provider's resource or account lies in no tenant: a customer admin may not
+		// explain it.
+		if sub != "" && q.Account == "" {
+			in, err := estate.Store{DB: d.DB}.SubscriptionInTenant(ctx, sub, id.TenantID)
+			if err != nil {
+				return explainDenied, err
+			}
+			if in {
+				return explainFull, nil
+			}
 		}
 	}
 	if id.Has(auth.RolePartner) {
@@ -265,9 +271,10 @@ var presence = map[string]bool{
 	attribution.ReasonNeverActivated: true, attribution.ReasonAssignOutside: true, attribution.ReasonNoOverlap: true, attribution.ReasonCSPPrecedence: true,
 }
 
-// withoutForeignEstate keeps a partner from learning about a subscription it has no presence
-// in: when none of its locations is associated with the subscription or has a link in its
-// tenant, the answer is the same whether the subscription exists or not, and names no tenant.
+// withoutForeignEstate keeps a partner from learning about a subscription (or another
+// provider's resource) it has no presence in: when none of its locations is associated with it
+// or has a link in its tenant, the answer is the same whether it exists or not, and names no
+// tenant, account, record or other location.
 // The answer only echoes the query (a record's subscription and period are not echoed).
 func withoutForeignEstate(ex *attribution.Explanation, q attribution.ExplainQuery) *attribution.Explanation {
 	if len(ex.Found) > 0 {
@@ -280,6 +287,8 @@ func withoutForeignEstate(ex *attribution.Explanation, q attribution.ExplainQuer
 	}
 	what := "subscription " + strings.ToLower(q.Subscription)
 	switch {
+	case q.Resource != "" && subscriptionOf(q.Resource) == "":
+		what = "resource " + q.Resource // another provider's: its records are not the partner's to learn of
 	case q.Resource != "":
 		what = "subscription " + subscriptionOf(q.Resource)
 	case q.RecordKey != "":
