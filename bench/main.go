@@ -147,7 +147,7 @@ func pgBenchDSN(c config) string {
 	if err != nil {
 		return c.PG
 	}
-	u.Path = "/partnerlink_bench"
+	u.Path = "/" + pgBenchName()
 	return u.String()
 }
 
@@ -187,6 +187,10 @@ func phaseGenerate(ctx context.Context, c config) (*result, error) {
 	return &result{Seconds: time.Since(start).Seconds(), Rows: sc.UsageRows}, nil
 }
 
+// pgBenchName is the benchmark's database: partnerlink_bench, or $PARTNERLINK_BENCH_PGDB (so that
+// two benchmarks on one shared server do not drop each other's database).
+func pgBenchName() string { return envOr("PARTNERLINK_BENCH_PGDB", "partnerlink_bench") }
+
 // resetPostgres drops and creates the benchmark database.
 func resetPostgres(ctx context.Context, c config) error {
 	db, err := sql.Open("pgx", c.PG)
@@ -194,10 +198,10 @@ func resetPostgres(ctx context.Context, c config) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS partnerlink_bench WITH (FORCE)"); err != nil {
-		return fmt.Errorf("resetting partnerlink_bench on %s: %w", c.PG, err)
+	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pgBenchName()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("resetting %s on %s: %w", pgBenchName(), c.PG, err)
 	}
-	_, err = db.ExecContext(ctx, "CREATE DATABASE partnerlink_bench")
+	_, err = db.ExecContext(ctx, "CREATE DATABASE "+pgBenchName())
 	return err
 }
 
