@@ -130,6 +130,7 @@ func init() {
 		phaseDef{"sql-postgres", "SQL formulation, PostgreSQL (indexes, ANALYZE, parallel)", true, phaseSQLPostgres},
 		phaseDef{"sql-duckdb", "SQL formulation, DuckDB", true, phaseSQLDuckDB},
 	)
+	phases = append(phases, expertPhases...)
 }
 
 func phaseNames() []string {
@@ -474,8 +475,8 @@ func printTable(rs []*result, titles map[string]string, compare []*result) {
 		return fmt.Sprintf("%.1f", r.Seconds/ref.Seconds)
 	}
 	fmt.Println()
-	fmt.Println("| measurement | seconds | usage rows/s | attribution rows | peak RSS (MB) | time ÷ engine-memory | time ÷ engine-memory-sums |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| measurement | seconds | CPU s | usage rows/s | attribution rows | peak RSS (MB) | time ÷ engine-memory | time ÷ engine-memory-sums |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		rate := ""
 		if r.Seconds > 0 && r.Rows > 0 {
@@ -485,7 +486,11 @@ func printTable(rs []*result, titles map[string]string, compare []*result) {
 		if r.Attrs > 0 {
 			attrs = fmt.Sprint(r.Attrs)
 		}
-		fmt.Printf("| %s (%s) | %.2f | %s | %s | %d | %s | %s |\n", r.Name, titles[r.Name], r.Seconds, rate, attrs, r.MaxRSSKB/1024,
+		cpu := ""
+		if r.CPUSeconds > 0 {
+			cpu = fmt.Sprintf("%.2f", r.CPUSeconds)
+		}
+		fmt.Printf("| %s (%s) | %.2f | %s | %s | %s | %d | %s | %s |\n", r.Name, titles[r.Name], r.Seconds, cpu, rate, attrs, r.MaxRSSKB/1024,
 			ratio(r, "engine-memory"), ratio(r, "engine-memory-sums"))
 	}
 }

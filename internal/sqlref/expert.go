@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // The expert formulation: the same rules and the same rows as Query, written for speed the
@@ -34,13 +35,30 @@ type Execer interface {
 }
 
 // ExpertTables are the tables the expert formulation writes (dropped and recreated each run).
-var ExpertTables = []string{"xp_active", "xp_pal", "xp_cua", "xp_dpor"}
+var ExpertTables = []string{"xp_rec", "xp_res_pre", "xp_active", "xp_pal", "xp_cua", "xp_dpor"}
 
 // Expert is the SQL of the expert formulation: Coverage builds the coverage tables (run in
-// order), Select is the WITH clause down to att reading them (append a final SELECT).
+// order), With is the WITH clause down to att reading them (append a final SELECT).
 type Expert struct {
 	Coverage []string
 	With     string
+}
+
+// swapCTE replaces the definition of the CTE that starts with start (up to the next CTE, which
+// starts with next) by one reading table.
+func swapCTE(w, start, next, cols, table string) (string, error) {
+	i := strings.Index(w, start)
+	if i < 0 || strings.Count(w, start) != 1 {
+		return "", fmt.Errorf("sqlref: expert: the definition %q is not found once in the formulation", start)
+	}
+	j := strings.Index(w[i:], next)
+	if j < 0 {
+		return "", fmt.Errorf("sqlref: expert: nothing follows the definition %q", start)
+	}
+	name := strings.TrimRight(start[:strings.IndexAny(start, " (")], " ")
+	lead := w[:i] + start[:len(start)-len(strings.TrimLeft(start, "\n"))]
+	name = strings.TrimLeft(name, "\n")
+	return lead + name + "(" + cols + ") AS (SELECT " + cols + " FROM " + table + ")" + w[i+j:], nil
 }
 
 // ExpertQuery builds the expert formulation's SQL for a period.
@@ -53,6 +71,18 @@ func ExpertQuery(d Dialect, o Options) (Expert, error) {
 	var e Expert
 	for _, t := range ExpertTables {
 		e.Coverage = append(e.Coverage, "DROP TABLE IF EXISTS "+t)
+	}
+	const recCols = "record_key, subscription_id, currency, charge_start, charge_end, resource_key, cost_nanos, pricing_category, commitment_discount_id, publisher, provider, tenant_id, offer, csp_location_id, mg, rh"
+	// The period's Azure usage with its subscription's version, read once.
+	e.Coverage = append(e.Coverage, create+"xp_rec AS "+w+"\nSELECT "+recCols+" FROM rec")
+	w, err := swapCTE(w, "\nrec AS (\n", ",\nrkeys AS (", recCols, "xp_rec")
+	if err != nil {
+		return Expert{}, err
+	}
+	// Every scope prefix of the period's resources, once (PAL and CUA both read them).
+	e.Coverage = append(e.Coverage, create+"xp_res_pre AS "+w+"\nSELECT resource_key, pre, rest FROM res_pre")
+	if w, err = swapCTE(w, "res_pre(resource_key, pre, rest) AS (", ",\nrscope(", "resource_key, pre, rest", "xp_res_pre"); err != nil {
+		return Expert{}, err
 	}
 	e.Coverage = append(e.Coverage,
 		create+"xp_active AS "+w+"\nSELECT location_id, f, t, n FROM active",
@@ -68,7 +98,7 @@ func ExpertQuery(d Dialect, o Options) (Expert, error) {
 			"CREATE INDEX xp_active_key ON xp_active (location_id, f)",
 		)
 		if d == "postgres" {
-			e.Coverage = append(e.Coverage, "ANALYZE xp_active", "ANALYZE xp_pal", "ANALYZE xp_cua", "ANALYZE xp_dpor")
+			e.Coverage = append(e.Coverage, "ANALYZE xp_rec", "ANALYZE xp_active", "ANALYZE xp_pal", "ANALYZE xp_cua", "ANALYZE xp_dpor")
 		} else {
 			e.Coverage = append(e.Coverage, "ANALYZE")
 		}
@@ -103,9 +133,11 @@ func expertCoverage(ctx context.Context, q Execer, d Dialect, o Options) (Expert
 		return Expert{}, false, err
 	}
 	for _, s := range e.Coverage {
+		began := time.Now()
 		if _, err := q.ExecContext(ctx, s); err != nil {
 			return Expert{}, false, fmt.Errorf("sqlref: expert coverage (%.60s): %w", s, err)
 		}
+		trace(o, s, began)
 	}
 	return e, true, nil
 }
@@ -117,8 +149,22 @@ func ExpertTotals(ctx context.Context, q Execer, d Dialect, o Options) ([]Total,
 	if err != nil || !ok {
 		return nil, err
 	}
-	return scanTotals(ctx, q, e.With+`
+	began := time.Now()
+	tot, err := scanTotals(ctx, q, e.With+`
 SELECT location_id, association, currency, CAST(sum(amount) AS BIGINT), count(*) FROM att GROUP BY location_id, association, currency`)
+	trace(o, "usage joined to the coverage tables, totals", began)
+	return tot, err
+}
+
+// trace tells o.Trace how long step took: the first words of a statement, or a name.
+func trace(o Options, step string, began time.Time) {
+	if o.Trace == nil {
+		return
+	}
+	if i := strings.Index(step, " AS WITH"); i > 0 {
+		step = step[:i]
+	}
+	o.Trace(step, time.Since(began))
 }
 
 // ExpertRows computes the coverage tables, then writes the period's attribution rows into
@@ -136,10 +182,12 @@ func ExpertRows(ctx context.Context, q Execer, d Dialect, o Options, table strin
 	if d == "postgres" {
 		create = "CREATE UNLOGGED TABLE "
 	}
+	began := time.Now()
 	if _, err := q.ExecContext(ctx, create+table+" AS "+e.With+`
 SELECT record_key, location_id, association, org_id, currency, coverage, amount FROM att`); err != nil {
 		return 0, fmt.Errorf("sqlref: expert rows: %w", err)
 	}
+	trace(o, "usage joined to the coverage tables, rows into "+table, began)
 	var n int64
 	err = q.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
 	return n, err

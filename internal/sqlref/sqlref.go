@@ -74,6 +74,8 @@ type Options struct {
 	// (the same totals: days hold disjoint records), for engines whose working set for a
 	// whole month does not fit (DuckDB spilled more than 30 GB at the bench scale).
 	ByDay bool
+	// Trace, when set, is told how long each statement of the expert formulation took.
+	Trace func(step string, took time.Duration)
 }
 
 // Attribution is one attribution row.
