@@ -11,17 +11,22 @@ import (
 // The expert formulation: the same rules and the same rows as Query, written for speed the
 // way a practitioner of each engine would, in two steps.
 //
-//  1. Coverage, once per run: the disjoint coverage intervals per resource (PAL: links ×
-//     assignments × scopes × the location's active time, merged into islands; CUA: tracking
-//     GUIDs of deployments), per subscription (DPOR) and per location (active time, which CSP,
-//     TAG and MARKETPLACE read), each written to its own table (xp_pal, xp_cua, xp_dpor,
-//     xp_active), indexed and analysed on PostgreSQL. The resources are those of the period's
-//     usage.
-//  2. Usage joined to those tables: an equality join on the resource (subscription, location)
-//     with the interval overlap [f, t) ∩ [charge_start, charge_end) as the join's range
-//     condition, in one query for the whole period. Every association of Query is covered,
-//     version 2 (TAG, RESALE, MARKETPLACE) included: those branches read the usage's tags and
-//     provider names as Query does, against the precomputed active time.
+//  1. Coverage, once per run, into tables: the period's Azure usage with its subscription's
+//     version (xp_rec) and every scope prefix of its resources (xp_res_pre), each read once;
+//     then the disjoint coverage intervals per resource (xp_pal: links × assignments × scopes
+//     × the location's active time, merged into islands; xp_cua: tracking GUIDs of
+//     deployments), per subscription (xp_dpor) and per location (xp_active, the active time
+//     CSP, TAG and MARKETPLACE read). On PostgreSQL they are unlogged, indexed on their keys
+//     and analysed (the planner then has real row counts instead of CTE guesses); DuckDB
+//     needs neither (zone maps, hash joins).
+//  2. Usage joined to those tables in one query over the whole period (no per-day split): an
+//     equality join on the resource (subscription, location) with the overlap of [f, t) and
+//     [charge_start, charge_end) as the join's range condition. PostgreSQL plans it (EXPLAIN)
+//     as a hash join on the key with the range as its join filter; DuckDB's plan was not
+//     inspected. A key has few islands (most one), so an interval join without the key
+//     (DuckDB's IEJoin, PostgreSQL's GiST over int8range) would compare more pairs, not fewer. Every association of Query is covered, version 2 (TAG,
+//     RESALE, MARKETPLACE) included: those branches read the usage's tags and provider names
+//     as Query does, against the precomputed active time.
 //
 // The straightforward Query stays as it is (one statement, CTEs only): it is the reference.
 // ExpertTotals returns the same totals as Totals; ExpertRows writes every attribution row
