@@ -36,7 +36,7 @@ func copyToDuckDB(ctx context.Context, src *sql.DB, path string) (*sql.DB, error
 		}
 		var defs []string
 		for i, c := range cols {
-			defs = append(defs, c+" "+types[i])
+			defs = append(defs, `"`+c+`" `+types[i])
 		}
 		if _, err := db.ExecContext(ctx, "CREATE TABLE "+t+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return nil, fmt.Errorf("duckdb create %s: %w", t, err)
@@ -78,7 +78,7 @@ func appendRows(ctx context.Context, src *sql.DB, c driver.Conn, table string, c
 	if err != nil {
 		return fmt.Errorf("duckdb appender %s: %w", table, err)
 	}
-	rows, err := src.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+table)
+	rows, err := src.QueryContext(ctx, `SELECT "`+strings.Join(cols, `", "`)+`" FROM `+table)
 	if err != nil {
 		return err
 	}

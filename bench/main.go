@@ -130,6 +130,7 @@ func init() {
 		phaseDef{"sql-postgres", "SQL formulation, PostgreSQL (indexes, ANALYZE, parallel)", true, phaseSQLPostgres},
 		phaseDef{"sql-duckdb", "SQL formulation, DuckDB", true, phaseSQLDuckDB},
 	)
+	phases = append(phases, expertPhases...)
 }
 
 func phaseNames() []string {
@@ -147,7 +148,7 @@ func pgBenchDSN(c config) string {
 	if err != nil {
 		return c.PG
 	}
-	u.Path = "/partnerlink_bench"
+	u.Path = "/" + pgBenchName()
 	return u.String()
 }
 
@@ -187,6 +188,10 @@ func phaseGenerate(ctx context.Context, c config) (*result, error) {
 	return &result{Seconds: time.Since(start).Seconds(), Rows: sc.UsageRows}, nil
 }
 
+// pgBenchName is the benchmark's database: partnerlink_bench, or $PARTNERLINK_BENCH_PGDB (so that
+// two benchmarks on one shared server do not drop each other's database).
+func pgBenchName() string { return envOr("PARTNERLINK_BENCH_PGDB", "partnerlink_bench") }
+
 // resetPostgres drops and creates the benchmark database.
 func resetPostgres(ctx context.Context, c config) error {
 	db, err := sql.Open("pgx", c.PG)
@@ -194,10 +199,10 @@ func resetPostgres(ctx context.Context, c config) error {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS partnerlink_bench WITH (FORCE)"); err != nil {
-		return fmt.Errorf("resetting partnerlink_bench on %s: %w", c.PG, err)
+	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pgBenchName()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("resetting %s on %s: %w", pgBenchName(), c.PG, err)
 	}
-	_, err = db.ExecContext(ctx, "CREATE DATABASE partnerlink_bench")
+	_, err = db.ExecContext(ctx, "CREATE DATABASE "+pgBenchName())
 	return err
 }
 
@@ -470,8 +475,8 @@ func printTable(rs []*result, titles map[string]string, compare []*result) {
 		return fmt.Sprintf("%.1f", r.Seconds/ref.Seconds)
 	}
 	fmt.Println()
-	fmt.Println("| measurement | seconds | usage rows/s | attribution rows | peak RSS (MB) | time ÷ engine-memory | time ÷ engine-memory-sums |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| measurement | seconds | CPU s | usage rows/s | attribution rows | peak RSS (MB) | time ÷ engine-memory | time ÷ engine-memory-sums |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		rate := ""
 		if r.Seconds > 0 && r.Rows > 0 {
@@ -481,7 +486,11 @@ func printTable(rs []*result, titles map[string]string, compare []*result) {
 		if r.Attrs > 0 {
 			attrs = fmt.Sprint(r.Attrs)
 		}
-		fmt.Printf("| %s (%s) | %.2f | %s | %s | %d | %s | %s |\n", r.Name, titles[r.Name], r.Seconds, rate, attrs, r.MaxRSSKB/1024,
+		cpu := ""
+		if r.CPUSeconds > 0 {
+			cpu = fmt.Sprintf("%.2f", r.CPUSeconds)
+		}
+		fmt.Printf("| %s (%s) | %.2f | %s | %s | %s | %d | %s | %s |\n", r.Name, titles[r.Name], r.Seconds, cpu, rate, attrs, r.MaxRSSKB/1024,
 			ratio(r, "engine-memory"), ratio(r, "engine-memory-sums"))
 	}
 }

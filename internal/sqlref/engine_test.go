@@ -82,6 +82,7 @@ func TestSameRowsAsTheEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		diff(t, "total by day", lines(byDay), lines(tot))
+		checkExpert(t, db, sqlref.Options{Period: w, Eligible: elig, Programs: progs}, engAtts)
 	})
 }
 

@@ -74,6 +74,8 @@ type Options struct {
 	// (the same totals: days hold disjoint records), for engines whose working set for a
 	// whole month does not fit (DuckDB spilled more than 30 GB at the bench scale).
 	ByDay bool
+	// Trace, when set, is told how long each statement of the expert formulation took.
+	Trace func(step string, took time.Duration)
 }
 
 // Attribution is one attribution row.
@@ -342,6 +344,13 @@ func islands(src, keys string) string {
 // with the location's active time; a record then joins the islands that overlap its charge
 // period and sums the overlaps. Only the final coverage is counted in hours.
 func Query(d Dialect, o Options) Text {
+	t, _ := queryParts(d, o)
+	return t
+}
+
+// queryParts builds Query's text and also returns its WITH clause (every association,
+// version 2 included, down to att), which the expert formulation (expert.go) reuses.
+func queryParts(d Dialect, o Options) (Text, string) {
 	p := o.Programs
 	if p.PEC.Den == 0 {
 		p = DefaultPrograms
@@ -611,5 +620,5 @@ FROM att_rows a JOIN pal_orgs po ON po.record_key = a.record_key
 WHERE a.association = 'PAL' AND a.dup = 0 AND a.offer IN ('ea', 'mca', 'payg')`
 	totals := w + `
 SELECT location_id, association, currency, CAST(sum(amount) AS BIGINT), count(*) FROM att GROUP BY location_id, association, currency`
-	return Text{Attributions: attributions, Incentives: inc, Totals: totals}
+	return Text{Attributions: attributions, Incentives: inc, Totals: totals}, w
 }

@@ -155,6 +155,7 @@ func TestVersion2SameRowsAsTheEngine(t *testing.T) {
 					t.Fatal(err)
 				}
 				diff(t, "total", lines(tot), lines(engineTotals(t, db)))
+				checkExpert(t, db, sqlref.Options{Period: march, Programs: sqlref.DefaultPrograms}, engAtts)
 			})
 		})
 	}
