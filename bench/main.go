@@ -18,13 +18,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/partnerlink/partnerlink/bench/internal/heapprof"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/sqlref"
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -533,10 +533,8 @@ func startProfile(dir, phase string) (func(), error) {
 	}, nil
 }
 
-// startHeapProfile watches the live heap (as of the last collection) and keeps the heap
-// profile of its largest value, which it writes to dir when stopped (nothing when dir is
-// empty). A heap profile, too, describes the heap as of the last collection, so the two agree.
-// Reading every 50 ms can miss a short peak; the profile is for finding what is large.
+// startHeapProfile keeps the heap profile of the phase's largest live heap in dir/PHASE.heap
+// (nothing when dir is empty).
 func startHeapProfile(dir, phase string) (func() error, error) {
 	if dir == "" {
 		return func() error { return nil }, nil
@@ -544,36 +542,7 @@ func startHeapProfile(dir, phase string) (func() error, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	done, stopped := make(chan struct{}), make(chan struct{})
-	var best bytes.Buffer
-	go func() {
-		defer close(stopped)
-		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		var peak uint64
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-			metrics.Read(sample)
-			if live := sample[0].Value.Uint64(); live > peak {
-				peak = live
-				best.Reset()
-				_ = pprof.WriteHeapProfile(&best)
-			}
-		}
-	}()
-	return func() error {
-		close(done)
-		<-stopped
-		if best.Len() == 0 { // a phase shorter than one reading
-			_ = pprof.WriteHeapProfile(&best)
-		}
-		return os.WriteFile(filepath.Join(dir, phase+".heap"), best.Bytes(), 0o644)
-	}, nil
+	return heapprof.Start(filepath.Join(dir, phase+".heap")), nil
 }
 
 func runPhase(ctx context.Context, c config, name string) (*result, error) {

@@ -8,7 +8,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -18,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -30,6 +28,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 
+	"github.com/partnerlink/partnerlink/bench/internal/heapprof"
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/engines"
@@ -59,7 +58,10 @@ func main() {
 	case "":
 		err = runAll(ctx, *rows, *dir, *pg, *profile, *heap, *only)
 	default:
-		stop := startHeapProfile(*heap, *phase)
+		stop := func() error { return nil }
+		if *heap != "" {
+			stop = heapprof.Start(*heap + "-" + *phase + ".heap")
+		}
 		err = runPhase(ctx, *phase, *file, *dir, *pg, *profile)
 		if herr := stop(); err == nil {
 			err = herr
@@ -344,40 +346,4 @@ func writeParquet(csvPath, path string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// startHeapProfile keeps the heap profile of the largest live heap seen (read every 50 ms) and
-// returns the function that writes it to path-PHASE.heap: what is large at the peak, for
-// finding it, not an exact peak.
-func startHeapProfile(path, phase string) func() error {
-	if path == "" {
-		return func() error { return nil }
-	}
-	done, stopped := make(chan struct{}), make(chan struct{})
-	var best bytes.Buffer
-	go func() {
-		defer close(stopped)
-		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		var peak uint64
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-			metrics.Read(sample)
-			if live := sample[0].Value.Uint64(); live > peak {
-				peak = live
-				best.Reset()
-				_ = pprof.WriteHeapProfile(&best)
-			}
-		}
-	}()
-	return func() error {
-		close(done)
-		<-stopped
-		return os.WriteFile(path+"-"+phase+".heap", best.Bytes(), 0o644)
-	}
 }
