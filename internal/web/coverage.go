@@ -1,11 +1,14 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/partnerlink/partnerlink/internal/audit"
+	"github.com/partnerlink/partnerlink/internal/estate"
+	"github.com/partnerlink/partnerlink/internal/report"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -62,7 +65,7 @@ func (s *server) coveragePage(w http.ResponseWriter, r *http.Request, c *ctx) {
 	}
 	v := coverageView{view: s.base(c, "Coverage of partner "+pid+" – "+rep.OrgName), Month: month, Path: r.URL.Path,
 		Note: "Locations " + strings.Join(rep.Locations, ", ") + ". Every reason is explain's; docs/audit.md says what each finding means and what to do."}
-	v.PartnerID, v.Tables = pid, rep.Tables()
+	v.PartnerID, v.Tables = pid, s.namedFindings(r.Context(), rep.Tables())
 	v.Coverage = coverageRows(rep, prev)
 	v.Links = map[string]string{"tenants": "/customers/"}
 	if !c.ID.IsOperator() {
@@ -98,4 +101,87 @@ func (s *server) tenantPartnersPage(w http.ResponseWriter, r *http.Request, c *c
 		Note: "“Alone” is the credit no other identity of the partner earns: what the partner would lose if you removed that identity's access."}
 	v.Tenant, v.Tables = tenant, view.Tables()
 	s.render(w, http.StatusOK, "tenantpartners", v)
+}
+
+// namedFindings gives the coverage page's subscription, tenant and principal columns a name
+// column after them (the table view shows the name with the ID beside it). Names are
+// decoration: a failed read leaves the IDs.
+func (s *server) namedFindings(ctx context.Context, tables []report.Table) []report.Table {
+	subs, _ := estate.SubscriptionNames(ctx, s.d.DB)
+	tenants := map[string]string{}
+	if ts, err := estate.Tenants(ctx, s.d.DB); err == nil {
+		for _, t := range ts {
+			tenants[t.ID] = t.Name
+		}
+	}
+	principals := map[string]map[string]string{} // per tenant, read once each
+	principal := func(tenant, id string) string {
+		m, ok := principals[tenant]
+		if !ok {
+			m, _ = estate.PrincipalNames(ctx, s.d.DB, tenant)
+			principals[tenant] = m
+		}
+		return m[id]
+	}
+	out := make([]report.Table, len(tables))
+	for i, t := range tables {
+		out[i] = withNames(t, func(col string, row []string) string {
+			switch col {
+			case "subscription":
+				return subs[cell(t.Header, row, "subscription")]
+			case "tenant":
+				return tenants[cell(t.Header, row, "tenant")]
+			case "principal":
+				return principal(cell(t.Header, row, "tenant"), cell(t.Header, row, "principal"))
+			}
+			return ""
+		})
+	}
+	return out
+}
+
+// withNames inserts a "name" column after each subscription, tenant or principal column that
+// has none, with name(column, row) in it.
+func withNames(t report.Table, name func(col string, row []string) string) report.Table {
+	var at []int
+	for i, h := range t.Header {
+		if (h == "subscription" || h == "tenant" || h == "principal") && (i+1 == len(t.Header) || t.Header[i+1] != "name") {
+			at = append(at, i)
+		}
+	}
+	if len(at) == 0 {
+		return t
+	}
+	insert := func(in []string, vals func(i int) string) []string {
+		out := make([]string, 0, len(in)+len(at))
+		k := 0
+		for i, x := range in {
+			out = append(out, x)
+			if k < len(at) && at[k] == i {
+				out = append(out, vals(i))
+				k++
+			}
+		}
+		return out
+	}
+	named := report.Table{Name: t.Name, Title: t.Title, Header: insert(t.Header, func(int) string { return "name" })}
+	for _, r := range t.Rows {
+		named.Rows = append(named.Rows, insert(r, func(i int) string {
+			if i >= len(r) || r[i] == "" {
+				return ""
+			}
+			return name(t.Header[i], r)
+		}))
+	}
+	return named
+}
+
+// cell is row's value in column col ("" when the table has no such column).
+func cell(header, row []string, col string) string {
+	for i, h := range header {
+		if h == col && i < len(row) {
+			return row[i]
+		}
+	}
+	return ""
 }
