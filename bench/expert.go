@@ -26,23 +26,11 @@ var expertPhases = []phaseDef{
 }
 
 func phaseExpertPostgres(ctx context.Context, c config, rows bool) (*result, error) {
-	db, err := engines.Open(ctx, pgBenchDSN(c))
+	db, err := openTunedPostgres(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	for _, s := range []string{
-		"CREATE INDEX IF NOT EXISTS bench_ra_scope ON role_assignments (tenant_id, principal_id)",
-		"CREATE INDEX IF NOT EXISTS bench_gm_member ON group_memberships (tenant_id, member_id)",
-		"CREATE INDEX IF NOT EXISTS bench_ls_principal ON link_spans (tenant_id, object_id)",
-		"CREATE INDEX IF NOT EXISTS bench_dep_resource ON deployments (resource_key)",
-		"CREATE INDEX IF NOT EXISTS bench_dpor_sub ON subscription_dpor (subscription_id)",
-		"ANALYZE",
-	} {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			return nil, fmt.Errorf("%s: %w", s, err)
-		}
-	}
 	// jit off: the plan of each statement holds the whole WITH clause, and with JIT on,
 	// PostgreSQL compiled about 600 functions for each (13 s of a 9-row coverage table).
 	conn, err := db.DB.Conn(ctx)

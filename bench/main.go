@@ -234,13 +234,13 @@ func phaseImport(ctx context.Context, c config, target string) (*result, error) 
 	return &result{Seconds: secs, Rows: rows, Note: "then (untimed) usage copied into sqlref_usage for the SQL phases"}, nil
 }
 
-func phaseSQLPostgres(ctx context.Context, c config) (*result, error) {
+// openTunedPostgres opens the bench's PostgreSQL database with the tuning a data team would
+// do for the SQL phases: indexes on the join keys and fresh statistics.
+func openTunedPostgres(ctx context.Context, c config) (*store.DB, error) {
 	db, err := engines.Open(ctx, pgBenchDSN(c))
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	// Tuning a data team would do: indexes on the join keys, fresh statistics, parallel workers.
 	for _, s := range []string{
 		"CREATE INDEX IF NOT EXISTS bench_ra_scope ON role_assignments (tenant_id, principal_id)",
 		"CREATE INDEX IF NOT EXISTS bench_gm_member ON group_memberships (tenant_id, member_id)",
@@ -250,9 +250,19 @@ func phaseSQLPostgres(ctx context.Context, c config) (*result, error) {
 		"ANALYZE",
 	} {
 		if _, err := db.ExecContext(ctx, s); err != nil {
+			db.Close()
 			return nil, fmt.Errorf("%s: %w", s, err)
 		}
 	}
+	return db, nil
+}
+
+func phaseSQLPostgres(ctx context.Context, c config) (*result, error) {
+	db, err := openTunedPostgres(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
 	return runSQL(ctx, c, db.DB, "postgres", db, false, "SET max_parallel_workers_per_gather = 2; SET work_mem = '256MB'")
 }
 
