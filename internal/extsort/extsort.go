@@ -6,6 +6,7 @@ package extsort
 
 import (
 	"bufio"
+	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"fmt"
@@ -16,54 +17,154 @@ import (
 
 // Sorter collects items and gives them back sorted by cmp. The zero value is not usable; use
 // New.
+//
+// Items are copied into large chunks rather than allocated one by one (a report adds millions,
+// and the collector would otherwise trace each), and a full buffer is sorted and written on a
+// goroutine of its own while the caller fills the next: the caller's work (producing the
+// items) and the sorter's overlap. At most two buffers are held, so memory stays within about
+// twice the budget.
 type Sorter struct {
 	cmp    func(a, b []byte) int
 	budget int
-	items  [][]byte
+	buf    buffer
 	held   int
 	runs   []*os.File
+	seq    uint32
+	// spilling is non-nil while a buffer is being written; it delivers the run (or the error)
+	// and the buffer's chunks back for reuse.
+	spilling chan spilled
+	spare    [][]byte
 }
 
-// New returns a sorter that keeps up to budget bytes of items in memory.
+// buffer is one run's items before they are written: entries point into chunks.
+type buffer struct {
+	entries []entry
+	chunks  [][]byte
+}
+
+// entry is an item and the order it was added in (equal items keep that order).
+type entry struct {
+	item []byte
+	seq  uint32
+}
+
+type spilled struct {
+	f      *os.File
+	chunks [][]byte
+	err    error
+}
+
+// chunkSize is the size of the chunks items are copied into.
+const chunkSize = 1 << 20
+
+// New returns a sorter that keeps up to budget bytes of items in memory (and as much again
+// while a full buffer is written).
 func New(cmp func(a, b []byte) int, budget int) *Sorter {
 	return &Sorter{cmp: cmp, budget: budget}
 }
 
 // Add adds a copy of item.
 func (s *Sorter) Add(item []byte) error {
-	s.items = append(s.items, append([]byte(nil), item...))
-	s.held += len(item) + 48 // the slice header and allocation overhead
+	b := &s.buf
+	var last []byte
+	if n := len(b.chunks); n > 0 {
+		last = b.chunks[n-1]
+	}
+	if cap(last)-len(last) < len(item) {
+		size := max(chunkSize, len(item))
+		if n := len(s.spare); n > 0 && size == chunkSize {
+			last, s.spare = s.spare[n-1][:0], s.spare[:n-1]
+		} else {
+			last = make([]byte, 0, size)
+		}
+		b.chunks = append(b.chunks, last)
+	}
+	off := len(last)
+	last = append(last, item...)
+	b.chunks[len(b.chunks)-1] = last
+	b.entries = append(b.entries, entry{last[off:len(last):len(last)], s.seq})
+	s.seq++
+	s.held += len(item) + 32 // the entry
 	if s.held >= s.budget {
 		return s.spill()
 	}
 	return nil
 }
 
+// spill hands the buffer to a goroutine that sorts it and writes it as a run, after the
+// previous one is written.
 func (s *Sorter) spill() error {
-	slices.SortStableFunc(s.items, s.cmp)
-	f, err := os.CreateTemp("", "partnerlink-sort-*.run")
-	if err != nil {
-		return fmt.Errorf("creating a temporary file to sort rows: %w (set TMPDIR to a directory with free space)", err)
-	}
-	os.Remove(f.Name()) // unlinked: the space is returned however the process ends
-	s.runs = append(s.runs, f)
-	bw := bufio.NewWriterSize(f, 1<<20)
-	var n [binary.MaxVarintLen64]byte
-	for _, it := range s.items {
-		bw.Write(n[:binary.PutUvarint(n[:], uint64(len(it)))])
-		bw.Write(it)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing a temporary file to sort rows: %w (set TMPDIR to a directory with free space)", err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	if err := s.wait(); err != nil {
 		return err
 	}
-	s.items, s.held = s.items[:0], 0
 	if len(s.runs) >= maxRuns {
-		return s.compact()
+		if err := s.compact(); err != nil {
+			return err
+		}
 	}
+	b := s.buf
+	s.buf, s.held = buffer{entries: make([]entry, 0, len(b.entries))}, 0
+	s.spilling = make(chan spilled, 1)
+	go func(out chan<- spilled) {
+		f, err := s.write(b.entries)
+		out <- spilled{f, b.chunks, err}
+	}(s.spilling)
 	return nil
+}
+
+// wait waits for the run being written, if any, and keeps it.
+func (s *Sorter) wait() error {
+	if s.spilling == nil {
+		return nil
+	}
+	sp := <-s.spilling
+	s.spilling = nil
+	for _, c := range sp.chunks {
+		if cap(c) == chunkSize {
+			s.spare = append(s.spare, c[:0])
+		}
+	}
+	if sp.err != nil {
+		return sp.err
+	}
+	s.runs = append(s.runs, sp.f)
+	return nil
+}
+
+// sortEntries sorts by cmp and then by the order added, which makes the (faster) unstable
+// sort stable.
+func (s *Sorter) sortEntries(es []entry) {
+	slices.SortFunc(es, func(a, b entry) int {
+		if c := s.cmp(a.item, b.item); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+}
+
+// write sorts entries and writes them to a new unlinked temporary file, positioned at its start.
+func (s *Sorter) write(es []entry) (*os.File, error) {
+	s.sortEntries(es)
+	f, err := os.CreateTemp("", "partnerlink-sort-*.run")
+	if err != nil {
+		return nil, fmt.Errorf("creating a temporary file to sort rows: %w (set TMPDIR to a directory with free space)", err)
+	}
+	os.Remove(f.Name()) // unlinked: the space is returned however the process ends
+	bw := bufio.NewWriterSize(f, 1<<20)
+	var n [binary.MaxVarintLen64]byte
+	for _, e := range es {
+		bw.Write(n[:binary.PutUvarint(n[:], uint64(len(e.item)))])
+		bw.Write(e.item)
+	}
+	err = bw.Flush()
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing a temporary file to sort rows: %w (set TMPDIR to a directory with free space)", err)
+	}
+	return f, nil
 }
 
 // maxRuns bounds the open temporary files: at that many, the runs are merged into one.
@@ -103,17 +204,23 @@ func (s *Sorter) compact() error {
 // added in) and releases the sorter's files. item is valid only during the call.
 func (s *Sorter) Each(fn func(item []byte) error) error {
 	defer s.Close()
+	if err := s.wait(); err != nil {
+		return err
+	}
 	if len(s.runs) == 0 {
-		slices.SortStableFunc(s.items, s.cmp)
-		for _, it := range s.items {
-			if err := fn(it); err != nil {
+		s.sortEntries(s.buf.entries)
+		for _, e := range s.buf.entries {
+			if err := fn(e.item); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if len(s.items) > 0 {
+	if len(s.buf.entries) > 0 {
 		if err := s.spill(); err != nil {
+			return err
+		}
+		if err := s.wait(); err != nil {
 			return err
 		}
 	}
@@ -154,10 +261,16 @@ func (s *Sorter) merge(fn func(item []byte) error) error {
 
 // Close releases the temporary files (Each does it too).
 func (s *Sorter) Close() {
+	if s.spilling != nil {
+		if sp := <-s.spilling; sp.f != nil {
+			sp.f.Close()
+		}
+		s.spilling = nil
+	}
 	for _, f := range s.runs {
 		f.Close()
 	}
-	s.runs, s.items = nil, nil
+	s.runs, s.buf, s.spare = nil, buffer{}, nil
 }
 
 type run struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +42,22 @@ func TestSortsAcrossRuns(t *testing.T) {
 				t.Fatalf("budget %d: item %d is %x, want %x", budget, i, got[i], want[i])
 			}
 		}
+	}
+}
+
+// A run that cannot be written (here: no temporary directory) is an error from Add or Each
+// naming the fix, although runs are written on another goroutine.
+func TestUnwritableRunIsAnError(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()+"/missing")
+	s := New(bytes.Compare, 64)
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		err = s.Add([]byte("an item of some length"))
+	}
+	if err == nil {
+		err = s.Each(func([]byte) error { return nil })
+	}
+	if err == nil || !strings.Contains(err.Error(), "TMPDIR") {
+		t.Fatalf("got %v, want an error naming TMPDIR", err)
 	}
 }

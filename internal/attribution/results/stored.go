@@ -334,8 +334,9 @@ func dayBound(t int64) int64 {
 	return floorDay(t)
 }
 
-// sortBudget bounds the rows a report sorts in memory before it sorts on disk.
-var sortBudget = 64 << 20
+// sortBudget bounds the rows a report sorts in memory before it sorts on disk (twice that is
+// held while a run is written, see extsort).
+var sortBudget = 32 << 20
 
 // matches reports whether a row's location or organisation is f.Partner (when set).
 func (f RowFilter) matches(loc, org string) bool {
@@ -376,12 +377,14 @@ func compareFirst3(a, b []byte) int {
 }
 
 // sortedRows gives the rows in formats.md's order (record key, location, association). It
-// sorts records, not rows: an item is one record's fields and its rows (sorted by location
-// and association), about a seventh of the items and bytes of a row each at the bench scale.
-// Records that share a key (at different charge starts) have their rows merged in order.
+// sorts records, not rows: an item is one record's key, its fields and its rows (sorted by
+// location and association), strings numbered by a sortDict, about a seventh of the items of
+// a row each at the bench scale. Records that share a key (at different charge starts) have
+// their rows merged in order.
 func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row) error) error {
 	s := extsort.New(compareFirst1, sortBudget)
 	defer s.Close()
+	dict := newSortDict()
 	var item []byte
 	var keep []Row
 	err := eachStoredRecord(ctx, q, f.Period, func(rows []Row) error {
@@ -395,16 +398,23 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 		if len(keep) == 0 {
 			return nil
 		}
-		slices.SortStableFunc(keep, compareLocAssoc)
+		if !slices.IsSortedFunc(keep, compareLocAssoc) {
+			slices.SortStableFunc(keep, compareLocAssoc)
+		}
 		r := &keep[0]
-		item = appendFields(item[:0], r.RecordKey, r.TenantID, r.SubscriptionID, r.ResourceID, r.Service, r.Currency, r.Provider)
+		item = appendFields(item[:0], r.RecordKey)
+		for _, s := range [...]string{r.TenantID, r.SubscriptionID, r.ResourceID, r.Service, r.Currency, r.Provider} {
+			item = dict.appendString(item, s)
+		}
 		for _, n := range [...]int64{r.Start, r.End, int64(r.Cost)} {
 			item = binary.AppendVarint(item, n)
 		}
 		item = binary.AppendUvarint(item, uint64(len(keep)))
 		for k := range keep {
 			x := &keep[k]
-			item = appendFields(item, x.LocationID, x.Association, x.OrgID, x.AdminRole)
+			for _, s := range [...]string{x.LocationID, x.Association, x.OrgID, x.AdminRole} {
+				item = dict.appendString(item, s)
+			}
 			dup := int64(0)
 			if x.DuplicateAtOrg {
 				dup = 1
@@ -437,14 +447,11 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 		return nil
 	}
 	var rec Row
-	in := interner{} // every string but the record key repeats across records and rows
 	fs, rs := make([]string, 7), make([]string, 4)
 	err = s.Each(func(item []byte) error {
 		r := varint.NewReader(item, errResultCorrupt)
-		readInterned(r, fs, in)
-		if len(in) > 1<<20 {
-			clear(in) // bounded: a dictionary, not a copy of the period
-		}
+		fs[0] = string(r.Bytes(r.Count("sort item key", uint64(r.Len())), "sort item key"))
+		dict.readStrings(r, fs[1:])
 		start, end, cost := r.Varint("sort item start"), r.Varint("sort item end"), r.Varint("sort item cost")
 		n := r.Count("sort item rows", uint64(r.Len()))
 		if r.Err != nil {
@@ -459,7 +466,7 @@ func sortedRows(ctx context.Context, q store.Querier, f RowFilter, fn func(*Row)
 			Provider: fs[6], Start: start, End: end, Cost: money.Nanos(cost)}
 		for k := 0; k < n; k++ {
 			x := rec
-			readInterned(r, rs, in)
+			dict.readStrings(r, rs)
 			cov, amount, dup := r.Varint("sort item coverage"), r.Varint("sort item amount"), r.Varint("sort item duplicate")
 			if r.Err != nil {
 				return r.Err
@@ -665,23 +672,4 @@ func sortedIncentives(ctx context.Context, q store.Querier, f RowFilter, fn func
 			Start: start, Amount: money.Nanos(amount)}
 		return fn(&x)
 	})
-}
-
-// readInterned reads len(dst) strings written by appendFields, each the interner's copy
-// (the first is interned too; a caller that keeps it unique clones it instead).
-func readInterned(r *varint.Reader, dst []string, in interner) {
-	for k := range dst {
-		b := r.Bytes(r.Count("sort item field", uint64(r.Len())), "sort item field")
-		if k == 0 {
-			dst[k] = string(b)
-			continue
-		}
-		if c, ok := in[string(b)]; ok {
-			dst[k] = c
-			continue
-		}
-		c := string(b)
-		in[c] = c
-		dst[k] = c
-	}
 }
