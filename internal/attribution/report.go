@@ -48,6 +48,18 @@ type TableWriter struct {
 		s      string
 		q, set bool
 	}
+	// A record's rows (about 7 at the bench scale) share their first nine columns: the
+	// last record's are kept as text and copied whole while they repeat.
+	rec     recordColumns
+	recText []byte
+}
+
+// recordColumns are the columns a record's rows share, in the order written.
+type recordColumns struct {
+	key                                      string
+	start, end                               int64
+	tenant, sub, resource, service, currency string
+	cost                                     money.Nanos
 }
 
 // WriteRow writes an attribution row (RowHeader columns): the same bytes as Write(r.Fields()),
@@ -64,28 +76,34 @@ func (t *TableWriter) WriteRow(r *Row) error {
 		t.fast, t.lastCover, t.coverText = true, -1, ""
 		t.lastStart, t.lastEnd = r.Start+1, r.End+1
 	}
-	if r.Start != t.lastStart {
-		t.lastStart, t.startText = r.Start, timeline.Format(r.Start)
-	}
-	if r.End != t.lastEnd {
-		t.lastEnd, t.endText = r.End, timeline.Format(r.End)
-	}
-	if r.Cost != t.lastCost || t.costText == "" {
-		t.lastCost, t.costText = r.Cost, r.Cost.String()
-	}
 	if r.Coverage != t.lastCover {
 		t.lastCover, t.coverText = r.Coverage, money.FixedString(r.Coverage)
 	}
 	b := t.buf
-	b = t.field(b, 0, r.RecordKey)
-	b = t.field(b, 1, t.startText)
-	b = t.field(b, 2, t.endText)
-	b = t.field(b, 3, r.TenantID)
-	b = t.field(b, 4, r.SubscriptionID)
-	b = t.field(b, 5, r.ResourceID)
-	b = t.field(b, 6, r.Service)
-	b = t.field(b, 7, r.Currency)
-	b = t.field(b, 8, t.costText)
+	rc := recordColumns{r.RecordKey, r.Start, r.End, r.TenantID, r.SubscriptionID, r.ResourceID, r.Service, r.Currency, r.Cost}
+	if rc != t.rec || t.recText == nil {
+		if r.Start != t.lastStart {
+			t.lastStart, t.startText = r.Start, timeline.Format(r.Start)
+		}
+		if r.End != t.lastEnd {
+			t.lastEnd, t.endText = r.End, timeline.Format(r.End)
+		}
+		if r.Cost != t.lastCost || t.costText == "" {
+			t.lastCost, t.costText = r.Cost, r.Cost.String()
+		}
+		c := t.recText[:0]
+		c = t.field(c, 0, r.RecordKey)
+		c = t.field(c, 1, t.startText)
+		c = t.field(c, 2, t.endText)
+		c = t.field(c, 3, r.TenantID)
+		c = t.field(c, 4, r.SubscriptionID)
+		c = t.field(c, 5, r.ResourceID)
+		c = t.field(c, 6, r.Service)
+		c = t.field(c, 7, r.Currency)
+		c = t.field(c, 8, t.costText)
+		t.rec, t.recText = rc, c
+	}
+	b = append(b, t.recText...)
 	b = t.field(b, 9, r.LocationID)
 	b = t.field(b, 10, r.OrgID)
 	b = t.field(b, 11, r.Association)
