@@ -8,7 +8,8 @@ import (
 	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
-// A run's daily rollups and totals keep copies of the batch's strings they key by.
+// A run's daily rollups and totals keep copies of the batch's strings they key by (and so do
+// the last record's keys they remember).
 func TestRollupsAndTotalsKeepNoStringOfABatch(t *testing.T) {
 	bb := usage.NewBatchBuilder()
 	bb.Add(dailyRecord("r1", 0, "/subscriptions/"+subA+"/resourceGroups/rg1", 1000))
@@ -17,7 +18,7 @@ func TestRollupsAndTotalsKeepNoStringOfABatch(t *testing.T) {
 	service, currency := b.S(usage.ColService, 0), b.S(usage.ColCurrency, 0)
 	ru := newRollups(interner{})
 	ru.row(&Row{Start: h(1), LocationID: "1", Association: attribution.AssocPAL, Service: service, Currency: currency, Amount: 5})
-	ru.incentive(&Incentive{Start: h(1), LocationID: "1", Program: attribution.ProgramPAL, Currency: currency, Amount: 1})
+	ru.incentives([]Incentive{{Start: h(1), LocationID: "1", Program: attribution.ProgramPAL, Currency: currency, Amount: 1}})
 	tot := totaller{}
 	tot.add("1", attribution.AssocPAL, currency, 5)
 	b, service, currency = nil, "", ""

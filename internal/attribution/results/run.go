@@ -302,9 +302,7 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (_ *RunResult, runE
 				return nil // rollups computed from every run's results of the day at the end
 			}
 			ru.record(rows)
-			for k := range incs {
-				ru.incentive(&incs[k])
-			}
+			ru.incentives(incs)
 			return nil
 		})
 		flushRollups()

@@ -104,9 +104,7 @@ func runShard(ctx context.Context, db *store.DB, opts RunOptions, snap *facts.Sn
 				curDay, haveDay = d, true
 			}
 			ru.record(rows)
-			for k := range incs {
-				ru.incentive(&incs[k])
-			}
+			ru.incentives(incs)
 			return nil
 		})
 		flush()

@@ -291,9 +291,7 @@ func recomputeRollups(ctx context.Context, l store.Loader, usageQ store.Querier,
 			for k := range rows {
 				ru.row(&rows[k])
 			}
-			for k := range incs {
-				ru.incentive(&incs[k])
-			}
+			ru.incentives(incs)
 			return nil
 		})
 		if err != nil {
