@@ -44,12 +44,6 @@ type RollupRow struct {
 	Amount, OrgAmount, Records                                                             int64
 }
 
-// rollKey is one sum's key at the finest grain.
-type rollKey struct {
-	day                                                             int64
-	loc, org, assoc, tenant, sub, service, role, currency, provider string
-}
-
 type rollVal struct{ amount, orgAmount, records int64 }
 
 type incKey struct {
@@ -249,24 +243,6 @@ var (
 
 // write inserts the rollups. Their days must hold no rollups yet.
 func (ru *rollups) write(ctx context.Context, l store.Loader) error {
-	type entry struct {
-		rollKey
-		v rollVal
-	}
-	n := 0
-	for _, vs := range ru.recs {
-		n += len(*vs)
-	}
-	keys := make([]entry, 0, n)
-	for k, vs := range ru.recs {
-		for _, v := range *vs {
-			keys = append(keys, entry{rollKey{k.day, v.loc, v.org, v.assoc, k.tenant, k.sub, k.service, v.role, k.currency, k.provider}, v.rollVal})
-		}
-	}
-	// A record key's entries are consecutive and share its tenant: its segment is looked up
-	// once for them.
-	var lastTenant tenantKeyT
-	var lastTS *rollupSeg
 	// Grouped by maps, not sorted: the rows of a rollup segment are in no particular order
 	// (sorting every key took an eighth of a run's CPU); the tables' rows are sorted.
 	type dayKey struct {
@@ -277,7 +253,10 @@ func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 		day                            int64
 		loc, assoc, provider, currency string
 	}
-	type tenantKey = tenantKeyT
+	type tenantKey struct {
+		day    int64
+		tenant string
+	}
 	type groupKey struct {
 		day int64
 		loc string
@@ -286,48 +265,87 @@ func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 		org string
 		seg *rollupSeg
 	}
-	var days, groups, provs [][]any
+	type sum struct {
+		org                        string
+		amount, orgAmount, records int64
+	}
+	add := func(s *sum, v *locVal) {
+		s.amount, s.orgAmount, s.records = s.amount+v.amount, s.orgAmount+v.orgAmount, s.records+v.records
+	}
+	var dayKeys []dayKey
+	var daySums []sum
+	var provKeys []provKey
+	var provSums []sum
 	dayAt := map[dayKey]int{}
 	provAt := map[provKey]int{}
 	tenants := map[tenantKey]*rollupSeg{}
 	byLoc := map[groupKey]*group{}
-	for i := range keys {
-		k, v := &keys[i].rollKey, &keys[i].v
-		dk := dayKey{k.day, k.loc, k.assoc, k.currency}
-		if i, ok := dayAt[dk]; ok {
-			row := days[i]
-			row[5], row[6], row[7] = row[5].(int64)+v.amount, row[6].(int64)+v.orgAmount, row[7].(int64)+v.records
-		} else {
-			dayAt[dk] = len(days)
-			days = append(days, []any{k.day, k.loc, k.org, k.assoc, k.currency, v.amount, v.orgAmount, v.records})
-		}
-		if k.provider != "" { // rollups moved from before schema 0670 keep the provider rows they had
-			pk := provKey{k.day, k.loc, k.assoc, k.provider, k.currency}
-			if i, ok := provAt[pk]; ok {
-				row := provs[i]
-				row[6], row[7], row[8] = row[6].(int64)+v.amount, row[7].(int64)+v.orgAmount, row[8].(int64)+v.records
-			} else {
-				provAt[pk] = len(provs)
-				provs = append(provs, []any{k.day, k.loc, k.org, k.assoc, k.provider, k.currency, v.amount, v.orgAmount, v.records})
-			}
-		}
-		gk := groupKey{k.day, k.loc}
-		g := byLoc[gk]
-		if g == nil {
-			g = &group{org: k.org, seg: newRollupSeg(6, 3)}
-			byLoc[gk] = g
-		}
-		g.seg.add([]string{k.assoc, k.tenant, k.sub, k.service, k.role, k.currency}, v.amount, v.orgAmount, v.records)
+	// Record keys mostly have the same sums in the same order (see rollups): where the last
+	// one's sum at each position went is tried before the maps.
+	type hint struct {
+		dk dayKey
+		di int
+		pk provKey
+		pi int
+		gk groupKey
+		g  *group
+	}
+	var hints []hint
+	for k, vs := range ru.recs {
 		tk := tenantKey{k.day, k.tenant}
-		ts := lastTS
-		if ts == nil || tk != lastTenant {
-			if ts = tenants[tk]; ts == nil {
-				ts = newRollupSeg(4, 2)
-				tenants[tk] = ts
-			}
-			lastTenant, lastTS = tk, ts
+		ts := tenants[tk]
+		if ts == nil {
+			ts = newRollupSeg(4, 2)
+			tenants[tk] = ts
 		}
-		ts.add([]string{k.loc, k.assoc, k.role, k.currency}, v.amount, v.records)
+		for j := range *vs {
+			v := &(*vs)[j]
+			if j == len(hints) {
+				hints = append(hints, hint{di: -1, pi: -1})
+			}
+			h := &hints[j]
+			if dk := (dayKey{k.day, v.loc, v.assoc, k.currency}); h.di < 0 || h.dk != dk {
+				i, ok := dayAt[dk]
+				if !ok {
+					i = len(daySums)
+					dayAt[dk] = i
+					dayKeys, daySums = append(dayKeys, dk), append(daySums, sum{org: v.org})
+				}
+				h.dk, h.di = dk, i
+			}
+			add(&daySums[h.di], v)
+			if k.provider != "" { // rollups moved from before schema 0670 keep the provider rows they had
+				if pk := (provKey{k.day, v.loc, v.assoc, k.provider, k.currency}); h.pi < 0 || h.pk != pk {
+					i, ok := provAt[pk]
+					if !ok {
+						i = len(provSums)
+						provAt[pk] = i
+						provKeys, provSums = append(provKeys, pk), append(provSums, sum{org: v.org})
+					}
+					h.pk, h.pi = pk, i
+				}
+				add(&provSums[h.pi], v)
+			}
+			if gk := (groupKey{k.day, v.loc}); h.g == nil || h.gk != gk {
+				g := byLoc[gk]
+				if g == nil {
+					g = &group{org: v.org, seg: newRollupSeg(6, 3)}
+					byLoc[gk] = g
+				}
+				h.gk, h.g = gk, g
+			}
+			h.g.seg.add([]string{v.assoc, k.tenant, k.sub, k.service, v.role, k.currency}, v.amount, v.orgAmount, v.records)
+			ts.add([]string{v.loc, v.assoc, v.role, k.currency}, v.amount, v.records)
+		}
+	}
+	var days, groups, provs [][]any
+	for i, k := range dayKeys {
+		s := &daySums[i]
+		days = append(days, []any{k.day, k.loc, s.org, k.assoc, k.currency, s.amount, s.orgAmount, s.records})
+	}
+	for i, k := range provKeys {
+		s := &provSums[i]
+		provs = append(provs, []any{k.day, k.loc, s.org, k.assoc, k.provider, k.currency, s.amount, s.orgAmount, s.records})
 	}
 	slices.SortFunc(days, func(a, b []any) int {
 		if c := cmp.Compare(a[0].(int64), b[0].(int64)); c != 0 {
@@ -385,11 +403,6 @@ func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 		}
 	}
 	return nil
-}
-
-type tenantKeyT struct {
-	day    int64
-	tenant string
 }
 
 // rollupTables are the tables of the rollups, all keyed by day.
