@@ -27,7 +27,7 @@ func TestRollupsAndTotalsKeepNoStringOfABatch(t *testing.T) {
 		t.Fatal("the rollups or totals keep the batch's strings alive")
 	}
 	want := recKey{day: floorDay(h(1)), service: "vm", currency: "USD", provider: "microsoft"}
-	if v := ru.recs[want]; v == nil || len(*v) != 1 || (*v)[0].amount != 5 || len(ru.inc) != 1 || tot["1"][attribution.AssocPAL]["USD"] != 5 {
+	if v := ru.recs[want]; v == nil || len(v.vals) != 1 || v.vals[0].amount != 5 || len(ru.inc) != 1 || tot["1"][attribution.AssocPAL]["USD"] != 5 {
 		t.Fatalf("rollups %v %v, totals %v", ru.recs, ru.inc, tot)
 	}
 }

@@ -51,13 +51,16 @@ type incKey struct {
 	loc, org, program, currency string
 }
 
-type incVal struct{ amount, records int64 }
+type incVal struct {
+	amount, records int64
+	key             incKey // as the rollups hold it
+}
 
 // rollups adds up rows the way the reports read them: per record's (day, tenant,
 // subscription, service, currency), which all its rows share and which is looked up once per
 // record, then per (location, organisation, association, admin role) among the few of it.
 type rollups struct {
-	recs map[recKey]*[]locVal
+	recs map[recKey]*recSums
 	inc  map[incKey]*incVal
 	strs interner // shared by the days of a run
 	// Consecutive records mostly share their key (a segment is sorted by subscription and
@@ -66,9 +69,15 @@ type rollups struct {
 	// before the maps (at the bench scale the maps' hashing was a fifth of a run's CPU). The
 	// keys kept hold the interner's strings, never a batch's.
 	last    recKey
-	lastVs  *[]locVal
+	lastVs  *recSums
 	rowAt   []int
 	lastInc []incHint
+}
+
+// recSums are a record key's sums, with the key as the rollups hold it.
+type recSums struct {
+	vals []locVal
+	key  recKey
 }
 
 type incHint struct {
@@ -87,18 +96,19 @@ type locVal struct {
 }
 
 func newRollups(strs interner) *rollups {
-	return &rollups{recs: map[recKey]*[]locVal{}, inc: map[incKey]*incVal{}, strs: strs}
+	return &rollups{recs: map[recKey]*recSums{}, inc: map[incKey]*incVal{}, strs: strs}
 }
 
 func (ru *rollups) empty() bool { return len(ru.recs) == 0 && len(ru.inc) == 0 }
 
 // vals returns the sums of a record's key.
-func (ru *rollups) vals(k recKey) *[]locVal {
+func (ru *rollups) vals(k recKey) *recSums {
 	v := ru.recs[k]
 	if v == nil {
-		// The service and currency are the batch's; the other strings are the estate's.
+		// The strings may be a batch's (the service, currency and provider are): copies are kept.
+		k.tenant, k.sub = ru.strs.get(k.tenant), ru.strs.get(k.sub)
 		k.service, k.currency, k.provider = ru.strs.get(k.service), ru.strs.get(k.currency), ru.strs.get(k.provider)
-		v = new([]locVal)
+		v = &recSums{key: k}
 		ru.recs[k] = v
 	}
 	return v
@@ -123,9 +133,7 @@ func (ru *rollups) record(rows []Row) {
 	vs := ru.lastVs
 	if vs == nil || k != ru.last {
 		vs = ru.vals(k)
-		k.tenant, k.sub = ru.strs.get(k.tenant), ru.strs.get(k.sub)
-		k.service, k.currency, k.provider = ru.strs.get(k.service), ru.strs.get(k.currency), ru.strs.get(k.provider)
-		ru.last, ru.lastVs = k, vs
+		ru.last, ru.lastVs = vs.key, vs
 	}
 	for len(ru.rowAt) < len(rows) {
 		ru.rowAt = append(ru.rowAt, 0)
@@ -133,22 +141,22 @@ func (ru *rollups) record(rows []Row) {
 next:
 	for j := range rows {
 		r := &rows[j]
-		if i := ru.rowAt[j]; i < len(*vs) {
-			if v := &(*vs)[i]; v.loc == r.LocationID && v.assoc == r.Association && v.role == r.AdminRole && v.org == r.OrgID {
+		if i := ru.rowAt[j]; i < len(vs.vals) {
+			if v := &vs.vals[i]; v.loc == r.LocationID && v.assoc == r.Association && v.role == r.AdminRole && v.org == r.OrgID {
 				v.addRow(r)
 				continue
 			}
 		}
-		for i := range *vs {
-			if v := &(*vs)[i]; v.loc == r.LocationID && v.assoc == r.Association && v.role == r.AdminRole && v.org == r.OrgID {
+		for i := range vs.vals {
+			if v := &vs.vals[i]; v.loc == r.LocationID && v.assoc == r.Association && v.role == r.AdminRole && v.org == r.OrgID {
 				v.addRow(r)
 				ru.rowAt[j] = i
 				continue next
 			}
 		}
-		*vs = append(*vs, locVal{loc: r.LocationID, org: r.OrgID, assoc: r.Association, role: r.AdminRole})
-		(*vs)[len(*vs)-1].addRow(r)
-		ru.rowAt[j] = len(*vs) - 1
+		vs.vals = append(vs.vals, locVal{loc: r.LocationID, org: r.OrgID, assoc: r.Association, role: r.AdminRole})
+		vs.vals[len(vs.vals)-1].addRow(r)
+		ru.rowAt[j] = len(vs.vals) - 1
 	}
 }
 
@@ -174,8 +182,8 @@ func (ru *rollups) incentive(x *Incentive) {
 func (ru *rollups) incentiveVal(k incKey) *incVal {
 	v := ru.inc[k]
 	if v == nil {
-		k.currency = ru.strs.get(k.currency)
-		v = &incVal{}
+		k.loc, k.org, k.program, k.currency = ru.strs.get(k.loc), ru.strs.get(k.org), ru.strs.get(k.program), ru.strs.get(k.currency)
+		v = &incVal{key: k}
 		ru.inc[k] = v
 	}
 	return v
@@ -198,11 +206,10 @@ func (ru *rollups) incentives(incs []Incentive) {
 		}
 		v := ru.incentiveVal(k)
 		v.add(x)
-		k.loc, k.org, k.program, k.currency = ru.strs.get(k.loc), ru.strs.get(k.org), ru.strs.get(k.program), ru.strs.get(k.currency)
 		if j < len(ru.lastInc) {
-			ru.lastInc[j] = incHint{k, v}
+			ru.lastInc[j] = incHint{v.key, v}
 		} else {
-			ru.lastInc = append(ru.lastInc, incHint{k, v})
+			ru.lastInc = append(ru.lastInc, incHint{v.key, v})
 		}
 	}
 }
@@ -210,20 +217,20 @@ func (ru *rollups) incentives(incs []Incentive) {
 // add adds a sum at the finest grain.
 func (ru *rollups) add(r *RollupRow) {
 	vs := ru.vals(recKey{r.Day, r.TenantID, r.SubscriptionID, r.Service, r.Currency, r.Provider})
-	for i := range *vs {
-		if v := &(*vs)[i]; v.loc == r.LocationID && v.assoc == r.Association && v.role == r.AdminRole && v.org == r.OrgID {
+	for i := range vs.vals {
+		if v := &vs.vals[i]; v.loc == r.LocationID && v.assoc == r.Association && v.role == r.AdminRole && v.org == r.OrgID {
 			v.amount, v.orgAmount, v.records = v.amount+r.Amount, v.orgAmount+r.OrgAmount, v.records+r.Records
 			return
 		}
 	}
-	*vs = append(*vs, locVal{loc: r.LocationID, org: r.OrgID, assoc: r.Association, role: r.AdminRole, rollVal: rollVal{r.Amount, r.OrgAmount, r.Records}})
+	vs.vals = append(vs.vals, locVal{loc: r.LocationID, org: r.OrgID, assoc: r.Association, role: r.AdminRole, rollVal: rollVal{r.Amount, r.OrgAmount, r.Records}})
 }
 
 // totals adds the rollups' sums to t, per location, association (or incentive program) and
 // currency.
 func (ru *rollups) totals(t totaller) {
 	for k, vs := range ru.recs {
-		for _, v := range *vs {
+		for _, v := range vs.vals {
 			t.add(v.loc, v.assoc, k.currency, money.Nanos(v.amount))
 		}
 	}
@@ -298,8 +305,8 @@ func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 			ts = newRollupSeg(4, 2)
 			tenants[tk] = ts
 		}
-		for j := range *vs {
-			v := &(*vs)[j]
+		for j := range vs.vals {
+			v := &vs.vals[j]
 			if j == len(hints) {
 				hints = append(hints, hint{di: -1, pi: -1})
 			}
@@ -542,6 +549,7 @@ func WriteRollups(ctx context.Context, db *store.DB, rows []RollupRow) error {
 // records) to the stored rollups (for tests and fixtures).
 func WriteIncentiveRollups(ctx context.Context, db *store.DB, day int64, loc, org, program, currency string, amount, records int64) error {
 	ru := newRollups(interner{})
-	ru.inc[incKey{day, loc, org, program, currency}] = &incVal{amount, records}
+	k := incKey{day, loc, org, program, currency}
+	ru.inc[k] = &incVal{amount: amount, records: records, key: k}
 	return db.Load(ctx, func(l store.Loader) error { return ru.write(ctx, l) })
 }

@@ -280,7 +280,7 @@ func addStats(a, b *attribution.Stats) {
 func (ru *rollups) encodePart() []byte {
 	att := newRollupSeg(9, 4)
 	for k, vs := range ru.recs {
-		for _, v := range *vs {
+		for _, v := range vs.vals {
 			att.add([]string{v.loc, v.org, v.assoc, k.tenant, k.sub, k.service, v.role, k.currency, k.provider}, k.day, v.amount, v.orgAmount, v.records)
 		}
 	}
@@ -315,11 +315,7 @@ func (ru *rollups) decodePart(what string, data []byte) error {
 	}
 	return decodeRollup(what, parts[1], 4, 3, func(s []string, n []int64) {
 		k := incKey{n[0], s[0], s[1], s[2], s[3]}
-		v := ru.inc[k]
-		if v == nil {
-			v = &incVal{}
-			ru.inc[k] = v
-		}
+		v := ru.incentiveVal(k)
 		v.amount += n[1]
 		v.records += n[2]
 	})
