@@ -133,6 +133,11 @@ func (ru *rollups) record(rows []Row) {
 	vs := ru.lastVs
 	if vs == nil || k != ru.last {
 		vs = ru.vals(k)
+		if vs.vals == nil {
+			// Sized for this record's rows: a key's records mostly have the same rows, and
+			// growing each key's slice from empty was a quarter of a run's allocation.
+			vs.vals = make([]locVal, 0, len(rows)+len(rows)/4)
+		}
 		ru.last, ru.lastVs = vs.key, vs
 	}
 	for len(ru.rowAt) < len(rows) {
