@@ -736,13 +736,24 @@ func (p *parquetSource) renderColumn(b []byte, k int, cols []*colCursor, n int, 
 	f := &p.fields[k]
 	nf, nt := len(p.fields), p.nTyped
 	if f.kind != pqScalar {
+		last, lastOK := [2]int{-1, -1}, true
 		for i := range n {
 			start := len(b)
 			if b, err = p.renderNext(b, k, cols, sc); err != nil {
 				return b, i, err
 			}
-			valid[i] = valid[i] && utf8.Valid(b[start:])
-			at[i*nf+k] = [2]int{start, len(b)}
+			if last[0] >= 0 && string(b[start:]) == string(b[last[0]:last[1]]) {
+				// The row before's (a resource's tags, on each of its rows): one text for
+				// both, so a batch holds each run of equal values once.
+				b = b[:start]
+				at[i*nf+k] = last
+				valid[i] = valid[i] && lastOK
+				continue
+			}
+			lastOK = utf8.Valid(b[start:])
+			valid[i] = valid[i] && lastOK
+			last = [2]int{start, len(b)}
+			at[i*nf+k] = last
 		}
 		return b, 0, nil
 	}
@@ -780,7 +791,11 @@ func (p *parquetSource) renderColumn(b []byte, k int, cols []*colCursor, n int, 
 			id := int64(c.idx[c.vpos])
 			same = have && id == lastID
 			lastID = id
-			if !same {
+			switch {
+			case same:
+			case c.dictBytes && l.plain:
+				raw, lastBytes = true, c.data[c.offs[id]:c.offs[id+1]]
+			default:
 				v = c.dict.Index(int32(id))
 			}
 		case cvBytes:
@@ -953,12 +968,14 @@ type colCursor struct {
 	size int
 	idx  []int32
 	dict parquet.Dictionary
-	i32  []int32
-	i64  []int64
-	f32  []float32
-	f64  []float64
-	i96  []deprecated.Int96
-	vals []parquet.Value
+	// dictBytes: dict holds byte arrays, which data and offs then are (indexed by idx).
+	dictBytes bool
+	i32       []int32
+	i64       []int64
+	f32       []float32
+	f64       []float64
+	i96       []deprecated.Int96
+	vals      []parquet.Value
 }
 
 const (
@@ -1006,6 +1023,10 @@ func (c *colCursor) load(pg parquet.Page) {
 	data := pg.Data()
 	if d := pg.Dictionary(); d != nil {
 		c.kind, c.dict, c.idx = cvIndexed, d, data.Int32()
+		if dd := d.Page().Data(); dd.Kind() == encoding.ByteArray {
+			c.data, c.offs = dd.ByteArray() // read as a page's byte arrays (renderColumn)
+			c.dictBytes = true
+		}
 		return
 	}
 	switch data.Kind() {
