@@ -29,9 +29,12 @@ import (
 // Parquet input. The file is read with github.com/parquet-go/parquet-go (docs/usage.md says
 // why that library), row group by row group and page by page, so memory does not grow with
 // the file. Each row is rendered to the text a FOCUS CSV would hold (null as NULL, DECIMAL
-// exactly in its shortest form, DOUBLE through its shortest decimal form, TIMESTAMP as RFC 3339 UTC, a MAP as the
-// canonical JSON of tags) and mapped by the same code as CSV rows: the same data as CSV and as
-// Parquet gives the same records, keys included.
+// exactly in its shortest form, DOUBLE through its shortest decimal form, TIMESTAMP as RFC
+// 3339 UTC, a MAP as the canonical JSON of tags) and mapped by the same code as CSV rows: the
+// same data as CSV and as Parquet gives the same records, keys included. The charge times
+// (TIMESTAMP) and amounts (DECIMAL of scale 0 to 9) the mapping reads reach it as the numbers
+// their text would parse to instead (useTyped), which is exact, so nothing changes but the
+// work.
 //
 // A file from outside is not trusted: before the library reads anything, partnerlink checks
 // the footer and every page header itself, so that no length in the file can make it allocate
