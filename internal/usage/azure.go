@@ -76,7 +76,7 @@ var pricingModels = map[string]string{
 	"spot": "Dynamic",
 }
 
-func (m *azureMapper) mapRow(f []string, r *Record) (string, string) {
+func (m *azureMapper) mapRow(f []string, _ []int64, r *Record) (string, string) {
 	day, ok := parseAzureDate(f[m.date])
 	if !ok {
 		return "Date", fmt.Sprintf("%q is not a date; Azure writes MM/DD/YYYY (EA) or YYYY-MM-DD (MCA)", f[m.date])

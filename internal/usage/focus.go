@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -24,6 +25,29 @@ type focusMapper struct {
 	costName                              string
 	keyer                                 *keyer
 	tagCache                              tagCache
+	slot                                  []int // see useTyped; nil: every column is read as text
+}
+
+func (m *focusMapper) typedColumns() (instants, amounts []int) {
+	return []int{m.start, m.end}, append([]int{m.cost, m.attributed}, m.amount[:]...)
+}
+
+func (m *focusMapper) useTyped(slot []int) { m.slot = slot }
+
+// num is column i's typed value in nums, or noNum (read the text).
+func (m *focusMapper) num(nums []int64, i int) int64 {
+	if nums == nil || i < 0 || m.slot[i] == 0 {
+		return noNum
+	}
+	return nums[m.slot[i]-1]
+}
+
+// instant reads a charge time column: a TIMESTAMP's value, else the text (focusTime).
+func (m *focusMapper) instant(f []string, nums []int64, i int) (int64, string) {
+	if v := m.num(nums, i); v != noNum {
+		return v, ""
+	}
+	return focusTime(f[i])
 }
 
 func newFOCUSMapper(header []string, measure string) (*focusMapper, error) {
@@ -82,12 +106,12 @@ func nullable(fields []string, i int) string {
 	return s
 }
 
-func (m *focusMapper) mapRow(f []string, r *Record) (string, string) {
+func (m *focusMapper) mapRow(f []string, nums []int64, r *Record) (string, string) {
 	var reason string
-	if r.Start, reason = focusTime(f[m.start]); reason != "" {
+	if r.Start, reason = m.instant(f, nums, m.start); reason != "" {
 		return "ChargePeriodStart", reason
 	}
-	if r.End, reason = focusTime(f[m.end]); reason != "" {
+	if r.End, reason = m.instant(f, nums, m.end); reason != "" {
 		return "ChargePeriodEnd", reason
 	}
 	if r.End <= r.Start {
@@ -110,7 +134,13 @@ func (m *focusMapper) mapRow(f []string, r *Record) (string, string) {
 	if focusNull(field(f, cost)) {
 		return costName, "is null; every row needs its cost (write 0 for a free row)"
 	}
-	if col, reason := mapCost(f, cost, m.currency, costName, "BillingCurrency", r); reason != "" {
+	if n := m.num(nums, cost); n != noNum {
+		// A DECIMAL: its text is rendered too (it is the cost as written), not parsed.
+		r.Cost, r.CostRaw = money.Nanos(n), field(f, cost)
+		if r.Currency, reason = normCurrency(f[m.currency]); reason != "" {
+			return "BillingCurrency", reason
+		}
+	} else if col, reason := mapCost(f, cost, m.currency, costName, "BillingCurrency", r); reason != "" {
 		return col, reason
 	}
 	if r.ProviderID == ProviderMicrosoft {
@@ -144,7 +174,16 @@ func (m *focusMapper) mapRow(f []string, r *Record) (string, string) {
 		return "ConsumedQuantity", fmt.Sprintf("%q is not a number", r.Quantity)
 	}
 	for k, i := range m.amount {
-		a, reason := nullableAmount(f, i)
+		var a Amount
+		var reason string
+		switch n := m.num(nums, i); {
+		case i == cost:
+			a = Some(r.Cost) // the column of the cost, already read
+		case n != noNum:
+			a = Some(money.Nanos(n))
+		default:
+			a, reason = nullableAmount(f, i)
+		}
 		if reason != "" {
 			return [...]string{"ListCost", "BilledCost", "EffectiveCost"}[k], reason
 		}

@@ -18,9 +18,19 @@ import (
 // mapper turns one CSV row into a Record. It returns the offending column and a reason when
 // the row is bad.
 type mapper interface {
-	mapRow(fields []string, rec *Record) (column, reason string)
+	// nums are a Parquet row's typed values (see typedMapper), nil for CSV.
+	mapRow(fields []string, nums []int64, rec *Record) (column, reason string)
 	// clone returns a mapper for another goroutine (mappers keep per-row buffers).
 	clone() mapper
+}
+
+// typedMapper is a mapper that takes some columns' values as numbers when a Parquet file
+// holds them typed: instants (Unix ns) and amounts (nano-units). Each is exactly what the
+// mapper would read from the value's text, so the records (keys included) are the same.
+type typedMapper interface {
+	typedColumns() (instants, amounts []int)
+	// useTyped gives each header column's place in a row's nums plus 1 (0: read its text).
+	useTyped(slot []int)
 }
 
 // columns finds header columns by name, case-insensitively (Azure writes both PascalCase and

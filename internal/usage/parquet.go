@@ -22,14 +22,19 @@ import (
 	"github.com/parquet-go/parquet-go/encoding"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
 // Parquet input. The file is read with github.com/parquet-go/parquet-go (docs/usage.md says
 // why that library), row group by row group and page by page, so memory does not grow with
 // the file. Each row is rendered to the text a FOCUS CSV would hold (null as NULL, DECIMAL
-// exactly in its shortest form, DOUBLE through its shortest decimal form, TIMESTAMP as RFC 3339 UTC, a MAP as the
-// canonical JSON of tags) and mapped by the same code as CSV rows: the same data as CSV and as
-// Parquet gives the same records, keys included.
+// exactly in its shortest form, DOUBLE through its shortest decimal form, TIMESTAMP as RFC
+// 3339 UTC, a MAP as the canonical JSON of tags) and mapped by the same code as CSV rows: the
+// same data as CSV and as Parquet gives the same records, keys included. The charge times
+// (TIMESTAMP) and amounts (DECIMAL of scale 0 to 9) the mapping reads reach it as the numbers
+// their text would parse to instead (useTyped), which is exact, so nothing changes but the
+// work.
 //
 // A file from outside is not trusted: before the library reads anything, partnerlink checks
 // the footer and every page header itself, so that no length in the file can make it allocate
@@ -61,6 +66,7 @@ type parquetSource struct {
 	fields []pqField
 	rows   int64
 	spool  *os.File // the temporary copy of a file read from a stream; closed with the reader
+	nTyped int      // the fields given to the mapping as numbers (useTyped)
 }
 
 // pqField is one top-level column: a leaf, or a MAP or LIST read as JSON text.
@@ -71,6 +77,10 @@ type pqField struct {
 	entryDef int // MAP, LIST: definition level from which an entry exists
 	leaf     pqLeaf
 	value    pqLeaf // MAP: the value (leaf is the key)
+	// num is 1 + the field's place in a row's nums when the mapping takes its values as
+	// numbers (see useTyped), 0 otherwise; omit says its text is then not rendered at all.
+	num  int
+	omit bool
 }
 
 const (
@@ -85,7 +95,27 @@ type pqLeaf struct {
 	maxDef int
 	render func(dst []byte, v parquet.Value) []byte
 	plain  bool // render appends the value's bytes as they are
+	// typed says whether the values can be given to the mapping as numbers (typedInstant,
+	// typedNanos), mul what a value is multiplied by to make them, int32 that the values are
+	// INT32.
+	typed int
+	mul   int64
+	int32 bool
 }
+
+// Leaves whose values the mapping can take as numbers, exactly what it would read from their
+// text: rendering a charge time or an amount as text for the mapping to parse back was a
+// quarter of rendering a row.
+const (
+	typedNone    = iota
+	typedInstant // INT64 TIMESTAMP: Unix nanoseconds
+	typedNanos   // INT32 or INT64 DECIMAL of scale 0 to 9: nano-units (money.Nanos)
+)
+
+// noNum in a row's nums: the column gave no number for the row (null, or beyond what the
+// mapping takes: an instant out of range, an amount that overflows nano-units), so the
+// mapping reads the field's text, which is then rendered as before.
+const noNum = math.MinInt64
 
 // openParquet checks and opens a Parquet file of size bytes.
 func openParquet(ra io.ReaderAt, size int64, name string) (src *parquetSource, err error) {
@@ -128,6 +158,7 @@ func (p *parquetSource) readSchema(schema []format.SchemaElement) error {
 			return pqLeaf{}, err
 		}
 		l := pqLeaf{col: col, maxDef: def, render: r, plain: plain}
+		l.typed, l.mul, l.int32 = typedOf(e)
 		at, col = at+1, col+1
 		return l, nil
 	}
@@ -309,6 +340,108 @@ func rendererOf(e *format.SchemaElement) (func([]byte, parquet.Value) []byte, er
 		return func(b []byte, v parquet.Value) []byte { return append(b, v.ByteArray()...) }, nil
 	}
 	return nil, fmt.Errorf("column %q has the physical type %v, which partnerlink does not read", e.Name, typ)
+}
+
+// typedOf says whether a leaf's values can be given to the mapping as numbers: INT64
+// TIMESTAMP as Unix nanoseconds (mul: nanoseconds a unit), INT32 and INT64 DECIMAL of scale
+// 0 to 9 as nano-units (mul: 10^(9-scale)). The checks are rendererOf's, in its order.
+func typedOf(e *format.SchemaElement) (typed int, mul int64, is32 bool) {
+	typ, _ := e.Type.Get()
+	ct, hasCT := e.ConvertedType.Get()
+	scale, isDecimal := int32(0), false
+	if d, ok := e.LogicalType.Value.(*format.DecimalType); ok {
+		scale, isDecimal = d.Scale, true
+	} else if hasCT && ct == deprecated.Decimal {
+		scale, isDecimal = e.Scale.V, true
+	}
+	if typ != format.Int32 && typ != format.Int64 {
+		return typedNone, 0, false
+	}
+	if isDecimal {
+		if scale < 0 || scale > 9 {
+			return typedNone, 0, false
+		}
+		mul = 1
+		for range 9 - scale {
+			mul *= 10
+		}
+		return typedNanos, mul, typ == format.Int32
+	}
+	if typ != format.Int64 {
+		return typedNone, 0, false
+	}
+	if ts, ok := e.LogicalType.Value.(*format.TimestampType); ok {
+		switch ts.Unit.Value.(type) {
+		case *format.MilliSeconds:
+			return typedInstant, 1e6, false
+		case *format.MicroSeconds:
+			return typedInstant, 1e3, false
+		case *format.NanoSeconds:
+			return typedInstant, 1, false
+		}
+	} else if hasCT && ct == deprecated.TimestampMillis {
+		return typedInstant, 1e6, false
+	} else if hasCT && ct == deprecated.TimestampMicros {
+		return typedInstant, 1e3, false
+	}
+	return typedNone, 0, false
+}
+
+// number is v as the mapping takes it (see typedOf), or noNum when the mapping must read the
+// value's text instead: an instant outside what partnerlink holds (the mapping then names the
+// range), an amount beyond nano-units (the mapping then says it is out of range).
+func (l *pqLeaf) number(v parquet.Value) int64 {
+	var x int64
+	if l.int32 {
+		x = int64(v.Int32())
+	} else {
+		x = v.Int64()
+	}
+	if x > math.MaxInt64/l.mul || x < math.MinInt64/l.mul {
+		return noNum
+	}
+	x *= l.mul
+	if l.typed == typedInstant && (x <= timeline.Min || x >= timeline.Max) {
+		return noNum
+	}
+	return x // noNum itself (math.MinInt64 nano-units) means the text is read: the same answer
+}
+
+// useTyped has the fields instants (charge times) and amounts (costs) given to the mapping as
+// numbers where their Parquet type allows it, and returns each header column's place in a
+// row's nums plus 1 (0: none). An instant's text is then left out: the mapping reads only its
+// number, and a bad row's rejects line renders it again (textOf).
+func (p *parquetSource) useTyped(instants, amounts []int) []int {
+	slot := make([]int, len(p.fields))
+	take := func(cols []int, typed int, omit bool) {
+		for _, k := range cols {
+			if k < 0 || k >= len(p.fields) || slot[k] > 0 {
+				continue
+			}
+			if f := &p.fields[k]; f.kind == pqScalar && f.leaf.typed == typed {
+				p.nTyped++
+				slot[k], f.num, f.omit = p.nTyped, p.nTyped, omit
+			}
+		}
+	}
+	take(instants, typedInstant, true)
+	take(amounts, typedNanos, false)
+	return slot
+}
+
+// textOf is a row's fields with the text of the instants left out (useTyped) rendered, as a
+// rejects file shows the row.
+func (p *parquetSource) textOf(rw *row) []string {
+	if rw.nums == nil {
+		return rw.fields
+	}
+	fields := slices.Clone(rw.fields)
+	for k := range p.fields {
+		if f := &p.fields[k]; f.omit && f.num > 0 && rw.nums[f.num-1] != noNum {
+			fields[k] = string(appendTimestamp(nil, rw.nums[f.num-1], time.Nanosecond))
+		}
+	}
+	return fields
 }
 
 // appendDecimal writes unscaled×10^-scale exactly, in its shortest form (no trailing fraction
@@ -524,9 +657,11 @@ func (p *parquetSource) each(send func(rows []row) bool) error {
 }
 
 // readGroup renders the rows of one row group, whose first row is row line, and emits them a
-// batch at a time until emit returns false. It reads the group column by column, page by page,
-// straight from the pages' arrays (values, offsets, dictionary indices and levels), in step for
-// every column: assembling rows of parquet.Value first cost three times the CSV split.
+// batch at a time until emit returns false. It reads the group straight from the pages' arrays
+// (values, offsets, dictionary indices and levels): assembling rows of parquet.Value first cost
+// three times the CSV split. A batch is rendered column by column (renderColumn), each column
+// in one loop over the batch's rows: rendering row by row, field by field, spent more on
+// finding each field's column and kind than on its text.
 func (p *parquetSource) readGroup(rg parquet.RowGroup, line int64, emit func([]row) bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -545,52 +680,48 @@ func (p *parquetSource) readGroup(rg parquet.RowGroup, line int64, emit func([]r
 	for _, f := range p.fields {
 		for _, l := range []pqLeaf{f.leaf, f.value} {
 			if l.render != nil {
-				cols[l.col] = &colCursor{pages: chunks[l.col].Pages(), maxDef: l.maxDef, last: -1}
+				cols[l.col] = &colCursor{pages: chunks[l.col].Pages(), maxDef: l.maxDef}
 			}
 		}
 	}
 	const batch = 512
-	nf := len(p.fields)
+	nf, nt := len(p.fields), p.nTyped
 	textSize := 0 // of the last batch: the next one's is about as large
 	var sc mapScratch
-	var at [][2]int // each field's bytes in text (scratch: the fields are cut from it)
+	at := make([][2]int, batch*nf) // each field's bytes in text (scratch: the fields are cut from it)
+	valid := make([]bool, batch)   // each row's text is UTF-8
 	for left := rg.NumRows(); left > 0; {
 		n := int(min(left, batch))
 		left -= int64(n)
 		out := make([]row, n)
 		text := make([]byte, 0, textSize+textSize/8)
-		at = at[:0]
-		for i := range out {
-			valid := true
-			for k := range p.fields {
-				start := len(text)
-				var same bool
-				if text, same, err = p.renderNext(text, k, cols, i > 0, &sc); err != nil {
-					return &FileError{File: p.name, Reason: fmt.Sprintf("row %d: is not a readable Parquet file (%v)", line, err)}
-				}
-				if same { // the value of the row before: not copied again
-					at = append(at, at[len(at)-nf])
-					continue
-				}
-				// Only text as the file holds it can be other than UTF-8 (numbers and times
-				// are rendered in ASCII); it is checked once, here, not again by mapRow.
-				if p.fields[k].kind != pqScalar || p.fields[k].leaf.plain {
-					valid = valid && utf8.Valid(text[start:])
-				}
-				at = append(at, [2]int{start, len(text)})
+		var nums []int64
+		if nt > 0 {
+			nums = make([]int64, n*nt)
+		}
+		for i := range n {
+			valid[i] = true
+		}
+		for k := range p.fields {
+			var bad int
+			if text, bad, err = p.renderColumn(text, k, cols, n, at, nums, valid, &sc); err != nil {
+				return &FileError{File: p.name, Reason: fmt.Sprintf("row %d: is not a readable Parquet file (%v)", line+int64(bad), err)}
 			}
-			out[i].line, out[i].utf8 = int(line), valid
-			line++
 		}
 		// The fields are cut from one string per batch (text is not written again).
 		textSize = len(text)
 		all := unsafe.String(unsafe.SliceData(text), len(text))
-		fields := make([]string, len(at))
-		for j, a := range at {
+		fields := make([]string, n*nf)
+		for j, a := range at[:n*nf] {
 			fields[j] = all[a[0]:a[1]]
 		}
 		for i := range out {
 			out[i].fields = fields[i*nf : (i+1)*nf : (i+1)*nf]
+			out[i].line, out[i].utf8 = int(line), valid[i]
+			if nt > 0 {
+				out[i].nums = nums[i*nt : (i+1)*nt : (i+1)*nt]
+			}
+			line++
 		}
 		if !emit(out) {
 			return nil
@@ -599,38 +730,150 @@ func (p *parquetSource) readGroup(rg parquet.RowGroup, line int64, emit func([]r
 	return nil
 }
 
-// renderNext appends the next row's field k as text. With reuse, same reports a plain value
-// that is the one the column gave the row before (nothing is appended then).
-func (p *parquetSource) renderNext(b []byte, k int, cols []*colCursor, reuse bool, sc *mapScratch) (_ []byte, same bool, err error) {
+// renderColumn appends field k of the next n rows to b: row i's text is b[at[i*nf+k]], its
+// number (for a field useTyped chose) nums[i*nt+num-1]; valid[i] is cleared when the text
+// is not UTF-8 (only text as the file holds it can be: numbers and times are rendered in
+// ASCII; it is checked once, here, not again by mapRow). A value equal to the row before's is
+// not rendered again. On an error, bad is the row it was met in.
+func (p *parquetSource) renderColumn(b []byte, k int, cols []*colCursor, n int, at [][2]int, nums []int64, valid []bool, sc *mapScratch) (_ []byte, bad int, err error) {
+	f := &p.fields[k]
+	nf, nt := len(p.fields), p.nTyped
+	if f.kind != pqScalar {
+		last, lastOK := [2]int{-1, -1}, true
+		for i := range n {
+			start := len(b)
+			if b, err = p.renderNext(b, k, cols, sc); err != nil {
+				return b, i, err
+			}
+			if last[0] >= 0 && string(b[start:]) == string(b[last[0]:last[1]]) {
+				// The row before's (a resource's tags, on each of its rows): one text for
+				// both, so a batch holds each run of equal values once.
+				b = b[:start]
+				at[i*nf+k] = last
+				valid[i] = valid[i] && lastOK
+				continue
+			}
+			lastOK = utf8.Valid(b[start:])
+			valid[i] = valid[i] && lastOK
+			last = [2]int{start, len(b)}
+			at[i*nf+k] = last
+		}
+		return b, 0, nil
+	}
+	c, l := cols[f.leaf.col], &f.leaf
+	null := [2]int{-1, -1} // "NULL", once a batch
+	var last [2]int        // the last value's text, its number, whether it is UTF-8
+	lastNum, lastOK := int64(noNum), true
+	var lastID int64 // the last value (INT64) or dictionary index
+	var lastBytes []byte
+	have := false // last* hold a value
+	for i := range n {
+		if c.page == nil || c.pos >= c.n {
+			if err := c.fill(); err != nil {
+				return b, i, err
+			}
+			have = false // last* may be in the page just released
+		}
+		o := i*nf + k
+		if c.def() < l.maxDef {
+			if null[0] < 0 {
+				null = [2]int{len(b), len(b) + 4}
+				b = append(b, "NULL"...)
+			}
+			at[o] = null
+			if f.num > 0 {
+				nums[i*nt+f.num-1] = noNum
+			}
+			c.pos++
+			continue
+		}
+		var v parquet.Value
+		same, raw := false, false
+		switch c.kind {
+		case cvIndexed:
+			id := int64(c.idx[c.vpos])
+			same = have && id == lastID
+			lastID = id
+			switch {
+			case same:
+			case c.dictBytes && l.plain:
+				raw, lastBytes = true, c.data[c.offs[id]:c.offs[id+1]]
+			default:
+				v = c.dict.Index(int32(id))
+			}
+		case cvBytes:
+			s := c.data[c.offs[c.vpos]:c.offs[c.vpos+1]]
+			same = have && string(s) == string(lastBytes)
+			lastBytes = s
+			raw = l.plain
+			if !same && !raw {
+				v = parquet.ByteArrayValue(s)
+			}
+		case cvInt64:
+			x := c.i64[c.vpos]
+			same = have && x == lastID
+			lastID = x
+			if !same {
+				v = parquet.Int64Value(x)
+			}
+		default:
+			v = c.value()
+		}
+		if !same {
+			start := len(b)
+			num := int64(noNum)
+			if f.num > 0 {
+				num = l.number(v)
+			}
+			switch {
+			case raw:
+				b = append(b, lastBytes...)
+			case num == noNum || !f.omit:
+				b = l.render(b, v)
+			}
+			last, lastNum = [2]int{start, len(b)}, num
+			lastOK = !l.plain || utf8.Valid(b[start:])
+		}
+		have = true
+		at[o] = last
+		valid[i] = valid[i] && lastOK
+		if f.num > 0 {
+			nums[i*nt+f.num-1] = lastNum
+		}
+		c.vpos++
+		c.pos++
+	}
+	return b, 0, nil
+}
+
+// renderNext appends the next row's field k as text (renderColumn renders scalar fields, a
+// column at a time; this renders a MAP or LIST, a row at a time).
+func (p *parquetSource) renderNext(b []byte, k int, cols []*colCursor, sc *mapScratch) (_ []byte, err error) {
 	f := &p.fields[k]
 	c := cols[f.leaf.col]
 	if err := c.fill(); err != nil {
-		return b, false, err
+		return b, err
 	}
 	def := c.def()
 	if def < f.nullDef {
 		c.skipRow()
 		if f.kind == pqMap {
 			if err := cols[f.value.col].fill(); err != nil {
-				return b, false, err
+				return b, err
 			}
 			cols[f.value.col].skipRow()
 		}
-		return append(b, "NULL"...), false, nil
+		return append(b, "NULL"...), nil
 	}
 	switch f.kind {
 	case pqScalar:
 		if def < f.leaf.maxDef {
 			c.skipRow()
-			return append(b, "NULL"...), false, nil
-		}
-		if reuse && f.leaf.plain && c.sameAsLast() {
-			c.skipRow()
-			return b, true, nil
+			return append(b, "NULL"...), nil
 		}
 		v := c.value()
 		c.skipRow()
-		return f.leaf.render(b, v), false, nil
+		return f.leaf.render(b, v), nil
 	case pqList:
 		b = append(b, '[')
 		for n := 0; ; n++ {
@@ -650,13 +893,13 @@ func (p *parquetSource) renderNext(b []byte, k int, cols []*colCursor, reuse boo
 				break
 			}
 		}
-		return append(b, ']'), false, nil
+		return append(b, ']'), nil
 	}
 	// A MAP: its keys and values, in step, rendered into scratch space and written sorted by
 	// key as canonical tags (no allocation per entry: tags are on every row).
 	vc := cols[f.value.col]
 	if err := vc.fill(); err != nil {
-		return b, false, err
+		return b, err
 	}
 	scratch, ents := sc.text[:0], sc.ents[:0]
 	for {
@@ -675,7 +918,7 @@ func (p *parquetSource) renderNext(b []byte, k int, cols []*colCursor, reuse boo
 		ents = append(ents, e)
 		more := c.next()
 		if vc.next() != more {
-			return b, false, fmt.Errorf("column %q: its keys and values do not pair up", f.name)
+			return b, fmt.Errorf("column %q: its keys and values do not pair up", f.name)
 		}
 		if !more {
 			break
@@ -697,7 +940,7 @@ func (p *parquetSource) renderNext(b []byte, k int, cols []*colCursor, reuse boo
 		b = appendJSONString(b, unsafe.String(unsafe.SliceData(scratch[e.k1:]), e.v1-e.k1))
 	}
 	sc.text, sc.ents = scratch, ents
-	return append(b, '}'), false, nil
+	return append(b, '}'), nil
 }
 
 // mapEntry is a MAP entry rendered in scratch space: the key is [k0, k1), the value [k1, v1).
@@ -722,20 +965,20 @@ type colCursor struct {
 	// The page's values, by kind: byte arrays (data and offsets), fixed-length byte arrays,
 	// dictionary indices (with the dictionary's byte arrays or values), numbers; vals when the
 	// page is read through parquet.Value (booleans).
-	kind     int
-	data     []byte
-	offs     []uint32
-	size     int
-	idx      []int32
-	dict     parquet.Dictionary
-	i32      []int32
-	i64      []int64
-	f32      []float32
-	f64      []float64
-	i96      []deprecated.Int96
-	vals     []parquet.Value
-	last     int // the last value's identity (value or dictionary index), for sameAsLast
-	lastByte []byte
+	kind int
+	data []byte
+	offs []uint32
+	size int
+	idx  []int32
+	dict parquet.Dictionary
+	// dictBytes: dict holds byte arrays, which data and offs then are (indexed by idx).
+	dictBytes bool
+	i32       []int32
+	i64       []int64
+	f32       []float32
+	f64       []float64
+	i96       []deprecated.Int96
+	vals      []parquet.Value
 }
 
 const (
@@ -779,10 +1022,14 @@ func (c *colCursor) fill() error {
 
 func (c *colCursor) load(pg parquet.Page) {
 	*c = colCursor{pages: c.pages, maxDef: c.maxDef, page: pg, n: int(pg.NumValues()), defs: pg.DefinitionLevels(),
-		reps: pg.RepetitionLevels(), last: -1}
+		reps: pg.RepetitionLevels()}
 	data := pg.Data()
 	if d := pg.Dictionary(); d != nil {
 		c.kind, c.dict, c.idx = cvIndexed, d, data.Int32()
+		if dd := d.Page().Data(); dd.Kind() == encoding.ByteArray {
+			c.data, c.offs = dd.ByteArray() // read as a page's byte arrays (renderColumn)
+			c.dictBytes = true
+		}
 		return
 	}
 	switch data.Kind() {
@@ -854,29 +1101,9 @@ func (c *colCursor) value() parquet.Value {
 	return c.vals[c.pos]
 }
 
-// sameAsLast reports whether the next (defined) value equals the last value sameAsLast or
-// skipRow saw: the same dictionary index, or the same bytes.
-func (c *colCursor) sameAsLast() bool {
-	switch c.kind {
-	case cvIndexed:
-		return int(c.idx[c.vpos]) == c.last
-	case cvBytes:
-		v := c.data[c.offs[c.vpos]:c.offs[c.vpos+1]]
-		return c.lastByte != nil && string(v) == string(c.lastByte)
-	}
-	return false
-}
-
-// step moves past the level at pos, remembering its value for sameAsLast.
+// step moves past the level at pos.
 func (c *colCursor) step(defined bool) {
-	c.last, c.lastByte = -1, nil
 	if defined {
-		switch c.kind {
-		case cvIndexed:
-			c.last = int(c.idx[c.vpos])
-		case cvBytes:
-			c.lastByte = c.data[c.offs[c.vpos]:c.offs[c.vpos+1]]
-		}
 		c.vpos++
 	}
 	c.pos++

@@ -547,3 +547,97 @@ func TestParquetFromAStream(t *testing.T) {
 		t.Fatal("the streamed Parquet stored other records")
 	}
 }
+
+// typedShape has the columns the mapping takes as numbers from Parquet, in several of their
+// types: TIMESTAMP in milliseconds and nanoseconds, DECIMAL of scale 0, 4 (INT32) and 9.
+type typedShape struct {
+	BillingCurrency   string `parquet:"BillingCurrency"`
+	ChargeCategory    string `parquet:"ChargeCategory"`
+	ProviderName      string `parquet:"ProviderName"`
+	SubAccountID      string `parquet:"SubAccountId"`
+	ChargePeriodStart int64  `parquet:"ChargePeriodStart,timestamp(millisecond:utc)"`
+	ChargePeriodEnd   *int64 `parquet:"ChargePeriodEnd,optional,timestamp(nanosecond:utc)"`
+	BilledCost        int64  `parquet:"BilledCost,decimal(0:18)"`
+	EffectiveCost     *int32 `parquet:"EffectiveCost,optional,decimal(4:9)"`
+	ListCost          *int64 `parquet:"ListCost,optional,decimal(9:18)"`
+	Currency          string `parquet:"x_Other"`
+}
+
+// TestParquetNumbersAsTheirText: the charge times and amounts the mapping takes from Parquet
+// as numbers give exactly the records, keys, bad rows and rejects lines that their text gives
+// (the path every value took before), extremes included: instants beyond what partnerlink
+// holds, amounts beyond nano-units, nulls.
+func TestParquetNumbersAsTheirText(t *testing.T) {
+	defer func() { parquetTyped = true }()
+	rapid.Check(t, func(rt *rapid.T) {
+		wide := func(label string, small int64) int64 {
+			if rapid.Bool().Draw(rt, label+" wide") {
+				return rapid.Int64().Draw(rt, label)
+			}
+			return rapid.Int64Range(-small, small).Draw(rt, label)
+		}
+		n := rapid.IntRange(1, 30).Draw(rt, "rows")
+		rows := make([]typedShape, n)
+		for i := range rows {
+			start := wide("start", 4e12)
+			if rapid.Bool().Draw(rt, "whole seconds") {
+				start -= start % 1000
+			}
+			r := typedShape{BillingCurrency: "USD", ChargeCategory: "Usage", ProviderName: "AWS", SubAccountID: "123456789012",
+				ChargePeriodStart: start, BilledCost: wide("billed", 1e9), Currency: rapid.SampledFrom([]string{"a", "b"}).Draw(rt, "other")}
+			if rapid.IntRange(0, 9).Draw(rt, "end null") > 0 {
+				end := start*1e6 + rapid.Int64Range(1, 1e13).Draw(rt, "length")
+				if rapid.Bool().Draw(rt, "wide end") {
+					end = rapid.Int64().Draw(rt, "end")
+				}
+				r.ChargePeriodEnd = &end
+			}
+			if rapid.Bool().Draw(rt, "effective") {
+				e := rapid.Int32().Draw(rt, "effective value")
+				r.EffectiveCost = &e
+			}
+			if rapid.Bool().Draw(rt, "list") {
+				l := wide("list value", 1e15)
+				r.ListCost = &l
+			}
+			rows[i] = r
+		}
+		var b bytes.Buffer
+		w := parquet.NewGenericWriter[typedShape](&b)
+		if _, err := w.Write(rows); err != nil {
+			rt.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			rt.Fatal(err)
+		}
+		measure := rapid.SampledFrom([]string{MeasureBilled, MeasureEffective}).Draw(rt, "measure")
+		var got [2][]string
+		for k, typed := range []bool{false, true} {
+			parquetTyped = typed
+			rd, err := NewReader(bytes.NewReader(b.Bytes()), "typed.parquet", ReadOptions{Measure: measure})
+			if err != nil {
+				rt.Fatal(err)
+			}
+			err = rd.Each(context.Background(), func(rec *Record, bad *RowError) error {
+				if bad != nil {
+					got[k] = append(got[k], fmt.Sprintf("bad %s | %s", bad.Error(), bad.Raw))
+				} else {
+					got[k] = append(got[k], fmt.Sprintf("%+v", *rec))
+				}
+				return nil
+			})
+			rd.Close()
+			if err != nil {
+				rt.Fatal(err)
+			}
+		}
+		if !slices.Equal(got[0], got[1]) {
+			for i := range got[0] {
+				if i < len(got[1]) && got[0][i] != got[1][i] {
+					rt.Fatalf("row %d:\nas text    %s\nas numbers %s", i+1, got[0][i], got[1][i])
+				}
+			}
+			rt.Fatalf("%d rows as text, %d as numbers", len(got[0]), len(got[1]))
+		}
+	})
+}

@@ -11,9 +11,10 @@ import (
 // cuts the file into chunks of whole records and one goroutine per core splits each chunk
 // into fields and maps them (times, money, keys), so parsing uses the whole machine (see
 // chunks.go; from a record whose quotes encoding/csv rejects on, encoding/csv splits in the
-// first goroutine, as it did for the whole file before). A Parquet file's rows are read in
-// the first goroutine, as text fields, and mapped alike. Batches are handed back in file
-// order, so line numbers, rejects and results are exactly those of calling Next in a loop.
+// first goroutine, as it did for the whole file before). A Parquet file's rows are read by
+// parquetSource.each (row groups on goroutines of their own), as text fields (charge times and
+// amounts as numbers), and mapped alike. Batches are handed back in file order, so line
+// numbers, rejects and results are exactly those of calling Next in a loop.
 // fn may keep rec (its strings share the bytes of their chunk, about 256 KiB, which a kept
 // record keeps alive).
 func (r *Reader) Each(ctx context.Context, fn func(rec *Record, bad *RowError) error) error {

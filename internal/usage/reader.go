@@ -188,12 +188,19 @@ func NewReader(r io.Reader, name string, opts ReadOptions) (*Reader, error) {
 		dataLine: dataLine, maxField: opts.maxField()}, nil
 }
 
+// parquetTyped: Parquet's typed columns reach the mapping as numbers (useTyped). Tests turn
+// it off to compare with the text every value would otherwise be rendered as.
+var parquetTyped = true
+
 // newParquetReader reads the rows of p.
 func newParquetReader(p *parquetSource, opts ReadOptions) (*Reader, error) {
 	m, format, err := mapperFor(p.header, p.name, opts)
 	if err != nil {
 		p.close()
 		return nil, err
+	}
+	if tm, ok := m.(typedMapper); ok && parquetTyped {
+		tm.useTyped(p.useTyped(tm.typedColumns()))
 	}
 	return &Reader{name: p.name, pq: p, m: m, format: format, header: p.header, maxField: opts.maxField()}, nil
 }
@@ -285,6 +292,9 @@ type row struct {
 	raw    []byte
 	bad    *RowError
 	utf8   bool // the fields are known to be UTF-8 (a Parquet row whose text was checked as it was rendered)
+	// nums are the values of a Parquet row's typed columns (parquetSource.useTyped), noNum
+	// where the mapping reads the text; nil for CSV.
+	nums []int64
 }
 
 // readError is err, which stopped reading the file after the record on line.
@@ -346,7 +356,7 @@ func (r *Reader) mapRow(m mapper, row *row, rec *Record) *RowError {
 			}
 		}
 	}
-	if col, reason := m.mapRow(row.fields, rec); reason != "" {
+	if col, reason := m.mapRow(row.fields, row.nums, rec); reason != "" {
 		return r.bad(row.line, col, reason, r.rawOf(row))
 	}
 	return nil
@@ -354,6 +364,9 @@ func (r *Reader) mapRow(m mapper, row *row, rec *Record) *RowError {
 
 // rawOf is the row as read, or a Parquet row's fields as CSV.
 func (r *Reader) rawOf(row *row) []byte {
+	if row.raw == nil && r.pq != nil {
+		return csvRow(r.pq.textOf(row))
+	}
 	if row.raw == nil {
 		return csvRow(row.fields)
 	}
