@@ -2,7 +2,9 @@ package usage
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -19,20 +21,183 @@ import (
 // Reading (SQLite stepping), decoding and fn run at the same time, each on its own goroutine,
 // a segment or two apart; fn is called in the segments' order.
 func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *Batch) error) error {
+	return streamLean(ctx, q, w, nil, fn)
+}
+
+// StreamLeanSubscriptions is StreamLean restricted to the records of the subscriptions subs
+// (lower-case IDs; a record's subscription is compared lower-cased and trimmed, as the
+// audit and the engine's facts compare them). A segment whose
+// [min_sub, max_sub] range (stored beside it) can hold none of them is not read at all; of
+// the others only the rows of those subscriptions are decoded (decodeV2Subs: a segment's rows
+// are sorted by subscription). The coverage audit of a partner reads only the tenants where
+// it is present, and the what-if only the tenants its changes touch. Batches may be empty of
+// some dictionary entries (they read as ""): only the rows' strings are decoded.
+func StreamLeanSubscriptions(ctx context.Context, q store.Querier, w timeline.Window, subs map[string]bool, fn func(b *Batch) error) error {
+	if subs == nil {
+		subs = map[string]bool{}
+	}
+	return streamLean(ctx, q, w, subs, fn)
+}
+
+// mayHold reports whether a segment whose subscriptions lie in [minSub, maxSub] (byte-wise:
+// how a segment's rows are sorted) may hold one of subs (lower-case IDs), in any spelling
+// whose lower case, trimmed, is the ID: a spelling of a letter's case (variantIn), or with
+// white space after it (imports trim it; records built otherwise may not) or before it (it
+// then sorts first). Non-ASCII IDs, whose case mappings do not pair bytes, are always read,
+// and so is a segment whose bounds are not ASCII. (Left out: a spelling of an ASCII ID with a
+// non-ASCII letter that lower-cases to ASCII, such as the Kelvin sign, amid ASCII neighbours;
+// subscription IDs are GUIDs and account numbers.)
+func mayHold(subs []string, minSub, maxSub string) bool {
+	if minSub == "" || minSub[0] <= ' ' || !ascii(minSub) || !ascii(maxSub) {
+		return true
+	}
+	for _, w := range subs {
+		if !ascii(w) || variantIn(w, minSub, maxSub) ||
+			(len(minSub) > len(w) && strings.EqualFold(minSub[:len(w)], w) && minSub[len(w)] <= ' ') {
+			return true
+		}
+	}
+	return false
+}
+
+// variantIn reports whether some spelling of ASCII w, each letter in either case, lies in
+// [lo, hi] byte-wise. It walks w once: while the spelling can still equal both bounds' prefix
+// it follows them; once above lo (or below hi) only the other bound constrains it, and the
+// smallest (or largest) spelling of the rest decides.
+func variantIn(w, lo, hi string) bool {
+	opts := func(c byte) (byte, byte) { // smallest, largest
+		if 'a' <= c && c <= 'z' {
+			return c - 'a' + 'A', c
+		}
+		if 'A' <= c && c <= 'Z' {
+			return c, c - 'A' + 'a'
+		}
+		return c, c
+	}
+	// belowHi: the smallest spelling of w[i:] is at most hi[i:]; aboveLo: the largest at least lo[i:].
+	belowHi := func(i int) bool {
+		for ; i < len(w); i++ {
+			if i >= len(hi) {
+				return false
+			}
+			small, _ := opts(w[i])
+			if small != hi[i] {
+				return small < hi[i]
+			}
+		}
+		return true
+	}
+	aboveLo := func(i int) bool {
+		for ; i < len(w); i++ {
+			if i >= len(lo) {
+				return true
+			}
+			_, large := opts(w[i])
+			if large != lo[i] {
+				return large > lo[i]
+			}
+		}
+		return len(lo) <= len(w)
+	}
+	for i := 0; i < len(w); i++ {
+		// The spelling so far equals both bounds' first i bytes.
+		if i >= len(lo) {
+			return belowHi(i) // above lo from here on
+		}
+		if i >= len(hi) {
+			return false // longer than hi, which it equals so far
+		}
+		small, large := opts(w[i])
+		for _, o := range []byte{small, large} {
+			switch {
+			case o > lo[i] && o < hi[i]:
+				return true
+			case o == lo[i] && o == hi[i]:
+				// follow both: decided below
+			case o == lo[i] && o < hi[i]:
+				if aboveLo(i + 1) {
+					return true
+				}
+			case o > lo[i] && o == hi[i]:
+				if belowHi(i + 1) {
+					return true
+				}
+			}
+		}
+		if (small != lo[i] || small != hi[i]) && (large != lo[i] || large != hi[i]) {
+			return false // no spelling follows both bounds further
+		}
+	}
+	// w's spelling equals both bounds' prefixes of its length: it is at most hi, and at least
+	// lo only if lo is no longer.
+	return len(lo) <= len(w)
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// streamLean is StreamLean, restricted to the subscriptions subs when it is not nil.
+func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs map[string]bool, fn func(b *Batch) error) error {
 	if w.Empty() {
 		return nil
 	}
-	rows, err := q.QueryContext(ctx, `SELECT id, min_start, max_start, sha256, data FROM usage_segments
-		WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY day, min_sub`,
-		dayBound(w.From), w.To, w.From, w.To)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	type stored struct {
 		id, sum string
 		lo, hi  int64
 		data    []byte
+	}
+	// Restricted, the segments' directory is read first (without their data), and only the
+	// segments that may hold a wanted subscription are read, by ID.
+	var dir []stored
+	if subs != nil {
+		rs := make([]string, 0, len(subs))
+		for s := range subs {
+			rs = append(rs, s)
+		}
+		rows, err := q.QueryContext(ctx, `SELECT id, min_start, max_start, sha256, min_sub, max_sub FROM usage_segments
+			WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY day, min_sub`,
+			dayBound(w.From), w.To, w.From, w.To)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var s stored
+			var minSub, maxSub string
+			if err := rows.Scan(&s.id, &s.lo, &s.hi, &s.sum, &minSub, &maxSub); err != nil {
+				rows.Close()
+				return err
+			}
+			if mayHold(rs, minSub, maxSub) {
+				dir = append(dir, s)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	var want func(string) bool
+	if subs != nil {
+		want = func(sub string) bool { return subs[strings.ToLower(strings.TrimSpace(sub))] }
+	}
+	var rows *sql.Rows
+	if subs == nil {
+		var err error
+		rows, err = q.QueryContext(ctx, `SELECT id, min_start, max_start, sha256, data FROM usage_segments
+			WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY day, min_sub`,
+			dayBound(w.From), w.To, w.From, w.To)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
 	}
 	type decoded struct {
 		b   *Batch
@@ -45,16 +210,35 @@ func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func
 	readErr := make(chan error, 1)
 	go func() { // read
 		defer close(raw)
+		send := func(s stored) bool {
+			select {
+			case raw <- s:
+				return true
+			case <-done:
+				readErr <- nil
+				return false
+			}
+		}
+		if rows == nil {
+			for _, s := range dir {
+				if err := q.QueryRowContext(ctx, `SELECT data FROM usage_segments WHERE id = $1`, s.id).Scan(&s.data); err != nil {
+					readErr <- fmt.Errorf("usage segment %s: %w", s.id, err)
+					return
+				}
+				if !send(s) {
+					return
+				}
+			}
+			readErr <- nil
+			return
+		}
 		for rows.Next() {
 			var s stored
 			if err := rows.Scan(&s.id, &s.lo, &s.hi, &s.sum, &s.data); err != nil {
 				readErr <- err
 				return
 			}
-			select {
-			case raw <- s:
-			case <-done:
-				readErr <- nil
+			if !send(s) {
 				return
 			}
 		}
@@ -63,7 +247,7 @@ func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func
 	go func() { // decode
 		defer close(out)
 		for s := range raw {
-			b, err := decodeLean(s.id, s.sum, s.data)
+			b, err := decodeLean(s.id, s.sum, s.data, want)
 			if err == nil {
 				b.Source = s.sum
 				if s.lo < w.From || s.hi >= w.To {
@@ -95,17 +279,29 @@ func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func
 	return <-readErr
 }
 
-// decodeLean is decodeStored without what StreamLean leaves out (version 1 segments, which
-// only old databases hold, are decoded whole).
-func decodeLean(id, sum string, data []byte) (*Batch, error) {
+// decodeLean is decodeStored without what StreamLean leaves out, of the rows whose
+// subscription want accepts (nil: every row). Version 1 segments, which only old databases
+// hold, are decoded whole, then cut.
+func decodeLean(id, sum string, data []byte, want func(sub string) bool) (*Batch, error) {
 	if len(data) >= 4 && string(data[:4]) == segMagicV2 {
-		b, err := decodeV2(data, true)
+		var b *Batch
+		var err error
+		if want == nil {
+			b, err = decodeV2(data, true)
+		} else {
+			b, err = decodeV2Subs(data, want)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("usage segment %s: %w (restore the database from a backup)", id, err)
 		}
 		return b, nil
 	}
-	return decodeStored(id, sum, data)
+	b, err := decodeStored(id, sum, data)
+	if err != nil || want == nil {
+		return b, err
+	}
+	subs := b.Str[ColSubscription]
+	return b.filter(func(i int) bool { return want(b.Dict[subs[i]]) }), nil
 }
 
 // filterLean keeps the rows of a lean batch that start in w.

@@ -1,0 +1,238 @@
+package usage
+
+import (
+	"bytes"
+	"fmt"
+	"unsafe"
+
+	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/varint"
+)
+
+// A segment's rows are sorted by subscription, so the records of a few subscriptions are a
+// few row ranges, found from the subscription column's runs alone. decodeV2Subs decodes only
+// those rows, and of the dictionary only the strings they use: the front-coded dictionary is
+// walked in a reused buffer (every entry needs its predecessor), and only the entries the
+// kept rows use are copied out. The times and costs are varints of every row, read through
+// (cheap next to the strings) and kept for the ranges.
+
+// rowRange is rows [lo, hi) of a segment.
+type rowRange struct{ lo, hi int }
+
+// decodeV2Subs decodes, as decodeV2(data, true) does, the rows of a version 2 segment whose
+// subscription want accepts. Dictionary entries no kept row uses read as "". The whole
+// segment's checksum is verified.
+func decodeV2Subs(data []byte, want func(sub string) bool) (*Batch, error) {
+	n, secs, err := parseV2(data)
+	if err != nil {
+		return nil, err
+	}
+	dr := varint.NewReader(secs[secDict], errCorrupt)
+	nd := dr.Count("dictionary size", uint64(dr.Len()))
+	if dr.Err != nil {
+		return nil, dr.Err
+	}
+	// The subscription column's runs: a missing column is every row's "".
+	type run struct {
+		v      uint32
+		lo, hi int
+	}
+	var runs []run
+	if body, ok := secs[secString0+ColSubscription]; ok {
+		sr := varint.NewReader(body, errCorrupt)
+		k := sr.Count("string runs", uint64(n))
+		at := 0
+		for j := 0; j < k && sr.Err == nil; j++ {
+			v := sr.Count("dictionary index", uint64(nd))
+			m := sr.Count("string run", uint64(n-at))
+			if sr.Err == nil && v >= nd {
+				sr.Fail("dictionary index out of range")
+			}
+			runs = append(runs, run{uint32(v), at, at + m})
+			at += m
+		}
+		if sr.Err == nil && (at != n || sr.Len() != 0) {
+			sr.Fail("string runs do not cover every record exactly")
+		}
+		if sr.Err != nil {
+			return nil, sr.Err
+		}
+	} else if want("") {
+		return buildV2(data, n, secs, true)
+	} else {
+		return emptyLean(), nil
+	}
+	need := make([]bool, nd)
+	for _, r := range runs {
+		need[r.v] = true
+	}
+	subs := readDictSome(dr, len(data), need)
+	if dr.Err != nil {
+		return nil, dr.Err
+	}
+	var ranges []rowRange
+	kept := 0
+	verdict := map[uint32]bool{}
+	for _, r := range runs {
+		ok, seen := verdict[r.v]
+		if !seen {
+			ok = want(subs[r.v])
+			verdict[r.v] = ok
+		}
+		if !ok {
+			continue
+		}
+		if m := len(ranges); m > 0 && ranges[m-1].hi == r.lo {
+			ranges[m-1].hi = r.hi
+		} else {
+			ranges = append(ranges, rowRange{r.lo, r.hi})
+		}
+		kept += r.hi - r.lo
+	}
+	switch kept {
+	case 0:
+		return emptyLean(), nil
+	case n:
+		return buildV2(data, n, secs, true)
+	}
+
+	full := &Batch{}
+	tr := varint.NewReader(secs[secTimes], errCorrupt)
+	readTimes(tr, full, n)
+	cr := varint.NewReader(secs[secCost], errCorrupt)
+	readCosts(cr, full, n)
+	for _, x := range []struct {
+		r    *varint.Reader
+		what string
+	}{{tr, "times"}, {cr, "costs"}} {
+		if x.r.Err == nil && x.r.Len() != 0 {
+			x.r.Fail(fmt.Sprintf("%d bytes after the %s", x.r.Len(), x.what))
+		}
+		if x.r.Err != nil {
+			return nil, x.r.Err
+		}
+	}
+	b := &Batch{Start: make([]int64, 0, kept), End: make([]int64, 0, kept), Cost: make([]money.Nanos, 0, kept)}
+	for _, rg := range ranges {
+		b.Start = append(b.Start, full.Start[rg.lo:rg.hi]...)
+		b.End = append(b.End, full.End[rg.lo:rg.hi]...)
+		b.Cost = append(b.Cost, full.Cost[rg.lo:rg.hi]...)
+	}
+	clear(need)
+	empty := -1 // a dictionary index for the missing columns' "": one no kept row uses
+	for c := range b.Str {
+		body, ok := secs[secString0+c]
+		if !ok {
+			if empty < 0 {
+				empty = nd // appended below
+			}
+			b.Str[c] = constColumn(kept, uint32(empty))
+			continue
+		}
+		sr := varint.NewReader(body, errCorrupt)
+		b.Str[c] = readRunsIn(sr, n, nd, ranges, kept)
+		if sr.Err == nil && sr.Len() != 0 {
+			sr.Fail(fmt.Sprintf("%d bytes after the string column", sr.Len()))
+		}
+		if sr.Err != nil {
+			return nil, sr.Err
+		}
+		for j, v := range b.Str[c] {
+			if j == 0 || v != b.Str[c][j-1] {
+				need[v] = true
+			}
+		}
+	}
+	dr = varint.NewReader(secs[secDict], errCorrupt)
+	dr.Count("dictionary size", uint64(dr.Len()))
+	b.Dict = readDictSome(dr, len(data), need)
+	if dr.Err == nil && dr.Len() != 0 {
+		dr.Fail(fmt.Sprintf("%d bytes after the dictionary", dr.Len()))
+	}
+	if dr.Err != nil {
+		return nil, dr.Err
+	}
+	if empty >= 0 {
+		b.Dict = append(b.Dict, "")
+	}
+	b.keyOff = make([]uint32, kept+1)
+	b.keyBuf = bytes.Repeat([]byte{keyText}, kept)
+	for i := range b.keyOff {
+		b.keyOff[i] = uint32(i)
+	}
+	return b, nil
+}
+
+// emptyLean is a lean batch of no records.
+func emptyLean() *Batch { return &Batch{keyOff: []uint32{0}} }
+
+// readRunsIn reads a string column of n rows (runs of dictionary indices below nd) and returns
+// its values in the rows of ranges (sorted, disjoint), kept rows in all.
+func readRunsIn(r *varint.Reader, n, nd int, ranges []rowRange, kept int) []uint32 {
+	out := make([]uint32, 0, kept)
+	runs := r.Count("string runs", uint64(n))
+	at, k := 0, 0
+	for j := 0; j < runs && r.Err == nil; j++ {
+		v := r.Count("dictionary index", uint64(nd))
+		m := r.Count("string run", uint64(n-at))
+		if r.Err == nil && v >= nd {
+			r.Fail("dictionary index out of range")
+		}
+		end := at + m
+		for k < len(ranges) && ranges[k].lo < end {
+			lo, hi := max(ranges[k].lo, at), min(ranges[k].hi, end)
+			for ; lo < hi; lo++ {
+				out = append(out, uint32(v))
+			}
+			if ranges[k].hi > end {
+				break // the range goes on in the next run
+			}
+			k++
+		}
+		at = end
+	}
+	if r.Err == nil && at != n {
+		r.Fail("string runs do not cover every record")
+	}
+	return out
+}
+
+// readDictSome reads a front-coded dictionary (its count already read) of a segment of size
+// bytes, returning the entries need marks (the others ""), in one new allocation.
+func readDictSome(r *varint.Reader, size int, need []bool) []string {
+	type span struct{ i, off, n int }
+	var spans []span
+	var arena, cur []byte
+	for i := 0; i < len(need) && r.Err == nil; i++ {
+		shared := r.Count("dictionary prefix", uint64(len(cur)))
+		suffix := r.Bytes(r.Count("dictionary entry", uint64(r.Len())), "dictionary entry")
+		if r.Err != nil {
+			break
+		}
+		// As readDict: a dictionary far larger than its segment is damage, not data.
+		if shared+len(suffix) > 64*size {
+			r.Fail("dictionary larger than its segment can hold")
+			break
+		}
+		cur = append(cur[:shared], suffix...)
+		if need[i] {
+			if len(arena)+len(cur) > 64*size {
+				r.Fail("dictionary larger than its segment can hold")
+				break
+			}
+			spans = append(spans, span{i, len(arena), len(cur)})
+			arena = append(arena, cur...)
+		}
+	}
+	if r.Err != nil {
+		return nil
+	}
+	dict := make([]string, len(need))
+	if len(arena) > 0 {
+		base := unsafe.String(&arena[0], len(arena)) // arena is never written again
+		for _, s := range spans {
+			dict[s.i] = base[s.off : s.off+s.n]
+		}
+	}
+	return dict
+}
