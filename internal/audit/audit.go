@@ -160,7 +160,11 @@ func Run(ctx context.Context, db *store.DB, q Query) (*Report, error) {
 	if q.Refusals, err = link.Refusals(ctx, db.DB, sc.OrgID, q.Period); err != nil {
 		return nil, db.Translate(err)
 	}
-	return compute(ctx, s, q, func(subs map[string]bool) attribution.Usage { return storedUsageOf(db, q.Period, subs) })
+	return compute(ctx, s, q, func(subs map[string]bool, cols []int) attribution.Usage {
+		return func(yield func(*usage.Batch) error) error {
+			return usage.StreamLeanColumns(ctx, db.DB, q.Period, subs, cols, yield)
+		}
+	})
 }
 
 // LoadFacts reads the facts a period's attribution reads (as the engine does: every version
@@ -255,12 +259,16 @@ type identCur struct {
 
 // Compute audits the snapshot s (loaded as LoadFacts does) against usage src.
 func Compute(ctx context.Context, s *facts.Snapshot, q Query, src attribution.Usage) (*Report, error) {
-	return compute(ctx, s, q, func(map[string]bool) attribution.Usage { return src })
+	return compute(ctx, s, q, func(map[string]bool, []int) attribution.Usage { return src })
 }
 
-// compute is Compute with the usage of the subscriptions the audit reads (lower case): srcOf
-// may give more records than those (they are skipped), never fewer.
-func compute(ctx context.Context, s *facts.Snapshot, q Query, srcOf func(subs map[string]bool) attribution.Usage) (*Report, error) {
+// usageSource gives the usage of the subscriptions subs (lower case), of the string columns cols
+// (nil: all): it may give more records than those (they are skipped) and more columns,
+// never fewer.
+type usageSource func(subs map[string]bool, cols []int) attribution.Usage
+
+// compute is Compute with the usage of the subscriptions the audit reads given by srcOf.
+func compute(ctx context.Context, s *facts.Snapshot, q Query, srcOf usageSource) (*Report, error) {
 	sc, err := ResolveScope(s, q.Partner)
 	if err != nil {
 		return nil, err
@@ -287,7 +295,7 @@ func compute(ctx context.Context, s *facts.Snapshot, q Query, srcOf func(subs ma
 		currencies: map[string]string{}}
 	ids := a.identities()
 	run := a.runFacts()
-	if err := a.attribute(ctx, run, ids, srcOf(subscriptionsOf(run))); err != nil {
+	if err := a.attribute(ctx, run, ids, subscriptionsOf(run), srcOf); err != nil {
 		return nil, err
 	}
 	if err := a.gaps(rep); err != nil {

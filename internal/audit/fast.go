@@ -49,10 +49,13 @@ var aggregate = true
 
 // attribute runs the identities over src and visits every consumption record (see follow),
 // aggregated as above where that is exact.
-func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ident, src attribution.Usage) error {
+func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ident, subs map[string]bool, srcOf usageSource) error {
 	if !aggregate {
-		return follow(ctx, run, a.q.Period, a.runTenants, ids, src, a.visit)
+		return follow(ctx, run, a.q.Period, a.runTenants, ids, srcOf(subs, nil), a.visit)
 	}
+	// The records are only classed here (the engine sees the classes' probes): of their
+	// strings only these columns are read.
+	src := srcOf(subs, []int{usage.ColSubscription, usage.ColResource, usage.ColChargeCategory, usage.ColCurrency, usage.ColProviderID})
 	who := followed(run, ids)
 	deep := deepScopes(run, who)
 	// Only the assignments of the followed principals and their groups can credit them: the

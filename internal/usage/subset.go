@@ -20,83 +20,37 @@ import (
 type rowRange struct{ lo, hi int }
 
 // decodeV2Subs decodes, as decodeV2(data, true) does, the rows of a version 2 segment whose
-// subscription want accepts. Dictionary entries no kept row uses read as "". The whole
-// segment's checksum is verified.
-func decodeV2Subs(data []byte, want func(sub string) bool) (*Batch, error) {
+// subscription want accepts (nil: every row), and of the string columns those cols marks
+// (nil: every column; the others are left nil). Dictionary entries no kept row uses read as
+// "". The whole segment's checksum is verified.
+func decodeV2Subs(data []byte, want func(sub string) bool, cols *[NumStringCols]bool) (*Batch, error) {
 	n, secs, err := parseV2(data)
 	if err != nil {
 		return nil, err
+	}
+	if want == nil && cols == nil {
+		return buildV2(data, n, secs, true)
 	}
 	dr := varint.NewReader(secs[secDict], errCorrupt)
 	nd := dr.Count("dictionary size", uint64(dr.Len()))
 	if dr.Err != nil {
 		return nil, dr.Err
 	}
-	// The subscription column's runs: a missing column is every row's "".
-	type run struct {
-		v      uint32
-		lo, hi int
-	}
-	var runs []run
-	if body, ok := secs[secString0+ColSubscription]; ok {
-		sr := varint.NewReader(body, errCorrupt)
-		k := sr.Count("string runs", uint64(n))
-		at := 0
-		for j := 0; j < k && sr.Err == nil; j++ {
-			v := sr.Count("dictionary index", uint64(nd))
-			m := sr.Count("string run", uint64(n-at))
-			if sr.Err == nil && v >= nd {
-				sr.Fail("dictionary index out of range")
-			}
-			runs = append(runs, run{uint32(v), at, at + m})
-			at += m
+	ranges, kept := []rowRange{{0, n}}, n
+	if want != nil {
+		if ranges, kept, err = wantedRows(data, secs, n, nd, want); err != nil {
+			return nil, err
 		}
-		if sr.Err == nil && (at != n || sr.Len() != 0) {
-			sr.Fail("string runs do not cover every record exactly")
-		}
-		if sr.Err != nil {
-			return nil, sr.Err
-		}
-	} else if want("") {
-		return buildV2(data, n, secs, true)
-	} else {
-		return emptyLean(), nil
-	}
-	need := make([]bool, nd)
-	for _, r := range runs {
-		need[r.v] = true
-	}
-	subs := readDictSome(dr, len(data), need)
-	if dr.Err != nil {
-		return nil, dr.Err
-	}
-	var ranges []rowRange
-	kept := 0
-	verdict := map[uint32]bool{}
-	for _, r := range runs {
-		ok, seen := verdict[r.v]
-		if !seen {
-			ok = want(subs[r.v])
-			verdict[r.v] = ok
-		}
-		if !ok {
-			continue
-		}
-		if m := len(ranges); m > 0 && ranges[m-1].hi == r.lo {
-			ranges[m-1].hi = r.hi
-		} else {
-			ranges = append(ranges, rowRange{r.lo, r.hi})
-		}
-		kept += r.hi - r.lo
 	}
 	switch {
 	case kept == 0:
 		return emptyLean(), nil
+	case cols != nil:
 	case kept == n:
 		return buildV2(data, n, secs, true)
 	case 2*kept >= n:
-		// Most rows: walking the dictionary twice and picking its entries costs more than
-		// decoding it whole (measured at the bench scale); the rows are cut after.
+		// Most rows: walking the dictionary to pick its entries costs more than decoding it
+		// whole (measured at the bench scale); the rows are cut after.
 		b, err := buildV2(data, n, secs, true)
 		if err != nil {
 			return nil, err
@@ -120,15 +74,21 @@ func decodeV2Subs(data []byte, want func(sub string) bool) (*Batch, error) {
 			return nil, x.r.Err
 		}
 	}
-	b := &Batch{Start: make([]int64, 0, kept), End: make([]int64, 0, kept), Cost: make([]money.Nanos, 0, kept)}
-	for _, rg := range ranges {
-		b.Start = append(b.Start, full.Start[rg.lo:rg.hi]...)
-		b.End = append(b.End, full.End[rg.lo:rg.hi]...)
-		b.Cost = append(b.Cost, full.Cost[rg.lo:rg.hi]...)
+	b := full
+	if kept < n {
+		b = &Batch{Start: make([]int64, 0, kept), End: make([]int64, 0, kept), Cost: make([]money.Nanos, 0, kept)}
+		for _, rg := range ranges {
+			b.Start = append(b.Start, full.Start[rg.lo:rg.hi]...)
+			b.End = append(b.End, full.End[rg.lo:rg.hi]...)
+			b.Cost = append(b.Cost, full.Cost[rg.lo:rg.hi]...)
+		}
 	}
-	clear(need)
+	need := make([]bool, nd)
 	empty := -1 // a dictionary index for the missing columns' "": one no kept row uses
 	for c := range b.Str {
+		if cols != nil && !cols[c] {
+			continue
+		}
 		body, ok := secs[secString0+c]
 		if !ok {
 			if empty < 0 {
@@ -154,9 +114,6 @@ func decodeV2Subs(data []byte, want func(sub string) bool) (*Batch, error) {
 	dr = varint.NewReader(secs[secDict], errCorrupt)
 	dr.Count("dictionary size", uint64(dr.Len()))
 	b.Dict = readDictSome(dr, len(data), need)
-	if dr.Err == nil && dr.Len() != 0 {
-		dr.Fail(fmt.Sprintf("%d bytes after the dictionary", dr.Len()))
-	}
 	if dr.Err != nil {
 		return nil, dr.Err
 	}
@@ -169,6 +126,73 @@ func decodeV2Subs(data []byte, want func(sub string) bool) (*Batch, error) {
 		b.keyOff[i] = uint32(i)
 	}
 	return b, nil
+}
+
+// wantedRows lists the row ranges of a segment of n rows (sorted, disjoint, merged) whose
+// subscription want accepts, and their rows in all. Only the subscription column's runs and
+// the dictionary entries they use are read: imports number the subscriptions first (the
+// column is encoded first), so the dictionary's walk stops early.
+func wantedRows(data []byte, secs map[int][]byte, n, nd int, want func(string) bool) ([]rowRange, int, error) {
+	type run struct {
+		v      uint32
+		lo, hi int
+	}
+	var runs []run
+	body, ok := secs[secString0+ColSubscription]
+	if !ok { // a missing column is every row's ""
+		if want("") {
+			return []rowRange{{0, n}}, n, nil
+		}
+		return nil, 0, nil
+	}
+	sr := varint.NewReader(body, errCorrupt)
+	k := sr.Count("string runs", uint64(n))
+	at := 0
+	for j := 0; j < k && sr.Err == nil; j++ {
+		v := sr.Count("dictionary index", uint64(nd))
+		m := sr.Count("string run", uint64(n-at))
+		if sr.Err == nil && v >= nd {
+			sr.Fail("dictionary index out of range")
+		}
+		runs = append(runs, run{uint32(v), at, at + m})
+		at += m
+	}
+	if sr.Err == nil && (at != n || sr.Len() != 0) {
+		sr.Fail("string runs do not cover every record exactly")
+	}
+	if sr.Err != nil {
+		return nil, 0, sr.Err
+	}
+	need := make([]bool, nd)
+	for _, r := range runs {
+		need[r.v] = true
+	}
+	dr := varint.NewReader(secs[secDict], errCorrupt)
+	dr.Count("dictionary size", uint64(dr.Len()))
+	subs := readDictSome(dr, len(data), need)
+	if dr.Err != nil {
+		return nil, 0, dr.Err
+	}
+	var ranges []rowRange
+	kept := 0
+	verdict := map[uint32]bool{}
+	for _, r := range runs {
+		ok, seen := verdict[r.v]
+		if !seen {
+			ok = want(subs[r.v])
+			verdict[r.v] = ok
+		}
+		if !ok {
+			continue
+		}
+		if m := len(ranges); m > 0 && ranges[m-1].hi == r.lo {
+			ranges[m-1].hi = r.hi
+		} else {
+			ranges = append(ranges, rowRange{r.lo, r.hi})
+		}
+		kept += r.hi - r.lo
+	}
+	return ranges, kept, nil
 }
 
 // cutLean keeps the rows of ranges (kept rows in all) of a lean batch.
@@ -207,8 +231,16 @@ func readRunsIn(r *varint.Reader, n, nd int, ranges []rowRange, kept int) []uint
 		end := at + m
 		for k < len(ranges) && ranges[k].lo < end {
 			lo, hi := max(ranges[k].lo, at), min(ranges[k].hi, end)
-			for ; lo < hi; lo++ {
-				out = append(out, uint32(v))
+			if lo < hi {
+				if len(out)+hi-lo > kept {
+					r.Fail("string runs cover more than the rows kept")
+					return out
+				}
+				o := len(out)
+				out = out[:o+hi-lo]
+				for j := o; j < len(out); j++ {
+					out[j] = uint32(v)
+				}
 			}
 			if ranges[k].hi > end {
 				break // the range goes on in the next run
@@ -224,31 +256,56 @@ func readRunsIn(r *varint.Reader, n, nd int, ranges []rowRange, kept int) []uint
 }
 
 // readDictSome reads a front-coded dictionary (its count already read) of a segment of size
-// bytes, returning the entries need marks (the others ""), in one new allocation.
+// bytes, returning the entries need marks (the others ""), in one new allocation. It reads
+// no further than the last entry needed (so the reader is left inside the dictionary).
 func readDictSome(r *varint.Reader, size int, need []bool) []string {
+	last := len(need) - 1 // the walk stops after the last entry needed
+	for last >= 0 && !need[last] {
+		last--
+	}
+	// A first pass over the lengths sizes the arena exactly (grown by appending, it was
+	// copied over and over: 1.4 s of the audit at the bench scale).
+	total, prevLen := 0, 0
+	for pre, i := *r, 0; i <= last && pre.Err == nil; i++ {
+		shared := pre.Count("dictionary prefix", uint64(prevLen))
+		prevLen = shared + len(pre.Bytes(pre.Count("dictionary entry", uint64(pre.Len())), "dictionary entry"))
+		if need[i] {
+			if total += prevLen; total > 64*size {
+				break // the second pass says what is wrong
+			}
+		}
+	}
+	arena := make([]byte, 0, min(total, 64*size))
 	type span struct{ i, off, n int }
 	var spans []span
-	var arena, cur []byte
-	for i := 0; i < len(need) && r.Err == nil; i++ {
-		shared := r.Count("dictionary prefix", uint64(len(cur)))
+	var cur []byte  // the previous entry when it is not in the arena
+	var prev []byte // the previous entry (in cur or the arena)
+	for i := 0; i <= last && r.Err == nil; i++ {
+		shared := r.Count("dictionary prefix", uint64(len(prev)))
 		suffix := r.Bytes(r.Count("dictionary entry", uint64(r.Len())), "dictionary entry")
 		if r.Err != nil {
 			break
 		}
 		// As readDict: a dictionary far larger than its segment is damage, not data.
-		if shared+len(suffix) > 64*size {
+		if shared+len(suffix) > 64*size || (need[i] && len(arena)+shared+len(suffix) > cap(arena)) {
 			r.Fail("dictionary larger than its segment can hold")
 			break
 		}
-		cur = append(cur[:shared], suffix...)
 		if need[i] {
-			if len(arena)+len(cur) > 64*size {
-				r.Fail("dictionary larger than its segment can hold")
-				break
-			}
-			spans = append(spans, span{i, len(arena), len(cur)})
-			arena = append(arena, cur...)
+			off := len(arena)
+			arena = append(arena, prev[:shared]...)
+			arena = append(arena, suffix...)
+			prev = arena[off:]
+			spans = append(spans, span{i, off, len(prev)})
+			continue
 		}
+		if len(cur) == 0 || len(prev) == 0 || &prev[0] != &cur[0] {
+			cur = append(cur[:0], prev[:shared]...) // prev is in the arena (or empty)
+		} else {
+			cur = cur[:shared]
+		}
+		cur = append(cur, suffix...)
+		prev = cur
 	}
 	if r.Err != nil {
 		return nil

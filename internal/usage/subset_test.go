@@ -81,9 +81,21 @@ func TestDecodeV2SubsEqualsLeanDecodeCut(t *testing.T) {
 		subsets = append(subsets, some)
 		for k, subs := range subsets {
 			want := wantOf(subs)
-			got, err := decodeV2Subs(data, want)
+			got, err := decodeV2Subs(data, want, nil)
 			if err != nil {
 				t.Fatalf("seed %d, subset %d: %v", seed, k, err)
+			}
+			// Of some columns only: those columns read alike, the others are not read.
+			var mask [NumStringCols]bool
+			for c := range mask {
+				mask[c] = rng.IntN(3) == 0
+			}
+			part, err := decodeV2Subs(data, want, &mask)
+			if err != nil {
+				t.Fatalf("seed %d, subset %d, columns %v: %v", seed, k, mask, err)
+			}
+			if exp := projected(leanRows(whole, want), &mask); !slices.Equal(projectedBatch(part, &mask), exp) {
+				t.Fatalf("seed %d, subset %d, columns %v: decoded\n%+v\nwant\n%+v", seed, k, mask, projectedBatch(part, &mask), exp)
 			}
 			exp := leanRows(whole, want)
 			var have []leanView
@@ -113,11 +125,45 @@ func TestDecodeV2SubsChecksDamage(t *testing.T) {
 	for _, at := range []int{5, len(data) / 2, len(data) - 5} {
 		bad := slices.Clone(data)
 		bad[at] ^= 0x40
-		if _, err := decodeV2Subs(bad, func(string) bool { return true }); err == nil {
+		if _, err := decodeV2Subs(bad, func(string) bool { return true }, nil); err == nil {
 			t.Fatalf("a segment damaged at byte %d decoded", at)
 		}
 	}
 }
+
+// projected is views with the columns mask does not mark emptied.
+func projected(vs []leanView, mask *[NumStringCols]bool) []leanView {
+	out := slices.Clone(vs)
+	for i := range out {
+		for c := range out[i].Strs {
+			if !mask[c] {
+				out[i].Strs[c] = ""
+			}
+		}
+	}
+	return out
+}
+
+// projectedBatch is the rows of a batch of the columns mask marks (the others must be nil).
+func projectedBatch(b *Batch, mask *[NumStringCols]bool) []leanView {
+	var out []leanView
+	for i := 0; i < b.Len(); i++ {
+		v := leanView{Start: b.Start[i], End: b.End[i], Cost: int64(b.Cost[i])}
+		for c := range v.Strs {
+			if mask[c] {
+				v.Strs[c] = b.S(c, i)
+			} else if b.Str[c] != nil && !isV1(b) {
+				panic(fmt.Sprintf("column %d was read", c))
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// isV1 tells a batch of a version 1 segment (every column read) by its keys, which version
+// 1 keeps.
+func isV1(b *Batch) bool { return b.Len() > 0 && b.Key(0) != "" }
 
 func TestMayHold(t *testing.T) {
 	rs := []string{"0000000b-aa"}
@@ -229,7 +275,35 @@ func checkSubsets(t *testing.T, what string, db *store.DB, w timeline.Window) {
 		if !slices.Equal(got, exp) {
 			t.Fatalf("%s, subscriptions %v: read %d records, want %d", what, subs, len(got), len(exp))
 		}
+		// The audit's columns only.
+		mask := [NumStringCols]bool{ColSubscription: true, ColResource: true, ColCurrency: true}
+		var part []leanView
+		err := StreamLeanColumns(context.Background(), db, w, subs, []int{ColSubscription, ColResource, ColCurrency}, func(b *Batch) error {
+			part = append(part, projectedBatch(b, &mask)...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if subs == nil {
+			exp = whole
+		}
+		sortViews(part)
+		want := projected(exp, &mask)
+		sortViews(want)
+		if !slices.Equal(part, want) {
+			t.Fatalf("%s, subscriptions %v, three columns: read %d records, want %d", what, subs, len(part), len(want))
+		}
 	}
+}
+
+func sortViews(vs []leanView) {
+	slices.SortFunc(vs, func(a, b leanView) int {
+		if a.Start != b.Start {
+			return int(a.Start - b.Start)
+		}
+		return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+	})
 }
 
 // On an import of many subscriptions over days that each hold some of them (so that a
