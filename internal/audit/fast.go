@@ -96,7 +96,10 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 	type entry struct {
 		seen     bool
 		sub      string
-		resFor   int32 // the subscription index res was found for, +1
+		subKey   string   // as a subscription: its scope key, /subscriptions/<sub>
+		deep     []string // and deepScopes' of it
+		subScope int32    // and its number as a class scope, +1 (0: not yet numbered)
+		resFor   int32    // the subscription index res was found for, +1
 		res      int32
 		usage    bool
 		str      int32
@@ -124,7 +127,7 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 			if !e.seen {
 				e.seen = true
 				if s := lower(dict[x]); known[s] != nil {
-					e.sub = s
+					e.sub, e.subKey, e.deep = s, "/subscriptions/"+s, deep[s]
 				}
 				e.usage = dict[x] == usage.CategoryUsage
 			}
@@ -140,7 +143,10 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 			re := &ents[ri]
 			if re.resFor != int32(si)+1 {
 				re.resFor, re.res = int32(si)+1, -1
-				if sc := classScope(dict[ri], e.sub, deep[e.sub]); sc != "" {
+				// Most resources' class scope is their subscription: its number is kept with it.
+				if sc := classScope(dict[ri], e.subKey, e.deep); sc == e.subKey && e.subScope > 0 {
+					re.res = e.subScope - 1
+				} else if sc != "" {
 					k := [2]string{e.sub, sc}
 					id, ok := scopeIDs[k]
 					if !ok {
@@ -148,6 +154,9 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 						scopeIDs[k], scopes = id, append(scopes, sc)
 					}
 					re.res = id
+					if sc == e.subKey {
+						e.subScope = id + 1
+					}
 				}
 			}
 			if re.res < 0 {
@@ -298,12 +307,12 @@ func deepScopes(run *facts.Snapshot, who map[string]set) map[string][]string {
 	return out
 }
 
-// classScope is the scope of resource res's class in subscription sub (lower case): the deepest
-// of deep that covers it, or the subscription; "" when res lies outside the subscription. A
-// resource without an ID is the subscription's, as the engine reads it.
-func classScope(res, sub string, deep []string) string {
+// classScope is the scope of resource res's class in the subscription of scope key subKey
+// (/subscriptions/<lower-case ID>): the deepest of deep that covers it, or subKey; "" when
+// res lies outside the subscription. A resource without an ID is the subscription's, as the
+// engine reads it.
+func classScope(res, subKey string, deep []string) string {
 	r := strings.TrimRight(strings.TrimSpace(res), "/")
-	subKey := "/subscriptions/" + sub
 	if r == "" {
 		return subKey
 	}
