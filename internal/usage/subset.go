@@ -58,30 +58,12 @@ func decodeV2Subs(data []byte, want func(sub string) bool, cols *[NumStringCols]
 		return b.cutLean(ranges, kept), nil
 	}
 
-	full := &Batch{}
-	tr := varint.NewReader(secs[secTimes], errCorrupt)
-	readTimes(tr, full, n)
-	cr := varint.NewReader(secs[secCost], errCorrupt)
-	readCosts(cr, full, n)
-	for _, x := range []struct {
-		r    *varint.Reader
-		what string
-	}{{tr, "times"}, {cr, "costs"}} {
-		if x.r.Err == nil && x.r.Len() != 0 {
-			x.r.Fail(fmt.Sprintf("%d bytes after the %s", x.r.Len(), x.what))
-		}
-		if x.r.Err != nil {
-			return nil, x.r.Err
-		}
+	b := &Batch{}
+	if b.Start, b.End, err = timesIn(secs[secTimes], n, ranges, kept); err != nil {
+		return nil, err
 	}
-	b := full
-	if kept < n {
-		b = &Batch{Start: make([]int64, 0, kept), End: make([]int64, 0, kept), Cost: make([]money.Nanos, 0, kept)}
-		for _, rg := range ranges {
-			b.Start = append(b.Start, full.Start[rg.lo:rg.hi]...)
-			b.End = append(b.End, full.End[rg.lo:rg.hi]...)
-			b.Cost = append(b.Cost, full.Cost[rg.lo:rg.hi]...)
-		}
+	if b.Cost, err = costsIn(secs[secCost], n, ranges, kept); err != nil {
+		return nil, err
 	}
 	need := make([]bool, nd)
 	empty := -1 // a dictionary index for the missing columns' "": one no kept row uses
@@ -98,10 +80,7 @@ func decodeV2Subs(data []byte, want func(sub string) bool, cols *[NumStringCols]
 			continue
 		}
 		sr := varint.NewReader(body, errCorrupt)
-		b.Str[c] = readRunsIn(sr, n, nd, ranges, kept)
-		if sr.Err == nil && sr.Len() != 0 {
-			sr.Fail(fmt.Sprintf("%d bytes after the string column", sr.Len()))
-		}
+		b.Str[c] = readRunsIn(sr, n, nd, ranges, kept) // stops after the last range
 		if sr.Err != nil {
 			return nil, sr.Err
 		}
@@ -213,16 +192,124 @@ func (b *Batch) cutLean(ranges []rowRange, kept int) *Batch {
 	return out
 }
 
+// The checksum has vouched for the bytes, so the readers below skip what they do not keep
+// (a varint ends at its first byte below 0x80) and stop after the last range; the counts are
+// still checked, so that a segment written wrong is refused rather than misread.
+
+// skipVarints returns the offset in b after the m varints from off, or -1 when b ends first.
+func skipVarints(b []byte, off, m int) int {
+	for ; m > 0; off++ {
+		if off >= len(b) {
+			return -1
+		}
+		if b[off] < 0x80 {
+			m--
+		}
+	}
+	return off
+}
+
+// timesIn reads the charge periods section of a segment of n rows for the rows of ranges.
+func timesIn(body []byte, n int, ranges []rowRange, kept int) (start, end []int64, err error) {
+	r := varint.NewReader(body, errCorrupt)
+	var unit int64
+	switch u := r.Byte("time unit"); u {
+	case 0:
+		unit = 1
+	case 9:
+		unit = 1_000_000_000
+	default:
+		r.Fail(fmt.Sprintf("time unit %d", u))
+	}
+	if r.Err != nil {
+		return nil, nil, r.Err
+	}
+	start, end = make([]int64, 0, kept), make([]int64, kept)
+	// Starts are differences from the row before: every one up to the last kept row is added.
+	last := ranges[len(ranges)-1].hi
+	var s int64
+	k := 0
+	for i := 0; i < last && r.Err == nil; i++ {
+		d := r.Varint("start")
+		if i == 0 {
+			s = d
+		} else {
+			s += d
+		}
+		for k < len(ranges) && i >= ranges[k].hi {
+			k++
+		}
+		if i >= ranges[k].lo {
+			start = append(start, s*unit)
+		}
+	}
+	if r.Err != nil {
+		return nil, nil, r.Err
+	}
+	rest, off := r.Bytes(r.Len(), "times"), 0
+	if off = skipVarints(rest, off, n-last); off < 0 {
+		return nil, nil, corrupt("charge period starts end early")
+	}
+	r = varint.NewReader(rest[off:], errCorrupt)
+	runs := r.Count("length runs", uint64(n))
+	at, j := 0, 0 // j: kept rows given an end
+	k = 0
+	for q := 0; q < runs && r.Err == nil; q++ {
+		v := int64(r.Uvarint("length"))
+		m := r.Count("length run", uint64(n-at))
+		for ; k < len(ranges) && ranges[k].lo < at+m; k++ {
+			lo, hi := max(ranges[k].lo, at), min(ranges[k].hi, at+m)
+			for ; lo < hi; lo++ {
+				end[j] = start[j] + v*unit
+				j++
+			}
+			if ranges[k].hi > at+m {
+				break // the range goes on in the next run
+			}
+		}
+		at += m
+	}
+	if r.Err == nil && at != n {
+		r.Fail("length runs do not cover every record")
+	}
+	if r.Err != nil {
+		return nil, nil, r.Err
+	}
+	return start, end, nil
+}
+
+// costsIn reads the costs section of a segment of n rows for the rows of ranges.
+func costsIn(body []byte, n int, ranges []rowRange, kept int) ([]money.Nanos, error) {
+	out := make([]money.Nanos, 0, kept)
+	off, at := 0, 0
+	for _, rg := range ranges {
+		if off = skipVarints(body, off, rg.lo-at); off < 0 {
+			return nil, corrupt(fmt.Sprintf("costs end before row %d of %d", rg.lo, n))
+		}
+		r := varint.NewReader(body[off:], errCorrupt)
+		for i := rg.lo; i < rg.hi && r.Err == nil; i++ {
+			out = append(out, money.Nanos(r.Varint("cost")))
+		}
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		off += len(body[off:]) - r.Len()
+		at = rg.hi
+	}
+	return out, nil
+}
+
 // emptyLean is a lean batch of no records.
 func emptyLean() *Batch { return &Batch{keyOff: []uint32{0}} }
 
 // readRunsIn reads a string column of n rows (runs of dictionary indices below nd) and returns
-// its values in the rows of ranges (sorted, disjoint), kept rows in all.
+// its values in the rows of ranges (sorted, disjoint), kept rows in all. It stops reading
+// after the last range.
 func readRunsIn(r *varint.Reader, n, nd int, ranges []rowRange, kept int) []uint32 {
 	out := make([]uint32, 0, kept)
 	runs := r.Count("string runs", uint64(n))
 	at, k := 0, 0
-	for j := 0; j < runs && r.Err == nil; j++ {
+	for j := 0; j < runs && k < len(ranges) && r.Err == nil; j++ {
 		v := r.Count("dictionary index", uint64(nd))
 		m := r.Count("string run", uint64(n-at))
 		if r.Err == nil && v >= nd {
@@ -249,8 +336,8 @@ func readRunsIn(r *varint.Reader, n, nd int, ranges []rowRange, kept int) []uint
 		}
 		at = end
 	}
-	if r.Err == nil && at != n {
-		r.Fail("string runs do not cover every record")
+	if r.Err == nil && len(out) != kept {
+		r.Fail("string runs do not cover every record kept")
 	}
 	return out
 }
