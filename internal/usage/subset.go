@@ -2,6 +2,7 @@ package usage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"unsafe"
 
@@ -350,40 +351,58 @@ func readDictSome(r *varint.Reader, size int, need []bool) []string {
 	for last >= 0 && !need[last] {
 		last--
 	}
-	// A first pass over the lengths sizes the arena exactly (grown by appending, it was
-	// copied over and over: 1.4 s of the audit at the bench scale).
+	body := r.Bytes(r.Len(), "dictionary")
+	if r.Err != nil {
+		return nil
+	}
+	// entry reads entry i's prefix length and suffix at off (off < 0: damaged).
+	entry := func(off, prevLen int) (shared int, suffix []byte, next int) {
+		v, n := binary.Uvarint(body[off:])
+		if n <= 0 || v > uint64(prevLen) {
+			return 0, nil, -1
+		}
+		shared, off = int(v), off+n
+		v, n = binary.Uvarint(body[off:])
+		if n <= 0 || v > uint64(len(body)-off-n) {
+			return 0, nil, -1
+		}
+		off += n
+		return shared, body[off : off+int(v)], off + int(v)
+	}
+	// A first pass over the lengths sizes the arena exactly, so that it never moves and the
+	// entries can point into it as they are made (grown by appending, it was copied over and
+	// over: 1.4 s of the audit at the bench scale).
 	total, prevLen := 0, 0
-	for pre, i := *r, 0; i <= last && pre.Err == nil; i++ {
-		shared := pre.Count("dictionary prefix", uint64(prevLen))
-		prevLen = shared + len(pre.Bytes(pre.Count("dictionary entry", uint64(pre.Len())), "dictionary entry"))
+	for i, off := 0, 0; i <= last; i++ {
+		shared, suffix, next := entry(off, prevLen)
+		if next < 0 {
+			r.Fail("dictionary entry")
+			return nil
+		}
+		prevLen, off = shared+len(suffix), next
 		if need[i] {
+			// As readDict: a dictionary far larger than its segment is damage, not data.
 			if total += prevLen; total > 64*size {
-				break // the second pass says what is wrong
+				r.Fail("dictionary larger than its segment can hold")
+				return nil
 			}
 		}
 	}
-	arena := make([]byte, 0, min(total, 64*size))
-	type span struct{ i, off, n int }
-	var spans []span
+	arena := make([]byte, 0, total)
+	dict := make([]string, len(need))
 	var cur []byte  // the previous entry when it is not in the arena
 	var prev []byte // the previous entry (in cur or the arena)
-	for i := 0; i <= last && r.Err == nil; i++ {
-		shared := r.Count("dictionary prefix", uint64(len(prev)))
-		suffix := r.Bytes(r.Count("dictionary entry", uint64(r.Len())), "dictionary entry")
-		if r.Err != nil {
-			break
-		}
-		// As readDict: a dictionary far larger than its segment is damage, not data.
-		if shared+len(suffix) > 64*size || (need[i] && len(arena)+shared+len(suffix) > cap(arena)) {
-			r.Fail("dictionary larger than its segment can hold")
-			break
-		}
+	for i, off := 0, 0; i <= last; i++ {
+		shared, suffix, next := entry(off, len(prev))
+		off = next
 		if need[i] {
-			off := len(arena)
+			at := len(arena)
 			arena = append(arena, prev[:shared]...)
-			arena = append(arena, suffix...)
-			prev = arena[off:]
-			spans = append(spans, span{i, off, len(prev)})
+			arena = append(arena, suffix...) // within its capacity: never moves
+			prev = arena[at:]
+			if len(prev) > 0 {
+				dict[i] = unsafe.String(&prev[0], len(prev)) // the arena is never written again there
+			}
 			continue
 		}
 		if len(cur) == 0 || len(prev) == 0 || &prev[0] != &cur[0] {
@@ -393,16 +412,6 @@ func readDictSome(r *varint.Reader, size int, need []bool) []string {
 		}
 		cur = append(cur, suffix...)
 		prev = cur
-	}
-	if r.Err != nil {
-		return nil
-	}
-	dict := make([]string, len(need))
-	if len(arena) > 0 {
-		base := unsafe.String(&arena[0], len(arena)) // arena is never written again
-		for _, s := range spans {
-			dict[s.i] = base[s.off : s.off+s.n]
-		}
 	}
 	return dict
 }
