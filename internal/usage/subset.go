@@ -229,25 +229,22 @@ func timesIn(body []byte, n int, ranges []rowRange, kept int) (start, end []int6
 	// Starts are differences from the row before: every one up to the last kept row is added.
 	last := ranges[len(ranges)-1].hi
 	var s int64
+	rest, off := r.Bytes(r.Len(), "times"), 0
 	k := 0
-	for i := 0; i < last && r.Err == nil; i++ {
-		d := r.Varint("start")
-		if i == 0 {
-			s = d
-		} else {
-			s += d
+	for i := 0; i < last; i++ {
+		d, w := binary.Varint(rest[off:])
+		if w <= 0 {
+			return nil, nil, corrupt(fmt.Sprintf("charge period start of row %d", i))
 		}
-		for k < len(ranges) && i >= ranges[k].hi {
+		off += w
+		s += d // the first is the start itself
+		for i >= ranges[k].hi { // i < last, the last range's end: k stays in range
 			k++
 		}
 		if i >= ranges[k].lo {
 			start = append(start, s*unit)
 		}
 	}
-	if r.Err != nil {
-		return nil, nil, r.Err
-	}
-	rest, off := r.Bytes(r.Len(), "times"), 0
 	if off = skipVarints(rest, off, n-last); off < 0 {
 		return nil, nil, corrupt("charge period starts end early")
 	}
@@ -287,14 +284,14 @@ func costsIn(body []byte, n int, ranges []rowRange, kept int) ([]money.Nanos, er
 		if off = skipVarints(body, off, rg.lo-at); off < 0 {
 			return nil, corrupt(fmt.Sprintf("costs end before row %d of %d", rg.lo, n))
 		}
-		r := varint.NewReader(body[off:], errCorrupt)
-		for i := rg.lo; i < rg.hi && r.Err == nil; i++ {
-			out = append(out, money.Nanos(r.Varint("cost")))
+		for i := rg.lo; i < rg.hi; i++ {
+			v, w := binary.Varint(body[off:])
+			if w <= 0 {
+				return nil, corrupt(fmt.Sprintf("cost of row %d of %d", i, n))
+			}
+			out = append(out, money.Nanos(v))
+			off += w
 		}
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		off += len(body[off:]) - r.Len()
 		at = rg.hi
 	}
 	return out, nil
