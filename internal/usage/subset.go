@@ -238,7 +238,8 @@ func timesIn(body []byte, n int, ranges []rowRange, kept int) (start, end []int6
 		}
 		off += w
 		s += d // the first is the start itself
-		for i >= ranges[k].hi { // i < last, the last range's end: k stays in range
+		// i < last, the last range's end: k stays in range.
+		for i >= ranges[k].hi {
 			k++
 		}
 		if i >= ranges[k].lo {
