@@ -31,7 +31,10 @@ func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func
 // the others only the rows of those subscriptions are decoded (decodeV2Subs: a segment's rows
 // are sorted by subscription). The coverage audit of a partner reads only the tenants where
 // it is present, and the what-if only the tenants its changes touch. Batches may be empty of
-// some dictionary entries (they read as ""): only the rows' strings are decoded.
+// some dictionary entries (they read as ""): only the rows' strings are decoded. The
+// directory and the segments are read by separate statements: segments are never changed or
+// deleted once written, so a segment imported in between is simply not read, as if the read
+// had started earlier.
 func StreamLeanSubscriptions(ctx context.Context, q store.Querier, w timeline.Window, subs map[string]bool, fn func(b *Batch) error) error {
 	if subs == nil {
 		subs = map[string]bool{} // none
