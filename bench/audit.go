@@ -48,6 +48,7 @@ func phaseAudit(ctx context.Context, c config) (*result, error) {
 		return nil, err
 	}
 	w, _ := period(c)
+	defer usage.ReadGC()() // as `audit` runs
 	start, cpu0 := time.Now(), cpuSeconds()
 	rep, err := audit.Run(ctx, db, audit.Query{Partner: benchPartner, Period: w})
 	if err != nil {

@@ -133,7 +133,24 @@ func recordSearch(q ExplainQuery) timeline.Window {
 
 // ExplainSnapshot is the pure explain: rec is the usage record when asked by key.
 func ExplainSnapshot(s *facts.Snapshot, q ExplainQuery, rec *usage.Record) (*Explanation, error) {
-	ix := build(s)
+	return NewExplainer(s).Explain(q, rec)
+}
+
+// Explainer answers explain queries on one snapshot, whose index it builds once: building it
+// is most of an answer's work, and the coverage audit asks several questions of each
+// tenant's facts. The snapshot must not change while the Explainer is used; it is not safe
+// for concurrent use.
+type Explainer struct {
+	s  *facts.Snapshot
+	ix *index
+}
+
+// NewExplainer indexes s for explain.
+func NewExplainer(s *facts.Snapshot) *Explainer { return &Explainer{s: s, ix: build(s)} }
+
+// Explain is ExplainSnapshot on the Explainer's snapshot.
+func (x *Explainer) Explain(q ExplainQuery, rec *usage.Record) (*Explanation, error) {
+	s, ix := x.s, x.ix
 	w := q.Period
 	if w.Empty() {
 		w = timeline.Window{From: q.At, To: q.At + 1_000_000_000}

@@ -160,7 +160,11 @@ func Run(ctx context.Context, db *store.DB, q Query) (*Report, error) {
 	if q.Refusals, err = link.Refusals(ctx, db.DB, sc.OrgID, q.Period); err != nil {
 		return nil, db.Translate(err)
 	}
-	return Compute(ctx, s, q, StoredUsage(db, q.Period))
+	return compute(ctx, s, q, func(subs map[string]bool, cols []int) attribution.Usage {
+		return func(yield func(*usage.Batch) error) error {
+			return usage.StreamLeanColumns(ctx, db.DB, q.Period, subs, cols, yield)
+		}
+	})
 }
 
 // LoadFacts reads the facts a period's attribution reads (as the engine does: every version
@@ -183,6 +187,24 @@ func StoredUsage(db *store.DB, period timeline.Window) attribution.Usage {
 	return func(yield func(*usage.Batch) error) error {
 		return usage.StreamLean(context.Background(), db.DB, period, yield)
 	}
+}
+
+// storedUsageOf is the stored usage of a period of the subscriptions subs (lower case): of the
+// month's segments, only those subscriptions' rows are read (usage.StreamLeanSubscriptions).
+func storedUsageOf(db *store.DB, period timeline.Window, subs map[string]bool) attribution.Usage {
+	return func(yield func(*usage.Batch) error) error {
+		return usage.StreamLeanSubscriptions(context.Background(), db.DB, period, subs, yield)
+	}
+}
+
+// subscriptionsOf is the set of the subscriptions (lower case) s places in its tenants: the
+// only ones whose records the audit counts (a record of another is skipped as unknown).
+func subscriptionsOf(s *facts.Snapshot) map[string]bool {
+	out := map[string]bool{}
+	for _, x := range s.Subscriptions {
+		out[lower(x.ID)] = true
+	}
+	return out
 }
 
 const day = 24 * 3600 * 1_000_000_000
@@ -237,6 +259,16 @@ type identCur struct {
 
 // Compute audits the snapshot s (loaded as LoadFacts does) against usage src.
 func Compute(ctx context.Context, s *facts.Snapshot, q Query, src attribution.Usage) (*Report, error) {
+	return compute(ctx, s, q, func(map[string]bool, []int) attribution.Usage { return src })
+}
+
+// usageSource gives the usage of the subscriptions subs (lower case), of the string columns cols
+// (nil: all): it may give more records than those (they are skipped) and more columns,
+// never fewer.
+type usageSource func(subs map[string]bool, cols []int) attribution.Usage
+
+// compute is Compute with the usage of the subscriptions the audit reads given by srcOf.
+func compute(ctx context.Context, s *facts.Snapshot, q Query, srcOf usageSource) (*Report, error) {
 	sc, err := ResolveScope(s, q.Partner)
 	if err != nil {
 		return nil, err
@@ -263,7 +295,7 @@ func Compute(ctx context.Context, s *facts.Snapshot, q Query, src attribution.Us
 		currencies: map[string]string{}}
 	ids := a.identities()
 	run := a.runFacts()
-	if err := a.attribute(ctx, run, ids, src); err != nil {
+	if err := a.attribute(ctx, run, ids, subscriptionsOf(run), srcOf); err != nil {
 		return nil, err
 	}
 	if err := a.gaps(rep); err != nil {

@@ -66,7 +66,9 @@ func CustomerRun(ctx context.Context, db *store.DB, tenant string, period timeli
 	if err != nil {
 		return nil, err
 	}
-	return CustomerView(ctx, s, tenant, period, StoredUsage(db, period))
+	// Only the tenant's subscriptions' records are read: the view skips every other.
+	subs := subscriptionsOf(Slice(s, set{lower(tenant): true}))
+	return CustomerView(ctx, s, tenant, period, storedUsageOf(db, period, subs))
 }
 
 // CustomerView builds the view of tenant from the snapshot and usage.

@@ -49,10 +49,13 @@ var aggregate = true
 
 // attribute runs the identities over src and visits every consumption record (see follow),
 // aggregated as above where that is exact.
-func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ident, src attribution.Usage) error {
+func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ident, subs map[string]bool, srcOf usageSource) error {
 	if !aggregate {
-		return follow(ctx, run, a.q.Period, a.runTenants, ids, src, a.visit)
+		return follow(ctx, run, a.q.Period, a.runTenants, ids, srcOf(subs, nil), a.visit)
 	}
+	// The records are only classed here (the engine sees the classes' probes): of their
+	// strings only these columns are read.
+	src := srcOf(subs, []int{usage.ColSubscription, usage.ColResource, usage.ColChargeCategory, usage.ColCurrency, usage.ColProviderID})
 	who := followed(run, ids)
 	deep := deepScopes(run, who)
 	// Only the assignments of the followed principals and their groups can credit them: the
@@ -66,46 +69,32 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 	}
 	run = &own
 	known := newSubTenants(run)
-	classes := map[classKey]*class{}
-	var order []classKey
-	slow := usage.NewBatchBuilder()
-	var rec usage.Record
-	// Scopes, currencies and providers are numbered as they are first met, so that a record's
-	// class is found by numbers; strings are looked at once per batch dictionary entry.
+	// Classing runs in two stages on two goroutines, a batch or two apart (with decoding on a
+	// third, in usage): this one finds each record's class scope from its subscription and
+	// resource (the costlier half: resource IDs are compared with scopes), the other adds the
+	// records up into their classes. The batches come and are added up in order, so the
+	// classes, their order and their sums are those of one goroutine doing both.
 	scopeIDs := map[[2]string]int32{} // subscription, scope
-	var scopes []string
-	strIDs := map[string]int32{}
-	var strs []string
-	intern := func(s string) int32 {
-		id, ok := strIDs[s]
-		if !ok {
-			s = strings.Clone(s)
-			id = int32(len(strs))
-			strIDs[s], strs = id, append(strs, s)
-		}
-		return id
-	}
+	var scopes []string               // this stage's; the other reads it once both are done
 	// Per batch dictionary index: as a subscription, its lower-case ID (or "" when it is not
 	// the run's); as a resource, its class scope's number for the subscription it came with
-	// (-1: outside it); as a charge category, whether it is Usage; as a currency or provider,
-	// its number.
+	// (-1: outside it); as a charge category, whether it is Usage.
 	var dict []string
 	type entry struct {
 		seen     bool
 		sub      string
-		resFor   int32 // the subscription index res was found for, +1
+		subKey   string   // as a subscription: its scope key, /subscriptions/<sub>
+		deep     []string // and deepScopes' of it
+		subScope int32    // and its number as a class scope, +1 (0: not yet numbered)
+		resFor   int32    // the subscription index res was found for, +1
 		res      int32
 		usage    bool
-		str      int32
-		strKnown bool
 	}
 	var ents []entry
-	type recentClass struct {
-		k classKey
-		c *class
-	}
-	var recent [4]recentClass
-	next := 0
+	work := make(chan staged, 2)
+	spare := make(chan []int32, 4) // the per-row numbers' buffers, handed back once added up
+	added := make(chan *classSums)
+	go func() { added <- addUp(work, spare) }()
 	err := src(func(b *usage.Batch) error {
 		if len(b.Dict) > 0 && (len(dict) == 0 || &b.Dict[0] != &dict[0] || len(b.Dict) < len(dict)) {
 			ents = ents[:0]
@@ -115,29 +104,38 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 			ents = append(ents, entry{})
 		}
 		subs, ress, cats := b.Str[usage.ColSubscription], b.Str[usage.ColResource], b.Str[usage.ColChargeCategory]
-		curs, provs := b.Str[usage.ColCurrency], b.Str[usage.ColProviderID]
 		see := func(x uint32) *entry {
 			e := &ents[x]
 			if !e.seen {
 				e.seen = true
 				if s := lower(dict[x]); known[s] != nil {
-					e.sub = s
+					e.sub, e.subKey, e.deep = s, "/subscriptions/"+s, deep[s]
 				}
 				e.usage = dict[x] == usage.CategoryUsage
 			}
 			return e
 		}
-		for i := 0; i < b.Len(); i++ {
+		var res []int32
+		select {
+		case res = <-spare:
+		default:
+		}
+		res = slices.Grow(res[:0], b.Len())[:b.Len()]
+		for i := range res {
 			si := subs[i]
 			e, ce := see(si), see(cats[i])
 			if e.sub == "" || b.End[i] <= b.Start[i] || !ce.usage {
-				continue // nothing the audit counts
+				res[i] = skipRecord // nothing the audit counts
+				continue
 			}
 			ri := ress[i]
 			re := &ents[ri]
 			if re.resFor != int32(si)+1 {
-				re.resFor, re.res = int32(si)+1, -1
-				if sc := classScope(dict[ri], e.sub, deep[e.sub]); sc != "" {
+				re.resFor, re.res = int32(si)+1, slowRecord
+				// Most resources' class scope is their subscription: its number is kept with it.
+				if sc := classScope(dict[ri], e.subKey, e.deep); sc == e.subKey && e.subScope > 0 {
+					re.res = e.subScope - 1
+				} else if sc != "" {
 					k := [2]string{e.sub, sc}
 					id, ok := scopeIDs[k]
 					if !ok {
@@ -145,52 +143,27 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 						scopeIDs[k], scopes = id, append(scopes, sc)
 					}
 					re.res = id
+					if sc == e.subKey {
+						e.subScope = id + 1
+					}
 				}
 			}
-			if re.res < 0 {
-				rec = usage.Record{Start: b.Start[i], End: b.End[i], SubscriptionID: dict[si], ResourceID: dict[ri],
-					ChargeCategory: usage.CategoryUsage, Currency: b.S(usage.ColCurrency, i), ProviderID: b.S(usage.ColProviderID, i), Cost: b.Cost[i]}
-				slow.Add(&rec)
-				continue
-			}
-			cu, pe := &ents[curs[i]], &ents[provs[i]]
-			if !cu.strKnown {
-				cu.str, cu.strKnown = intern(dict[curs[i]]), true
-			}
-			if !pe.strKnown {
-				pe.str, pe.strKnown = intern(dict[provs[i]]), true
-			}
-			k := classKey{re.res, cu.str, pe.str, b.Start[i], b.End[i]}
-			// A segment holds a resource's records of the day together, and its class's other
-			// resources next to it: the last few classes are most rows' class.
-			var c *class
-			for j := range recent {
-				if recent[j].c != nil && recent[j].k == k {
-					c = recent[j].c
-					break
-				}
-			}
-			if c == nil {
-				if c = classes[k]; c == nil {
-					c = &class{sub: strings.Clone(dict[si])}
-					classes[k] = c
-					order = append(order, k)
-				}
-				recent[next] = recentClass{k, c}
-				next = (next + 1) % len(recent)
-			}
-			cost := b.Cost[i]
-			c.sum += cost
-			c.costs = append(c.costs, cost)
-			if len(c.costs) == 1 || cost > c.topCost || (cost == c.topCost && dict[ri] < c.topRes) {
-				c.topCost, c.topRes = cost, strings.Clone(dict[ri])
-			}
+			res[i] = re.res
 		}
-		return nil
+		select {
+		case work <- staged{b, res}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	})
+	close(work)
+	sums := <-added
 	if err != nil {
 		return err
 	}
+	classes, order, strs, slow := sums.classes, sums.order, sums.strs, sums.slow
+	var rec usage.Record
 	// One probe record per class, of a cost equal to its charge period's length in
 	// nanoseconds: the engine's amount for it is the nanoseconds each identity covers, exactly.
 	probes := usage.NewBatchBuilder()
@@ -226,6 +199,118 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 		}
 		a.visit(r)
 	})
+}
+
+// A batch's records as the first stage of classing leaves them: per row, its class scope's
+// number, or one of these.
+const (
+	slowRecord int32 = -1 // its resource lies outside its subscription: through the engine as it is
+	skipRecord int32 = -2 // nothing the audit counts (not the run's subscription, no time, not Usage)
+)
+
+type staged struct {
+	b   *usage.Batch
+	res []int32
+}
+
+// classSums is what addUp adds up: the classes in the order first met, the currencies' and
+// providers' strings by number, and the records that go through the engine as they are.
+type classSums struct {
+	classes map[classKey]*class
+	order   []classKey
+	strs    []string
+	slow    *usage.BatchBuilder
+}
+
+// addUp adds the staged batches' records up into their classes, in the order they come, and
+// hands each batch's numbers back to spare.
+func addUp(work <-chan staged, spare chan<- []int32) *classSums {
+	out := &classSums{classes: map[classKey]*class{}, slow: usage.NewBatchBuilder()}
+	// Currencies and providers are numbered as they are first met, so that a record's class
+	// is found by numbers; strings are looked at once per batch dictionary entry.
+	strIDs := map[string]int32{}
+	intern := func(s string) int32 {
+		id, ok := strIDs[s]
+		if !ok {
+			s = strings.Clone(s)
+			id = int32(len(out.strs))
+			strIDs[s], out.strs = id, append(out.strs, s)
+		}
+		return id
+	}
+	var dict []string
+	type entry struct {
+		str   int32
+		known bool
+	}
+	var ents []entry
+	type recentClass struct {
+		k classKey
+		c *class
+	}
+	var recent [4]recentClass
+	next := 0
+	var rec usage.Record
+	for w := range work {
+		b := w.b
+		if len(b.Dict) > 0 && (len(dict) == 0 || &b.Dict[0] != &dict[0] || len(b.Dict) < len(dict)) {
+			ents = ents[:0]
+		}
+		dict = b.Dict
+		for len(ents) < len(dict) {
+			ents = append(ents, entry{})
+		}
+		subs, ress := b.Str[usage.ColSubscription], b.Str[usage.ColResource]
+		curs, provs := b.Str[usage.ColCurrency], b.Str[usage.ColProviderID]
+		for i, res := range w.res {
+			if res == skipRecord {
+				continue
+			}
+			if res == slowRecord {
+				rec = usage.Record{Start: b.Start[i], End: b.End[i], SubscriptionID: dict[subs[i]], ResourceID: dict[ress[i]],
+					ChargeCategory: usage.CategoryUsage, Currency: b.S(usage.ColCurrency, i), ProviderID: b.S(usage.ColProviderID, i), Cost: b.Cost[i]}
+				out.slow.Add(&rec)
+				continue
+			}
+			cu, pe := &ents[curs[i]], &ents[provs[i]]
+			if !cu.known {
+				cu.str, cu.known = intern(dict[curs[i]]), true
+			}
+			if !pe.known {
+				pe.str, pe.known = intern(dict[provs[i]]), true
+			}
+			k := classKey{res, cu.str, pe.str, b.Start[i], b.End[i]}
+			// A segment holds a resource's records of the day together, and its class's other
+			// resources next to it: the last few classes are most rows' class.
+			var c *class
+			for j := range recent {
+				if recent[j].c != nil && recent[j].k == k {
+					c = recent[j].c
+					break
+				}
+			}
+			if c == nil {
+				if c = out.classes[k]; c == nil {
+					c = &class{sub: strings.Clone(dict[subs[i]])}
+					out.classes[k] = c
+					out.order = append(out.order, k)
+				}
+				recent[next] = recentClass{k, c}
+				next = (next + 1) % len(recent)
+			}
+			cost := b.Cost[i]
+			c.sum += cost
+			c.costs = append(c.costs, cost)
+			if r := dict[ress[i]]; len(c.costs) == 1 || cost > c.topCost || (cost == c.topCost && r < c.topRes) {
+				c.topCost, c.topRes = cost, strings.Clone(r)
+			}
+		}
+		select {
+		case spare <- w.res:
+		default:
+		}
+	}
+	return out
 }
 
 // batches is a usage source of the non-empty batches given.
@@ -295,46 +380,77 @@ func deepScopes(run *facts.Snapshot, who map[string]set) map[string][]string {
 	return out
 }
 
-// classScope is the scope of resource res's class in subscription sub (lower case): the deepest
-// of deep that covers it, or the subscription; "" when res lies outside the subscription. A
-// resource without an ID is the subscription's, as the engine reads it.
-func classScope(res, sub string, deep []string) string {
+// classScope is the scope of resource res's class in the subscription of scope key subKey
+// (/subscriptions/<lower-case ID>): the deepest of deep that covers it, or subKey; "" when
+// res lies outside the subscription. A resource without an ID is the subscription's, as the
+// engine reads it.
+func classScope(res, subKey string, deep []string) string {
 	r := strings.TrimRight(strings.TrimSpace(res), "/")
-	subKey := "/subscriptions/" + sub
 	if r == "" {
 		return subKey
 	}
-	// Only the bytes compared below matter: if they are ASCII, comparing them case-insensitively
-	// is comparing the canonical keys.
-	n := len(subKey)
-	for _, d := range deep {
-		n = max(n, len(d))
+	if r[0] == '/' {
+		if sc, ok := classScopeASCII(r, subKey, deep); ok {
+			return sc
+		}
 	}
-	if r[0] != '/' || !ascii(r[:min(len(r), n+1)]) {
-		r = scope.Key(res) // the rare spelling: the canonical key, allocated
-	}
-	if !covers(subKey, r) {
+	r = scope.Key(res) // the rare spelling: the canonical key, allocated
+	if !scope.PrefixCovers(subKey, r) {
 		return ""
 	}
 	for _, d := range deep {
-		if covers(d, r) {
+		if scope.PrefixCovers(d, r) {
 			return d
 		}
 	}
 	return subKey
 }
 
-// covers is scope.PrefixCovers of a canonical scope key over a trimmed ASCII resource ID in any
-// case, without lowering it.
-func covers(scopeKey, r string) bool {
-	return len(r) >= len(scopeKey) && strings.EqualFold(r[:len(scopeKey)], scopeKey) && (len(r) == len(scopeKey) || r[len(scopeKey)] == '/')
-}
-
-func ascii(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
+// classScopeASCII is classScope of a trimmed resource ID r that starts with a slash, compared
+// without lowering it: ok is false when a byte it had to compare is not ASCII (then only the
+// canonical key, which lowers every letter, compares right). Up to such a byte, the canonical
+// key's bytes are r's with ASCII letters lowered, at the same places.
+func classScopeASCII(r, subKey string, deep []string) (sc string, ok bool) {
+	in, ok := foldedPrefix(r, subKey, 0)
+	if !ok || !in {
+		return "", ok
+	}
+	for _, d := range deep {
+		// Every deep scope is subKey and more: only the rest is compared.
+		if in, ok := foldedPrefix(r, d, len(subKey)); !ok {
+			return "", false
+		} else if in {
+			return d, true
 		}
 	}
-	return true
+	return subKey, true
+}
+
+// foldedPrefix reports whether the canonical scope key k covers r (scope.PrefixCovers), given
+// that r's first from bytes are k's in some case, comparing ASCII letters in any case; ok is
+// false when it met a byte that is not ASCII before it knew.
+func foldedPrefix(r, k string, from int) (covers, ok bool) {
+	n := min(len(r), len(k))
+	for i := from; i < n; i++ {
+		c := r[i]
+		if c >= 0x80 {
+			return false, false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != k[i] {
+			return false, true
+		}
+	}
+	if len(r) < len(k) {
+		return false, true
+	}
+	if len(r) == len(k) {
+		return true, true
+	}
+	if r[len(k)] >= 0x80 {
+		return false, false
+	}
+	return r[len(k)] == '/', true
 }

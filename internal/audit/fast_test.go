@@ -11,6 +11,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/facts/factstest"
 	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/scope"
 	"pgregory.net/rapid"
 )
 
@@ -74,4 +75,40 @@ func locationIDs(ls []directory.Location) []string {
 		out = append(out, l.ID)
 	}
 	return out
+}
+
+// TestClassScopeEqualsCanonical checks classScope's comparison without lowering against the
+// canonical keys' (scope.Key, scope.PrefixCovers), over spellings in any case, with white
+// space, slashes and letters that are not ASCII (among them the Kelvin sign, which lowers to k).
+func TestClassScopeEqualsCanonical(t *testing.T) {
+	subKey := "/subscriptions/ab12-k"
+	deep := []string{"/subscriptions/ab12-k/resourcegroups/rg-k/providers/x/y", "/subscriptions/ab12-k/resourcegroups/rg-k"}
+	canonical := func(res string) string {
+		if strings.TrimRight(strings.TrimSpace(res), "/") == "" {
+			return subKey
+		}
+		r := scope.Key(res)
+		if !scope.PrefixCovers(subKey, r) {
+			return ""
+		}
+		for _, d := range deep {
+			if scope.PrefixCovers(d, r) {
+				return d
+			}
+		}
+		return subKey
+	}
+	for _, res := range []string{
+		"", " ", "/", "//", "/subscriptions/ab12-k", "/SUBSCRIPTIONS/AB12-K", "/subscriptions/ab12-k/",
+		" /subscriptions/AB12-k/resourceGroups/RG-K ", "/subscriptions/ab12-k/resourcegroups/rg-k2",
+		"/subscriptions/ab12-k/resourcegroups/rg-k/providers/X/Y/z", "/subscriptions/ab12-k/resourcegroups/rg-k/providers/x/y2",
+		"/subscriptions/ab12-\u212a/resourcegroups/rg-k", "/subscriptions/ab12-k/resourcegroups/rg-\u212a/providers/x/y",
+		"/subscriptions/ab12-k/resourcegroups/rg-k\u212a", "/subscriptions/ab12-k\u00e9", "/subscriptions/ab12-k/\u00e9",
+		"subscriptions/ab12-k/resourcegroups/rg-k", "/subscriptions/ab12", "/subscriptions/ab12-kk", "/subscriptions/ab12-k\xff/x",
+		"/subscriptions/ab12-k/resourcegroups/rg-k\xff", "/subscriptions/\u0130b12-k", "/subscriptions/ab12-k/resourcegroups/rg-k/",
+	} {
+		if got, want := classScope(res, subKey, deep), canonical(res); got != want {
+			t.Errorf("classScope(%q) = %q, the canonical keys give %q", res, got, want)
+		}
+	}
 }

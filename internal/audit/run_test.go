@@ -1,8 +1,11 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +14,9 @@ import (
 	"github.com/partnerlink/partnerlink/internal/link"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
+	"github.com/partnerlink/partnerlink/internal/synth"
 	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
 // A link attempt the link API refuses for naming the organisation ID is stored by the link
@@ -59,6 +64,85 @@ func TestRunListsRefusedLinkAttempts(t *testing.T) {
 		for _, f := range rep.Findings {
 			if f.Reason == ReasonOrganisationID {
 				t.Errorf("April lists %+v", f)
+			}
+		}
+	})
+}
+
+// Run and CustomerRun read of the stored usage only the subscriptions of the tenants they
+// look at (usage.StreamLeanSubscriptions); their answers are the ones given on every stored
+// record, for every organisation and location and for every customer tenant of a synthetic
+// estate, on SQLite and PostgreSQL.
+func TestRunReadsOnlyItsTenantsAlike(t *testing.T) {
+	d := synth.Generate(5, synth.Tiny)
+	period := timeline.Window{From: d.From.UnixNano(), To: d.To.UnixNano()}
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var est bytes.Buffer
+		if err := d.WriteEstate(&est); err != nil {
+			t.Fatal(err)
+		}
+		asOf := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+		if _, err := estatefile.Import(ctx, db, &est, "estate.json", estatefile.Options{AsOf: asOf}); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "usage.csv")
+		var u bytes.Buffer
+		if err := d.WriteUsage(&u); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, u.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := usage.ImportFiles(ctx, db, []string{path}, usage.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := LoadFacts(ctx, db, period)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := StoredUsage(db, period)
+		asJSON := func(v any) string {
+			b, _ := json.MarshalIndent(v, "", " ")
+			return string(b)
+		}
+		audits := 0
+		for _, o := range s.Organisations {
+			for _, partner := range append([]string{o.ID}, locationIDs(o.Locations)...) {
+				q := Query{Partner: partner, Period: period}
+				got, err := Run(ctx, db, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if q.Refusals, err = link.Refusals(ctx, db.DB, got.OrgID, period); err != nil {
+					t.Fatal(err)
+				}
+				want, err := Compute(ctx, s, q, all)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a, b := asJSON(got), asJSON(want); a != b {
+					t.Fatalf("%s: Run gave\n%s\non every record\n%s", partner, a, b)
+				}
+				if len(got.Findings) > 0 {
+					audits++
+				}
+			}
+		}
+		if audits == 0 {
+			t.Fatal("no audit found anything: the comparison shows nothing")
+		}
+		for _, tn := range s.Tenants {
+			got, err := CustomerRun(ctx, db, tn.ID, period)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := CustomerView(ctx, s, tn.ID, period, all)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := asJSON(got), asJSON(want); a != b {
+				t.Fatalf("tenant %s: CustomerRun gave\n%s\non every record\n%s", tn.ID, a, b)
 			}
 		}
 	})

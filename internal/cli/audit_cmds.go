@@ -10,6 +10,7 @@ import (
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/audit"
+	"github.com/partnerlink/partnerlink/internal/usage"
 	"github.com/partnerlink/partnerlink/internal/whatif"
 )
 
@@ -49,6 +50,7 @@ docs/audit.md explains each finding and what to do about it.`,
 				return err
 			}
 			defer db.Close()
+			defer usage.ReadGC()() // a one-shot read of the month (see there)
 			rep, err := audit.Run(cmd.Context(), db, q)
 			if err != nil {
 				return emptyHint(cmd.Context(), db, err)

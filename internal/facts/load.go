@@ -2,6 +2,7 @@ package facts
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/partnerlink/partnerlink/internal/access"
@@ -18,29 +19,56 @@ import (
 // access, link). A location with no status windows is active at all times, and is returned
 // with one window covering all time, so readers need no special case.
 func Load(ctx context.Context, q store.Querier, w timeline.Window) (*Snapshot, error) {
-	orgs, err := directory.LoadFacts(ctx, q, w)
-	if err != nil {
-		return nil, fmt.Errorf("loading facts: the partner directory: %w", err)
+	// Access's part (role assignments, a hundred thousand at the bench scale) is most of the
+	// time: from a pool it is read on a connection of its own while the others are read. Each
+	// part is its own statements either way (a pool gives no snapshot across them); from a
+	// transaction, whose connection is one, the parts are read in turn.
+	var a access.Facts
+	var accessErr error
+	accessDone := make(chan struct{})
+	loadAccess := func() {
+		defer close(accessDone)
+		a, accessErr = access.LoadFacts(ctx, q, w)
 	}
-	e, err := estate.LoadFacts(ctx, q, w)
-	if err != nil {
-		return nil, fmt.Errorf("loading facts: the estate: %w", err)
+	_, pool := q.(*sql.DB)
+	if pool {
+		go loadAccess()
 	}
-	a, err := access.LoadFacts(ctx, q, w)
-	if err != nil {
-		return nil, fmt.Errorf("loading facts: role assignments and delegations: %w", err)
+	orgs, orgsErr := directory.LoadFacts(ctx, q, w)
+	var e estate.Facts
+	var spans []link.Span
+	var ids []directory.Identifier
+	var accounts []account.Account
+	var estateErr, spansErr, idsErr, accountsErr error
+	if orgsErr == nil {
+		e, estateErr = estate.LoadFacts(ctx, q, w)
 	}
-	spans, err := link.LoadSpans(ctx, q, w)
-	if err != nil {
-		return nil, fmt.Errorf("loading facts: links: %w", err)
+	if !pool && orgsErr == nil && estateErr == nil {
+		loadAccess()
 	}
-	ids, err := directory.LoadIdentifierFacts(ctx, q, w)
-	if err != nil {
-		return nil, fmt.Errorf("loading facts: partner identifiers: %w", err)
+	<-accessDone
+	if orgsErr == nil && estateErr == nil && accessErr == nil {
+		spans, spansErr = link.LoadSpans(ctx, q, w)
 	}
-	accounts, err := account.LoadFacts(ctx, q, w)
-	if err != nil {
-		return nil, fmt.Errorf("loading facts: accounts: %w", err)
+	if spansErr == nil {
+		ids, idsErr = directory.LoadIdentifierFacts(ctx, q, w)
+	}
+	if spansErr == nil && idsErr == nil {
+		accounts, accountsErr = account.LoadFacts(ctx, q, w)
+	}
+	switch {
+	case orgsErr != nil:
+		return nil, fmt.Errorf("loading facts: the partner directory: %w", orgsErr)
+	case estateErr != nil:
+		return nil, fmt.Errorf("loading facts: the estate: %w", estateErr)
+	case accessErr != nil:
+		return nil, fmt.Errorf("loading facts: role assignments and delegations: %w", accessErr)
+	case spansErr != nil:
+		return nil, fmt.Errorf("loading facts: links: %w", spansErr)
+	case idsErr != nil:
+		return nil, fmt.Errorf("loading facts: partner identifiers: %w", idsErr)
+	case accountsErr != nil:
+		return nil, fmt.Errorf("loading facts: accounts: %w", accountsErr)
 	}
 	return &Snapshot{
 		Identifiers:          ids,

@@ -2,7 +2,9 @@ package usage
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
@@ -19,20 +21,202 @@ import (
 // Reading (SQLite stepping), decoding and fn run at the same time, each on its own goroutine,
 // a segment or two apart; fn is called in the segments' order.
 func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *Batch) error) error {
+	return streamLean(ctx, q, w, nil, nil, fn)
+}
+
+// StreamLeanSubscriptions is StreamLean restricted to the records of the subscriptions subs
+// (lower-case IDs; a record's subscription is compared lower-cased and trimmed, as the
+// audit and the engine's facts compare them). A segment whose
+// [min_sub, max_sub] range (stored beside it) can hold none of them is not read at all; of
+// the others only the rows of those subscriptions are decoded (decodeV2Subs: a segment's rows
+// are sorted by subscription). The coverage audit of a partner reads only the tenants where
+// it is present, and the what-if only the tenants its changes touch. Batches may be empty of
+// some dictionary entries (they read as ""): only the rows' strings are decoded. The
+// directory and the segments are read by separate statements: segments are never changed or
+// deleted once written, so a segment imported in between is simply not read, as if the read
+// had started earlier.
+func StreamLeanSubscriptions(ctx context.Context, q store.Querier, w timeline.Window, subs map[string]bool, fn func(b *Batch) error) error {
+	if subs == nil {
+		subs = map[string]bool{} // none
+	}
+	return StreamLeanColumns(ctx, q, w, subs, nil, fn)
+}
+
+// StreamLeanColumns is StreamLeanSubscriptions (subs nil: every subscription) reading only
+// the string columns cols (nil: every one): the others may be nil in the batches, and only
+// the dictionary entries the columns read are decoded. The coverage audit reads five of the
+// eighteen columns.
+func StreamLeanColumns(ctx context.Context, q store.Querier, w timeline.Window, subs map[string]bool, cols []int, fn func(b *Batch) error) error {
+	var mask *[NumStringCols]bool
+	if cols != nil {
+		mask = new([NumStringCols]bool)
+		for _, c := range cols {
+			mask[c] = true
+		}
+	}
+	return streamLean(ctx, q, w, subs, mask, fn)
+}
+
+// mayHold reports whether a segment whose subscriptions lie in [minSub, maxSub] (byte-wise:
+// how a segment's rows are sorted) may hold one of subs (lower-case IDs), in any spelling
+// whose lower case, trimmed, is the ID: a spelling of a letter's case (variantIn), or with
+// white space after it (imports trim it; records built otherwise may not) or before it (it
+// then sorts first). Non-ASCII IDs, whose case mappings do not pair bytes, are always read,
+// and so is a segment whose bounds are not ASCII. (Left out: a spelling of an ASCII ID with a
+// non-ASCII letter that lower-cases to ASCII, such as the Kelvin sign, amid ASCII neighbours;
+// subscription IDs are GUIDs and account numbers.)
+func mayHold(subs []string, minSub, maxSub string) bool {
+	if minSub == "" || minSub[0] <= ' ' || !ascii(minSub) || !ascii(maxSub) {
+		return true
+	}
+	for _, w := range subs {
+		if !ascii(w) || variantIn(w, minSub, maxSub) ||
+			(len(minSub) > len(w) && strings.EqualFold(minSub[:len(w)], w) && minSub[len(w)] <= ' ') {
+			return true
+		}
+	}
+	return false
+}
+
+// variantIn reports whether some spelling of ASCII w, each letter in either case, lies in
+// [lo, hi] byte-wise. It walks w once: while the spelling can still equal both bounds' prefix
+// it follows them; once above lo (or below hi) only the other bound constrains it, and the
+// smallest (or largest) spelling of the rest decides.
+func variantIn(w, lo, hi string) bool {
+	opts := func(c byte) (byte, byte) { // smallest, largest
+		if 'a' <= c && c <= 'z' {
+			return c - 'a' + 'A', c
+		}
+		if 'A' <= c && c <= 'Z' {
+			return c, c - 'A' + 'a'
+		}
+		return c, c
+	}
+	// belowHi: the smallest spelling of w[i:] is at most hi[i:]; aboveLo: the largest at least lo[i:].
+	belowHi := func(i int) bool {
+		for ; i < len(w); i++ {
+			if i >= len(hi) {
+				return false
+			}
+			small, _ := opts(w[i])
+			if small != hi[i] {
+				return small < hi[i]
+			}
+		}
+		return true
+	}
+	aboveLo := func(i int) bool {
+		for ; i < len(w); i++ {
+			if i >= len(lo) {
+				return true
+			}
+			_, large := opts(w[i])
+			if large != lo[i] {
+				return large > lo[i]
+			}
+		}
+		return len(lo) <= len(w)
+	}
+	for i := 0; i < len(w); i++ {
+		// The spelling so far equals both bounds' first i bytes.
+		if i >= len(lo) {
+			return belowHi(i) // above lo from here on
+		}
+		if i >= len(hi) {
+			return false // longer than hi, which it equals so far
+		}
+		small, large := opts(w[i])
+		for _, o := range []byte{small, large} {
+			switch {
+			case o > lo[i] && o < hi[i]:
+				return true
+			case o == lo[i] && o == hi[i]:
+				// follow both: decided below
+			case o == lo[i] && o < hi[i]:
+				if aboveLo(i + 1) {
+					return true
+				}
+			case o > lo[i] && o == hi[i]:
+				if belowHi(i + 1) {
+					return true
+				}
+			}
+		}
+		if (small != lo[i] || small != hi[i]) && (large != lo[i] || large != hi[i]) {
+			return false // no spelling follows both bounds further
+		}
+	}
+	// w's spelling equals both bounds' prefixes of its length: it is at most hi, and at least
+	// lo only if lo is no longer.
+	return len(lo) <= len(w)
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// streamLean is StreamLean, restricted to the subscriptions subs when it is not nil, and to
+// the string columns cols marks when it is not nil.
+func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs map[string]bool, cols *[NumStringCols]bool, fn func(b *Batch) error) error {
 	if w.Empty() {
 		return nil
 	}
-	rows, err := q.QueryContext(ctx, `SELECT id, min_start, max_start, sha256, data FROM usage_segments
-		WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY day, min_sub`,
-		dayBound(w.From), w.To, w.From, w.To)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	type stored struct {
 		id, sum string
 		lo, hi  int64
 		data    []byte
+	}
+	// Restricted, the segments' directory is read first (without their data), and only the
+	// segments that may hold a wanted subscription are read, by ID.
+	var dir []stored
+	if subs != nil {
+		rs := make([]string, 0, len(subs))
+		for s := range subs {
+			rs = append(rs, s)
+		}
+		rows, err := q.QueryContext(ctx, `SELECT id, min_start, max_start, sha256, min_sub, max_sub FROM usage_segments
+			WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY day, min_sub`,
+			dayBound(w.From), w.To, w.From, w.To)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var s stored
+			var minSub, maxSub string
+			if err := rows.Scan(&s.id, &s.lo, &s.hi, &s.sum, &minSub, &maxSub); err != nil {
+				rows.Close()
+				return err
+			}
+			if mayHold(rs, minSub, maxSub) {
+				dir = append(dir, s)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	var want func(string) bool
+	if subs != nil {
+		want = func(sub string) bool { return subs[strings.ToLower(strings.TrimSpace(sub))] }
+	}
+	var rows *sql.Rows
+	if subs == nil {
+		var err error
+		rows, err = q.QueryContext(ctx, `SELECT id, min_start, max_start, sha256, data FROM usage_segments
+			WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY day, min_sub`,
+			dayBound(w.From), w.To, w.From, w.To)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
 	}
 	type decoded struct {
 		b   *Batch
@@ -43,18 +227,71 @@ func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func
 	raw := make(chan stored, 2)
 	out := make(chan decoded, 2)
 	readErr := make(chan error, 1)
+	// The segments' bytes are copied from the driver's (sql.RawBytes) into buffers the decoder
+	// hands back once decoded (a decoded batch keeps nothing of them): a month's segments
+	// were otherwise allocated twice over (database/sql clones a []byte), about 1.2 GB at the
+	// bench scale for the collector to follow.
+	free := make(chan []byte, 4)
+	buffer := func(b sql.RawBytes) []byte {
+		var buf []byte
+		select {
+		case buf = <-free:
+		default:
+		}
+		return append(buf[:0], b...)
+	}
 	go func() { // read
 		defer close(raw)
+		send := func(s stored) bool {
+			select {
+			case raw <- s:
+				return true
+			case <-done:
+				readErr <- nil
+				return false
+			}
+		}
+		if rows == nil {
+			for _, s := range dir {
+				err := func() error {
+					one, err := q.QueryContext(ctx, `SELECT data FROM usage_segments WHERE id = $1`, s.id)
+					if err != nil {
+						return err
+					}
+					defer one.Close()
+					if !one.Next() {
+						if err := one.Err(); err != nil {
+							return err
+						}
+						return sql.ErrNoRows // deleted since the directory was read
+					}
+					var data sql.RawBytes
+					if err := one.Scan(&data); err != nil {
+						return err
+					}
+					s.data = buffer(data)
+					return one.Close()
+				}()
+				if err != nil {
+					readErr <- fmt.Errorf("usage segment %s: %w", s.id, err)
+					return
+				}
+				if !send(s) {
+					return
+				}
+			}
+			readErr <- nil
+			return
+		}
 		for rows.Next() {
 			var s stored
-			if err := rows.Scan(&s.id, &s.lo, &s.hi, &s.sum, &s.data); err != nil {
+			var data sql.RawBytes
+			if err := rows.Scan(&s.id, &s.lo, &s.hi, &s.sum, &data); err != nil {
 				readErr <- err
 				return
 			}
-			select {
-			case raw <- s:
-			case <-done:
-				readErr <- nil
+			s.data = buffer(data)
+			if !send(s) {
 				return
 			}
 		}
@@ -63,7 +300,11 @@ func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func
 	go func() { // decode
 		defer close(out)
 		for s := range raw {
-			b, err := decodeLean(s.id, s.sum, s.data)
+			b, err := decodeLean(s.id, s.sum, s.data, want, cols)
+			select {
+			case free <- s.data:
+			default:
+			}
 			if err == nil {
 				b.Source = s.sum
 				if s.lo < w.From || s.hi >= w.To {
@@ -95,17 +336,24 @@ func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func
 	return <-readErr
 }
 
-// decodeLean is decodeStored without what StreamLean leaves out (version 1 segments, which
-// only old databases hold, are decoded whole).
-func decodeLean(id, sum string, data []byte) (*Batch, error) {
+// decodeLean is decodeStored without what StreamLean leaves out, of the rows whose
+// subscription want accepts (nil: every row) and the string columns cols marks (nil: every
+// one). Version 1 segments, which only old databases hold, are decoded whole, then cut to
+// the rows (with every column).
+func decodeLean(id, sum string, data []byte, want func(sub string) bool, cols *[NumStringCols]bool) (*Batch, error) {
 	if len(data) >= 4 && string(data[:4]) == segMagicV2 {
-		b, err := decodeV2(data, true)
+		b, err := decodeV2Subs(data, want, cols)
 		if err != nil {
 			return nil, fmt.Errorf("usage segment %s: %w (restore the database from a backup)", id, err)
 		}
 		return b, nil
 	}
-	return decodeStored(id, sum, data)
+	b, err := decodeStored(id, sum, data)
+	if err != nil || want == nil {
+		return b, err
+	}
+	subs := b.Str[ColSubscription]
+	return b.filter(func(i int) bool { return want(b.Dict[subs[i]]) }), nil
 }
 
 // filterLean keeps the rows of a lean batch that start in w.
@@ -119,7 +367,9 @@ func (b *Batch) filterLean(w timeline.Window) *Batch {
 		out.End = append(out.End, b.End[i])
 		out.Cost = append(out.Cost, b.Cost[i])
 		for c := range out.Str {
-			out.Str[c] = append(out.Str[c], b.Str[c][i])
+			if b.Str[c] != nil { // a column not read (StreamLeanColumns) stays unread
+				out.Str[c] = append(out.Str[c], b.Str[c][i])
+			}
 		}
 	}
 	n := len(out.Start)

@@ -200,19 +200,29 @@ func decodeSegment(data []byte) (*Batch, error) {
 // decodeV2 decodes a version 2 segment. lean skips what attribution does not read (keys, raw
 // cost texts, quantities, amounts: see StreamLean).
 func decodeV2(data []byte, lean bool) (*Batch, error) {
+	n, secs, err := parseV2(data)
+	if err != nil {
+		return nil, err
+	}
+	return buildV2(data, n, secs, lean)
+}
+
+// parseV2 checks a version 2 segment's checksum and returns its record count and the bodies
+// of the sections this partnerlink knows.
+func parseV2(data []byte) (int, map[int][]byte, error) {
 	if len(data) < len(segMagicV2)+4 {
-		return nil, corrupt("shorter than its header and checksum")
+		return 0, nil, corrupt("shorter than its header and checksum")
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if got := crc32.Checksum(body, castagnoli); got != sum {
-		return nil, corrupt(fmt.Sprintf("checksum mismatch (CRC32C stored %08x, computed %08x): the segment's bytes are damaged", sum, got))
+		return 0, nil, corrupt(fmt.Sprintf("checksum mismatch (CRC32C stored %08x, computed %08x): the segment's bytes are damaged", sum, got))
 	}
 	r := varint.NewReader(body[len(segMagicV2):], errCorrupt)
 	n := r.Count("record count", maxSegRows)
 	// Every record takes at least a few bytes, so a count beyond the data is corruption (and
 	// must not size allocations).
 	if r.Err == nil && n > r.Len() {
-		return nil, corrupt("record count larger than the segment")
+		return 0, nil, corrupt("record count larger than the segment")
 	}
 	nsec := r.Count("section count", uint64(r.Len()))
 	secs := map[int][]byte{}
@@ -224,27 +234,32 @@ func decodeV2(data []byte, lean bool) (*Batch, error) {
 			break
 		}
 		if _, dup := secs[id]; dup {
-			return nil, corrupt(fmt.Sprintf("section %d appears twice", id))
+			return 0, nil, corrupt(fmt.Sprintf("section %d appears twice", id))
 		}
 		if !knownSection(id) {
 			if flags&flagCritical != 0 {
-				return nil, corrupt(fmt.Sprintf("section %d is one this partnerlink does not know and must not skip: upgrade partnerlink", id))
+				return 0, nil, corrupt(fmt.Sprintf("section %d is one this partnerlink does not know and must not skip: upgrade partnerlink", id))
 			}
 			continue
 		}
 		secs[id] = body
 	}
 	if r.Err != nil {
-		return nil, r.Err
+		return 0, nil, r.Err
 	}
 	if r.Len() != 0 {
-		return nil, corrupt(fmt.Sprintf("%d bytes after the last section", r.Len()))
+		return 0, nil, corrupt(fmt.Sprintf("%d bytes after the last section", r.Len()))
 	}
 	for _, id := range []int{secDict, secKeys, secTimes, secCost} {
 		if _, ok := secs[id]; !ok {
-			return nil, corrupt(fmt.Sprintf("required section %d is missing", id))
+			return 0, nil, corrupt(fmt.Sprintf("required section %d is missing", id))
 		}
 	}
+	return n, secs, nil
+}
+
+// buildV2 decodes the sections of a version 2 segment of n records (see decodeV2).
+func buildV2(data []byte, n int, secs map[int][]byte, lean bool) (*Batch, error) {
 	sub := func(id int) *varint.Reader { return varint.NewReader(secs[id], errCorrupt) }
 	done := func(sr *varint.Reader, what string) error {
 		if sr.Err == nil && sr.Len() != 0 {

@@ -175,29 +175,12 @@ func usageOf(ctx context.Context, db *store.DB, s *facts.Snapshot, period timeli
 	}
 	bb := usage.NewBatchBuilder()
 	var r usage.Record
-	var dict []string
-	var want []int8 // per dictionary index: 0 unknown, 1 keep, -1 skip
-	err := usage.StreamLean(ctx, db.DB, period, func(b *usage.Batch) error {
-		if len(b.Dict) > 0 && (len(dict) == 0 || &b.Dict[0] != &dict[0] || len(b.Dict) < len(dict)) {
-			want = want[:0]
-		}
-		dict = b.Dict
-		for len(want) < len(dict) {
-			want = append(want, 0)
-		}
-		subs := b.Str[usage.ColSubscription]
+	// Only those subscriptions' records are read (and of the segments, only those that may
+	// hold them): the month's other records are not decoded.
+	err := usage.StreamLeanSubscriptions(ctx, db.DB, period, keep, func(b *usage.Batch) error {
 		for i := 0; i < b.Len(); i++ {
-			si := subs[i]
-			if want[si] == 0 {
-				want[si] = -1
-				if keep[lower(dict[si])] {
-					want[si] = 1
-				}
-			}
-			if want[si] == 1 {
-				attributed(b, i, &r)
-				bb.Add(&r)
-			}
+			attributed(b, i, &r)
+			bb.Add(&r)
 		}
 		return nil
 	})
