@@ -2,7 +2,6 @@ package facts
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/partnerlink/partnerlink/internal/access"
@@ -30,7 +29,7 @@ func Load(ctx context.Context, q store.Querier, w timeline.Window) (*Snapshot, e
 		defer close(accessDone)
 		a, accessErr = access.LoadFacts(ctx, q, w)
 	}
-	_, pool := q.(*sql.DB)
+	pool := store.IsPool(q)
 	if pool {
 		go loadAccess()
 	}

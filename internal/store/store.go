@@ -267,3 +267,10 @@ type Querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
+
+// IsPool reports whether q is a connection pool, whose statements may run at the same time
+// on separate connections, rather than a transaction, whose statements run one at a time.
+func IsPool(q Querier) bool {
+	_, ok := q.(*sql.DB)
+	return ok
+}

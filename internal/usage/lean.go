@@ -216,14 +216,20 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs ma
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
 	}
 	type decoded struct {
 		b   *Batch
 		err error
 	}
+	// The reading goroutine owns rows and closes them; streamLean returns only after it has
+	// stopped: a row scanned as sql.RawBytes holds the rows' lock until the next Next or
+	// Close, which must therefore come from the same goroutine.
 	done := make(chan struct{})
-	defer close(done)
+	readDone := make(chan struct{})
+	defer func() {
+		close(done)
+		<-readDone
+	}()
 	raw := make(chan stored, 2)
 	out := make(chan decoded, 2)
 	readErr := make(chan error, 1)
@@ -241,7 +247,11 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs ma
 		return append(buf[:0], b...)
 	}
 	go func() { // read
+		defer close(readDone)
 		defer close(raw)
+		if rows != nil {
+			defer rows.Close()
+		}
 		send := func(s stored) bool {
 			select {
 			case raw <- s:
