@@ -21,7 +21,7 @@ import (
 // Reading (SQLite stepping), decoding and fn run at the same time, each on its own goroutine,
 // a segment or two apart; fn is called in the segments' order.
 func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *Batch) error) error {
-	return streamLean(ctx, q, w, nil, nil, fn)
+	return streamLean(ctx, q, w, nil, nil, nil, false, fn)
 }
 
 // StreamLeanSubscriptions is StreamLean restricted to the records of the subscriptions subs
@@ -54,7 +54,7 @@ func StreamLeanColumns(ctx context.Context, q store.Querier, w timeline.Window, 
 			mask[c] = true
 		}
 	}
-	return streamLean(ctx, q, w, subs, mask, fn)
+	return streamLean(ctx, q, w, subs, nil, mask, false, fn)
 }
 
 // mayHold reports whether a segment whose subscriptions lie in [minSub, maxSub] (byte-wise:
@@ -160,9 +160,21 @@ func ascii(s string) bool {
 	return true
 }
 
-// streamLean is StreamLean, restricted to the subscriptions subs when it is not nil, and to
-// the string columns cols marks when it is not nil.
-func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs map[string]bool, cols *[NumStringCols]bool, fn func(b *Batch) error) error {
+// StreamAttribution calls fn with what an attribution run reads of the stored records whose
+// charge period starts in w (StreamLean's columns), in Stream's order (by day, then segment
+// ID: a run's inputs hash lists the segments in that order) and with each batch naming its
+// segment, of the rows whose sub-account want accepts (nil: every row; a sharded run keeps
+// its shard's). Reading, decoding and fn overlap as in StreamLean: a run waits neither for
+// the database while it computes nor for the engine while it reads.
+func StreamAttribution(ctx context.Context, q store.Querier, w timeline.Window, want func(sub string) bool, fn func(b *Batch) error) error {
+	return streamLean(ctx, q, w, nil, want, nil, true, fn)
+}
+
+// streamLean is StreamLean, restricted to the subscriptions subs when it is not nil (read
+// from the segments that may hold them), else to those want accepts when it is not nil, and
+// to the string columns cols marks when it is not nil; byID reads in Stream's order.
+func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs map[string]bool, want func(string) bool,
+	cols *[NumStringCols]bool, byID bool, fn func(b *Batch) error) error {
 	if w.Empty() {
 		return nil
 	}
@@ -203,15 +215,18 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs ma
 			return err
 		}
 	}
-	var want func(string) bool
 	if subs != nil {
 		want = func(sub string) bool { return subs[strings.ToLower(strings.TrimSpace(sub))] }
 	}
 	var rows *sql.Rows
 	if subs == nil {
 		var err error
+		order := "day, min_sub"
+		if byID {
+			order = "day, id"
+		}
 		rows, err = q.QueryContext(ctx, `SELECT id, min_start, max_start, sha256, data FROM usage_segments
-			WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY day, min_sub`,
+			WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY `+order,
 			dayBound(w.From), w.To, w.From, w.To)
 		if err != nil {
 			return err
@@ -316,10 +331,10 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs ma
 			default:
 			}
 			if err == nil {
-				b.Source = s.sum
+				b.Source, b.Segment = s.sum, s.id
 				if s.lo < w.From || s.hi >= w.To {
 					b = b.filterLean(w)
-					b.Source = fmt.Sprintf("%s[%d,%d)", s.sum, w.From, w.To)
+					b.Source, b.Segment = fmt.Sprintf("%s[%d,%d)", s.sum, w.From, w.To), s.id
 				}
 			}
 			select {

@@ -86,3 +86,62 @@ func TestStreamLeanReadsWhatStreamReads(t *testing.T) {
 		}
 	}
 }
+
+// StreamAttribution reads Stream's records in Stream's order, its batches naming the same
+// segments and sources (both segment versions; the predicate's cut is tested on an import
+// of many sub-accounts, TestStreamLeanSubscriptionsImported).
+func TestStreamAttributionIsStreamInItsOrder(t *testing.T) {
+	for _, version := range storedVersions {
+		raw, err := os.ReadFile(storedGoldenPath(version, "focus-azure-1.0.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d storedDump
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatal(err)
+		}
+		db := storetest.SQLite(t)
+		loadStored(t, db, d)
+		march2, _ := timeline.ParseDateOrTime("2026-03-02")
+		march3, _ := timeline.ParseDateOrTime("2026-03-03")
+		for _, w := range []timeline.Window{timeline.Always(), {From: march2, To: march3}} {
+			checkAttributionRead(t, fmt.Sprintf("version %d, window %s", version, w), db, w, nil)
+		}
+	}
+}
+
+// attributionRead is what a read gives, in its order.
+type attributionRead struct {
+	views           []leanView
+	sources, segIDs []string
+}
+
+// checkAttributionRead checks that StreamAttribution with keep reads what Stream reads of the
+// sub-accounts keep accepts (nil: all), in Stream's order, and, given no keep, names the
+// same sources and segments.
+func checkAttributionRead(t *testing.T, what string, db *store.DB, w timeline.Window, keep func(sub string) bool) {
+	t.Helper()
+	ctx := context.Background()
+	read := func(stream func(func(*Batch) error) error, keep func(sub string) bool) attributionRead {
+		var r attributionRead
+		err := stream(func(b *Batch) error {
+			r.sources, r.segIDs = append(r.sources, b.Source), append(r.segIDs, b.Segment)
+			for i := 0; i < b.Len(); i++ {
+				if keep == nil || keep(b.S(ColSubscription, i)) {
+					r.views = append(r.views, leanOf(b, i))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	want := read(func(fn func(*Batch) error) error { return Stream(ctx, db, w, fn) }, keep)
+	got := read(func(fn func(*Batch) error) error { return StreamAttribution(ctx, db, w, keep, fn) }, nil)
+	if len(want.views) == 0 || !slices.Equal(got.views, want.views) ||
+		keep == nil && (!slices.Equal(got.sources, want.sources) || !slices.Equal(got.segIDs, want.segIDs)) {
+		t.Fatalf("%s: StreamAttribution read\n%+v\nStream\n%+v", what, got, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -330,6 +331,9 @@ func TestStreamLeanSubscriptionsImported(t *testing.T) {
 		feb5, _ := timeline.ParseDateOrTime("2026-02-05T00:30:00Z")
 		for _, w := range []timeline.Window{timeline.Always(), {From: feb3, To: feb5}} {
 			checkSubsets(t, "window "+w.String(), db, w)
+			// A sharded run's read: about a third of the sub-accounts, by a hash of their ID.
+			third := func(sub string) bool { return crc32.ChecksumIEEE([]byte(sub))%3 == 0 }
+			checkAttributionRead(t, "a third, window "+w.String(), db, w, third)
 		}
 	})
 }

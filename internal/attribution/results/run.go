@@ -200,7 +200,7 @@ func Run(ctx context.Context, db *store.DB, opts RunOptions) (_ *RunResult, runE
 		if len(opts.UsageFiles) > 0 {
 			return usage.ReadFileBatches(ctx, opts.UsageFiles, opts.UsageRead, 8192, wrap)
 		}
-		return usage.Stream(ctx, db.DB, opts.Period, wrap)
+		return usage.StreamAttribution(ctx, db.DB, opts.Period, nil, wrap)
 	}
 	count := func(rows []Row, incs []Incentive) {
 		for _, r := range rows {

@@ -55,18 +55,16 @@ func runShard(ctx context.Context, db *store.DB, opts RunOptions, snap *facts.Sn
 	segs := map[string]bool{}
 	var segList []string
 	source := func(yield func(*usage.Batch) error) error {
-		return usage.Stream(ctx, db.DB, p, func(b *usage.Batch) error {
+		// Only the shard's rows are decoded; a segment none of whose rows in the period are
+		// the shard's is not among its sources, and the run's sources are the shards' union.
+		mine := func(sub string) bool { return shardOf(sub, sh.Count) == sh.Index }
+		return usage.StreamAttribution(ctx, db.DB, p, mine, func(b *usage.Batch) error {
 			if !segs[b.Segment] {
 				segs[b.Segment] = true
 				segList = append(segList, b.Segment)
 			}
 			sources = append(sources, b.Source)
-			nb := b.Filter(func(i int) bool { return shardOf(b.S(usage.ColSubscription, i), sh.Count) == sh.Index })
-			if nb.Len() == 0 {
-				return nil
-			}
-			nb.Source, nb.Segment = b.Source, b.Segment
-			return yield(nb)
+			return yield(b)
 		})
 	}
 	// The parts: per day, the day's rollups at the finest grain, written as each day is done.
@@ -178,7 +176,7 @@ func runShard(ctx context.Context, db *store.DB, opts RunOptions, snap *facts.Sn
 			unknown = unknown[:20]
 		}
 		stats.UnknownSubscriptions = unknown
-		// Every shard read every segment of the period: the run's are their union.
+		// The run's segments are the union of those the shards read rows of.
 		var segments []string
 		for s := range segSet {
 			segments = append(segments, s)
