@@ -223,7 +223,8 @@ type Loader interface {
 	Exec(ctx context.Context, query string, args ...any) (int64, error)
 	// Insert writes rows into table's columns as fast as the engine allows (COPY on
 	// PostgreSQL, batched multi-row inserts on SQLite). With skipConflicts, rows whose primary
-	// key exists are skipped. It reports the rows inserted.
+	// key exists are skipped. It reports the rows inserted. After an error the load's
+	// transaction can only be rolled back (some of the rows may be written): return it.
 	Insert(ctx context.Context, table string, columns []string, rows [][]any, skipConflicts bool) (int64, error)
 	// Query runs a query in the load's transaction (so it sees the load's own writes) and
 	// calls fn for each row with a function that scans it.

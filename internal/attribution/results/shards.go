@@ -208,9 +208,23 @@ func commitShards(ctx context.Context, l store.Loader, db *store.DB, sh *Shard, 
 	if _, err := clearPeriod(ctx, l, p); err != nil {
 		return err
 	}
+	// A day's parts are added up on a goroutine while the transaction reads the next day's
+	// and writes the day before's rollups: the commit, which holds the run lock, waits less.
+	type summed struct {
+		ru  *rollups
+		err error
+	}
 	totals := totaller{}
+	write := func(pending chan summed) error {
+		x := <-pending
+		if x.err != nil || x.ru.empty() {
+			return x.err
+		}
+		x.ru.totals(totals)
+		return x.ru.write(ctx, l)
+	}
+	var pending chan summed
 	for d := p.From; d < p.To; d += day {
-		ru := newRollups(interner{})
 		var datas [][]byte
 		err := l.Query(ctx, `SELECT data FROM attribution_shard_parts WHERE group_id = $1 AND day = $2`, []any{sh.Group, d},
 			func(scan func(...any) error) error {
@@ -224,16 +238,26 @@ func commitShards(ctx context.Context, l store.Loader, db *store.DB, sh *Shard, 
 		if err != nil {
 			return err
 		}
-		for _, b := range datas {
-			if err := ru.decodePart(fmt.Sprintf("shard part of group %s on %s", sh.Group, timeline.Format(d)), b); err != nil {
+		next := make(chan summed, 1)
+		go func(d int64) {
+			ru := newRollups(interner{})
+			for _, b := range datas {
+				if err := ru.decodePart(fmt.Sprintf("shard part of group %s on %s", sh.Group, timeline.Format(d)), b); err != nil {
+					next <- summed{err: err}
+					return
+				}
+			}
+			next <- summed{ru: ru}
+		}(d)
+		if pending != nil {
+			if err := write(pending); err != nil {
 				return err
 			}
 		}
-		if ru.empty() {
-			continue
-		}
-		ru.totals(totals)
-		if err := ru.write(ctx, l); err != nil {
+		pending = next
+	}
+	if pending != nil {
+		if err := write(pending); err != nil {
 			return err
 		}
 	}

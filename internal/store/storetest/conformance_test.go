@@ -144,6 +144,18 @@ func TestBulkInsertSkipsConflictsAndIsAtomic(t *testing.T) {
 		if err == nil {
 			t.Fatal("failing load reported success")
 		}
+		// Without skipping, a conflict is an error, and the load leaves nothing behind: not
+		// the new rows of the same statement before the conflicting one, nor earlier ones.
+		err = db.Load(ctx, func(l store.Loader) error {
+			if _, err := l.Insert(ctx, "tenants", cols, [][]any{{"new2", "n"}}, false); err != nil {
+				return err
+			}
+			_, err := l.Insert(ctx, "tenants", cols, [][]any{{"new3", "n"}, {"t0005", "n"}, {"new4", "n"}}, false)
+			return err
+		})
+		if err == nil {
+			t.Fatal("a conflicting insert reported success")
+		}
 		var c int
 		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM tenants`).Scan(&c); err != nil || c != 1244 {
 			t.Fatalf("tenants = %d, %v; want 1244", c, err)
