@@ -205,7 +205,7 @@ func commitShards(ctx context.Context, l store.Loader, db *store.DB, sh *Shard, 
 	if err != nil {
 		return err
 	}
-	if _, err := clearPeriod(ctx, l, p); err != nil {
+	if err := clearPeriod(ctx, l, p); err != nil {
 		return err
 	}
 	// A day's parts are added up on a goroutine while the transaction reads the next day's

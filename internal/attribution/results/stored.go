@@ -82,14 +82,29 @@ func eachStored(ctx context.Context, q store.Querier, w timeline.Window, row fun
 	})
 }
 
+// cutDays returns the UTC days p covers in part, whose rollups a run of p computes again
+// from every run's results.
+func cutDays(p timeline.Window) []int64 {
+	from := floorDay(p.From)
+	var cut []int64
+	if p.From != from {
+		cut = append(cut, from)
+	}
+	if last := floorDay(p.To - 1); p.To != last+day {
+		if len(cut) == 0 || cut[0] != last {
+			cut = append(cut, last)
+		}
+	}
+	return cut
+}
+
 // clearPeriod makes room for a run of p: p leaves every earlier run's coverage, result
 // segments wholly inside p are deleted and those that straddle its ends are written again
-// (as version 2) without the rows of records that start in p. It returns the days whose
-// rollups must be computed again from every run's results (days p cuts), and deletes the
-// rollups of the days inside p.
-func clearPeriod(ctx context.Context, l store.Loader, p timeline.Window) ([]int64, error) {
+// (as version 2) without the rows of records that start in p, and the rollups of the days
+// inside p are deleted (those of cutDays(p) are left to be computed again).
+func clearPeriod(ctx context.Context, l store.Loader, p timeline.Window) error {
 	if err := cutCoverage(ctx, l, p); err != nil {
-		return nil, err
+		return err
 	}
 	from, to := floorDay(p.From), floorDay(p.To-1)+day
 	type seg struct {
@@ -108,42 +123,35 @@ func clearPeriod(ctx context.Context, l store.Loader, p timeline.Window) ([]int6
 			return nil
 		})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := l.Exec(ctx, `DELETE FROM attribution_segments WHERE day >= $1 AND day < $2`, from, to); err != nil {
-		return nil, err
+		return err
 	}
 	for _, s := range straddle {
 		seg, err := keepOutside(s.id, s.data, p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if seg == nil {
 			continue
 		}
 		seg.id, seg.run = s.id, s.run
 		if err := writeResultSegments(ctx, l, []*resultSeg{seg}); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	var cut []int64
 	lo, hi := from, to // the days inside p
 	if p.From != from {
-		cut = append(cut, from)
 		lo += day
 	}
-	if last := floorDay(p.To - 1); p.To != last+day {
-		if len(cut) == 0 || cut[0] != last {
-			cut = append(cut, last)
-		}
+	if p.To != to {
 		hi -= day
 	}
 	if lo < hi {
-		if err := deleteRollups(ctx, l, lo, hi); err != nil {
-			return nil, err
-		}
+		return deleteRollups(ctx, l, lo, hi)
 	}
-	return cut, nil
+	return nil
 }
 
 // recordResults collects rows and incentives by record (and run), in the order first met, to
