@@ -184,15 +184,21 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs ma
 		data    []byte
 	}
 	// Restricted, the segments' directory is read first (without their data), and only the
-	// segments that may hold a wanted subscription are read, by ID.
+	// segments that may hold a wanted subscription are read, by ID. In Stream's order too:
+	// SQLite sorts by (day, id) by passing every segment's bytes through its sorter (1.4 CPU s
+	// of a month at the bench scale), so the directory is sorted instead.
 	var dir []stored
-	if subs != nil {
+	if subs != nil || byID {
 		rs := make([]string, 0, len(subs))
 		for s := range subs {
 			rs = append(rs, s)
 		}
+		order := "day, min_sub"
+		if byID {
+			order = "day, id"
+		}
 		rows, err := q.QueryContext(ctx, `SELECT id, min_start, max_start, sha256, min_sub, max_sub FROM usage_segments
-			WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY day, min_sub`,
+			WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY `+order,
 			dayBound(w.From), w.To, w.From, w.To)
 		if err != nil {
 			return err
@@ -204,7 +210,7 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs ma
 				rows.Close()
 				return err
 			}
-			if mayHold(rs, minSub, maxSub) {
+			if subs == nil || mayHold(rs, minSub, maxSub) {
 				dir = append(dir, s)
 			}
 		}
@@ -219,14 +225,10 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs ma
 		want = func(sub string) bool { return subs[strings.ToLower(strings.TrimSpace(sub))] }
 	}
 	var rows *sql.Rows
-	if subs == nil {
+	if subs == nil && !byID {
 		var err error
-		order := "day, min_sub"
-		if byID {
-			order = "day, id"
-		}
 		rows, err = q.QueryContext(ctx, `SELECT id, min_start, max_start, sha256, data FROM usage_segments
-			WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY `+order,
+			WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY day, min_sub`,
 			dayBound(w.From), w.To, w.From, w.To)
 		if err != nil {
 			return err

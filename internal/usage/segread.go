@@ -35,22 +35,33 @@ func StreamSegments(ctx context.Context, q store.Querier, w timeline.Window, kee
 	if w.Empty() {
 		return nil
 	}
-	rows, err := q.QueryContext(ctx, `SELECT id, min_start, max_start, sha256, data FROM usage_segments
+	// The directory first, then each segment by ID: SQLite sorted by (day, id) by passing
+	// every segment's bytes through its sorter, and segments keep rejects are not read.
+	type entry struct {
+		id, sum string
+		lo, hi  int64
+	}
+	var dir []entry
+	err := store.Each(ctx, q, `SELECT id, min_start, max_start, sha256 FROM usage_segments
 		WHERE day >= $1 AND day < $2 AND max_start >= $3 AND min_start < $4 ORDER BY day, id`,
-		dayBound(w.From), w.To, w.From, w.To)
+		[]any{dayBound(w.From), w.To, w.From, w.To}, func(r *sql.Rows) error {
+			var e entry
+			if err := r.Scan(&e.id, &e.lo, &e.hi, &e.sum); err != nil {
+				return err
+			}
+			if keep == nil || keep(e.id) {
+				dir = append(dir, e)
+			}
+			return nil
+		})
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, sum string
-		var lo, hi int64
+	for _, e := range dir {
+		id, sum, lo, hi := e.id, e.sum, e.lo, e.hi
 		var data []byte
-		if err := rows.Scan(&id, &lo, &hi, &sum, &data); err != nil {
-			return err
-		}
-		if keep != nil && !keep(id) {
-			continue
+		if err := q.QueryRowContext(ctx, `SELECT data FROM usage_segments WHERE id = $1`, id).Scan(&data); err != nil {
+			return fmt.Errorf("usage segment %s: %w", id, err)
 		}
 		b, err := decodeStored(id, sum, data)
 		if err != nil {
@@ -68,7 +79,7 @@ func StreamSegments(ctx context.Context, q store.Querier, w timeline.Window, kee
 			return err
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // decodeStored decodes the stored segment id after checking it: version 2 carries its own
