@@ -53,6 +53,30 @@ func collect(t *testing.T, read func(context.Context, store.Querier, timeline.Wi
 // StreamLean reads the records Stream reads, in a window or whole, with their charge periods,
 // costs and strings (of both segment versions), and keys that read as "".
 func TestStreamLeanReadsWhatStreamReads(t *testing.T) {
+	forStoredGolden(t, func(version int, db *store.DB, w timeline.Window) {
+		want := collect(t, Stream, db, w)
+		got := collect(t, StreamLean, db, w)
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Fatalf("version %d, window %s: StreamLean read\n%+v\nStream\n%+v", version, w, got, want)
+		}
+		err := StreamLean(context.Background(), db, w, func(b *Batch) error {
+			for i := 0; i < b.Len(); i++ {
+				if version == 2 && b.Key(i) != "" {
+					t.Fatalf("key %q, want none", b.Key(i))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// forStoredGolden calls fn with the stored golden data of each segment version loaded into
+// SQLite, for the whole time and for one day of it.
+func forStoredGolden(t *testing.T, fn func(version int, db *store.DB, w timeline.Window)) {
+	t.Helper()
 	for _, version := range storedVersions {
 		raw, err := os.ReadFile(storedGoldenPath(version, "focus-azure-1.0.csv"))
 		if err != nil {
@@ -67,22 +91,7 @@ func TestStreamLeanReadsWhatStreamReads(t *testing.T) {
 		march2, _ := timeline.ParseDateOrTime("2026-03-02")
 		march3, _ := timeline.ParseDateOrTime("2026-03-03")
 		for _, w := range []timeline.Window{timeline.Always(), {From: march2, To: march3}} {
-			want := collect(t, Stream, db, w)
-			got := collect(t, StreamLean, db, w)
-			if len(want) == 0 || !slices.Equal(got, want) {
-				t.Fatalf("version %d, window %s: StreamLean read\n%+v\nStream\n%+v", version, w, got, want)
-			}
-			err := StreamLean(context.Background(), db, w, func(b *Batch) error {
-				for i := 0; i < b.Len(); i++ {
-					if version == 2 && b.Key(i) != "" {
-						t.Fatalf("key %q, want none", b.Key(i))
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			fn(version, db, w)
 		}
 	}
 }
@@ -91,23 +100,9 @@ func TestStreamLeanReadsWhatStreamReads(t *testing.T) {
 // segments and sources (both segment versions; the predicate's cut is tested on an import
 // of many sub-accounts, TestStreamLeanSubscriptionsImported).
 func TestStreamAttributionIsStreamInItsOrder(t *testing.T) {
-	for _, version := range storedVersions {
-		raw, err := os.ReadFile(storedGoldenPath(version, "focus-azure-1.0.csv"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d storedDump
-		if err := json.Unmarshal(raw, &d); err != nil {
-			t.Fatal(err)
-		}
-		db := storetest.SQLite(t)
-		loadStored(t, db, d)
-		march2, _ := timeline.ParseDateOrTime("2026-03-02")
-		march3, _ := timeline.ParseDateOrTime("2026-03-03")
-		for _, w := range []timeline.Window{timeline.Always(), {From: march2, To: march3}} {
-			checkAttributionRead(t, fmt.Sprintf("version %d, window %s", version, w), db, w, nil)
-		}
-	}
+	forStoredGolden(t, func(version int, db *store.DB, w timeline.Window) {
+		checkAttributionRead(t, fmt.Sprintf("version %d, window %s", version, w), db, w, nil)
+	})
 }
 
 // attributionRead is what a read gives, in its order.

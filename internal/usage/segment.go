@@ -630,16 +630,21 @@ func appendTimes(out []byte, b *Batch, order []int32) []byte {
 	return out
 }
 
-func readTimes(r *varint.Reader, b *Batch, n int) {
-	var unit int64
+// readTimeUnit reads the charge periods section's unit: 0 for nanoseconds, 9 for seconds.
+func readTimeUnit(r *varint.Reader) int64 {
 	switch u := r.Byte("time unit"); u {
 	case 0:
-		unit = 1
+		return 1
 	case 9:
-		unit = 1_000_000_000
+		return 1_000_000_000
 	default:
 		r.Fail(fmt.Sprintf("time unit %d", u))
+		return 0
 	}
+}
+
+func readTimes(r *varint.Reader, b *Batch, n int) {
+	unit := readTimeUnit(r)
 	if r.Err != nil {
 		return
 	}

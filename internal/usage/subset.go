@@ -213,15 +213,7 @@ func skipVarints(b []byte, off, m int) int {
 // timesIn reads the charge periods section of a segment of n rows for the rows of ranges.
 func timesIn(body []byte, n int, ranges []rowRange, kept int) (start, end []int64, err error) {
 	r := varint.NewReader(body, errCorrupt)
-	var unit int64
-	switch u := r.Byte("time unit"); u {
-	case 0:
-		unit = 1
-	case 9:
-		unit = 1_000_000_000
-	default:
-		r.Fail(fmt.Sprintf("time unit %d", u))
-	}
+	unit := readTimeUnit(r)
 	if r.Err != nil {
 		return nil, nil, r.Err
 	}

@@ -2,11 +2,9 @@ package usage
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -227,23 +225,9 @@ func TestVariantInBruteForce(t *testing.T) {
 // StreamLeanSubscriptions reads of the stored golden data (both segment versions) exactly
 // the records StreamLean reads of the wanted subscriptions.
 func TestStreamLeanSubscriptionsGolden(t *testing.T) {
-	for _, version := range storedVersions {
-		raw, err := os.ReadFile(storedGoldenPath(version, "focus-azure-1.0.csv"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d storedDump
-		if err := json.Unmarshal(raw, &d); err != nil {
-			t.Fatal(err)
-		}
-		db := storetest.SQLite(t)
-		loadStored(t, db, d)
-		march2, _ := timeline.ParseDateOrTime("2026-03-02")
-		march3, _ := timeline.ParseDateOrTime("2026-03-03")
-		for _, w := range []timeline.Window{timeline.Always(), {From: march2, To: march3}} {
-			checkSubsets(t, fmt.Sprintf("version %d, window %s", version, w), db, w)
-		}
-	}
+	forStoredGolden(t, func(version int, db *store.DB, w timeline.Window) {
+		checkSubsets(t, fmt.Sprintf("version %d, window %s", version, w), db, w)
+	})
 }
 
 // checkSubsets compares StreamLeanSubscriptions with StreamLean cut, for every single

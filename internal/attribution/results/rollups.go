@@ -253,6 +253,23 @@ var (
 	rollupInsertAt = 5000
 )
 
+// orgSum is the sum of a rollup table's row, with the organisation of its location.
+type orgSum struct {
+	org                        string
+	amount, orgAmount, records int64
+}
+
+// sumAt returns where k's sum is in sums, adding it (for org) when k is new.
+func sumAt[K comparable](at map[K]int, keys *[]K, sums *[]orgSum, k K, org string) int {
+	i, ok := at[k]
+	if !ok {
+		i = len(*sums)
+		at[k] = i
+		*keys, *sums = append(*keys, k), append(*sums, orgSum{org: org})
+	}
+	return i
+}
+
 // write inserts the rollups. Their days must hold no rollups yet.
 func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 	// Grouped by maps, not sorted: the rows of a rollup segment are in no particular order
@@ -277,17 +294,13 @@ func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 		org string
 		seg *rollupSeg
 	}
-	type sum struct {
-		org                        string
-		amount, orgAmount, records int64
-	}
-	add := func(s *sum, v *locVal) {
+	add := func(s *orgSum, v *locVal) {
 		s.amount, s.orgAmount, s.records = s.amount+v.amount, s.orgAmount+v.orgAmount, s.records+v.records
 	}
 	var dayKeys []dayKey
-	var daySums []sum
+	var daySums []orgSum
 	var provKeys []provKey
-	var provSums []sum
+	var provSums []orgSum
 	dayAt := map[dayKey]int{}
 	provAt := map[provKey]int{}
 	tenants := map[tenantKey]*rollupSeg{}
@@ -317,24 +330,12 @@ func (ru *rollups) write(ctx context.Context, l store.Loader) error {
 			}
 			h := &hints[j]
 			if dk := (dayKey{k.day, v.loc, v.assoc, k.currency}); h.di < 0 || h.dk != dk {
-				i, ok := dayAt[dk]
-				if !ok {
-					i = len(daySums)
-					dayAt[dk] = i
-					dayKeys, daySums = append(dayKeys, dk), append(daySums, sum{org: v.org})
-				}
-				h.dk, h.di = dk, i
+				h.dk, h.di = dk, sumAt(dayAt, &dayKeys, &daySums, dk, v.org)
 			}
 			add(&daySums[h.di], v)
 			if k.provider != "" { // rollups moved from before schema 0670 keep the provider rows they had
 				if pk := (provKey{k.day, v.loc, v.assoc, k.provider, k.currency}); h.pi < 0 || h.pk != pk {
-					i, ok := provAt[pk]
-					if !ok {
-						i = len(provSums)
-						provAt[pk] = i
-						provKeys, provSums = append(provKeys, pk), append(provSums, sum{org: v.org})
-					}
-					h.pk, h.pi = pk, i
+					h.pk, h.pi = pk, sumAt(provAt, &provKeys, &provSums, pk, v.org)
 				}
 				add(&provSums[h.pi], v)
 			}
