@@ -238,7 +238,7 @@ func (e *engine) run(ctx context.Context, period timeline.Window, each Usage, ou
 	var wg sync.WaitGroup
 	for w := range inbox {
 		inbox[w] = make(chan *chunk, nchunks)
-		workers[w] = e.newWorker()
+		workers[w] = e.newWorker(nw)
 		wg.Add(1)
 		go func(wk *worker, w uint8) {
 			defer wg.Done()
@@ -551,7 +551,7 @@ func newEngine(ix *index, progs *Programs) *engine {
 // record attributes one record with a fresh worker (explain's single probes).
 func (e *engine) record(r *usage.Record, st *Stats) ([]Row, []Incentive) {
 	b := usage.BatchOf([]usage.Record{*r})
-	wk := e.newWorker()
+	wk := e.newWorker(1)
 	wk.tags.use(b.Dict)
 	var in rowIn
 	in.fill(b, 0)

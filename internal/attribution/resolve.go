@@ -18,30 +18,35 @@ import (
 // month of usage names each resource tens of times, so this replaces a scope walk, set unions
 // and a sort per record with a map lookup.
 
-// maxCachedResources bounds a worker's resolved resources. Usage names the estate's resources,
-// so the cache is bounded by the estate; the cap keeps memory bounded even for usage that names
-// an unbounded number of distinct resources (the cache then starts over). A variable so that
-// a test can shrink it.
-var maxCachedResources = 1 << 17
+// maxCachedResources bounds the resolved resources an engine's workers keep, each worker a
+// share (records are dealt to workers by subscription, so each meets its share of them).
+// Usage names the estate's resources, so the caches are bounded by the estate; the cap keeps
+// memory bounded even for usage that names an unbounded number of distinct resources (a
+// worker's cache then starts over). With a cap per worker, one worker (GOMAXPROCS=1) started
+// over several times a day at the bench scale (200,000 resources) and spent twice the CPU of
+// two. A variable so that a test can shrink it.
+var maxCachedResources = 1 << 18
 
 // worker is one goroutine's engine state. It is not shared, so its cache needs no locking.
 //
 // Records find their resource by the hash of its resource ID (computed once, when the record
 // is dealt to a worker), so the hot path hashes no strings; byKey settles hash collisions.
 type worker struct {
-	e       *engine
-	byHash  map[uint64]*resEntry
-	byKey   map[resKey]*resEntry
-	infos   map[infoKey]*resInfo // a resolution may be here under several keys
-	bases   map[subVersion]*subBase
-	seen    []bool   // per record: which (organisation, association) already has a row
-	hitBuf  []hit    // per record: its attribution rows before they are written out
-	incBuf  []incHit // per record: its incentive rows before they are written out
-	holdBuf []hold   // scratch of buildPlan
-	sums    [][]curSum
-	res     dictCache[resRef] // resource dictionary index -> entry, for the batch at hand
-	nextDay int64             // sums mode: the start of the day after the latest record's (see retire)
-	live    []*sumPlan        // sums mode: the plans with intervals built and not retired
+	e      *engine
+	byHash map[uint64]*resEntry
+	byKey  map[resKey]*resEntry
+	infos  map[infoKey]*resInfo // a resolution may be here under several keys
+	bases  map[subVersion]*subBase
+	// maxResources bounds byKey (its share of maxCachedResources).
+	maxResources int
+	seen         []bool   // per record: which (organisation, association) already has a row
+	hitBuf       []hit    // per record: its attribution rows before they are written out
+	incBuf       []incHit // per record: its incentive rows before they are written out
+	holdBuf      []hold   // scratch of buildPlan
+	sums         [][]curSum
+	res          dictCache[resRef] // resource dictionary index -> entry, for the batch at hand
+	nextDay      int64             // sums mode: the start of the day after the latest record's (see retire)
+	live         []*sumPlan        // sums mode: the plans with intervals built and not retired
 	// Copies of the batches' strings the worker keeps past a batch (a batch's strings share
 	// one allocation with its whole dictionary): subscription IDs and currency codes once
 	// each in strs, resource IDs appended to blocks of strBuf (see entry).
@@ -56,9 +61,10 @@ type worker struct {
 	warns map[tagWarnKey]*tagWarnAcc
 }
 
-func (e *engine) newWorker() *worker {
+// newWorker returns one of an engine's n workers.
+func (e *engine) newWorker(n int) *worker {
 	return &worker{e: e, byHash: map[uint64]*resEntry{}, byKey: map[resKey]*resEntry{}, infos: map[infoKey]*resInfo{}, bases: map[subVersion]*subBase{},
-		strs: interner{}}
+		strs: interner{}, maxResources: max(1, maxCachedResources/n)}
 }
 
 // infoKey identifies a resolution: resources of one subscription version whose deepest scope
@@ -201,7 +207,7 @@ func (wk *worker) entry(h uint64, sub, res string) *resEntry {
 	k := resKey{sub, res}
 	ent := wk.byKey[k]
 	if ent == nil {
-		if len(wk.byKey) >= maxCachedResources {
+		if len(wk.byKey) >= wk.maxResources {
 			wk.flushPlans() // the sums held by the resolutions about to be dropped
 			clear(wk.byHash)
 			clear(wk.byKey)

@@ -51,7 +51,7 @@ func TestEngineMatchesReferenceWithTinyCache(t *testing.T) {
 // Two resources whose IDs hash alike still get their own entries.
 func TestWorkerEntryHashCollision(t *testing.T) {
 	e := newEngine(build(baseEstate()), DefaultPrograms())
-	wk := e.newWorker()
+	wk := e.newWorker(1)
 	a := wk.entry(42, "sub-a", "/subscriptions/sub-a/resourceGroups/rg/providers/p/vm/a")
 	b := wk.entry(42, "sub-b", "/subscriptions/sub-b/resourceGroups/rg/providers/p/vm/b")
 	if a == b || a.res != "/subscriptions/sub-a/resourceGroups/rg/providers/p/vm/a" || b.res != "/subscriptions/sub-b/resourceGroups/rg/providers/p/vm/b" {
@@ -264,7 +264,7 @@ func TestRetireKeepsOnlyTheCurrentDaysPlans(t *testing.T) {
 		RoleDefinitionID: roleOwner.ID, Scope: "/subscriptions/" + subA, Kind: access.Eligible, Valid: timeline.Always(), Activations: acts})
 	s.Links = append(s.Links, link.Span{TenantID: "t1", ObjectID: "u3", LocationID: "2", Valid: timeline.Always()})
 	e := newEngine(build(s), DefaultPrograms())
-	wk := e.newWorker()
+	wk := e.newWorker(1)
 	ent := wk.entry(maphash.String(e.seed, resVM), subA, resVM)
 	var st Stats
 	for d := 0; d < 10; d++ {
