@@ -1,11 +1,9 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +13,8 @@ import (
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/storetest"
 	"github.com/partnerlink/partnerlink/internal/synth"
+	"github.com/partnerlink/partnerlink/internal/synth/synthtest"
 	"github.com/partnerlink/partnerlink/internal/timeline"
-	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
 // A link attempt the link API refuses for naming the organisation ID is stored by the link
@@ -78,25 +76,8 @@ func TestRunReadsOnlyItsTenantsAlike(t *testing.T) {
 	period := timeline.Window{From: d.From.UnixNano(), To: d.To.UnixNano()}
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		var est bytes.Buffer
-		if err := d.WriteEstate(&est); err != nil {
-			t.Fatal(err)
-		}
-		asOf := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
-		if _, err := estatefile.Import(ctx, db, &est, "estate.json", estatefile.Options{AsOf: asOf}); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(t.TempDir(), "usage.csv")
-		var u bytes.Buffer
-		if err := d.WriteUsage(&u); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, u.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := usage.ImportFiles(ctx, db, []string{path}, usage.ImportOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		estatePath, usagePath := synthtest.Files(t, d)
+		synthtest.Import(t, db, estatePath, usagePath, func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) })
 		s, err := LoadFacts(ctx, db, period)
 		if err != nil {
 			t.Fatal(err)

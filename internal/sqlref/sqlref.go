@@ -201,21 +201,7 @@ func Totals(ctx context.Context, q querier, d Dialect, o Options) ([]Total, erro
 	if err != nil || !ok {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, Query(d, o).Totals)
-	if err != nil {
-		return nil, fmt.Errorf("sqlref: totals query: %w", err)
-	}
-	defer rows.Close()
-	var out []Total
-	for rows.Next() {
-		var t Total
-		if err := rows.Scan(&t.LocationID, &t.Association, &t.Currency, &t.Amount, &t.Rows); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	SortTotals(out)
-	return out, rows.Err()
+	return scanTotals(ctx, q, Query(d, o).Totals)
 }
 
 // totalsByDay runs Totals for each UTC day of the period and adds the results up: the
