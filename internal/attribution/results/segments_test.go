@@ -196,9 +196,10 @@ func FuzzDecodeResults(f *testing.F) {
 
 // A damaged rollup segment, or one of another shape, is an error naming it, never sums.
 func TestDamagedRollupSegmentIsNamed(t *testing.T) {
-	s := newRollupSeg(2, 1)
-	s.add([]string{"PAL", "USD"}, 5)
-	s.add([]string{"CSP", "USD"}, -7)
+	n := newStrNums()
+	s := newRollupSeg(n, 2, 1)
+	s.add([]int32{n.of("PAL"), n.of("USD")}, 5)
+	s.add([]int32{n.of("CSP"), n.of("USD")}, -7)
 	data := s.encode()
 	var got []string
 	if err := decodeRollup("x", data, 2, 1, func(strs []string, nums []int64) { got = append(got, fmt.Sprint(strs, nums)) }); err != nil ||

@@ -300,15 +300,17 @@ func addStats(a, b *attribution.Stats) {
 // encodePart writes the rollups at the finest grain as two rollup segments back to back (rows
 // of attribution sums, then incentive sums), each with its length.
 func (ru *rollups) encodePart() []byte {
-	att := newRollupSeg(9, 4)
+	n := newStrNums()
+	att := newRollupSeg(n, 9, 4)
 	for k, vs := range ru.recs {
 		for _, v := range vs.vals {
-			att.add([]string{v.loc, v.org, v.assoc, k.tenant, k.sub, k.service, v.role, k.currency, k.provider}, k.day, v.amount, v.orgAmount, v.records)
+			att.add([]int32{n.of(v.loc), n.of(v.org), n.of(v.assoc), n.of(k.tenant), n.of(k.sub), n.of(k.service), n.of(v.role), n.of(k.currency), n.of(k.provider)},
+				k.day, v.amount, v.orgAmount, v.records)
 		}
 	}
-	inc := newRollupSeg(4, 3)
+	inc := newRollupSeg(n, 4, 3)
 	for k, v := range ru.inc {
-		inc.add([]string{k.loc, k.org, k.program, k.currency}, k.day, v.amount, v.records)
+		inc.add([]int32{n.of(k.loc), n.of(k.org), n.of(k.program), n.of(k.currency)}, k.day, v.amount, v.records)
 	}
 	a, b := att.encode(), inc.encode()
 	out := appendString(nil, string(a))

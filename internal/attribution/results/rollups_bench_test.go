@@ -1,0 +1,52 @@
+package results
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkRollups adds up a day of rows the shape of the bench scale's (records of a few
+// services in many subscriptions, each credited to a dozen locations through four
+// associations) and builds the rollup tables' rows, as a run does for each day:
+//
+//	go test -run '^$' -bench Rollups -count 6 ./internal/attribution/results/ | benchstat -
+func BenchmarkRollups(b *testing.B) {
+	const subs, services, perKey, locs = 400, 8, 6, 12
+	assocs := []string{"PAL", "CSP", "DPOR", "CUA"}
+	roles := []string{"Owner", "Contributor", ""}
+	var locIDs []string
+	for l := range locs {
+		locIDs = append(locIDs, fmt.Sprint(4100000+l))
+	}
+	var records [][]Row
+	for s := range subs {
+		tenant, sub := fmt.Sprintf("t-%03d", s/20), fmt.Sprintf("00000000-0000-0000-0000-%012d", s)
+		for v := range services {
+			for r := range perKey {
+				var rows []Row
+				// The locations credited vary with the record, as the resources' coverage does.
+				for l := range locs - r%3 {
+					rows = append(rows, Row{LocationID: locIDs[(l+s)%locs], OrgID: "4100000", Association: assocs[l%len(assocs)],
+						AdminRole: roles[l%len(roles)], TenantID: tenant, SubscriptionID: sub, Service: fmt.Sprint("svc-", v),
+						Currency: "USD", Provider: "microsoft", Start: h(2), End: h(3), Amount: 1_000_000})
+				}
+				records = append(records, rows)
+			}
+		}
+	}
+	n := 0
+	for _, rows := range records {
+		n += len(rows)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ru := newRollups(interner{})
+		for _, rows := range records {
+			ru.record(rows)
+		}
+		if ts := ru.tables(); len(ts[2].rows) != locs {
+			b.Fatalf("%d location segments, not %d", len(ts[2].rows), locs)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+}
