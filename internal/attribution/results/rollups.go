@@ -214,11 +214,6 @@ func (ru *rollups) incentiveVal(k incKey) *incVal {
 	return v
 }
 
-// is is k == *o, compared as locVal.is compares.
-func (k *incKey) is(o *incKey) bool {
-	return k.day == o.day && same(k.loc, o.loc) && same(k.program, o.program) && same(k.currency, o.currency) && same(k.org, o.org)
-}
-
 func (v *incVal) add(x *Incentive) {
 	v.amount += int64(x.Amount)
 	v.records++
@@ -230,7 +225,7 @@ func (ru *rollups) incentives(incs []Incentive) {
 	for j := range incs {
 		x := &incs[j]
 		k := incKey{floorDay(x.Start), x.LocationID, x.OrgID, x.Program, x.Currency}
-		if j < len(ru.lastInc) && ru.lastInc[j].k.is(&k) {
+		if j < len(ru.lastInc) && ru.lastInc[j].k == k {
 			ru.lastInc[j].v.add(x)
 			continue
 		}
