@@ -2,12 +2,14 @@ package results
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
 // BenchmarkRollups adds up a day of rows the shape of the bench scale's (records of a few
 // services in many subscriptions, each credited to a dozen locations through four
-// associations) and builds the rollup tables' rows, as a run does for each day:
+// associations, the PAL ones with an incentive) and builds the rollup tables' rows, as a run
+// does for each day:
 //
 //	go test -run '^$' -bench Rollups -count 6 ./internal/attribution/results/ | benchstat -
 func BenchmarkRollups(b *testing.B) {
@@ -19,6 +21,7 @@ func BenchmarkRollups(b *testing.B) {
 		locIDs = append(locIDs, fmt.Sprint(4100000+l))
 	}
 	var records [][]Row
+	var incentives [][]Incentive
 	for s := range subs {
 		tenant, sub := fmt.Sprintf("t-%03d", s/20), fmt.Sprintf("00000000-0000-0000-0000-%012d", s)
 		for v := range services {
@@ -31,6 +34,15 @@ func BenchmarkRollups(b *testing.B) {
 						Currency: "USD", Provider: "microsoft", Start: h(2), End: h(3), Amount: 1_000_000})
 				}
 				records = append(records, rows)
+				// Each PAL row's location earns an incentive on the record.
+				var incs []Incentive
+				for _, r := range rows {
+					if r.Association == "PAL" {
+						incs = append(incs, Incentive{LocationID: r.LocationID, OrgID: r.OrgID, Program: "pal-incentive", Start: r.Start,
+							Currency: strings.Clone(r.Currency), Amount: 10_000})
+					}
+				}
+				incentives = append(incentives, incs)
 			}
 		}
 	}
@@ -41,8 +53,9 @@ func BenchmarkRollups(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ru := newRollups(interner{})
-		for _, rows := range records {
+		for i, rows := range records {
 			ru.record(rows)
+			ru.incentives(incentives[i])
 		}
 		if ts := ru.tables(); len(ts[2].rows) != locs {
 			b.Fatalf("%d location segments, not %d", len(ts[2].rows), locs)
