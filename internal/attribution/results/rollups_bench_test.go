@@ -24,8 +24,10 @@ func BenchmarkRollups(b *testing.B) {
 	var incentives [][]Incentive
 	for s := range subs {
 		tenant, sub := fmt.Sprintf("t-%03d", s/20), fmt.Sprintf("00000000-0000-0000-0000-%012d", s)
-		for v := range services {
-			for r := range perKey {
+		// A subscription's records come resource by resource, each of one service: records of
+		// one key (day, subscription, service, ...) are interleaved with the others'.
+		for r := range perKey {
+			for v := range services {
 				var rows []Row
 				// The locations credited vary with the record, as the resources' coverage does.
 				for l := range locs - r%3 {
