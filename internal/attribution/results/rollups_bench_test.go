@@ -11,7 +11,8 @@ import (
 // associations, the PAL ones with an incentive) and builds the rollup tables' rows, as a run
 // does for each day:
 //
-//	go test -run '^$' -bench Rollups -count 6 ./internal/attribution/results/ | benchstat -
+//	go test -run '^$' -bench Rollups -count 6 ./internal/attribution/results/ > new.txt
+//	benchstat old.txt new.txt
 func BenchmarkRollups(b *testing.B) {
 	const subs, services, perKey, locs = 400, 8, 6, 12
 	assocs := []string{"PAL", "CSP", "DPOR", "CUA"}
