@@ -261,18 +261,25 @@ func renderer(e *format.SchemaElement) (func([]byte, parquet.Value) []byte, bool
 	return r, plain, err
 }
 
+// decimalScale is a leaf's DECIMAL scale, from its logical type or the older converted type;
+// isDecimal is false for a leaf of another type.
+func decimalScale(e *format.SchemaElement) (scale int32, isDecimal bool) {
+	if d, ok := e.LogicalType.Value.(*format.DecimalType); ok {
+		return d.Scale, true
+	}
+	if ct, ok := e.ConvertedType.Get(); ok && ct == deprecated.Decimal {
+		return e.Scale.V, true
+	}
+	return 0, false
+}
+
 func rendererOf(e *format.SchemaElement) (func([]byte, parquet.Value) []byte, error) {
 	typ, ok := e.Type.Get()
 	if !ok {
 		return nil, fmt.Errorf("column %q has no type", e.Name)
 	}
 	ct, hasCT := e.ConvertedType.Get()
-	scale, isDecimal := int32(0), false
-	if d, ok := e.LogicalType.Value.(*format.DecimalType); ok {
-		scale, isDecimal = d.Scale, true
-	} else if hasCT && ct == deprecated.Decimal {
-		scale, isDecimal = e.Scale.V, true
-	}
+	scale, isDecimal := decimalScale(e)
 	if isDecimal && (scale < 0 || scale > 38) {
 		return nil, fmt.Errorf("column %q is a DECIMAL of scale %d; partnerlink reads scales 0 to 38", e.Name, scale)
 	}
@@ -348,12 +355,7 @@ func rendererOf(e *format.SchemaElement) (func([]byte, parquet.Value) []byte, er
 func typedOf(e *format.SchemaElement) (typed int, mul int64, is32 bool) {
 	typ, _ := e.Type.Get()
 	ct, hasCT := e.ConvertedType.Get()
-	scale, isDecimal := int32(0), false
-	if d, ok := e.LogicalType.Value.(*format.DecimalType); ok {
-		scale, isDecimal = d.Scale, true
-	} else if hasCT && ct == deprecated.Decimal {
-		scale, isDecimal = e.Scale.V, true
-	}
+	scale, isDecimal := decimalScale(e)
 	if typ != format.Int32 && typ != format.Int64 {
 		return typedNone, 0, false
 	}
