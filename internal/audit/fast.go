@@ -394,7 +394,13 @@ func classScope(res, subKey string, deep []string) string {
 			return sc
 		}
 	}
-	r = scope.Key(res) // the rare spelling: the canonical key, allocated
+	return classScopeKey(res, subKey, deep) // the rare spelling
+}
+
+// classScopeKey is classScope of a resource ID that is not empty, decided on its canonical
+// key (allocated).
+func classScopeKey(res, subKey string, deep []string) string {
+	r := scope.Key(res)
 	if !scope.PrefixCovers(subKey, r) {
 		return ""
 	}
