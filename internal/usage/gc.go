@@ -13,17 +13,7 @@ import (
 // days being written: docs/usage.md) is small, and frequent again before memory grows past the
 // limit, so peak memory stays flat whatever the file size. A GOGC or GOMEMLIMIT set by the
 // user wins.
-func BulkGC() func() {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return func() {}
-	}
-	pct := debug.SetGCPercent(400)
-	limit := debug.SetMemoryLimit(192 << 20)
-	return func() {
-		debug.SetGCPercent(pct)
-		debug.SetMemoryLimit(limit)
-	}
-}
+func BulkGC() func() { return setGC(400, 192<<20) }
 
 // ReadGC lets the garbage collector run less often while a one-shot command reads a month's
 // stored usage once, and returns the function that restores the settings (`audit` calls it,
@@ -35,14 +25,17 @@ func BulkGC() func() {
 // Go heap makes collection rare until the heap nears the limit. It is process-wide, so
 // servers (the dashboard, the API), which serve other requests at the same time, do not
 // call it. A GOGC or GOMEMLIMIT set by the user wins.
-func ReadGC() func() {
+func ReadGC() func() { return setGC(400, 1<<30) }
+
+// setGC sets GOGC to pct and the Go heap's soft limit to limit bytes, unless the user set
+// either, and returns the function that restores the settings.
+func setGC(pct int, limit int64) func() {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
-	pct := debug.SetGCPercent(400)
-	limit := debug.SetMemoryLimit(1 << 30)
+	oldPct, oldLimit := debug.SetGCPercent(pct), debug.SetMemoryLimit(limit)
 	return func() {
-		debug.SetGCPercent(pct)
-		debug.SetMemoryLimit(limit)
+		debug.SetGCPercent(oldPct)
+		debug.SetMemoryLimit(oldLimit)
 	}
 }
