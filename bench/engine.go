@@ -120,6 +120,7 @@ func phaseEngineRun(ctx context.Context, c config, target string) (*result, erro
 	defer db.Close()
 	w, sc := period(c)
 	settle()
+	defer usage.RunGC()() // as `attribute` runs
 	cpu0 := cpuSeconds()
 	start := time.Now()
 	if _, err := results.Run(ctx, db, results.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now}); err != nil {
@@ -430,6 +431,7 @@ func phaseShardWorker(ctx context.Context, c config) (*result, error) {
 	if n > 1 {
 		opts.Shard = &results.Shard{Group: group, Index: i, Count: n}
 	}
+	defer usage.RunGC()() // as `attribute` runs
 	_, err = results.Run(ctx, db, opts)
 	return &result{}, err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/attribution/results"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
+	"github.com/partnerlink/partnerlink/internal/usage"
 )
 
 func addAttributionCommands(app *App, p Parents) {
@@ -63,6 +64,7 @@ nothing is written (what-if).`,
 				return err
 			}
 			defer db.Close()
+			defer usage.RunGC()() // a one-shot run (see there)
 			res, err := results.Run(cmd.Context(), db, opts)
 			if err != nil {
 				return err
