@@ -6,46 +6,52 @@ import (
 	"testing"
 )
 
-func TestBulkGCRestoresSettings(t *testing.T) {
-	t.Setenv("GOGC", "")
-	t.Setenv("GOMEMLIMIT", "")
-	pct := debug.SetGCPercent(100)
-	defer debug.SetGCPercent(pct)
-	restore := BulkGC()
-	if got := debug.SetGCPercent(400); got != 400 {
-		t.Fatalf("during a bulk import GOGC = %d, want 400", got)
-	}
-	if got := debug.SetMemoryLimit(-1); got != 192<<20 {
-		t.Fatalf("during a bulk import the memory limit = %d, want 192 MiB", got)
-	}
-	restore()
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Fatalf("after a bulk import GOGC = %d, want 100 again", got)
+// Each one-shot setting is in force while its command runs and gone after it.
+func TestGCSettingsHoldDuringTheCommandAndAreRestored(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		set   func() func()
+		pct   int
+		limit int64
+	}{
+		{"BulkGC (import usage)", BulkGC, 400, 192 << 20},
+		{"ReadGC (audit)", ReadGC, 400, 1 << 30},
+		{"RunGC (attribute)", RunGC, 200, math.MaxInt64},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("GOGC", "")
+			t.Setenv("GOMEMLIMIT", "")
+			pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+			defer debug.SetGCPercent(pct)
+			defer debug.SetMemoryLimit(limit)
+			restore := c.set()
+			if got := debug.SetGCPercent(c.pct); got != c.pct {
+				t.Fatalf("during the command GOGC = %d, want %d", got, c.pct)
+			}
+			if got := debug.SetMemoryLimit(-1); got != c.limit {
+				t.Fatalf("during the command the memory limit = %d, want %d", got, c.limit)
+			}
+			restore()
+			if got := debug.SetGCPercent(100); got != 100 {
+				t.Fatalf("after the command GOGC = %d, want 100 again", got)
+			}
+			if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+				t.Fatalf("after the command the memory limit = %d, want none again", got)
+			}
+		})
 	}
 }
 
-func TestRunGCHalvesCollectionWithoutALimitUnlessTheUserSetGOGC(t *testing.T) {
-	t.Setenv("GOGC", "")
-	t.Setenv("GOMEMLIMIT", "")
-	pct := debug.SetGCPercent(100)
+// A GOGC the user set wins over a command's setting.
+func TestGCSettingsLeaveTheUsersGOGC(t *testing.T) {
+	t.Setenv("GOGC", "150")
+	pct := debug.SetGCPercent(150)
 	defer debug.SetGCPercent(pct)
-	restore := RunGC()
-	if got := debug.SetGCPercent(200); got != 200 {
-		t.Fatalf("during a run GOGC = %d, want 200", got)
+	for _, set := range []func() func(){BulkGC, ReadGC, RunGC} {
+		restore := set()
+		if got := debug.SetGCPercent(150); got != 150 {
+			t.Fatalf("with GOGC=150 set by the user, a command set GOGC = %d", got)
+		}
+		restore()
 	}
-	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
-		t.Fatalf("during a run the memory limit = %d, want none (math.MaxInt64)", got)
-	}
-	restore()
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Fatalf("after a run GOGC = %d, want 100 again", got)
-	}
-
-	t.Setenv("GOGC", "150") // the user's setting wins
-	debug.SetGCPercent(150)
-	restore = RunGC()
-	if got := debug.SetGCPercent(150); got != 150 {
-		t.Fatalf("with GOGC=150 set by the user, a run set GOGC = %d", got)
-	}
-	restore()
 }
