@@ -177,7 +177,7 @@ func UpgradeRollups(ctx context.Context, db *store.DB) error {
 				}
 			}
 		}
-		if err := ru.write(ctx, l); err != nil {
+		if err := ru.write(ctx, l, nil); err != nil {
 			return err
 		}
 		_, err = l.Exec(ctx, `DELETE FROM rollup_daily`)

@@ -282,8 +282,8 @@ func (ru *rollups) totals(t totaller) {
 var (
 	dayCols        = []string{"day", "location_id", "org_id", "association", "currency", "amount_nanos", "org_amount_nanos", "records"}
 	provCols       = []string{"day", "location_id", "org_id", "association", "provider", "currency", "amount_nanos", "org_amount_nanos", "records"}
-	groupCols      = []string{"day", "location_id", "org_id", "data"}
-	tenantCols     = []string{"day", "tenant_id", "data"}
+	groupCols      = []string{"day", "location_id", "org_id", "data", "data_hash"}
+	tenantCols     = []string{"day", "tenant_id", "data", "data_hash"}
 	incRollupCols  = []string{"day", "location_id", "org_id", "program", "currency", "amount_nanos", "records"}
 	rollupInsertAt = 5000
 )
@@ -305,9 +305,18 @@ func sumAt[K comparable](at map[K]int, keys *[]K, sums *[]orgSum, k K, org strin
 	return i
 }
 
-// write inserts the rollups. Their days must hold no rollups yet.
-func (ru *rollups) write(ctx context.Context, l store.Loader) error {
+// write inserts the rollups. Their days must hold no rollups yet but, with st, the segments
+// st lists: those stored with the same bytes are kept, the others replaced (stale.keep).
+func (ru *rollups) write(ctx context.Context, l store.Loader, st stale) error {
 	for _, t := range ru.tables() {
+		for i, s := range segTables {
+			if s.name == t.name {
+				var err error
+				if t.rows, err = st.keep(ctx, l, i, t.rows); err != nil {
+					return err
+				}
+			}
+		}
 		for lo := 0; lo < len(t.rows); lo += rollupInsertAt {
 			if _, err := l.Insert(ctx, t.name, t.cols, t.rows[lo:min(lo+rollupInsertAt, len(t.rows))], false); err != nil {
 				return err
@@ -443,7 +452,8 @@ func (ru *rollups) tables() []rollupTable {
 	})
 	for _, k := range gks {
 		g := byLoc[k]
-		groups = append(groups, []any{k.day, k.loc, g.org, g.seg.encode()})
+		data := g.seg.encode()
+		groups = append(groups, []any{k.day, k.loc, g.org, data, segHash(data)})
 	}
 	tks := make([]tenantKey, 0, len(tenants))
 	for k := range tenants {
@@ -457,7 +467,8 @@ func (ru *rollups) tables() []rollupTable {
 	})
 	var trows [][]any
 	for _, k := range tks {
-		trows = append(trows, []any{k.day, k.tenant, tenants[k].encode()})
+		data := tenants[k].encode()
+		trows = append(trows, []any{k.day, k.tenant, data, segHash(data)})
 	}
 	var incs [][]any
 	for k, v := range ru.inc {
@@ -467,12 +478,20 @@ func (ru *rollups) tables() []rollupTable {
 		{"rollup_tenants", tenantCols, trows}, {"rollup_incentives_daily", incRollupCols, incs}}
 }
 
-// rollupTables are the tables of the rollups, all keyed by day.
-var rollupTables = []string{"rollup_days", "rollup_provider_daily", "rollup_groups", "rollup_tenants", "rollup_incentives_daily"}
+// rollupTables are the tables of the rollups, all keyed by day: those of sums and those of
+// segments (segTables).
+var (
+	sumTables    = []string{"rollup_days", "rollup_provider_daily", "rollup_incentives_daily"}
+	rollupTables = append(slices.Clone(sumTables), segTables[0].name, segTables[1].name)
+)
 
 // deleteRollups deletes the rollups of the days in [from, to).
 func deleteRollups(ctx context.Context, l store.Loader, from, to int64) error {
-	for _, t := range rollupTables {
+	return deleteRollupTables(ctx, l, rollupTables, from, to)
+}
+
+func deleteRollupTables(ctx context.Context, l store.Loader, tables []string, from, to int64) error {
+	for _, t := range tables {
 		if _, err := l.Exec(ctx, "DELETE FROM "+t+" WHERE day >= $1 AND day < $2", from, to); err != nil {
 			return err
 		}
@@ -623,7 +642,7 @@ func WriteRollups(ctx context.Context, db *store.DB, rows []RollupRow) error {
 	for i := range rows {
 		ru.add(&rows[i])
 	}
-	return db.Load(ctx, func(l store.Loader) error { return ru.write(ctx, l) })
+	return db.Load(ctx, func(l store.Loader) error { return ru.write(ctx, l, nil) })
 }
 
 // WriteIncentiveRollups adds incentive sums (day, location, org, program, currency, amount,
@@ -632,5 +651,5 @@ func WriteIncentiveRollups(ctx context.Context, db *store.DB, day int64, loc, or
 	ru := newRollups(interner{})
 	k := incKey{day, loc, org, program, currency}
 	ru.inc[k] = &incVal{amount: amount, records: records, key: k}
-	return db.Load(ctx, func(l store.Loader) error { return ru.write(ctx, l) })
+	return db.Load(ctx, func(l store.Loader) error { return ru.write(ctx, l, nil) })
 }

@@ -205,7 +205,8 @@ func commitShards(ctx context.Context, l store.Loader, db *store.DB, sh *Shard, 
 	if err != nil {
 		return err
 	}
-	if err := clearPeriod(ctx, l, p); err != nil {
+	st, err := clearPeriod(ctx, l, p)
+	if err != nil {
 		return err
 	}
 	// A day's parts are added up on a goroutine while the transaction reads the next day's
@@ -221,7 +222,7 @@ func commitShards(ctx context.Context, l store.Loader, db *store.DB, sh *Shard, 
 			return x.err
 		}
 		x.ru.totals(totals)
-		return x.ru.write(ctx, l)
+		return x.ru.write(ctx, l, st)
 	}
 	var pending chan summed
 	for d := p.From; d < p.To; d += day {
@@ -260,6 +261,9 @@ func commitShards(ctx context.Context, l store.Loader, db *store.DB, sh *Shard, 
 		if err := write(pending); err != nil {
 			return err
 		}
+	}
+	if err := st.drop(ctx, l); err != nil {
+		return err
 	}
 	runID := store.NewID()
 	if err := recordRun(ctx, l, runID, p, in); err != nil {

@@ -101,10 +101,11 @@ func cutDays(p timeline.Window) []int64 {
 // clearPeriod makes room for a run of p: p leaves every earlier run's coverage, result
 // segments wholly inside p are deleted and those that straddle its ends are written again
 // (as version 2) without the rows of records that start in p, and the rollups of the days
-// inside p are deleted (those of cutDays(p) are left to be computed again).
-func clearPeriod(ctx context.Context, l store.Loader, p timeline.Window) error {
+// inside p are cleared (those of cutDays(p) are left to be computed again): the rows of sums
+// deleted, the segments listed as stale, for the run to keep, replace or drop.
+func clearPeriod(ctx context.Context, l store.Loader, p timeline.Window) (stale, error) {
 	if err := cutCoverage(ctx, l, p); err != nil {
-		return err
+		return nil, err
 	}
 	from, to := floorDay(p.From), floorDay(p.To-1)+day
 	type seg struct {
@@ -123,22 +124,22 @@ func clearPeriod(ctx context.Context, l store.Loader, p timeline.Window) error {
 			return nil
 		})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := l.Exec(ctx, `DELETE FROM attribution_segments WHERE day >= $1 AND day < $2`, from, to); err != nil {
-		return err
+		return nil, err
 	}
 	for _, s := range straddle {
 		seg, err := keepOutside(s.id, s.data, p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if seg == nil {
 			continue
 		}
 		seg.id, seg.run = s.id, s.run
 		if err := writeResultSegments(ctx, l, []*resultSeg{seg}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	lo, hi := from, to // the days inside p
@@ -148,10 +149,13 @@ func clearPeriod(ctx context.Context, l store.Loader, p timeline.Window) error {
 	if p.To != to {
 		hi -= day
 	}
-	if lo < hi {
-		return deleteRollups(ctx, l, lo, hi)
+	if lo >= hi {
+		return nil, nil
 	}
-	return nil
+	if err := deleteRollupTables(ctx, l, sumTables, lo, hi); err != nil {
+		return nil, err
+	}
+	return loadStale(ctx, l, lo, hi)
 }
 
 // recordResults collects rows and incentives by record (and run), in the order first met, to
@@ -305,7 +309,7 @@ func recomputeRollups(ctx context.Context, l store.Loader, usageQ store.Querier,
 		if err != nil {
 			return err
 		}
-		if err := ru.write(ctx, l); err != nil {
+		if err := ru.write(ctx, l, nil); err != nil {
 			return err
 		}
 	}
