@@ -31,8 +31,14 @@ var enginePhases = []phaseDef{
 	{"engine-file", "engine streaming usage.csv (what-if run: estate from SQLite, nothing written)", true, phaseEngineFile},
 	{"engine-sqlite", "engine end to end from usage stored in SQLite", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, sqlitePath(c)) }},
 	{"engine-postgres", "engine end to end from usage stored in PostgreSQL", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
-	{"restate-sqlite", "restatement: the same period attributed again on SQLite, replacing the stored run", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, sqlitePath(c)) }},
-	{"restate-postgres", "restatement: the same period attributed again on PostgreSQL, replacing the stored run", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
+	{"restate-sqlite", "restatement: the same period attributed again on SQLite, replacing the stored run (its inputs unchanged: every rollup segment is kept)", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, sqlitePath(c)) }},
+	{"restate-postgres", "restatement: the same on PostgreSQL", true, func(ctx context.Context, c config) (*result, error) { return phaseEngineRun(ctx, c, pgBenchDSN(c)) }},
+	{"restate-sqlite-all", "restatement on SQLite, every rollup segment written again as if each had changed (RewriteSegments: the worst case)", true, func(ctx context.Context, c config) (*result, error) {
+		return phaseEngineRunWith(ctx, c, sqlitePath(c), true)
+	}},
+	{"restate-postgres-all", "restatement on PostgreSQL, every rollup segment written again (the same)", true, func(ctx context.Context, c config) (*result, error) {
+		return phaseEngineRunWith(ctx, c, pgBenchDSN(c), true)
+	}},
 	{"postgres-1cpu", "engine end to end from PostgreSQL in one process limited to one CPU (GOMAXPROCS=1), the peer of the shards", true, func(ctx context.Context, c config) (*result, error) { return phaseShards(ctx, c, 1) }},
 	{"shards-postgres", "the same run in 2 shards: 2 processes of one CPU each (GOMAXPROCS=1) against the same PostgreSQL, the last committing", true, func(ctx context.Context, c config) (*result, error) { return phaseShards(ctx, c, 2) }},
 	{"rows-sqlite", "report attributions from SQLite: every stored row reproduced, sorted, written as CSV to a discarding writer", false, func(ctx context.Context, c config) (*result, error) { return phaseRows(ctx, c, sqlitePath(c)) }},
@@ -113,6 +119,11 @@ func eligibleRoles(ctx context.Context, db *store.DB) ([]string, error) {
 }
 
 func phaseEngineRun(ctx context.Context, c config, target string) (*result, error) {
+	return phaseEngineRunWith(ctx, c, target, false)
+}
+
+// phaseEngineRunWith is phaseEngineRun, with RewriteSegments as given.
+func phaseEngineRunWith(ctx context.Context, c config, target string, rewrite bool) (*result, error) {
 	db, err := engines.Open(ctx, target)
 	if err != nil {
 		return nil, err
@@ -123,7 +134,7 @@ func phaseEngineRun(ctx context.Context, c config, target string) (*result, erro
 	defer usage.RunGC()() // as `attribute` runs
 	cpu0 := cpuSeconds()
 	start := time.Now()
-	if _, err := results.Run(ctx, db, results.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now}); err != nil {
+	if _, err := results.Run(ctx, db, results.RunOptions{Period: w, RequestedBy: "bench", Now: time.Now, RewriteSegments: rewrite}); err != nil {
 		return nil, err
 	}
 	r := &result{Seconds: time.Since(start).Seconds(), CPUSeconds: cpuSeconds() - cpu0, Rows: sc.UsageRows, Note: "CPU: this process, not the database server's"}
