@@ -1,12 +1,15 @@
 package access
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/store/table"
@@ -83,16 +86,28 @@ func LoadFacts(ctx context.Context, q store.Querier, w timeline.Window) (f Facts
 			return err
 		})
 	}
-	windowed(`SELECT id, tenant_id, principal_id, role_definition_id, scope, kind, valid_from, valid_to FROM role_assignments`, `id, valid_from`, func(r *sql.Rows) error {
-		var a RoleAssignment
-		err := r.Scan(&a.ID, &a.TenantID, &a.PrincipalID, &a.RoleDefinitionID, &a.Scope, &a.Kind, &a.Valid.From, &a.Valid.To)
-		if a.Kind == Eligible {
-			a.Activations = activations[a.ID]
-		}
-		a.ClosedBy = closures[versionEnd{a.ID, a.Valid.To}]
-		f.Assignments = append(f.Assignments, a)
-		return err
-	})
+	// Role assignments are read in the table's order and sorted here: their IDs are GUIDs, so
+	// following the primary key's index visits the table at random (twice the time of the
+	// scan at a hundred thousand assignments, even in C's SQLite).
+	if err == nil {
+		err = store.Each(ctx, q, `SELECT id, tenant_id, principal_id, role_definition_id, scope, kind, valid_from, valid_to FROM role_assignments
+			WHERE valid_from < $1 AND valid_to > $2`, []any{w.To, w.From}, func(r *sql.Rows) error {
+			var a RoleAssignment
+			err := r.Scan(&a.ID, &a.TenantID, &a.PrincipalID, &a.RoleDefinitionID, &a.Scope, &a.Kind, &a.Valid.From, &a.Valid.To)
+			if a.Kind == Eligible {
+				a.Activations = activations[a.ID]
+			}
+			a.ClosedBy = closures[versionEnd{a.ID, a.Valid.To}]
+			f.Assignments = append(f.Assignments, a)
+			return err
+		})
+		slices.SortFunc(f.Assignments, func(a, b RoleAssignment) int {
+			if c := strings.Compare(a.ID, b.ID); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Valid.From, b.Valid.From)
+		})
+	}
 	auths := map[string][]Authorization{}
 	windowed(`SELECT delegation_id, principal_id, role_definition_id, valid_from, valid_to FROM delegation_authorizations`, `delegation_id, principal_id, role_definition_id, valid_from`, func(r *sql.Rows) error {
 		var id string
