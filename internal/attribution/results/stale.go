@@ -1,6 +1,7 @@
 package results
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"slices"
@@ -99,16 +100,7 @@ func (st stale) drop(ctx context.Context, l store.Loader) error {
 // deleteSegs deletes the segments keys names, a day and table at a time.
 func deleteSegs(ctx context.Context, l store.Loader, keys []staleKey) error {
 	slices.SortFunc(keys, func(a, b staleKey) int {
-		if a.table != b.table {
-			return a.table - b.table
-		}
-		if a.day != b.day {
-			if a.day < b.day {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.owner, b.owner)
+		return cmp.Or(cmp.Compare(a.table, b.table), cmp.Compare(a.day, b.day), strings.Compare(a.owner, b.owner))
 	})
 	const at = 400 // owners per statement, as store's inserts bound their variables
 	for lo := 0; lo < len(keys); {
