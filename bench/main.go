@@ -503,6 +503,20 @@ func printTable(rs []*result, titles map[string]string, compare []*result) {
 		fmt.Printf("| %s (%s) | %.2f | %s | %s | %s | %d | %s | %s |\n", r.Name, titles[r.Name], r.Seconds, cpu, rate, attrs, r.MaxRSSKB/1024,
 			ratio(r, "engine-memory"), ratio(r, "engine-memory-sums"))
 	}
+	// A restatement is compared with the engine-* phase of its engine in this run: the first
+	// run when the databases were imported in this run too.
+	first := map[string]*result{}
+	for _, r := range rs {
+		first[r.Name] = r
+	}
+	for _, r := range rs {
+		db, ok := strings.CutPrefix(r.Name, "restate-")
+		f := first["engine-"+strings.TrimSuffix(db, "-all")]
+		if ok && f != nil && f.Seconds > 0 {
+			fmt.Printf("\n%s ÷ %s: %.2f", r.Name, f.Name, r.Seconds/f.Seconds)
+		}
+	}
+	fmt.Println()
 }
 
 func cpuModel() string {
