@@ -2,6 +2,7 @@ package engines_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -144,4 +145,29 @@ func isSchemaError(err error, parts ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestSQLiteMapsReads: every connection of a file database reads through a memory map (see
+// the mmap_size pragma in internal/store/sqlite), not one read call per page.
+func TestSQLiteMapsReads(t *testing.T) {
+	ctx := context.Background()
+	db, err := engines.Open(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conns := make([]*sql.Conn, 3) // distinct connections of the pool: each gets the DSN's pragmas
+	for i := range conns {
+		if conns[i], err = db.Conn(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer conns[i].Close()
+		var n int64
+		if err := conns[i].QueryRowContext(ctx, "PRAGMA mmap_size").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n < 1<<30 {
+			t.Errorf("connection %d: mmap_size = %d, want at least 1 GiB", i, n)
+		}
+	}
 }
