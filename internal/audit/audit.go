@@ -321,6 +321,7 @@ type auditor struct {
 	idents     map[identCur]money.Nanos // credit per followed identity
 	currencies map[string]string
 	roles      *roleBook
+	index      *tenantIndex // of s, for the run's and the explanations' slices
 	explainer  *explainer
 }
 
@@ -429,7 +430,8 @@ func (g guestMap) tenantsOf(id string) []string {
 // audit is about PAL), and with only the scope's organisation as CSP reseller, so that the
 // only real rows are the CSP rows that take precedence over the scope's PAL.
 func (a *auditor) runFacts() *facts.Snapshot {
-	run := Slice(a.s, a.runTenants)
+	a.index = newTenantIndex(a.s)
+	run := a.index.slice(a.runTenants)
 	run.Links, run.DPOR, run.TrackingIDs, run.Deployments = nil, nil, nil, nil
 	orgOf := map[string]string{}
 	for _, o := range a.s.Organisations {

@@ -27,6 +27,23 @@ type explainer struct {
 	ex     map[*facts.Snapshot]*attribution.Explainer
 }
 
+// adopt takes the tenant slices and indexes of o, an explainer of the same audit that was
+// asked about other tenants.
+func (e *explainer) adopt(o *explainer) {
+	for t, sl := range o.slices {
+		if e.slices == nil {
+			e.slices = map[string]*facts.Snapshot{}
+		}
+		e.slices[t] = sl
+	}
+	for sl, x := range o.ex {
+		if e.ex == nil {
+			e.ex = map[*facts.Snapshot]*attribution.Explainer{}
+		}
+		e.ex[sl] = x
+	}
+}
+
 // explain answers q on slice sl (one of e.slice's).
 func (e *explainer) explain(sl *facts.Snapshot, q attribution.ExplainQuery) (*attribution.Explanation, error) {
 	x := e.ex[sl]
