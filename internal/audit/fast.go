@@ -109,6 +109,9 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 			if !e.seen {
 				e.seen = true
 				if s := lower(dict[x]); known[s] != nil {
+					// A copy: the batch's dictionary, which the scope numbers below would keep alive, goes
+					// with the batch.
+					s = strings.Clone(s)
 					e.sub, e.subKey, e.deep = s, "/subscriptions/"+s, deep[s]
 				}
 				e.usage = dict[x] == usage.CategoryUsage
