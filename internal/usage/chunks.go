@@ -29,6 +29,7 @@ var chunkSize = 256 << 10
 
 // chunkReader cuts a CSV stream, from a record boundary on, into chunks of whole records.
 type chunkReader struct {
+	free  chan []byte // buffers of chunks delivered, to use again (nil: none)
 	r     io.Reader
 	carry []byte // read, not yet returned: starts at a record boundary
 	line  int    // the line carry starts on
@@ -44,10 +45,19 @@ type chunkReader struct {
 func (c *chunkReader) next() (chunk []byte, line int, tail bool, err error) {
 	for {
 		if c.err == nil {
-			// A fresh buffer each time: the chunks returned before are being split meanwhile.
-			// A record longer than the buffer doubles it.
-			buf := make([]byte, len(c.carry), max(chunkSize, 2*len(c.carry)))
-			copy(buf, c.carry)
+			// A buffer of its own each time, fresh or given back by free: the chunks returned
+			// before are being split meanwhile. A record longer than the buffer doubles it.
+			var buf []byte
+			select {
+			case buf = <-c.free: // (a nil free is never ready)
+			default:
+			}
+			if n := max(chunkSize, 2*len(c.carry)); cap(buf) < n {
+				buf = make([]byte, 0, n)
+			}
+			// The carry may lie in buf itself (its chunk delivered and given back since):
+			// append moves it to the front as memmove does.
+			buf = append(buf[:0], c.carry...)
 			for len(buf) < cap(buf) && c.err == nil {
 				n, err := c.r.Read(buf[len(buf):cap(buf)])
 				buf = buf[:len(buf)+n]
@@ -188,9 +198,8 @@ type splitter struct {
 // and blank records skipped, a record with the wrong number of fields bad. line is the line
 // chunk starts on. The fields of the rows share a few arrays and each record's strings one
 // allocation, as encoding/csv's do.
-func (r *Reader) split(s *splitter, chunk []byte, line int) ([]row, error) {
-	var rows []row
-	var all []string
+func (r *Reader) split(s *splitter, chunk []byte, line int, rows []row, all []string) ([]row, []string, error) {
+	all = all[:0]
 	p, rawStart := 0, 0
 	for p < len(chunk) {
 		// Blank lines are skipped; their bytes belong to the next record's.
@@ -207,7 +216,7 @@ func (r *Reader) split(s *splitter, chunk []byte, line int) ([]row, error) {
 		s.fields = s.fields[:0]
 		p, line, err = s.record(chunk, p, line)
 		if err != nil {
-			return rows, fmt.Errorf("%s: line %d: %w", r.name, recLine, err)
+			return rows, all, fmt.Errorf("%s: line %d: %w", r.name, recLine, err)
 		}
 		raw := chunk[rawStart:p:p]
 		rawStart = p
@@ -231,7 +240,7 @@ func (r *Reader) split(s *splitter, chunk []byte, line int) ([]row, error) {
 		}
 		rows = append(rows, row{fields: fields, line: recLine, raw: raw})
 	}
-	return rows, nil
+	return rows, all, nil
 }
 
 // record splits the record at chunk[p:] into s.fields and returns where the next one starts

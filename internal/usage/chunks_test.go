@@ -39,11 +39,18 @@ func readWithNext(data []byte, opts ReadOptions) (readOut, error) {
 }
 
 func readWithEach(r io.Reader, opts ReadOptions) (readOut, error) {
+	return readWithEachOf(r, opts, false)
+}
+
+// readWithEachOf is readWithEach, transient: a reader that uses the memory of the rows it
+// delivered again (what an import reads with).
+func readWithEachOf(r io.Reader, opts ReadOptions, transient bool) (readOut, error) {
 	var out readOut
 	rd, err := NewReader(r, "f.csv", opts)
 	if err != nil {
 		return out, err
 	}
+	rd.transient = transient
 	err = rd.Each(context.Background(), func(rec *Record, bad *RowError) error {
 		out.rows = append(out.rows, printRow(rec, bad))
 		return nil
@@ -69,31 +76,38 @@ func withChunkSize(t testing.TB, n int) {
 }
 
 // eachAgrees checks that Each, cutting chunks of every size in sizes, yields exactly what
-// Next (encoding/csv, one record at a time) yields for data.
+// Next (encoding/csv, one record at a time) yields for data, and so does a transient reader
+// (whose batches are used again once delivered: many of them at the small sizes).
 func eachAgrees(t *testing.T, data []byte, opts ReadOptions, sizes ...int) {
 	t.Helper()
 	want, werr := readWithNext(data, opts)
-	for _, n := range sizes {
+	for _, run := range sizes {
+		n, transient := run, false
+		if run < 0 {
+			n, transient = -run, true
+		}
 		withChunkSize(t, n)
-		got, gerr := readWithEach(bytes.NewReader(data), opts)
+		got, gerr := readWithEachOf(bytes.NewReader(data), opts, transient)
 		if fmt.Sprint(gerr) != fmt.Sprint(werr) {
-			t.Fatalf("chunks of %d: NewReader gave %v, want %v", n, gerr, werr)
+			t.Fatalf("chunks of %d (transient %v): NewReader gave %v, want %v", n, transient, gerr, werr)
 		}
 		if got.err != want.err {
-			t.Fatalf("chunks of %d: Each ended with %q, Next with %q", n, got.err, want.err)
+			t.Fatalf("chunks of %d (transient %v): Each ended with %q, Next with %q", n, transient, got.err, want.err)
 		}
 		if len(got.rows) != len(want.rows) {
-			t.Fatalf("chunks of %d: Each gave %d rows, Next %d\nEach: %q\nNext: %q", n, len(got.rows), len(want.rows), got.rows, want.rows)
+			t.Fatalf("chunks of %d (transient %v): Each gave %d rows, Next %d\nEach: %q\nNext: %q", n, transient, len(got.rows), len(want.rows), got.rows, want.rows)
 		}
 		for i := range want.rows {
 			if got.rows[i] != want.rows[i] {
-				t.Fatalf("chunks of %d: row %d:\nEach %s\nNext %s", n, i, got.rows[i], want.rows[i])
+				t.Fatalf("chunks of %d (transient %v): row %d:\nEach %s\nNext %s", n, transient, i, got.rows[i], want.rows[i])
 			}
 		}
 	}
 }
 
-var chunkSizes = []int{1, 2, 3, 5, 8, 13, 64, 200, 1000, 256 << 10}
+// chunkSizes are the chunk sizes eachAgrees cuts at; a negative size is the same for a
+// transient reader.
+var chunkSizes = []int{1, 2, 3, 5, 8, 13, 64, 200, 1000, 256 << 10, -1, -5, -64, -1000}
 
 // TestEachAgreesOnTrickyCSV: splitting in chunks on every core gives the rows, line numbers,
 // bad rows (their bytes included) and errors that encoding/csv gives, wherever the chunks are
@@ -269,4 +283,17 @@ func FuzzEachAgreesWithNext(f *testing.F) {
 			t.Fatalf("Each and Next differ (chunks of %d):\nEach %v %q %q\nNext %v %q %q", 1+int(size)%300, gerr, got.err, got.rows, werr, want.err, want.rows)
 		}
 	})
+}
+
+// TestTransientEachOnManyChunks: a transient reader cut into hundreds of chunks, whose memory
+// it uses again while it is still reading, yields every record as Next does (a chunk's bytes
+// used again before its records are delivered would show as other records' bytes).
+func TestTransientEachOnManyChunks(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("ChargePeriodStart,ChargePeriodEnd,BilledCost,BillingCurrency,SubAccountId,ChargeCategory,ResourceId,Tags\n")
+	for i := range 4000 {
+		fmt.Fprintf(&b, "2026-03-%02dT00:00:00Z,2026-03-%02dT00:00:00Z,%d.%02d,USD,11111111-2222-3333-4444-%012d,Usage,/subscriptions/s/resourceGroups/rg%d/providers/p/x/r%d,\"{\"\"n\"\":\"\"%d\"\"}\"\n",
+			1+i%27, 2+i%27, i, i%100, i%7, i%13, i, i)
+	}
+	eachAgrees(t, []byte(b.String()), ReadOptions{}, -300, -4096, 4096)
 }

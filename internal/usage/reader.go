@@ -124,6 +124,9 @@ type Reader struct {
 	// dataLine is the line after the header; dataLine 0 means Next has been called, so the
 	// csv reader has read ahead and Each must go on with it.
 	dataLine int
+	// transient: Each's fn keeps neither the record nor its strings once it returns (the
+	// import copies what it keeps), so Each uses the memory of the rows it delivered again.
+	transient bool
 }
 
 // NewReader reads the header of r and prepares the column mapping. name is used in errors. A

@@ -166,6 +166,7 @@ func ImportReader(ctx context.Context, db *store.DB, r io.Reader, name string, o
 		return nil, fe
 	}
 	defer rd.Close()
+	rd.transient = true // pass 1 below copies what it keeps of each row (segWriter.add)
 	imp.Format, imp.Encoding = rd.Format(), rd.Encoding()
 	if opts.fromNDJSON {
 		imp.Encoding = "ndjson"
