@@ -80,9 +80,10 @@ func (d *segDict) loc(g uint32) uint32 {
 	return l
 }
 
-// column returns column c of the rows of order in segment indices.
-func (d *segDict) column(c int, order []int32) []uint32 {
-	out := make([]uint32, len(order))
+// column returns column c of the rows of order in segment indices, in out's memory when it
+// is large enough.
+func (d *segDict) column(c int, order []int32, out []uint32) []uint32 {
+	out = slices.Grow(out[:0], len(order))[:len(order)]
 	src := d.b.Str[c]
 	prevG, prevL := ^uint32(0), uint32(0)
 	for j, i := range order {
@@ -117,35 +118,36 @@ func encodeSegment(b *Batch, order []int32, sc *segScratch) []byte {
 	}
 	d := newSegDict(b, sc)
 	defer d.release()
-	var cols [NumStringCols][]uint32
+	cols := &sc.cols
 	for c := range cols {
-		cols[c] = d.column(c, order)
+		cols[c] = d.column(c, order, cols[c][:0])
 	}
 	n := len(order)
-	// The sections are encoded apart, then copied once into a segment of their exact size: a
-	// day's segments wait in memory for their write, so no spare capacity should wait too.
-	type section struct {
-		id    int
-		flags byte
-		body  []byte
+	// The sections are encoded one after the other into the scratch (used again for every
+	// segment: they were most of an import's garbage), then copied once into a segment of its
+	// exact size: a day's segments wait in memory for their write, so no spare capacity should
+	// wait too.
+	secs := sc.secs[:0]
+	buf := sc.sections[:0]
+	add := func(id int, flags byte, body []byte) {
+		secs = append(secs, segSection{id, flags, len(buf), len(body)})
+		buf = body
 	}
-	var secs []section
-	add := func(id int, flags byte, body []byte) { secs = append(secs, section{id, flags, body}) }
-	add(secDict, flagCritical, appendDict(nil, d.dict))
-	add(secKeys, flagCritical, appendKeys(nil, b, order))
-	add(secTimes, flagCritical, appendTimes(nil, b, order))
-	add(secCost, flagCritical, appendCosts(nil, b, order))
-	if raw, k := appendRawCosts(nil, b, order); k > 0 {
+	add(secDict, flagCritical, appendDict(buf, d.dict))
+	add(secKeys, flagCritical, appendKeys(buf, b, order))
+	add(secTimes, flagCritical, appendTimes(buf, b, order))
+	add(secCost, flagCritical, appendCosts(buf, b, order))
+	if raw, k := appendRawCosts(buf, b, order); k > 0 {
 		add(secRawCost, flagCritical, raw)
 	}
 	for c := range cols {
 		// A column every row of which is empty is left out: it reads as empty.
 		if !allEmpty(cols[c], d.dict) {
-			add(secString0+c, 0, appendRuns(nil, cols[c]))
+			add(secString0+c, 0, appendRuns(buf, cols[c]))
 		}
 	}
 	if b.qty != nil {
-		if q, any := appendQuantities(nil, b, order); any {
+		if q, any := appendQuantities(buf, b, order); any {
 			add(secQuantity, 0, q)
 		}
 	}
@@ -153,13 +155,14 @@ func encodeSegment(b *Batch, order []int32, sc *segScratch) []byte {
 		if b.Amounts[k] == nil {
 			continue
 		}
-		if a, any := appendAmounts(nil, b, k, order); any {
+		if a, any := appendAmounts(buf, b, k, order); any {
 			add(secAmount0+k, 0, a)
 		}
 	}
+	sc.secs, sc.sections = secs[:0], buf[:0]
 	size := len(segMagicV2) + 2*binary.MaxVarintLen64 + 4
 	for _, sc := range secs {
-		size += 2*binary.MaxVarintLen64 + 1 + len(sc.body)
+		size += 2*binary.MaxVarintLen64 + 1 + sc.hi - sc.lo
 	}
 	out := make([]byte, 0, size)
 	out = append(out, segMagicV2...)
@@ -168,10 +171,17 @@ func encodeSegment(b *Batch, order []int32, sc *segScratch) []byte {
 	for _, sc := range secs {
 		out = binary.AppendUvarint(out, uint64(sc.id))
 		out = append(out, sc.flags)
-		out = binary.AppendUvarint(out, uint64(len(sc.body)))
-		out = append(out, sc.body...)
+		out = binary.AppendUvarint(out, uint64(sc.hi-sc.lo))
+		out = append(out, buf[sc.lo:sc.hi]...)
 	}
 	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+// segSection is a section encodeSegment has written into its scratch.
+type segSection struct {
+	id     int
+	flags  byte
+	lo, hi int // in segScratch.sections
 }
 
 func allEmpty(col []uint32, dict []string) bool {
@@ -367,7 +377,7 @@ func encodeV1(b *Batch, order []int32, sc *segScratch) []byte {
 	defer d.release()
 	var cols [v1StringCols][]uint32
 	for c := range cols {
-		cols[c] = d.column(c, order)
+		cols[c] = d.column(c, order, nil)
 	}
 	out := make([]byte, 0, 64+len(order)*64)
 	out = append(out, segMagicV1...)

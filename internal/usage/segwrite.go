@@ -650,6 +650,10 @@ type segScratch struct {
 	ident   []int32 // 0, 1, 2, ...
 	ents    []keyEntry
 	sortTmp []keyEntry // sortEntries' scratch
+	// encodeSegment's: the string columns in segment indices, and the sections' bytes.
+	cols     [NumStringCols][]uint32
+	secs     []segSection
+	sections []byte
 }
 
 // keyEntry is a stored key as numbers: digest and start, each compared as unsigned, sort as
