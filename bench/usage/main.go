@@ -154,7 +154,11 @@ func runAll(ctx context.Context, rows int, dir, pg, profile, heap, only string) 
 // runPhase runs one phase and prints "rows seconds".
 func runPhase(ctx context.Context, phase, file, dir, pg, profile string) error {
 	if phase != "raw" {
-		defer usage.BulkGC()() // as `import usage` runs
+		engine := store.SQLite // and for parsing alone
+		if strings.HasPrefix(phase, "postgres") {
+			engine = store.Postgres
+		}
+		defer usage.BulkGC(engine)() // as `import usage` runs
 	}
 	if profile != "" {
 		pf, err := os.Create(profile + "-" + phase + ".pprof")

@@ -48,12 +48,12 @@ twice adds nothing. docs/usage.md maps every column.`,
 					return UsageError{fmt.Errorf("usage file: %w", err)}
 				}
 			}
-			defer usage.BulkGC()()
 			db, err := app.OpenDB(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer db.Close()
+			defer usage.BulkGC(db.Engine())()
 			if rejects != "" {
 				f, err := os.Create(rejects)
 				if err != nil {

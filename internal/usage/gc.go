@@ -4,17 +4,28 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+
+	"github.com/partnerlink/partnerlink/internal/store"
 )
 
-// BulkGC lets the garbage collector run less often during a bulk import and returns the
-// function that restores the settings (`import usage` and the usage benchmark call it).
-// Parsing makes about 1.5 KB of short-lived garbage per row; at the default GOGC=100
-// collection took a fifth of the parser's CPU. GOGC=400 with a 192 MiB soft limit on the Go
-// heap keeps collection rare while the heap (the rows waiting by day, the dictionary, a few
-// days being written: docs/usage.md) is small, and frequent again before memory grows past the
-// limit, so peak memory stays flat whatever the file size. A GOGC or GOMEMLIMIT set by the
-// user wins.
-func BulkGC() func() { return setGC(400, 192<<20) }
+// BulkGC lets the garbage collector run less often during a bulk import into a database of
+// engine (store.SQLite, store.Postgres) and returns the function that restores the settings
+// (`import usage` and the usage benchmark call it). GOGC=400 with a soft limit on the Go heap
+// keeps collection rare while the heap (the rows waiting by day, the dictionary, a few days
+// being written: docs/usage.md) is small, and frequent again before memory grows past the
+// limit, so peak memory stays flat whatever the file size. Pass 2 keeps 170 to 190 MB live at
+// ten million rows (a day's rows and segments on each core), so at a 192 MiB limit the
+// collector ran about 300 times in its last seven seconds. Into PostgreSQL the limit is
+// 224 MiB (imports 8 to 15 % faster, bench/RESULTS.md, 2026-12-07; peak RSS about 240 MiB);
+// SQLite keeps 192 MiB, because its page cache (up to 64 MiB, outside the Go heap) brings the
+// import's peak RSS to about 255 MiB there, and 224 MiB took it to 283 MiB, too near the
+// 300 MiB that an import may use. A GOGC or GOMEMLIMIT set by the user wins.
+func BulkGC(engine string) func() {
+	if engine == store.Postgres {
+		return setGC(400, 224<<20)
+	}
+	return setGC(400, 192<<20)
+}
 
 // ReadGC lets the garbage collector run less often while a one-shot command reads a month's
 // stored usage once, and returns the function that restores the settings (`audit` calls it,

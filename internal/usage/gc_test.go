@@ -4,6 +4,8 @@ import (
 	"math"
 	"runtime/debug"
 	"testing"
+
+	"github.com/partnerlink/partnerlink/internal/store"
 )
 
 // Each one-shot setting is in force while its command runs and gone after it.
@@ -14,7 +16,8 @@ func TestGCSettingsHoldDuringTheCommandAndAreRestored(t *testing.T) {
 		pct   int
 		limit int64
 	}{
-		{"BulkGC (import usage)", BulkGC, 400, 192 << 20},
+		{"BulkGC (import usage into SQLite)", func() func() { return BulkGC(store.SQLite) }, 400, 192 << 20},
+		{"BulkGC (import usage into PostgreSQL)", func() func() { return BulkGC(store.Postgres) }, 400, 224 << 20},
 		{"ReadGC (audit)", ReadGC, 400, 1 << 30},
 		{"RunGC (attribute)", RunGC, 200, math.MaxInt64},
 	} {
@@ -47,7 +50,7 @@ func TestGCSettingsLeaveTheUsersGOGC(t *testing.T) {
 	t.Setenv("GOGC", "150")
 	pct := debug.SetGCPercent(150)
 	defer debug.SetGCPercent(pct)
-	for _, set := range []func() func(){BulkGC, ReadGC, RunGC} {
+	for _, set := range []func() func(){func() func() { return BulkGC(store.Postgres) }, ReadGC, RunGC} {
 		restore := set()
 		if got := debug.SetGCPercent(150); got != 150 {
 			t.Fatalf("with GOGC=150 set by the user, a command set GOGC = %d", got)
