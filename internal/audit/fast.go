@@ -109,8 +109,8 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 			if !e.seen {
 				e.seen = true
 				if s := lower(dict[x]); known[s] != nil {
-					// A copy: the batch's dictionary, which the scope numbers below would keep alive, goes
-					// with the batch.
+					// A copy: the batch's dictionary goes with the batch, and the scope
+					// numbers below would keep it alive.
 					s = strings.Clone(s)
 					e.sub, e.subKey, e.deep = s, "/subscriptions/"+s, deep[s]
 				}

@@ -174,8 +174,7 @@ func (r *Reader) Each(ctx context.Context, fn func(rec *Record, bad *RowError) e
 				// Cleared: a record of a batch used before is mapped over its zero value.
 				b.recs = slices.Grow(b.recs[:0], len(b.rows))[:len(b.rows)]
 				clear(b.recs)
-				b.bads = slices.Grow(b.bads[:0], len(b.rows))[:len(b.rows)]
-				clear(b.bads)
+				b.bads = slices.Grow(b.bads[:0], len(b.rows))[:len(b.rows)] // every one set below
 				for j := range b.rows {
 					if b.rows[j].bad != nil {
 						b.bads[j] = b.rows[j].bad

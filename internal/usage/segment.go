@@ -159,20 +159,20 @@ func encodeSegment(b *Batch, order []int32, sc *segScratch) []byte {
 			add(secAmount0+k, 0, a)
 		}
 	}
-	sc.secs, sc.sections = secs[:0], buf[:0]
+	sc.secs, sc.sections = secs[:0], buf[:0] // kept for the next segment (secs and buf are read below)
 	size := len(segMagicV2) + 2*binary.MaxVarintLen64 + 4
-	for _, sc := range secs {
-		size += 2*binary.MaxVarintLen64 + 1 + sc.hi - sc.lo
+	for _, x := range secs {
+		size += 2*binary.MaxVarintLen64 + 1 + x.hi - x.lo
 	}
 	out := make([]byte, 0, size)
 	out = append(out, segMagicV2...)
 	out = binary.AppendUvarint(out, uint64(n))
 	out = binary.AppendUvarint(out, uint64(len(secs)))
-	for _, sc := range secs {
-		out = binary.AppendUvarint(out, uint64(sc.id))
-		out = append(out, sc.flags)
-		out = binary.AppendUvarint(out, uint64(sc.hi-sc.lo))
-		out = append(out, buf[sc.lo:sc.hi]...)
+	for _, x := range secs {
+		out = binary.AppendUvarint(out, uint64(x.id))
+		out = append(out, x.flags)
+		out = binary.AppendUvarint(out, uint64(x.hi-x.lo))
+		out = append(out, buf[x.lo:x.hi]...)
 	}
 	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }
