@@ -16,7 +16,7 @@ import (
 // limit, so peak memory stays flat whatever the file size. Pass 2 keeps 170 to 190 MB live at
 // ten million rows (a day's rows and segments on each core), so at a 192 MiB limit the
 // collector ran about 300 times in its last seven seconds. Into PostgreSQL the limit is
-// 224 MiB (imports 8 to 15 % faster, bench/RESULTS.md, 2026-12-07; peak RSS about 240 MiB);
+// 224 MiB (imports 7 to 15 % faster, bench/RESULTS.md, 2026-12-07; peak RSS about 240 MiB);
 // SQLite keeps 192 MiB, because its page cache (up to 64 MiB, outside the Go heap) brings the
 // import's peak RSS to about 255 MiB there, and 224 MiB took it to 283 MiB, too near the
 // 300 MiB that an import may use. A GOGC or GOMEMLIMIT set by the user wins.
