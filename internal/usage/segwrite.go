@@ -658,6 +658,7 @@ type segScratch struct {
 	cols     [NumStringCols][]uint32
 	secs     []segSection
 	sections []byte
+	summary  sumScratch
 }
 
 // keyEntry is a stored key as numbers: digest and start, each compared as unsigned, sort as
@@ -728,7 +729,7 @@ func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, sto
 			sc.ident = append(sc.ident, int32(len(sc.ident)))
 		}
 		sg.data = encodeSegment(b, sc.ident[:n], sc)
-		sg.summary = summarize(b)
+		sg.summary = summarize(b, &sc.summary)
 		sg.bits = keyBits(n)
 		// One sort of the segment's keys: a bucket is the first bits of the digest, so the
 		// sorted keys fall into their buckets in order.

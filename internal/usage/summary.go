@@ -65,59 +65,127 @@ func (e *SummaryEntry) AppendCosts(dst []money.Nanos) ([]money.Nanos, error) {
 	return dst, r.Err
 }
 
-// summarize encodes the summary of a segment's rows b.
-func summarize(b *Batch) []byte {
+// sumScratch is summarize's reusable memory (a pass-2 goroutine's, in segScratch).
+type sumScratch struct {
+	index   map[sumKey]int32
+	entries []sumEntry
+	rowEnt  []int32 // per row: its entry, or -1
+	at      []int32 // per entry: where its rows go in order
+	order   []int32 // the entries' rows, entry after entry
+	remap   []uint32
+	touched []uint32
+	table   []uint32 // the string table, as dictionary indices
+	body    []byte
+}
+
+type sumKey struct {
+	sub, cur, prov uint32
+	start, end     int64
+}
+
+type sumEntry struct {
+	sumKey
+	records int32
+	top     int32 // its costliest row
+	sum     money.Nanos
+}
+
+// summarize encodes the summary of a segment's rows b (sorted by subscription and resource),
+// in sc's memory (nil: allocated).
+func summarize(b *Batch, sc *sumScratch) []byte {
+	if sc == nil {
+		sc = &sumScratch{}
+	}
+	if sc.index == nil {
+		sc.index = map[sumKey]int32{}
+	}
 	n := b.Len()
 	subs, ress, cats := b.Str[ColSubscription], b.Str[ColResource], b.Str[ColChargeCategory]
 	curs, provs := b.Str[ColCurrency], b.Str[ColProviderID]
-	type key struct {
-		sub, cur, prov uint32
-		start, end     int64
+	entries, rowEnt := sc.entries[:0], slices.Grow(sc.rowEnt[:0], n)[:n]
+	var raw map[uint32]bool
+	// A resource is looked at once per run of its rows, its subscription's key once per run
+	// of the subscription's; an entry is found among the last few first (a resource's rows
+	// are its charge periods, which its neighbours share).
+	lastSub, lastRes, lastIn, subKey := ^uint32(0), ^uint32(0), false, ""
+	var recent [8]int32
+	for k := range recent {
+		recent[k] = -1
 	}
-	type acc struct {
-		key
-		rows []int32
-		top  int32
-	}
-	var entries []*acc
-	byKey := map[key]*acc{}
-	raw := map[uint32]bool{}
-	lastSub, lastRes, lastIn := ^uint32(0), ^uint32(0), false
+	next := 0
 	for i := 0; i < n; i++ {
+		rowEnt[i] = -1
 		if b.End[i] <= b.Start[i] || b.Dict[cats[i]] != CategoryUsage {
 			continue
 		}
 		s, r := subs[i], ress[i]
-		if s != lastSub || r != lastRes { // rows come sorted by subscription and resource
-			lastSub, lastRes, lastIn = s, r, withinSubscription(b.Dict[r], b.Dict[s])
+		if s != lastSub {
+			subKey = "/subscriptions/" + strings.ToLower(strings.TrimSpace(b.Dict[s]))
+			lastRes = ^uint32(0)
+		}
+		if s != lastSub || r != lastRes {
+			lastSub, lastRes, lastIn = s, r, within(b.Dict[r], subKey)
 		}
 		if !lastIn {
+			if raw == nil {
+				raw = map[uint32]bool{}
+			}
 			raw[s] = true
 			continue
 		}
-		k := key{s, curs[i], provs[i], b.Start[i], b.End[i]}
-		a := byKey[k]
-		if a == nil {
-			a = &acc{key: k, top: int32(i)}
-			byKey[k] = a
-			entries = append(entries, a)
+		k := sumKey{s, curs[i], provs[i], b.Start[i], b.End[i]}
+		e := int32(-1)
+		for _, x := range recent {
+			if x >= 0 && entries[x].sumKey == k {
+				e = x
+				break
+			}
 		}
-		a.rows = append(a.rows, int32(i))
-		if c, t := b.Cost[i], b.Cost[a.top]; c > t || (c == t && b.Dict[r] < b.Dict[ress[a.top]]) {
-			a.top = int32(i)
+		if e < 0 {
+			var ok bool
+			if e, ok = sc.index[k]; !ok {
+				e = int32(len(entries))
+				sc.index[k] = e
+				entries = append(entries, sumEntry{sumKey: k, top: int32(i)})
+			}
+			recent[next], next = e, (next+1)%len(recent)
+		}
+		rowEnt[i] = e
+		x := &entries[e]
+		x.records++
+		x.sum += b.Cost[i]
+		if c, t := b.Cost[i], b.Cost[x.top]; c > t || (c == t && b.Dict[r] < b.Dict[ress[x.top]]) {
+			x.top = int32(i)
 		}
 	}
-	strs := map[uint32]uint64{}
-	var table []string
+	clear(sc.index)
+	// The entries' rows, entry after entry (a counting sort).
+	at, order := slices.Grow(sc.at[:0], len(entries))[:len(entries)], slices.Grow(sc.order[:0], n)
+	pos := int32(0)
+	for e := range entries {
+		at[e], pos = pos, pos+entries[e].records
+	}
+	order = order[:pos]
+	for i, e := range rowEnt {
+		if e >= 0 {
+			order[at[e]] = int32(i)
+			at[e]++
+		}
+	}
+	if len(sc.remap) < len(b.Dict) {
+		sc.remap = make([]uint32, len(b.Dict))
+	}
+	table := sc.table[:0]
 	str := func(x uint32) uint64 {
-		id, ok := strs[x]
-		if !ok {
-			id = uint64(len(table))
-			strs[x], table = id, append(table, b.Dict[x])
+		if id := sc.remap[x]; id != 0 {
+			return uint64(id - 1)
 		}
-		return id
+		table = append(table, x)
+		sc.remap[x] = uint32(len(table))
+		sc.touched = append(sc.touched, x)
+		return uint64(len(table) - 1)
 	}
-	var body []byte
+	body := sc.body[:0]
 	rawSubs := make([]uint32, 0, len(raw))
 	for s := range raw {
 		rawSubs = append(rawSubs, s)
@@ -127,41 +195,57 @@ func summarize(b *Batch) []byte {
 	for _, s := range rawSubs {
 		body = binary.AppendUvarint(body, str(s))
 	}
-	kept := entries[:0]
-	for _, a := range entries {
-		if !raw[a.sub] {
-			kept = append(kept, a)
+	kept := 0
+	for e := range entries {
+		if !raw[entries[e].sub] {
+			kept++
 		}
 	}
-	body = binary.AppendUvarint(body, uint64(len(kept)))
-	prev := int64(0)
-	var costs []byte
-	for _, a := range kept {
-		body = binary.AppendUvarint(body, str(a.sub))
-		body = binary.AppendUvarint(body, str(a.cur))
-		body = binary.AppendUvarint(body, str(a.prov))
-		body = binary.AppendVarint(body, a.start-prev)
-		body = binary.AppendUvarint(body, uint64(a.end-a.start))
-		prev = a.start
-		body = binary.AppendUvarint(body, uint64(len(a.rows)))
-		sum := money.Nanos(0)
-		costs = costs[:0]
-		for _, i := range a.rows {
-			sum += b.Cost[i]
-			costs = binary.AppendVarint(costs, int64(b.Cost[i]))
+	body = binary.AppendUvarint(body, uint64(kept))
+	prev, lo := int64(0), int32(0)
+	var costs [binary.MaxVarintLen64]byte
+	for e := range entries {
+		x := &entries[e]
+		rows := order[lo : lo+x.records]
+		lo += x.records
+		if raw[x.sub] {
+			continue
 		}
-		body = binary.AppendVarint(body, int64(sum))
-		body = binary.AppendVarint(body, int64(b.Cost[a.top]))
-		body = binary.AppendUvarint(body, str(ress[a.top]))
-		body = binary.AppendUvarint(body, uint64(len(costs)))
-		body = append(body, costs...)
+		body = binary.AppendUvarint(body, str(x.sub))
+		body = binary.AppendUvarint(body, str(x.cur))
+		body = binary.AppendUvarint(body, str(x.prov))
+		body = binary.AppendVarint(body, x.start-prev)
+		body = binary.AppendUvarint(body, uint64(x.end-x.start))
+		prev = x.start
+		body = binary.AppendUvarint(body, uint64(x.records))
+		body = binary.AppendVarint(body, int64(x.sum))
+		body = binary.AppendVarint(body, int64(b.Cost[x.top]))
+		body = binary.AppendUvarint(body, str(ress[x.top]))
+		size := 0
+		for _, i := range rows {
+			size += binary.PutVarint(costs[:], int64(b.Cost[i]))
+		}
+		body = binary.AppendUvarint(body, uint64(size))
+		for _, i := range rows {
+			body = binary.AppendVarint(body, int64(b.Cost[i]))
+		}
 	}
-	out := append([]byte(summaryMagic), binary.AppendUvarint(nil, uint64(len(table)))...)
-	for _, s := range table {
-		out = binary.AppendUvarint(out, uint64(len(s)))
-		out = append(out, s...)
+	size := len(summaryMagic) + binary.MaxVarintLen64 + len(body) + 4
+	for _, x := range table {
+		size += binary.MaxVarintLen64 + len(b.Dict[x])
+	}
+	out := make([]byte, 0, size)
+	out = append(out, summaryMagic...)
+	out = binary.AppendUvarint(out, uint64(len(table)))
+	for _, x := range table {
+		out = binary.AppendUvarint(out, uint64(len(b.Dict[x])))
+		out = append(out, b.Dict[x]...)
 	}
 	out = append(out, body...)
+	for _, x := range sc.touched {
+		sc.remap[x] = 0
+	}
+	sc.touched, sc.table, sc.body, sc.entries, sc.rowEnt, sc.at, sc.order = sc.touched[:0], table[:0], body[:0], entries[:0], rowEnt[:0], at[:0], order[:0]
 	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }
 
@@ -169,11 +253,15 @@ func summarize(b *Batch) []byte {
 // the engine compare them: canonical keys (scope.Key), by ARM-ID prefix on a segment boundary.
 // A resource without an ID is its subscription's.
 func withinSubscription(res, sub string) bool {
+	return within(res, "/subscriptions/"+strings.ToLower(strings.TrimSpace(sub)))
+}
+
+// within is withinSubscription of the subscription's scope key.
+func within(res, subKey string) bool {
 	r := strings.TrimRight(strings.TrimSpace(res), "/")
 	if r == "" {
 		return true
 	}
-	subKey := "/subscriptions/" + strings.ToLower(strings.TrimSpace(sub))
 	if r[0] == '/' {
 		if in, ok := scope.FoldedPrefix(r, subKey, 0); ok {
 			return in

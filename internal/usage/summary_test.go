@@ -2,11 +2,13 @@ package usage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"reflect"
 	"slices"
@@ -315,7 +317,7 @@ func FuzzDecodeSummary(f *testing.F) {
 		r := Record{Start: int64(i % 2), End: 10, SubscriptionID: sub, ResourceID: res, ChargeCategory: CategoryUsage, Currency: "USD", Cost: money.Nanos(i*1000 - 1500)}
 		bb.Add(&r)
 	}
-	data := summarize(bb.Batch())
+	data := summarize(bb.Batch(), nil)
 	if s, err := decodeSummary(data); err != nil || len(s.Entries) != 3 || len(s.Raw) != 1 {
 		f.Fatalf("seed summary: %+v, %v", s, err)
 	}
@@ -331,6 +333,53 @@ func FuzzDecodeSummary(f *testing.F) {
 			if costs, err := e.AppendCosts(nil); err == nil && len(costs) != e.Records {
 				t.Fatalf("entry of %d records gave %d costs", e.Records, len(costs))
 			}
+		}
+	})
+}
+
+// BenchmarkSummarize: summarizing a full segment of the usage benchmark's records (one day's,
+// sorted as imports sort them), and encoding the same segment, its peer: what summaries add
+// to an import.
+func BenchmarkSummarize(b *testing.B) {
+	// The benchmark's month is 30 days: a thirtieth of it is about a day's records.
+	var file bytes.Buffer
+	if err := GenerateFOCUS(&file, 30*segmentRows, 1); err != nil {
+		b.Fatal(err)
+	}
+	var recs []Record
+	first := int64(math.MaxInt64)
+	if err := readAll(b.Context(), &file, "bench.csv", ReadOptions{}, func(r *Record) error {
+		recs = append(recs, *r)
+		first = min(first, floorDay(r.Start))
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	recs = slices.DeleteFunc(recs, func(r Record) bool { return floorDay(r.Start) != first })
+	if len(recs) > segmentRows {
+		recs = recs[:segmentRows]
+	}
+	slices.SortFunc(recs, func(x, y Record) int {
+		return cmp.Or(strings.Compare(x.SubscriptionID, y.SubscriptionID), strings.Compare(x.ResourceID, y.ResourceID), cmp.Compare(x.Start, y.Start))
+	})
+	bb := NewBatchBuilder()
+	for i := range recs {
+		bb.Add(&recs[i])
+	}
+	batch := bb.Batch()
+	order := make([]int32, batch.Len())
+	for i := range order {
+		order[i] = int32(i)
+	}
+	var sc segScratch
+	b.Run("summarize", func(b *testing.B) {
+		for b.Loop() {
+			summarize(batch, &sc.summary)
+		}
+	})
+	b.Run("encodeSegment", func(b *testing.B) {
+		for b.Loop() {
+			encodeSegment(batch, order, &sc)
 		}
 	})
 }
