@@ -153,19 +153,6 @@ func Run(ctx context.Context, db *store.DB, q Query) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The usage's summaries need no facts: they are read (on another core) while the audit
-	// works out whom it follows, which says which rows it needs besides.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type read struct {
-		sums *usage.Summaries
-		err  error
-	}
-	ahead := make(chan read, 1)
-	go func() {
-		sums, err := usage.ReadSummaries(ctx, db.DB, q.Period)
-		ahead <- read{sums, err}
-	}()
 	sc, err := ResolveScope(s, q.Partner)
 	if err != nil {
 		return nil, err
@@ -173,16 +160,9 @@ func Run(ctx context.Context, db *store.DB, q Query) (*Report, error) {
 	if q.Refusals, err = link.Refusals(ctx, db.DB, sc.OrgID, q.Period); err != nil {
 		return nil, db.Translate(err)
 	}
-	return compute(ctx, s, q, func(subs map[string]bool, cols []int, rows func(string) bool) summedUsage {
-		return func(yield func(*usage.Batch, *usage.Summary) error) error {
-			if rows == nil {
-				return usage.StreamLeanColumns(ctx, db.DB, q.Period, subs, cols, func(b *usage.Batch) error { return yield(b, nil) })
-			}
-			r := <-ahead
-			if r.err != nil {
-				return db.Translate(r.err)
-			}
-			return usage.StreamSummarized(ctx, db.DB, r.sums, subs, rows, cols, yield)
+	return compute(ctx, s, q, func(subs map[string]bool, cols []int) attribution.Usage {
+		return func(yield func(*usage.Batch) error) error {
+			return usage.StreamLeanColumns(ctx, db.DB, q.Period, subs, cols, yield)
 		}
 	})
 }
@@ -279,63 +259,19 @@ type identCur struct {
 
 // Compute audits the snapshot s (loaded as LoadFacts does) against usage src.
 func Compute(ctx context.Context, s *facts.Snapshot, q Query, src attribution.Usage) (*Report, error) {
-	return compute(ctx, s, q, func(map[string]bool, []int, func(string) bool) summedUsage {
-		return func(yield func(*usage.Batch, *usage.Summary) error) error {
-			return src(func(b *usage.Batch) error { return yield(b, nil) })
-		}
-	})
+	return compute(ctx, s, q, func(map[string]bool, []int) attribution.Usage { return src })
 }
 
 // usageSource gives the usage of the subscriptions subs (lower case), of the string columns cols
 // (nil: all): it may give more records than those (they are skipped) and more columns,
-// never fewer. When rows is not nil, it may give, of the subscriptions rows does not accept,
-// segments' summaries instead of their records (usage.StreamSummarized).
-type usageSource func(subs map[string]bool, cols []int, rows func(sub string) bool) summedUsage
-
-// summedUsage calls yield with batches of records and, with some, summaries of others.
-type summedUsage func(yield func(*usage.Batch, *usage.Summary) error) error
-
-// records is u as records alone, for usage read without summaries.
-func (u summedUsage) records() attribution.Usage {
-	return func(yield func(*usage.Batch) error) error {
-		return u(func(b *usage.Batch, s *usage.Summary) error {
-			if s != nil && len(s.Entries) > 0 {
-				return fmt.Errorf("usage summarized where its records were asked for")
-			}
-			return yield(b)
-		})
-	}
-}
+// never fewer.
+type usageSource func(subs map[string]bool, cols []int) attribution.Usage
 
 // compute is Compute with the usage of the subscriptions the audit reads given by srcOf.
 func compute(ctx context.Context, s *facts.Snapshot, q Query, srcOf usageSource) (*Report, error) {
-	a, rep, err := newAuditor(s, q)
-	if err != nil {
-		return nil, err
-	}
-	ids := a.identities()
-	run := a.runFacts()
-	if err := a.attribute(ctx, run, ids, subscriptionsOf(run), srcOf); err != nil {
-		return nil, err
-	}
-	if err := a.gaps(rep); err != nil {
-		return nil, err
-	}
-	if err := a.risks(rep); err != nil {
-		return nil, err
-	}
-	a.hygiene(rep, ids)
-	a.refused(rep)
-	a.totals(rep)
-	return rep, nil
-}
-
-// newAuditor is the auditor of q and its report's heading: the scope and the tenants where it
-// is present.
-func newAuditor(s *facts.Snapshot, q Query) (*auditor, *Report, error) {
 	sc, err := ResolveScope(s, q.Partner)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	rep := &Report{Scope: *sc, From: timeline.Format(q.Period.From), To: timeline.FormatBound(q.Period.To), Tenants: []Tenant{}, Findings: []*Finding{}, Totals: []Total{}}
 	pres := presence(s, sc, q.Period)
@@ -357,7 +293,21 @@ func newAuditor(s *facts.Snapshot, q Query) (*auditor, *Report, error) {
 
 	a := &auditor{s: s, sc: sc, q: q, tenants: tenants, subs: map[subKey]*subAcc{}, risk: map[riskKey]*riskAcc{}, idents: map[identCur]money.Nanos{},
 		currencies: map[string]string{}}
-	return a, rep, nil
+	ids := a.identities()
+	run := a.runFacts()
+	if err := a.attribute(ctx, run, ids, subscriptionsOf(run), srcOf); err != nil {
+		return nil, err
+	}
+	if err := a.gaps(rep); err != nil {
+		return nil, err
+	}
+	if err := a.risks(rep); err != nil {
+		return nil, err
+	}
+	a.hygiene(rep, ids)
+	a.refused(rep)
+	a.totals(rep)
+	return rep, nil
 }
 
 type auditor struct {

@@ -39,9 +39,7 @@ type classKey struct {
 type class struct {
 	sub     string // as the first record spells it
 	sum     money.Nanos
-	records int
-	costs   []money.Nanos         // each record's read as a row,
-	entries []*usage.SummaryEntry // and summarized records (see allCosts)
+	costs   []money.Nanos
 	topCost money.Nanos
 	topRes  string // the costliest record's resource (ties: the first)
 }
@@ -53,17 +51,13 @@ var aggregate = true
 // aggregated as above where that is exact.
 func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ident, subs map[string]bool, srcOf usageSource) error {
 	if !aggregate {
-		return follow(ctx, run, a.q.Period, a.runTenants, ids, srcOf(subs, nil, nil).records(), a.visit)
+		return follow(ctx, run, a.q.Period, a.runTenants, ids, srcOf(subs, nil), a.visit)
 	}
+	// The records are only classed here (the engine sees the classes' probes): of their
+	// strings only these columns are read.
+	src := srcOf(subs, []int{usage.ColSubscription, usage.ColResource, usage.ColChargeCategory, usage.ColCurrency, usage.ColProviderID})
 	who := followed(run, ids)
 	deep := deepScopes(run, who)
-	// The records are only classed here (the engine sees the classes' probes): of their
-	// strings only these columns are read. A subscription where no followed identity holds a
-	// role below it is one class per charge period, currency and provider: segments' summaries
-	// (usage.StreamSummarized) hold those sums already, and only the other subscriptions' rows
-	// are read.
-	src := srcOf(subs, []int{usage.ColSubscription, usage.ColResource, usage.ColChargeCategory, usage.ColCurrency, usage.ColProviderID},
-		func(sub string) bool { return len(deep[lower(sub)]) > 0 })
 	// Only the assignments of the followed principals and their groups can credit them: the
 	// engine's index need not hold the others.
 	own := *run
@@ -97,30 +91,11 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 		usage    bool
 	}
 	var ents []entry
-	subScopes := map[string]int32{} // a summarized subscription (as spelled): its scope's number
 	work := make(chan staged, 2)
 	spare := make(chan []int32, 4) // the per-row numbers' buffers, handed back once added up
 	added := make(chan *classSums)
 	go func() { added <- addUp(work, spare) }()
-	err := src(func(b *usage.Batch, sum *usage.Summary) error {
-		var sumScopes []int32
-		if sum != nil {
-			sumScopes = make([]int32, len(sum.Entries))
-			for j := range sum.Entries {
-				sub := sum.Entries[j].Subscription
-				id, ok := subScopes[sub]
-				if !ok {
-					s := strings.Clone(lower(sub))
-					k := [2]string{s, "/subscriptions/" + s}
-					if id, ok = scopeIDs[k]; !ok {
-						id = int32(len(scopes))
-						scopeIDs[k], scopes = id, append(scopes, k[1])
-					}
-					subScopes[strings.Clone(sub)] = id
-				}
-				sumScopes[j] = id
-			}
-		}
+	err := src(func(b *usage.Batch) error {
 		if len(b.Dict) > 0 && (len(dict) == 0 || &b.Dict[0] != &dict[0] || len(b.Dict) < len(dict)) {
 			ents = ents[:0]
 		}
@@ -179,7 +154,7 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 			res[i] = re.res
 		}
 		select {
-		case work <- staged{b, res, sum, sumScopes}:
+		case work <- staged{b, res}:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -202,8 +177,7 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 		probes.Add(&rec)
 	}
 	slowBatch, probeBatch := slow.Batch(), probes.Batch()
-	var costErr error
-	err = follow(ctx, run, a.q.Period, a.runTenants, ids, batches(slowBatch, probeBatch), func(r *record) {
+	return follow(ctx, run, a.q.Period, a.runTenants, ids, batches(slowBatch, probeBatch), func(r *record) {
 		if r.batch != probeBatch {
 			a.visit(r)
 			return
@@ -212,7 +186,6 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 		c := classes[k]
 		length := k.end - k.start
 		r.cost, r.class = c.sum, c
-		var costs []money.Nanos
 		for j := range r.hits {
 			h := &r.hits[j]
 			covered := int64(h.amount)
@@ -222,35 +195,13 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 			}
 			// Each record's credit, as the engine computes it: cost × covered ÷ length,
 			// rounded half-even, on its own.
-			if costs == nil {
-				var err error
-				if costs, err = c.allCosts(); err != nil {
-					costErr = cmp.Or(costErr, err)
-				}
-			}
 			h.amount = 0
-			for _, cost := range costs {
+			for _, cost := range c.costs {
 				h.amount += money.MulDiv(cost, covered, length)
 			}
 		}
 		a.visit(r)
 	})
-	return cmp.Or(err, costErr)
-}
-
-// allCosts is every record's cost.
-func (c *class) allCosts() ([]money.Nanos, error) {
-	if len(c.entries) == 0 {
-		return c.costs, nil
-	}
-	out := slices.Clone(c.costs)
-	for _, e := range c.entries {
-		var err error
-		if out, err = e.AppendCosts(out); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // A batch's records as the first stage of classing leaves them: per row, its class scope's
@@ -263,9 +214,6 @@ const (
 type staged struct {
 	b   *usage.Batch
 	res []int32
-	// A segment's summary, and its entries' class scope numbers.
-	sum       *usage.Summary
-	sumScopes []int32
 }
 
 // classSums is what addUp adds up: the classes in the order first met, the currencies' and
@@ -305,25 +253,6 @@ func addUp(work <-chan staged, spare chan<- []int32) *classSums {
 	}
 	var recent [4]recentClass
 	next := 0
-	// classOf is class k, made for subscription sub (as spelled) if new. A segment holds a
-	// resource's records of the day together, and its class's other resources next to it: the
-	// last few classes are most rows' class.
-	classOf := func(k classKey, sub string) *class {
-		for j := range recent {
-			if recent[j].c != nil && recent[j].k == k {
-				return recent[j].c
-			}
-		}
-		c := out.classes[k]
-		if c == nil {
-			c = &class{sub: strings.Clone(sub)}
-			out.classes[k] = c
-			out.order = append(out.order, k)
-		}
-		recent[next] = recentClass{k, c}
-		next = (next + 1) % len(recent)
-		return c
-	}
 	var rec usage.Record
 	for w := range work {
 		b := w.b
@@ -354,26 +283,29 @@ func addUp(work <-chan staged, spare chan<- []int32) *classSums {
 				pe.str, pe.known = intern(dict[provs[i]]), true
 			}
 			k := classKey{res, cu.str, pe.str, b.Start[i], b.End[i]}
-			c := classOf(k, dict[subs[i]])
+			// A segment holds a resource's records of the day together, and its class's other
+			// resources next to it: the last few classes are most rows' class.
+			var c *class
+			for j := range recent {
+				if recent[j].c != nil && recent[j].k == k {
+					c = recent[j].c
+					break
+				}
+			}
+			if c == nil {
+				if c = out.classes[k]; c == nil {
+					c = &class{sub: strings.Clone(dict[subs[i]])}
+					out.classes[k] = c
+					out.order = append(out.order, k)
+				}
+				recent[next] = recentClass{k, c}
+				next = (next + 1) % len(recent)
+			}
 			cost := b.Cost[i]
 			c.sum += cost
 			c.costs = append(c.costs, cost)
-			c.records++
-			if r := dict[ress[i]]; c.records == 1 || cost > c.topCost || (cost == c.topCost && r < c.topRes) {
+			if r := dict[ress[i]]; len(c.costs) == 1 || cost > c.topCost || (cost == c.topCost && r < c.topRes) {
 				c.topCost, c.topRes = cost, strings.Clone(r)
-			}
-		}
-		if w.sum != nil {
-			for j := range w.sum.Entries {
-				e := &w.sum.Entries[j]
-				c := classOf(classKey{w.sumScopes[j], intern(e.Currency), intern(e.Provider), e.Start, e.End}, e.Subscription)
-				first := c.records == 0
-				c.sum += e.Sum
-				c.records += e.Records
-				c.entries = append(c.entries, e)
-				if first || e.TopCost > c.topCost || (e.TopCost == c.topCost && e.TopResource < c.topRes) {
-					c.topCost, c.topRes = e.TopCost, strings.Clone(e.TopResource)
-				}
 			}
 		}
 		select {
@@ -488,17 +420,46 @@ func classScopeKey(res, subKey string, deep []string) string {
 // canonical key, which lowers every letter, compares right). Up to such a byte, the canonical
 // key's bytes are r's with ASCII letters lowered, at the same places.
 func classScopeASCII(r, subKey string, deep []string) (sc string, ok bool) {
-	in, ok := scope.FoldedPrefix(r, subKey, 0)
+	in, ok := foldedPrefix(r, subKey, 0)
 	if !ok || !in {
 		return "", ok
 	}
 	for _, d := range deep {
 		// Every deep scope is subKey and more: only the rest is compared.
-		if in, ok := scope.FoldedPrefix(r, d, len(subKey)); !ok {
+		if in, ok := foldedPrefix(r, d, len(subKey)); !ok {
 			return "", false
 		} else if in {
 			return d, true
 		}
 	}
 	return subKey, true
+}
+
+// foldedPrefix reports whether the canonical scope key k covers r (scope.PrefixCovers), given
+// that r's first from bytes are k's in some case, comparing ASCII letters in any case; ok is
+// false when it met a byte that is not ASCII before it knew.
+func foldedPrefix(r, k string, from int) (covers, ok bool) {
+	n := min(len(r), len(k))
+	for i := from; i < n; i++ {
+		c := r[i]
+		if c >= 0x80 {
+			return false, false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != k[i] {
+			return false, true
+		}
+	}
+	if len(r) < len(k) {
+		return false, true
+	}
+	if len(r) == len(k) {
+		return true, true
+	}
+	if r[len(k)] >= 0x80 {
+		return false, false
+	}
+	return r[len(k)] == '/', true
 }

@@ -4,17 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/directory"
-	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/facts/factstest"
 	"github.com/partnerlink/partnerlink/internal/money"
-	"github.com/partnerlink/partnerlink/internal/store/storetest"
-	"github.com/partnerlink/partnerlink/internal/usage"
 	"pgregory.net/rapid"
 )
 
@@ -25,7 +21,19 @@ import (
 func TestAggregatedEqualsRecordByRecord(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := factstest.GenSnapshot(t)
-		recs := genClassable(t)
+		recs := genUsage(t)
+		for i, n := 0, rapid.IntRange(0, 12).Draw(t, "copies"); i < n; i++ {
+			r := *recs[rapid.IntRange(0, len(recs)-1).Draw(t, "of")]
+			r.Key = fmt.Sprintf("copy%02d", i)
+			r.Cost = money.Nanos(rapid.Int64Range(-1_000_000_000, 5_000_000_000_000).Draw(t, "cost"))
+			sub := r.SubscriptionID
+			r.ResourceID = rapid.SampledFrom([]string{r.ResourceID, "/subscriptions/" + sub + "/resourceGroups/rg9/providers/p/x/" + fmt.Sprint(i),
+				"/subscriptions/" + strings.ToUpper(sub), "/subscriptions/00000000-0000-0000-0000-00000000000b/resourceGroups/rg1"}).Draw(t, "res")
+			if rapid.Bool().Draw(t, "other provider") {
+				r.ProviderID = "aws"
+			}
+			recs = append(recs, &r)
+		}
 		for _, o := range s.Organisations {
 			for _, partner := range append([]string{o.ID}, locationIDs(o.Locations)...) {
 				q := Query{Partner: partner, Period: wide}
@@ -45,127 +53,6 @@ func TestAggregatedEqualsRecordByRecord(t *testing.T) {
 			}
 		}
 	})
-}
-
-// genClassable is genUsage with copies of records that share their charge periods (some
-// of zero or negative cost, some on resources outside their subscription, some of another
-// provider).
-func genClassable(t *rapid.T) []*usage.Record {
-	recs := genUsage(t)
-	for i, n := 0, rapid.IntRange(0, 12).Draw(t, "copies"); i < n; i++ {
-		r := *recs[rapid.IntRange(0, len(recs)-1).Draw(t, "of")]
-		r.Key = fmt.Sprintf("copy%02d", i)
-		r.Cost = money.Nanos(rapid.Int64Range(-1_000_000_000, 5_000_000_000_000).Draw(t, "cost"))
-		sub := r.SubscriptionID
-		r.ResourceID = rapid.SampledFrom([]string{r.ResourceID, "/subscriptions/" + sub + "/resourceGroups/rg9/providers/p/x/" + fmt.Sprint(i),
-			"/subscriptions/" + strings.ToUpper(sub), "/subscriptions/00000000-0000-0000-0000-00000000000b/resourceGroups/rg1"}).Draw(t, "res")
-		if rapid.Bool().Draw(t, "other provider") {
-			r.ProviderID = "aws"
-		}
-		recs = append(recs, &r)
-	}
-	return recs
-}
-
-// The stored audit reads segments' summaries where no followed identity holds a role below a
-// subscription (usage.StreamSummarized), and rows elsewhere; on random estates and records
-// stored in SQLite, its report, and each identity's credit, are the ones it gives reading
-// every stored row.
-func TestSummariesEqualRows(t *testing.T) {
-	db := storetest.SQLite(t)
-	ctx := context.Background()
-	summarized := func(subs map[string]bool, cols []int, rows func(string) bool) summedUsage {
-		return func(yield func(*usage.Batch, *usage.Summary) error) error {
-			sums, err := usage.ReadSummaries(ctx, db.DB, wide)
-			if err != nil {
-				return err
-			}
-			return usage.StreamSummarized(ctx, db.DB, sums, subs, rows, cols, yield)
-		}
-	}
-	summaries := 0
-	rapid.Check(t, func(t *rapid.T) {
-		for _, table := range []string{"usage_keys", "usage_segments", "usage_summaries"} {
-			if _, err := db.ExecContext(ctx, "DELETE FROM "+table); err != nil {
-				t.Fatal(err)
-			}
-		}
-		s := factstest.GenSnapshot(t)
-		var recs []usage.Record
-		for _, r := range genClassable(t) {
-			recs = append(recs, *r)
-		}
-		if _, err := usage.ImportRecords(ctx, db, "random", recs, usage.ImportOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range s.Organisations {
-			for _, partner := range append([]string{o.ID}, locationIDs(o.Locations)...) {
-				q := Query{Partner: partner, Period: wide}
-				got, err := compute(ctx, s, q, summarized)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := Compute(ctx, s, q, StoredUsage(db, wide))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if a, b := comparable(got), comparable(want); a != b {
-					t.Fatalf("%s: from summaries:\n%s\nfrom rows:\n%s", partner, a, b)
-				}
-				// Each identity's credit too, which the report shows only in part.
-				if a, b := credits(t, s, q, summarized), credits(t, s, q, rowsOf(StoredUsage(db, wide))); a != b {
-					t.Fatalf("%s: credit from summaries:\n%s\nfrom rows:\n%s", partner, a, b)
-				}
-			}
-		}
-		sums, err := usage.ReadSummaries(ctx, db.DB, wide)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := usage.StreamSummarized(ctx, db.DB, sums, subscriptionsOf(s), func(string) bool { return false }, nil, func(_ *usage.Batch, sum *usage.Summary) error {
-			if sum != nil {
-				summaries += len(sum.Entries)
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if summaries == 0 {
-		t.Fatal("no summary entry was read: the comparison shows nothing")
-	}
-}
-
-// rowsOf is src as a usage source.
-func rowsOf(src attribution.Usage) usageSource {
-	return func(map[string]bool, []int, func(string) bool) summedUsage {
-		return func(yield func(*usage.Batch, *usage.Summary) error) error {
-			return src(func(b *usage.Batch) error { return yield(b, nil) })
-		}
-	}
-}
-
-// credits is each followed identity's credit per currency, and each subscription's
-// consumption, as the audit of q adds them up from srcOf.
-func credits(t *rapid.T, s *facts.Snapshot, q Query, srcOf usageSource) string {
-	a, _, err := newAuditor(s, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := a.identities()
-	run := a.runFacts()
-	if err := a.attribute(context.Background(), run, ids, subscriptionsOf(run), srcOf); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for k, v := range a.idents {
-		lines = append(lines, fmt.Sprintf("%d %s/%s %s %s: %s", k.id.kind, k.id.tenant, k.id.principal, k.id.location, k.currency, v))
-	}
-	for k, acc := range a.subs {
-		lines = append(lines, fmt.Sprintf("%s/%s: %v credited %v", k.tenant, k.sub, acc.consumption, acc.credited))
-	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
 }
 
 // comparable is a report as JSON, without what names one record where the aggregated audit

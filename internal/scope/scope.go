@@ -173,34 +173,3 @@ func LowerASCII(p []byte) {
 		}
 	}
 }
-
-// FoldedPrefix reports whether the canonical scope key k covers r (PrefixCovers(k, Key(r)))
-// for a resource ID r that is trimmed (of white space and trailing slashes) and starts with a
-// slash, given that r's first from bytes are k's in some case, comparing ASCII letters in any
-// case without lowering r; ok is false when it met a byte that is not ASCII before it knew
-// (only the canonical key, which lowers every letter, compares right then).
-func FoldedPrefix(r, k string, from int) (covers, ok bool) {
-	n := min(len(r), len(k))
-	for i := from; i < n; i++ {
-		c := r[i]
-		if c >= 0x80 {
-			return false, false
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != k[i] {
-			return false, true
-		}
-	}
-	if len(r) < len(k) {
-		return false, true
-	}
-	if len(r) == len(k) {
-		return true, true
-	}
-	if r[len(k)] >= 0x80 {
-		return false, false
-	}
-	return r[len(k)] == '/', true
-}

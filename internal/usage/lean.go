@@ -1,7 +1,6 @@
 package usage
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -22,7 +21,7 @@ import (
 // Reading (SQLite stepping), decoding and fn run at the same time, each on its own goroutine,
 // a segment or two apart; fn is called in the segments' order.
 func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func(b *Batch) error) error {
-	return streamLean(ctx, q, w, leanRead{}, noSummary(fn))
+	return streamLean(ctx, q, w, nil, nil, nil, false, fn)
 }
 
 // StreamLeanSubscriptions is StreamLean restricted to the records of the subscriptions subs
@@ -48,38 +47,14 @@ func StreamLeanSubscriptions(ctx context.Context, q store.Querier, w timeline.Wi
 // the dictionary entries the columns read are decoded. The coverage audit reads five of the
 // eighteen columns.
 func StreamLeanColumns(ctx context.Context, q store.Querier, w timeline.Window, subs map[string]bool, cols []int, fn func(b *Batch) error) error {
-	return streamLean(ctx, q, w, leanRead{subs: subs, cols: colMask(cols)}, noSummary(fn))
-}
-
-// StreamSummarized is StreamLeanColumns for a reader that adds consumption up per
-// subscription (see summarize), over the segments sums lists (ReadSummaries): of each
-// segment that has a summary, fn gets the summary's entries of the subscriptions subs holds
-// and rows does not accept, and a batch of the rows of the others: those rows accepts and
-// those the summary leaves raw. Their records that are not Usage, or have an empty charge
-// period, are left out of both. Of a segment without a summary (imported before summaries
-// were written), fn gets the rows of every subscription of subs and a nil summary. Entries,
-// like rows, are those whose charge starts in the period sums was read for.
-func StreamSummarized(ctx context.Context, q store.Querier, sums *Summaries, subs map[string]bool, rows func(sub string) bool, cols []int,
-	fn func(b *Batch, s *Summary) error) error {
-	if subs == nil {
-		subs = map[string]bool{}
+	var mask *[NumStringCols]bool
+	if cols != nil {
+		mask = new([NumStringCols]bool)
+		for _, c := range cols {
+			mask[c] = true
+		}
 	}
-	return streamLean(ctx, q, sums.w, leanRead{subs: subs, cols: colMask(cols), sums: sums, rows: rows}, fn)
-}
-
-func colMask(cols []int) *[NumStringCols]bool {
-	if cols == nil {
-		return nil
-	}
-	mask := new([NumStringCols]bool)
-	for _, c := range cols {
-		mask[c] = true
-	}
-	return mask
-}
-
-func noSummary(fn func(b *Batch) error) func(*Batch, *Summary) error {
-	return func(b *Batch, _ *Summary) error { return fn(b) }
+	return streamLean(ctx, q, w, subs, nil, mask, false, fn)
 }
 
 // mayHold reports whether a segment whose subscriptions lie in [minSub, maxSub] (byte-wise:
@@ -192,51 +167,28 @@ func ascii(s string) bool {
 // its shard's). Reading, decoding and fn overlap as in StreamLean: a run waits neither for
 // the database while it computes nor for the engine while it reads.
 func StreamAttribution(ctx context.Context, q store.Querier, w timeline.Window, want func(sub string) bool, fn func(b *Batch) error) error {
-	return streamLean(ctx, q, w, leanRead{want: want, byID: true}, noSummary(fn))
+	return streamLean(ctx, q, w, nil, want, nil, true, fn)
 }
 
-// leanRead is what streamLean reads.
-type leanRead struct {
-	subs map[string]bool      // when not nil, only these subscriptions' rows, from the segments that may hold them
-	want func(string) bool    // else, when not nil, only the rows of the subscriptions it accepts
-	cols *[NumStringCols]bool // when not nil, only these string columns
-	byID bool                 // in Stream's order
-	// sums, when not nil, lists the segments with their summaries; of the rows of those
-	// that have one, only the subscriptions' that rows accepts or the summary leaves raw are
-	// read (StreamSummarized).
-	sums *Summaries
-	rows func(sub string) bool
-}
-
-// streamLean is StreamLean, restricted as rd says.
-func streamLean(ctx context.Context, q store.Querier, w timeline.Window, rd leanRead, fn func(b *Batch, s *Summary) error) error {
+// streamLean is StreamLean, restricted to the subscriptions subs when it is not nil (read
+// from the segments that may hold them), else to those want accepts when it is not nil, and
+// to the string columns cols marks when it is not nil; byID reads in Stream's order.
+func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs map[string]bool, want func(string) bool,
+	cols *[NumStringCols]bool, byID bool, fn func(b *Batch) error) error {
 	if w.Empty() {
 		return nil
 	}
-	subs, want, cols, byID := rd.subs, rd.want, rd.cols, rd.byID
 	type stored struct {
 		id, sum string
 		lo, hi  int64
 		data    []byte
-		summary *Summary
-		want    func(string) bool // the rows to decode, when not want
 	}
 	// Restricted, the segments' directory is read first (without their data), and only the
 	// segments that may hold a wanted subscription are read, by ID. In Stream's order too:
 	// SQLite sorts by (day, id) by passing every segment's bytes through its sorter (1.4 CPU s
 	// of a month at the bench scale), so the directory is sorted instead.
 	var dir []stored
-	if rd.sums != nil {
-		rs := make([]string, 0, len(subs))
-		for s := range subs {
-			rs = append(rs, s)
-		}
-		for _, g := range rd.sums.segs {
-			if mayHold(rs, g.minSub, g.maxSub) {
-				dir = append(dir, stored{id: g.id, sum: g.sum, lo: g.lo, hi: g.hi, summary: g.summary})
-			}
-		}
-	} else if subs != nil || byID {
+	if subs != nil || byID {
 		rs := make([]string, 0, len(subs))
 		for s := range subs {
 			rs = append(rs, s)
@@ -284,7 +236,6 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, rd lean
 	}
 	type decoded struct {
 		b   *Batch
-		s   *Summary
 		err error
 	}
 	// The reading goroutine owns rows and closes them; streamLean returns only after it has
@@ -329,15 +280,6 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, rd lean
 		}
 		if rows == nil {
 			for _, s := range dir {
-				if s.summary != nil {
-					var read bool
-					if s.summary, s.want, read = s.summary.of(w, subs, rd.rows); !read {
-						if !send(s) {
-							return
-						}
-						continue
-					}
-				}
 				err := func() error {
 					one, err := q.QueryContext(ctx, `SELECT data FROM usage_segments WHERE id = $1`, s.id)
 					if err != nil {
@@ -385,19 +327,12 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, rd lean
 	go func() { // decode
 		defer close(out)
 		for s := range raw {
-			b, err := emptyLean(), error(nil)
-			if s.data != nil {
-				keep := want
-				if s.want != nil {
-					keep = s.want
-				}
-				b, err = decodeLean(s.id, s.sum, s.data, keep, cols)
-				select {
-				case free <- s.data:
-				default:
-				}
+			b, err := decodeLean(s.id, s.sum, s.data, want, cols)
+			select {
+			case free <- s.data:
+			default:
 			}
-			if err == nil && b.Len() > 0 {
+			if err == nil {
 				b.Source, b.Segment = s.sum, s.id
 				if s.lo < w.From || s.hi >= w.To {
 					b = b.filterLean(w)
@@ -405,7 +340,7 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, rd lean
 				}
 			}
 			select {
-			case out <- decoded{b, s.summary, err}:
+			case out <- decoded{b, err}:
 			case <-done:
 				return
 			}
@@ -418,94 +353,14 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, rd lean
 		if d.err != nil {
 			return d.err
 		}
-		if d.b.Len() == 0 && (d.s == nil || len(d.s.Entries) == 0) {
+		if d.b.Len() == 0 {
 			continue
 		}
-		if err := fn(d.b, d.s); err != nil {
+		if err := fn(d.b); err != nil {
 			return err
 		}
 	}
 	return <-readErr
-}
-
-// Summaries is the directory of the segments of a period, with their summaries: what
-// StreamSummarized reads of a segment before deciding whether to read its rows.
-type Summaries struct {
-	w    timeline.Window
-	segs []summarizedSegment
-}
-
-type summarizedSegment struct {
-	id, sum        string
-	lo, hi         int64
-	minSub, maxSub string
-	summary        *Summary // nil: none
-}
-
-// ReadSummaries reads the directory of the segments whose records may start in w, and their
-// summaries, and no segment's rows: a reader can read it while it works out which rows it
-// needs besides (the coverage audit: those of subscriptions with roles below them).
-func ReadSummaries(ctx context.Context, q store.Querier, w timeline.Window) (*Summaries, error) {
-	out := &Summaries{w: w}
-	if w.Empty() {
-		return out, nil
-	}
-	rows, err := q.QueryContext(ctx, `SELECT s.id, s.min_start, s.max_start, s.sha256, s.min_sub, s.max_sub, m.data
-		FROM usage_segments s LEFT JOIN usage_summaries m ON m.segment_id = s.id
-		WHERE s.day >= $1 AND s.day < $2 AND s.max_start >= $3 AND s.min_start < $4 ORDER BY s.day, s.min_sub`,
-		dayBound(w.From), w.To, w.From, w.To)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var g summarizedSegment
-		var data sql.RawBytes
-		if err := rows.Scan(&g.id, &g.lo, &g.hi, &g.sum, &g.minSub, &g.maxSub, &data); err != nil {
-			return nil, err
-		}
-		if data != nil {
-			// The entries' costs point into the bytes, which the driver reuses.
-			if g.summary, err = decodeSummary(bytes.Clone(data)); err != nil {
-				return nil, fmt.Errorf("usage segment %s: %w (restore the database from a backup)", g.id, err)
-			}
-		}
-		out.segs = append(out.segs, g)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	return out, rows.Err()
-}
-
-// of is the part of summary s StreamSummarized gives: its entries of the subscriptions of
-// subs that rows does not accept, charged in w; and which rows of the segment are to be read
-// (those of subs that rows accepts or s leaves raw), and whether any is.
-func (s *Summary) of(w timeline.Window, subs map[string]bool, rows func(string) bool) (*Summary, func(string) bool, bool) {
-	of := func(sub string) string { return strings.ToLower(strings.TrimSpace(sub)) }
-	out := &Summary{}
-	read := false
-	// Entries come by subscription: each is looked up once per run of them.
-	last, in, byRows := "", false, false
-	for j := range s.Entries {
-		e := &s.Entries[j]
-		if j == 0 || e.Subscription != last {
-			last = e.Subscription
-			in = subs[of(last)]
-			byRows = in && rows != nil && rows(last)
-			read = read || byRows
-		}
-		if in && !byRows && w.Contains(e.Start) {
-			out.Entries = append(out.Entries, *e)
-		}
-	}
-	raw := map[string]bool{}
-	for _, r := range s.Raw {
-		if subs[of(r)] {
-			raw[r], read = true, true
-		}
-	}
-	return out, func(sub string) bool { return subs[of(sub)] && (raw[sub] || rows != nil && rows(sub)) }, read
 }
 
 // decodeLean is decodeStored without what StreamLean leaves out, of the rows whose

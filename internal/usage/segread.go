@@ -403,7 +403,6 @@ func UpgradeLegacy(ctx context.Context, db *store.DB) error {
 				w := writers[g]
 				if w == nil {
 					w = newSegWriter()
-					w.legacy = true
 					writers[g] = w
 					order = append(order, g)
 				}

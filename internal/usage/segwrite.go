@@ -208,9 +208,6 @@ type segWriter struct {
 	spill     *os.File
 	size      int64 // bytes in the spill file
 	rows      int64
-	// legacy: writing the records of a database's schema 0599 (UpgradeLegacy), which has no
-	// usage_summaries yet; their segments have none (readers read their rows).
-	legacy bool
 }
 
 // dayRows are one charge day's rows of pass 1.
@@ -632,7 +629,6 @@ type segment struct {
 	minSub, maxSub        string
 	subs                  []byte // see encodeSubs
 	data                  []byte
-	summary               []byte // see summarize
 	bits                  int
 	keys                  [][]byte // 1 << bits buckets of sorted key entries
 }
@@ -658,7 +654,6 @@ type segScratch struct {
 	cols     [NumStringCols][]uint32
 	secs     []segSection
 	sections []byte
-	summary  sumScratch
 }
 
 // keyEntry is a stored key as numbers: digest and start, each compared as unsigned, sort as
@@ -729,7 +724,6 @@ func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, sto
 			sc.ident = append(sc.ident, int32(len(sc.ident)))
 		}
 		sg.data = encodeSegment(b, sc.ident[:n], sc)
-		sg.summary = summarize(b, &sc.summary)
 		sg.bits = keyBits(n)
 		// One sort of the segment's keys: a bucket is the first bits of the digest, so the
 		// sorted keys fall into their buckets in order.
@@ -912,15 +906,13 @@ func encodeSubs(dict []string, subs []subCount) []byte {
 var (
 	segmentCols = []string{"id", "day", "import_id", "measure", "records", "min_start", "max_start", "min_sub", "max_sub",
 		"subs", "sha256", "data"}
-	keyCols     = []string{"segment_id", "bits", "bucket", "day", "data"}
-	summaryCols = []string{"segment_id", "day", "data"}
+	keyCols = []string{"segment_id", "bits", "bucket", "day", "data"}
 )
 
-// writeSegments writes segments with their keys and, if summaries, their summaries.
-func writeSegments(ctx context.Context, l store.Loader, segs []*segment, summaries bool) error {
-	var srows, krows, mrows [][]any
+// writeSegments writes segments with their keys.
+func writeSegments(ctx context.Context, l store.Loader, segs []*segment) error {
+	var srows, krows [][]any
 	for _, sg := range segs {
-		mrows = append(mrows, []any{sg.id, sg.day, sg.summary})
 		sum := sha256.Sum256(sg.data)
 		srows = append(srows, []any{sg.id, sg.day, sg.importID, sg.measure, int64(sg.records), sg.minStart, sg.maxStart,
 			sg.minSub, sg.maxSub, sg.subs, hex.EncodeToString(sum[:]), sg.data})
@@ -935,12 +927,6 @@ func writeSegments(ctx context.Context, l store.Loader, segs []*segment, summari
 	}
 	if _, err := l.Insert(ctx, "usage_keys", keyCols, krows, false); err != nil {
 		return fmt.Errorf("writing usage keys: %w", err)
-	}
-	if !summaries {
-		return nil
-	}
-	if _, err := l.Insert(ctx, "usage_summaries", summaryCols, mrows, false); err != nil {
-		return fmt.Errorf("writing usage summaries: %w", err)
 	}
 	return nil
 }
@@ -1022,7 +1008,7 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 				// Waiting for the write bounds the days in memory to one a goroutine: with
 				// writes queued, a slow connection left up to four days of segments waiting.
 				if len(segs) > 0 {
-					if err := q.Wait(func() error { return writeSegments(ctx, l, segs, !w.legacy) }); err != nil {
+					if err := q.Wait(func() error { return writeSegments(ctx, l, segs) }); err != nil {
 						fail(err)
 					}
 				}
