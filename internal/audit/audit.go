@@ -378,11 +378,11 @@ func (a *auditor) identities() []*ident {
 		if in.Length() > in.Intersect(active[id.location]).Length() {
 			ids = append(ids, &ident{kind: identTwin, tenant: id.tenant, principal: id.principal, location: id.location, spans: id.spans, base: id})
 		}
-		g, ok := guests[id.tenant+"/"+id.principal]
+		g, ok := guests.identity[id.tenant+"/"+id.principal]
 		if !ok || len(in) == 0 {
 			continue
 		}
-		for _, other := range guests.tenantsOf(g) {
+		for _, other := range guests.tenants[g] {
 			k := other + "/" + id.principal
 			if other == id.tenant || linkedIn[k] || seen[k] || !a.roles.holdsEligible(other, id.principal, a.q.Period) {
 				continue
@@ -396,33 +396,31 @@ func (a *auditor) identities() []*ident {
 	return ids
 }
 
-// guests maps tenant/object of every guest principal to its identity (home tenant and object
-// ID, which a guest keeps across the tenants it is invited to), and back.
-type guestMap map[string]string
+// guestMap maps tenant/object of every guest principal to its identity (home tenant and object
+// ID, which a guest keeps across the tenants it is invited to), and each identity to the
+// tenants where it is a guest (sorted).
+type guestMap struct {
+	identity map[string]string
+	tenants  map[string][]string
+}
 
 func guestIndex(s *facts.Snapshot) guestMap {
-	g := guestMap{}
+	g := guestMap{identity: map[string]string{}, tenants: map[string][]string{}}
 	for _, p := range s.Principals {
 		t, home := lower(p.TenantID), lower(p.HomeTenantID)
 		if home == "" || home == t || (p.Type != estate.User && p.Type != estate.ServicePrincipal) {
 			continue
 		}
-		g[t+"/"+lower(p.ObjectID)] = home + "/" + lower(p.ObjectID)
+		g.identity[t+"/"+lower(p.ObjectID)] = home + "/" + lower(p.ObjectID)
+	}
+	for k, id := range g.identity {
+		t, _, _ := strings.Cut(k, "/")
+		g.tenants[id] = append(g.tenants[id], t)
+	}
+	for _, ts := range g.tenants {
+		sort.Strings(ts)
 	}
 	return g
-}
-
-// tenantsOf lists the tenants where identity id is a guest, sorted.
-func (g guestMap) tenantsOf(id string) []string {
-	var out []string
-	for k, v := range g {
-		if v == id {
-			t, _, _ := strings.Cut(k, "/")
-			out = append(out, t)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // runFacts is the slice of the facts the run reads: the run's tenants, without the links of
