@@ -3,8 +3,10 @@ package audit
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/facts"
@@ -37,6 +39,7 @@ type classKey struct {
 }
 
 type class struct {
+	key     classKey
 	sub     string // as the first record spells it
 	sum     money.Nanos
 	costs   []money.Nanos
@@ -165,13 +168,13 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 	if err != nil {
 		return err
 	}
-	classes, order, strs, slow := sums.classes, sums.order, sums.strs, sums.slow
+	order, strs, slow := sums.order, sums.strs, sums.slow
 	var rec usage.Record
 	// One probe record per class, of a cost equal to its charge period's length in
 	// nanoseconds: the engine's amount for it is the nanoseconds each identity covers, exactly.
 	probes := usage.NewBatchBuilder()
-	for _, k := range order {
-		c := classes[k]
+	for _, c := range order {
+		k := c.key
 		rec = usage.Record{Start: k.start, End: k.end, SubscriptionID: c.sub, ResourceID: scopes[k.scope],
 			ChargeCategory: usage.CategoryUsage, Currency: strs[k.currency], ProviderID: strs[k.provider], Cost: money.Nanos(k.end - k.start)}
 		probes.Add(&rec)
@@ -182,9 +185,8 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 			a.visit(r)
 			return
 		}
-		k := order[r.row]
-		c := classes[k]
-		length := k.end - k.start
+		c := order[r.row]
+		length := c.key.end - c.key.start
 		r.cost, r.class = c.sum, c
 		for j := range r.hits {
 			h := &r.hits[j]
@@ -220,7 +222,7 @@ type staged struct {
 // providers' strings by number, and the records that go through the engine as they are.
 type classSums struct {
 	classes map[classKey]*class
-	order   []classKey
+	order   []*class
 	strs    []string
 	slow    *usage.BatchBuilder
 }
@@ -294,9 +296,9 @@ func addUp(work <-chan staged, spare chan<- []int32) *classSums {
 			}
 			if c == nil {
 				if c = out.classes[k]; c == nil {
-					c = &class{sub: strings.Clone(dict[subs[i]])}
+					c = &class{key: k, sub: strings.Clone(dict[subs[i]])}
 					out.classes[k] = c
-					out.order = append(out.order, k)
+					out.order = append(out.order, c)
 				}
 				recent[next] = recentClass{k, c}
 				next = (next + 1) % len(recent)
@@ -440,7 +442,11 @@ func classScopeASCII(r, subKey string, deep []string) (sc string, ok bool) {
 // false when it met a byte that is not ASCII before it knew.
 func foldedPrefix(r, k string, from int) (covers, ok bool) {
 	n := min(len(r), len(k))
-	for i := from; i < n; i++ {
+	i := from
+	if from < n && r[from:n] == k[from:n] && asciiText(k[from:n]) {
+		i = n // the usual spelling: already the key's (one comparison of memory)
+	}
+	for ; i < n; i++ {
 		c := r[i]
 		if c >= 0x80 {
 			return false, false
@@ -462,4 +468,20 @@ func foldedPrefix(r, k string, from int) (covers, ok bool) {
 		return false, false
 	}
 	return r[len(k)] == '/', true
+}
+
+// asciiText reports whether s is all ASCII, eight bytes at a time.
+func asciiText(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

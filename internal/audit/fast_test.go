@@ -81,7 +81,8 @@ func locationIDs(ls []directory.Location) []string {
 // space, slashes and letters that are not ASCII (among them the Kelvin sign, which lowers to k).
 func TestClassScopeEqualsCanonical(t *testing.T) {
 	subKey := "/subscriptions/ab12-k"
-	deep := []string{"/subscriptions/ab12-k/resourcegroups/rg-k/providers/x/y", "/subscriptions/ab12-k/resourcegroups/rg-k"}
+	deep := []string{"/subscriptions/ab12-k/resourcegroups/rg-k/providers/x/y", "/subscriptions/ab12-k/resourcegroups/rg-\u00e9t\u00e9",
+		"/subscriptions/ab12-k/resourcegroups/rg-k"}
 	canonical := func(res string) string {
 		if strings.TrimRight(strings.TrimSpace(res), "/") == "" {
 			return subKey
@@ -96,6 +97,8 @@ func TestClassScopeEqualsCanonical(t *testing.T) {
 		"/subscriptions/ab12-k/resourcegroups/rg-k\u212a", "/subscriptions/ab12-k\u00e9", "/subscriptions/ab12-k/\u00e9",
 		"subscriptions/ab12-k/resourcegroups/rg-k", "/subscriptions/ab12", "/subscriptions/ab12-kk", "/subscriptions/ab12-k\xff/x",
 		"/subscriptions/ab12-k/resourcegroups/rg-k\xff", "/subscriptions/\u0130b12-k", "/subscriptions/ab12-k/resourcegroups/rg-k/",
+		"/subscriptions/ab12-k/resourcegroups/rg-\u00e9t\u00e9/x", "/subscriptions/ab12-k/resourceGroups/RG-\u00c9T\u00c9/x",
+		"/subscriptions/ab12-k/resourcegroups/rg-\u00e9t\u00e92", "/subscriptions/ab12-k/resourcegroups/rg-\u00e9t\u00e9",
 	} {
 		if got, want := classScope(res, subKey, deep), canonical(res); got != want {
 			t.Errorf("classScope(%q) = %q, the canonical keys give %q", res, got, want)

@@ -232,6 +232,7 @@ type BatchBuilder struct {
 	idx   map[string]uint32
 	dict  []string // grows by appending only, so the batches' views of it stay valid
 	bytes int      // of the dictionary's strings
+	empty uint32   // the index of "" + 1 (0: not yet interned)
 }
 
 // NewBatchBuilder returns an empty builder.
@@ -243,6 +244,10 @@ func NewBatchBuilder() *BatchBuilder {
 func (bb *BatchBuilder) Len() int { return bb.b.Len() }
 
 func (bb *BatchBuilder) intern(s string) uint32 {
+	// Most of a record's columns are empty: "" is found without hashing.
+	if s == "" && bb.empty > 0 {
+		return bb.empty - 1
+	}
 	if i, ok := bb.idx[s]; ok {
 		return i
 	}
@@ -251,6 +256,9 @@ func (bb *BatchBuilder) intern(s string) uint32 {
 	bb.dict = append(bb.dict, s)
 	bb.idx[s] = i
 	bb.bytes += len(s)
+	if s == "" {
+		bb.empty = i + 1
+	}
 	return i
 }
 
