@@ -1,8 +1,11 @@
 package usage
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -70,6 +73,7 @@ type Batch struct {
 	// Segment is a stored batch's segment ID ("" for a batch read from a file): a stored run
 	// records the segments it read, so that its rows can be reproduced from them (StreamSegments).
 	Segment string
+	bufs    *leanBufs // the memory a masked stored batch was decoded into (see Release)
 }
 
 const (
@@ -294,6 +298,42 @@ func (bb *BatchBuilder) Batch() *Batch {
 	out.Dict = bb.dict[:len(bb.dict):len(bb.dict)]
 	bb.b = Batch{keyOff: []uint32{0}}
 	return &out
+}
+
+// LeanBatch is a batch of the charge periods, costs and string columns given (indices into
+// dict; a nil column reads as ""), with every record key "", as StreamLean reads stored
+// batches: for a caller that makes many records of few strings, without a builder's hashing
+// of every column of every record. The slices must all be as long as start; the batch keeps
+// them.
+func LeanBatch(dict []string, start, end []int64, cost []money.Nanos, str [NumStringCols][]uint32) *Batch {
+	n := len(start)
+	if len(end) != n || len(cost) != n {
+		panic(fmt.Sprintf("usage.LeanBatch: %d starts, %d ends and %d costs", n, len(end), len(cost)))
+	}
+	b := &Batch{Dict: dict, Start: start, End: end, Cost: cost, Str: str}
+	var empty []uint32 // one column of "" for every column not given (nobody writes a batch's columns)
+	for c := range b.Str {
+		switch {
+		case b.Str[c] == nil:
+			if empty == nil {
+				e := slices.Index(b.Dict, "")
+				if e < 0 {
+					e = len(b.Dict)
+					b.Dict = append(b.Dict, "")
+				}
+				empty = constColumn(n, uint32(e))
+			}
+			b.Str[c] = empty
+		case len(b.Str[c]) != n:
+			panic(fmt.Sprintf("usage.LeanBatch: string column %d has %d rows, not %d", c, len(b.Str[c]), n))
+		}
+	}
+	b.keyOff = make([]uint32, n+1)
+	b.keyBuf = bytes.Repeat([]byte{keyText}, n)
+	for i := range b.keyOff {
+		b.keyOff[i] = uint32(i)
+	}
+	return b
 }
 
 // BatchOf builds one batch of recs.

@@ -255,6 +255,9 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs ma
 	// were otherwise allocated twice over (database/sql clones a []byte), about 1.2 GB at the
 	// bench scale for the collector to follow.
 	free := make(chan []byte, 4)
+	// The masked batches' memory (StreamLeanColumns), handed back by Batch.Release: enough for
+	// the batches a reader, the decoder and the caller's stages hold at once.
+	pool := make(chan *leanBufs, 8)
 	buffer := func(b sql.RawBytes) []byte {
 		var buf []byte
 		select {
@@ -327,7 +330,21 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs ma
 	go func() { // decode
 		defer close(out)
 		for s := range raw {
-			b, err := decodeLean(s.id, s.sum, s.data, want, cols)
+			var lb *leanBufs
+			if cols != nil {
+				select {
+				case lb = <-pool:
+				default:
+					lb = &leanBufs{pool: pool}
+				}
+			}
+			b, err := decodeLean(s.id, s.sum, s.data, want, cols, lb)
+			if lb != nil && (err != nil || b.bufs != lb) { // not used: the next segment's
+				select {
+				case pool <- lb:
+				default:
+				}
+			}
 			select {
 			case free <- s.data:
 			default:
@@ -335,7 +352,9 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs ma
 			if err == nil {
 				b.Source, b.Segment = s.sum, s.id
 				if s.lo < w.From || s.hi >= w.To {
+					bufs := b.bufs
 					b = b.filterLean(w)
+					b.bufs = bufs // its dictionary is the one decoded into them
 					b.Source, b.Segment = fmt.Sprintf("%s[%d,%d)", s.sum, w.From, w.To), s.id
 				}
 			}
@@ -354,6 +373,7 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs ma
 			return d.err
 		}
 		if d.b.Len() == 0 {
+			d.b.Release()
 			continue
 		}
 		if err := fn(d.b); err != nil {
@@ -367,9 +387,9 @@ func streamLean(ctx context.Context, q store.Querier, w timeline.Window, subs ma
 // subscription want accepts (nil: every row) and the string columns cols marks (nil: every
 // one). Version 1 segments, which only old databases hold, are decoded whole, then cut to
 // the rows (with every column).
-func decodeLean(id, sum string, data []byte, want func(sub string) bool, cols *[NumStringCols]bool) (*Batch, error) {
+func decodeLean(id, sum string, data []byte, want func(sub string) bool, cols *[NumStringCols]bool, lb *leanBufs) (*Batch, error) {
 	if len(data) >= 4 && string(data[:4]) == segMagicV2 {
-		b, err := decodeV2Subs(data, want, cols)
+		b, err := decodeV2SubsInto(data, want, cols, lb)
 		if err != nil {
 			return nil, fmt.Errorf("usage segment %s: %w (restore the database from a backup)", id, err)
 		}

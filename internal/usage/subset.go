@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/partnerlink/partnerlink/internal/money"
@@ -25,6 +26,38 @@ type rowRange struct{ lo, hi int }
 // (nil: every column; the others are left nil). Dictionary entries no kept row uses read as
 // "". The whole segment's checksum is verified.
 func decodeV2Subs(data []byte, want func(sub string) bool, cols *[NumStringCols]bool) (*Batch, error) {
+	return decodeV2SubsInto(data, want, cols, nil)
+}
+
+// leanBufs is the memory of a batch decoded with a column mask, which the batch's reader may
+// hand to the next segment once the batch is released (Batch.Release).
+type leanBufs struct {
+	arena      []byte // the dictionary's strings
+	start, end []int64
+	cost       []money.Nanos
+	str        [NumStringCols][]uint32
+	need       []bool
+	keyOff     []uint32 // 0, 1, 2, ...: every key is "" (keyText), one byte each
+	keyBuf     []byte
+	pool       chan<- *leanBufs
+}
+
+// Release hands the memory of a batch read by StreamLeanColumns to the segments read after it:
+// the caller must not use the batch, nor any string of its dictionary, afterwards. Other
+// batches ignore it (their memory goes to the collector).
+func (b *Batch) Release() {
+	if lb := b.bufs; lb != nil && lb.pool != nil {
+		b.bufs = nil
+		select {
+		case lb.pool <- lb:
+		default:
+		}
+	}
+}
+
+// decodeV2SubsInto is decodeV2Subs, decoding into lb's memory when lb is not nil and the
+// columns are masked (the batch then owns lb until released).
+func decodeV2SubsInto(data []byte, want func(sub string) bool, cols *[NumStringCols]bool, lb *leanBufs) (*Batch, error) {
 	n, secs, err := parseV2(data)
 	if err != nil {
 		return nil, err
@@ -59,14 +92,21 @@ func decodeV2Subs(data []byte, want func(sub string) bool, cols *[NumStringCols]
 		return b.cutLean(ranges, kept), nil
 	}
 
-	b := &Batch{}
-	if b.Start, b.End, err = timesIn(secs[secTimes], n, ranges, kept); err != nil {
+	if lb == nil {
+		lb = &leanBufs{}
+	}
+	b := &Batch{bufs: lb}
+	if b.Start, b.End, err = timesIn(secs[secTimes], n, ranges, kept, lb.start[:0], lb.end); err != nil {
 		return nil, err
 	}
-	if b.Cost, err = costsIn(secs[secCost], n, ranges, kept); err != nil {
+	lb.start, lb.end = b.Start, b.End
+	if b.Cost, err = costsIn(secs[secCost], n, ranges, kept, lb.cost[:0]); err != nil {
 		return nil, err
 	}
-	need := make([]bool, nd)
+	lb.cost = b.Cost
+	need := slices.Grow(lb.need[:0], nd)[:nd]
+	clear(need)
+	lb.need = need
 	empty := -1 // a dictionary index for the missing columns' "": one no kept row uses
 	for c := range b.Str {
 		if cols != nil && !cols[c] {
@@ -81,10 +121,11 @@ func decodeV2Subs(data []byte, want func(sub string) bool, cols *[NumStringCols]
 			continue
 		}
 		sr := varint.NewReader(body, errCorrupt)
-		b.Str[c] = readRunsIn(sr, n, nd, ranges, kept) // stops after the last range
+		b.Str[c] = readRunsIn(sr, n, nd, ranges, kept, lb.str[c][:0]) // stops after the last range
 		if sr.Err != nil {
 			return nil, sr.Err
 		}
+		lb.str[c] = b.Str[c]
 		for j, v := range b.Str[c] {
 			if j == 0 || v != b.Str[c][j-1] {
 				need[v] = true
@@ -93,18 +134,21 @@ func decodeV2Subs(data []byte, want func(sub string) bool, cols *[NumStringCols]
 	}
 	dr = varint.NewReader(secs[secDict], errCorrupt)
 	dr.Count("dictionary size", uint64(dr.Len()))
-	b.Dict = readDictSome(dr, len(data), need)
+	b.Dict, lb.arena = readDictSome(dr, len(data), need, lb.arena)
 	if dr.Err != nil {
 		return nil, dr.Err
 	}
 	if empty >= 0 {
 		b.Dict = append(b.Dict, "")
 	}
-	b.keyOff = make([]uint32, kept+1)
-	b.keyBuf = bytes.Repeat([]byte{keyText}, kept)
-	for i := range b.keyOff {
-		b.keyOff[i] = uint32(i)
+	if len(lb.keyBuf) < kept { // once made, they serve every smaller batch
+		lb.keyOff = make([]uint32, kept+1)
+		lb.keyBuf = bytes.Repeat([]byte{keyText}, kept)
+		for i := range lb.keyOff {
+			lb.keyOff[i] = uint32(i)
+		}
 	}
+	b.keyOff, b.keyBuf = lb.keyOff[:kept+1], lb.keyBuf[:kept]
 	return b, nil
 }
 
@@ -149,7 +193,7 @@ func wantedRows(data []byte, secs map[int][]byte, n, nd int, want func(string) b
 	}
 	dr := varint.NewReader(secs[secDict], errCorrupt)
 	dr.Count("dictionary size", uint64(dr.Len()))
-	subs := readDictSome(dr, len(data), need)
+	subs, _ := readDictSome(dr, len(data), need, nil)
 	if dr.Err != nil {
 		return nil, 0, dr.Err
 	}
@@ -211,13 +255,19 @@ func skipVarints(b []byte, off, m int) int {
 }
 
 // timesIn reads the charge periods section of a segment of n rows for the rows of ranges.
-func timesIn(body []byte, n int, ranges []rowRange, kept int) (start, end []int64, err error) {
+// start and end, when large enough, are used for the result.
+func timesIn(body []byte, n int, ranges []rowRange, kept int, start, end []int64) ([]int64, []int64, error) {
 	r := varint.NewReader(body, errCorrupt)
 	unit := readTimeUnit(r)
 	if r.Err != nil {
 		return nil, nil, r.Err
 	}
-	start, end = make([]int64, 0, kept), make([]int64, kept)
+	start = slices.Grow(start[:0], kept)
+	if cap(end) >= kept {
+		end = end[:kept]
+	} else {
+		end = make([]int64, kept)
+	}
 	// Starts are differences from the row before: every one up to the last kept row is added.
 	last := ranges[len(ranges)-1].hi
 	var s int64
@@ -270,8 +320,9 @@ func timesIn(body []byte, n int, ranges []rowRange, kept int) (start, end []int6
 }
 
 // costsIn reads the costs section of a segment of n rows for the rows of ranges.
-func costsIn(body []byte, n int, ranges []rowRange, kept int) ([]money.Nanos, error) {
-	out := make([]money.Nanos, 0, kept)
+// out, when large enough, is used for the result.
+func costsIn(body []byte, n int, ranges []rowRange, kept int, out []money.Nanos) ([]money.Nanos, error) {
+	out = slices.Grow(out[:0], kept)
 	off, at := 0, 0
 	for _, rg := range ranges {
 		if off = skipVarints(body, off, rg.lo-at); off < 0 {
@@ -296,8 +347,9 @@ func emptyLean() *Batch { return &Batch{keyOff: []uint32{0}} }
 // readRunsIn reads a string column of n rows (runs of dictionary indices below nd) and returns
 // its values in the rows of ranges (sorted, disjoint), kept rows in all. It stops reading
 // after the last range.
-func readRunsIn(r *varint.Reader, n, nd int, ranges []rowRange, kept int) []uint32 {
-	out := make([]uint32, 0, kept)
+// out, when large enough, is used for the result.
+func readRunsIn(r *varint.Reader, n, nd int, ranges []rowRange, kept int, out []uint32) []uint32 {
+	out = slices.Grow(out[:0], kept)
 	runs := r.Count("string runs", uint64(n))
 	at, k := 0, 0
 	for j := 0; j < runs && k < len(ranges) && r.Err == nil; j++ {
@@ -334,16 +386,17 @@ func readRunsIn(r *varint.Reader, n, nd int, ranges []rowRange, kept int) []uint
 }
 
 // readDictSome reads a front-coded dictionary (its count already read) of a segment of size
-// bytes, returning the entries need marks (the others ""), in one new allocation. It reads
-// no further than the last entry needed (so the reader is left inside the dictionary).
-func readDictSome(r *varint.Reader, size int, need []bool) []string {
+// bytes, returning the entries need marks (the others "") in one arena: arena's memory when
+// it is large enough, else a new allocation (returned for reuse). It reads no further than the
+// last entry needed (so the reader is left inside the dictionary).
+func readDictSome(r *varint.Reader, size int, need []bool, arena []byte) ([]string, []byte) {
 	last := len(need) - 1 // the walk stops after the last entry needed
 	for last >= 0 && !need[last] {
 		last--
 	}
 	body := r.Bytes(r.Len(), "dictionary")
 	if r.Err != nil {
-		return nil
+		return nil, arena
 	}
 	// entry reads entry i's prefix length and suffix at off (off < 0: damaged).
 	entry := func(off, prevLen int) (shared int, suffix []byte, next int) {
@@ -367,18 +420,21 @@ func readDictSome(r *varint.Reader, size int, need []bool) []string {
 		shared, suffix, next := entry(off, prevLen)
 		if next < 0 {
 			r.Fail("dictionary entry")
-			return nil
+			return nil, arena
 		}
 		prevLen, off = shared+len(suffix), next
 		if need[i] {
 			// As readDict: a dictionary far larger than its segment is damage, not data.
 			if total += prevLen; total > 64*size {
 				r.Fail("dictionary larger than its segment can hold")
-				return nil
+				return nil, arena
 			}
 		}
 	}
-	arena := make([]byte, 0, total)
+	if cap(arena) < total {
+		arena = make([]byte, 0, total)
+	}
+	arena = arena[:0]
 	dict := make([]string, len(need))
 	var cur []byte  // the previous entry when it is not in the arena
 	var prev []byte // the previous entry (in cur or the arena)
@@ -403,5 +459,5 @@ func readDictSome(r *varint.Reader, size int, need []bool) []string {
 		cur = append(cur, suffix...)
 		prev = cur
 	}
-	return dict
+	return dict, arena
 }
