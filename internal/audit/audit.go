@@ -293,7 +293,12 @@ func compute(ctx context.Context, s *facts.Snapshot, q Query, srcOf usageSource)
 
 	a := &auditor{s: s, sc: sc, q: q, tenants: tenants, subs: map[subKey]*subAcc{}, risk: map[riskKey]*riskAcc{}, idents: map[identCur]money.Nanos{},
 		currencies: map[string]string{}}
+	// The tenant index (for the run's slice and the explanations) does not depend on the
+	// identities: it is built on the other core meanwhile.
+	index := make(chan *tenantIndex, 1)
+	go func() { index <- newTenantIndex(s) }()
 	ids := a.identities()
+	a.index = <-index
 	run := a.runFacts()
 	if err := a.attribute(ctx, run, ids, subscriptionsOf(run), srcOf); err != nil {
 		return nil, err
@@ -423,12 +428,11 @@ func guestIndex(s *facts.Snapshot) guestMap {
 	return g
 }
 
-// runFacts is the slice of the facts the run reads: the run's tenants, without the links of
-// other partners (the followed identities stand for the scope's own), DPOR and CUA (the
-// audit is about PAL), and with only the scope's organisation as CSP reseller, so that the
-// only real rows are the CSP rows that take precedence over the scope's PAL.
+// runFacts is the slice of the facts the run reads (from a.index): the run's tenants, without
+// the links of other partners (the followed identities stand for the scope's own), DPOR and
+// CUA (the audit is about PAL), and with only the scope's organisation as CSP reseller, so
+// that the only real rows are the CSP rows that take precedence over the scope's PAL.
 func (a *auditor) runFacts() *facts.Snapshot {
-	a.index = newTenantIndex(a.s)
 	run := a.index.slice(a.runTenants)
 	run.Links, run.DPOR, run.TrackingIDs, run.Deployments = nil, nil, nil, nil
 	orgOf := map[string]string{}
