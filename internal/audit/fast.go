@@ -46,6 +46,7 @@ type class struct {
 	private bool
 	topCost money.Nanos
 	topRes  string // the costliest record's resource (ties: the first)
+	topNew  bool   // topRes is still the batch's string (addUp copies it once the batch is added up)
 }
 
 // aggregate, when false, sends every record through the engine (the tests' reference).
@@ -275,6 +276,7 @@ func addUp(work <-chan staged, spare chan<- []int32) *classSums {
 	var recent [4]recentClass
 	next := 0
 	var costs costLog
+	var fresh []*class // the classes whose topRes is the batch's
 	var rec usage.Record
 	for w := range work {
 		b := w.b
@@ -327,15 +329,23 @@ func addUp(work <-chan staged, spare chan<- []int32) *classSums {
 			c.sum += cost
 			costs.add(c, cost)
 			if r := dict[ress[i]]; len(c.costs) == 1 || cost > c.topCost || (cost == c.topCost && r < c.topRes) {
-				c.topCost, c.topRes = cost, strings.Clone(r)
+				c.topCost, c.topRes = cost, r
+				if !c.topNew {
+					c.topNew = true
+					fresh = append(fresh, c)
+				}
 			}
 		}
 		select {
 		case spare <- w.res:
 		default:
 		}
-		// Nothing of the batch is kept (the strings above are copies): its memory goes to the
-		// segments read next.
+		// A class's costliest resource changes a few times in a batch: it is copied once, and
+		// nothing of the batch is kept, so its memory goes to the segments read next.
+		for _, c := range fresh {
+			c.topRes, c.topNew = strings.Clone(c.topRes), false
+		}
+		fresh = fresh[:0]
 		b.Release()
 	}
 	return out
