@@ -1,0 +1,27 @@
+package audit
+
+import (
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// lower's word-at-a-time check agrees with strings.ToLower(strings.TrimSpace(s)) on strings of
+// ASCII letters on either side of the upper-case range, digits, punctuation and bytes that are
+// not ASCII, at every length and alignment.
+func TestLowerEqualsToLower(t *testing.T) {
+	alphabet := []byte("@AZ[`az{09-/ \t\u212a\u00c9\xff\x7f")
+	rapid.Check(t, func(t *rapid.T) {
+		b := rapid.SliceOfN(rapid.SampledFrom(alphabet), 0, 40).Draw(t, "bytes")
+		s := string(b)
+		if got, want := lower(s), strings.ToLower(strings.TrimSpace(s)); got != want {
+			t.Fatalf("lower(%q) = %q, want %q", s, got, want)
+		}
+	})
+	for _, s := range []string{"", "a", "0123456789abcdef-0123-4567-89ab-cdef01234567", "0123456789ABCDEF", "abcdefgh@", "abcdefg[", " /Subscriptions/X "} {
+		if got, want := lower(s), strings.ToLower(strings.TrimSpace(s)); got != want {
+			t.Errorf("lower(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
