@@ -303,12 +303,12 @@ func compute(ctx context.Context, s *facts.Snapshot, q Query, srcOf usageSource)
 	if err := a.attribute(ctx, run, ids, subscriptionsOf(run), srcOf); err != nil {
 		return nil, err
 	}
-	if err := a.gaps(rep); err != nil {
+	x, err := a.explainFindings()
+	if err != nil {
 		return nil, err
 	}
-	if err := a.risks(rep); err != nil {
-		return nil, err
-	}
+	a.gaps(rep, x)
+	a.risks(rep, x)
 	a.hygiene(rep, ids)
 	a.refused(rep)
 	a.totals(rep)

@@ -33,65 +33,117 @@ func (a *auditor) newExplainer() *explainer {
 	return &explainer{s: a.s, sc: a.sc, period: a.q.Period, roles: a.roles, index: a.index}
 }
 
-// gaps adds, per subscription without PAL credit and currency, its consumption with explain's
-// reason; a subscription the scope's organisation resold is marked csp_precedence (it is
-// credited in full as CSP, which is fine).
-func (a *auditor) gaps(rep *Report) error {
-	var keys []subKey
+// explained is what explain says about the audit's findings: per subscription without PAL
+// credit (gapKeys, sorted), its reason; per credit that rests on one identity (riskKeys,
+// sorted), the routes its identities hold their roles by.
+type explained struct {
+	gapKeys  []subKey
+	reasons  []gapExplained
+	riskKeys []riskKey
+	routes   [][]Route
+}
+
+type gapExplained struct{ code, detail, loc, principal string }
+
+// explainFindings asks explain about the gaps and the risks. Tenants are independent, and an
+// explainer's index is per tenant: each tenant's questions are asked on one of a few
+// goroutines, with an explainer of its own (on one core they were a tenth of the audit's time
+// at the bench scale).
+func (a *auditor) explainFindings() (*explained, error) {
+	x := &explained{}
 	for _, k := range sortedSubs(a.subs) {
 		if !a.subs[k].credited {
-			keys = append(keys, k)
+			x.gapKeys = append(x.gapKeys, k)
 		}
 	}
-	type reason struct{ code, detail, loc, principal string }
-	reasons := make([]reason, len(keys))
-	// The tenants' explanations are independent, and an explainer's index is per tenant:
-	// each tenant's are asked on one of a few goroutines, with an explainer of its own (they
-	// were a tenth of the audit's time at the bench scale, on one core).
-	var tenants [][]int // indices into keys, per tenant
-	for i, k := range keys {
-		if i == 0 || k.tenant != keys[i-1].tenant {
-			tenants = append(tenants, nil)
-		}
-		tenants[len(tenants)-1] = append(tenants[len(tenants)-1], i)
+	for k := range a.risk {
+		x.riskKeys = append(x.riskKeys, k)
 	}
-	work := make(chan []int)
-	exs := make([]*explainer, min(runtime.GOMAXPROCS(0), len(tenants)))
+	slices.SortFunc(x.riskKeys, func(x, y riskKey) int {
+		return cmp.Or(cmp.Compare(x.subKey.tenant, y.subKey.tenant), cmp.Compare(x.sub, y.sub), cmp.Compare(x.currency, y.currency),
+			cmp.Compare(x.tenant, y.tenant), cmp.Compare(x.principal, y.principal))
+	})
+	x.reasons, x.routes = make([]gapExplained, len(x.gapKeys)), make([][]Route, len(x.riskKeys))
+	type job struct{ gaps, risks []int } // indices into gapKeys and riskKeys
+	var jobs []job
+	byTenant := map[string]int{}
+	of := func(t string) *job {
+		i, ok := byTenant[t]
+		if !ok {
+			i = len(jobs)
+			byTenant[t] = i
+			jobs = append(jobs, job{})
+		}
+		return &jobs[i]
+	}
+	for i, k := range x.gapKeys {
+		if !a.subs[k].csp { // credited in full as CSP: nothing to explain
+			j := of(k.tenant)
+			j.gaps = append(j.gaps, i)
+		}
+	}
+	for i, k := range x.riskKeys {
+		j := of(k.subKey.tenant)
+		j.risks = append(j.risks, i)
+	}
+	work := make(chan *job)
+	exs := make([]*explainer, min(runtime.GOMAXPROCS(0), len(jobs)))
 	errs := make([]error, len(exs))
 	var wg sync.WaitGroup
 	for w := range exs {
 		exs[w] = a.newExplainer()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for idx := range work {
-				for _, i := range idx {
-					k := keys[i]
-					acc := a.subs[k]
-					if acc.csp || errs[w] != nil {
-						continue
+		ex := exs[w]
+		wg.Go(func() {
+			for j := range work {
+				for _, i := range j.gaps {
+					k := x.gapKeys[i]
+					if errs[w] == nil {
+						r := &x.reasons[i]
+						r.code, r.detail, r.loc, r.principal, errs[w] = ex.gapReason(k.tenant, k.sub, a.subs[k].top)
 					}
-					r := &reasons[i]
-					r.code, r.detail, r.loc, r.principal, errs[w] = exs[w].gapReason(k.tenant, k.sub, acc.top)
+				}
+				for _, i := range j.risks {
+					k := x.riskKeys[i]
+					ra := a.risk[k]
+					// In the identities' order, not the records': the same whatever order records come in.
+					slices.SortFunc(ra.ids, func(x, y *ident) int {
+						return cmp.Or(cmp.Compare(len(x.location), len(y.location)), cmp.Compare(x.location, y.location),
+							cmp.Compare(x.tenant, y.tenant), cmp.Compare(x.principal, y.principal), cmp.Compare(x.kind, y.kind))
+					})
+					for _, id := range ra.ids {
+						if errs[w] != nil {
+							break
+						}
+						var rs []Route
+						rs, errs[w] = ex.routes(id, k.subKey.tenant, k.sub, ra.resource)
+						x.routes[i] = append(x.routes[i], rs...)
+					}
 				}
 			}
-		}()
+		})
 	}
-	for _, idx := range tenants {
-		work <- idx
+	for i := range jobs {
+		work <- &jobs[i]
 	}
 	close(work)
 	wg.Wait()
-	all := a.explain() // the risks ask about the same tenants: they keep the explainers' indexes
+	all := a.explain() // later questions (hygiene) keep the explainers' indexes
 	for w, ex := range exs {
 		if errs[w] != nil {
-			return errs[w]
+			return nil, errs[w]
 		}
 		all.adopt(ex)
 	}
-	for i, k := range keys {
+	return x, nil
+}
+
+// gaps adds, per subscription without PAL credit and currency, its consumption with explain's
+// reason; a subscription the scope's organisation resold is marked csp_precedence (it is
+// credited in full as CSP, which is fine).
+func (a *auditor) gaps(rep *Report, x *explained) {
+	for i, k := range x.gapKeys {
 		acc := a.subs[k]
-		r := reasons[i]
+		r := x.reasons[i]
 		fine := acc.csp
 		if fine {
 			r.code = attribution.ReasonCSPPrecedence // explain over the period says so too
@@ -102,34 +154,20 @@ func (a *auditor) gaps(rep *Report) error {
 				PrincipalObjectID: r.principal, LocationID: r.loc, Detail: r.detail, fine: fine}, acc.consumption[cur], true)
 		}
 	}
-	return nil
 }
 
 // risks adds the credit that rests on one linked identity, per subscription, currency and
 // identity, with the identity's link end and the routes (explain's chains) it holds its roles
 // by.
-func (a *auditor) risks(rep *Report) error {
-	keys := make([]riskKey, 0, len(a.risk))
-	for k := range a.risk {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(x, y riskKey) int {
-		return cmp.Or(cmp.Compare(x.subKey.tenant, y.subKey.tenant), cmp.Compare(x.sub, y.sub), cmp.Compare(x.currency, y.currency),
-			cmp.Compare(x.tenant, y.tenant), cmp.Compare(x.principal, y.principal))
-	})
-	for _, k := range keys {
+func (a *auditor) risks(rep *Report, x *explained) {
+	for i, k := range x.riskKeys {
 		ra := a.risk[k]
 		f := &Finding{Kind: KindRisk, TenantID: k.subKey.tenant, SubscriptionID: k.sub, Reason: ReasonSinglePrincipal, Currency: k.currency,
-			PrincipalObjectID: k.principal}
+			PrincipalObjectID: k.principal, Routes: x.routes[i]}
 		var locs []string
 		open := false
 		var last int64
-		// In the identities' order, not the records': the same whatever order records come in.
-		slices.SortFunc(ra.ids, func(x, y *ident) int {
-			return cmp.Or(cmp.Compare(len(x.location), len(y.location)), cmp.Compare(x.location, y.location),
-				cmp.Compare(x.tenant, y.tenant), cmp.Compare(x.principal, y.principal), cmp.Compare(x.kind, y.kind))
-		})
-		for _, id := range ra.ids {
+		for _, id := range ra.ids { // sorted by explainFindings
 			locs = append(locs, id.location)
 			for _, w := range id.spans {
 				if w.To > a.q.Period.From {
@@ -137,11 +175,6 @@ func (a *auditor) risks(rep *Report) error {
 					last = max(last, w.To)
 				}
 			}
-			rs, err := a.explain().routes(id, k.subKey.tenant, k.sub, ra.resource)
-			if err != nil {
-				return err
-			}
-			f.Routes = append(f.Routes, rs...)
 		}
 		if len(locs) == 1 {
 			f.LocationID = locs[0]
@@ -152,7 +185,6 @@ func (a *auditor) risks(rep *Report) error {
 		f.Detail = riskDetail(k, locs, f)
 		a.add(rep, f, ra.amount, true)
 	}
-	return nil
 }
 
 func riskDetail(k riskKey, locs []string, f *Finding) string {
