@@ -321,3 +321,58 @@ func TestStreamLeanSubscriptionsImported(t *testing.T) {
 		}
 	})
 }
+
+// Decoding into memory a released batch left behind (larger and smaller segments, other
+// dictionaries, other subsets) reads every segment as decoding into new memory does; a batch
+// still held is not written to.
+func TestDecodeIntoReusedMemory(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 11))
+	pool := make(chan *leanBufs, 1)
+	lb := &leanBufs{pool: pool}
+	var mask [NumStringCols]bool
+	mask[ColSubscription], mask[ColResource], mask[ColCurrency] = true, true, true
+	var held *Batch
+	var heldExp []leanView
+	for round := 0; round < 40; round++ {
+		recs := randomRecords(rng, 1+rng.IntN([]int{20, 3000}[round%2]))
+		b := BatchOf(recs)
+		order := identity(b.Len())
+		slices.SortStableFunc(order, func(x, y int32) int { return strings.Compare(recs[x].SubscriptionID, recs[y].SubscriptionID) })
+		data := encodeSegment(b, order, nil)
+		subs := map[string]bool{}
+		for _, r := range recs {
+			if rng.IntN(3) > 0 {
+				subs[strings.ToLower(r.SubscriptionID)] = true
+			}
+		}
+		want := wantOf(subs)
+		fresh, err := decodeV2Subs(data, want, &mask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeV2SubsInto(data, want, &mask, lb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp := projectedBatch(fresh, &mask)
+		if have := projectedBatch(got, &mask); !slices.Equal(have, exp) {
+			t.Fatalf("round %d: decoded into reused memory\n%+v\nwant\n%+v", round, have, exp)
+		}
+		if got.Len() > 0 && got.bufs != lb {
+			t.Fatalf("round %d: the batch does not own the memory it was decoded into", round)
+		}
+		if held != nil {
+			if have := projectedBatch(held, &mask); !slices.Equal(have, heldExp) {
+				t.Fatalf("round %d: the batch held since the round before changed", round)
+			}
+			held = nil
+		}
+		if round%5 == 4 { // held, not released: the next segment gets memory of its own
+			held, heldExp = got, exp
+			lb = &leanBufs{pool: pool}
+			continue
+		}
+		got.Release()
+		lb = <-pool
+	}
+}
