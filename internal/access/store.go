@@ -90,17 +90,21 @@ func LoadFacts(ctx context.Context, q store.Querier, w timeline.Window) (f Facts
 	// following the primary key's index visits the table at random (twice the time of the
 	// scan at a hundred thousand assignments, even in C's SQLite).
 	if err == nil {
-		err = store.Each(ctx, q, `SELECT id, tenant_id, principal_id, role_definition_id, scope, kind, valid_from, valid_to FROM role_assignments
-			WHERE valid_from < $1 AND valid_to > $2`, []any{w.To, w.From}, func(r *sql.Rows) error {
-			var a RoleAssignment
-			err := r.Scan(&a.ID, &a.TenantID, &a.PrincipalID, &a.RoleDefinitionID, &a.Scope, &a.Kind, &a.Valid.From, &a.Valid.To)
-			if a.Kind == Eligible {
-				a.Activations = activations[a.ID]
-			}
-			a.ClosedBy = closures[versionEnd{a.ID, a.Valid.To}]
-			f.Assignments = append(f.Assignments, a)
-			return err
-		})
+		// Joined into one column (store.EachJoined): they are most of the facts' rows.
+		err = store.EachJoined(ctx, q, []string{"id", "tenant_id", "principal_id", "role_definition_id", "scope", "kind", "valid_from", "valid_to"},
+			`role_assignments WHERE valid_from < $1 AND valid_to > $2`, []any{w.To, w.From}, func(c []string) error {
+				a := RoleAssignment{ID: c[0], TenantID: c[1], PrincipalID: c[2], RoleDefinitionID: c[3], Scope: c[4], Kind: Kind(c[5])}
+				var err error
+				if a.Valid.From, a.Valid.To, err = store.JoinedWindow(c[6], c[7]); err != nil {
+					return fmt.Errorf("role assignment %s: %w", a.ID, err)
+				}
+				if a.Kind == Eligible {
+					a.Activations = activations[a.ID]
+				}
+				a.ClosedBy = closures[versionEnd{a.ID, a.Valid.To}]
+				f.Assignments = append(f.Assignments, a)
+				return nil
+			})
 		slices.SortFunc(f.Assignments, func(a, b RoleAssignment) int {
 			if c := strings.Compare(a.ID, b.ID); c != 0 {
 				return c

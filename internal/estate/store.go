@@ -3,6 +3,7 @@ package estate
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strconv"
 
 	"github.com/partnerlink/partnerlink/internal/store"
@@ -80,18 +81,32 @@ func LoadFacts(ctx context.Context, q store.Querier, w timeline.Window) (f Facts
 		f.DPOR = append(f.DPOR, d)
 		return err
 	})
-	windowed(`SELECT tenant_id, object_id, type, display_name, home_tenant_id, valid_from, valid_to FROM principals`, `tenant_id, object_id, valid_from`, func(r *sql.Rows) error {
-		var p Principal
-		err := r.Scan(&p.TenantID, &p.ObjectID, &p.Type, &p.DisplayName, &p.HomeTenantID, &p.Valid.From, &p.Valid.To)
-		f.Principals = append(f.Principals, p)
-		return err
-	})
-	windowed(`SELECT tenant_id, member_id, group_id, valid_from, valid_to FROM group_memberships`, `tenant_id, member_id, group_id, valid_from`, func(r *sql.Rows) error {
-		var m Membership
-		err := r.Scan(&m.TenantID, &m.MemberID, &m.GroupID, &m.Valid.From, &m.Valid.To)
-		f.Memberships = append(f.Memberships, m)
-		return err
-	})
+	// The largest parts are read joined into one column (store.EachJoined).
+	windowedJoined := func(cols []string, table, order string, fn func(c []string) error) {
+		if err == nil {
+			err = store.EachJoined(ctx, q, cols, table+` WHERE valid_from < $1 AND valid_to > $2 ORDER BY `+order, []any{w.To, w.From}, fn)
+		}
+	}
+	windowedJoined([]string{"tenant_id", "object_id", "type", "display_name", "home_tenant_id", "valid_from", "valid_to"}, "principals",
+		"tenant_id, object_id, valid_from", func(c []string) error {
+			p := Principal{TenantID: c[0], ObjectID: c[1], Type: PrincipalType(c[2]), DisplayName: c[3], HomeTenantID: c[4]}
+			var err error
+			if p.Valid.From, p.Valid.To, err = store.JoinedWindow(c[5], c[6]); err != nil {
+				return fmt.Errorf("principal %s of tenant %s: %w", p.ObjectID, p.TenantID, err)
+			}
+			f.Principals = append(f.Principals, p)
+			return nil
+		})
+	windowedJoined([]string{"tenant_id", "member_id", "group_id", "valid_from", "valid_to"}, "group_memberships",
+		"tenant_id, member_id, group_id, valid_from", func(c []string) error {
+			m := Membership{TenantID: c[0], MemberID: c[1], GroupID: c[2]}
+			var err error
+			if m.Valid.From, m.Valid.To, err = store.JoinedWindow(c[3], c[4]); err != nil {
+				return fmt.Errorf("membership of %s in group %s of tenant %s: %w", m.MemberID, m.GroupID, m.TenantID, err)
+			}
+			f.Memberships = append(f.Memberships, m)
+			return nil
+		})
 	if err != nil {
 		return f, err
 	}

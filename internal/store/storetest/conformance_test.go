@@ -206,3 +206,30 @@ func countConcurrently(t *testing.T, db *store.DB, increment func() error) {
 		t.Fatalf("counter = %s, %v; want 40", v, err)
 	}
 }
+
+// EachJoined gives every row's fields once, in order, integers in decimal, on both engines; a
+// value holding the separator itself is read column by column instead, still once.
+func TestEachJoinedOnBothEngines(t *testing.T) {
+	Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		read := func(second string) [][]string {
+			t.Helper()
+			var got [][]string
+			rest := `(SELECT 'a' AS x, '' AS y, 5 AS n UNION ALL SELECT '` + second + `', 'é/Z', -9007199254740993) t ORDER BY n`
+			if err := store.EachJoined(ctx, db, []string{"x", "y", "n"}, rest, nil, func(f []string) error {
+				got = append(got, append([]string(nil), f...))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		for _, second := range []string{"b", "b\x1fc", "\x1f"} {
+			got := read(second)
+			want := [][]string{{second, "é/Z", "-9007199254740993"}, {"a", "", "5"}}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("with %q: got %q, want %q", second, got, want)
+			}
+		}
+	})
+}
