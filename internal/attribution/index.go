@@ -4,13 +4,13 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/partnerlink/partnerlink/internal/access"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/link"
+	"github.com/partnerlink/partnerlink/internal/scope"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
@@ -98,7 +98,7 @@ func idRoot(k string) string {
 	return k
 }
 
-func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+func lower(s string) string { return scope.Lower(s) }
 
 func (ix *index) tenant(t string) *tenantGrants {
 	tg := ix.grants[t]

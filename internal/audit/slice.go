@@ -2,44 +2,19 @@ package audit
 
 import (
 	"cmp"
-	"encoding/binary"
 	"slices"
 	"strings"
-	"unsafe"
 
 	"github.com/partnerlink/partnerlink/internal/access"
 	"github.com/partnerlink/partnerlink/internal/estate"
 	"github.com/partnerlink/partnerlink/internal/facts"
 	"github.com/partnerlink/partnerlink/internal/link"
+	"github.com/partnerlink/partnerlink/internal/scope"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
 
-// lower is the canonical form of an ID: trimmed, lower case. IDs are mostly lower-case ASCII
-// already (GUIDs), which is checked eight bytes at a time: the audit lowers every ID of the
-// facts it indexes, millions at the bench scale.
-func lower(s string) string {
-	s = strings.TrimSpace(s)
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
-		// Without a byte of 0x80 or more, adding 0x3f (0x80-'A') sets a byte's top bit from 'A'
-		// on, and adding 0x25 (0x80-'Z'-1) from after 'Z' on, with no carry between bytes.
-		if x&highBits != 0 || (x+0x3f*lowBits)&^(x+0x25*lowBits)&highBits != 0 {
-			return strings.ToLower(s)
-		}
-	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c >= 0x80 || 'A' <= c && c <= 'Z' {
-			return strings.ToLower(s)
-		}
-	}
-	return s
-}
-
-const (
-	lowBits  = 0x0101010101010101
-	highBits = 0x8080808080808080
-)
+// lower is the canonical form of an ID: trimmed, lower case (scope.Lower).
+func lower(s string) string { return scope.Lower(s) }
 
 // set is a set of lower-case IDs.
 type set map[string]bool

@@ -29,7 +29,7 @@ type Caller struct {
 	PartnerIDs []string // location or organisation IDs a partner speaks for
 }
 
-func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+func lower(s string) string { return scope.Lower(s) }
 
 // applier applies changes to a copy of the facts.
 type applier struct {

@@ -1,4 +1,4 @@
-package audit
+package scope
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 	"pgregory.net/rapid"
 )
 
-// lower's word-at-a-time check agrees with strings.ToLower(strings.TrimSpace(s)) on strings of
+// Lower's word-at-a-time check agrees with strings.ToLower(strings.TrimSpace(s)) on strings of
 // ASCII letters on either side of the upper-case range, digits, punctuation and bytes that are
 // not ASCII, at every length and alignment.
 func TestLowerEqualsToLower(t *testing.T) {
@@ -15,12 +15,12 @@ func TestLowerEqualsToLower(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		b := rapid.SliceOfN(rapid.SampledFrom(alphabet), 0, 40).Draw(t, "bytes")
 		s := string(b)
-		if got, want := lower(s), strings.ToLower(strings.TrimSpace(s)); got != want {
+		if got, want := Lower(s), strings.ToLower(strings.TrimSpace(s)); got != want {
 			t.Fatalf("lower(%q) = %q, want %q", s, got, want)
 		}
 	})
 	for _, s := range []string{"", "a", "0123456789abcdef-0123-4567-89ab-cdef01234567", "0123456789ABCDEF", "abcdefgh@", "abcdefg[", " /Subscriptions/X "} {
-		if got, want := lower(s), strings.ToLower(strings.TrimSpace(s)); got != want {
+		if got, want := Lower(s), strings.ToLower(strings.TrimSpace(s)); got != want {
 			t.Errorf("lower(%q) = %q, want %q", s, got, want)
 		}
 	}
