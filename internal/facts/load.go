@@ -45,8 +45,9 @@ func Load(ctx context.Context, q store.Querier, w timeline.Window) (*Snapshot, e
 	if !pool && orgsErr == nil && estateErr == nil {
 		loadAccess()
 	}
-	<-accessDone
-	if orgsErr == nil && estateErr == nil && accessErr == nil {
+	// From a pool, the rest is read while access's part still is (accessErr is not looked
+	// at before it is done).
+	if orgsErr == nil && estateErr == nil && (pool || accessErr == nil) {
 		spans, spansErr = link.LoadSpans(ctx, q, w)
 	}
 	if spansErr == nil {
@@ -55,6 +56,7 @@ func Load(ctx context.Context, q store.Querier, w timeline.Window) (*Snapshot, e
 	if spansErr == nil && idsErr == nil {
 		accounts, accountsErr = account.LoadFacts(ctx, q, w)
 	}
+	<-accessDone
 	switch {
 	case orgsErr != nil:
 		return nil, fmt.Errorf("loading facts: the partner directory: %w", orgsErr)
