@@ -39,14 +39,16 @@ type classKey struct {
 }
 
 type class struct {
-	key     classKey
-	sub     string // as the first record spells it
-	sum     money.Nanos
-	costs   []money.Nanos // in a costLog's chunk, or its own (private) once met again after other classes
-	private bool
-	topCost money.Nanos
-	topRes  string // the costliest record's resource (ties: the first)
-	topNew  bool   // topRes is still the batch's string (addUp copies it once the batch is added up)
+	key classKey
+	sub string // as the first record spells it
+	sum money.Nanos
+	// Its records' costs: n of them, in chunk of the costLog from off, or in private once the
+	// class was met again after others (see costLog).
+	chunk, off, n int32
+	private       []money.Nanos
+	topCost       money.Nanos
+	topRes        string // the costliest record's resource (ties: the first)
+	topNew        bool   // topRes is still the batch's string (addUp copies it once the batch is added up)
 }
 
 // aggregate, when false, sends every record through the engine (the tests' reference).
@@ -170,7 +172,7 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 	if err != nil {
 		return err
 	}
-	order, strs, slow := sums.order, sums.strs, sums.slow
+	order, strs, slow, costs := sums.order, sums.strs, sums.slow, sums.costs
 	// One probe record per class, of a cost equal to its charge period's length in
 	// nanoseconds: the engine's amount for it is the nanoseconds each identity covers, exactly.
 	// Its strings are few (subscriptions, scopes, currencies, providers): the batch is built by
@@ -218,7 +220,7 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 			// Each record's credit, as the engine computes it: cost × covered ÷ length,
 			// rounded half-even, on its own.
 			h.amount = 0
-			for _, cost := range c.costs {
+			for _, cost := range costs.of(c) {
 				h.amount += money.MulDiv(cost, covered, length)
 			}
 		}
@@ -245,12 +247,13 @@ type classSums struct {
 	order   []*class
 	strs    []string
 	slow    *usage.BatchBuilder
+	costs   *costLog
 }
 
 // addUp adds the staged batches' records up into their classes, in the order they come, and
 // hands each batch's numbers back to spare.
 func addUp(work <-chan staged, spare chan<- []int32) *classSums {
-	out := &classSums{classes: map[classKey]*class{}, slow: usage.NewBatchBuilder()}
+	out := &classSums{classes: map[classKey]*class{}, slow: usage.NewBatchBuilder(), costs: &costLog{}}
 	// Currencies and providers are numbered as they are first met, so that a record's class
 	// is found by numbers; strings are looked at once per batch dictionary entry.
 	strIDs := map[string]int32{}
@@ -275,7 +278,7 @@ func addUp(work <-chan staged, spare chan<- []int32) *classSums {
 	}
 	var recent [4]recentClass
 	next := 0
-	var costs costLog
+	costs := out.costs
 	var fresh []*class // the classes whose topRes is the batch's
 	var rec usage.Record
 	for w := range work {
@@ -328,7 +331,7 @@ func addUp(work <-chan staged, spare chan<- []int32) *classSums {
 			cost := b.Cost[i]
 			c.sum += cost
 			costs.add(c, cost)
-			if r := dict[ress[i]]; len(c.costs) == 1 || cost > c.topCost || (cost == c.topCost && r < c.topRes) {
+			if r := dict[ress[i]]; c.n == 1 || cost > c.topCost || (cost == c.topCost && r < c.topRes) {
 				c.topCost, c.topRes = cost, r
 				if !c.topNew {
 					c.topNew = true
@@ -353,34 +356,47 @@ func addUp(work <-chan staged, spare chan<- []int32) *classSums {
 
 // costLog keeps the classes' costs in large chunks. A segment holds a subscription's records
 // of the day together, so a class's records mostly come one after another and its costs are
-// appended in place after those before; a class met again after others gets a slice of its
-// own from then on. Each class growing its own slice was a tenth of the classing's CPU at the
-// bench scale, and as much garbage as the costs themselves.
+// appended in place after those before (the class keeps where, as numbers: the collector has
+// no pointer to follow and no barrier to pass); a class met again after others gets a slice
+// of its own from then on. Each class growing its own slice was a tenth of the classing's CPU
+// at the bench scale, and as much garbage as the costs themselves.
 type costLog struct {
-	chunk []money.Nanos // the current chunk, used up to its length
-	last  *class        // the class whose costs end it
+	chunks [][]money.Nanos // each costChunk long
+	used   int             // of the last chunk
+	last   *class          // the class whose costs end it
 }
 
 const costChunk = 1 << 20
 
 func (l *costLog) add(c *class, cost money.Nanos) {
-	n := len(c.costs)
 	switch {
-	case c.private:
-		c.costs = append(c.costs, cost)
-	case c == l.last && len(l.chunk) < cap(l.chunk):
-		l.chunk = append(l.chunk, cost) // within its capacity: c's costs stay where they are
-		c.costs = l.chunk[len(l.chunk)-n-1 : len(l.chunk) : len(l.chunk)]
-	case n > 0: // met again after other classes (or at the end of a chunk)
-		c.private = true
-		c.costs = append(c.costs[:n:n], cost) // a copy: the chunk's part is left as it is
-	default:
-		if len(l.chunk) == cap(l.chunk) {
-			l.chunk = make([]money.Nanos, 0, costChunk)
+	case c == l.last && l.used < costChunk:
+		l.chunks[len(l.chunks)-1][l.used] = cost
+		l.used++
+	case c.private != nil:
+		c.private = append(c.private, cost)
+	case c.n > 0: // met again after other classes (or at the end of a chunk)
+		c.private = append(slices.Clip(l.of(c)), cost) // a copy: the chunk's part is left as it is
+		if c == l.last {
+			l.last = nil
 		}
-		l.chunk = append(l.chunk, cost)
-		c.costs, l.last = l.chunk[len(l.chunk)-1:len(l.chunk):len(l.chunk)], c
+	default:
+		if len(l.chunks) == 0 || l.used == costChunk {
+			l.chunks, l.used = append(l.chunks, make([]money.Nanos, costChunk)), 0
+		}
+		l.chunks[len(l.chunks)-1][l.used] = cost
+		c.chunk, c.off, l.last = int32(len(l.chunks)-1), int32(l.used), c
+		l.used++
 	}
+	c.n++
+}
+
+// of is c's costs.
+func (l *costLog) of(c *class) []money.Nanos {
+	if c.private != nil {
+		return c.private
+	}
+	return l.chunks[c.chunk][c.off : c.off+c.n]
 }
 
 // batches is a usage source of the non-empty batches given.

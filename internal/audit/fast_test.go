@@ -1,9 +1,12 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/partnerlink/partnerlink/internal/directory"
 	"github.com/partnerlink/partnerlink/internal/facts/factstest"
 	"github.com/partnerlink/partnerlink/internal/money"
+	"github.com/partnerlink/partnerlink/internal/usage"
 	"pgregory.net/rapid"
 )
 
@@ -33,6 +37,13 @@ func TestAggregatedEqualsRecordByRecord(t *testing.T) {
 				r.ProviderID = "aws"
 			}
 			recs = append(recs, &r)
+		}
+		if rapid.Bool().Draw(t, "stored order") {
+			// As segments hold them (by subscription and resource): a class's records come one
+			// after another, which the classing keeps in place (costLog).
+			slices.SortStableFunc(recs, func(x, y *usage.Record) int {
+				return cmp.Or(cmp.Compare(strings.ToLower(x.SubscriptionID), strings.ToLower(y.SubscriptionID)), cmp.Compare(x.ResourceID, y.ResourceID))
+			})
 		}
 		for _, o := range s.Organisations {
 			for _, partner := range append([]string{o.ID}, locationIDs(o.Locations)...) {
@@ -102,6 +113,35 @@ func TestClassScopeEqualsCanonical(t *testing.T) {
 	} {
 		if got, want := classScope(res, subKey, deep), canonical(res); got != want {
 			t.Errorf("classScope(%q) = %q, the canonical keys give %q", res, got, want)
+		}
+	}
+}
+
+// costLog gives every class its costs in the order added: classes whose records come one
+// after another (kept in place, across a chunk's end) and classes met again after others.
+func TestCostLogKeepsEveryCost(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	var l costLog
+	classes := make([]*class, 40)
+	want := make([][]money.Nanos, len(classes))
+	for i := range classes {
+		classes[i] = &class{}
+	}
+	for added := 0; added < costChunk+costChunk/2; {
+		k := rng.IntN(len(classes))
+		if rng.IntN(10) > 0 {
+			k = rng.IntN(3) // a few classes get long runs
+		}
+		for range 1 + rng.IntN(5000) {
+			cost := money.Nanos(rng.Int64N(1_000_000) - 1000)
+			l.add(classes[k], cost)
+			want[k] = append(want[k], cost)
+			added++
+		}
+	}
+	for i, c := range classes {
+		if got := l.of(c); !slices.Equal(got, want[i]) || int(c.n) != len(want[i]) {
+			t.Fatalf("class %d: %d costs (n %d), want %d; equal: %v", i, len(got), c.n, len(want[i]), slices.Equal(got, want[i]))
 		}
 	}
 }
