@@ -42,10 +42,8 @@ type class struct {
 	key classKey
 	sub string // as the first record spells it
 	sum money.Nanos
-	// Its records' costs: n of them, in chunk of the costLog from off, or in private once the
-	// class was met again after others (see costLog).
-	chunk, off, n int32
-	private       []money.Nanos
+	// Its records' costs: n of them, in the costLog's blocks from head to tail (numbers + 1).
+	head, tail, n int32
 	topCost       money.Nanos
 	topRes        string // the costliest record's resource (ties: the first)
 	topNew        bool   // topRes is still the batch's string (addUp copies it once the batch is added up)
@@ -354,49 +352,59 @@ func addUp(work <-chan staged, spare chan<- []int32) *classSums {
 	return out
 }
 
-// costLog keeps the classes' costs in large chunks. A segment holds a subscription's records
-// of the day together, so a class's records mostly come one after another and its costs are
-// appended in place after those before (the class keeps where, as numbers: the collector has
-// no pointer to follow and no barrier to pass); a class met again after others gets a slice
-// of its own from then on. Each class growing its own slice was a tenth of the classing's CPU
-// at the bench scale, and as much garbage as the costs themselves.
+// costLog keeps the classes' costs in blocks of costsPerBlock, each linked to the class's next,
+// carved from large chunks: a class's costs are never copied as they grow, and the class keeps
+// where they are as numbers (the collector has no pointer to follow, no barrier to pass).
+// Growing a slice per class was a tenth of the classing's CPU at the bench scale, and as much
+// garbage as the costs themselves; a class's records are not always one after another (a
+// resource's hours come together, then the next resource's).
 type costLog struct {
-	chunks [][]money.Nanos // each costChunk long
-	used   int             // of the last chunk
-	last   *class          // the class whose costs end it
+	chunks [][]costBlock // each blocksPerChunk long
+	used   int32         // blocks handed out
 }
 
-const costChunk = 1 << 20
+const (
+	costsPerBlock  = 15 // with the link, 128 bytes
+	blocksPerChunk = 1 << 16
+)
+
+type costBlock struct {
+	costs [costsPerBlock]money.Nanos
+	next  int32 // the class's next block + 1 (0: none)
+}
+
+func (l *costLog) block(at int32) *costBlock {
+	at--
+	return &l.chunks[at/blocksPerChunk][at%blocksPerChunk]
+}
 
 func (l *costLog) add(c *class, cost money.Nanos) {
-	switch {
-	case c == l.last && l.used < costChunk:
-		l.chunks[len(l.chunks)-1][l.used] = cost
-		l.used++
-	case c.private != nil:
-		c.private = append(c.private, cost)
-	case c.n > 0: // met again after other classes (or at the end of a chunk)
-		c.private = append(slices.Clip(l.of(c)), cost) // a copy: the chunk's part is left as it is
-		if c == l.last {
-			l.last = nil
+	k := c.n % costsPerBlock
+	if k == 0 { // c's last block is full, or c has none
+		if int(l.used) == len(l.chunks)*blocksPerChunk {
+			l.chunks = append(l.chunks, make([]costBlock, blocksPerChunk))
 		}
-	default:
-		if len(l.chunks) == 0 || l.used == costChunk {
-			l.chunks, l.used = append(l.chunks, make([]money.Nanos, costChunk)), 0
-		}
-		l.chunks[len(l.chunks)-1][l.used] = cost
-		c.chunk, c.off, l.last = int32(len(l.chunks)-1), int32(l.used), c
 		l.used++
+		if c.head == 0 {
+			c.head = l.used
+		} else {
+			l.block(c.tail).next = l.used
+		}
+		c.tail = l.used
 	}
+	l.block(c.tail).costs[k] = cost
 	c.n++
 }
 
 // of is c's costs.
 func (l *costLog) of(c *class) []money.Nanos {
-	if c.private != nil {
-		return c.private
+	out := make([]money.Nanos, 0, c.n)
+	for at := c.head; at != 0; {
+		b := l.block(at)
+		out = append(out, b.costs[:min(int(c.n)-len(out), costsPerBlock)]...)
+		at = b.next
 	}
-	return l.chunks[c.chunk][c.off : c.off+c.n]
+	return out
 }
 
 // batches is a usage source of the non-empty batches given.

@@ -39,8 +39,8 @@ func TestAggregatedEqualsRecordByRecord(t *testing.T) {
 			recs = append(recs, &r)
 		}
 		if rapid.Bool().Draw(t, "stored order") {
-			// As segments hold them (by subscription and resource): a class's records come one
-			// after another, which the classing keeps in place (costLog).
+			// As segments hold them (by subscription and resource): a class's records mostly
+			// come one after another.
 			slices.SortStableFunc(recs, func(x, y *usage.Record) int {
 				return cmp.Or(cmp.Compare(strings.ToLower(x.SubscriptionID), strings.ToLower(y.SubscriptionID)), cmp.Compare(x.ResourceID, y.ResourceID))
 			})
@@ -117,8 +117,8 @@ func TestClassScopeEqualsCanonical(t *testing.T) {
 	}
 }
 
-// costLog gives every class its costs in the order added: classes whose records come one
-// after another (kept in place, across a chunk's end) and classes met again after others.
+// costLog gives every class its costs in the order added, across blocks and chunks, whether
+// its records come one after another or between other classes'.
 func TestCostLogKeepsEveryCost(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 9))
 	var l costLog
@@ -127,7 +127,7 @@ func TestCostLogKeepsEveryCost(t *testing.T) {
 	for i := range classes {
 		classes[i] = &class{}
 	}
-	for added := 0; added < costChunk+costChunk/2; {
+	for added := 0; added < 3*blocksPerChunk*costsPerBlock/2; {
 		k := rng.IntN(len(classes))
 		if rng.IntN(10) > 0 {
 			k = rng.IntN(3) // a few classes get long runs
