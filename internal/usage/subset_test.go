@@ -2,6 +2,7 @@ package usage
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
@@ -375,4 +376,52 @@ func TestDecodeIntoReusedMemory(t *testing.T) {
 		got.Release()
 		lb = <-pool
 	}
+}
+
+// FuzzDecodeV2Subs: whatever the bytes (each input also tried with a correct checksum, so that
+// the fuzzer reaches the sections), decoding part of a segment into reused memory returns an
+// error or exactly the rows and columns the whole lean decoding gives, and never panics.
+func FuzzDecodeV2Subs(f *testing.F) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		recs := randomRecords(rand.New(rand.NewPCG(seed, 2)), int(seed)*9)
+		b := BatchOf(recs)
+		f.Add(encodeSegment(b, identity(b.Len()), nil), uint8(seed))
+	}
+	lb := &leanBufs{}
+	f.Fuzz(func(t *testing.T, data []byte, pick uint8) {
+		try := func(data []byte) {
+			whole, err := decodeV2(data, true)
+			if err != nil {
+				// Damaged: decoding part of it must fail or not, but never panic.
+				var mask [NumStringCols]bool
+				mask[ColSubscription], mask[ColResource] = true, true
+				decodeV2SubsInto(data, func(s string) bool { return len(s)%2 == int(pick)%2 }, &mask, lb)
+				return
+			}
+			subs := map[string]bool{}
+			for i := 0; i < whole.Len(); i++ {
+				if s := strings.ToLower(whole.S(ColSubscription, i)); (int(pick)+i)%3 != 0 {
+					subs[s] = true
+				}
+			}
+			var mask [NumStringCols]bool
+			for c := range mask {
+				mask[c] = (int(pick)>>(c%8))&1 == 1 || c == ColSubscription
+			}
+			want := wantOf(subs)
+			got, err := decodeV2SubsInto(data, want, &mask, lb)
+			if err != nil {
+				t.Fatalf("the whole segment decodes, part of it does not: %v", err)
+			}
+			if exp := projected(leanRows(whole, want), &mask); !slices.Equal(projectedBatch(got, &mask), exp) {
+				t.Fatalf("decoded\n%+v\nwant\n%+v", projectedBatch(got, &mask), exp)
+			}
+		}
+		try(data)
+		if len(data) >= 8 && string(data[:4]) == segMagicV2 {
+			fixed := slices.Clone(data)
+			binary.LittleEndian.PutUint32(fixed[len(fixed)-4:], crc32.Checksum(fixed[:len(fixed)-4], castagnoli))
+			try(fixed)
+		}
+	})
 }
