@@ -479,7 +479,11 @@ func deepScopes(run *facts.Snapshot, who map[string]set) map[string][]string {
 // res lies outside the subscription. A resource without an ID is the subscription's, as the
 // engine reads it.
 func classScope(res, subKey string, deep []string) string {
-	r := strings.TrimRight(strings.TrimSpace(res), "/")
+	r := res
+	// Trimmed already, as resource IDs nearly always are (a byte at each end tells).
+	if n := len(r); n == 0 || r[0] != '/' || r[n-1] <= ' ' || r[n-1] == '/' || r[n-1] >= 0x80 {
+		r = strings.TrimRight(strings.TrimSpace(r), "/")
+	}
 	if r == "" {
 		return subKey
 	}
