@@ -81,38 +81,44 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 	// classes, their order and their sums are those of one goroutine doing both.
 	scopeIDs := map[[2]string]int32{} // subscription, scope
 	var scopes []string               // this stage's; the other reads it once both are done
-	// Per batch dictionary index: as a subscription, its lower-case ID (or "" when it is not
-	// the run's); as a resource, its class scope's number for the subscription it came with
-	// (-1: outside it); as a charge category, whether it is Usage.
+	// Per batch dictionary index: as a subscription or a charge category (few per batch, in a
+	// map), its lower-case ID (or "" when it is not the run's) or whether it is Usage; as a
+	// resource (nearly every entry, in a slice of eight bytes each: a segment's fifty thousand
+	// entries of all of it were cleared at every segment), its class scope's number for the
+	// subscription it came with (-1: outside it).
 	var dict []string
 	type entry struct {
-		seen     bool
 		sub      string
 		subKey   string   // as a subscription: its scope key, /subscriptions/<sub>
 		deep     []string // and deepScopes' of it
 		subScope int32    // and its number as a class scope, +1 (0: not yet numbered)
-		resFor   int32    // the subscription index res was found for, +1
-		res      int32
 		usage    bool
 	}
-	var ents []entry
+	type resEntry struct {
+		resFor int32 // the subscription index res was found for, +1
+		res    int32
+	}
+	ents := map[uint32]*entry{}
+	var resEnts []resEntry
 	work := make(chan staged, 2)
 	spare := make(chan []int32, 4) // the per-row numbers' buffers, handed back once added up
 	added := make(chan *classSums)
 	go func() { added <- addUp(work, spare) }()
 	err := src(func(b *usage.Batch) error {
 		if len(b.Dict) > 0 && (len(dict) == 0 || &b.Dict[0] != &dict[0] || len(b.Dict) < len(dict)) {
-			ents = ents[:0]
+			clear(ents)
+			resEnts = resEnts[:0]
 		}
 		dict = b.Dict
-		for len(ents) < len(dict) {
-			ents = append(ents, entry{})
+		for len(resEnts) < len(dict) {
+			resEnts = append(resEnts, resEntry{})
 		}
 		subs, ress, cats := b.Str[usage.ColSubscription], b.Str[usage.ColResource], b.Str[usage.ColChargeCategory]
 		see := func(x uint32) *entry {
-			e := &ents[x]
-			if !e.seen {
-				e.seen = true
+			e := ents[x]
+			if e == nil {
+				e = &entry{}
+				ents[x] = e
 				if s := lower(dict[x]); known[s] != nil {
 					// A copy: the batch's dictionary goes with the batch, and the scope
 					// numbers below would keep it alive.
@@ -123,6 +129,9 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 			}
 			return e
 		}
+		// Rows come by subscription, nearly all of them Usage: the last of each is kept.
+		lastSub, lastCat := ^uint32(0), ^uint32(0)
+		var e, ce *entry
 		var res []int32
 		select {
 		case res = <-spare:
@@ -131,13 +140,18 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 		res = slices.Grow(res[:0], b.Len())[:b.Len()]
 		for i := range res {
 			si := subs[i]
-			e, ce := see(si), see(cats[i])
+			if si != lastSub {
+				e, lastSub = see(si), si
+			}
+			if cats[i] != lastCat {
+				ce, lastCat = see(cats[i]), cats[i]
+			}
 			if e.sub == "" || b.End[i] <= b.Start[i] || !ce.usage {
 				res[i] = skipRecord // nothing the audit counts
 				continue
 			}
 			ri := ress[i]
-			re := &ents[ri]
+			re := &resEnts[ri]
 			if re.resFor != int32(si)+1 {
 				re.resFor, re.res = int32(si)+1, slowRecord
 				// Most resources' class scope is their subscription: its number is kept with it.
