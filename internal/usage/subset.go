@@ -121,16 +121,11 @@ func decodeV2SubsInto(data []byte, want func(sub string) bool, cols *[NumStringC
 			continue
 		}
 		sr := varint.NewReader(body, errCorrupt)
-		b.Str[c] = readRunsIn(sr, n, nd, ranges, kept, lb.str[c][:0]) // stops after the last range
+		b.Str[c] = readRunsIn(sr, n, nd, ranges, kept, lb.str[c][:0], need) // stops after the last range
 		if sr.Err != nil {
 			return nil, sr.Err
 		}
 		lb.str[c] = b.Str[c]
-		for j, v := range b.Str[c] {
-			if j == 0 || v != b.Str[c][j-1] {
-				need[v] = true
-			}
-		}
 	}
 	dr = varint.NewReader(secs[secDict], errCorrupt)
 	dr.Count("dictionary size", uint64(dr.Len()))
@@ -347,8 +342,8 @@ func emptyLean() *Batch { return &Batch{keyOff: []uint32{0}} }
 // readRunsIn reads a string column of n rows (runs of dictionary indices below nd) and returns
 // its values in the rows of ranges (sorted, disjoint), kept rows in all. It stops reading
 // after the last range.
-// out, when large enough, is used for the result.
-func readRunsIn(r *varint.Reader, n, nd int, ranges []rowRange, kept int, out []uint32) []uint32 {
+// out, when large enough, is used for the result; need is set for the values of the rows kept.
+func readRunsIn(r *varint.Reader, n, nd int, ranges []rowRange, kept int, out []uint32, need []bool) []uint32 {
 	out = slices.Grow(out[:0], kept)
 	runs := r.Count("string runs", uint64(n))
 	at, k := 0, 0
@@ -358,6 +353,9 @@ func readRunsIn(r *varint.Reader, n, nd int, ranges []rowRange, kept int, out []
 		if r.Err == nil && v >= nd {
 			r.Fail("dictionary index out of range")
 		}
+		if r.Err != nil {
+			break
+		}
 		end := at + m
 		for k < len(ranges) && ranges[k].lo < end {
 			lo, hi := max(ranges[k].lo, at), min(ranges[k].hi, end)
@@ -366,6 +364,7 @@ func readRunsIn(r *varint.Reader, n, nd int, ranges []rowRange, kept int, out []
 					r.Fail("string runs cover more than the rows kept")
 					return out
 				}
+				need[v] = true
 				o := len(out)
 				out = out[:o+hi-lo]
 				for j := o; j < len(out); j++ {
