@@ -83,9 +83,9 @@ func (a *auditor) attribute(ctx context.Context, run *facts.Snapshot, ids []*ide
 	var scopes []string               // this stage's; the other reads it once both are done
 	// Per batch dictionary index: as a subscription or a charge category (few per batch, in a
 	// map), its lower-case ID (or "" when it is not the run's) or whether it is Usage; as a
-	// resource (nearly every entry, in a slice of eight bytes each: a segment's fifty thousand
-	// entries of all of it were cleared at every segment), its class scope's number for the
-	// subscription it came with (-1: outside it).
+	// resource (nearly every entry, eight bytes each in a slice: when one entry held all of
+	// this, a segment's fifty thousand were cleared at every segment), its class scope's number
+	// for the subscription it came with (-1: outside it).
 	var dict []string
 	type entry struct {
 		sub      string
