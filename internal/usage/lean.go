@@ -28,7 +28,7 @@ func StreamLean(ctx context.Context, q store.Querier, w timeline.Window, fn func
 // (lower-case IDs; a record's subscription is compared lower-cased and trimmed, as the
 // audit and the engine's facts compare them). A segment whose
 // [min_sub, max_sub] range (stored beside it) can hold none of them is not read at all; of
-// the others only the rows of those subscriptions are decoded (decodeV2Subs: a segment's rows
+// the others only the rows of those subscriptions are decoded (decodeV2SubsInto: a segment's rows
 // are sorted by subscription). The coverage audit of a partner reads only the tenants where
 // it is present, and the what-if only the tenants its changes touch. Batches may be empty of
 // some dictionary entries (they read as ""): only the rows' strings are decoded. The

@@ -11,23 +11,15 @@ import (
 	"github.com/partnerlink/partnerlink/internal/varint"
 )
 
-// A segment's rows are sorted by subscription, so the records of a few subscriptions are a
-// few row ranges, found from the subscription column's runs alone. decodeV2Subs decodes only
-// those rows, and of the dictionary only the strings they use: the front-coded dictionary is
-// walked in a reused buffer (every entry needs its predecessor), and only the entries the
-// kept rows use are copied out. The times and costs are varints of every row, read through
-// (cheap next to the strings) and kept for the ranges.
+// A segment's rows are sorted by subscription, so the records of a few subscriptions are a few row
+// ranges, found from the subscription column's runs alone. decodeV2SubsInto decodes only those
+// rows, and of the dictionary only the strings they use: the front-coded dictionary is walked in a
+// reused buffer (every entry needs its predecessor), and only the entries the kept rows use are
+// copied out. The times and costs are varints of every row, read through (cheap next to the
+// strings) and kept for the ranges.
 
 // rowRange is rows [lo, hi) of a segment.
 type rowRange struct{ lo, hi int }
-
-// decodeV2Subs decodes, as decodeV2(data, true) does, the rows of a version 2 segment whose
-// subscription want accepts (nil: every row), and of the string columns those cols marks
-// (nil: every column; the others are left nil). Dictionary entries no kept row uses read as
-// "". The whole segment's checksum is verified.
-func decodeV2Subs(data []byte, want func(sub string) bool, cols *[NumStringCols]bool) (*Batch, error) {
-	return decodeV2SubsInto(data, want, cols, nil)
-}
 
 // leanBufs is the memory of a batch decoded with a column mask, which the batch's reader may
 // hand to the next segment once the batch is released (Batch.Release).
@@ -55,8 +47,11 @@ func (b *Batch) Release() {
 	}
 }
 
-// decodeV2SubsInto is decodeV2Subs, decoding into lb's memory when lb is not nil and the
-// columns are masked (the batch then owns lb until released).
+// decodeV2SubsInto decodes, as decodeV2(data, true) does, the rows of a version 2 segment
+// whose subscription want accepts (nil: every row), and of the string columns those cols marks
+// (nil: every column; the others are left nil). Dictionary entries no kept row uses read as
+// "". The whole segment's checksum is verified. When lb is not nil and the columns are
+// masked, it decodes into lb's memory (the batch then owns lb until released).
 func decodeV2SubsInto(data []byte, want func(sub string) bool, cols *[NumStringCols]bool, lb *leanBufs) (*Batch, error) {
 	n, secs, err := parseV2(data)
 	if err != nil {

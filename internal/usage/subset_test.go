@@ -31,7 +31,7 @@ func leanRows(b *Batch, want func(string) bool) []leanView {
 	return out
 }
 
-// decodeV2Subs decodes the rows of the wanted subscriptions exactly as the lean decoding of
+// decodeV2SubsInto decodes the rows of the wanted subscriptions exactly as the lean decoding of
 // the whole segment reads them, in the segment's order, whether the rows are sorted by
 // subscription (as imports store them) or not, whatever the IDs' case.
 func TestDecodeV2SubsEqualsLeanDecodeCut(t *testing.T) {
@@ -81,7 +81,7 @@ func TestDecodeV2SubsEqualsLeanDecodeCut(t *testing.T) {
 		subsets = append(subsets, some)
 		for k, subs := range subsets {
 			want := wantOf(subs)
-			got, err := decodeV2Subs(data, want, nil)
+			got, err := decodeV2SubsInto(data, want, nil, nil)
 			if err != nil {
 				t.Fatalf("seed %d, subset %d: %v", seed, k, err)
 			}
@@ -90,7 +90,7 @@ func TestDecodeV2SubsEqualsLeanDecodeCut(t *testing.T) {
 			for c := range mask {
 				mask[c] = rng.IntN(3) == 0
 			}
-			part, err := decodeV2Subs(data, want, &mask)
+			part, err := decodeV2SubsInto(data, want, &mask, nil)
 			if err != nil {
 				t.Fatalf("seed %d, subset %d, columns %v: %v", seed, k, mask, err)
 			}
@@ -125,7 +125,7 @@ func TestDecodeV2SubsChecksDamage(t *testing.T) {
 	for _, at := range []int{5, len(data) / 2, len(data) - 5} {
 		bad := slices.Clone(data)
 		bad[at] ^= 0x40
-		if _, err := decodeV2Subs(bad, func(string) bool { return true }, nil); err == nil {
+		if _, err := decodeV2SubsInto(bad, func(string) bool { return true }, nil, nil); err == nil {
 			t.Fatalf("a segment damaged at byte %d decoded", at)
 		}
 	}
@@ -347,7 +347,7 @@ func TestDecodeIntoReusedMemory(t *testing.T) {
 			}
 		}
 		want := wantOf(subs)
-		fresh, err := decodeV2Subs(data, want, &mask)
+		fresh, err := decodeV2SubsInto(data, want, &mask, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
