@@ -3,10 +3,8 @@ package audit
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"slices"
 	"strings"
-	"unsafe"
 
 	"github.com/partnerlink/partnerlink/internal/attribution"
 	"github.com/partnerlink/partnerlink/internal/facts"
@@ -550,7 +548,7 @@ func classScopeASCII(r, subKey string, deep []string) (sc string, ok bool) {
 func foldedPrefix(r, k string, from int) (covers, ok bool) {
 	n := min(len(r), len(k))
 	i := from
-	if from < n && r[from:n] == k[from:n] && asciiText(k[from:n]) {
+	if from < n && r[from:n] == k[from:n] && scope.ASCII(k[from:n]) {
 		i = n // the usual spelling: already the key's (one comparison of memory)
 	}
 	for ; i < n; i++ {
@@ -575,20 +573,4 @@ func foldedPrefix(r, k string, from int) (covers, ok bool) {
 		return false, false
 	}
 	return r[len(k)] == '/', true
-}
-
-// asciiText reports whether s is all ASCII, eight bytes at a time.
-func asciiText(s string) bool {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		if binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))&0x8080808080808080 != 0 {
-			return false
-		}
-	}
-	for ; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

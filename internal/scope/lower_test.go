@@ -25,3 +25,22 @@ func TestLowerEqualsToLower(t *testing.T) {
 		}
 	}
 }
+
+// ASCII's word-at-a-time check agrees with a byte loop: ASCII strings of every length, with
+// at most one byte that is not ASCII, anywhere in a word.
+func TestASCIIEqualsByteLoop(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		b := rapid.SliceOfN(rapid.SampledFrom([]byte("a/Z0 \x7f")), 0, 40).Draw(t, "ascii")
+		if len(b) > 0 && rapid.Bool().Draw(t, "one not ASCII") {
+			b[rapid.IntRange(0, len(b)-1).Draw(t, "at")] = rapid.SampledFrom([]byte{0x80, 0xc3, 0xff}).Draw(t, "byte")
+		}
+		s := string(b)
+		want := true
+		for i := 0; i < len(s); i++ {
+			want = want && s[i] < 0x80
+		}
+		if got := ASCII(s); got != want {
+			t.Fatalf("ASCII(%q) = %v, want %v", s, got, want)
+		}
+	})
+}

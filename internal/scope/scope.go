@@ -198,6 +198,22 @@ func Lower(s string) string {
 	return s
 }
 
+// ASCII reports whether s is all ASCII, eight bytes at a time.
+func ASCII(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))&highBytes != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 const (
 	lowBytes  = 0x0101010101010101
 	highBytes = 0x8080808080808080

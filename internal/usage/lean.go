@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/partnerlink/partnerlink/internal/scope"
 	"github.com/partnerlink/partnerlink/internal/store"
 	"github.com/partnerlink/partnerlink/internal/timeline"
 )
@@ -66,11 +67,11 @@ func StreamLeanColumns(ctx context.Context, q store.Querier, w timeline.Window, 
 // non-ASCII letter that lower-cases to ASCII, such as the Kelvin sign, amid ASCII neighbours;
 // subscription IDs are GUIDs and account numbers.)
 func mayHold(subs []string, minSub, maxSub string) bool {
-	if minSub == "" || minSub[0] <= ' ' || !ascii(minSub) || !ascii(maxSub) {
+	if minSub == "" || minSub[0] <= ' ' || !scope.ASCII(minSub) || !scope.ASCII(maxSub) {
 		return true
 	}
 	for _, w := range subs {
-		if !ascii(w) || variantIn(w, minSub, maxSub) ||
+		if !scope.ASCII(w) || variantIn(w, minSub, maxSub) ||
 			(len(minSub) > len(w) && strings.EqualFold(minSub[:len(w)], w) && minSub[len(w)] <= ' ') {
 			return true
 		}
@@ -149,15 +150,6 @@ func variantIn(w, lo, hi string) bool {
 	// w's spelling equals both bounds' prefixes of its length: it is at most hi, and at least
 	// lo only if lo is no longer.
 	return len(lo) <= len(w)
-}
-
-func ascii(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 // StreamAttribution calls fn with what an attribution run reads of the stored records whose
