@@ -228,6 +228,50 @@ func (n Nanos) Append(dst []byte) []byte {
 	return append(dst, f[:end]...)
 }
 
+// IsText reports whether s is n's text, as Append writes it, without writing it: an import
+// asks this of every row's cost (only a text that differs is stored beside the amount).
+func (n Nanos) IsText(s string) bool {
+	t := s
+	neg := len(t) > 0 && t[0] == '-'
+	if neg {
+		t = t[1:]
+	}
+	ip, fp := t, ""
+	if dot := strings.IndexByte(t, '.'); dot >= 0 {
+		ip, fp = t[:dot], t[dot+1:]
+		if fp == "" || fp[len(fp)-1] == '0' {
+			return false // Append writes no point without digits and no trailing zero
+		}
+	}
+	if ip == "" || len(ip) > 9 || len(fp) > 9 || (ip[0] == '0' && len(ip) > 1) {
+		// Not Append's form, or beyond the fast path's range: compare the text itself.
+		var buf [32]byte
+		return string(n.Append(buf[:0])) == s
+	}
+	var v int64
+	for i := 0; i < len(ip); i++ {
+		if ip[i] < '0' || ip[i] > '9' {
+			return false
+		}
+		v = v*10 + int64(ip[i]-'0')
+	}
+	var f int64
+	for i := 0; i < len(fp); i++ {
+		if fp[i] < '0' || fp[i] > '9' {
+			return false
+		}
+		f = f*10 + int64(fp[i]-'0')
+	}
+	for range 9 - len(fp) {
+		f *= 10
+	}
+	v = v*Scale + f
+	if neg {
+		return v != 0 && Nanos(-v) == n // Append writes 0 without a sign
+	}
+	return Nanos(v) == n
+}
+
 func appendUint(dst []byte, u uint64) []byte {
 	var b [20]byte
 	i := len(b)

@@ -150,3 +150,22 @@ func BenchmarkParse(b *testing.B) {
 		b.Fatal("nothing parsed")
 	}
 }
+
+// FuzzIsText: IsText agrees with comparing Append's text, for any text and amount (the
+// amount drawn near the text's own value too, so that equal values are tried often).
+func FuzzIsText(f *testing.F) {
+	for _, s := range []string{"0", "-0", "1.5", "1.50", "-2.000000001", "01", "9223372036.854775807", "1e3", "+1", ".5", "5.", "-"} {
+		f.Add(s, int64(0))
+	}
+	f.Fuzz(func(t *testing.T, s string, delta int64) {
+		for _, n := range []Nanos{Nanos(delta), Nanos(delta % 3)} {
+			if v, err := Parse(s); err == nil {
+				n = v + Nanos(delta%3)
+			}
+			var buf [32]byte
+			if got, want := n.IsText(s), string(n.Append(buf[:0])) == s; got != want {
+				t.Fatalf("Nanos(%d).IsText(%q) = %v, want %v", int64(n), s, got, want)
+			}
+		}
+	})
+}
