@@ -284,7 +284,7 @@ func (bb *BatchBuilder) Add(r *Record) {
 	b.qty = append(b.qty, bb.quantity(r.Quantity))
 	b.keyBuf = appendKey(b.keyBuf, r.Key)
 	b.keyOff = append(b.keyOff, uint32(len(b.keyBuf)))
-	if r.CostRaw != "" && r.CostRaw != r.Cost.String() {
+	if r.CostRaw != "" && !r.Cost.IsText(r.CostRaw) {
 		b.raw = append(b.raw, rawCost{int32(len(b.Start) - 1), strings.Clone(r.CostRaw)})
 	}
 }

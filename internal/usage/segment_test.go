@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/partnerlink/partnerlink/internal/money"
 	"github.com/partnerlink/partnerlink/internal/varint"
@@ -328,5 +329,107 @@ func TestKeySetAgreesWithMap(t *testing.T) {
 			t.Fatalf("key %d %x@%d: add said new=%v, want %v", i, k.d, k.s, got, want)
 		}
 		seen[k] = true
+	}
+}
+
+// TestOrderDayEqualsComparison: the counting sorts order a day's rows exactly as a comparison
+// by subscription name, resource index, start and file order does, whatever the dictionary's
+// order of names (its strings are distinct, as an interned dictionary's are) and whether a
+// resource has rows in several subscriptions.
+func TestOrderDayEqualsComparison(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	sc := &segScratch{}
+	for round := 0; round < 200; round++ {
+		dict := make([]string, 1+rng.IntN(300))
+		for i, k := range rng.Perm(len(dict)) {
+			dict[i] = fmt.Sprintf("s%03d", k) // names in no particular order
+		}
+		rows := make([]segRow, rng.IntN(2000))
+		for i := range rows {
+			rows[i] = segRow{sub: uint32(rng.IntN(min(len(dict), 1+rng.IntN(20)))), res: uint32(rng.IntN(len(dict))),
+				start: int64(rng.IntN(1 + rng.IntN(30)))}
+		}
+		var keep []int32
+		for i := range rows {
+			if rng.IntN(5) > 0 {
+				keep = append(keep, int32(i))
+			}
+		}
+		want := slices.Clone(keep)
+		slices.SortStableFunc(want, func(x, y int32) int {
+			a, b := &rows[x], &rows[y]
+			if c := strings.Compare(dict[a.sub], dict[b.sub]); c != 0 {
+				return c
+			}
+			if a.res != b.res {
+				return int(a.res) - int(b.res)
+			}
+			return int(a.start - b.start)
+		})
+		for _, big := range []bool{false, true} {
+			got, d := slices.Clone(keep), dict
+			if big { // the comparison path: a dictionary far larger than the day
+				d = append(slices.Clone(dict), make([]string, 4*len(keep)+4096)...)
+			}
+			sc.orderDay(rows, got, d)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d (large dictionary %v): got %v, want %v", round, big, got, want)
+			}
+		}
+		for _, r := range sc.rank {
+			if r != 0 {
+				t.Fatalf("round %d: a rank was left set", round)
+			}
+		}
+	}
+}
+
+// BenchmarkBuildSegments: pass 2's work on one day of the usage benchmark's shape (333,333
+// rows of 4,000 subscriptions and 200,000 resources, in no order): de-duplicate, order, gather
+// and encode.
+func BenchmarkBuildSegments(b *testing.B) {
+	const n, subs, resources = 333333, 4000, 200000
+	rng := rand.New(rand.NewPCG(9, 9))
+	dict := []string{"", "{\"env\":\"prod\"}", "Microsoft", "USD"}
+	for s := 0; s < subs; s++ {
+		dict = append(dict, fmt.Sprintf("%08x-0000-4000-8000-%012x", s, s))
+	}
+	for r := 0; r < resources; r++ {
+		s := r * 7919 % subs
+		dict = append(dict, fmt.Sprintf("/subscriptions/%08x-0000-4000-8000-%012x/resourcegroups/rg%d/providers/microsoft.compute/virtualmachines/vm%d", s, s, r%20, r))
+	}
+	shapes := make([]shape, 64)
+	for k := range shapes {
+		for c := range shapes[k] {
+			shapes[k][c] = uint32(rng.IntN(4))
+		}
+	}
+	day := int64(20000) * dayNanos
+	sc := &segScratch{}
+	for i := 0; i < n; i++ {
+		var row segRow
+		for j := range row.digest {
+			row.digest[j] = byte(rng.IntN(256))
+		}
+		r := rng.IntN(resources)
+		row.start = day + int64(rng.IntN(24))*int64(time.Hour)
+		row.end = row.start + int64(time.Hour)
+		row.cost = money.Nanos(rng.Int64N(100e9))
+		row.sub, row.res, row.tag = uint32(4+r*7919%subs), uint32(4+subs+r), 1
+		row.shape = uint32(rng.IntN(len(shapes)))
+		sc.rawText = fmt.Appendf(sc.rawText, "%d.%06d", rng.IntN(100), rng.IntN(1000000))
+		sc.rawEnd = append(sc.rawEnd, uint32(len(sc.rawText)))
+		row.raw = int32(len(sc.rawEnd))
+		row.amounts, row.amountKinds = int32(len(sc.extra)), 1|2<<2
+		sc.extra = append(sc.extra, money.Nanos(rng.Int64N(100e9)))
+		sc.rows = append(sc.rows, row)
+	}
+	b.ResetTimer()
+	for range b.N {
+		segs := 0
+		added, err := buildSegments(sc, dict, shapes, day, newKeySet(n), "import", "cost", func(*segment) error { segs++; return nil })
+		if err != nil || added != n || segs != (n+segmentRows-1)/segmentRows {
+			b.Fatalf("%d rows in %d segments (%v)", added, segs, err)
+		}
 	}
 }

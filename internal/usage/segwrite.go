@@ -14,7 +14,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -288,8 +288,7 @@ func (w *segWriter) add(r *Record) error {
 	b = binary.AppendVarint(b, r.Start)
 	b = binary.AppendUvarint(b, uint64(r.End-r.Start))
 	b = binary.AppendVarint(b, int64(r.Cost))
-	var canon [32]byte // Nanos's longest text is 21 bytes; comparing bytes does not allocate
-	if r.CostRaw != "" && r.CostRaw != string(r.Cost.Append(canon[:0])) {
+	if r.CostRaw != "" && !r.Cost.IsText(r.CostRaw) {
 		b = binary.AppendUvarint(b, uint64(len(r.CostRaw)))
 		b = append(b, r.CostRaw...)
 	} else {
@@ -447,7 +446,7 @@ func (w *segWriter) dayRows(d *dayRows, dict []string, shapes []shape, sc *segSc
 		sc.rows = make([]segRow, 0, d.n)
 	}
 	rows := sc.rows[:0]
-	sc.text, sc.raws, sc.qtys, sc.qtyList, sc.extra = sc.text[:0], sc.raws[:0], sc.qtys[:0], sc.qtyList[:0], sc.extra[:0]
+	sc.text, sc.rawText, sc.rawEnd, sc.qtys, sc.qtyList, sc.extra = sc.text[:0], sc.rawText[:0], sc.rawEnd[:0], sc.qtys[:0], sc.qtyList[:0], sc.extra[:0]
 	extra := map[string]uint32{}
 	var extras []string
 	var ownShapes []shape
@@ -482,8 +481,9 @@ func (w *segWriter) dayRows(d *dayRows, dict []string, shapes []shape, sc *segSc
 			row.end = row.start + int64(r.Uvarint("length"))
 			row.cost = money.Nanos(r.Varint("cost"))
 			if n := r.Count("raw cost", uint64(r.Len())); n > 0 {
-				sc.raws = append(sc.raws, string(r.Bytes(n, "raw cost")))
-				row.raw = int32(len(sc.raws))
+				sc.rawText = append(sc.rawText, r.Bytes(n, "raw cost")...)
+				sc.rawEnd = append(sc.rawEnd, uint32(len(sc.rawText)))
+				row.raw = int32(len(sc.rawEnd))
 			}
 			row.sub, row.res, row.tag = str(r), str(r), str(r)
 			if id := r.Count("shape", uint64(len(shapes))); id > 0 {
@@ -642,14 +642,21 @@ type segScratch struct {
 	// those kept as text) and amounts other than null or the cost.
 	rows    []segRow
 	text    []byte
-	raws    []string
+	rawText []byte   // the raw cost texts back to back (one allocation, not one a row)
+	rawEnd  []uint32 // raw cost k+1 ends at rawText[rawEnd[k]]
 	qtyList []quantity
 	qtys    []string
 	extra   []money.Nanos
-	seg     Batch   // one segment's rows, in order
-	ident   []int32 // 0, 1, 2, ...
-	ents    []keyEntry
-	sortTmp []keyEntry // sortEntries' scratch
+	// orderDay's: subscription ranks by dictionary index, the day's subscriptions, counts and
+	// the rows between its two passes.
+	rank     []uint32
+	subs     []uint32
+	counts   []uint32
+	orderTmp []int32
+	seg      Batch   // one segment's rows, in order
+	ident    []int32 // 0, 1, 2, ...
+	ents     []keyEntry
+	sortTmp  []keyEntry // sortEntries' scratch
 	// encodeSegment's: the string columns in segment indices, and the sections' bytes.
 	cols     [NumStringCols][]uint32
 	secs     []segSection
@@ -661,8 +668,9 @@ type segScratch struct {
 type keyEntry struct{ a, b, s uint64 }
 
 // buildSegments de-duplicates a day's rows (sc.rows, in file order; the first of equal keys
-// wins) against stored and returns its new rows as segments, and how many rows were new.
-func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, stored *keySet, importID, measure string) ([]*segment, int) {
+// wins) against stored, hands its new rows to emit as segments, one at a time, and returns how
+// many rows were new.
+func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, stored *keySet, importID, measure string, emit func(*segment) error) (int, error) {
 	rows := sc.rows
 	keep := make([]int32, 0, len(rows))
 	for i := range rows {
@@ -671,48 +679,10 @@ func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, sto
 		}
 	}
 	if len(keep) == 0 {
-		return nil, 0
+		return 0, nil
 	}
-	// Sort by subscription (by name), then resource (dictionary index: first seen in the
-	// file), start and file order, so that segments hold few subscriptions each and their
-	// string columns are long runs.
-	var ordered []uint32
-	seen := map[uint32]bool{}
-	for _, i := range keep {
-		if s := rows[i].sub; !seen[s] {
-			seen[s] = true
-			ordered = append(ordered, s)
-		}
-	}
-	sort.Slice(ordered, func(x, y int) bool { return dict[ordered[x]] < dict[ordered[y]] })
-	rank := make(map[uint32]uint32, len(ordered))
-	for r, s := range ordered {
-		rank[s] = uint32(r)
-	}
-	type sortKey struct {
-		hi    uint64 // subscription rank, resource index
-		start int64
-		row   int32
-	}
-	keys := make([]sortKey, len(keep))
-	for j, i := range keep {
-		r := &rows[i]
-		keys[j] = sortKey{uint64(rank[r.sub])<<32 | uint64(r.res), r.start, i}
-	}
-	slices.SortFunc(keys, func(x, y sortKey) int {
-		switch {
-		case x.hi != y.hi:
-			return cmp.Compare(x.hi, y.hi)
-		case x.start != y.start:
-			return cmp.Compare(x.start, y.start)
-		}
-		return int(x.row - y.row)
-	})
-	for j := range keys {
-		keep[j] = keys[j].row
-	}
+	sc.orderDay(rows, keep, dict)
 
-	var out []*segment
 	for lo := 0; lo < len(keep); lo += segmentRows {
 		order := keep[lo:min(lo+segmentRows, len(keep))]
 		b := sc.gather(order, dict, shapes)
@@ -756,9 +726,108 @@ func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, sto
 		}
 		sc.ents = ents
 		sg.subs = encodeSubs(dict, subList)
-		out = append(out, sg)
+		if err := emit(sg); err != nil {
+			return len(keep), err
+		}
 	}
-	return out, len(keep)
+	return len(keep), nil
+}
+
+// orderDay sorts keep (indices of rows, in file order) by subscription (by name), resource
+// (dictionary index: first seen in the file), start and file order, so that segments hold few
+// subscriptions each and their string columns are long runs. Two stable counting sorts (by
+// resource, then by the subscription's rank) leave each resource's rows in file order, and
+// only those runs are then sorted by start: a comparison sort of a day's hundreds of
+// thousands of rows was a tenth of pass 2. A dictionary much larger than the day (a small
+// import into a large estate) is sorted by comparison instead, so that the counts are not
+// larger than the rows.
+func (sc *segScratch) orderDay(rows []segRow, keep []int32, dict []string) {
+	n := len(keep)
+	if len(sc.rank) < len(dict) {
+		sc.rank = make([]uint32, len(dict))
+	}
+	rank := sc.rank // the subscription's rank + 1; 0 for other strings
+	subs := sc.subs[:0]
+	for _, i := range keep {
+		if s := rows[i].sub; rank[s] == 0 {
+			rank[s] = 1
+			subs = append(subs, s)
+		}
+	}
+	slices.SortFunc(subs, func(x, y uint32) int { return strings.Compare(dict[x], dict[y]) })
+	for r, s := range subs {
+		rank[s] = uint32(r) + 1
+	}
+	defer func() {
+		for _, s := range subs {
+			rank[s] = 0
+		}
+		sc.subs = subs[:0]
+	}()
+	if len(dict) > 4*n+4096 {
+		slices.SortFunc(keep, func(x, y int32) int {
+			a, b := &rows[x], &rows[y]
+			switch {
+			case a.sub != b.sub:
+				return cmp.Compare(rank[a.sub], rank[b.sub])
+			case a.res != b.res:
+				return cmp.Compare(a.res, b.res)
+			case a.start != b.start:
+				return cmp.Compare(a.start, b.start)
+			}
+			return cmp.Compare(x, y)
+		})
+		return
+	}
+	tmp := slices.Grow(sc.orderTmp[:0], n)[:n]
+	sc.orderTmp = tmp
+	count := slices.Grow(sc.counts[:0], len(dict)+1)[:len(dict)+1]
+	sc.counts = count
+	clear(count)
+	for _, i := range keep {
+		count[rows[i].res+1]++
+	}
+	for k := 1; k < len(count); k++ {
+		count[k] += count[k-1]
+	}
+	for _, i := range keep {
+		r := rows[i].res
+		tmp[count[r]] = i
+		count[r]++
+	}
+	count = slices.Grow(count[:0], len(subs)+2)[:len(subs)+2]
+	sc.counts = count
+	clear(count)
+	for _, i := range tmp {
+		count[rank[rows[i].sub]]++ // ranks are 1 to len(subs): count[rank] is rank-1's count
+	}
+	for k := 1; k < len(count); k++ {
+		count[k] += count[k-1]
+	}
+	for _, i := range tmp {
+		r := rank[rows[i].sub] - 1
+		keep[count[r]] = i
+		count[r]++
+	}
+	// Each resource's rows (of one subscription) by start: a stable sort keeps file order
+	// among equal starts.
+	for lo := 0; lo < n; {
+		a := &rows[keep[lo]]
+		hi, sorted := lo+1, true
+		for ; hi < n; hi++ {
+			b := &rows[keep[hi]]
+			if b.res != a.res || b.sub != a.sub {
+				break
+			}
+			if b.start < rows[keep[hi-1]].start {
+				sorted = false
+			}
+		}
+		if !sorted {
+			slices.SortStableFunc(keep[lo:hi], func(x, y int32) int { return cmp.Compare(rows[x].start, rows[y].start) })
+		}
+		lo = hi
+	}
 }
 
 // gather copies the rows of order into sc.seg, in that order, and returns it.
@@ -766,26 +835,23 @@ func (sc *segScratch) gather(order []int32, dict []string, shapes []shape) *Batc
 	b := &sc.seg
 	n := len(order)
 	b.Dict = dict
-	b.Start, b.End, b.Cost = slices.Grow(b.Start[:0], n), slices.Grow(b.End[:0], n), slices.Grow(b.Cost[:0], n)
+	b.Start, b.End, b.Cost = resize(b.Start, n), resize(b.End, n), resize(b.Cost, n)
 	for c := range b.Str {
-		b.Str[c] = slices.Grow(b.Str[c][:0], n)
+		b.Str[c] = resize(b.Str[c], n)
 	}
 	for k := range b.Amounts {
-		b.Amounts[k] = slices.Grow(b.Amounts[k][:0], n)
+		b.Amounts[k] = resize(b.Amounts[k], n)
 	}
-	b.qty, b.qtyText = slices.Grow(b.qty[:0], n), sc.qtys
+	b.qty, b.qtyText = resize(b.qty, n), sc.qtys
 	b.keyBuf, b.keyOff, b.raw = b.keyBuf[:0], append(b.keyOff[:0], 0), b.raw[:0]
+	rows := sc.rows
 	for j, i := range order {
-		r := &sc.rows[i]
-		b.Start = append(b.Start, r.start)
-		b.End = append(b.End, r.end)
-		b.Cost = append(b.Cost, r.cost)
-		b.Str[ColSubscription] = append(b.Str[ColSubscription], r.sub)
-		b.Str[ColResource] = append(b.Str[ColResource], r.res)
-		b.Str[ColTags] = append(b.Str[ColTags], r.tag)
+		r := &rows[i]
+		b.Start[j], b.End[j], b.Cost[j] = r.start, r.end, r.cost
+		b.Str[ColSubscription][j], b.Str[ColResource][j], b.Str[ColTags][j] = r.sub, r.res, r.tag
 		sh := &shapes[r.shape]
 		for k, c := range shapeCols {
-			b.Str[c] = append(b.Str[c], sh[k])
+			b.Str[c][j] = sh[k]
 		}
 		x := r.amounts
 		for k := range b.Amounts {
@@ -797,13 +863,13 @@ func (sc *segScratch) gather(order []int32, dict []string, shapes []shape) *Batc
 				a = Some(sc.extra[x])
 				x++
 			}
-			b.Amounts[k] = append(b.Amounts[k], a)
+			b.Amounts[k][j] = a
 		}
 		q := quantity{scale: qtyNull}
 		if r.qty > 0 {
 			q = sc.qtyList[r.qty-1]
 		}
-		b.qty = append(b.qty, q)
+		b.qty[j] = q
 		if r.keyLen == 0 {
 			b.keyBuf = append(append(b.keyBuf, keyHex), r.digest[:]...)
 		} else {
@@ -811,10 +877,33 @@ func (sc *segScratch) gather(order []int32, dict []string, shapes []shape) *Batc
 		}
 		b.keyOff = append(b.keyOff, uint32(len(b.keyBuf)))
 		if r.raw > 0 {
-			b.raw = append(b.raw, rawCost{int32(j), sc.raws[r.raw-1]})
+			b.raw = append(b.raw, rawCost{int32(j), sc.rawCost(r.raw)})
 		}
 	}
 	return b
+}
+
+// rawCost is the day's raw cost text k (a segRow's raw), a view of sc.rawText: the batch
+// gather makes is encoded before the next day is decoded into the same memory.
+func (sc *segScratch) rawCost(k int32) string {
+	lo := uint32(0)
+	if k > 1 {
+		lo = sc.rawEnd[k-2]
+	}
+	t := sc.rawText[lo:sc.rawEnd[k-1]]
+	if len(t) == 0 {
+		return ""
+	}
+	return unsafe.String(&t[0], len(t))
+}
+
+// resize returns s with length n, reallocated only when its capacity is short (the elements
+// are then written, not appended).
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // sortEntries sorts keys as their 24-byte big-endian entries sort, using tmp (grown as needed
@@ -1000,18 +1089,20 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 						continue
 					}
 				}
-				segs, n := buildSegments(sc, dayDict, dayShapes, day, stored, importID, measure)
+				// Each segment is written before the next is built: a day's segments and
+				// keys waiting for one write were a sixth of the import's memory.
+				n, err := buildSegments(sc, dayDict, dayShapes, day, stored, importID, measure, func(sg *segment) error {
+					return q.Wait(func() error {
+						return writeSegments(ctx, l, []*segment{sg})
+					})
+				})
+				if err != nil {
+					fail(err)
+				}
 				mu.Lock()
 				added += int64(n)
 				mu.Unlock()
 				d.buf, d.blocks = nil, nil
-				// Waiting for the write bounds the days in memory to one a goroutine: with
-				// writes queued, a slow connection left up to four days of segments waiting.
-				if len(segs) > 0 {
-					if err := q.Wait(func() error { return writeSegments(ctx, l, segs) }); err != nil {
-						fail(err)
-					}
-				}
 			}
 		})
 	}
