@@ -487,6 +487,56 @@ func TestFindByKey(t *testing.T) {
 	})
 }
 
+// TestFindByKeyInEveryBucketSplit: a record is found by its key in segments of every size, so
+// under every split of their keys into buckets (8 bits at most before 2026-12-08, 10 since).
+func TestFindByKeyInEveryBucketSplit(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var all []Record
+		sizes := []int{70000, 20000, 300, 1} // bits 10 and 6, 8, 2, 0
+		for k, n := range sizes {
+			recs := randomRecords(rand.New(rand.NewPCG(uint64(k), 11)), n)
+			if _, err := ImportRecords(ctx, db, fmt.Sprint("part", k), recs, ImportOptions{Now: clock}); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, recs...)
+		}
+		var bits []int
+		rows, err := db.QueryContext(ctx, `SELECT DISTINCT bits FROM usage_keys ORDER BY bits`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var b int
+			if err := rows.Scan(&b); err != nil {
+				t.Fatal(err)
+			}
+			bits = append(bits, b)
+		}
+		rows.Close()
+		if !slices.Equal(bits, []int{0, 2, 6, 8, 10}) {
+			t.Fatalf("key buckets split by %v bits, want 0, 2, 6, 8 and 10", bits)
+		}
+		// Some records of every part (finding one decodes its segment, so not all of them).
+		var probe []int
+		for lo, k := 0, 0; k < len(sizes); k++ {
+			n := sizes[k]
+			probe = append(probe, lo, lo+n/2, lo+n-1, lo+n/3, lo+2*n/3)
+			lo += n
+		}
+		for _, i := range probe {
+			want := &all[i]
+			got, err := Find(ctx, db, want.Key, timeline.Window{From: want.Start, To: want.Start + 1})
+			if err != nil {
+				t.Fatalf("record %d: find %s: %v", i, want.Key, err)
+			}
+			if got.Key != want.Key || got.Start != want.Start || got.Cost != want.Cost {
+				t.Fatalf("record %d: find %s gave %s at %d costing %d", i, want.Key, got.Key, got.Start, got.Cost)
+			}
+		}
+	})
+}
+
 // TestUpgradeLegacy: records in the row-per-record table of older databases (schema 0599 and
 // before; 0600 drops the table once engines.Migrate has called UpgradeLegacy) move into
 // segments unchanged.
