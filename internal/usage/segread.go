@@ -268,9 +268,8 @@ func Find(ctx context.Context, q store.Querier, key string, within timeline.Wind
 	// bucket that can hold d under each split.
 	cond := make([]string, 0, maxKeyBits+1)
 	args := []any{dayBound(within.From), within.To}
-	top := binary.BigEndian.Uint64(d[:8])
 	for b := 0; b <= maxKeyBits; b++ {
-		args = append(args, int64(top>>(64-b))) // 0 when b is 0
+		args = append(args, int64(d[0])>>(maxKeyBits-b))
 		cond = append(cond, fmt.Sprintf("(bits = %d AND bucket = $%d)", b, len(args)))
 	}
 	rows, err := q.QueryContext(ctx, `SELECT segment_id, data FROM usage_keys WHERE day >= $1 AND day < $2 AND (`+

@@ -47,13 +47,11 @@ var spillBudget = 32 << 20
 // big-endian so that entries sort as bytes.
 const keyEntrySize = 24
 
-// maxKeyBits bounds a segment's key buckets at 1,024; a segment gets about one bucket per
-// keysPerBucket records, so that small segments do not write hundreds of tiny rows. 64 keys
-// are 1,536 bytes, which PostgreSQL keeps in the row: buckets of 256 keys (6 KB) went out of
-// line to its TOAST table, and the server then spent a quarter more on writing them.
+// maxKeyBits bounds a segment's key buckets at 256; a segment gets about one bucket per
+// keysPerBucket records, so that small segments do not write hundreds of tiny rows.
 const (
-	maxKeyBits    = 10
-	keysPerBucket = 64
+	maxKeyBits    = 8
+	keysPerBucket = 256
 )
 
 func keyBits(records int) int {
