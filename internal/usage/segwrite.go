@@ -629,6 +629,7 @@ type segment struct {
 	minSub, maxSub        string
 	subs                  []byte // see encodeSubs
 	data                  []byte
+	sum                   [32]byte // data's SHA-256
 	bits                  int
 	keys                  [][]byte // 1 << bits buckets of sorted key entries
 }
@@ -668,9 +669,8 @@ type segScratch struct {
 type keyEntry struct{ a, b, s uint64 }
 
 // buildSegments de-duplicates a day's rows (sc.rows, in file order; the first of equal keys
-// wins) against stored, hands its new rows to emit as segments, one at a time, and returns how
-// many rows were new.
-func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, stored *keySet, importID, measure string, emit func(*segment) error) (int, error) {
+// wins) against stored and returns its new rows as segments, and how many rows were new.
+func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, stored *keySet, importID, measure string) ([]*segment, int) {
 	rows := sc.rows
 	keep := make([]int32, 0, len(rows))
 	for i := range rows {
@@ -679,9 +679,11 @@ func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, sto
 		}
 	}
 	if len(keep) == 0 {
-		return 0, nil
+		return nil, 0
 	}
 	sc.orderDay(rows, keep, dict)
+
+	var out []*segment
 
 	for lo := 0; lo < len(keep); lo += segmentRows {
 		order := keep[lo:min(lo+segmentRows, len(keep))]
@@ -694,6 +696,9 @@ func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, sto
 			sc.ident = append(sc.ident, int32(len(sc.ident)))
 		}
 		sg.data = encodeSegment(b, sc.ident[:n], sc)
+		// Hashed here, not by the writer: the one connection's work is the end of pass 2's
+		// critical path, and the goroutines building days can share the hashing.
+		sg.sum = sha256.Sum256(sg.data)
 		sg.bits = keyBits(n)
 		// One sort of the segment's keys: a bucket is the first bits of the digest, so the
 		// sorted keys fall into their buckets in order.
@@ -726,11 +731,9 @@ func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, sto
 		}
 		sc.ents = ents
 		sg.subs = encodeSubs(dict, subList)
-		if err := emit(sg); err != nil {
-			return len(keep), err
-		}
+		out = append(out, sg)
 	}
-	return len(keep), nil
+	return out, len(keep)
 }
 
 // orderDay sorts keep (indices of rows, in file order) by subscription (by name), resource
@@ -1002,9 +1005,8 @@ var (
 func writeSegments(ctx context.Context, l store.Loader, segs []*segment) error {
 	var srows, krows [][]any
 	for _, sg := range segs {
-		sum := sha256.Sum256(sg.data)
 		srows = append(srows, []any{sg.id, sg.day, sg.importID, sg.measure, int64(sg.records), sg.minStart, sg.maxStart,
-			sg.minSub, sg.maxSub, sg.subs, hex.EncodeToString(sum[:]), sg.data})
+			sg.minSub, sg.maxSub, sg.subs, hex.EncodeToString(sg.sum[:]), sg.data})
 		for k, data := range sg.keys {
 			if len(data) > 0 {
 				krows = append(krows, []any{sg.id, int64(sg.bits), int64(k), sg.day, data})
@@ -1089,20 +1091,22 @@ func (w *segWriter) finish(ctx context.Context, l store.Loader, importID, measur
 						continue
 					}
 				}
-				// Each segment is written before the next is built: a day's segments and
-				// keys waiting for one write were a sixth of the import's memory.
-				n, err := buildSegments(sc, dayDict, dayShapes, day, stored, importID, measure, func(sg *segment) error {
-					return q.Wait(func() error {
-						return writeSegments(ctx, l, []*segment{sg})
-					})
-				})
-				if err != nil {
-					fail(err)
-				}
+				segs, n := buildSegments(sc, dayDict, dayShapes, day, stored, importID, measure)
 				mu.Lock()
 				added += int64(n)
 				mu.Unlock()
 				d.buf, d.blocks = nil, nil
+				// Waiting for the write bounds the days in memory to one a goroutine: with
+				// writes queued, a slow connection left up to four days of segments waiting.
+				// A day is one write: written a segment at a time (one COPY each), the same
+				// segments took the server about a third longer.
+				if len(segs) > 0 {
+					if err := q.Wait(func() error {
+						return writeSegments(ctx, l, segs)
+					}); err != nil {
+						fail(err)
+					}
+				}
 			}
 		})
 	}
