@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"maps"
 	"math"
 	"math/bits"
 	"os"
@@ -684,7 +685,6 @@ func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, sto
 	sc.orderDay(rows, keep, dict)
 
 	var out []*segment
-
 	for lo := 0; lo < len(keep); lo += segmentRows {
 		order := keep[lo:min(lo+segmentRows, len(keep))]
 		b := sc.gather(order, dict, shapes)
@@ -741,11 +741,14 @@ func buildSegments(sc *segScratch, dict []string, shapes []shape, day int64, sto
 // subscriptions each and their string columns are long runs. Two stable counting sorts (by
 // resource, then by the subscription's rank) leave each resource's rows in file order, and
 // only those runs are then sorted by start: a comparison sort of a day's hundreds of
-// thousands of rows was a tenth of pass 2. A dictionary much larger than the day (a small
-// import into a large estate) is sorted by comparison instead, so that the counts are not
-// larger than the rows.
+// thousands of rows was a tenth of pass 2. A day far smaller than the import's dictionary (a
+// file of many days) is sorted by comparison, so that no count array is larger than the day.
 func (sc *segScratch) orderDay(rows []segRow, keep []int32, dict []string) {
 	n := len(keep)
+	if len(dict) > 4*n+4096 {
+		orderByComparison(rows, keep, dict)
+		return
+	}
 	if len(sc.rank) < len(dict) {
 		sc.rank = make([]uint32, len(dict))
 	}
@@ -767,21 +770,6 @@ func (sc *segScratch) orderDay(rows []segRow, keep []int32, dict []string) {
 		}
 		sc.subs = subs[:0]
 	}()
-	if len(dict) > 4*n+4096 {
-		slices.SortFunc(keep, func(x, y int32) int {
-			a, b := &rows[x], &rows[y]
-			switch {
-			case a.sub != b.sub:
-				return cmp.Compare(rank[a.sub], rank[b.sub])
-			case a.res != b.res:
-				return cmp.Compare(a.res, b.res)
-			case a.start != b.start:
-				return cmp.Compare(a.start, b.start)
-			}
-			return cmp.Compare(x, y)
-		})
-		return
-	}
 	tmp := slices.Grow(sc.orderTmp[:0], n)[:n]
 	sc.orderTmp = tmp
 	count := slices.Grow(sc.counts[:0], len(dict)+1)[:len(dict)+1]
@@ -833,19 +821,44 @@ func (sc *segScratch) orderDay(rows []segRow, keep []int32, dict []string) {
 	}
 }
 
+// orderByComparison is orderDay's order by one comparison sort.
+func orderByComparison(rows []segRow, keep []int32, dict []string) {
+	rank := map[uint32]int{}
+	for _, i := range keep {
+		rank[rows[i].sub] = 0
+	}
+	subs := slices.Collect(maps.Keys(rank))
+	slices.SortFunc(subs, func(x, y uint32) int { return strings.Compare(dict[x], dict[y]) })
+	for r, s := range subs {
+		rank[s] = r
+	}
+	slices.SortFunc(keep, func(x, y int32) int {
+		a, b := &rows[x], &rows[y]
+		switch {
+		case a.sub != b.sub:
+			return cmp.Compare(rank[a.sub], rank[b.sub])
+		case a.res != b.res:
+			return cmp.Compare(a.res, b.res)
+		case a.start != b.start:
+			return cmp.Compare(a.start, b.start)
+		}
+		return cmp.Compare(x, y)
+	})
+}
+
 // gather copies the rows of order into sc.seg, in that order, and returns it.
 func (sc *segScratch) gather(order []int32, dict []string, shapes []shape) *Batch {
 	b := &sc.seg
 	n := len(order)
 	b.Dict = dict
-	b.Start, b.End, b.Cost = resize(b.Start, n), resize(b.End, n), resize(b.Cost, n)
+	b.Start, b.End, b.Cost = slices.Grow(b.Start[:0], n)[:n], slices.Grow(b.End[:0], n)[:n], slices.Grow(b.Cost[:0], n)[:n]
 	for c := range b.Str {
-		b.Str[c] = resize(b.Str[c], n)
+		b.Str[c] = slices.Grow(b.Str[c][:0], n)[:n]
 	}
 	for k := range b.Amounts {
-		b.Amounts[k] = resize(b.Amounts[k], n)
+		b.Amounts[k] = slices.Grow(b.Amounts[k][:0], n)[:n]
 	}
-	b.qty, b.qtyText = resize(b.qty, n), sc.qtys
+	b.qty, b.qtyText = slices.Grow(b.qty[:0], n)[:n], sc.qtys
 	b.keyBuf, b.keyOff, b.raw = b.keyBuf[:0], append(b.keyOff[:0], 0), b.raw[:0]
 	rows := sc.rows
 	for j, i := range order {
@@ -898,15 +911,6 @@ func (sc *segScratch) rawCost(k int32) string {
 		return ""
 	}
 	return unsafe.String(&t[0], len(t))
-}
-
-// resize returns s with length n, reallocated only when its capacity is short (the elements
-// are then written, not appended).
-func resize[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
 }
 
 // sortEntries sorts keys as their 24-byte big-endian entries sort, using tmp (grown as needed
